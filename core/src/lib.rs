@@ -1,0 +1,17 @@
+//! # micropower-core
+//!
+//! The payments and device-credit rules of an off-grid energy business, as pure functions: money first
+//! clears the customer's debt (appliance installments, the meter's access-rate fee), and only what remains
+//! becomes a token for the device whose serial the payment carries.
+//!
+//! The core does no I/O and reads no clock (time is always an argument); it never panics on any input and
+//! reports every refusal as a [`CoreError`] whose variant names are the same in every language.
+//! Bindings call [`api`], the one public facade.
+
+pub mod error;
+pub mod money;
+mod num;
+pub mod openpaygo;
+pub mod token;
+
+pub use error::{CoreError, CoreResult};
