@@ -15,3 +15,5 @@ pub mod openpaygo;
 pub mod token;
 
 pub use error::{CoreError, CoreResult};
+pub mod json;
+pub mod wire;

@@ -1,0 +1,65 @@
+//! Runs every shared vector in `tests/vectors/` through the JSON facade.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use micropower_core::{json, CoreError};
+use serde_json::Value;
+
+fn vector_files() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_vector_case_passes() {
+    let mut failures = Vec::new();
+    let mut cases = 0;
+    let mut functions = BTreeSet::new();
+    let mut codes = BTreeSet::new();
+    for file in vector_files() {
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let function = doc["function"].as_str().unwrap_or_else(|| panic!("{}: no function", file.display()));
+        functions.insert(function.to_owned());
+        for case in doc["cases"].as_array().unwrap_or_else(|| panic!("{}: no cases", file.display())) {
+            cases += 1;
+            let name = case["name"].as_str().unwrap_or("?");
+            let got = json::call(function, &case["input"]);
+            let verdict = match (case.get("output"), case.get("error").and_then(Value::as_str), &got) {
+                (Some(want), None, Ok(out)) if out == want => None,
+                (None, Some(code), Err(e)) if e.code() == code => {
+                    codes.insert(code.to_owned());
+                    None
+                }
+                (Some(want), None, _) => Some(format!("want {want}, got {}", describe(&got))),
+                (None, Some(code), _) => Some(format!("want error {code}, got {}", describe(&got))),
+                _ => Some("a case needs exactly one of `output` and `error`".to_owned()),
+            };
+            if let Some(why) = verdict {
+                failures.push(format!("{} / {name}: {why}", file.file_name().unwrap().to_string_lossy()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {cases} vector cases failed:\n{}", failures.len(), failures.join("\n"));
+    eprintln!("{cases} vector cases passed over {} functions", functions.len());
+    let untested: Vec<_> = json::FUNCTIONS.iter().filter(|f| !functions.contains(**f)).collect();
+    assert!(untested.is_empty(), "functions without vectors: {untested:?}");
+    let unexercised: Vec<_> = CoreError::ALL_CODES.iter().filter(|c| !codes.contains(**c)).collect();
+    eprintln!("error codes without a vector: {unexercised:?}");
+}
+
+fn describe(result: &Result<Value, CoreError>) -> String {
+    match result {
+        Ok(v) => v.to_string(),
+        Err(e) => format!("error {} ({e})", e.code()),
+    }
+}
