@@ -6,14 +6,22 @@
 //!
 //! The core does no I/O and reads no clock (time is always an argument); it never panics on any input and
 //! reports every refusal as a [`CoreError`] whose variant names are the same in every language.
-//! Bindings call [`api`], the one public facade.
+//! Bindings call [`api`] (typed) or [`json`] (the same functions by name, arguments as JSON).
 
+pub mod access_rate;
+pub mod allocation;
+pub mod api;
 pub mod error;
+pub mod json;
 pub mod money;
 mod num;
 pub mod openpaygo;
+pub mod plan;
+pub mod registry;
+pub mod report;
+pub mod tariff;
 pub mod token;
+pub mod wire;
 
 pub use error::{CoreError, CoreResult};
-pub mod json;
-pub mod wire;
+pub use num::MAX_AMOUNT;

@@ -28,3 +28,19 @@ pub struct OpenPaygoDevice {
 fn default_time_divider() -> u32 {
     1
 }
+
+/// Checks a device's OpenPAYGO settings at registration: a 16-byte hex key, a 9-digit starting code,
+/// a time divider of 1–255.
+pub fn check_device(device: &OpenPaygoDevice) -> crate::CoreResult<()> {
+    let key = device.secret_key.trim();
+    if key.len() != 32 || !key.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(crate::CoreError::InvalidSecretKey { reason: "expected 32 hexadecimal characters".into() });
+    }
+    if device.starting_code.is_some_and(|c| c > 999_999_999) {
+        return Err(crate::CoreError::invalid("starting_code", "at most 9 digits"));
+    }
+    if !(1..=255).contains(&device.time_divider) {
+        return Err(crate::CoreError::invalid("time_divider", "must be between 1 and 255"));
+    }
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! Reports (domain.md §7); filled next.
