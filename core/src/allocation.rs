@@ -403,7 +403,7 @@ fn installments(draft: &mut Draft, plan: &InstallmentPlan, resolution: Decimal) 
     plan.validate()?;
     num::check_range("day_resolution", resolution, true)?;
     let order = due_order(plan, None);
-    let Some(daily_price) = daily_price(plan, &order)? else {
+    let Some((price, price_days)) = daily_price(plan, &order)? else {
         draft.no_token(NoTokenReason::PlanAlreadyPaid);
         return Ok(());
     };
@@ -412,17 +412,19 @@ fn installments(draft: &mut Draft, plan: &InstallmentPlan, resolution: Decimal) 
     if updated.outstanding()?.is_zero() {
         draft.token = Some(TokenRequest { serial: draft.serial.clone(), unit: TokenUnit::Unlock, quantity: Decimal::ZERO });
     } else {
-        let days = num::ceil_to_step(num::div(paid, daily_price)?, resolution)?;
+        // paid × days / price rather than paid / (price / days): the daily price is rarely a finite decimal
+        // (900 / 28), and rounding it first could push an exact 14 days over to 15.
+        let days = num::ceil_to_step(num::div(num::mul(paid, price_days)?, price)?, resolution)?;
         draft.token = Some(TokenRequest { serial: draft.serial.clone(), unit: TokenUnit::Days, quantity: days.normalize() });
     }
     draft.plans.push(updated);
     Ok(())
 }
 
-/// The price of a day of use: the earliest unpaid installment's amount over the days it covers.
+/// The price of a day of use, as (the earliest unpaid installment's amount, the days it covers).
 /// The down payment line covers no period of its own, so a regular installment is preferred; a plan whose
 /// only unpaid line is the down payment prices days at that line over the plan's nominal period.
-fn daily_price(plan: &InstallmentPlan, order: &[usize]) -> CoreResult<Option<Decimal>> {
+fn daily_price(plan: &InstallmentPlan, order: &[usize]) -> CoreResult<Option<(Decimal, Decimal)>> {
     let unpaid: Vec<_> = order.iter().filter_map(|&i| plan.installments.get(i)).collect();
     let Some(first) = unpaid.iter().find(|i| i.number > 0).or(unpaid.first()) else {
         return Ok(None);
@@ -439,7 +441,7 @@ fn daily_price(plan: &InstallmentPlan, order: &[usize]) -> CoreResult<Option<Dec
     if first.amount.is_zero() {
         return Err(CoreError::invalid("installments.amount", "an unpaid installment of zero cannot price days"));
     }
-    Ok(Some(num::div(first.amount, Decimal::from(days))?))
+    Ok(Some((first.amount, Decimal::from(days))))
 }
 
 /// §5.3: below the minimum payable, all to credit; otherwise days = (amount + credit) / price per day,

@@ -3,15 +3,44 @@
 //! The shared vectors (`tests/vectors/*.json`) are written against these names and argument objects, and
 //! hosts that speak JSON (the WebAssembly guest) call through here. Each arm is a conversion plus one call.
 
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::api::{self, *};
 use crate::error::{CoreError, CoreResult};
 
 /// Calls the core function `function` with the named arguments in `input`; returns its output as JSON.
 pub fn call(function: &str, input: &Value) -> CoreResult<Value> {
     match function {
+        "round_money" => run(input, |a: RoundMoney| api::round_money(a.amount, &a.currency).map(Dec)),
+        "normalize_serial" => run(input, |a: Raw| api::normalize_serial(&a.raw)),
+        "normalize_phone" => run(input, |a: Phone| api::normalize_phone(&a.raw, a.region.as_deref())),
+        "locate_village" => run(input, |a: Locate| api::locate_village(&a.hierarchy, &a.village_id)),
+        "registration_field_errors" => run(input, |a: Form| Ok(api::registration_field_errors(&a.request))),
+        "register" => run(input, |a: Register| api::register(&a.request, &a.context)),
+        "reassign_device" => run(input, |a: Reassign| {
+            api::reassign_device(&a.serial, a.device_exists, a.new_owner.as_ref(), &a.new_owner_id)
+        }),
+        "unit_price" => run(input, |a: TariffOnly| api::unit_price(&a.tariff).map(Dec)),
+        "energy_for_money" => run(input, |a: Energy| api::energy_for_money(&a.tariff, a.net_amount)),
+        "accrue_access_rate" => {
+            run(input, |a: Accrue| api::accrue_access_rate(&a.rate, a.registered_on, &a.state, a.now))
+        }
+        "installment_schedule" => run(input, |a: Schedule| api::installment_schedule(&a.terms, &a.currency)),
+        "create_installment_plan" => run(input, |a: CreatePlan| {
+            api::create_installment_plan(&a.id, a.currency, &a.terms, a.down_payment_paid)
+        }),
+        "edit_plan_total" => run(input, |a: EditTotal| api::edit_plan_total(&a.plan, &a.edit)),
+        "edit_installment" => run(input, |a: EditOne| api::edit_installment(&a.plan, a.number, a.amount)),
+        "eaas_price" => run(input, |a: EaasPrice| api::eaas_price(&a.plan, a.days).map(Dec)),
+        "allocate_payment" => run(input, |a: Allocate| api::allocate_payment(a.snapshot.as_ref(), &a.payment)),
+        "allocate_plan_payment" => run(input, |a: PlanPayment| {
+            api::allocate_plan_payment(&a.plan, a.credit_balance, a.amount, &a.currency)
+        }),
+        "validate_payment" => run(input, |a: Validate| api::validate_payment(a.snapshot.as_ref(), &a.request)),
         // --- OpenPAYGO (filled by the OpenPAYGO issue) ---
         // --- end OpenPAYGO ---
         _ => Err(CoreError::NotFound { entity: "function".into(), id: function.to_owned() }),
@@ -20,6 +49,24 @@ pub fn call(function: &str, input: &Value) -> CoreResult<Value> {
 
 /// Every function name [`call`] knows, for bindings and runners that check their coverage.
 pub const FUNCTIONS: &[&str] = &[
+    "round_money",
+    "normalize_serial",
+    "normalize_phone",
+    "locate_village",
+    "registration_field_errors",
+    "register",
+    "reassign_device",
+    "unit_price",
+    "energy_for_money",
+    "accrue_access_rate",
+    "installment_schedule",
+    "create_installment_plan",
+    "edit_plan_total",
+    "edit_installment",
+    "eaas_price",
+    "allocate_payment",
+    "allocate_plan_payment",
+    "validate_payment",
     // --- OpenPAYGO ---
     // --- end OpenPAYGO ---
 ];
@@ -34,4 +81,163 @@ where
     let args = A::deserialize(input).map_err(|e| CoreError::invalid("input", e.to_string()))?;
     let out = f(args)?;
     serde_json::to_value(out).map_err(|e| CoreError::invalid("output", e.to_string()))
+}
+
+/// A bare decimal result, written as its canonical string.
+struct Dec(Decimal);
+
+impl Serialize for Dec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::wire::dec::serialize(&self.0, s)
+    }
+}
+
+// Argument objects: one per function, field names are the vectors' argument names.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoundMoney {
+    #[serde(with = "crate::wire::dec")]
+    amount: Decimal,
+    currency: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    raw: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Phone {
+    raw: String,
+    #[serde(default)]
+    region: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Locate {
+    hierarchy: Hierarchy,
+    village_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Form {
+    request: RegistrationRequest,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Register {
+    request: RegistrationRequest,
+    context: RegistrationContext,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reassign {
+    serial: String,
+    device_exists: bool,
+    #[serde(default)]
+    new_owner: Option<Customer>,
+    new_owner_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TariffOnly {
+    tariff: Tariff,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Energy {
+    tariff: Tariff,
+    #[serde(with = "crate::wire::dec")]
+    net_amount: Decimal,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Accrue {
+    rate: AccessRate,
+    registered_on: NaiveDate,
+    #[serde(default)]
+    state: AccessRateState,
+    now: NaiveDate,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Schedule {
+    terms: InstallmentTerms,
+    currency: Currency,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreatePlan {
+    id: String,
+    currency: Currency,
+    terms: InstallmentTerms,
+    #[serde(default = "yes")]
+    down_payment_paid: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EditTotal {
+    plan: InstallmentPlan,
+    edit: TotalEdit,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EditOne {
+    plan: InstallmentPlan,
+    number: u32,
+    #[serde(with = "crate::wire::dec")]
+    amount: Decimal,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EaasPrice {
+    plan: EaasPlan,
+    #[serde(with = "crate::wire::dec")]
+    days: Decimal,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Allocate {
+    #[serde(default)]
+    snapshot: Option<AccountSnapshot>,
+    payment: Payment,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanPayment {
+    plan: InstallmentPlan,
+    #[serde(with = "crate::wire::dec", default)]
+    credit_balance: Decimal,
+    #[serde(with = "crate::wire::dec")]
+    amount: Decimal,
+    currency: Currency,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Validate {
+    #[serde(default)]
+    snapshot: Option<AccountSnapshot>,
+    request: ValidationRequest,
 }
