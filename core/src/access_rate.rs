@@ -26,9 +26,12 @@ pub struct AccessRateState {
 /// The state after accrual and what this call added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Accrual {
+    /// The account after accrual.
     pub state: AccessRateState,
+    /// Periods charged by this call.
     pub new_periods: u32,
     #[serde(with = "crate::wire::dec")]
+    /// What this call added to the debt.
     pub new_debt: Decimal,
 }
 
@@ -47,7 +50,12 @@ pub fn periods_due(registered_on: NaiveDate, period_days: u32, now: NaiveDate) -
 }
 
 /// Charges every period that has fallen due by `now` and was not charged yet. Idempotent.
-pub fn accrue(rate: &AccessRate, registered_on: NaiveDate, state: &AccessRateState, now: NaiveDate) -> CoreResult<Accrual> {
+pub fn accrue(
+    rate: &AccessRate,
+    registered_on: NaiveDate,
+    state: &AccessRateState,
+    now: NaiveDate,
+) -> CoreResult<Accrual> {
     num::check_range("access_rate.amount", rate.amount, true)?;
     num::check_range("debt", state.debt, false)?;
     let due = periods_due(registered_on, rate.period_days, now)?;

@@ -24,7 +24,9 @@ pub struct Payment {
     /// As the provider sent it; normalised by the core.
     pub serial: String,
     #[serde(with = "crate::wire::dec")]
+    /// The amount, in the currency's units.
     pub amount: Decimal,
+    /// ISO 4217 currency.
     pub currency: Currency,
     /// The day the money was received, in the operator's time zone.
     pub received_on: NaiveDate,
@@ -33,9 +35,12 @@ pub struct Payment {
 /// The device's owner, as far as a payment needs to know.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {
+    /// Identifier given by the host.
     pub id: String,
+    /// Given name.
     pub name: String,
     #[serde(default)]
+    /// Surname.
     pub surname: String,
 }
 
@@ -45,12 +50,15 @@ pub struct Owner {
 pub enum Billing {
     /// A meter on a tariff, with its access-rate account.
     Meter {
+        /// The meter's tariff.
         tariff: Tariff,
         #[serde(default)]
+        /// The access-rate fee, if the tariff charges one.
         access_rate: AccessRateState,
     },
     /// An SHS or e-bike on an installment plan.
     Installments {
+        /// The plan.
         plan: InstallmentPlan,
         /// Days are rounded up to a multiple of this (whole days by default).
         #[serde(with = "crate::wire::dec", default = "one")]
@@ -58,8 +66,10 @@ pub enum Billing {
     },
     /// An SHS or e-bike sold as energy-as-a-service.
     Eaas {
+        /// The plan.
         plan: EaasPlan,
         #[serde(with = "crate::wire::dec", default = "one")]
+        /// Days are rounded to a multiple of this.
         day_resolution: Decimal,
     },
 }
@@ -73,16 +83,21 @@ fn one() -> Decimal {
 pub struct DeviceAccount {
     /// Canonical serial.
     pub serial: String,
+    /// Meter, SHS or e-bike.
     pub kind: DeviceKind,
+    /// Registration day; anchors access-rate periods.
     pub registered_on: NaiveDate,
     #[serde(default)]
+    /// The owner; `None` if the device is unassigned.
     pub owner: Option<Owner>,
 }
 
 /// Everything a payment decision needs, loaded by the host in one read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountSnapshot {
+    /// The device part.
     pub device: DeviceAccount,
+    /// How the device is billed.
     pub billing: Billing,
     /// The owner's plans that have no device (a TV, a fridge), in creation order; paid through meter
     /// payments when overdue.
@@ -97,21 +112,29 @@ pub struct AccountSnapshot {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AllocationKind {
+    /// Paid (part of) an installment.
     Installment,
+    /// Paid the meter's access-rate debt.
     AccessRate,
+    /// Bought energy for a meter.
     Energy,
+    /// Energy-as-a-service.
     Eaas,
 }
 
 /// One use of the money.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AllocationLine {
+    /// What the money paid for.
     pub kind: AllocationKind,
     #[serde(with = "crate::wire::dec")]
+    /// The amount, in the currency's units.
     pub amount: Decimal,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The plan paid, for installment lines.
     pub plan_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The installment number, for installment lines.
     pub installment: Option<u32>,
     /// kWh for energy, days for EaaS.
     #[serde(with = "crate::wire::dec_opt", default, skip_serializing_if = "Option::is_none")]
@@ -139,10 +162,14 @@ pub enum NoTokenReason {
 /// A payment decision: what to write, and which token to make.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Allocation {
+    /// The device serial (canonical where the core produced it).
     pub serial: String,
+    /// ISO 4217 currency.
     pub currency: Currency,
     #[serde(with = "crate::wire::dec")]
+    /// The amount, in the currency's units.
     pub amount: Decimal,
+    /// Where the money went, in order.
     pub lines: Vec<AllocationLine>,
     /// Credit spent on this purchase.
     #[serde(with = "crate::wire::dec")]
@@ -160,8 +187,10 @@ pub struct Allocation {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plans: Vec<InstallmentPlan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The token to make, if any.
     pub token: Option<TokenRequest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Why there is no token, when there is none.
     pub no_token_reason: Option<NoTokenReason>,
 }
 
@@ -186,7 +215,10 @@ pub fn allocate_payment(snapshot: Option<&AccountSnapshot>, payment: &Payment) -
 
 /// Resolves the snapshot for a payment's serial: unknown serials, foreign snapshots and missing owners
 /// are refused here, so a token can only ever go to the device the payment names.
-fn account_for<'a>(snapshot: Option<&'a AccountSnapshot>, raw_serial: &str) -> CoreResult<(&'a AccountSnapshot, String)> {
+fn account_for<'a>(
+    snapshot: Option<&'a AccountSnapshot>,
+    raw_serial: &str,
+) -> CoreResult<(&'a AccountSnapshot, String)> {
     let unknown = || CoreError::UnknownSerial { serial: raw_serial.to_owned() };
     let serial = normalize_serial(raw_serial).map_err(|_| unknown())?;
     let snapshot = match snapshot {
@@ -251,7 +283,13 @@ impl Draft {
     }
 
     /// Books `amount` (≤ what is left) on a line.
-    fn pay(&mut self, kind: AllocationKind, amount: Decimal, plan_id: Option<&str>, installment: Option<u32>) -> CoreResult<()> {
+    fn pay(
+        &mut self,
+        kind: AllocationKind,
+        amount: Decimal,
+        plan_id: Option<&str>,
+        installment: Option<u32>,
+    ) -> CoreResult<()> {
         self.left = num::sub(self.left, amount)?;
         self.lines.push(AllocationLine {
             kind,
@@ -410,12 +448,14 @@ fn installments(draft: &mut Draft, plan: &InstallmentPlan, resolution: Decimal) 
     let mut updated = plan.clone();
     let paid = draft.pay_installments(&mut updated, &order)?;
     if updated.outstanding()?.is_zero() {
-        draft.token = Some(TokenRequest { serial: draft.serial.clone(), unit: TokenUnit::Unlock, quantity: Decimal::ZERO });
+        draft.token =
+            Some(TokenRequest { serial: draft.serial.clone(), unit: TokenUnit::Unlock, quantity: Decimal::ZERO });
     } else {
         // paid × days / price rather than paid / (price / days): the daily price is rarely a finite decimal
         // (900 / 28), and rounding it first could push an exact 14 days over to 15.
         let days = num::ceil_to_step(num::div(num::mul(paid, price_days)?, price)?, resolution)?;
-        draft.token = Some(TokenRequest { serial: draft.serial.clone(), unit: TokenUnit::Days, quantity: days.normalize() });
+        draft.token =
+            Some(TokenRequest { serial: draft.serial.clone(), unit: TokenUnit::Days, quantity: days.normalize() });
     }
     draft.plans.push(updated);
     Ok(())
@@ -465,7 +505,12 @@ fn eaas(draft: &mut Draft, plan: &EaasPlan, resolution: Decimal) -> CoreResult<(
 
 /// A payment made against a device-less plan by its id (a TV paid directly): installments oldest first,
 /// future ones included; what exceeds the plan goes to credit. No token.
-pub fn allocate_plan_payment(plan: &InstallmentPlan, credit_balance: Decimal, amount: Decimal, currency: &Currency) -> CoreResult<Allocation> {
+pub fn allocate_plan_payment(
+    plan: &InstallmentPlan,
+    credit_balance: Decimal,
+    amount: Decimal,
+    currency: &Currency,
+) -> CoreResult<Allocation> {
     plan.validate()?;
     check_payment_amount(amount, currency)?;
     num::check_range("amount", amount, true)?;
@@ -485,29 +530,40 @@ pub fn allocate_plan_payment(plan: &InstallmentPlan, credit_balance: Decimal, am
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     #[default]
+    /// Sent by a payment provider.
     Provider,
+    /// Entered by an operator in the web form.
     Operator,
 }
 
 /// A question asked before the money moves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValidationRequest {
+    /// The device serial (canonical where the core produced it).
     pub serial: String,
     #[serde(with = "crate::wire::dec")]
+    /// The amount, in the currency's units.
     pub amount: Decimal,
+    /// ISO 4217 currency.
     pub currency: Currency,
+    /// The day the money was received.
     pub received_on: NaiveDate,
     #[serde(default)]
+    /// Who enters the payment.
     pub channel: Channel,
 }
 
 /// A positive answer: who will be credited, the least acceptable amount, and what the payment would do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Validation {
+    /// Always true in an answer; refusals are errors.
     pub accepted: bool,
+    /// "Name Surname" of the owner, to confirm to the payer.
     pub customer_name: String,
     #[serde(with = "crate::wire::dec")]
+    /// The least amount that would be accepted.
     pub minimum_amount: Decimal,
+    /// What the payment would do if it arrived now.
     pub preview: Allocation,
 }
 

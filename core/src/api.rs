@@ -8,8 +8,8 @@ use rust_decimal::Decimal;
 
 pub use crate::access_rate::{AccessRateState, Accrual};
 pub use crate::allocation::{
-    AccountSnapshot, Allocation, AllocationKind, AllocationLine, Billing, Channel, DeviceAccount, NoTokenReason,
-    Owner, Payment, Validation, ValidationRequest,
+    AccountSnapshot, Allocation, AllocationKind, AllocationLine, Billing, Channel, DeviceAccount, NoTokenReason, Owner,
+    Payment, Validation, ValidationRequest,
 };
 pub use crate::error::{CoreError, CoreResult};
 pub use crate::money::{Currency, Money};
@@ -59,7 +59,12 @@ pub fn register(request: &RegistrationRequest, context: &RegistrationContext) ->
 }
 
 /// Moves an existing device to another customer; returns the new owner's id.
-pub fn reassign_device(serial: &str, device_exists: bool, new_owner: Option<&Customer>, new_owner_id: &str) -> CoreResult<String> {
+pub fn reassign_device(
+    serial: &str,
+    device_exists: bool,
+    new_owner: Option<&Customer>,
+    new_owner_id: &str,
+) -> CoreResult<String> {
     crate::registry::reassign_device(serial, device_exists, new_owner, new_owner_id)
 }
 
@@ -76,7 +81,12 @@ pub fn energy_for_money(tariff: &Tariff, net_amount: Decimal) -> CoreResult<Ener
 }
 
 /// Charges every access-rate period due by `now` and not charged yet; idempotent.
-pub fn accrue_access_rate(rate: &AccessRate, registered_on: NaiveDate, state: &AccessRateState, now: NaiveDate) -> CoreResult<Accrual> {
+pub fn accrue_access_rate(
+    rate: &AccessRate,
+    registered_on: NaiveDate,
+    state: &AccessRateState,
+    now: NaiveDate,
+) -> CoreResult<Accrual> {
     crate::access_rate::accrue(rate, registered_on, state, now)
 }
 
@@ -88,7 +98,12 @@ pub fn installment_schedule(terms: &InstallmentTerms, currency: &Currency) -> Co
 }
 
 /// A new installment plan, the down payment as its own line (paid when paid at the sale).
-pub fn create_installment_plan(id: &str, currency: Currency, terms: &InstallmentTerms, down_payment_paid: bool) -> CoreResult<InstallmentPlan> {
+pub fn create_installment_plan(
+    id: &str,
+    currency: Currency,
+    terms: &InstallmentTerms,
+    down_payment_paid: bool,
+) -> CoreResult<InstallmentPlan> {
     InstallmentPlan::create(id, currency, terms, down_payment_paid)
 }
 
@@ -115,7 +130,12 @@ pub fn allocate_payment(snapshot: Option<&AccountSnapshot>, payment: &Payment) -
 }
 
 /// A payment against a device-less plan by its id.
-pub fn allocate_plan_payment(plan: &InstallmentPlan, credit_balance: Decimal, amount: Decimal, currency: &Currency) -> CoreResult<Allocation> {
+pub fn allocate_plan_payment(
+    plan: &InstallmentPlan,
+    credit_balance: Decimal,
+    amount: Decimal,
+    currency: &Currency,
+) -> CoreResult<Allocation> {
     crate::allocation::allocate_plan_payment(plan, credit_balance, amount, currency)
 }
 

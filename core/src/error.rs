@@ -8,6 +8,8 @@ use rust_decimal::Decimal;
 use thiserror::Error;
 
 /// Everything the core can refuse, with enough detail for a person to fix the input.
+// The fields of each variant are what its message prints; documenting each again would only repeat them.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CoreError {
     // --- input shape -------------------------------------------------------------------------------

@@ -30,16 +30,16 @@ pub fn call(function: &str, input: &Value) -> CoreResult<Value> {
             run(input, |a: Accrue| api::accrue_access_rate(&a.rate, a.registered_on, &a.state, a.now))
         }
         "installment_schedule" => run(input, |a: Schedule| api::installment_schedule(&a.terms, &a.currency)),
-        "create_installment_plan" => run(input, |a: CreatePlan| {
-            api::create_installment_plan(&a.id, a.currency, &a.terms, a.down_payment_paid)
-        }),
+        "create_installment_plan" => {
+            run(input, |a: CreatePlan| api::create_installment_plan(&a.id, a.currency, &a.terms, a.down_payment_paid))
+        }
         "edit_plan_total" => run(input, |a: EditTotal| api::edit_plan_total(&a.plan, &a.edit)),
         "edit_installment" => run(input, |a: EditOne| api::edit_installment(&a.plan, a.number, a.amount)),
         "eaas_price" => run(input, |a: EaasPrice| api::eaas_price(&a.plan, a.days).map(Dec)),
         "allocate_payment" => run(input, |a: Allocate| api::allocate_payment(a.snapshot.as_ref(), &a.payment)),
-        "allocate_plan_payment" => run(input, |a: PlanPayment| {
-            api::allocate_plan_payment(&a.plan, a.credit_balance, a.amount, &a.currency)
-        }),
+        "allocate_plan_payment" => {
+            run(input, |a: PlanPayment| api::allocate_plan_payment(&a.plan, a.credit_balance, a.amount, &a.currency))
+        }
         "validate_payment" => run(input, |a: Validate| api::validate_payment(a.snapshot.as_ref(), &a.request)),
         // --- OpenPAYGO (filled by the OpenPAYGO issue) ---
         // --- end OpenPAYGO ---

@@ -8,6 +8,8 @@
 //! reports every refusal as a [`CoreError`] whose variant names are the same in every language.
 //! Bindings call [`api`] (typed) or [`json`] (the same functions by name, arguments as JSON).
 
+#![warn(missing_docs)]
+
 pub mod access_rate;
 pub mod allocation;
 pub mod api;

@@ -97,7 +97,9 @@ impl<'de> Deserialize<'de> for Currency {
 /// An amount with its currency, the unit in which money enters the core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Money {
+    /// The amount, in the currency's units.
     pub amount: Decimal,
+    /// ISO 4217 currency.
     pub currency: Currency,
 }
 

@@ -17,9 +17,11 @@ pub const MAX_INSTALLMENTS: u32 = 1_040;
 /// How far apart installments fall due. On the wire: `"weekly"`, `"monthly"`, `"every_N_days"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Period {
+    /// Every 7 days.
     Weekly,
     /// Calendar months, clamped to the month's end (31 Jan + 1 month = 28/29 Feb).
     Monthly,
+    /// Every N days.
     EveryDays(u32),
 }
 
@@ -87,11 +89,16 @@ impl<'de> Deserialize<'de> for Period {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstallmentTerms {
     #[serde(with = "crate::wire::dec")]
+    /// The full price, down payment included.
     pub total_cost: Decimal,
     #[serde(with = "crate::wire::dec", default)]
+    /// Paid at the sale, not financed.
     pub down_payment: Decimal,
+    /// How many installments.
     pub installments: u32,
+    /// How far apart installments fall due.
     pub period: Period,
+    /// The plan's start; installment i falls due i periods after it.
     pub start_date: NaiveDate,
     /// Optional operator minimum per payment.
     #[serde(with = "crate::wire::dec_opt", default, skip_serializing_if = "Option::is_none")]
@@ -101,9 +108,12 @@ pub struct InstallmentTerms {
 /// One line of a schedule before any payment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduledInstallment {
+    /// 1-based; 0 is the down payment.
     pub number: u32,
+    /// The day it falls due.
     pub due_date: NaiveDate,
     #[serde(with = "crate::wire::dec")]
+    /// The amount, in the currency's units.
     pub amount: Decimal,
 }
 
@@ -150,10 +160,13 @@ fn split(amount: Decimal, count: u32, currency: &Currency) -> CoreResult<Vec<Dec
 pub struct Installment {
     /// 1-based; 0 is the down payment.
     pub number: u32,
+    /// The day it falls due.
     pub due_date: NaiveDate,
     #[serde(with = "crate::wire::dec")]
+    /// The amount, in the currency's units.
     pub amount: Decimal,
     #[serde(with = "crate::wire::dec", default)]
+    /// What has been paid on it.
     pub paid: Decimal,
 }
 
@@ -172,9 +185,13 @@ impl Installment {
 /// An installment plan as stored: the schedule and what was paid on each line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstallmentPlan {
+    /// Identifier given by the host.
     pub id: String,
+    /// ISO 4217 currency.
     pub currency: Currency,
+    /// How far apart installments fall due.
     pub period: Period,
+    /// The plan's start; installment i falls due i periods after it.
     pub start_date: NaiveDate,
     /// In number order; the down payment (if any) is number 0, due on the start date.
     pub installments: Vec<Installment>,
@@ -264,8 +281,13 @@ impl InstallmentPlan {
                     .find(|i| i.number == number)
                     .map(|i| i.due_date)
                     .ok_or_else(|| CoreError::not_found("installment", &number.to_string()))?;
-                let previous =
-                    self.installments.iter().filter(|i| i.number < number).map(|i| i.due_date).max().unwrap_or(self.start_date);
+                let previous = self
+                    .installments
+                    .iter()
+                    .filter(|i| i.number < number)
+                    .map(|i| i.due_date)
+                    .max()
+                    .unwrap_or(self.start_date);
                 let days = due.signed_duration_since(previous).num_days();
                 u32::try_from(days.max(1)).map_err(|_| CoreError::DateOutOfRange { reason: "period too long".into() })
             }
@@ -277,10 +299,13 @@ impl InstallmentPlan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TotalEdit {
     #[serde(with = "crate::wire::dec")]
+    /// The full price, down payment included.
     pub total_cost: Decimal,
     #[serde(default)]
+    /// How many installments.
     pub installments: Option<u32>,
     #[serde(default)]
+    /// How far apart installments fall due.
     pub period: Option<Period>,
 }
 
@@ -304,8 +329,7 @@ pub fn edit_plan_total(plan: &InstallmentPlan, edit: &TotalEdit) -> CoreResult<I
     let outstanding = num::sub(edit.total_cost, paid)?;
     let (touched, untouched): (Vec<Installment>, Vec<Installment>) =
         plan.installments.iter().cloned().partition(Installment::touched);
-    let mut installments: Vec<Installment> =
-        touched.into_iter().map(|i| Installment { amount: i.paid, ..i }).collect();
+    let mut installments: Vec<Installment> = touched.into_iter().map(|i| Installment { amount: i.paid, ..i }).collect();
     let mut period = plan.period;
     match edit.installments {
         None => {
@@ -330,7 +354,9 @@ pub fn edit_plan_total(plan: &InstallmentPlan, edit: &TotalEdit) -> CoreResult<I
             if outstanding > Decimal::ZERO {
                 let anchor = installments.iter().map(|i| i.due_date).max().unwrap_or(plan.start_date);
                 let first_number = match installments.iter().map(|i| i.number).max() {
-                    Some(n) => n.checked_add(1).ok_or_else(|| CoreError::invalid("installments.number", "too large"))?,
+                    Some(n) => {
+                        n.checked_add(1).ok_or_else(|| CoreError::invalid("installments.number", "too large"))?
+                    }
                     None => 1,
                 };
                 let amounts = split(outstanding, count, &plan.currency)?;
@@ -375,23 +401,30 @@ pub fn edit_installment(plan: &InstallmentPlan, number: u32, amount: Decimal) ->
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EaasTerms {
     #[serde(with = "crate::wire::dec")]
+    /// Price of one day of use.
     pub price_per_day: Decimal,
     #[serde(with = "crate::wire::dec", default)]
+    /// Least amount one payment must bring.
     pub minimum_payable: Decimal,
 }
 
 /// An energy-as-a-service plan as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EaasPlan {
+    /// Identifier given by the host.
     pub id: String,
+    /// ISO 4217 currency.
     pub currency: Currency,
     #[serde(with = "crate::wire::dec")]
+    /// Price of one day of use.
     pub price_per_day: Decimal,
     #[serde(with = "crate::wire::dec", default)]
+    /// Least amount one payment must bring.
     pub minimum_payable: Decimal,
 }
 
 impl EaasPlan {
+    /// Creates the plan from its terms, validated.
     pub fn create(id: &str, currency: Currency, terms: &EaasTerms) -> CoreResult<Self> {
         let plan = EaasPlan {
             id: id.to_owned(),
@@ -403,6 +436,7 @@ impl EaasPlan {
         Ok(plan)
     }
 
+    /// Checks every amount against the core's range and the currency.
     pub fn validate(&self) -> CoreResult<()> {
         num::check_range("price_per_day", self.price_per_day, true)?;
         num::check_range("minimum_payable", self.minimum_payable, false)?;

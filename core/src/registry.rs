@@ -22,8 +22,11 @@ pub const MAX_SERIAL_LEN: usize = 32;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceKind {
+    /// A prepaid electricity meter on a mini-grid.
     Meter,
+    /// A pay-as-you-go solar home system.
     SolarHomeSystem,
+    /// A pay-as-you-go electric bike.
     EBike,
 }
 
@@ -88,8 +91,10 @@ pub fn normalize_phone(raw: &str, region: Option<&str>) -> CoreResult<String> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GeoPoint {
     #[serde(with = "crate::wire::dec")]
+    /// Latitude in degrees, -90 to 90.
     pub lat: Decimal,
     #[serde(with = "crate::wire::dec")]
+    /// Longitude in degrees, -180 to 180.
     pub lng: Decimal,
 }
 
@@ -113,23 +118,31 @@ impl GeoPoint {
 /// The top of the hierarchy: a group of service areas.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cluster {
+    /// Identifier given by the host.
     pub id: String,
+    /// The cluster's name.
     pub name: String,
 }
 
 /// A service area (MPM's "mini-grid"): a real mini-grid or the area an SHS company serves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatchmentArea {
+    /// Identifier given by the host.
     pub id: String,
+    /// The area's name.
     pub name: String,
+    /// The cluster.
     pub cluster_id: String,
 }
 
 /// A village, where customers live.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Village {
+    /// Identifier given by the host.
     pub id: String,
+    /// The village's name.
     pub name: String,
+    /// The catchment area.
     pub area_id: String,
 }
 
@@ -137,26 +150,35 @@ pub struct Village {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hierarchy {
     #[serde(default)]
+    /// Clusters.
     pub clusters: Vec<Cluster>,
     #[serde(default)]
+    /// Catchment areas.
     pub areas: Vec<CatchmentArea>,
     #[serde(default)]
+    /// Villages.
     pub villages: Vec<Village>,
 }
 
 /// Where a customer or device sits: village → area → cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Location {
+    /// The cluster.
     pub cluster_id: String,
+    /// The catchment area.
     pub area_id: String,
+    /// The village.
     pub village_id: String,
 }
 
 impl Hierarchy {
     /// Resolves a village to its full location; errors if the village, its area or its cluster is missing.
     pub fn locate(&self, village_id: &str) -> CoreResult<Location> {
-        let village =
-            self.villages.iter().find(|v| v.id == village_id).ok_or_else(|| CoreError::not_found("village", village_id))?;
+        let village = self
+            .villages
+            .iter()
+            .find(|v| v.id == village_id)
+            .ok_or_else(|| CoreError::not_found("village", village_id))?;
         let area = self
             .areas
             .iter()
@@ -200,15 +222,21 @@ impl Hierarchy {
 /// A customer as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customer {
+    /// Identifier given by the host.
     pub id: String,
+    /// Given name.
     pub name: String,
+    /// Surname.
     pub surname: String,
     /// E.164 numbers, the first is the main one.
     pub phones: Vec<String>,
+    /// The village.
     pub village_id: String,
     #[serde(default)]
+    /// Where the customer lives, if known.
     pub geo: Option<GeoPoint>,
     #[serde(default)]
+    /// National id, if given.
     pub national_id: Option<String>,
 }
 
@@ -222,9 +250,13 @@ impl Customer {
 /// A device maker and how its devices get tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manufacturer {
+    /// Identifier given by the host.
     pub id: String,
+    /// The maker's name.
     pub name: String,
+    /// What kinds of device it makes.
     pub device_kinds: Vec<DeviceKind>,
+    /// How the device gets tokens.
     pub token_scheme: TokenScheme,
 }
 
@@ -232,7 +264,12 @@ pub struct Manufacturer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum CustomerInput {
-    Existing { id: String },
+    /// A customer already in the registry, by id.
+    Existing {
+        /// The customer's id.
+        id: String,
+    },
+    /// A new customer, created with the device.
     New(NewCustomer),
 }
 
@@ -240,8 +277,10 @@ pub enum CustomerInput {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewCustomer {
     #[serde(default)]
+    /// Given name.
     pub name: String,
     #[serde(default)]
+    /// Surname.
     pub surname: String,
     /// One phone number (the HTTP API's field) …
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -250,10 +289,13 @@ pub struct NewCustomer {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub phones: Vec<String>,
     #[serde(default)]
+    /// The village.
     pub village_id: String,
     #[serde(default)]
+    /// Where the customer lives, if known.
     pub geo: Option<GeoPoint>,
     #[serde(default)]
+    /// National id, if given.
     pub national_id: Option<String>,
 }
 
@@ -262,20 +304,27 @@ pub struct NewCustomer {
 pub struct DeviceInput {
     /// As typed; normalised by the core.
     pub serial: String,
+    /// Meter, SHS or e-bike.
     pub kind: DeviceKind,
+    /// The device maker.
     pub manufacturer_id: String,
     #[serde(default)]
+    /// The meter's tariff.
     pub tariff_id: Option<String>,
     #[serde(default)]
+    /// OpenPAYGO settings, for devices whose manufacturer uses OpenPAYGO.
     pub openpaygo: Option<OpenPaygoDevice>,
 }
 
 /// The plan sold with an SHS or e-bike (or an appliance without a device).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanInput {
+    /// What was sold (e.g. "SHS 80W", "TV").
     pub appliance: String,
+    /// ISO 4217 currency.
     pub currency: crate::money::Currency,
     #[serde(flatten)]
+    /// Installments or EaaS terms.
     pub terms: PlanTermsInput,
 }
 
@@ -283,16 +332,24 @@ pub struct PlanInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PlanTermsInput {
-    Eaas { eaas: EaasTerms },
+    /// Energy-as-a-service.
+    Eaas {
+        /// Price per day and minimum payable.
+        eaas: EaasTerms,
+    },
+    /// An installment plan.
     Installments(InstallmentTerms),
 }
 
 /// `POST /v1/registrations`: a customer and a device together, atomically.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegistrationRequest {
+    /// The customer part.
     pub customer: CustomerInput,
+    /// The device part.
     pub device: DeviceInput,
     #[serde(default)]
+    /// The plan.
     pub plan: Option<PlanInput>,
     /// Anchors access-rate periods.
     pub registered_on: NaiveDate,
@@ -318,6 +375,7 @@ pub struct RegistrationContext {
     #[serde(default)]
     pub existing_customer: Option<Customer>,
     #[serde(default)]
+    /// The device maker named by the request.
     pub manufacturer: Option<Manufacturer>,
     /// The meter's tariff, when the request names one.
     #[serde(default)]
@@ -329,20 +387,30 @@ pub struct RegistrationContext {
     #[serde(default)]
     pub new_customer_id: Option<String>,
     #[serde(default)]
+    /// The id the host gives a new plan.
     pub new_plan_id: Option<String>,
 }
 
 /// A device as stored after registration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisteredDevice {
+    /// The device serial (canonical where the core produced it).
     pub serial: String,
+    /// The serial as typed.
     pub serial_raw: String,
+    /// Meter, SHS or e-bike.
     pub kind: DeviceKind,
+    /// The device maker.
     pub manufacturer_id: String,
+    /// How the device gets tokens.
     pub token_scheme: TokenScheme,
+    /// The meter's tariff.
     pub tariff_id: Option<String>,
+    /// The owner customer.
     pub owner_id: String,
+    /// Registration day; anchors access-rate periods.
     pub registered_on: NaiveDate,
+    /// OpenPAYGO settings, for devices whose manufacturer uses OpenPAYGO.
     pub openpaygo: Option<OpenPaygoDevice>,
 }
 
@@ -350,18 +418,34 @@ pub struct RegisteredDevice {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RegisteredPlan {
-    Installments { appliance: String, plan: InstallmentPlan },
-    Eaas { appliance: String, plan: EaasPlan },
+    /// An installment plan.
+    Installments {
+        /// What was sold.
+        appliance: String,
+        /// The schedule.
+        plan: InstallmentPlan,
+    },
+    /// Energy-as-a-service.
+    Eaas {
+        /// What was sold.
+        appliance: String,
+        /// The price per day.
+        plan: EaasPlan,
+    },
 }
 
 /// The records to store, all in one transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registration {
+    /// The customer part.
     pub customer: Customer,
     /// True when `customer` is new and must be inserted.
     pub new_customer: bool,
+    /// Village -> area -> cluster.
     pub location: Location,
+    /// The device part.
     pub device: RegisteredDevice,
+    /// The plan.
     pub plan: Option<RegisteredPlan>,
 }
 
@@ -372,6 +456,7 @@ pub struct FieldError {
     pub field: String,
     /// The error code (snake_case of the variant).
     pub code: String,
+    /// Human text.
     pub message: String,
 }
 
@@ -390,7 +475,10 @@ impl FieldError {
 /// Every rule of a registration that can be checked without the database, each failure tied to its field.
 /// An empty list means the form may be queued or posted.
 pub fn registration_field_errors(request: &RegistrationRequest) -> Vec<FieldError> {
-    offline_checks(request).into_iter().filter_map(|(field, r)| r.err().map(|e| FieldError::from_error(field, &e))).collect()
+    offline_checks(request)
+        .into_iter()
+        .filter_map(|(field, r)| r.err().map(|e| FieldError::from_error(field, &e)))
+        .collect()
 }
 
 fn offline_checks(request: &RegistrationRequest) -> Vec<(&'static str, CoreResult<()>)> {
@@ -423,7 +511,8 @@ fn offline_checks(request: &RegistrationRequest) -> Vec<(&'static str, CoreResul
 
 /// Meters carry a tariff and no plan; SHS and e-bikes carry a plan and no tariff.
 fn kind_rules(device: &DeviceInput, plan: Option<&PlanInput>) -> CoreResult<()> {
-    let refuse = |reason: &str| Err(CoreError::KindMismatch { kind: device.kind.as_str().into(), reason: reason.into() });
+    let refuse =
+        |reason: &str| Err(CoreError::KindMismatch { kind: device.kind.as_str().into(), reason: reason.into() });
     match device.kind {
         DeviceKind::Meter if device.tariff_id.is_none() => refuse("a meter needs a tariff"),
         DeviceKind::Meter if plan.is_some() => refuse("a meter carries a tariff, not a payment plan"),
@@ -568,7 +657,12 @@ fn resolve_customer(request: &RegistrationRequest, context: &RegistrationContext
 
 /// Re-assigns an existing device to another customer; returns the new owner's id. The device's plan and
 /// token state stay with the device.
-pub fn reassign_device(serial: &str, device_exists: bool, new_owner: Option<&Customer>, new_owner_id: &str) -> CoreResult<String> {
+pub fn reassign_device(
+    serial: &str,
+    device_exists: bool,
+    new_owner: Option<&Customer>,
+    new_owner_id: &str,
+) -> CoreResult<String> {
     let serial = normalize_serial(serial)?;
     if !device_exists {
         return Err(CoreError::UnknownSerial { serial });

@@ -10,8 +10,10 @@ use crate::num;
 /// A per-kWh surcharge on top of the base price (MPM "tariff component").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeeComponent {
+    /// The fee's name, as shown on receipts.
     pub name: String,
     #[serde(with = "crate::wire::dec")]
+    /// Price of one kWh.
     pub price_per_kwh: Decimal,
 }
 
@@ -19,7 +21,9 @@ pub struct FeeComponent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessRate {
     #[serde(with = "crate::wire::dec")]
+    /// The amount, in the currency's units.
     pub amount: Decimal,
+    /// Days between two fees (at least 1).
     pub period_days: u32,
 }
 
@@ -27,13 +31,18 @@ pub struct AccessRate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tariff {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Identifier given by the host.
     pub id: Option<String>,
+    /// ISO 4217 currency.
     pub currency: Currency,
     #[serde(with = "crate::wire::dec")]
+    /// Price of one kWh.
     pub price_per_kwh: Decimal,
     #[serde(default)]
+    /// Per-kWh surcharges.
     pub fees: Vec<FeeComponent>,
     #[serde(default)]
+    /// The access-rate fee, if the tariff charges one.
     pub access_rate: Option<AccessRate>,
     /// Below this net amount no token is made; the money waits as credit.
     #[serde(with = "crate::wire::dec", default)]

@@ -24,6 +24,7 @@ pub enum TokenUnit {
 pub struct TokenRequest {
     /// The device's canonical serial.
     pub serial: String,
+    /// kWh, days, or unlock.
     pub unit: TokenUnit,
     /// kWh or days; zero for an unlock.
     #[serde(with = "rust_decimal::serde::str")]

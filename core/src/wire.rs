@@ -9,10 +9,12 @@ pub mod dec {
     use rust_decimal::Decimal;
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Writes the canonical decimal string.
     pub fn serialize<S: Serializer>(value: &Decimal, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&value.normalize().to_string())
     }
 
+    /// Reads a decimal string or an integer; refuses floats.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
         #[derive(Deserialize)]
         #[serde(untagged)]
@@ -44,6 +46,7 @@ pub mod dec_opt {
     use rust_decimal::Decimal;
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Writes the canonical decimal string.
     pub fn serialize<S: Serializer>(value: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
         match value {
             Some(v) => super::dec::serialize(v, s),
@@ -51,6 +54,7 @@ pub mod dec_opt {
         }
     }
 
+    /// Reads a decimal string or an integer; refuses floats.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
         #[derive(Deserialize)]
         struct Wrap(#[serde(with = "super::dec")] Decimal);

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The project's one test command: every check, every language that has landed so far.
+# It installs what it needs and skips what is already there; it runs from any clone.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+# A persistent target directory outside the clone keeps repeated runs (and CI) incremental.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/micropower/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+for component in rustfmt clippy; do
+    rustup component list --installed | grep -q "^$component" || rustup component add "$component"
+done
+rustc --version
+
+step "format"
+cargo fmt --all -- --check
+
+step "lint (clippy -D warnings; the core denies unwrap/expect/panic/indexing)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "no floating point in the core's money and energy code"
+if grep -rn -E '\bf(32|64)\b' core/src; then
+    echo "floating point found in core/src" >&2
+    exit 1
+fi
+
+step "Rust tests: unit, shared vectors, property tests, benchmarks as smoke tests"
+cargo test --workspace --all-targets --locked
+cargo test --workspace --doc --locked
+
+for extra in scripts/test.d/*.sh; do
+    [ -e "$extra" ] || continue
+    step "$(basename "$extra")"
+    bash "$extra"
+done
+
+step "all checks passed"
