@@ -30,9 +30,15 @@ if grep -rn -E '\bf(32|64)\b' core/src; then
     exit 1
 fi
 
-step "Rust tests: unit, shared vectors, property tests, benchmarks as smoke tests"
-cargo test --workspace --all-targets --locked
-cargo test --workspace --doc --locked
+step "Rust tests: unit, doc, shared vectors, property tests, benchmarks as smoke tests"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --all-targets --locked 2>&1 | tee "$log"
+cargo test --workspace --doc --locked 2>&1 | tee -a "$log"
+# Sum every runner's "test result" line so the run closes on one plain count.
+read -r rust_passed rust_failed < <(awk '/^test result:/ {
+    for (i = 2; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) }
+} END { print p + 0, f + 0 }' "$log")
 
 for extra in scripts/test.d/*.sh; do
     [ -e "$extra" ] || continue
@@ -41,3 +47,4 @@ for extra in scripts/test.d/*.sh; do
 done
 
 step "all checks passed"
+echo "rust: ${rust_passed} passed, ${rust_failed} failed"
