@@ -5,12 +5,15 @@
 //! form used on every wire. Adding a variant is fine; renaming one breaks clients.
 
 use rust_decimal::Decimal;
+use serde::Serialize;
 use thiserror::Error;
 
 /// Everything the core can refuse, with enough detail for a person to fix the input.
 // The fields of each variant are what its message prints; documenting each again would only repeat them.
 #[allow(missing_docs)]
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+// Serialised as `{"code": "unknown_serial", "serial": …}`: the details every wire error shape carries.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
 pub enum CoreError {
     // --- input shape -------------------------------------------------------------------------------
     /// A field is missing, empty, out of range or malformed.
@@ -22,8 +25,8 @@ pub enum CoreError {
     InvalidAmount { amount: Decimal, reason: String },
 
     /// The text is not a currency code the core knows (ISO 4217, three letters).
-    #[error("unknown currency {code:?}")]
-    UnknownCurrency { code: String },
+    #[error("unknown currency {currency:?}")]
+    UnknownCurrency { currency: String },
 
     /// A serial is empty, longer than 32 characters, or holds characters other than A-Z and 0-9 after
     /// normalisation.
@@ -191,6 +194,16 @@ impl CoreError {
         "token_rejected",
     ];
 
+    /// The variant's fields as a JSON object, with `code` and `message` added: the body of an HTTP error and
+    /// the `details` of every binding's error.
+    pub fn details(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or_else(|_| serde_json::json!({ "code": self.code() }));
+        if let Some(map) = value.as_object_mut() {
+            map.insert("message".into(), serde_json::Value::String(self.to_string()));
+        }
+        value
+    }
+
     pub(crate) fn invalid(field: &str, reason: impl Into<String>) -> Self {
         Self::InvalidInput { field: field.to_owned(), reason: reason.into() }
     }
@@ -202,3 +215,25 @@ impl CoreError {
 
 /// Result alias used across the core.
 pub type CoreResult<T> = Result<T, CoreError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_match_the_serialised_tag_and_the_list() {
+        let samples = [
+            CoreError::UnknownSerial { serial: "X1".into() },
+            CoreError::NoUntouchedInstallments,
+            CoreError::AmountBelowMinimum { amount: Decimal::ONE, minimum_amount: Decimal::TEN },
+        ];
+        for e in samples {
+            let details = e.details();
+            assert_eq!(details["code"], e.code());
+            assert_eq!(details["message"], e.to_string());
+            assert!(CoreError::ALL_CODES.contains(&e.code()));
+        }
+        let below = CoreError::AmountBelowMinimum { amount: Decimal::ONE, minimum_amount: Decimal::TEN }.details();
+        assert_eq!(below["minimum_amount"], "10");
+    }
+}

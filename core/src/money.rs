@@ -25,7 +25,7 @@ impl Currency {
         let upper = code.trim().to_ascii_uppercase();
         iso_currency::Currency::from_code(&upper)
             .map(Currency)
-            .ok_or(CoreError::UnknownCurrency { code: code.to_owned() })
+            .ok_or(CoreError::UnknownCurrency { currency: code.to_owned() })
     }
 
     /// The three-letter code, e.g. `"TZS"`.
