@@ -13,8 +13,10 @@ pub use crate::allocation::{
 };
 pub use crate::error::{CoreError, CoreResult};
 pub use crate::money::{Currency, Money};
+pub use crate::openpaygo::OpenPaygoDevice;
 pub use crate::plan::{
-    EaasPlan, EaasTerms, Installment, InstallmentPlan, InstallmentTerms, Period, ScheduledInstallment, TotalEdit,
+    EaasPlan, EaasTerms, Installment, InstallmentPlan, InstallmentTerms, InstallmentView, Period, PlanSummary,
+    ScheduledInstallment, TotalEdit,
 };
 pub use crate::registry::{
     CatchmentArea, Cluster, Customer, CustomerInput, DeviceInput, DeviceKind, FieldError, GeoPoint, Hierarchy,
@@ -105,6 +107,16 @@ pub fn create_installment_plan(
     down_payment_paid: bool,
 ) -> CoreResult<InstallmentPlan> {
     InstallmentPlan::create(id, currency, terms, down_payment_paid)
+}
+
+/// A plan sold with or without a device: installments (schedule made) or energy-as-a-service.
+pub fn create_plan(id: &str, plan: &PlanInput, down_payment_paid: bool) -> CoreResult<RegisteredPlan> {
+    crate::registry::create_plan(id, plan, down_payment_paid)
+}
+
+/// Totals, paid, outstanding and what remains on each installment.
+pub fn plan_summary(plan: &InstallmentPlan) -> CoreResult<PlanSummary> {
+    crate::plan::plan_summary(plan)
 }
 
 /// MPM's total edit: refuse below paid, spread over untouched installments or reschedule them.

@@ -33,6 +33,8 @@ pub fn call(function: &str, input: &Value) -> CoreResult<Value> {
         "create_installment_plan" => {
             run(input, |a: CreatePlan| api::create_installment_plan(&a.id, a.currency, &a.terms, a.down_payment_paid))
         }
+        "create_plan" => run(input, |a: CreateAnyPlan| api::create_plan(&a.id, &a.plan, a.down_payment_paid)),
+        "plan_summary" => run(input, |a: PlanOnly| api::plan_summary(&a.plan)),
         "edit_plan_total" => run(input, |a: EditTotal| api::edit_plan_total(&a.plan, &a.edit)),
         "edit_installment" => run(input, |a: EditOne| api::edit_installment(&a.plan, a.number, a.amount)),
         "eaas_price" => run(input, |a: EaasPrice| api::eaas_price(&a.plan, a.days).map(Dec)),
@@ -61,6 +63,8 @@ pub const FUNCTIONS: &[&str] = &[
     "accrue_access_rate",
     "installment_schedule",
     "create_installment_plan",
+    "create_plan",
+    "plan_summary",
     "edit_plan_total",
     "edit_installment",
     "eaas_price",
@@ -189,6 +193,21 @@ struct CreatePlan {
 
 fn yes() -> bool {
     true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateAnyPlan {
+    id: String,
+    plan: PlanInput,
+    #[serde(default = "yes")]
+    down_payment_paid: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanOnly {
+    plan: InstallmentPlan,
 }
 
 #[derive(Deserialize)]

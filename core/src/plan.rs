@@ -295,6 +295,70 @@ impl InstallmentPlan {
     }
 }
 
+/// One installment as a customer or operator reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallmentView {
+    /// 1-based; 0 is the down payment.
+    pub number: u32,
+    /// The day it falls due.
+    pub due_date: NaiveDate,
+    /// What it costs.
+    #[serde(with = "crate::wire::dec")]
+    pub amount: Decimal,
+    /// What has been paid on it.
+    #[serde(with = "crate::wire::dec")]
+    pub paid: Decimal,
+    /// What is still owed on it.
+    #[serde(with = "crate::wire::dec")]
+    pub remaining: Decimal,
+}
+
+/// A plan's totals and lines (the body of `GET /v1/plans/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanSummary {
+    /// The plan.
+    pub id: String,
+    /// ISO 4217 currency.
+    pub currency: Currency,
+    /// How far apart installments fall due.
+    pub period: Period,
+    /// Σ installment amounts, down payment included.
+    #[serde(with = "crate::wire::dec")]
+    pub total_cost: Decimal,
+    /// Σ paid.
+    #[serde(with = "crate::wire::dec")]
+    pub paid: Decimal,
+    /// Σ remaining.
+    #[serde(with = "crate::wire::dec")]
+    pub outstanding: Decimal,
+    /// Every installment with what remains on it.
+    pub installments: Vec<InstallmentView>,
+}
+
+/// The totals and remaining amounts of a plan.
+pub fn plan_summary(plan: &InstallmentPlan) -> CoreResult<PlanSummary> {
+    plan.validate()?;
+    Ok(PlanSummary {
+        id: plan.id.clone(),
+        currency: plan.currency,
+        period: plan.period,
+        total_cost: plan.total()?,
+        paid: plan.paid()?,
+        outstanding: plan.outstanding()?,
+        installments: plan
+            .installments
+            .iter()
+            .map(|i| InstallmentView {
+                number: i.number,
+                due_date: i.due_date,
+                amount: i.amount.normalize(),
+                paid: i.paid.normalize(),
+                remaining: i.remaining().normalize(),
+            })
+            .collect(),
+    })
+}
+
 /// A plan edit: a new total, optionally with a new count (and period) for the untouched installments.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TotalEdit {

@@ -526,6 +526,13 @@ fn kind_rules(device: &DeviceInput, plan: Option<&PlanInput>) -> CoreResult<()> 
     }
 }
 
+/// A plan sold on its own (an appliance without a device) or with a device: installments with their
+/// schedule, or energy-as-a-service.
+pub fn create_plan(id: &str, plan: &PlanInput, down_payment_paid: bool) -> CoreResult<RegisteredPlan> {
+    require_text("appliance", &plan.appliance)?;
+    plan_terms(plan, down_payment_paid, id)
+}
+
 fn plan_terms(plan: &PlanInput, down_payment_paid: bool, id: &str) -> CoreResult<RegisteredPlan> {
     Ok(match &plan.terms {
         PlanTermsInput::Installments(terms) => RegisteredPlan::Installments {
