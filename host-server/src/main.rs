@@ -1,12 +1,68 @@
-//! The micropower server arrives with the server issue; until then this binary says so and exits.
+//! `micropower-server`: see http-api.md "Running" for the settings.
 
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    eprintln!(
-        "micropower-server {}: the HTTP server is not built yet (it arrives with the server issue). \
-         The core it will host is `micropower-core`.",
-        env!("CARGO_PKG_VERSION")
+use micropower_server::config::Config;
+use micropower_server::server;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let args: Vec<String> = std::env::args().collect();
+    let config = match Config::from_env(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("micropower-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (state, new_admin_key) = match server::state(&config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("micropower-server: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(key) = new_admin_key {
+        println!("Created the first admin API key (shown once, store it now): {key}");
+    }
+    if config.demo {
+        match micropower_server::demo::seed(&state).await {
+            Ok(true) => println!("Demo data loaded."),
+            Ok(false) => println!("Demo data skipped: the database already has customers."),
+            Err(e) => eprintln!("micropower-server: demo data failed: {:?}", e.body),
+        }
+    }
+    let listener = match tokio::net::TcpListener::bind(config.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("micropower-server: cannot listen on {}: {e}", config.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    let engine = state.engine.name();
+    println!(
+        "micropower-server listening on http://{} (database {}, core engine {engine})",
+        config.listen,
+        redact(&config.database_url)
     );
-    ExitCode::FAILURE
+    match server::serve(listener, state, config.body_limit, server::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("micropower-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The database URL without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
 }

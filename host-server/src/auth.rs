@@ -1,0 +1,128 @@
+//! Operator authentication: `Authorization: Bearer <api key>` on every `/v1` route; keys stored hashed.
+//! Roles: `viewer` reads, `operator` also writes, `admin` also manages keys and providers.
+
+use axum::extract::{Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use sqlx::Row;
+
+use crate::crypto::{hash_api_key, new_api_key};
+use crate::db::Db;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+impl Role {
+    fn parse(text: &str) -> Option<Role> {
+        match text {
+            "viewer" => Some(Role::Viewer),
+            "operator" => Some(Role::Operator),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// The authenticated caller, available to handlers as an extension.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub key_id: String,
+    pub role: Role,
+}
+
+/// Rejects requests without a valid key (401) or with too small a role for the method (403).
+pub async fn require_key(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing Authorization: Bearer <api key>")
+        })?;
+    let row = sqlx::query("SELECT id, role FROM api_keys WHERE key_hash = $1")
+        .bind(hash_api_key(token))
+        .fetch_optional(&state.db.pool)
+        .await?;
+    let Some(row) = row else {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown API key"));
+    };
+    let role_text: String = row.try_get("role")?;
+    let caller = Caller {
+        key_id: row.try_get("id")?,
+        role: Role::parse(&role_text).ok_or_else(|| ApiError::internal(format!("stored role {role_text:?}")))?,
+    };
+    let needed =
+        if request.uri().path().starts_with("/v1/api-keys") || request.uri().path().starts_with("/v1/providers") {
+            Role::Admin
+        } else if matches!(*request.method(), Method::GET | Method::HEAD) {
+            Role::Viewer
+        } else {
+            Role::Operator
+        };
+    if caller.role < needed {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("this needs the {needed:?} role").to_lowercase(),
+        ));
+    }
+    request.extensions_mut().insert(caller);
+    Ok(next.run(request).await)
+}
+
+/// Stores a key's hash with its role; returns the key's id.
+pub async fn store_key(db: &Db, key: &str, role: &str, label: &str) -> ApiResult<String> {
+    if Role::parse(role).is_none() {
+        return Err(ApiError::invalid("role", "must be admin, operator or viewer"));
+    }
+    let id = crate::ids::new_id();
+    sqlx::query("INSERT INTO api_keys (id, key_hash, role, label, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&id)
+        .bind(hash_api_key(key))
+        .bind(role)
+        .bind(label)
+        .bind(crate::ids::now_rfc3339())
+        .execute(&db.pool)
+        .await?;
+    Ok(id)
+}
+
+/// On first start, stores `MICROPOWER_ADMIN_KEY` or a new key; returns the new key when one was made, to be
+/// printed once.
+pub async fn ensure_admin_key(db: &Db, configured: Option<&str>) -> ApiResult<Option<String>> {
+    let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM api_keys").fetch_one(&db.pool).await?.try_get("n")?;
+    match configured {
+        Some(key) => {
+            let exists = sqlx::query("SELECT id FROM api_keys WHERE key_hash = $1")
+                .bind(hash_api_key(key))
+                .fetch_optional(&db.pool)
+                .await?
+                .is_some();
+            if !exists {
+                store_key(db, key, "admin", "MICROPOWER_ADMIN_KEY").await?;
+            }
+            Ok(None)
+        }
+        None if count == 0 => {
+            let key = new_api_key()?;
+            store_key(db, &key, "admin", "first start").await?;
+            Ok(Some(key))
+        }
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,73 @@
+//! Settings, from the environment and the command line (http-api.md "Running").
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Which engine runs the core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    /// The core compiled to a WebAssembly component, run by wasmtime (default).
+    Wasm,
+    /// The core linked into the server.
+    Native,
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `MICROPOWER_LISTEN`, default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// `DATABASE_URL`, default `sqlite://./data/micropower.db`.
+    pub database_url: String,
+    /// `MICROPOWER_CORE=wasm|native`.
+    pub engine: EngineKind,
+    /// `MICROPOWER_ADMIN_KEY`: the first admin key; generated and printed once when absent.
+    pub admin_key: Option<String>,
+    /// `MICROPOWER_SECRET_KEY`: 32 bytes (64 hex characters) sealing OpenPAYGO keys; otherwise a key file.
+    pub secret_key: Option<String>,
+    /// `MICROPOWER_DATA_DIR`, default `./data`: the key file (and the SQLite file by default) live here.
+    pub data_dir: PathBuf,
+    /// `--demo` or `MICROPOWER_DEMO=1`: seed a small realistic dataset into an empty database.
+    pub demo: bool,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+}
+
+/// A setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {reason}")]
+pub struct ConfigError {
+    name: &'static str,
+    reason: String,
+}
+
+impl Config {
+    /// Reads the environment and the arguments (`--demo`).
+    pub fn from_env(args: &[String]) -> Result<Self, ConfigError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let listen = var("MICROPOWER_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen = listen.parse().map_err(|e| ConfigError {
+            name: "MICROPOWER_LISTEN",
+            reason: format!("{listen:?} is not host:port ({e})"),
+        })?;
+        let engine = match var("MICROPOWER_CORE").as_deref() {
+            None | Some("wasm") => EngineKind::Wasm,
+            Some("native") => EngineKind::Native,
+            Some(other) => {
+                return Err(ConfigError { name: "MICROPOWER_CORE", reason: format!("{other:?} is not wasm or native") })
+            }
+        };
+        let demo =
+            args.iter().any(|a| a == "--demo") || matches!(var("MICROPOWER_DEMO").as_deref(), Some("1" | "true"));
+        Ok(Config {
+            listen,
+            database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://./data/micropower.db".into()),
+            engine,
+            admin_key: var("MICROPOWER_ADMIN_KEY"),
+            secret_key: var("MICROPOWER_SECRET_KEY"),
+            data_dir: PathBuf::from(var("MICROPOWER_DATA_DIR").unwrap_or_else(|| "./data".into())),
+            demo,
+            body_limit: 256 * 1024,
+        })
+    }
+}

@@ -1,0 +1,24 @@
+//! # micropower-server
+//!
+//! Operators register customers and devices, providers post payments, customers get tokens. The server owns
+//! the database and asks the core (`micropower-core`, run in wasmtime or natively) for every decision; it
+//! writes each decision in one transaction before answering.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod engine;
+pub mod error;
+pub mod extract;
+pub mod ids;
+pub mod payments;
+pub mod repo;
+pub mod routes;
+pub mod server;
+pub mod snapshot;
+pub mod state;
+
+pub use app::app;
+pub mod demo;

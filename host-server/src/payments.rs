@@ -1,0 +1,446 @@
+//! Applying a payment: one database transaction that records the payment, locks the account, loads the
+//! snapshot, asks the core, writes the journal, balances, plans, tokens and the new token count, commits, and
+//! only then answers. The same `(provider, provider_tx_id)` twice returns the stored answer.
+
+use micropower_core::api::{Allocation, AllocationKind, TokenRequest, TokenUnit};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sqlx::{Any, Row, Transaction};
+
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{new_id, now_rfc3339};
+use crate::repo::{self, DeviceRow};
+use crate::state::{AppState, Metrics};
+
+/// A payment as providers and operators post it (`POST /v1/payments`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentIn {
+    pub provider: String,
+    pub provider_tx_id: String,
+    pub serial: String,
+    pub amount: String,
+    pub currency: String,
+    /// RFC 3339; default now.
+    #[serde(default)]
+    pub received_at: Option<String>,
+    #[serde(default)]
+    pub payer_phone: Option<String>,
+    /// True when the provider only notifies after the money moved: an unknown serial then goes to the
+    /// unmatched queue instead of being refused.
+    #[serde(default)]
+    pub money_moved: bool,
+}
+
+/// What happened to a posted payment.
+pub enum Outcome {
+    /// Applied now (201).
+    Applied(Value),
+    /// Applied before: the stored answer (200).
+    Repeat(Value),
+    /// Money that moved for an unknown serial, queued for an operator (202).
+    Unmatched(Value),
+}
+
+fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
+    if value.trim().is_empty() || value.len() > max {
+        return Err(ApiError::invalid(field, format!("1 to {max} characters are required")));
+    }
+    Ok(())
+}
+
+/// The day of a payment: the date part of `received_at` (operators run the server in their time zone's
+/// UTC offset; the instant is kept as sent).
+fn received(payment: &PaymentIn) -> ApiResult<(String, chrono::NaiveDate)> {
+    match &payment.received_at {
+        None => Ok((now_rfc3339(), crate::ids::today())),
+        Some(text) => {
+            let at = chrono::DateTime::parse_from_rfc3339(text)
+                .map_err(|_| ApiError::invalid("received_at", "an RFC 3339 instant is required"))?;
+            Ok((text.clone(), at.date_naive()))
+        }
+    }
+}
+
+/// Looks up a stored answer for `(provider, provider_tx_id)`.
+async fn stored_answer<'e, E: sqlx::Executor<'e, Database = Any>>(
+    exec: E,
+    provider: &str,
+    tx_id: &str,
+) -> ApiResult<Option<Value>> {
+    let row = sqlx::query("SELECT response FROM payments WHERE provider = $1 AND provider_tx_id = $2")
+        .bind(provider)
+        .bind(tx_id)
+        .fetch_optional(exec)
+        .await?;
+    row.map(|r| serde_json::from_str(&r.try_get::<String, _>("response")?).map_err(ApiError::internal)).transpose()
+}
+
+/// Applies a payment exactly once.
+pub async fn apply(state: &AppState, payment: &PaymentIn) -> ApiResult<Outcome> {
+    check_text("provider", &payment.provider, 64)?;
+    check_text("provider_tx_id", &payment.provider_tx_id, 128)?;
+    check_text("serial", &payment.serial, 128)?;
+    let (received_at, received_on) = received(payment)?;
+    if let Some(answer) = stored_answer(&state.db.pool, &payment.provider, &payment.provider_tx_id).await? {
+        Metrics::bump(&state.metrics.payments_duplicate);
+        return Ok(Outcome::Repeat(answer));
+    }
+    let serial: Option<String> = state.core("normalize_serial", &json!({"raw": payment.serial})).ok();
+
+    let _guard = state.db.write_guard().await;
+    let mut tx = state.db.pool.begin().await?;
+    let device = match &serial {
+        Some(s) => repo::device(&mut *tx, s, state.db.for_update()).await?,
+        None => None,
+    };
+    // Checked again under the lock: a concurrent copy of this payment may have committed meanwhile.
+    if let Some(answer) = stored_answer(&mut *tx, &payment.provider, &payment.provider_tx_id).await? {
+        Metrics::bump(&state.metrics.payments_duplicate);
+        return Ok(Outcome::Repeat(answer));
+    }
+    let Some(device) = device else {
+        drop(tx);
+        if payment.money_moved {
+            return queue_unmatched(state, payment, &received_at).await.map(Outcome::Unmatched);
+        }
+        let refusal = ApiError::from(crate::engine::EngineError::Core {
+            code: "unknown_serial".into(),
+            variant: "UnknownSerial".into(),
+            message: format!("no device with serial {}", payment.serial),
+            details: json!({"serial": payment.serial}),
+        });
+        return Err(refuse(state, payment, refusal).await);
+    };
+    if let Some(owner) = &device.owner_id {
+        let sql = format!("SELECT id FROM customers WHERE id = $1{}", state.db.for_update());
+        sqlx::query(&sql).bind(owner).fetch_optional(&mut *tx).await?;
+    }
+    let snapshot = crate::snapshot::load(&mut tx, &device).await?;
+    let args = json!({
+        "snapshot": snapshot,
+        "payment": {"serial": payment.serial, "amount": payment.amount, "currency": payment.currency, "received_on": received_on},
+    });
+    let allocation: Allocation = match state.core("allocate_payment", &args) {
+        Ok(a) => a,
+        Err(refusal) => {
+            drop(tx);
+            return Err(refuse(state, payment, refusal).await);
+        }
+    };
+    let payment_id = new_id();
+    let tokens = issue_tokens(state, &mut tx, &device, allocation.token.as_ref(), Some(&payment_id), None).await?;
+    let response = answer(&payment_id, &allocation, &tokens);
+    if let Err(e) = write(&mut tx, payment, &device, &allocation, &payment_id, &received_at, &response).await {
+        drop(tx);
+        // A copy of this payment won the race to the unique key: answer what it stored.
+        if e.body.contains_key("duplicate_payment") {
+            if let Some(answer) = stored_answer(&state.db.pool, &payment.provider, &payment.provider_tx_id).await? {
+                Metrics::bump(&state.metrics.payments_duplicate);
+                return Ok(Outcome::Repeat(answer));
+            }
+        }
+        return Err(e);
+    }
+    tx.commit().await?;
+    Metrics::bump(&state.metrics.payments_applied);
+    tracing::info!(payment = %payment_id, serial = %allocation.serial, amount = %allocation.amount, "payment applied");
+    Ok(Outcome::Applied(response))
+}
+
+/// Keeps a refused attempt in the refused log and returns the refusal.
+async fn refuse(state: &AppState, payment: &PaymentIn, refusal: ApiError) -> ApiError {
+    Metrics::bump(&state.metrics.payments_refused);
+    let message = refusal.body.get("message").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let logged = sqlx::query(
+        "INSERT INTO refused_payments (id, provider, provider_tx_id, serial, amount, currency, code, message, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(new_id())
+    .bind(&payment.provider)
+    .bind(&payment.provider_tx_id)
+    .bind(&payment.serial)
+    .bind(&payment.amount)
+    .bind(&payment.currency)
+    .bind(refusal.code())
+    .bind(message)
+    .bind(now_rfc3339())
+    .execute(&state.db.pool)
+    .await;
+    if let Err(e) = logged {
+        tracing::error!(error = %e, "could not log a refused payment");
+    }
+    refusal
+}
+
+async fn queue_unmatched(state: &AppState, payment: &PaymentIn, received_at: &str) -> ApiResult<Value> {
+    payment
+        .amount
+        .parse::<rust_decimal::Decimal>()
+        .map_err(|_| ApiError::invalid("amount", "a decimal string is required"))?;
+    let id = new_id();
+    let inserted = sqlx::query(
+        "INSERT INTO unmatched_payments (id, provider, provider_tx_id, serial, amount, currency, received_at, payer_phone, status, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9)",
+    )
+    .bind(&id)
+    .bind(&payment.provider)
+    .bind(&payment.provider_tx_id)
+    .bind(&payment.serial)
+    .bind(&payment.amount)
+    .bind(&payment.currency)
+    .bind(received_at)
+    .bind(&payment.payer_phone)
+    .bind(now_rfc3339())
+    .execute(&state.db.pool)
+    .await;
+    let id = match inserted {
+        Ok(_) => {
+            Metrics::bump(&state.metrics.payments_unmatched);
+            tracing::warn!(serial = %payment.serial, provider = %payment.provider, "payment for an unknown serial queued as unmatched");
+            id
+        }
+        Err(e) if repo::is_unique_violation(&e) => {
+            let row = sqlx::query("SELECT id FROM unmatched_payments WHERE provider = $1 AND provider_tx_id = $2")
+                .bind(&payment.provider)
+                .bind(&payment.provider_tx_id)
+                .fetch_one(&state.db.pool)
+                .await?;
+            row.try_get("id")?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(
+        json!({"status": "unmatched", "unmatched_id": id, "serial": payment.serial, "amount": payment.amount, "currency": payment.currency}),
+    )
+}
+
+/// A token as recorded and answered.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenOut {
+    pub kind: &'static str,
+    pub unit: Option<&'static str>,
+    pub quantity: Option<String>,
+    pub code: Option<String>,
+    pub count: Option<u32>,
+    pub status: &'static str,
+}
+
+#[derive(Deserialize)]
+struct IssuedTokens {
+    tokens: Vec<IssuedToken>,
+    new_count: u32,
+}
+
+#[derive(Deserialize)]
+struct IssuedToken {
+    code: String,
+    count: u32,
+    value: String,
+}
+
+fn token_kind(unit: TokenUnit) -> (&'static str, Option<&'static str>) {
+    match unit {
+        TokenUnit::Kwh => ("energy", Some("kwh")),
+        TokenUnit::Days => ("add_time", Some("days")),
+        TokenUnit::Unlock => ("unlock", None),
+    }
+}
+
+/// Makes the tokens a decision asks for: OpenPAYGO codes now (the new count persisted in the same
+/// transaction), or a pending request for an external vendor's system.
+pub async fn issue_tokens(
+    state: &AppState,
+    tx: &mut Transaction<'_, Any>,
+    device: &DeviceRow,
+    request: Option<&TokenRequest>,
+    payment_id: Option<&str>,
+    operator_key: Option<&str>,
+) -> ApiResult<Vec<TokenOut>> {
+    let Some(request) = request else { return Ok(Vec::new()) };
+    let (kind, unit) = token_kind(request.unit);
+    let quantity = (request.unit != TokenUnit::Unlock).then(|| request.quantity.normalize().to_string());
+    let mut out = Vec::new();
+    match device.openpaygo_device(&state.sealer)? {
+        Some(opg) if device.token_scheme == "openpaygo" => {
+            let issued: IssuedTokens =
+                state.core("openpaygo_tokens_for_request", &json!({"device": opg, "request": request}))?;
+            for t in issued.tokens {
+                out.push(TokenOut {
+                    kind,
+                    unit,
+                    quantity: quantity.as_ref().map(|_| t.value.clone()),
+                    code: Some(t.code),
+                    count: Some(t.count),
+                    status: "issued",
+                });
+            }
+            sqlx::query("UPDATE devices SET token_count = $1 WHERE serial = $2")
+                .bind(i64::from(issued.new_count))
+                .bind(&device.serial)
+                .execute(&mut **tx)
+                .await?;
+        }
+        _ => out.push(TokenOut { kind, unit, quantity, code: None, count: None, status: "pending" }),
+    }
+    for t in &out {
+        sqlx::query(
+            "INSERT INTO tokens (id, serial, payment_id, operator_key, kind, unit, quantity, code, count, status, next_attempt, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(new_id())
+        .bind(&device.serial)
+        .bind(payment_id)
+        .bind(operator_key)
+        .bind(t.kind)
+        .bind(t.unit)
+        .bind(&t.quantity)
+        .bind(&t.code)
+        .bind(t.count.map(i64::from))
+        .bind(t.status)
+        .bind((t.status == "pending").then(now_rfc3339))
+        .bind(now_rfc3339())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(out)
+}
+
+fn kind_name(kind: AllocationKind) -> &'static str {
+    match kind {
+        AllocationKind::Installment => "installment",
+        AllocationKind::AccessRate => "access_rate",
+        AllocationKind::Energy => "energy",
+        AllocationKind::Eaas => "eaas",
+    }
+}
+
+/// The allocation lines as the API shows them, credit included as a line of its own.
+fn allocation_lines(allocation: &Allocation) -> Vec<Value> {
+    let mut lines: Vec<Value> = allocation
+        .lines
+        .iter()
+        .map(|l| {
+            let mut v = json!({"kind": kind_name(l.kind), "amount": l.amount.normalize().to_string()});
+            if let Some(map) = v.as_object_mut() {
+                if let Some(p) = &l.plan_id {
+                    map.insert("plan_id".into(), json!(p));
+                }
+                if let Some(n) = l.installment {
+                    map.insert("installment".into(), json!(n));
+                }
+                if let Some(q) = l.quantity {
+                    map.insert("quantity".into(), json!(q.normalize().to_string()));
+                }
+            }
+            v
+        })
+        .collect();
+    if !allocation.credit_added.is_zero() {
+        lines.push(json!({"kind": "credit", "amount": allocation.credit_added.normalize().to_string()}));
+    }
+    lines
+}
+
+/// The answer to `POST /v1/payments`, stored with the payment so a retry gets it byte for byte.
+fn answer(payment_id: &str, allocation: &Allocation, tokens: &[TokenOut]) -> Value {
+    let status = if tokens.is_empty() {
+        "credited"
+    } else if tokens.iter().any(|t| t.status == "pending") {
+        "token_pending"
+    } else {
+        "completed"
+    };
+    let tokens: Vec<Value> = tokens
+        .iter()
+        .map(|t| json!({"kind": t.kind, "unit": t.unit, "quantity": t.quantity, "code": t.code, "count": t.count}))
+        .collect();
+    json!({
+        "payment_id": payment_id,
+        "status": status,
+        "serial": allocation.serial,
+        "amount": allocation.amount.normalize().to_string(),
+        "currency": allocation.currency,
+        "allocations": allocation_lines(allocation),
+        "credit_used": allocation.credit_used.normalize().to_string(),
+        "tokens": tokens,
+        "credit_balance": allocation.credit_balance.normalize().to_string(),
+        "no_token_reason": allocation.no_token_reason,
+    })
+}
+
+async fn write(
+    tx: &mut Transaction<'_, Any>,
+    payment: &PaymentIn,
+    device: &DeviceRow,
+    allocation: &Allocation,
+    payment_id: &str,
+    received_at: &str,
+    response: &Value,
+) -> ApiResult<()> {
+    let status = response.get("status").and_then(Value::as_str).unwrap_or("credited");
+    sqlx::query(
+        "INSERT INTO payments (id, provider, provider_tx_id, serial, customer_id, amount, currency, received_at, payer_phone, status, response, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(payment_id)
+    .bind(&payment.provider)
+    .bind(&payment.provider_tx_id)
+    .bind(&allocation.serial)
+    .bind(&device.owner_id)
+    .bind(allocation.amount.normalize().to_string())
+    .bind(allocation.currency.code())
+    .bind(received_at)
+    .bind(&payment.payer_phone)
+    .bind(status)
+    .bind(response.to_string())
+    .bind(now_rfc3339())
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| {
+        if repo::is_unique_violation(&e) {
+            ApiError::conflict("this payment was applied by a concurrent delivery").with("duplicate_payment", json!(true))
+        } else {
+            e.into()
+        }
+    })?;
+    let mut journal = allocation_lines(allocation);
+    if !allocation.credit_used.is_zero() {
+        journal.push(json!({"kind": "credit_used", "amount": allocation.credit_used.normalize().to_string()}));
+    }
+    for (n, line) in journal.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO allocations (payment_id, line_no, kind, amount, plan_id, installment, quantity) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(payment_id)
+        .bind(i64::try_from(n).unwrap_or(i64::MAX))
+        .bind(line.get("kind").and_then(Value::as_str))
+        .bind(line.get("amount").and_then(Value::as_str))
+        .bind(line.get("plan_id").and_then(Value::as_str))
+        .bind(line.get("installment").and_then(Value::as_i64))
+        .bind(line.get("quantity").and_then(Value::as_str))
+        .execute(&mut **tx)
+        .await?;
+    }
+    for plan in &allocation.plans {
+        repo::update_plan_body(&mut **tx, &plan.id, plan).await?;
+    }
+    if let Some(access) = &allocation.access_rate {
+        sqlx::query("UPDATE devices SET access_accrued_periods = $1, access_debt = $2 WHERE serial = $3")
+            .bind(i64::from(access.accrued_periods))
+            .bind(access.debt.normalize().to_string())
+            .bind(&device.serial)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if let Some(owner) = &device.owner_id {
+        repo::set_credit(
+            &mut **tx,
+            owner,
+            allocation.currency.code(),
+            &allocation.credit_balance.normalize().to_string(),
+        )
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,244 @@
+//! Devices and customers: reading them, re-assigning a device, the token history and operator tokens.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::Row;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Body;
+use crate::repo::{self, DeviceRow};
+use crate::state::AppState;
+
+async fn canonical(state: &AppState, raw: &str) -> ApiResult<String> {
+    state.core::<_, String>("normalize_serial", &json!({"raw": raw})).map_err(|_| ApiError::not_found("device", raw))
+}
+
+async fn device_view(state: &AppState, d: &DeviceRow) -> ApiResult<Value> {
+    let currency = match (&d.tariff_id, &d.plan_id) {
+        (Some(t), _) => {
+            crate::routes::registry::load_tariff(&state.db.pool, t).await?.map(|(_, t)| t.currency.code().to_owned())
+        }
+        (None, Some(p)) => repo::plan(&state.db.pool, p).await?.map(|p| p.currency),
+        _ => None,
+    };
+    let credit = match (&d.owner_id, &currency) {
+        (Some(owner), Some(cur)) => repo::credit(&state.db.pool, owner, cur).await?,
+        _ => "0".to_owned(),
+    };
+    Ok(json!({
+        "serial": d.serial,
+        "serial_raw": d.serial_raw,
+        "kind": d.kind,
+        "manufacturer_id": d.manufacturer_id,
+        "token_scheme": d.token_scheme,
+        "customer_id": d.owner_id,
+        "tariff_id": d.tariff_id,
+        "plan_id": d.plan_id,
+        "registered_on": d.registered_on,
+        "access_rate_debt": d.access_debt,
+        "currency": currency,
+        "credit_balance": credit,
+        "token_count": d.token_count,
+    }))
+}
+
+/// `GET /v1/devices/{serial}`
+pub async fn get_device(State(state): State<AppState>, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
+    let serial = canonical(&state, &raw).await?;
+    let d = repo::device(&state.db.pool, &serial, "").await?.ok_or_else(|| ApiError::not_found("device", &raw))?;
+    Ok(Json(device_view(&state, &d).await?))
+}
+
+/// The body of `PUT /v1/devices/{serial}/owner`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerIn {
+    customer_id: String,
+}
+
+/// `PUT /v1/devices/{serial}/owner`: re-assigns the device (and its plan) to another customer.
+pub async fn reassign(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    Body(body): Body<OwnerIn>,
+) -> ApiResult<Json<Value>> {
+    let _guard = state.db.write_guard().await;
+    let mut tx = state.db.pool.begin().await?;
+    let serial: Option<String> = state.core("normalize_serial", &json!({"raw": raw})).ok();
+    let device = match &serial {
+        Some(s) => repo::device(&mut *tx, s, state.db.for_update()).await?,
+        None => None,
+    };
+    let owner = repo::customer(&mut *tx, &body.customer_id).await?;
+    let owner_id: String = state.core(
+        "reassign_device",
+        &json!({"serial": raw, "device_exists": device.is_some(), "new_owner": owner, "new_owner_id": body.customer_id}),
+    )?;
+    let device = device.ok_or_else(|| ApiError::not_found("device", &raw))?;
+    sqlx::query("UPDATE devices SET owner_id = $1 WHERE serial = $2")
+        .bind(&owner_id)
+        .bind(&device.serial)
+        .execute(&mut *tx)
+        .await?;
+    if let Some(plan_id) = &device.plan_id {
+        sqlx::query("UPDATE plans SET customer_id = $1 WHERE id = $2")
+            .bind(&owner_id)
+            .bind(plan_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    let d =
+        repo::device(&state.db.pool, &device.serial, "").await?.ok_or_else(|| ApiError::not_found("device", &raw))?;
+    Ok(Json(device_view(&state, &d).await?))
+}
+
+/// `GET /v1/devices/{serial}/tokens`: newest first.
+pub async fn tokens(State(state): State<AppState>, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
+    let serial = canonical(&state, &raw).await?;
+    repo::device(&state.db.pool, &serial, "").await?.ok_or_else(|| ApiError::not_found("device", &raw))?;
+    let rows = sqlx::query(
+        "SELECT id, payment_id, operator_key, kind, unit, quantity, code, count, status, attempts, last_error, created_at \
+         FROM tokens WHERE serial = $1 ORDER BY created_at DESC, id DESC",
+    )
+    .bind(&serial)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(json!({
+            "id": r.try_get::<String, _>("id")?,
+            "payment_id": r.try_get::<Option<String>, _>("payment_id")?,
+            "cause": if r.try_get::<Option<String>, _>("operator_key")?.is_some() { "operator" } else { "payment" },
+            "kind": r.try_get::<String, _>("kind")?,
+            "unit": r.try_get::<Option<String>, _>("unit")?,
+            "quantity": r.try_get::<Option<String>, _>("quantity")?,
+            "code": r.try_get::<Option<String>, _>("code")?,
+            "count": r.try_get::<Option<i64>, _>("count")?,
+            "status": r.try_get::<String, _>("status")?,
+            "created_at": r.try_get::<String, _>("created_at")?,
+        }));
+    }
+    Ok(Json(json!({"serial": serial, "tokens": out})))
+}
+
+/// The body of `POST /v1/devices/{serial}/tokens`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorTokenIn {
+    kind: String,
+    #[serde(default)]
+    days: Option<String>,
+}
+
+/// `POST /v1/devices/{serial}/tokens`: a token an operator makes (MPM issue #490); no money moves.
+pub async fn operator_token(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(raw): Path<String>,
+    Body(body): Body<OperatorTokenIn>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let _guard = state.db.write_guard().await;
+    let mut tx = state.db.pool.begin().await?;
+    let serial = canonical(&state, &raw).await?;
+    let device = repo::device(&mut *tx, &serial, state.db.for_update())
+        .await?
+        .ok_or_else(|| ApiError::not_found("device", &raw))?;
+    let opg = device
+        .openpaygo_device(&state.sealer)?
+        .ok_or_else(|| ApiError::conflict("operator tokens are made for OpenPAYGO devices only"))?;
+    let needs_days = matches!(body.kind.as_str(), "add_time" | "set_time");
+    let kind = match body.kind.as_str() {
+        "add_time" | "set_time" | "counter_sync" => body.kind.clone(),
+        "unlock" => "disable_payg".to_owned(),
+        _ => return Err(ApiError::invalid("kind", "add_time, set_time, unlock or counter_sync")),
+    };
+    if needs_days != body.days.is_some() {
+        return Err(ApiError::invalid(
+            "days",
+            if needs_days { "required for add_time and set_time" } else { "only for add_time and set_time" },
+        ));
+    }
+    let token: Value = state.core(
+        "openpaygo_generate",
+        &json!({
+            "secret_key": opg.secret_key, "starting_code": opg.starting_code, "count": opg.count, "kind": kind,
+            "value": body.days, "time_divider": opg.time_divider, "restricted_digits": opg.restricted_digits, "extended": opg.extended,
+        }),
+    )?;
+    let code = token.get("code").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let count = token.get("count").and_then(Value::as_i64).unwrap_or_default();
+    sqlx::query("UPDATE devices SET token_count = $1 WHERE serial = $2")
+        .bind(count)
+        .bind(&device.serial)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO tokens (id, serial, operator_key, kind, unit, quantity, code, count, status, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'issued', $9)",
+    )
+    .bind(crate::ids::new_id())
+    .bind(&device.serial)
+    .bind(&caller.key_id)
+    .bind(&body.kind)
+    .bind(needs_days.then_some("days"))
+    .bind(&body.days)
+    .bind(&code)
+    .bind(count)
+    .bind(crate::ids::now_rfc3339())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"serial": device.serial, "kind": body.kind, "days": body.days, "code": code, "count": count})),
+    ))
+}
+
+/// Query of `GET /v1/customers`.
+#[derive(Deserialize)]
+pub struct CustomerQuery {
+    query: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /v1/customers?query=…`: by name, surname or phone.
+pub async fn customers(State(state): State<AppState>, Query(q): Query<CustomerQuery>) -> ApiResult<Json<Value>> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let pattern = format!("%{}%", q.query.unwrap_or_default().trim().to_lowercase());
+    let rows = sqlx::query("SELECT body FROM customers WHERE search LIKE $1 ORDER BY surname, name LIMIT $2")
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(&state.db.pool)
+        .await?;
+    let list: Vec<Value> = rows
+        .iter()
+        .map(|r| r.try_get::<String, _>("body").map(|b| serde_json::from_str(&b).unwrap_or(Value::Null)))
+        .collect::<Result<_, _>>()?;
+    Ok(Json(json!({"customers": list})))
+}
+
+/// `GET /v1/customers/{id}`: with devices, plans and credit balances.
+pub async fn customer(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let c = repo::customer(&state.db.pool, &id).await?.ok_or_else(|| ApiError::not_found("customer", &id))?;
+    let mut devices = Vec::new();
+    for d in repo::customer_devices(&state.db.pool, &id).await? {
+        devices.push(device_view(&state, &d).await?);
+    }
+    let plans: Vec<Value> = repo::customer_plans(&state.db.pool, &id, false)
+        .await?
+        .iter()
+        .map(crate::routes::plans::plan_json)
+        .collect::<Result<_, _>>()?;
+    let mut v = serde_json::to_value(&c).map_err(ApiError::internal)?;
+    if let Some(map) = v.as_object_mut() {
+        map.insert("devices".into(), json!(devices));
+        map.insert("plans".into(), json!(plans));
+        map.insert("credit_balance".into(), repo::credits(&state.db.pool, &id).await?);
+    }
+    Ok(Json(v))
+}

@@ -1,0 +1,8 @@
+//! The HTTP API (http-api.md): one file per part of the contract.
+
+pub mod devices;
+pub mod payments;
+pub mod plans;
+pub mod registrations;
+pub mod registry;
+pub mod system;

@@ -1,0 +1,216 @@
+//! Payments: validate (no side effects), post (exactly once), read, list, the refused log, and the
+//! unmatched queue with assignment.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::Row;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Body;
+use crate::ids::today;
+use crate::payments::{apply, Outcome, PaymentIn};
+use crate::repo;
+use crate::state::AppState;
+
+/// The body of `POST /v1/payments/validate`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateIn {
+    serial: String,
+    amount: String,
+    currency: String,
+    /// `provider` (default) or `operator` (the web form, which refuses less than the next installment).
+    #[serde(default)]
+    channel: Option<String>,
+}
+
+/// `POST /v1/payments/validate`: `{accepted: true, customer_name, minimum_amount, preview}` or 422
+/// `{accepted: false, code, message, minimum_amount?}`.
+pub async fn validate(State(state): State<AppState>, Body(body): Body<ValidateIn>) -> Result<Json<Value>, ApiError> {
+    let serial: Option<String> = state.core("normalize_serial", &json!({"raw": body.serial})).ok();
+    let mut tx = state.db.pool.begin().await?;
+    let device = match &serial {
+        Some(s) => repo::device(&mut *tx, s, "").await?,
+        None => None,
+    };
+    let snapshot = match &device {
+        Some(d) => Some(crate::snapshot::load(&mut tx, d).await?),
+        None => None,
+    };
+    drop(tx);
+    let request = json!({
+        "serial": body.serial, "amount": body.amount, "currency": body.currency, "received_on": today(),
+        "channel": body.channel.unwrap_or_else(|| "provider".into()),
+    });
+    match state.core::<_, Value>("validate_payment", &json!({"snapshot": snapshot, "request": request})) {
+        Ok(answer) => {
+            let preview = answer.get("preview").cloned().unwrap_or(Value::Null);
+            Ok(Json(json!({
+                "accepted": true,
+                "customer_name": answer.get("customer_name"),
+                "minimum_amount": answer.get("minimum_amount"),
+                "preview": {
+                    "allocations": preview.get("lines"),
+                    "credit_used": preview.get("credit_used"),
+                    "credit_added": preview.get("credit_added"),
+                    "credit_balance": preview.get("credit_balance"),
+                    "tokens": preview.get("token").filter(|t| !t.is_null()).map(|t| vec![t.clone()]).unwrap_or_default(),
+                    "no_token_reason": preview.get("no_token_reason"),
+                },
+            })))
+        }
+        Err(refusal) if refusal.status == StatusCode::UNPROCESSABLE_ENTITY => {
+            Err(refusal.with("accepted", json!(false)))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// `POST /v1/payments`: 201 on first delivery, 200 with the identical body on any repeat.
+pub async fn post(State(state): State<AppState>, Body(body): Body<PaymentIn>) -> ApiResult<(StatusCode, Json<Value>)> {
+    Ok(match apply(&state, &body).await? {
+        Outcome::Applied(v) => (StatusCode::CREATED, Json(v)),
+        Outcome::Repeat(v) => (StatusCode::OK, Json(v)),
+        Outcome::Unmatched(v) => (StatusCode::ACCEPTED, Json(v)),
+    })
+}
+
+/// `GET /v1/payments/{payment_id}`
+pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let row =
+        sqlx::query("SELECT response, provider, provider_tx_id, received_at, payer_phone FROM payments WHERE id = $1")
+            .bind(&id)
+            .fetch_optional(&state.db.pool)
+            .await?
+            .ok_or_else(|| ApiError::not_found("payment", &id))?;
+    let mut v: Value = serde_json::from_str(&row.try_get::<String, _>("response")?).map_err(ApiError::internal)?;
+    if let Some(map) = v.as_object_mut() {
+        map.insert("provider".into(), json!(row.try_get::<String, _>("provider")?));
+        map.insert("provider_tx_id".into(), json!(row.try_get::<String, _>("provider_tx_id")?));
+        map.insert("received_at".into(), json!(row.try_get::<String, _>("received_at")?));
+        map.insert("payer_phone".into(), json!(row.try_get::<Option<String>, _>("payer_phone")?));
+    }
+    Ok(Json(v))
+}
+
+/// Query of `GET /v1/payments`.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    serial: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /v1/payments?serial=…`: newest first.
+pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let rows = match &q.serial {
+        Some(raw) => {
+            let serial: String =
+                state.core("normalize_serial", &json!({"raw": raw})).map_err(|e| e.with("field", json!("serial")))?;
+            sqlx::query("SELECT response FROM payments WHERE serial = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
+                .bind(serial)
+                .bind(limit)
+                .fetch_all(&state.db.pool)
+                .await?
+        }
+        None => {
+            sqlx::query("SELECT response FROM payments ORDER BY created_at DESC, id DESC LIMIT $1")
+                .bind(limit)
+                .fetch_all(&state.db.pool)
+                .await?
+        }
+    };
+    let payments: Vec<Value> = rows
+        .iter()
+        .map(|r| r.try_get::<String, _>("response").map(|t| serde_json::from_str(&t).unwrap_or(Value::Null)))
+        .collect::<Result<_, _>>()?;
+    Ok(Json(json!({"payments": payments})))
+}
+
+/// `GET /v1/payments/refused`
+pub async fn refused(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let rows = sqlx::query(
+        "SELECT id, provider, provider_tx_id, serial, amount, currency, code, message, created_at FROM refused_payments \
+         ORDER BY created_at DESC LIMIT 500",
+    )
+    .fetch_all(&state.db.pool)
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(json!({
+            "id": r.try_get::<String, _>("id")?, "provider": r.try_get::<String, _>("provider")?,
+            "provider_tx_id": r.try_get::<String, _>("provider_tx_id")?, "serial": r.try_get::<String, _>("serial")?,
+            "amount": r.try_get::<String, _>("amount")?, "currency": r.try_get::<String, _>("currency")?,
+            "code": r.try_get::<String, _>("code")?, "message": r.try_get::<String, _>("message")?,
+            "created_at": r.try_get::<String, _>("created_at")?,
+        }));
+    }
+    Ok(Json(json!({"refused": out})))
+}
+
+/// `GET /v1/payments/unmatched`: money waiting for an operator.
+pub async fn unmatched(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let rows = sqlx::query(
+        "SELECT id, provider, provider_tx_id, serial, amount, currency, received_at, payer_phone, status, payment_id, created_at \
+         FROM unmatched_payments ORDER BY created_at DESC LIMIT 500",
+    )
+    .fetch_all(&state.db.pool)
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(json!({
+            "id": r.try_get::<String, _>("id")?, "provider": r.try_get::<String, _>("provider")?,
+            "provider_tx_id": r.try_get::<String, _>("provider_tx_id")?, "serial": r.try_get::<String, _>("serial")?,
+            "amount": r.try_get::<String, _>("amount")?, "currency": r.try_get::<String, _>("currency")?,
+            "received_at": r.try_get::<String, _>("received_at")?, "payer_phone": r.try_get::<Option<String>, _>("payer_phone")?,
+            "status": r.try_get::<String, _>("status")?, "payment_id": r.try_get::<Option<String>, _>("payment_id")?,
+        }));
+    }
+    Ok(Json(json!({"unmatched": out})))
+}
+
+/// The body of `POST /v1/payments/unmatched/{id}/assign`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignIn {
+    serial: String,
+}
+
+/// `POST /v1/payments/unmatched/{id}/assign`: applies the waiting money to a device, once.
+pub async fn assign(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(body): Body<AssignIn>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let row = sqlx::query(
+        "SELECT provider, provider_tx_id, amount, currency, received_at, payer_phone, status FROM unmatched_payments WHERE id = $1",
+    )
+    .bind(&id)
+    .fetch_optional(&state.db.pool)
+    .await?
+    .ok_or_else(|| ApiError::not_found("unmatched payment", &id))?;
+    let payment = PaymentIn {
+        provider: row.try_get("provider")?,
+        provider_tx_id: row.try_get("provider_tx_id")?,
+        serial: body.serial,
+        amount: row.try_get("amount")?,
+        currency: row.try_get("currency")?,
+        received_at: Some(row.try_get("received_at")?),
+        payer_phone: row.try_get("payer_phone")?,
+        money_moved: false,
+    };
+    let (status, answer) = match apply(&state, &payment).await? {
+        Outcome::Applied(v) => (StatusCode::CREATED, v),
+        Outcome::Repeat(v) => (StatusCode::OK, v),
+        Outcome::Unmatched(_) => return Err(ApiError::internal("an assignment cannot be unmatched")),
+    };
+    sqlx::query("UPDATE unmatched_payments SET status = 'assigned', payment_id = $1 WHERE id = $2")
+        .bind(answer.get("payment_id").and_then(Value::as_str))
+        .bind(&id)
+        .execute(&state.db.pool)
+        .await?;
+    Ok((status, Json(answer)))
+}

@@ -1,0 +1,111 @@
+//! Plans: view, and MPM's edits (a new total, one installment).
+
+use axum::extract::{Path, State};
+use axum::Json;
+use micropower_core::api::{InstallmentPlan, Period, PlanSummary};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Body;
+use crate::repo::{self, PlanRow};
+use crate::state::AppState;
+
+/// A plan as the API shows it: `{id, kind, appliance, customer_id, serial, currency, total_cost, paid,
+/// outstanding, installments: [{number, due_date, amount, paid, remaining}]}` for installment plans, the
+/// price per day for EaaS plans.
+pub fn plan_json(row: &PlanRow) -> ApiResult<Value> {
+    let mut out = json!({
+        "id": row.id,
+        "kind": row.kind,
+        "appliance": row.appliance,
+        "customer_id": row.customer_id,
+        "serial": row.serial,
+        "currency": row.currency,
+    });
+    let extra = if row.kind == "installments" {
+        let plan = row.installments()?;
+        let summary: PlanSummary =
+            micropower_core::api::plan_summary(&plan).map_err(|e| ApiError::internal(format!("stored plan: {e}")))?;
+        json!({
+            "period": summary.period,
+            "total_cost": summary.total_cost.normalize().to_string(),
+            "paid": summary.paid.normalize().to_string(),
+            "outstanding": summary.outstanding.normalize().to_string(),
+            "installments": summary.installments,
+        })
+    } else {
+        json!({"price_per_day": row.body.get("price_per_day"), "minimum_payable": row.body.get("minimum_payable")})
+    };
+    if let (Some(map), Value::Object(extra)) = (out.as_object_mut(), extra) {
+        map.extend(extra);
+    }
+    Ok(out)
+}
+
+/// `GET /v1/plans/{id}`
+pub async fn get_plan(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let row = repo::plan(&state.db.pool, &id).await?.ok_or_else(|| ApiError::not_found("plan", &id))?;
+    Ok(Json(plan_json(&row)?))
+}
+
+/// The body of `PUT /v1/plans/{id}/total`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotalBody {
+    total_cost: String,
+    #[serde(default)]
+    installments: Option<u32>,
+    #[serde(default)]
+    period: Option<Period>,
+}
+
+/// The body of `PUT /v1/plans/{id}/installments/{number}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstallmentBody {
+    amount: String,
+}
+
+/// `PUT /v1/plans/{id}/total`: the core applies MPM's edit rules; the plan is locked meanwhile.
+pub async fn edit_total(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(body): Body<TotalBody>,
+) -> ApiResult<Json<Value>> {
+    let edit = json!({"total_cost": body.total_cost, "installments": body.installments, "period": body.period});
+    edit_plan(&state, &id, |plan| ("edit_plan_total", json!({"plan": plan, "edit": edit}))).await
+}
+
+/// `PUT /v1/plans/{id}/installments/{number}`
+pub async fn edit_installment(
+    State(state): State<AppState>,
+    Path((id, number)): Path<(String, u32)>,
+    Body(body): Body<InstallmentBody>,
+) -> ApiResult<Json<Value>> {
+    body.amount.parse::<Decimal>().map_err(|_| ApiError::invalid("amount", "a decimal string is required"))?;
+    edit_plan(&state, &id, |plan| ("edit_installment", json!({"plan": plan, "number": number, "amount": body.amount})))
+        .await
+}
+
+async fn edit_plan(
+    state: &AppState,
+    id: &str,
+    call: impl FnOnce(&InstallmentPlan) -> (&'static str, Value),
+) -> ApiResult<Json<Value>> {
+    let _guard = state.db.write_guard().await;
+    let mut tx = state.db.pool.begin().await?;
+    let sql = format!("SELECT id FROM plans WHERE id = $1{}", state.db.for_update());
+    sqlx::query(&sql).bind(id).fetch_optional(&mut *tx).await?.ok_or_else(|| ApiError::not_found("plan", id))?;
+    let mut row = repo::plan(&mut *tx, id).await?.ok_or_else(|| ApiError::not_found("plan", id))?;
+    if row.kind != "installments" {
+        return Err(ApiError::conflict("only installment plans have a total and installments to edit"));
+    }
+    let (function, args) = call(&row.installments()?);
+    let edited: InstallmentPlan = state.core(function, &args)?;
+    repo::update_plan_body(&mut *tx, id, &edited).await?;
+    tx.commit().await?;
+    row.body = serde_json::to_value(&edited).map_err(ApiError::internal)?;
+    Ok(Json(plan_json(&row)?))
+}

@@ -1,0 +1,64 @@
+//! `/healthz`, `/metrics`, API keys.
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::store_key;
+use crate::crypto::new_api_key;
+use crate::error::ApiResult;
+use crate::extract::Body;
+use crate::state::AppState;
+
+/// `GET /healthz`: 200 when the database answers and the core engine decides.
+pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    let db = sqlx::query("SELECT 1").execute(&state.db.pool).await.is_ok();
+    let core = state.core_raw("normalize_serial", &json!({"raw": "ok-1"})).is_ok();
+    let status = if db && core { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(json!({"database": db, "core": core, "engine": state.engine.name()})))
+}
+
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let m = &state.metrics;
+    let counters = [
+        ("micropower_payments_applied_total", "Payments applied.", &m.payments_applied),
+        ("micropower_payments_duplicate_total", "Repeated deliveries answered from the store.", &m.payments_duplicate),
+        ("micropower_payments_refused_total", "Payments refused.", &m.payments_refused),
+        ("micropower_payments_unmatched_total", "Payments queued for an unknown serial.", &m.payments_unmatched),
+        ("micropower_core_calls_total", "Calls into the core engine.", &m.core_calls),
+        ("micropower_core_errors_total", "Core refusals and engine failures.", &m.core_errors),
+    ];
+    let mut text = String::new();
+    for (name, help, value) in counters {
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
+            value.load(Ordering::Relaxed)
+        ));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+/// The body of `POST /v1/api-keys`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    role: String,
+    #[serde(default)]
+    label: Option<String>,
+}
+
+/// `POST /v1/api-keys` (admin): a new key, shown once.
+pub async fn create_key(
+    State(state): State<AppState>,
+    Body(body): Body<NewKey>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let key = new_api_key()?;
+    let id = store_key(&state.db, &key, &body.role, body.label.as_deref().unwrap_or("")).await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id, "role": body.role, "key": key}))))
+}

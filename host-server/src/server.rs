@@ -1,0 +1,83 @@
+//! Start-up and shutdown: open the database, load the engine and the sealing key, make sure an admin key
+//! exists, then serve until SIGTERM or Ctrl-C.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::config::{Config, EngineKind};
+use crate::crypto::Sealer;
+use crate::db::Db;
+use crate::engine::{Engine, NativeEngine};
+use crate::state::{AppState, Inner, Metrics};
+
+/// A failure to start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("secrets: {0}")]
+    Crypto(#[from] crate::crypto::CryptoError),
+    #[error("core engine: {0}")]
+    Engine(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The engine the configuration asks for.
+pub fn engine(kind: EngineKind) -> Result<Arc<dyn Engine>, StartError> {
+    match kind {
+        EngineKind::Native | EngineKind::Wasm => Ok(Arc::new(NativeEngine)),
+    }
+}
+
+/// Everything a running server shares, ready to serve.
+pub async fn state(config: &Config) -> Result<(AppState, Option<String>), StartError> {
+    let db = Db::connect(&config.database_url).await?;
+    let engine = engine(config.engine)?;
+    let sealer = Sealer::load(config.secret_key.as_deref(), &config.data_dir)?;
+    let new_admin_key = crate::auth::ensure_admin_key(&db, config.admin_key.as_deref())
+        .await
+        .map_err(|e| StartError::Other(format!("admin key: {:?}", e.body)))?;
+    let state = AppState(Arc::new(Inner { db, engine, sealer, metrics: Metrics::default() }));
+    Ok((state, new_admin_key))
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves; in-flight requests finish first.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    body_limit: usize,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = crate::app(state, body_limit);
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,71 @@
+//! Loads the one account snapshot a payment decision needs (architecture.md "Boundaries"): the device, its
+//! owner, the tariff or plan, the owner's device-less plans, the access-rate state and the credit balance.
+
+use serde_json::{json, Value};
+use sqlx::{Any, Transaction};
+
+use crate::error::{ApiError, ApiResult};
+use crate::repo::{self, DeviceRow};
+use crate::routes::registry::load_tariff;
+
+/// The snapshot as the core's `AccountSnapshot` JSON.
+pub async fn load(tx: &mut Transaction<'_, Any>, device: &DeviceRow) -> ApiResult<Value> {
+    let owner = match &device.owner_id {
+        Some(id) => repo::customer(&mut **tx, id).await?,
+        None => None,
+    };
+    let (billing, currency) = billing(tx, device).await?;
+    let (customer_plans, credit) = match &owner {
+        Some(customer) => {
+            let plans: Vec<Value> = repo::customer_plans(&mut **tx, &customer.id, true)
+                .await?
+                .into_iter()
+                .filter(|p| p.kind == "installments")
+                .map(|p| p.body)
+                .collect();
+            (plans, repo::credit(&mut **tx, &customer.id, &currency).await?)
+        }
+        None => (Vec::new(), "0".to_owned()),
+    };
+    Ok(json!({
+        "device": {
+            "serial": device.serial,
+            "kind": device.kind,
+            "registered_on": device.registered_on,
+            "owner": owner.map(|c| json!({"id": c.id, "name": c.name, "surname": c.surname})),
+        },
+        "billing": billing,
+        "customer_plans": customer_plans,
+        "credit_balance": credit,
+    }))
+}
+
+/// The device's billing and its currency.
+async fn billing(tx: &mut Transaction<'_, Any>, device: &DeviceRow) -> ApiResult<(Value, String)> {
+    if let Some(tariff_id) = &device.tariff_id {
+        let (_, tariff) = load_tariff(&mut **tx, tariff_id)
+            .await?
+            .ok_or_else(|| ApiError::internal(format!("device {} names a missing tariff", device.serial)))?;
+        let currency = tariff.currency.code().to_owned();
+        let billing = json!({
+            "kind": "meter",
+            "tariff": tariff,
+            "access_rate": {"accrued_periods": device.access_accrued_periods, "debt": device.access_debt},
+        });
+        return Ok((billing, currency));
+    }
+    let plan_id = device
+        .plan_id
+        .as_ref()
+        .ok_or_else(|| ApiError::internal(format!("device {} has no tariff or plan", device.serial)))?;
+    let plan =
+        repo::plan(&mut **tx, plan_id).await?.ok_or_else(|| ApiError::internal(format!("missing plan {plan_id}")))?;
+    // An OpenPAYGO device with time divider d counts days in steps of 1/d.
+    let divider =
+        device.openpaygo.as_ref().and_then(|o| o.get("time_divider")).and_then(Value::as_u64).unwrap_or(1).max(1);
+    let resolution = rust_decimal::Decimal::ONE / rust_decimal::Decimal::from(divider);
+    Ok((
+        json!({"kind": plan.kind, "plan": plan.body, "day_resolution": resolution.normalize().to_string()}),
+        plan.currency,
+    ))
+}
