@@ -186,8 +186,8 @@ impl Scheme {
         match self.format {
             Format::Standard => {
                 // Codes below 10^9 fit in 32 bits; the 4 bytes are hashed twice to reach SipHash's 8.
-                let word = (code as u32).to_be_bytes();
-                let hash = self.hasher.hash(&[word, word].concat());
+                let [a, b, c, d] = (code as u32).to_be_bytes();
+                let hash = self.hasher.hash(&[a, b, c, d, a, b, c, d]);
                 fold_standard(hash)
             }
             Format::Extended => {
