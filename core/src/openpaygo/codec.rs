@@ -76,7 +76,7 @@ impl Format {
 pub(super) struct Scheme {
     hasher: SipHasher24,
     starting_code: u64,
-    pub(super) time_divider: u32,
+    time_divider: u32,
     restricted_digits: bool,
     pub(super) format: Format,
 }
