@@ -31,6 +31,7 @@ trap 'rm -f "$log"' EXIT
 
 if [ ! -s "$cases" ]; then
     mkdir -p "$cache"
+    find "$cache" -name 'cases-*.jsonl' ! -name "cases-$key.jsonl" -delete
     if ! "$OPENPAYGO_PYTHON" "$here/differential.py" "$cases" --cases "$n" --seed "$seed" >"$log" 2>&1; then
         cat "$log" >&2
         echo "openpaygo differential: the reference failed to write the cases" >&2

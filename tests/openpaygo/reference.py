@@ -2,8 +2,9 @@
 
 Shared by `make_vectors.py` and `differential.py`: every expected token these scripts write comes from the
 reference's own code, never from ours. Values are passed as `decimal.Decimal`, so the reference's
-`round(value * divider, 0)` rounds half to even on the exact decimal value, as the core does (with binary
-floats, the reference's usual input, a value such as 0.285 × 10 rounds on the float's binary expansion).
+`round(value * divider, 0)` rounds half to even on the exact decimal value, as the core does. With binary
+floats, the reference's usual input, it rounds the float product instead: 4.1 days × 15 is 61.5, so 62 (half
+to even), but 4.1 * 15 is 61.49999999999999 as floats, so 61.
 """
 
 from decimal import ROUND_HALF_EVEN, Decimal
