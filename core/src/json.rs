@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::api::{self, *};
 use crate::error::{CoreError, CoreResult};
+use crate::openpaygo;
 
 /// Calls the core function `function` with the named arguments in `input`; returns its output as JSON.
 pub fn call(function: &str, input: &Value) -> CoreResult<Value> {
@@ -44,6 +45,32 @@ pub fn call(function: &str, input: &Value) -> CoreResult<Value> {
         }
         "validate_payment" => run(input, |a: Validate| api::validate_payment(a.snapshot.as_ref(), &a.request)),
         // --- OpenPAYGO (filled by the OpenPAYGO issue) ---
+        "openpaygo_generate" => run(input, |a: OpenPaygoGenerateArgs| {
+            openpaygo::openpaygo_generate(
+                &a.secret_key,
+                a.starting_code,
+                a.count,
+                a.kind,
+                a.value,
+                a.time_divider,
+                a.restricted_digits,
+                a.extended,
+            )
+        }),
+        "openpaygo_decode" => run(input, |a: OpenPaygoDecodeArgs| {
+            openpaygo::openpaygo_decode(
+                &a.secret_key,
+                a.starting_code,
+                &a.token,
+                &a.state,
+                a.time_divider,
+                a.restricted_digits,
+                a.extended,
+            )
+        }),
+        "openpaygo_tokens_for_request" => {
+            run(input, |a: OpenPaygoTokensForRequestArgs| openpaygo::tokens_for_request(&a.device, &a.request))
+        }
         // --- end OpenPAYGO ---
         _ => Err(CoreError::NotFound { entity: "function".into(), id: function.to_owned() }),
     }
@@ -72,6 +99,9 @@ pub const FUNCTIONS: &[&str] = &[
     "allocate_plan_payment",
     "validate_payment",
     // --- OpenPAYGO ---
+    "openpaygo_generate",
+    "openpaygo_decode",
+    "openpaygo_tokens_for_request",
     // --- end OpenPAYGO ---
 ];
 
@@ -260,3 +290,53 @@ struct Validate {
     snapshot: Option<AccountSnapshot>,
     request: ValidationRequest,
 }
+
+// --- OpenPAYGO arguments ---
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenPaygoGenerateArgs {
+    secret_key: String,
+    #[serde(default)]
+    starting_code: Option<u32>,
+    count: u32,
+    kind: openpaygo::OpenPaygoKind,
+    #[serde(default, with = "crate::wire::dec_opt")]
+    value: Option<rust_decimal::Decimal>,
+    #[serde(default = "one")]
+    time_divider: u32,
+    #[serde(default)]
+    restricted_digits: bool,
+    #[serde(default)]
+    extended: bool,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenPaygoDecodeArgs {
+    secret_key: String,
+    #[serde(default)]
+    starting_code: Option<u32>,
+    token: String,
+    #[serde(default)]
+    state: openpaygo::DecoderState,
+    #[serde(default = "one")]
+    time_divider: u32,
+    #[serde(default)]
+    restricted_digits: bool,
+    #[serde(default)]
+    extended: bool,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenPaygoTokensForRequestArgs {
+    device: openpaygo::OpenPaygoDevice,
+    request: crate::token::TokenRequest,
+}
+
+// --- end OpenPAYGO arguments ---

@@ -1,0 +1,144 @@
+//! Round trips: every token we mint is accepted by our decoder with the same kind, value and count, and
+//! refused when typed again. And no input makes the OpenPAYGO functions panic.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use micropower_core::openpaygo::{
+    openpaygo_decode, openpaygo_generate, tokens_for_request, DecoderState, OpenPaygoDevice, OpenPaygoKind,
+};
+use micropower_core::token::{TokenRequest, TokenUnit};
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+
+#[derive(Debug, Clone)]
+struct Device {
+    key: String,
+    starting_code: Option<u32>,
+    divider: u32,
+    restricted: bool,
+    extended: bool,
+}
+
+fn device() -> impl Strategy<Value = Device> {
+    (any::<[u8; 16]>(), proptest::option::of(0..=999_999_999u32), 1..=255u32, any::<bool>(), any::<bool>()).prop_map(
+        |(key, starting_code, divider, restricted, extended)| Device {
+            key: key.iter().map(|b| format!("{b:02x}")).collect(),
+            starting_code,
+            divider,
+            restricted,
+            extended,
+        },
+    )
+}
+
+fn kind() -> impl Strategy<Value = OpenPaygoKind> {
+    prop_oneof![
+        Just(OpenPaygoKind::AddTime),
+        Just(OpenPaygoKind::SetTime),
+        Just(OpenPaygoKind::DisablePayg),
+        Just(OpenPaygoKind::CounterSync),
+    ]
+}
+
+/// A raw value the kind may carry on this format (standard 0–995; extended 0–999 999 except set time
+/// 998/999, which read as disable PAYG / counter sync).
+fn raw_value(kind: OpenPaygoKind, extended: bool, seed: u32) -> Option<u32> {
+    match kind {
+        OpenPaygoKind::DisablePayg | OpenPaygoKind::CounterSync => None,
+        _ if !extended => Some(seed % 996),
+        OpenPaygoKind::SetTime if matches!(seed % 1_000_000, 998 | 999) => Some(997),
+        _ => Some(seed % 1_000_000),
+    }
+}
+
+proptest! {
+    #[test]
+    fn minted_tokens_decode_once(d in device(), count in 0..400u32, kind in kind(), seed in any::<u32>()) {
+        let value = raw_value(kind, d.extended, seed).map(|raw| Decimal::from(raw) / Decimal::from(d.divider));
+        let token = openpaygo_generate(
+            &d.key, d.starting_code, count, kind, value, d.divider, d.restricted, d.extended,
+        ).unwrap();
+        let state = DecoderState { last_count: count, used_counts: vec![] };
+        let read = openpaygo_decode(&d.key, d.starting_code, &token.code, &state, d.divider, d.restricted, d.extended)
+            .unwrap();
+        prop_assert_eq!(read.kind, kind);
+        prop_assert_eq!(read.count, token.count);
+        prop_assert_eq!(read.state.last_count, token.count);
+        // The value read back mints the very same token.
+        let again = openpaygo_generate(
+            &d.key, d.starting_code, count, kind, value.map(|_| read.value), d.divider, d.restricted, d.extended,
+        ).unwrap();
+        prop_assert_eq!(&again, &token);
+        let replay = openpaygo_decode(&d.key, d.starting_code, &token.code, &read.state, d.divider, d.restricted,
+            d.extended);
+        prop_assert_eq!(replay.unwrap_err().code(), "token_rejected");
+    }
+
+    #[test]
+    fn a_request_s_tokens_are_accepted_in_order(d in device(), count in 0..300u32, seed in any::<u64>()) {
+        let device = OpenPaygoDevice {
+            secret_key: d.key.clone(),
+            starting_code: d.starting_code,
+            count,
+            time_divider: d.divider,
+            restricted_digits: d.restricted,
+            extended: d.extended,
+        };
+        // Up to five tokens' worth, in tenths of a raw value.
+        let top: u64 = if d.extended { 999_999 } else { 995 };
+        let quantity = Decimal::from(seed % (50 * top)) / Decimal::TEN / Decimal::from(d.divider);
+        let request = TokenRequest { serial: "SHS1".into(), unit: TokenUnit::Days, quantity };
+        let issued = tokens_for_request(&device, &request).unwrap();
+        let mut state = DecoderState { last_count: count, used_counts: vec![] };
+        let mut raw_total = Decimal::ZERO;
+        for token in &issued.tokens {
+            let read = openpaygo_decode(&d.key, d.starting_code, &token.code, &state, d.divider, d.restricted,
+                d.extended).unwrap();
+            prop_assert_eq!((read.kind, read.value, read.count), (token.kind, token.value, token.count));
+            raw_total += (read.value * Decimal::from(d.divider)).round();
+            state = read.state;
+        }
+        prop_assert_eq!(state.last_count, issued.new_count);
+        let want = (quantity * Decimal::from(d.divider))
+            .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointNearestEven);
+        prop_assert_eq!(raw_total, want);
+    }
+
+    #[test]
+    fn no_input_panics(
+        key in prop_oneof![Just("a29ab82edc5fbbc41ec9530f6dac86b1".to_owned()), ".{0,40}"],
+        token in "[0-9 a-z]{0,25}",
+        starting_code in proptest::option::of(any::<u32>()),
+        last_count in 0..70_000u32,
+        used in proptest::collection::vec(0..70_000u32, 0..20),
+        count in prop_oneof![0..70_000u32, any::<u32>()],
+        kind in kind(),
+        value in proptest::option::of(any::<i64>()),
+        scale in 0..29u32,
+        divider in prop_oneof![0..300u32, any::<u32>()],
+        restricted in any::<bool>(),
+        extended in any::<bool>(),
+    ) {
+        let value = value.map(|v| Decimal::new(v, scale));
+        let state = DecoderState { last_count, used_counts: used };
+        let _ = openpaygo_generate(&key, starting_code, count, kind, value, divider, restricted, extended);
+        let _ = openpaygo_decode(&key, starting_code, &token, &state, divider, restricted, extended);
+    }
+}
+
+#[test]
+fn the_docs_scenario_decodes_in_order() {
+    let key = "a29ab82edc5fbbc41ec9530f6dac86b1";
+    let mut state = DecoderState::default();
+    for (code, kind, value, count) in [
+        ("662486790", OpenPaygoKind::AddTime, 1, 2),
+        ("927706818", OpenPaygoKind::AddTime, 29, 4),
+        ("942433796", OpenPaygoKind::SetTime, 7, 5),
+        ("650975787", OpenPaygoKind::DisablePayg, 0, 7),
+    ] {
+        let read = openpaygo_decode(key, Some(123_456_789), code, &state, 1, false, false).unwrap();
+        assert_eq!((read.kind, read.value, read.count), (kind, Decimal::from(value), count));
+        state = read.state;
+    }
+    assert_eq!(state.used_counts, (1..=7).collect::<Vec<_>>());
+}
