@@ -47,7 +47,12 @@ pub fn periods_due(registered_on: NaiveDate, period_days: u32, now: NaiveDate) -
 }
 
 /// Charges every period that has fallen due by `now` and was not charged yet. Idempotent.
-pub fn accrue(rate: &AccessRate, registered_on: NaiveDate, state: &AccessRateState, now: NaiveDate) -> CoreResult<Accrual> {
+pub fn accrue(
+    rate: &AccessRate,
+    registered_on: NaiveDate,
+    state: &AccessRateState,
+    now: NaiveDate,
+) -> CoreResult<Accrual> {
     num::check_range("access_rate.amount", rate.amount, true)?;
     num::check_range("debt", state.debt, false)?;
     let due = periods_due(registered_on, rate.period_days, now)?;

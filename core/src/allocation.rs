@@ -186,7 +186,10 @@ pub fn allocate_payment(snapshot: Option<&AccountSnapshot>, payment: &Payment) -
 
 /// Resolves the snapshot for a payment's serial: unknown serials, foreign snapshots and missing owners
 /// are refused here, so a token can only ever go to the device the payment names.
-fn account_for<'a>(snapshot: Option<&'a AccountSnapshot>, raw_serial: &str) -> CoreResult<(&'a AccountSnapshot, String)> {
+fn account_for<'a>(
+    snapshot: Option<&'a AccountSnapshot>,
+    raw_serial: &str,
+) -> CoreResult<(&'a AccountSnapshot, String)> {
     let unknown = || CoreError::UnknownSerial { serial: raw_serial.to_owned() };
     let serial = normalize_serial(raw_serial).map_err(|_| unknown())?;
     let snapshot = match snapshot {
@@ -251,7 +254,13 @@ impl Draft {
     }
 
     /// Books `amount` (≤ what is left) on a line.
-    fn pay(&mut self, kind: AllocationKind, amount: Decimal, plan_id: Option<&str>, installment: Option<u32>) -> CoreResult<()> {
+    fn pay(
+        &mut self,
+        kind: AllocationKind,
+        amount: Decimal,
+        plan_id: Option<&str>,
+        installment: Option<u32>,
+    ) -> CoreResult<()> {
         self.left = num::sub(self.left, amount)?;
         self.lines.push(AllocationLine {
             kind,
@@ -410,10 +419,12 @@ fn installments(draft: &mut Draft, plan: &InstallmentPlan, resolution: Decimal) 
     let mut updated = plan.clone();
     let paid = draft.pay_installments(&mut updated, &order)?;
     if updated.outstanding()?.is_zero() {
-        draft.token = Some(TokenRequest { serial: draft.serial.clone(), unit: TokenUnit::Unlock, quantity: Decimal::ZERO });
+        draft.token =
+            Some(TokenRequest { serial: draft.serial.clone(), unit: TokenUnit::Unlock, quantity: Decimal::ZERO });
     } else {
         let days = num::ceil_to_step(num::div(paid, daily_price)?, resolution)?;
-        draft.token = Some(TokenRequest { serial: draft.serial.clone(), unit: TokenUnit::Days, quantity: days.normalize() });
+        draft.token =
+            Some(TokenRequest { serial: draft.serial.clone(), unit: TokenUnit::Days, quantity: days.normalize() });
     }
     draft.plans.push(updated);
     Ok(())
@@ -463,7 +474,12 @@ fn eaas(draft: &mut Draft, plan: &EaasPlan, resolution: Decimal) -> CoreResult<(
 
 /// A payment made against a device-less plan by its id (a TV paid directly): installments oldest first,
 /// future ones included; what exceeds the plan goes to credit. No token.
-pub fn allocate_plan_payment(plan: &InstallmentPlan, credit_balance: Decimal, amount: Decimal, currency: &Currency) -> CoreResult<Allocation> {
+pub fn allocate_plan_payment(
+    plan: &InstallmentPlan,
+    credit_balance: Decimal,
+    amount: Decimal,
+    currency: &Currency,
+) -> CoreResult<Allocation> {
     plan.validate()?;
     check_payment_amount(amount, currency)?;
     num::check_range("amount", amount, true)?;

@@ -264,8 +264,13 @@ impl InstallmentPlan {
                     .find(|i| i.number == number)
                     .map(|i| i.due_date)
                     .ok_or_else(|| CoreError::not_found("installment", &number.to_string()))?;
-                let previous =
-                    self.installments.iter().filter(|i| i.number < number).map(|i| i.due_date).max().unwrap_or(self.start_date);
+                let previous = self
+                    .installments
+                    .iter()
+                    .filter(|i| i.number < number)
+                    .map(|i| i.due_date)
+                    .max()
+                    .unwrap_or(self.start_date);
                 let days = due.signed_duration_since(previous).num_days();
                 u32::try_from(days.max(1)).map_err(|_| CoreError::DateOutOfRange { reason: "period too long".into() })
             }
@@ -304,8 +309,7 @@ pub fn edit_plan_total(plan: &InstallmentPlan, edit: &TotalEdit) -> CoreResult<I
     let outstanding = num::sub(edit.total_cost, paid)?;
     let (touched, untouched): (Vec<Installment>, Vec<Installment>) =
         plan.installments.iter().cloned().partition(Installment::touched);
-    let mut installments: Vec<Installment> =
-        touched.into_iter().map(|i| Installment { amount: i.paid, ..i }).collect();
+    let mut installments: Vec<Installment> = touched.into_iter().map(|i| Installment { amount: i.paid, ..i }).collect();
     let mut period = plan.period;
     match edit.installments {
         None => {
@@ -330,7 +334,9 @@ pub fn edit_plan_total(plan: &InstallmentPlan, edit: &TotalEdit) -> CoreResult<I
             if outstanding > Decimal::ZERO {
                 let anchor = installments.iter().map(|i| i.due_date).max().unwrap_or(plan.start_date);
                 let first_number = match installments.iter().map(|i| i.number).max() {
-                    Some(n) => n.checked_add(1).ok_or_else(|| CoreError::invalid("installments.number", "too large"))?,
+                    Some(n) => {
+                        n.checked_add(1).ok_or_else(|| CoreError::invalid("installments.number", "too large"))?
+                    }
                     None => 1,
                 };
                 let amounts = split(outstanding, count, &plan.currency)?;

@@ -155,8 +155,11 @@ pub struct Location {
 impl Hierarchy {
     /// Resolves a village to its full location; errors if the village, its area or its cluster is missing.
     pub fn locate(&self, village_id: &str) -> CoreResult<Location> {
-        let village =
-            self.villages.iter().find(|v| v.id == village_id).ok_or_else(|| CoreError::not_found("village", village_id))?;
+        let village = self
+            .villages
+            .iter()
+            .find(|v| v.id == village_id)
+            .ok_or_else(|| CoreError::not_found("village", village_id))?;
         let area = self
             .areas
             .iter()
@@ -390,7 +393,10 @@ impl FieldError {
 /// Every rule of a registration that can be checked without the database, each failure tied to its field.
 /// An empty list means the form may be queued or posted.
 pub fn registration_field_errors(request: &RegistrationRequest) -> Vec<FieldError> {
-    offline_checks(request).into_iter().filter_map(|(field, r)| r.err().map(|e| FieldError::from_error(field, &e))).collect()
+    offline_checks(request)
+        .into_iter()
+        .filter_map(|(field, r)| r.err().map(|e| FieldError::from_error(field, &e)))
+        .collect()
 }
 
 fn offline_checks(request: &RegistrationRequest) -> Vec<(&'static str, CoreResult<()>)> {
@@ -423,7 +429,8 @@ fn offline_checks(request: &RegistrationRequest) -> Vec<(&'static str, CoreResul
 
 /// Meters carry a tariff and no plan; SHS and e-bikes carry a plan and no tariff.
 fn kind_rules(device: &DeviceInput, plan: Option<&PlanInput>) -> CoreResult<()> {
-    let refuse = |reason: &str| Err(CoreError::KindMismatch { kind: device.kind.as_str().into(), reason: reason.into() });
+    let refuse =
+        |reason: &str| Err(CoreError::KindMismatch { kind: device.kind.as_str().into(), reason: reason.into() });
     match device.kind {
         DeviceKind::Meter if device.tariff_id.is_none() => refuse("a meter needs a tariff"),
         DeviceKind::Meter if plan.is_some() => refuse("a meter carries a tariff, not a payment plan"),
@@ -568,7 +575,12 @@ fn resolve_customer(request: &RegistrationRequest, context: &RegistrationContext
 
 /// Re-assigns an existing device to another customer; returns the new owner's id. The device's plan and
 /// token state stay with the device.
-pub fn reassign_device(serial: &str, device_exists: bool, new_owner: Option<&Customer>, new_owner_id: &str) -> CoreResult<String> {
+pub fn reassign_device(
+    serial: &str,
+    device_exists: bool,
+    new_owner: Option<&Customer>,
+    new_owner_id: &str,
+) -> CoreResult<String> {
     let serial = normalize_serial(serial)?;
     if !device_exists {
         return Err(CoreError::UnknownSerial { serial });
