@@ -55,7 +55,7 @@ pub struct DebtAging {
 
 /// Ages what is still owed (amount − paid) on every installment in `currency` as of `as_of`: an installment
 /// due on day D is 1 day overdue on D + 1. Fully paid installments are in no bucket and not counted.
-/// One pass, no allocation: a million installments take milliseconds.
+/// One pass with no allocation per record: a million installments take about 60 ms (BENCHMARKS).
 pub fn debt_aging(installments: &[InstallmentRecord], currency: &Currency, as_of: NaiveDate) -> CoreResult<DebtAging> {
     let mut aging = DebtAging::default();
     for (i, record) in installments.iter().enumerate() {

@@ -66,7 +66,7 @@ pub struct RevenueRow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevenueReport {
     /// One row per period and group in which anything was sold, ordered by period, then by group (byte
-    /// order of the group text, the same in every language).
+    /// order of the group's UTF-8 text; the core sorts, so every binding gets the same order).
     pub rows: Vec<RevenueRow>,
     /// The whole window by what it paid for.
     pub by_kind: KindAmounts,
