@@ -72,6 +72,39 @@ pub fn call(function: &str, input: &Value) -> CoreResult<Value> {
             run(input, |a: OpenPaygoTokensForRequestArgs| openpaygo::tokens_for_request(&a.device, &a.request))
         }
         // --- end OpenPAYGO ---
+        // --- reports ---
+        "revenue_report" => run(input, |a: RevenueArgs| {
+            crate::report::revenue_report(
+                &a.payments,
+                &crate::money::Currency::parse(&a.currency)?,
+                a.from,
+                a.to,
+                a.group_by,
+                a.by,
+            )
+        }),
+        "energy_sold" => run(input, |a: EnergyArgs| {
+            let currency = a.currency.as_deref().map(crate::money::Currency::parse).transpose()?;
+            crate::report::energy_sold(&a.payments, currency.as_ref(), a.from, a.to, a.group_by)
+        }),
+        "debt_aging" => run(input, |a: AsOfArgs| {
+            crate::report::debt_aging(&a.installments, &crate::money::Currency::parse(&a.currency)?, a.as_of)
+        }),
+        "portfolio_at_risk" => run(input, |a: ParArgs| {
+            crate::report::portfolio_at_risk(
+                &a.installments,
+                &crate::money::Currency::parse(&a.currency)?,
+                a.as_of,
+                a.days,
+            )
+        }),
+        "par_30_60_90" => run(input, |a: AsOfArgs| {
+            crate::report::par_30_60_90(&a.installments, &crate::money::Currency::parse(&a.currency)?, a.as_of)
+        }),
+        "collection_rate" => run(input, |a: CollectionArgs| {
+            crate::report::collection_rate(&a.installments, &crate::money::Currency::parse(&a.currency)?, a.from, a.to)
+        }),
+        // --- end reports ---
         _ => Err(CoreError::NotFound { entity: "function".into(), id: function.to_owned() }),
     }
 }
@@ -103,6 +136,14 @@ pub const FUNCTIONS: &[&str] = &[
     "openpaygo_decode",
     "openpaygo_tokens_for_request",
     // --- end OpenPAYGO ---
+    // --- reports ---
+    "revenue_report",
+    "energy_sold",
+    "debt_aging",
+    "portfolio_at_risk",
+    "par_30_60_90",
+    "collection_rate",
+    // --- end reports ---
 ];
 
 /// Deserialises the argument object, runs `f`, serialises its output.
@@ -340,3 +381,57 @@ struct OpenPaygoTokensForRequestArgs {
 }
 
 // --- end OpenPAYGO arguments ---
+
+// --- reports ---
+// Currencies arrive as text and are parsed in the arm, so an unknown code is `unknown_currency` rather than
+// a generic shape error. Unknown argument names are refused: a misspelt `by` must not quietly mean "none".
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevenueArgs {
+    payments: Vec<crate::report::PaymentRecord>,
+    currency: String,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    group_by: crate::report::PeriodUnit,
+    #[serde(default)]
+    by: crate::report::GroupBy,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnergyArgs {
+    payments: Vec<crate::report::PaymentRecord>,
+    #[serde(default)]
+    currency: Option<String>,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    group_by: crate::report::PeriodUnit,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AsOfArgs {
+    installments: Vec<crate::report::InstallmentRecord>,
+    currency: String,
+    as_of: chrono::NaiveDate,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParArgs {
+    installments: Vec<crate::report::InstallmentRecord>,
+    currency: String,
+    as_of: chrono::NaiveDate,
+    days: u32,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CollectionArgs {
+    installments: Vec<crate::report::InstallmentRecord>,
+    currency: String,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+}
+// --- end reports ---

@@ -1,1 +1,0 @@
-//! Reports (domain.md §7); filled next.

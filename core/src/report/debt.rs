@@ -1,0 +1,290 @@
+//! The reports over installment records: debt aging, portfolio at risk (PAR) and collection rate.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::{check_amount, check_window, days_overdue, ratio, remaining, InstallmentRecord};
+use crate::error::{CoreError, CoreResult};
+use crate::money::Currency;
+use crate::num;
+
+/// The unpaid money of the installments in one aging bucket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgingBucket {
+    /// What is still owed on them.
+    #[serde(with = "crate::wire::dec")]
+    pub amount: Decimal,
+    /// How many installments with something still owed fall in the bucket.
+    pub installments: u64,
+}
+
+impl AgingBucket {
+    fn add(&mut self, amount: Decimal) -> CoreResult<()> {
+        self.amount = num::add(self.amount, amount)?;
+        self.installments = self.installments.saturating_add(1);
+        Ok(())
+    }
+
+    fn normalized(self) -> Self {
+        AgingBucket { amount: self.amount.normalize(), installments: self.installments }
+    }
+}
+
+/// Outstanding installment debt by how long it has been overdue, on one day.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DebtAging {
+    /// Not due yet, or due on `as_of` itself.
+    pub current: AgingBucket,
+    /// 1 to 30 days overdue.
+    pub days_1_30: AgingBucket,
+    /// 31 to 60 days overdue.
+    pub days_31_60: AgingBucket,
+    /// 61 to 90 days overdue.
+    pub days_61_90: AgingBucket,
+    /// More than 90 days overdue.
+    pub days_over_90: AgingBucket,
+    /// Everything still owed: the sum of the five buckets.
+    #[serde(with = "crate::wire::dec")]
+    pub outstanding: Decimal,
+    /// Installments with something still owed: the sum of the five buckets' counts.
+    pub installments: u64,
+}
+
+/// Ages what is still owed (amount − paid) on every installment in `currency` as of `as_of`: an installment
+/// due on day D is 1 day overdue on D + 1. Fully paid installments are in no bucket and not counted.
+/// One pass with no allocation per record: a million installments take about 60 ms (BENCHMARKS).
+pub fn debt_aging(installments: &[InstallmentRecord], currency: &Currency, as_of: NaiveDate) -> CoreResult<DebtAging> {
+    let mut aging = DebtAging::default();
+    for (i, record) in installments.iter().enumerate() {
+        if record.currency != *currency {
+            continue;
+        }
+        let owed = remaining(i, record)?;
+        if owed.is_zero() {
+            continue;
+        }
+        let bucket = match days_overdue(record.due_date, as_of) {
+            ..=0 => &mut aging.current,
+            1..=30 => &mut aging.days_1_30,
+            31..=60 => &mut aging.days_31_60,
+            61..=90 => &mut aging.days_61_90,
+            _ => &mut aging.days_over_90,
+        };
+        bucket.add(owed)?;
+        aging.outstanding = num::add(aging.outstanding, owed)?;
+        aging.installments = aging.installments.saturating_add(1);
+    }
+    Ok(DebtAging {
+        current: aging.current.normalized(),
+        days_1_30: aging.days_1_30.normalized(),
+        days_31_60: aging.days_31_60.normalized(),
+        days_61_90: aging.days_61_90.normalized(),
+        days_over_90: aging.days_over_90.normalized(),
+        outstanding: aging.outstanding.normalize(),
+        installments: aging.installments,
+    })
+}
+
+/// Portfolio at risk for one threshold: PAR N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortfolioAtRisk {
+    /// N: a plan is at risk when one of its installments is overdue more than N days.
+    pub days: u32,
+    /// The whole outstanding balance (future installments included) of the plans at risk.
+    #[serde(with = "crate::wire::dec")]
+    pub at_risk: Decimal,
+    /// Everything still owed on every plan in the currency.
+    #[serde(with = "crate::wire::dec")]
+    pub outstanding: Decimal,
+    /// `at_risk / outstanding`, 0 to 1, rounded half-up to 4 places; 0 when nothing is outstanding.
+    #[serde(with = "crate::wire::dec")]
+    pub ratio: Decimal,
+}
+
+/// PAR30, PAR60 and PAR90 of one portfolio on one day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParSummary {
+    /// Plans with an installment overdue more than 30 days.
+    pub par30: PortfolioAtRisk,
+    /// … more than 60 days.
+    pub par60: PortfolioAtRisk,
+    /// … more than 90 days.
+    pub par90: PortfolioAtRisk,
+}
+
+/// PAR N as of `as_of`: the outstanding balance of the plans (records sharing a `plan_id`) in `currency`
+/// that have an installment with something still owed more than `days` days past its due date, over
+/// everything outstanding in that currency. `days` must be at least 1.
+pub fn portfolio_at_risk(
+    installments: &[InstallmentRecord],
+    currency: &Currency,
+    as_of: NaiveDate,
+    days: u32,
+) -> CoreResult<PortfolioAtRisk> {
+    check_days(days)?;
+    Exposure::of(installments, currency, as_of)?.at_risk(days)
+}
+
+/// PAR30, PAR60 and PAR90 in one pass over the records; each is what [`portfolio_at_risk`] gives.
+pub fn par_30_60_90(
+    installments: &[InstallmentRecord],
+    currency: &Currency,
+    as_of: NaiveDate,
+) -> CoreResult<ParSummary> {
+    let exposure = Exposure::of(installments, currency, as_of)?;
+    Ok(ParSummary { par30: exposure.at_risk(30)?, par60: exposure.at_risk(60)?, par90: exposure.at_risk(90)? })
+}
+
+fn check_days(days: u32) -> CoreResult<()> {
+    if days == 0 {
+        return Err(CoreError::invalid("days", "PAR needs at least 1 day overdue"));
+    }
+    Ok(())
+}
+
+/// Each plan's outstanding balance and its worst overdue installment, in order of first appearance so that
+/// sums are taken in the same order on every run.
+struct Exposure {
+    outstanding: Decimal,
+    /// (balance, days the most overdue unpaid installment is overdue).
+    plans: Vec<(Decimal, i64)>,
+}
+
+impl Exposure {
+    fn of(installments: &[InstallmentRecord], currency: &Currency, as_of: NaiveDate) -> CoreResult<Self> {
+        // plan id → (first appearance, balance, worst overdue days)
+        let mut by_plan: HashMap<&str, (usize, Decimal, i64)> = HashMap::new();
+        let mut outstanding = Decimal::ZERO;
+        for (i, record) in installments.iter().enumerate() {
+            if record.currency != *currency {
+                continue;
+            }
+            let owed = remaining(i, record)?;
+            if owed.is_zero() {
+                continue;
+            }
+            let seen = by_plan.len();
+            let plan = by_plan.entry(record.plan_id.as_str()).or_insert((seen, Decimal::ZERO, i64::MIN));
+            plan.1 = num::add(plan.1, owed)?;
+            plan.2 = plan.2.max(days_overdue(record.due_date, as_of));
+            outstanding = num::add(outstanding, owed)?;
+        }
+        let mut plans: Vec<_> = by_plan.into_values().collect();
+        plans.sort_unstable_by_key(|(seen, _, _)| *seen);
+        Ok(Exposure { outstanding, plans: plans.into_iter().map(|(_, balance, worst)| (balance, worst)).collect() })
+    }
+
+    fn at_risk(&self, days: u32) -> CoreResult<PortfolioAtRisk> {
+        let threshold = i64::from(days);
+        let at_risk = num::sum(self.plans.iter().filter(|(_, worst)| *worst > threshold).map(|(balance, _)| *balance))?;
+        let ratio = if self.outstanding.is_zero() { Decimal::ZERO } else { ratio(at_risk, self.outstanding)? };
+        Ok(PortfolioAtRisk { days, at_risk: at_risk.normalize(), outstanding: self.outstanding.normalize(), ratio })
+    }
+}
+
+/// Collection over a window of due dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionRate {
+    /// The amounts of the installments due in the window.
+    #[serde(with = "crate::wire::dec")]
+    pub due: Decimal,
+    /// What has been paid on those installments so far (each capped at its amount).
+    #[serde(with = "crate::wire::dec")]
+    pub collected: Decimal,
+    /// `collected / due`, 0 to 1, rounded half-up to 4 places; `null` when nothing was due, because a
+    /// window without installments has no rate (0 would read as "nobody paid").
+    #[serde(with = "crate::wire::dec_opt")]
+    pub rate: Option<Decimal>,
+}
+
+/// Collected ÷ due for the installments in `currency` whose due date is from `from` to `to` (both
+/// included). An analyst's approximation from the records alone: "collected" is what has been paid so far
+/// on those installments, whenever it was paid (early, on time or late), each capped at its amount; it is
+/// not the money received during the window (see [`super::revenue_report`] for that).
+pub fn collection_rate(
+    installments: &[InstallmentRecord],
+    currency: &Currency,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> CoreResult<CollectionRate> {
+    check_window(from, to)?;
+    let (mut due, mut collected) = (Decimal::ZERO, Decimal::ZERO);
+    for (i, record) in installments.iter().enumerate() {
+        if record.currency != *currency || record.due_date < from || record.due_date > to {
+            continue;
+        }
+        check_amount(record.amount, || format!("installments[{i}].amount"))?;
+        check_amount(record.paid, || format!("installments[{i}].paid"))?;
+        due = num::add(due, record.amount)?;
+        collected = num::add(collected, record.paid.min(record.amount))?;
+    }
+    let rate = if due.is_zero() { None } else { Some(ratio(collected, due)?) };
+    Ok(CollectionRate { due: due.normalize(), collected: collected.normalize(), rate })
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    fn tzs() -> Currency {
+        Currency::parse("TZS").unwrap()
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn record(plan: &str, due: &str, amount: Decimal, paid: Decimal) -> InstallmentRecord {
+        InstallmentRecord {
+            plan_id: plan.into(),
+            customer_id: "c".into(),
+            currency: tzs(),
+            location: None,
+            number: 1,
+            due_date: day(due),
+            amount,
+            paid,
+        }
+    }
+
+    #[test]
+    fn a_bad_record_is_named_by_its_position() {
+        let records = [record("A", "2026-01-01", dec!(1), dec!(0)), record("B", "2026-01-01", dec!(1), dec!(-1))];
+        let err = debt_aging(&records, &tzs(), day("2026-06-30"));
+        assert!(matches!(err, Err(CoreError::InvalidInput { field, .. }) if field == "installments[1].paid"));
+        let err = portfolio_at_risk(&records, &tzs(), day("2026-06-30"), 30);
+        assert!(matches!(err, Err(CoreError::InvalidInput { field, .. }) if field == "installments[1].paid"));
+    }
+
+    #[test]
+    fn days_zero_is_refused() {
+        let err = portfolio_at_risk(&[], &tzs(), day("2026-06-30"), 0);
+        assert!(matches!(err, Err(CoreError::InvalidInput { field, .. }) if field == "days"));
+    }
+
+    #[test]
+    fn overpaid_installments_owe_nothing_and_collect_their_amount() {
+        let records = [record("A", "2026-06-01", dec!(100), dec!(150))];
+        assert_eq!(debt_aging(&records, &tzs(), day("2026-06-30")).map(|a| a.installments), Ok(0));
+        let rate = collection_rate(&records, &tzs(), day("2026-06-01"), day("2026-06-01")).unwrap();
+        assert_eq!((rate.due, rate.collected, rate.rate), (dec!(100), dec!(100), Some(dec!(1))));
+    }
+
+    #[test]
+    fn par_uses_the_worst_installment_of_each_plan() {
+        // Plan A: one installment 40 days late, one not due; plan B: 10 days late.
+        let records = [
+            record("A", "2026-05-21", dec!(100), dec!(0)),
+            record("B", "2026-06-20", dec!(50), dec!(0)),
+            record("A", "2026-07-21", dec!(100), dec!(0)),
+        ];
+        let par = par_30_60_90(&records, &tzs(), day("2026-06-30")).unwrap();
+        assert_eq!((par.par30.at_risk, par.par30.outstanding, par.par30.ratio), (dec!(200), dec!(250), dec!(0.8)));
+        assert_eq!(par.par60.at_risk, dec!(0));
+    }
+}

@@ -1,0 +1,228 @@
+//! Reports (domain.md §7): revenue, energy sold, debt aging, portfolio at risk and collection rate, as pure
+//! functions over flat records, so the browser dashboard, the Python analyst working on the server's export
+//! and the server itself show the same numbers for the same records.
+//!
+//! The rules every report follows:
+//!
+//! - **One currency per report.** Every money report takes the `currency` to report in and counts only the
+//!   records in that currency; records in other currencies are left out, never converted or added in. An
+//!   operator who sells in two currencies asks for two reports. [`energy_sold`] alone may be asked without a
+//!   currency: kWh are the same in every currency, so it then counts every payment's energy and reports no
+//!   money at all.
+//! - **Revenue is what the money paid for.** A payment counts as the sum of its allocation lines
+//!   (installment, access rate, energy, EaaS). Money that went to the customer's credit balance is not revenue
+//!   yet: it shows up in the line of the later payment that spends it, so every shilling is counted once,
+//!   on the day it bought something.
+//! - **Periods.** A day is a calendar day; a week starts on Monday (ISO 8601); a month starts on the 1st.
+//!   A period is named by its first day (`period_start`), even when the report's window starts later.
+//!   Windows are inclusive: a record dated `from` or `to` counts.
+//! - **Only what happened gets a row.** A period (or group) in which nothing was sold has no row: the caller
+//!   fills the gaps it wants to draw, and a window of centuries cannot make the output explode.
+//! - **Ratios** (PAR, collection rate) are decimals between 0 and 1 (0.25 is 25 %), rounded half-up to
+//!   [`RATIO_DECIMALS`] places. No floating point anywhere.
+//! - **Installment records are what the host exported**: `paid` is what has been paid so far. A `paid`
+//!   above the installment's `amount` counts as fully paid (the excess went to credit, not to other debt);
+//!   a negative `paid` or `amount`, or one above 10^18, is refused.
+//! - **Validation covers what is counted.** A record in another currency or outside the window is skipped
+//!   without being read further; a record that is counted and holds an impossible number is an
+//!   `InvalidInput` error naming it by position (`installments[3].paid`), never a silently wrong total.
+
+mod debt;
+mod revenue;
+
+use chrono::{Datelike, Days, NaiveDate};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+
+use crate::allocation::AllocationLine;
+use crate::error::{CoreError, CoreResult};
+use crate::money::Currency;
+use crate::num;
+use crate::registry::{DeviceKind, Location};
+use crate::MAX_AMOUNT;
+
+pub use debt::{
+    collection_rate, debt_aging, par_30_60_90, portfolio_at_risk, AgingBucket, CollectionRate, DebtAging, ParSummary,
+    PortfolioAtRisk,
+};
+pub use revenue::{energy_sold, revenue_report, EnergyRow, EnergySold, KindAmounts, RevenueReport, RevenueRow};
+
+/// Decimal places of every ratio the reports return (PAR, collection rate), rounded half-up.
+pub const RATIO_DECIMALS: u32 = 4;
+
+/// One payment as it was allocated: when it came in, for which kind of device where, and what it paid for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRecord {
+    /// The host's id of the payment; reports do not read it, it lets a row be traced back.
+    pub payment_id: String,
+    /// The day the money was received, in the operator's time zone.
+    pub received_on: NaiveDate,
+    /// The payment's currency; every line is in it.
+    pub currency: Currency,
+    /// The kind of device whose serial the payment carried.
+    pub device_kind: DeviceKind,
+    /// Where that device sits: village → area → cluster.
+    pub location: Location,
+    /// What the money paid for (the allocation's lines); the energy line's `quantity` is its kWh.
+    #[serde(default)]
+    pub lines: Vec<AllocationLine>,
+}
+
+/// One installment of a plan, with what has been paid on it so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallmentRecord {
+    /// The plan the installment belongs to; PAR treats all records with one `plan_id` as one plan.
+    pub plan_id: String,
+    /// The customer who owes it.
+    pub customer_id: String,
+    /// The plan's currency.
+    pub currency: Currency,
+    /// Where the customer lives, when the export carries it.
+    #[serde(default)]
+    pub location: Option<Location>,
+    /// 1-based; 0 is the down payment.
+    pub number: u32,
+    /// The day it falls due; it is overdue from the next day on.
+    pub due_date: NaiveDate,
+    /// What the installment costs.
+    #[serde(with = "crate::wire::dec")]
+    pub amount: Decimal,
+    /// What has been paid on it so far; above `amount` counts as `amount`.
+    #[serde(with = "crate::wire::dec", default)]
+    pub paid: Decimal,
+}
+
+/// The length of a report's periods. On the wire: `"day"`, `"week"`, `"month"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeriodUnit {
+    /// Calendar days.
+    Day,
+    /// ISO weeks, Monday to Sunday.
+    Week,
+    /// Calendar months, from the 1st.
+    Month,
+}
+
+impl PeriodUnit {
+    /// The first day of the period that holds `date`: the date itself, the Monday on or before it, or the
+    /// 1st of its month.
+    pub fn start_of(self, date: NaiveDate) -> CoreResult<NaiveDate> {
+        let start = match self {
+            PeriodUnit::Day => Some(date),
+            PeriodUnit::Week => date.checked_sub_days(Days::new(u64::from(date.weekday().num_days_from_monday()))),
+            PeriodUnit::Month => date.with_day(1),
+        };
+        // Only the week of the calendar's very first days can start before the calendar does.
+        start.ok_or_else(|| CoreError::DateOutOfRange {
+            reason: format!("the week of {date} starts before the calendar"),
+        })
+    }
+}
+
+/// What a revenue report splits each period by. On the wire: `"cluster"`, `"area"`, `"village"`, `"kind"`,
+/// `"none"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    /// By the cluster of the paying device.
+    Cluster,
+    /// By the catchment area (MPM's mini-grid) of the paying device.
+    Area,
+    /// By the village of the paying device.
+    Village,
+    /// By the device kind (`meter`, `solar_home_system`, `e_bike`).
+    Kind,
+    /// One row per period.
+    #[default]
+    None,
+}
+
+impl GroupBy {
+    /// The group a payment falls in, as the text the report shows (`None` when not grouping).
+    fn key(self, payment: &PaymentRecord) -> Option<&str> {
+        match self {
+            GroupBy::Cluster => Some(payment.location.cluster_id.as_str()),
+            GroupBy::Area => Some(payment.location.area_id.as_str()),
+            GroupBy::Village => Some(payment.location.village_id.as_str()),
+            GroupBy::Kind => Some(payment.device_kind.as_str()),
+            GroupBy::None => None,
+        }
+    }
+}
+
+/// Refuses a window that ends before it starts.
+fn check_window(from: NaiveDate, to: NaiveDate) -> CoreResult<()> {
+    if from > to {
+        return Err(CoreError::invalid("to", format!("{to} is before from ({from})")));
+    }
+    Ok(())
+}
+
+/// Refuses an amount outside 0..=10^18, naming the record. The check is two comparisons; the field name is
+/// only formatted when the record is bad, so the hot loops stay free of allocation.
+fn check_amount(value: Decimal, field: impl FnOnce() -> String) -> CoreResult<()> {
+    if value < Decimal::ZERO || value > MAX_AMOUNT {
+        return num::check_range(&field(), value, false);
+    }
+    Ok(())
+}
+
+/// `part / whole` rounded half-up to [`RATIO_DECIMALS`]; the caller decides what an empty `whole` means.
+fn ratio(part: Decimal, whole: Decimal) -> CoreResult<Decimal> {
+    Ok(num::div(part, whole)?
+        .round_dp_with_strategy(RATIO_DECIMALS, RoundingStrategy::MidpointAwayFromZero)
+        .normalize())
+}
+
+/// Days from `due` to `as_of`: positive when overdue, 0 on the due date, negative before. Day numbers rather
+/// than durations, so no date pair can overflow.
+fn days_overdue(due: NaiveDate, as_of: NaiveDate) -> i64 {
+    i64::from(as_of.num_days_from_ce()) - i64::from(due.num_days_from_ce())
+}
+
+/// What is still owed on an installment record (paid above amount counts as amount), after checking both.
+fn remaining(index: usize, record: &InstallmentRecord) -> CoreResult<Decimal> {
+    check_amount(record.amount, || format!("installments[{index}].amount"))?;
+    check_amount(record.paid, || format!("installments[{index}].paid"))?;
+    num::sub(record.amount, record.paid.min(record.amount))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn weeks_start_on_monday_and_months_on_the_first() {
+        // 2026-03-01 is a Sunday.
+        assert_eq!(PeriodUnit::Week.start_of(d("2026-03-01")), Ok(d("2026-02-23")));
+        assert_eq!(PeriodUnit::Week.start_of(d("2026-03-02")), Ok(d("2026-03-02")));
+        assert_eq!(PeriodUnit::Month.start_of(d("2026-02-28")), Ok(d("2026-02-01")));
+        assert_eq!(PeriodUnit::Day.start_of(d("2026-02-28")), Ok(d("2026-02-28")));
+    }
+
+    #[test]
+    fn the_calendars_first_week_does_not_panic() {
+        let _ = PeriodUnit::Week.start_of(NaiveDate::MIN);
+        assert!(PeriodUnit::Month.start_of(NaiveDate::MIN).is_ok());
+    }
+
+    #[test]
+    fn ratios_round_half_up_to_four_places() {
+        assert_eq!(ratio(Decimal::ONE, Decimal::from(3)), Ok(Decimal::new(3333, 4)));
+        assert_eq!(ratio(Decimal::ONE, Decimal::from(8)), Ok(Decimal::new(1250, 4)));
+        assert_eq!(ratio(Decimal::from(5), Decimal::from(6)), Ok(Decimal::new(8333, 4)));
+        assert_eq!(ratio(Decimal::ONE, Decimal::from(20_000)), Ok(Decimal::new(1, 4)));
+        assert!(ratio(Decimal::ONE, Decimal::ZERO).is_err());
+    }
+
+    #[test]
+    fn extreme_dates_give_day_counts_not_panics() {
+        assert!(days_overdue(NaiveDate::MIN, NaiveDate::MAX) > 0);
+        assert!(days_overdue(NaiveDate::MAX, NaiveDate::MIN) < 0);
+    }
+}
