@@ -14,6 +14,10 @@ pub use crate::allocation::{
 pub use crate::error::{CoreError, CoreResult};
 pub use crate::money::{Currency, Money};
 pub use crate::openpaygo::OpenPaygoDevice;
+pub use crate::openpaygo::{
+    openpaygo_decode, openpaygo_generate, tokens_for_request, DecodedToken, DecoderState, IssuedToken, IssuedTokens,
+    OpenPaygoKind, OpenPaygoToken,
+};
 pub use crate::plan::{
     EaasPlan, EaasTerms, Installment, InstallmentPlan, InstallmentTerms, InstallmentView, Period, PlanSummary,
     ScheduledInstallment, TotalEdit,
@@ -22,6 +26,11 @@ pub use crate::registry::{
     CatchmentArea, Cluster, Customer, CustomerInput, DeviceInput, DeviceKind, FieldError, GeoPoint, Hierarchy,
     Location, Manufacturer, NewCustomer, PlanInput, RegisteredDevice, RegisteredPlan, Registration,
     RegistrationContext, RegistrationRequest, TokenScheme, Village,
+};
+pub use crate::report::{
+    collection_rate, debt_aging, energy_sold, par_30_60_90, portfolio_at_risk, revenue_report, CollectionRate,
+    DebtAging, EnergySold, GroupBy, InstallmentRecord, ParSummary, PaymentRecord, PeriodUnit, PortfolioAtRisk,
+    RevenueReport,
 };
 pub use crate::tariff::{AccessRate, EnergyPurchase, FeeComponent, Tariff};
 pub use crate::token::{TokenRequest, TokenUnit};
