@@ -4,7 +4,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 use axum::Router;
 
-use crate::routes::{devices, payments, plans, registrations, registry, system};
+use crate::routes::{devices, export, payments, plans, registrations, registry, reports, system};
 use crate::state::AppState;
 
 /// The whole application, testable without a socket (`tower::ServiceExt::oneshot`).
@@ -31,6 +31,12 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
         .route("/payments/unmatched", get(payments::unmatched))
         .route("/payments/unmatched/{id}/assign", post(payments::assign))
         .route("/payments/{payment_id}", get(payments::get))
+        .route("/reports/revenue", get(reports::revenue))
+        .route("/reports/energy", get(reports::energy))
+        .route("/reports/debt", get(reports::debt))
+        .route("/reports/par", get(reports::par))
+        .route("/reports/collection", get(reports::collection))
+        .route("/export", get(export::export))
         .route("/api-keys", post(system::create_key))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::require_key));
     Router::new()

@@ -14,6 +14,7 @@ pub mod error;
 pub mod extract;
 pub mod ids;
 pub mod payments;
+pub mod records;
 pub mod repo;
 pub mod routes;
 pub mod server;

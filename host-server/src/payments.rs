@@ -129,9 +129,13 @@ pub async fn apply(state: &AppState, payment: &PaymentIn) -> ApiResult<Outcome> 
         }
     };
     let payment_id = new_id();
-    let tokens = issue_tokens(state, &mut tx, &device, allocation.token.as_ref(), Some(&payment_id), None).await?;
+    let tokens = make_tokens(state, &mut tx, &device, allocation.token.as_ref()).await?;
     let response = answer(&payment_id, &allocation, &tokens);
-    if let Err(e) = write(&mut tx, payment, &device, &allocation, &payment_id, &received_at, &response).await {
+    let written = match write(&mut tx, payment, &device, &allocation, &payment_id, &received_at, &response).await {
+        Ok(()) => record_tokens(&mut tx, &device.serial, Some(&payment_id), None, &tokens).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
         drop(tx);
         // A copy of this payment won the race to the unique key: answer what it stored.
         if e.body.contains_key("duplicate_payment") {
@@ -249,13 +253,11 @@ fn token_kind(unit: TokenUnit) -> (&'static str, Option<&'static str>) {
 
 /// Makes the tokens a decision asks for: OpenPAYGO codes now (the new count persisted in the same
 /// transaction), or a pending request for an external vendor's system.
-pub async fn issue_tokens(
+pub async fn make_tokens(
     state: &AppState,
     tx: &mut Transaction<'_, Any>,
     device: &DeviceRow,
     request: Option<&TokenRequest>,
-    payment_id: Option<&str>,
-    operator_key: Option<&str>,
 ) -> ApiResult<Vec<TokenOut>> {
     let Some(request) = request else { return Ok(Vec::new()) };
     let (kind, unit) = token_kind(request.unit);
@@ -283,13 +285,24 @@ pub async fn issue_tokens(
         }
         _ => out.push(TokenOut { kind, unit, quantity, code: None, count: None, status: "pending" }),
     }
-    for t in &out {
+    Ok(out)
+}
+
+/// Records tokens in the device's history, after the payment (or operator action) that caused them.
+pub async fn record_tokens(
+    tx: &mut Transaction<'_, Any>,
+    serial: &str,
+    payment_id: Option<&str>,
+    operator_key: Option<&str>,
+    tokens: &[TokenOut],
+) -> ApiResult<()> {
+    for t in tokens {
         sqlx::query(
             "INSERT INTO tokens (id, serial, payment_id, operator_key, kind, unit, quantity, code, count, status, next_attempt, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(new_id())
-        .bind(&device.serial)
+        .bind(serial)
         .bind(payment_id)
         .bind(operator_key)
         .bind(t.kind)
@@ -303,7 +316,7 @@ pub async fn issue_tokens(
         .execute(&mut **tx)
         .await?;
     }
-    Ok(out)
+    Ok(())
 }
 
 fn kind_name(kind: AllocationKind) -> &'static str {
