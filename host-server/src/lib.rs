@@ -20,6 +20,7 @@ pub mod routes;
 pub mod server;
 pub mod snapshot;
 pub mod state;
+pub mod vendor;
 
 pub use app::app;
 pub mod demo;

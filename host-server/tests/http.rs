@@ -344,3 +344,45 @@ async fn reports_and_export(s: TestServer) {
         assert!(types.iter().any(|x| x == t), "export has {t}");
     }
 }
+
+/// A vendor that fails once, then answers: the pending token is filled on the retry, the payment is never
+/// rolled back, and the payment shows the code afterwards.
+struct FlakyVendor(std::sync::atomic::AtomicU32);
+
+impl micropower_server::vendor::VendorAdapter for FlakyVendor {
+    fn fulfil<'a>(
+        &'a self,
+        request: &'a micropower_server::vendor::VendorRequest,
+    ) -> micropower_server::vendor::VendorFuture<'a> {
+        Box::pin(async move {
+            if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                Err(micropower_server::vendor::VendorError("vendor down".into()))
+            } else {
+                Ok(format!("VEND-{}-{}", request.serial, request.quantity.clone().unwrap_or_default()))
+            }
+        })
+    }
+}
+
+on_both_databases!(vendor_outage_keeps_the_payment);
+
+async fn vendor_outage_keeps_the_payment(s: TestServer) {
+    let r = registry(&s).await;
+    register_meter(&s, &r, "MTR-V", json!({"name": "Flat", "currency": "TZS", "price_per_kwh": "500"})).await;
+    let paid = s.ok("/v1/payments", payment("v1", "MTR-V", "1000", "2026-01-10T08:00:00Z"), 201).await;
+    assert_eq!(paid["status"], "token_pending");
+    let vendor = FlakyVendor(std::sync::atomic::AtomicU32::new(0));
+    assert_eq!(micropower_server::vendor::run_once(&s.state, &vendor).await.unwrap(), 0, "first attempt fails");
+    let id = paid["payment_id"].as_str().unwrap();
+    let (_, still) = s.get(&format!("/v1/payments/{id}")).await;
+    assert_eq!(still["status"], "token_pending");
+    assert_eq!(still["allocations"], paid["allocations"], "the allocation stands while the vendor is down");
+    // Make the retry due now instead of after the backoff.
+    sqlx::query("UPDATE tokens SET next_attempt = '2000-01-01T00:00:00.000Z'").execute(&s.state.db.pool).await.unwrap();
+    assert_eq!(micropower_server::vendor::run_once(&s.state, &vendor).await.unwrap(), 1);
+    let (_, done) = s.get(&format!("/v1/payments/{id}")).await;
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["tokens"][0]["code"], "VEND-MTRV-2");
+    let (code, repeat) = s.post("/v1/payments", payment("v1", "MTR-V", "1000", "2026-01-10T08:00:00Z")).await;
+    assert_eq!((code, &repeat), (200, &paid), "a provider's retry still gets the identical first answer");
+}

@@ -21,6 +21,7 @@ pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
     pub key: String,
+    pub state: micropower_server::state::AppState,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -67,18 +68,20 @@ impl TestServer {
             data_dir: dir.path().to_owned(),
             demo: false,
             body_limit: 64 * 1024,
+            vendor_url: None,
         };
         let (state, _) = micropower_server::server::state(&config).await.expect("server state");
         let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(micropower_server::server::serve(listener, state, config.body_limit, async {
+        tokio::spawn(micropower_server::server::serve(listener, state.clone(), config.body_limit, async {
             let _ = rx.await;
         }));
         Some(TestServer {
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
             key: ADMIN_KEY.into(),
+            state,
             _dir: dir,
             shutdown: Some(tx),
         })
