@@ -386,3 +386,54 @@ async fn vendor_outage_keeps_the_payment(s: TestServer) {
     let (code, repeat) = s.post("/v1/payments", payment("v1", "MTR-V", "1000", "2026-01-10T08:00:00Z")).await;
     assert_eq!((code, &repeat), (200, &paid), "a provider's retry still gets the identical first answer");
 }
+
+/// The published OpenAPI document lists every path of the HTTP contract (http-api.md).
+#[tokio::test]
+async fn openapi_lists_the_contract() {
+    let s = TestServer::start(Db::Sqlite, EngineKind::Native).await.unwrap();
+    let (code, doc) = s.get("/v1/openapi.json").await;
+    assert_eq!(code, 200);
+    let paths = doc["paths"].as_object().unwrap();
+    for (method, path) in [
+        ("post", "/v1/clusters"),
+        ("post", "/v1/areas"),
+        ("post", "/v1/villages"),
+        ("post", "/v1/manufacturers"),
+        ("post", "/v1/tariffs"),
+        ("post", "/v1/registrations"),
+        ("get", "/v1/customers"),
+        ("get", "/v1/customers/{id}"),
+        ("post", "/v1/customers/{id}/plans"),
+        ("get", "/v1/plans/{id}"),
+        ("put", "/v1/plans/{id}/total"),
+        ("put", "/v1/plans/{id}/installments/{number}"),
+        ("get", "/v1/devices/{serial}"),
+        ("put", "/v1/devices/{serial}/owner"),
+        ("post", "/v1/payments/validate"),
+        ("post", "/v1/payments"),
+        ("get", "/v1/payments/{payment_id}"),
+        ("get", "/v1/payments"),
+        ("get", "/v1/payments/unmatched"),
+        ("post", "/v1/payments/unmatched/{id}/assign"),
+        ("get", "/v1/payments/refused"),
+        ("get", "/v1/devices/{serial}/tokens"),
+        ("post", "/v1/devices/{serial}/tokens"),
+        ("get", "/v1/reports/revenue"),
+        ("get", "/v1/reports/debt"),
+        ("get", "/v1/reports/par"),
+        ("get", "/v1/reports/collection"),
+        ("get", "/v1/export"),
+        ("get", "/healthz"),
+        ("get", "/metrics"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing from the OpenAPI document"
+        );
+    }
+    let (code, _) = s.send(Method::GET, "/v1/openapi.json", None, None).await;
+    assert_eq!(code, 401, "every /v1 route is authenticated");
+    let (code, body) =
+        s.send(Method::POST, "/v1/clusters", Some(json!({"name": "x".repeat(100_000)})), Some(&s.key)).await;
+    assert_eq!((code, body["code"].as_str()), (413, Some("invalid_input")), "bodies above the limit are refused");
+}
