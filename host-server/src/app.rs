@@ -80,26 +80,32 @@ pub fn openapi() -> Value {
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
+        let mut responses = json!({
+            "200": {"description": "OK", "content": {"application/json": {}}},
+            "4XX": {"description": "Refused", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+        });
+        if *method == "post" {
+            if let Some(map) = responses.as_object_mut() {
+                map.insert("201".into(), json!({"description": "Created", "content": {"application/json": {}}}));
+            }
+        }
         let mut operation = json!({
             "tags": [tag],
             "summary": summary,
             "operationId": format!("{method}_{}", path.trim_matches('/').replace(['/', '{', '}', '-'], "_")),
             "parameters": parameters,
             "security": [{"bearer": []}],
-            "responses": {
-                "200": {"description": "OK", "content": {"application/json": {}}},
-                "4XX": {"description": "Refused", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-            },
+            "responses": responses,
         });
-        if *method == "post" || *method == "put" {
-            operation["requestBody"] =
-                json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}}}});
+        if let (true, Some(map)) = (*method == "post" || *method == "put", operation.as_object_mut()) {
+            map.insert(
+                "requestBody".into(),
+                json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}}}}),
+            );
         }
-        if *method == "post" {
-            operation["responses"]["201"] = json!({"description": "Created", "content": {"application/json": {}}});
+        if let Some(entry) = paths.entry(format!("/v1{path}")).or_insert_with(|| json!({})).as_object_mut() {
+            entry.insert((*method).to_owned(), operation);
         }
-        let entry = paths.entry(format!("/v1{path}")).or_insert_with(|| json!({}));
-        entry[*method] = operation;
     }
     paths.insert("/healthz".into(), json!({"get": {"summary": "Ready when the database and the core engine are", "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}}}}));
     paths.insert(
