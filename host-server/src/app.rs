@@ -3,10 +3,13 @@
 //! served one.
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
+use crate::error::ApiError;
 use crate::routes::{devices, export, payments, plans, registrations, registry, reports, system};
 use crate::state::AppState;
 
@@ -67,8 +70,34 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
         .route("/healthz", get(system::healthz))
         .route("/metrics", get(system::metrics))
         .nest("/v1", v1)
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such path") })
+        .layer(axum::middleware::map_response(error_shape))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
+}
+
+/// Gives axum's own rejections (a malformed path parameter or query, a wrong method) the API's error shape,
+/// so every 4xx a client sees is `{"code", "message"}`.
+async fn error_shape(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.starts_with("application/json")
+            || v.starts_with("application/x-ndjson")
+            || v.starts_with("text/plain; version")
+    });
+    if !status.is_client_error() || is_json {
+        return response;
+    }
+    let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        _ => "invalid_input",
+    };
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("refused").to_owned() } else { text };
+    ApiError::new(status, code, message).into_response()
 }
 
 /// The OpenAPI 3.1 document of the API, built from [`V1_ROUTES`].

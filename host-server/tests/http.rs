@@ -437,3 +437,22 @@ async fn openapi_lists_the_contract() {
         s.send(Method::POST, "/v1/clusters", Some(json!({"name": "x".repeat(100_000)})), Some(&s.key)).await;
     assert_eq!((code, body["code"].as_str()), (413, Some("invalid_input")), "bodies above the limit are refused");
 }
+
+/// Every refusal axum makes itself (bad path parameter, bad query, wrong method, unknown path) has the
+/// error shape too.
+#[tokio::test]
+async fn framework_refusals_have_the_error_shape() {
+    let s = TestServer::start(Db::Sqlite, EngineKind::Native).await.unwrap();
+    for (method, path, status) in [
+        (Method::PUT, "/v1/plans/p1/installments/not-a-number", 400),
+        (Method::GET, "/v1/reports/revenue?from=yesterday", 400),
+        (Method::DELETE, "/v1/payments", 405),
+        (Method::GET, "/v1/no/such/path", 404),
+        (Method::GET, "/../../etc/passwd", 404),
+    ] {
+        let body = if method == Method::PUT { Some(json!({"amount": "1"})) } else { None };
+        let (code, v) = s.send(method.clone(), path, body, Some(&s.key)).await;
+        assert_eq!(code, status, "{method} {path}: {v}");
+        assert!(v["code"].is_string() && v["message"].is_string(), "{method} {path}: {v}");
+    }
+}
