@@ -40,7 +40,17 @@ pub async fn state(config: &Config) -> Result<(AppState, Option<String>), StartE
     let new_admin_key = crate::auth::ensure_admin_key(&db, config.admin_key.as_deref())
         .await
         .map_err(|e| StartError::Other(format!("admin key: {:?}", e.body)))?;
-    let state = AppState(Arc::new(Inner { db, engine, sealer, metrics: Metrics::default() }));
+    let sqlite = db.backend == crate::db::Backend::Sqlite;
+    let state = AppState(Arc::new(Inner {
+        db,
+        engine,
+        sealer,
+        metrics: Metrics::default(),
+        writer: std::sync::OnceLock::new(),
+    }));
+    if sqlite {
+        let _ = state.writer.set(crate::payments::Writer::spawn(state.clone()));
+    }
     Ok((state, new_admin_key))
 }
 
