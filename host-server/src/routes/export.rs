@@ -18,11 +18,9 @@ fn push(out: &mut Vec<u8>, value: &Value) {
 
 async fn simple(state: &AppState, out: &mut Vec<u8>, kind: &str, sql: &str, columns: &[&str]) -> ApiResult<()> {
     for r in sqlx::query(sql).fetch_all(&state.db.pool).await? {
-        let mut v = json!({"type": kind});
+        let mut v = crate::repo::text_columns(&r, columns)?;
         if let Some(map) = v.as_object_mut() {
-            for c in columns {
-                map.insert((*c).into(), json!(r.try_get::<Option<String>, _>(*c)?));
-            }
+            map.insert("type".into(), json!(kind));
         }
         push(out, &v);
     }

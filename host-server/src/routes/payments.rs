@@ -162,16 +162,8 @@ pub async fn refused(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     )
     .fetch_all(&state.db.pool)
     .await?;
-    let mut out = Vec::new();
-    for r in rows {
-        out.push(json!({
-            "id": r.try_get::<String, _>("id")?, "provider": r.try_get::<String, _>("provider")?,
-            "provider_tx_id": r.try_get::<String, _>("provider_tx_id")?, "serial": r.try_get::<String, _>("serial")?,
-            "amount": r.try_get::<String, _>("amount")?, "currency": r.try_get::<String, _>("currency")?,
-            "code": r.try_get::<String, _>("code")?, "message": r.try_get::<String, _>("message")?,
-            "created_at": r.try_get::<String, _>("created_at")?,
-        }));
-    }
+    let columns = ["id", "provider", "provider_tx_id", "serial", "amount", "currency", "code", "message", "created_at"];
+    let out = rows.iter().map(|r| repo::text_columns(r, &columns)).collect::<ApiResult<Vec<_>>>()?;
     Ok(Json(json!({"refused": out})))
 }
 
@@ -183,16 +175,20 @@ pub async fn unmatched(State(state): State<AppState>) -> ApiResult<Json<Value>> 
     )
     .fetch_all(&state.db.pool)
     .await?;
-    let mut out = Vec::new();
-    for r in rows {
-        out.push(json!({
-            "id": r.try_get::<String, _>("id")?, "provider": r.try_get::<String, _>("provider")?,
-            "provider_tx_id": r.try_get::<String, _>("provider_tx_id")?, "serial": r.try_get::<String, _>("serial")?,
-            "amount": r.try_get::<String, _>("amount")?, "currency": r.try_get::<String, _>("currency")?,
-            "received_at": r.try_get::<String, _>("received_at")?, "payer_phone": r.try_get::<Option<String>, _>("payer_phone")?,
-            "status": r.try_get::<String, _>("status")?, "payment_id": r.try_get::<Option<String>, _>("payment_id")?,
-        }));
-    }
+    let columns = [
+        "id",
+        "provider",
+        "provider_tx_id",
+        "serial",
+        "amount",
+        "currency",
+        "received_at",
+        "payer_phone",
+        "status",
+        "payment_id",
+        "created_at",
+    ];
+    let out = rows.iter().map(|r| repo::text_columns(r, &columns)).collect::<ApiResult<Vec<_>>>()?;
     Ok(Json(json!({"unmatched": out})))
 }
 
