@@ -6,7 +6,7 @@
 //! the records as they were read. Unknown types are counted and skipped (a newer server may add some).
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use micropower_core::api::{
@@ -409,13 +409,14 @@ impl Dataset {
 
     /// The currencies of the payments and of the installments, each sorted.
     pub fn currencies(&self) -> (Vec<String>, Vec<String>) {
-        let mut payments: Vec<String> = self.payments.iter().map(|p| p.currency.code().to_owned()).collect();
-        let mut installments: Vec<String> = self.installments.iter().map(|i| i.currency.code().to_owned()).collect();
-        for list in [&mut payments, &mut installments] {
-            list.sort_unstable();
-            list.dedup();
-        }
-        (payments, installments)
+        // Codes are static strings: one set entry per currency, no allocation per record.
+        let codes = |it: &mut dyn Iterator<Item = &'static str>| {
+            it.collect::<BTreeSet<_>>().into_iter().map(str::to_owned).collect::<Vec<_>>()
+        };
+        (
+            codes(&mut self.payments.iter().map(|p| p.currency.code())),
+            codes(&mut self.installments.iter().map(|i| i.currency.code())),
+        )
     }
 
     /// First and last day a payment in `currency` (any currency when `None`) was received.

@@ -83,7 +83,8 @@ def test_the_references_cases(function):
 
 @pytest.fixture(scope="module")
 def reference():
-    pytest.importorskip("openpaygo", reason="the reference openpaygo 0.6.3 is installed by 20-python.sh")
+    pytest.importorskip("openpaygo", reason="the reference openpaygo 0.6.3 is not installed here "
+                        "(20-python.sh installs it in the development venv)")
     sys.path.insert(0, str(OPENPAYGO_DIR))
     try:
         import differential

@@ -10,12 +10,21 @@ field names; money in them may be `Decimal`, `int` or a decimal string, dates `d
 "YYYY-MM-DD".
 """
 
+import datetime
 import json
 from decimal import Decimal
+from typing import Any, Mapping, Union
 
 from . import _native
 from ._records import Installment, OpenPaygoToken, Record, RecordList, from_wire
-from ._wire import to_wire
+from ._wire import json_default
+
+#: Money and energy: exact. An int is exact too; a decimal string is read by the core. Never a float.
+Money = Union[Decimal, int, str]
+#: A date, or its YYYY-MM-DD text.
+Day = Union[datetime.date, str]
+#: An object argument: a dict or a record with the core's field names.
+Obj = Mapping[str, Any]
 
 __all__ = [
     "call",
@@ -53,8 +62,8 @@ __all__ = [
 
 def _raw(function, args):
     """One native call; arguments that are None are left out (the core's default applies)."""
-    wire = {name: to_wire(value) for name, value in args.items() if value is not None}
-    return json.loads(_native.call(function, json.dumps(wire)))
+    given = {name: value for name, value in args.items() if value is not None}
+    return json.loads(_native.call(function, json.dumps(given, default=json_default)))
 
 
 def _record(function, args, record=Record):

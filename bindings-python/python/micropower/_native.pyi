@@ -4,7 +4,7 @@ Every argument and result crosses as the core's JSON wire form (text); `micropow
 `Decimal` and `datetime.date`. Errors are raised as the `micropower` exception classes.
 """
 
-from typing import Optional
+from typing import Optional, final
 
 __version__: str
 #: Every function name `call` knows (micropower_core::json::FUNCTIONS).
@@ -17,6 +17,7 @@ EXPORT_VERSION: int
 def call(function: str, args_json: str) -> str:
     """Calls a core function by name with its JSON argument object; returns its JSON result."""
 
+@final
 class ExportReader:
     """Reads the server's export (JSON Lines) fed in chunks of any size."""
 
@@ -26,6 +27,7 @@ class ExportReader:
     def lines(self) -> int: ...
     def finish(self) -> Dataset: ...
 
+@final
 class Dataset:
     """An export as read, in the core's record types; reports return the core's JSON."""
 

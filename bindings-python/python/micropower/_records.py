@@ -97,6 +97,10 @@ class RecordList(list):
         super().__init__(rows)
         self.__dict__.update(attributes)
 
+    def __getattr__(self, name):
+        # Only reached when no report total of that name was set.
+        raise AttributeError("this list has no attribute %r" % name)
+
     def to_dicts(self):
         """Every row as a flat dict (nested fields as dotted column names)."""
         return [flatten(row) if isinstance(row, Mapping) else {"value": row} for row in self]
