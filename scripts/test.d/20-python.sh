@@ -89,10 +89,12 @@ if [ ! -s "$cases" ]; then
 fi
 export MICROPOWER_OPENPAYGO_CASES="$cases"
 
-# The live-server round trip needs the server's export endpoint (the lead's work): build it once it is there.
+# The live-server round trip needs the server's export endpoint. The server binary comes from the very build
+# scripts/test.sh's Rust tests make (same command and flags, so a no-op after them; `cargo build -p` would
+# resolve features differently and rebuild the server's dependencies).
 if grep -q '"/export"' host-server/src/app.rs 2>/dev/null; then
-    echo "python: building micropower-server for the round trip"
-    quiet cargo build -q -p micropower-server
+    echo "python: micropower-server for the round trip"
+    quiet cargo test -q --workspace --all-targets --locked --no-run
     export MICROPOWER_SERVER_BIN="$CARGO_TARGET_DIR/debug/micropower-server"
 else
     echo "python: the server has no /v1/export yet: the round-trip test is skipped"
