@@ -1,4 +1,4 @@
-"""Benchmarks of the Python package (BENCHMARKS-python.md has the figures and the command).
+"""Benchmarks of the Python package (the root BENCHMARKS.md, section "Python package", has the figures and the command).
 
     python bench.py [--installments 1000000] [--payments 100000] [--rounds 7] [--json out.json]
 
