@@ -73,7 +73,7 @@ fn strip(v: Value) -> Value {
     match v {
         Value::Object(map) => Value::Object(
             map.into_iter()
-                .filter(|(k, v)| !v.is_null() && !(k == "plans" && v.as_array().is_some_and(Vec::is_empty)))
+                .filter(|(k, v)| !(v.is_null() || (k == "plans" && v.as_array().is_some_and(Vec::is_empty))))
                 .map(|(k, v)| (k, strip(v)))
                 .collect(),
         ),
