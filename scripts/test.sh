@@ -18,6 +18,16 @@ for component in rustfmt clippy; do
 done
 rustc --version
 
+step "PostgreSQL 15 for the server's tests (started when stopped; a password for the postgres user over TCP)"
+if ! command -v pg_ctlcluster >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
+fi
+if ! pg_lsclusters -h 2>/dev/null | grep -q '^15 *main.*online'; then
+    pg_ctlcluster 15 main start
+fi
+su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null
+export MICROPOWER_TEST_POSTGRES_URL="${MICROPOWER_TEST_POSTGRES_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
+
 step "format"
 cargo fmt --all -- --check
 

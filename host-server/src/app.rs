@@ -1,42 +1,169 @@
-//! The router: every path of http-api.md, authenticated, with a body size limit.
+//! The router: every path of http-api.md, authenticated, with a body size limit. The same table builds the
+//! router and the OpenAPI document (`GET /v1/openapi.json`), so the published API cannot drift from the
+//! served one.
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use axum::Router;
+use axum::{Json, Router};
+use serde_json::{json, Map, Value};
 
-use crate::routes::{devices, payments, plans, registrations, registry, system};
+use crate::error::ApiError;
+use crate::routes::{devices, export, payments, plans, registrations, registry, reports, system};
 use crate::state::AppState;
+
+/// Declares the `/v1` routes once: `METHOD "path" => handler, "tag", "summary";`.
+macro_rules! v1_routes {
+    ($($method:ident $path:literal => $handler:path, $tag:literal, $summary:literal;)*) => {
+        fn v1_router() -> Router<AppState> {
+            let router = Router::new();
+            $(let router = router.route($path, $method($handler));)*
+            router
+        }
+
+        /// `(method, path, tag, summary)` of every `/v1` route.
+        pub const V1_ROUTES: &[(&str, &str, &str, &str)] = &[$((stringify!($method), $path, $tag, $summary)),*];
+    };
+}
+
+v1_routes! {
+    post "/clusters" => registry::create_cluster, "registry", "Create a cluster";
+    get "/clusters" => registry::list_hierarchy, "registry", "The hierarchy: clusters with their areas and villages";
+    post "/areas" => registry::create_area, "registry", "Create a catchment area (MPM mini-grid) under a cluster";
+    post "/villages" => registry::create_village, "registry", "Create a village under an area";
+    post "/manufacturers" => registry::create_manufacturer, "registry", "Create a manufacturer with its device kinds and token scheme";
+    post "/tariffs" => registry::create_tariff, "registry", "Create a meter tariff; answers its unit price";
+    post "/registrations" => registrations::register, "registry", "Register a customer and a device together, atomically";
+    get "/customers" => devices::customers, "registry", "Search customers by name, surname or phone";
+    get "/customers/{id}" => devices::customer, "registry", "A customer with devices, plans and credit balances";
+    post "/customers/{id}/plans" => registrations::sell_plan, "plans", "Sell an appliance without a device";
+    get "/plans/{id}" => plans::get_plan, "plans", "A plan with its installments";
+    put "/plans/{id}/total" => plans::edit_total, "plans", "Change a plan's total (MPM's edit rules)";
+    put "/plans/{id}/installments/{number}" => plans::edit_installment, "plans", "Change one untouched installment";
+    get "/devices/{serial}" => devices::get_device, "devices", "A device with its debts, credit and token count";
+    put "/devices/{serial}/owner" => devices::reassign, "devices", "Re-assign a device to another customer";
+    get "/devices/{serial}/tokens" => devices::tokens, "tokens", "A device's token history";
+    post "/devices/{serial}/tokens" => devices::operator_token, "tokens", "An operator token (no money moves)";
+    post "/payments/validate" => payments::validate, "payments", "Would this payment be accepted? No side effects";
+    post "/payments" => payments::post, "payments", "Apply a payment exactly once";
+    get "/payments" => payments::list, "payments", "Payments, newest first, optionally of one serial";
+    get "/payments/refused" => payments::refused, "payments", "Payments refused before money moved";
+    get "/payments/unmatched" => payments::unmatched, "payments", "Money that arrived for an unknown serial";
+    post "/payments/unmatched/{id}/assign" => payments::assign, "payments", "Apply waiting money to a device";
+    get "/payments/{payment_id}" => payments::get, "payments", "One payment, with its tokens as they are now";
+    get "/reports/revenue" => reports::revenue, "reports", "Revenue per period, by allocation kind and by place or device kind";
+    get "/reports/energy" => reports::energy, "reports", "Energy sold per period";
+    get "/reports/debt" => reports::debt, "reports", "Outstanding debt in aging buckets";
+    get "/reports/par" => reports::par, "reports", "Portfolio at risk (PAR N)";
+    get "/reports/collection" => reports::collection, "reports", "Collection rate over a period";
+    get "/export" => export::export, "reports", "Every record as JSON Lines (the Python package's input)";
+    post "/api-keys" => system::create_key, "system", "Create an API key (admin)";
+}
 
 /// The whole application, testable without a socket (`tower::ServiceExt::oneshot`).
 pub fn app(state: AppState, body_limit: usize) -> Router {
-    let v1 = Router::new()
-        .route("/clusters", post(registry::create_cluster).get(registry::list_hierarchy))
-        .route("/areas", post(registry::create_area))
-        .route("/villages", post(registry::create_village))
-        .route("/manufacturers", post(registry::create_manufacturer))
-        .route("/tariffs", post(registry::create_tariff))
-        .route("/registrations", post(registrations::register))
-        .route("/customers", get(devices::customers))
-        .route("/customers/{id}", get(devices::customer))
-        .route("/customers/{id}/plans", post(registrations::sell_plan))
-        .route("/plans/{id}", get(plans::get_plan))
-        .route("/plans/{id}/total", put(plans::edit_total))
-        .route("/plans/{id}/installments/{number}", put(plans::edit_installment))
-        .route("/devices/{serial}", get(devices::get_device))
-        .route("/devices/{serial}/owner", put(devices::reassign))
-        .route("/devices/{serial}/tokens", get(devices::tokens).post(devices::operator_token))
-        .route("/payments/validate", post(payments::validate))
-        .route("/payments", post(payments::post).get(payments::list))
-        .route("/payments/refused", get(payments::refused))
-        .route("/payments/unmatched", get(payments::unmatched))
-        .route("/payments/unmatched/{id}/assign", post(payments::assign))
-        .route("/payments/{payment_id}", get(payments::get))
-        .route("/api-keys", post(system::create_key))
+    let v1 = v1_router()
+        .route("/openapi.json", get(|| async { Json(openapi()) }))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::require_key));
     Router::new()
         .route("/healthz", get(system::healthz))
         .route("/metrics", get(system::metrics))
         .nest("/v1", v1)
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such path") })
+        .layer(axum::middleware::map_response(error_shape))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
+}
+
+/// Gives axum's own rejections (a malformed path parameter or query, a wrong method) the API's error shape,
+/// so every 4xx a client sees is `{"code", "message"}`.
+async fn error_shape(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.starts_with("application/json")
+            || v.starts_with("application/x-ndjson")
+            || v.starts_with("text/plain; version")
+    });
+    if !status.is_client_error() || is_json {
+        return response;
+    }
+    let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        _ => "invalid_input",
+    };
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("refused").to_owned() } else { text };
+    ApiError::new(status, code, message).into_response()
+}
+
+/// The OpenAPI 3.1 document of the API, built from [`V1_ROUTES`].
+pub fn openapi() -> Value {
+    let mut paths: Map<String, Value> = Map::new();
+    for (method, path, tag, summary) in V1_ROUTES {
+        let parameters: Vec<Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let mut responses = json!({
+            "200": {"description": "OK", "content": {"application/json": {}}},
+            "4XX": {"description": "Refused", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+        });
+        if *method == "post" {
+            if let Some(map) = responses.as_object_mut() {
+                map.insert("201".into(), json!({"description": "Created", "content": {"application/json": {}}}));
+            }
+        }
+        let mut operation = json!({
+            "tags": [tag],
+            "summary": summary,
+            "operationId": format!("{method}_{}", path.trim_matches('/').replace(['/', '{', '}', '-'], "_")),
+            "parameters": parameters,
+            "security": [{"bearer": []}],
+            "responses": responses,
+        });
+        if let (true, Some(map)) = (*method == "post" || *method == "put", operation.as_object_mut()) {
+            map.insert(
+                "requestBody".into(),
+                json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}}}}),
+            );
+        }
+        if let Some(entry) = paths.entry(format!("/v1{path}")).or_insert_with(|| json!({})).as_object_mut() {
+            entry.insert((*method).to_owned(), operation);
+        }
+    }
+    paths.insert("/healthz".into(), json!({"get": {"summary": "Ready when the database and the core engine are", "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}}}}));
+    paths.insert(
+        "/metrics".into(),
+        json!({"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}}),
+    );
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "micropower", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "Payments and device credit for off-grid energy. Money and energy are decimal strings; dates YYYY-MM-DD; instants RFC 3339."},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": {
+                "type": "object", "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "enum": error_codes()},
+                    "message": {"type": "string"},
+                    "field": {"type": "string"},
+                    "minimum_amount": {"type": "string"},
+                },
+            }},
+        },
+    })
+}
+
+/// Every code an error answer may carry: the core's and the server's own.
+fn error_codes() -> Vec<&'static str> {
+    let mut codes = micropower_core::CoreError::ALL_CODES.to_vec();
+    codes.extend(["unauthorized", "forbidden", "conflict", "internal"]);
+    codes
 }

@@ -66,14 +66,16 @@ pub async fn require_key(
         key_id: row.try_get("id")?,
         role: Role::parse(&role_text).ok_or_else(|| ApiError::internal(format!("stored role {role_text:?}")))?,
     };
-    let needed =
-        if request.uri().path().starts_with("/v1/api-keys") || request.uri().path().starts_with("/v1/providers") {
-            Role::Admin
-        } else if matches!(*request.method(), Method::GET | Method::HEAD) {
-            Role::Viewer
-        } else {
-            Role::Operator
-        };
+    // Inside the nested `/v1` router the path arrives without its prefix; accept both forms.
+    let path = request.uri().path();
+    let path = path.strip_prefix("/v1").unwrap_or(path);
+    let needed = if path.starts_with("/api-keys") || path.starts_with("/providers") {
+        Role::Admin
+    } else if matches!(*request.method(), Method::GET | Method::HEAD) {
+        Role::Viewer
+    } else {
+        Role::Operator
+    };
     if caller.role < needed {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

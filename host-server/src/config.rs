@@ -31,6 +31,8 @@ pub struct Config {
     pub demo: bool,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// `MICROPOWER_VENDOR_URL`: where pending tokens of `external` manufacturers are requested.
+    pub vendor_url: Option<String>,
 }
 
 /// A setting that cannot be used.
@@ -68,6 +70,7 @@ impl Config {
             data_dir: PathBuf::from(var("MICROPOWER_DATA_DIR").unwrap_or_else(|| "./data".into())),
             demo,
             body_limit: 256 * 1024,
+            vendor_url: var("MICROPOWER_VENDOR_URL"),
         })
     }
 }

@@ -14,11 +14,13 @@ pub mod error;
 pub mod extract;
 pub mod ids;
 pub mod payments;
+pub mod records;
 pub mod repo;
 pub mod routes;
 pub mod server;
 pub mod snapshot;
 pub mod state;
+pub mod vendor;
 
 pub use app::app;
 pub mod demo;

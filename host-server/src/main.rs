@@ -37,6 +37,19 @@ async fn main() -> ExitCode {
             Err(e) => eprintln!("micropower-server: demo data failed: {:?}", e.body),
         }
     }
+    match &config.vendor_url {
+        Some(url) => match micropower_server::vendor::HttpVendor::new(url) {
+            Ok(vendor) => {
+                micropower_server::vendor::spawn_worker(
+                    state.clone(),
+                    std::sync::Arc::new(vendor),
+                    std::time::Duration::from_secs(5),
+                );
+            }
+            Err(e) => eprintln!("micropower-server: vendor adapter disabled: {e}"),
+        },
+        None => tracing::warn!("MICROPOWER_VENDOR_URL is not set: tokens of external manufacturers stay pending"),
+    }
     let listener = match tokio::net::TcpListener::bind(config.listen).await {
         Ok(l) => l,
         Err(e) => {

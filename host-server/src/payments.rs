@@ -76,7 +76,22 @@ async fn stored_answer<'e, E: sqlx::Executor<'e, Database = Any>>(
     row.map(|r| serde_json::from_str(&r.try_get::<String, _>("response")?).map_err(ApiError::internal)).transpose()
 }
 
-/// Applies a payment exactly once.
+/// A payment checked and ready to apply.
+struct Checked<'a> {
+    payment: &'a PaymentIn,
+    received_at: String,
+    received_on: chrono::NaiveDate,
+}
+
+/// What one payment's transaction decided, before it commits.
+enum Decision {
+    Done(Outcome),
+    /// Refused: the refusal is logged in the same transaction and answered after the commit.
+    Refused(ApiError),
+}
+
+/// Applies a payment exactly once. On SQLite, payments waiting at the same moment share one commit (and so
+/// one fsync) through the group-commit writer; each still answers only after that commit.
 pub async fn apply(state: &AppState, payment: &PaymentIn) -> ApiResult<Outcome> {
     check_text("provider", &payment.provider, 64)?;
     check_text("provider_tx_id", &payment.provider_tx_id, 128)?;
@@ -86,23 +101,70 @@ pub async fn apply(state: &AppState, payment: &PaymentIn) -> ApiResult<Outcome> 
         Metrics::bump(&state.metrics.payments_duplicate);
         return Ok(Outcome::Repeat(answer));
     }
-    let serial: Option<String> = state.core("normalize_serial", &json!({"raw": payment.serial})).ok();
-
-    let _guard = state.db.write_guard().await;
+    let checked = Checked { payment, received_at, received_on };
+    if let Some(writer) = state.writer.get() {
+        return writer.submit(payment.clone()).await;
+    }
     let mut tx = state.db.pool.begin().await?;
+    match decide(state, &mut tx, &checked).await {
+        Ok(decision) => {
+            tx.commit().await?;
+            finish(state, decision)
+        }
+        // A concurrent copy of this payment won the race to the unique key: answer what it stored.
+        Err(e) if e.body.contains_key("duplicate_payment") => {
+            drop(tx);
+            let answer = stored_answer(&state.db.pool, &payment.provider, &payment.provider_tx_id)
+                .await?
+                .ok_or_else(|| ApiError::internal("a duplicate payment vanished"))?;
+            Metrics::bump(&state.metrics.payments_duplicate);
+            Ok(Outcome::Repeat(answer))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Counts and logs a committed decision and turns it into the answer.
+fn finish(state: &AppState, decision: Decision) -> ApiResult<Outcome> {
+    match decision {
+        Decision::Done(outcome) => {
+            let counter = match &outcome {
+                Outcome::Applied(v) => {
+                    tracing::info!(payment = ?v.get("payment_id"), serial = ?v.get("serial"), "payment applied");
+                    &state.metrics.payments_applied
+                }
+                Outcome::Repeat(_) => &state.metrics.payments_duplicate,
+                Outcome::Unmatched(v) => {
+                    tracing::warn!(serial = ?v.get("serial"), "payment for an unknown serial queued as unmatched");
+                    &state.metrics.payments_unmatched
+                }
+            };
+            Metrics::bump(counter);
+            Ok(outcome)
+        }
+        Decision::Refused(refusal) => {
+            Metrics::bump(&state.metrics.payments_refused);
+            Err(refusal)
+        }
+    }
+}
+
+/// Everything one payment writes, inside the caller's transaction: lock the device (and its owner), check
+/// for a copy applied meanwhile, load the snapshot, ask the core, write the decision.
+async fn decide(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checked<'_>) -> ApiResult<Decision> {
+    let payment = c.payment;
+    let serial: Option<String> = state.core("normalize_serial", &json!({"raw": payment.serial})).ok();
     let device = match &serial {
-        Some(s) => repo::device(&mut *tx, s, state.db.for_update()).await?,
+        Some(s) => repo::device(&mut **tx, s, state.db.for_update()).await?,
         None => None,
     };
     // Checked again under the lock: a concurrent copy of this payment may have committed meanwhile.
-    if let Some(answer) = stored_answer(&mut *tx, &payment.provider, &payment.provider_tx_id).await? {
-        Metrics::bump(&state.metrics.payments_duplicate);
-        return Ok(Outcome::Repeat(answer));
+    if let Some(answer) = stored_answer(&mut **tx, &payment.provider, &payment.provider_tx_id).await? {
+        return Ok(Decision::Done(Outcome::Repeat(answer)));
     }
     let Some(device) = device else {
-        drop(tx);
         if payment.money_moved {
-            return queue_unmatched(state, payment, &received_at).await.map(Outcome::Unmatched);
+            return queue_unmatched(tx, payment, &c.received_at).await.map(|v| Decision::Done(Outcome::Unmatched(v)));
         }
         let refusal = ApiError::from(crate::engine::EngineError::Core {
             code: "unknown_serial".into(),
@@ -110,49 +172,36 @@ pub async fn apply(state: &AppState, payment: &PaymentIn) -> ApiResult<Outcome> 
             message: format!("no device with serial {}", payment.serial),
             details: json!({"serial": payment.serial}),
         });
-        return Err(refuse(state, payment, refusal).await);
+        return refuse(tx, payment, refusal).await;
     };
     if let Some(owner) = &device.owner_id {
         let sql = format!("SELECT id FROM customers WHERE id = $1{}", state.db.for_update());
-        sqlx::query(&sql).bind(owner).fetch_optional(&mut *tx).await?;
+        sqlx::query(&sql).bind(owner).fetch_optional(&mut **tx).await?;
     }
-    let snapshot = crate::snapshot::load(&mut tx, &device).await?;
+    let snapshot = crate::snapshot::load(tx, &device).await?;
     let args = json!({
         "snapshot": snapshot,
-        "payment": {"serial": payment.serial, "amount": payment.amount, "currency": payment.currency, "received_on": received_on},
+        "payment": {"serial": payment.serial, "amount": payment.amount, "currency": payment.currency, "received_on": c.received_on},
     });
     let allocation: Allocation = match state.core("allocate_payment", &args) {
         Ok(a) => a,
-        Err(refusal) => {
-            drop(tx);
-            return Err(refuse(state, payment, refusal).await);
-        }
+        Err(refusal) => return refuse(tx, payment, refusal).await,
     };
     let payment_id = new_id();
-    let tokens = issue_tokens(state, &mut tx, &device, allocation.token.as_ref(), Some(&payment_id), None).await?;
+    let tokens = make_tokens(state, tx, &device, allocation.token.as_ref()).await?;
     let response = answer(&payment_id, &allocation, &tokens);
-    if let Err(e) = write(&mut tx, payment, &device, &allocation, &payment_id, &received_at, &response).await {
-        drop(tx);
-        // A copy of this payment won the race to the unique key: answer what it stored.
-        if e.body.contains_key("duplicate_payment") {
-            if let Some(answer) = stored_answer(&state.db.pool, &payment.provider, &payment.provider_tx_id).await? {
-                Metrics::bump(&state.metrics.payments_duplicate);
-                return Ok(Outcome::Repeat(answer));
-            }
-        }
-        return Err(e);
-    }
-    tx.commit().await?;
-    Metrics::bump(&state.metrics.payments_applied);
-    tracing::info!(payment = %payment_id, serial = %allocation.serial, amount = %allocation.amount, "payment applied");
-    Ok(Outcome::Applied(response))
+    write(tx, payment, &device, &allocation, &payment_id, &c.received_at, &response).await?;
+    record_tokens(tx, &device.serial, Some(&payment_id), None, &tokens).await?;
+    Ok(Decision::Done(Outcome::Applied(response)))
 }
 
-/// Keeps a refused attempt in the refused log and returns the refusal.
-async fn refuse(state: &AppState, payment: &PaymentIn, refusal: ApiError) -> ApiError {
-    Metrics::bump(&state.metrics.payments_refused);
+/// Keeps a refused attempt in the refused log (in the payment's transaction) and returns the refusal.
+async fn refuse(tx: &mut Transaction<'_, Any>, payment: &PaymentIn, refusal: ApiError) -> ApiResult<Decision> {
+    if refusal.status.is_server_error() {
+        return Err(refusal);
+    }
     let message = refusal.body.get("message").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let logged = sqlx::query(
+    sqlx::query(
         "INSERT INTO refused_payments (id, provider, provider_tx_id, serial, amount, currency, code, message, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
@@ -165,25 +214,22 @@ async fn refuse(state: &AppState, payment: &PaymentIn, refusal: ApiError) -> Api
     .bind(refusal.code())
     .bind(message)
     .bind(now_rfc3339())
-    .execute(&state.db.pool)
-    .await;
-    if let Err(e) = logged {
-        tracing::error!(error = %e, "could not log a refused payment");
-    }
-    refusal
+    .execute(&mut **tx)
+    .await?;
+    Ok(Decision::Refused(refusal))
 }
 
-async fn queue_unmatched(state: &AppState, payment: &PaymentIn, received_at: &str) -> ApiResult<Value> {
+/// Queues money that moved for an unknown serial; a repeat of the same transaction finds its first entry.
+async fn queue_unmatched(tx: &mut Transaction<'_, Any>, payment: &PaymentIn, received_at: &str) -> ApiResult<Value> {
     payment
         .amount
         .parse::<rust_decimal::Decimal>()
         .map_err(|_| ApiError::invalid("amount", "a decimal string is required"))?;
-    let id = new_id();
-    let inserted = sqlx::query(
+    sqlx::query(
         "INSERT INTO unmatched_payments (id, provider, provider_tx_id, serial, amount, currency, received_at, payer_phone, status, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9) ON CONFLICT (provider, provider_tx_id) DO NOTHING",
     )
-    .bind(&id)
+    .bind(new_id())
     .bind(&payment.provider)
     .bind(&payment.provider_tx_id)
     .bind(&payment.serial)
@@ -192,27 +238,109 @@ async fn queue_unmatched(state: &AppState, payment: &PaymentIn, received_at: &st
     .bind(received_at)
     .bind(&payment.payer_phone)
     .bind(now_rfc3339())
-    .execute(&state.db.pool)
-    .await;
-    let id = match inserted {
-        Ok(_) => {
-            Metrics::bump(&state.metrics.payments_unmatched);
-            tracing::warn!(serial = %payment.serial, provider = %payment.provider, "payment for an unknown serial queued as unmatched");
-            id
-        }
-        Err(e) if repo::is_unique_violation(&e) => {
-            let row = sqlx::query("SELECT id FROM unmatched_payments WHERE provider = $1 AND provider_tx_id = $2")
-                .bind(&payment.provider)
-                .bind(&payment.provider_tx_id)
-                .fetch_one(&state.db.pool)
-                .await?;
-            row.try_get("id")?
-        }
-        Err(e) => return Err(e.into()),
-    };
+    .execute(&mut **tx)
+    .await?;
+    let row = sqlx::query("SELECT id FROM unmatched_payments WHERE provider = $1 AND provider_tx_id = $2")
+        .bind(&payment.provider)
+        .bind(&payment.provider_tx_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let id: String = row.try_get("id")?;
     Ok(
         json!({"status": "unmatched", "unmatched_id": id, "serial": payment.serial, "amount": payment.amount, "currency": payment.currency}),
     )
+}
+
+/// One payment waiting for the group-commit writer.
+struct Job {
+    payment: PaymentIn,
+    reply: tokio::sync::oneshot::Sender<ApiResult<Outcome>>,
+}
+
+/// SQLite's group commit: one task applies the payments that are waiting together in one transaction, each
+/// inside its own savepoint (a refusal or failure undoes only that payment), commits once, then answers
+/// each. Nothing is answered before the commit that makes it durable.
+pub struct Writer {
+    jobs: tokio::sync::mpsc::Sender<Job>,
+}
+
+/// The most payments one commit carries.
+const MAX_BATCH: usize = 128;
+
+impl Writer {
+    /// Starts the writer task for `state`.
+    pub fn spawn(state: AppState) -> Writer {
+        let (jobs, mut queue) = tokio::sync::mpsc::channel::<Job>(4 * MAX_BATCH);
+        tokio::spawn(async move {
+            while let Some(first) = queue.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match queue.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                run_batch(&state, batch).await;
+            }
+        });
+        Writer { jobs }
+    }
+
+    async fn submit(&self, payment: PaymentIn) -> ApiResult<Outcome> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.jobs.send(Job { payment, reply }).await.map_err(|_| ApiError::internal("the payment writer stopped"))?;
+        answer.await.map_err(|_| ApiError::internal("the payment writer dropped a payment"))?
+    }
+}
+
+async fn run_batch(state: &AppState, batch: Vec<Job>) {
+    let _guard = state.db.write_guard().await;
+    let mut decided: Vec<(Job, ApiResult<Decision>)> = Vec::with_capacity(batch.len());
+    let mut tx = match state.db.pool.begin().await {
+        Ok(tx) => tx,
+        Err(e) => {
+            let message = e.to_string();
+            for job in batch {
+                let _ = job.reply.send(Err(ApiError::internal(&message)));
+            }
+            return;
+        }
+    };
+    for job in batch {
+        let result = apply_in_savepoint(state, &mut tx, &job.payment).await;
+        decided.push((job, result));
+    }
+    if let Err(e) = tx.commit().await {
+        let message = e.to_string();
+        for (job, _) in decided {
+            let _ = job.reply.send(Err(ApiError::internal(&message)));
+        }
+        return;
+    }
+    for (job, result) in decided {
+        let _ = job.reply.send(result.and_then(|d| finish(state, d)));
+    }
+}
+
+async fn apply_in_savepoint(
+    state: &AppState,
+    tx: &mut Transaction<'_, Any>,
+    payment: &PaymentIn,
+) -> ApiResult<Decision> {
+    let (received_at, received_on) = received(payment)?;
+    let checked = Checked { payment, received_at, received_on };
+    sqlx::query("SAVEPOINT payment").execute(&mut **tx).await?;
+    match decide(state, tx, &checked).await {
+        Ok(decision) => {
+            sqlx::query("RELEASE SAVEPOINT payment").execute(&mut **tx).await?;
+            Ok(decision)
+        }
+        Err(e) => {
+            sqlx::query("ROLLBACK TO SAVEPOINT payment").execute(&mut **tx).await?;
+            sqlx::query("RELEASE SAVEPOINT payment").execute(&mut **tx).await?;
+            Err(e)
+        }
+    }
 }
 
 /// A token as recorded and answered.
@@ -249,13 +377,11 @@ fn token_kind(unit: TokenUnit) -> (&'static str, Option<&'static str>) {
 
 /// Makes the tokens a decision asks for: OpenPAYGO codes now (the new count persisted in the same
 /// transaction), or a pending request for an external vendor's system.
-pub async fn issue_tokens(
+pub async fn make_tokens(
     state: &AppState,
     tx: &mut Transaction<'_, Any>,
     device: &DeviceRow,
     request: Option<&TokenRequest>,
-    payment_id: Option<&str>,
-    operator_key: Option<&str>,
 ) -> ApiResult<Vec<TokenOut>> {
     let Some(request) = request else { return Ok(Vec::new()) };
     let (kind, unit) = token_kind(request.unit);
@@ -283,13 +409,24 @@ pub async fn issue_tokens(
         }
         _ => out.push(TokenOut { kind, unit, quantity, code: None, count: None, status: "pending" }),
     }
-    for t in &out {
+    Ok(out)
+}
+
+/// Records tokens in the device's history, after the payment (or operator action) that caused them.
+pub async fn record_tokens(
+    tx: &mut Transaction<'_, Any>,
+    serial: &str,
+    payment_id: Option<&str>,
+    operator_key: Option<&str>,
+    tokens: &[TokenOut],
+) -> ApiResult<()> {
+    for t in tokens {
         sqlx::query(
             "INSERT INTO tokens (id, serial, payment_id, operator_key, kind, unit, quantity, code, count, status, next_attempt, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(new_id())
-        .bind(&device.serial)
+        .bind(serial)
         .bind(payment_id)
         .bind(operator_key)
         .bind(t.kind)
@@ -303,7 +440,7 @@ pub async fn issue_tokens(
         .execute(&mut **tx)
         .await?;
     }
-    Ok(out)
+    Ok(())
 }
 
 fn kind_name(kind: AllocationKind) -> &'static str {

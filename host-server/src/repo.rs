@@ -259,6 +259,15 @@ pub async fn set_credit<'e, E: Executor<'e, Database = Any>>(
     Ok(())
 }
 
+/// A row's text columns as a JSON object (NULL stays null).
+pub fn text_columns(row: &AnyRow, columns: &[&str]) -> ApiResult<Value> {
+    let mut map = serde_json::Map::new();
+    for c in columns {
+        map.insert((*c).to_owned(), row.try_get::<Option<String>, _>(*c)?.map_or(Value::Null, Value::String));
+    }
+    Ok(Value::Object(map))
+}
+
 /// True for a unique-key violation (a duplicate insert lost a race).
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())

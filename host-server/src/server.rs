@@ -27,9 +27,13 @@ pub enum StartError {
 
 /// The engine the configuration asks for.
 pub fn engine(kind: EngineKind) -> Result<Arc<dyn Engine>, StartError> {
-    match kind {
-        EngineKind::Native | EngineKind::Wasm => Ok(Arc::new(NativeEngine)),
+    if kind == EngineKind::Wasm {
+        // The WebAssembly component engine is not merged yet; say so rather than pretend.
+        tracing::warn!(
+            "MICROPOWER_CORE=wasm: the wasm engine is not built into this version yet; the core runs natively"
+        );
     }
+    Ok(Arc::new(NativeEngine))
 }
 
 /// Everything a running server shares, ready to serve.
@@ -40,7 +44,17 @@ pub async fn state(config: &Config) -> Result<(AppState, Option<String>), StartE
     let new_admin_key = crate::auth::ensure_admin_key(&db, config.admin_key.as_deref())
         .await
         .map_err(|e| StartError::Other(format!("admin key: {:?}", e.body)))?;
-    let state = AppState(Arc::new(Inner { db, engine, sealer, metrics: Metrics::default() }));
+    let sqlite = db.backend == crate::db::Backend::Sqlite;
+    let state = AppState(Arc::new(Inner {
+        db,
+        engine,
+        sealer,
+        metrics: Metrics::default(),
+        writer: std::sync::OnceLock::new(),
+    }));
+    if sqlite {
+        let _ = state.writer.set(crate::payments::Writer::spawn(state.clone()));
+    }
     Ok((state, new_admin_key))
 }
 

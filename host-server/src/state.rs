@@ -22,6 +22,8 @@ pub struct Inner {
     pub engine: Arc<dyn Engine>,
     pub sealer: Sealer,
     pub metrics: Metrics,
+    /// SQLite's group-commit payment writer (set once at start; PostgreSQL runs payments side by side).
+    pub writer: std::sync::OnceLock<crate::payments::Writer>,
 }
 
 impl std::ops::Deref for AppState {

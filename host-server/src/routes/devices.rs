@@ -10,6 +10,7 @@ use sqlx::Row;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
+use crate::payments::{record_tokens, TokenOut};
 use crate::repo::{self, DeviceRow};
 use crate::state::AppState;
 
@@ -151,12 +152,15 @@ pub async fn operator_token(
     let opg = device
         .openpaygo_device(&state.sealer)?
         .ok_or_else(|| ApiError::conflict("operator tokens are made for OpenPAYGO devices only"))?;
-    let needs_days = matches!(body.kind.as_str(), "add_time" | "set_time");
-    let kind = match body.kind.as_str() {
-        "add_time" | "set_time" | "counter_sync" => body.kind.clone(),
-        "unlock" => "disable_payg".to_owned(),
+    // (the API's kind, the OpenPAYGO kind)
+    let (kind, openpaygo_kind) = match body.kind.as_str() {
+        "add_time" => ("add_time", "add_time"),
+        "set_time" => ("set_time", "set_time"),
+        "counter_sync" => ("counter_sync", "counter_sync"),
+        "unlock" => ("unlock", "disable_payg"),
         _ => return Err(ApiError::invalid("kind", "add_time, set_time, unlock or counter_sync")),
     };
+    let needs_days = matches!(kind, "add_time" | "set_time");
     if needs_days != body.days.is_some() {
         return Err(ApiError::invalid(
             "days",
@@ -166,7 +170,7 @@ pub async fn operator_token(
     let token: Value = state.core(
         "openpaygo_generate",
         &json!({
-            "secret_key": opg.secret_key, "starting_code": opg.starting_code, "count": opg.count, "kind": kind,
+            "secret_key": opg.secret_key, "starting_code": opg.starting_code, "count": opg.count, "kind": openpaygo_kind,
             "value": body.days, "time_divider": opg.time_divider, "restricted_digits": opg.restricted_digits, "extended": opg.extended,
         }),
     )?;
@@ -177,21 +181,15 @@ pub async fn operator_token(
         .bind(&device.serial)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "INSERT INTO tokens (id, serial, operator_key, kind, unit, quantity, code, count, status, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'issued', $9)",
-    )
-    .bind(crate::ids::new_id())
-    .bind(&device.serial)
-    .bind(&caller.key_id)
-    .bind(&body.kind)
-    .bind(needs_days.then_some("days"))
-    .bind(&body.days)
-    .bind(&code)
-    .bind(count)
-    .bind(crate::ids::now_rfc3339())
-    .execute(&mut *tx)
-    .await?;
+    let issued = TokenOut {
+        kind,
+        unit: needs_days.then_some("days"),
+        quantity: body.days.clone(),
+        code: Some(code.clone()),
+        count: u32::try_from(count).ok(),
+        status: "issued",
+    };
+    record_tokens(&mut tx, &device.serial, None, Some(&caller.key_id), &[issued]).await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,

@@ -1,8 +1,10 @@
 //! The HTTP API (http-api.md): one file per part of the contract.
 
 pub mod devices;
+pub mod export;
 pub mod payments;
 pub mod plans;
 pub mod registrations;
 pub mod registry;
+pub mod reports;
 pub mod system;

@@ -87,6 +87,30 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiRe
             .await?
             .ok_or_else(|| ApiError::not_found("payment", &id))?;
     let mut v: Value = serde_json::from_str(&row.try_get::<String, _>("response")?).map_err(ApiError::internal)?;
+    // The stored answer shows tokens as they were; here they are as they are now (a vendor may have filled
+    // a pending one since).
+    let tokens = sqlx::query(
+        "SELECT kind, unit, quantity, code, count, status FROM tokens WHERE payment_id = $1 ORDER BY count, id",
+    )
+    .bind(&id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    if !tokens.is_empty() {
+        let mut now = Vec::new();
+        let mut pending = false;
+        for t in &tokens {
+            pending |= t.try_get::<String, _>("status")? == "pending";
+            now.push(json!({
+                "kind": t.try_get::<String, _>("kind")?, "unit": t.try_get::<Option<String>, _>("unit")?,
+                "quantity": t.try_get::<Option<String>, _>("quantity")?, "code": t.try_get::<Option<String>, _>("code")?,
+                "count": t.try_get::<Option<i64>, _>("count")?,
+            }));
+        }
+        if let Some(map) = v.as_object_mut() {
+            map.insert("tokens".into(), json!(now));
+            map.insert("status".into(), json!(if pending { "token_pending" } else { "completed" }));
+        }
+    }
     if let Some(map) = v.as_object_mut() {
         map.insert("provider".into(), json!(row.try_get::<String, _>("provider")?));
         map.insert("provider_tx_id".into(), json!(row.try_get::<String, _>("provider_tx_id")?));
@@ -138,16 +162,8 @@ pub async fn refused(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     )
     .fetch_all(&state.db.pool)
     .await?;
-    let mut out = Vec::new();
-    for r in rows {
-        out.push(json!({
-            "id": r.try_get::<String, _>("id")?, "provider": r.try_get::<String, _>("provider")?,
-            "provider_tx_id": r.try_get::<String, _>("provider_tx_id")?, "serial": r.try_get::<String, _>("serial")?,
-            "amount": r.try_get::<String, _>("amount")?, "currency": r.try_get::<String, _>("currency")?,
-            "code": r.try_get::<String, _>("code")?, "message": r.try_get::<String, _>("message")?,
-            "created_at": r.try_get::<String, _>("created_at")?,
-        }));
-    }
+    let columns = ["id", "provider", "provider_tx_id", "serial", "amount", "currency", "code", "message", "created_at"];
+    let out = rows.iter().map(|r| repo::text_columns(r, &columns)).collect::<ApiResult<Vec<_>>>()?;
     Ok(Json(json!({"refused": out})))
 }
 
@@ -159,16 +175,20 @@ pub async fn unmatched(State(state): State<AppState>) -> ApiResult<Json<Value>> 
     )
     .fetch_all(&state.db.pool)
     .await?;
-    let mut out = Vec::new();
-    for r in rows {
-        out.push(json!({
-            "id": r.try_get::<String, _>("id")?, "provider": r.try_get::<String, _>("provider")?,
-            "provider_tx_id": r.try_get::<String, _>("provider_tx_id")?, "serial": r.try_get::<String, _>("serial")?,
-            "amount": r.try_get::<String, _>("amount")?, "currency": r.try_get::<String, _>("currency")?,
-            "received_at": r.try_get::<String, _>("received_at")?, "payer_phone": r.try_get::<Option<String>, _>("payer_phone")?,
-            "status": r.try_get::<String, _>("status")?, "payment_id": r.try_get::<Option<String>, _>("payment_id")?,
-        }));
-    }
+    let columns = [
+        "id",
+        "provider",
+        "provider_tx_id",
+        "serial",
+        "amount",
+        "currency",
+        "received_at",
+        "payer_phone",
+        "status",
+        "payment_id",
+        "created_at",
+    ];
+    let out = rows.iter().map(|r| repo::text_columns(r, &columns)).collect::<ApiResult<Vec<_>>>()?;
     Ok(Json(json!({"unmatched": out})))
 }
 

@@ -1,0 +1,667 @@
+//! The server's export (`GET /v1/export`, JSON Lines) read into core types, and the reports over it.
+//!
+//! Pure Rust, no Python: the native module only feeds bytes in and hands results out. Each line is one
+//! JSON object with a `type`; the lines a report needs become the core's own record types
+//! ([`InstallmentRecord`], [`PaymentRecord`]), so every report is one call of the core's report function on
+//! the records as they were read. Unknown types are counted and skipped (a newer server may add some).
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use micropower_core::api::{
+    self, AllocationKind, CatchmentArea, Cluster, CollectionRate, Currency, Customer, DebtAging, DeviceKind,
+    EnergyPurchase, EnergySold, GroupBy, InstallmentRecord, Location, ParSummary, PaymentRecord, PeriodUnit,
+    PortfolioAtRisk, RevenueReport, Tariff, Village,
+};
+use micropower_core::{CoreError, CoreResult};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The export format version this reader knows (`{"type": "meta", "version": 1}`).
+pub const EXPORT_VERSION: u64 = 1;
+
+/// Everything an export holds, as read.
+#[derive(Debug, Clone, Default)]
+pub struct Dataset {
+    /// The `meta` line, when there was one.
+    pub meta: Option<Meta>,
+    /// Clusters.
+    pub clusters: Vec<Cluster>,
+    /// Catchment areas.
+    pub areas: Vec<CatchmentArea>,
+    /// Villages.
+    pub villages: Vec<Village>,
+    /// Customers, as the core stores them.
+    pub customers: Vec<Customer>,
+    /// Tariffs, with their ids and names.
+    pub tariffs: Vec<NamedTariff>,
+    /// Devices.
+    pub devices: Vec<ExportDevice>,
+    /// Plans (the plan body stays as the server wrote it).
+    pub plans: Vec<ExportPlan>,
+    /// Tokens issued.
+    pub tokens: Vec<ExportToken>,
+    /// Every installment with what has been paid on it: the input of the debt reports.
+    pub installments: Vec<InstallmentRecord>,
+    /// Every payment as allocated: the input of the revenue and energy reports.
+    pub payments: Vec<PaymentRecord>,
+    /// The rest of each payment line, same index as `payments`.
+    pub payment_details: Vec<PaymentDetails>,
+    /// Lines of a type this reader does not know, by type.
+    pub skipped: BTreeMap<String, u64>,
+}
+
+/// The export's first line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    /// The format version.
+    pub version: u64,
+    /// When the server wrote the export (RFC 3339).
+    #[serde(default)]
+    pub exported_at: Option<String>,
+}
+
+/// A tariff line: the core's tariff plus the server's id and name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedTariff {
+    /// The server's name for the tariff.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The tariff (its `id` is the server's).
+    #[serde(flatten)]
+    pub tariff: Tariff,
+}
+
+/// A device line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportDevice {
+    /// Canonical serial.
+    pub serial: String,
+    /// Meter, SHS or e-bike.
+    pub kind: DeviceKind,
+    /// The owner.
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    /// A meter's tariff.
+    #[serde(default)]
+    pub tariff_id: Option<String>,
+    /// The plan the device was sold on.
+    #[serde(default)]
+    pub plan_id: Option<String>,
+    /// Registration day.
+    #[serde(default)]
+    pub registered_on: Option<NaiveDate>,
+    /// Village → area → cluster.
+    #[serde(default)]
+    pub location: Option<Location>,
+}
+
+/// A plan line; `body` is the plan as the server stores it (installments or EaaS terms).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportPlan {
+    /// The plan's id.
+    pub id: String,
+    /// `installments` or `eaas`.
+    pub kind: String,
+    /// What was sold.
+    #[serde(default)]
+    pub appliance: Option<String>,
+    /// The customer.
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    /// The device sold with it, if any.
+    #[serde(default)]
+    pub serial: Option<String>,
+    /// The plan's currency.
+    pub currency: Currency,
+    /// The plan itself.
+    #[serde(default)]
+    pub body: Value,
+}
+
+/// A token line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportToken {
+    /// The token's id.
+    pub id: String,
+    /// The device.
+    pub serial: String,
+    /// The payment that bought it (none for operator tokens).
+    #[serde(default)]
+    pub payment_id: Option<String>,
+    /// `energy`, `add_time`, `set_time`, `unlock`, `counter_sync`.
+    pub kind: String,
+    /// `kwh`, `days`, or none.
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// kWh or days.
+    #[serde(with = "micropower_core::wire::dec_opt", default)]
+    pub quantity: Option<Decimal>,
+    /// What the customer types.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// The OpenPAYGO count.
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// The server's token status.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// When it was made (RFC 3339).
+    #[serde(default)]
+    pub created_at: Option<String>,
+}
+
+/// What a payment line carries beyond the core's [`PaymentRecord`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentDetails {
+    /// The serial the payment carried.
+    #[serde(default)]
+    pub serial: Option<String>,
+    /// What was paid.
+    #[serde(with = "micropower_core::wire::dec_opt", default)]
+    pub amount: Option<Decimal>,
+    /// The payment provider.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// The provider's transaction id.
+    #[serde(default)]
+    pub provider_tx_id: Option<String>,
+    /// When the money arrived (RFC 3339).
+    #[serde(default)]
+    pub received_at: Option<String>,
+    /// The paying customer.
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    /// The server's payment status.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Money that went to the credit balance.
+    #[serde(with = "micropower_core::wire::dec_opt", default)]
+    pub credit_added: Option<Decimal>,
+    /// Credit spent by this payment.
+    #[serde(with = "micropower_core::wire::dec_opt", default)]
+    pub credit_used: Option<Decimal>,
+}
+
+/// A payment line as it is handed back: the core's record and the rest, in one object.
+#[derive(Serialize)]
+struct PaymentOut<'a> {
+    #[serde(flatten)]
+    record: &'a PaymentRecord,
+    #[serde(flatten)]
+    details: &'a PaymentDetails,
+}
+
+/// Only the `type` of a line, read before the whole line.
+#[derive(Deserialize)]
+struct Tag<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+}
+
+/// Reads an export fed in chunks of any size (a file, an HTTP body), line by line.
+#[derive(Debug, Default)]
+pub struct ExportReader {
+    /// The start of a line whose end has not arrived yet.
+    pending: Vec<u8>,
+    /// Lines read so far (for error messages: `line 12`).
+    lines: u64,
+    data: Dataset,
+}
+
+fn bad_line(line: u64, reason: impl std::fmt::Display) -> CoreError {
+    CoreError::InvalidInput { field: format!("export line {line}"), reason: reason.to_string() }
+}
+
+impl ExportReader {
+    /// A reader with nothing read yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Lines read so far.
+    pub fn lines(&self) -> u64 {
+        self.lines
+    }
+
+    /// Reads every complete line in `chunk` (with what was pending before it); keeps the rest for later.
+    pub fn feed(&mut self, chunk: &[u8]) -> CoreResult<()> {
+        let Some(last_newline) = chunk.iter().rposition(|&b| b == b'\n') else {
+            self.pending.extend_from_slice(chunk);
+            return Ok(());
+        };
+        let (complete, rest) = chunk.split_at(last_newline + 1);
+        let mut lines = complete.split(|&b| b == b'\n');
+        if !self.pending.is_empty() {
+            let mut first = std::mem::take(&mut self.pending);
+            first.extend_from_slice(lines.next().unwrap_or_default());
+            self.line(&first)?;
+        }
+        for line in lines {
+            self.line(line)?;
+        }
+        // The split of `complete` ends with an empty piece after its last newline; it counted as no line.
+        self.pending.extend_from_slice(rest);
+        Ok(())
+    }
+
+    /// Reads the last line (if the export does not end with a newline) and returns what was read.
+    pub fn finish(mut self) -> CoreResult<Dataset> {
+        let last = std::mem::take(&mut self.pending);
+        self.line(&last)?;
+        Ok(self.data)
+    }
+
+    fn line(&mut self, raw: &[u8]) -> CoreResult<()> {
+        let text = raw.trim_ascii();
+        if text.is_empty() {
+            return Ok(());
+        }
+        self.lines += 1;
+        let n = self.lines;
+        let tag: Tag = serde_json::from_slice(text).map_err(|e| bad_line(n, e))?;
+        let data = &mut self.data;
+        match tag.kind.as_ref() {
+            "meta" => {
+                let meta: Meta = read(text, n)?;
+                if meta.version != EXPORT_VERSION {
+                    return Err(bad_line(
+                        n,
+                        format!("export version {} (this reader knows version {EXPORT_VERSION})", meta.version),
+                    ));
+                }
+                data.meta = Some(meta);
+            }
+            "cluster" => data.clusters.push(read(text, n)?),
+            "area" => data.areas.push(read(text, n)?),
+            "village" => data.villages.push(read(text, n)?),
+            "customer" => data.customers.push(read(text, n)?),
+            "tariff" => data.tariffs.push(read(text, n)?),
+            "device" => data.devices.push(read(text, n)?),
+            "plan" => data.plans.push(read(text, n)?),
+            "token" => data.tokens.push(read(text, n)?),
+            "installment" => data.installments.push(read(text, n)?),
+            "payment" => {
+                // The core's record ignores the other fields; the details read only those.
+                data.payments.push(read(text, n)?);
+                data.payment_details.push(read(text, n)?);
+            }
+            other => *data.skipped.entry(other.to_owned()).or_default() += 1,
+        }
+        Ok(())
+    }
+}
+
+fn read<'a, T: Deserialize<'a>>(text: &'a [u8], line: u64) -> CoreResult<T> {
+    serde_json::from_slice(text).map_err(|e| bad_line(line, e))
+}
+
+/// Which records a filtered dataset keeps: all the given fields must match (`None` matches anything).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// The cluster of the record's location.
+    pub cluster_id: Option<String>,
+    /// The catchment area of the record's location.
+    pub area_id: Option<String>,
+    /// The village of the record's location.
+    pub village_id: Option<String>,
+    /// The customer who owes the installment or made the payment.
+    pub customer_id: Option<String>,
+}
+
+impl Filter {
+    fn location(&self, location: Option<&Location>) -> bool {
+        let wants = |want: &Option<String>, got: Option<&String>| want.as_ref().is_none_or(|w| got == Some(w));
+        wants(&self.cluster_id, location.map(|l| &l.cluster_id))
+            && wants(&self.area_id, location.map(|l| &l.area_id))
+            && wants(&self.village_id, location.map(|l| &l.village_id))
+    }
+
+    fn customer(&self, customer_id: Option<&String>) -> bool {
+        self.customer_id.as_ref().is_none_or(|w| customer_id == Some(w))
+    }
+}
+
+/// One meter payment priced under another tariff: what its energy money bought then and would buy now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TariffSimulation {
+    /// The payment.
+    pub payment_id: String,
+    /// The day it was received.
+    pub received_on: NaiveDate,
+    /// The meter.
+    pub serial: Option<String>,
+    /// The paying customer.
+    pub customer_id: Option<String>,
+    /// The meter's cluster.
+    pub cluster_id: String,
+    /// The meter's catchment area.
+    pub area_id: String,
+    /// The meter's village.
+    pub village_id: String,
+    /// The payment's currency (the tariff's).
+    pub currency: Currency,
+    /// The money of the payment's energy lines.
+    #[serde(with = "micropower_core::wire::dec")]
+    pub energy_money: Decimal,
+    /// The kWh those lines bought (their quantities).
+    #[serde(with = "micropower_core::wire::dec")]
+    pub kwh: Decimal,
+    /// What `energy_money` buys under the other tariff (the core's `energy_for_money`).
+    pub simulated: EnergyPurchase,
+}
+
+/// The span of a set of dates: first and last.
+pub type Span = Option<(NaiveDate, NaiveDate)>;
+
+fn widen(span: Span, day: NaiveDate) -> Span {
+    Some(match span {
+        None => (day, day),
+        Some((first, last)) => (first.min(day), last.max(day)),
+    })
+}
+
+impl Dataset {
+    /// How many records of each kind were read.
+    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
+        BTreeMap::from([
+            ("clusters", self.clusters.len()),
+            ("areas", self.areas.len()),
+            ("villages", self.villages.len()),
+            ("customers", self.customers.len()),
+            ("tariffs", self.tariffs.len()),
+            ("devices", self.devices.len()),
+            ("plans", self.plans.len()),
+            ("tokens", self.tokens.len()),
+            ("installments", self.installments.len()),
+            ("payments", self.payments.len()),
+        ])
+    }
+
+    /// One table as a JSON array, in the order the export had it.
+    pub fn table_json(&self, table: &str) -> CoreResult<String> {
+        let text = match table {
+            "meta" => serde_json::to_string(&self.meta),
+            "clusters" => serde_json::to_string(&self.clusters),
+            "areas" => serde_json::to_string(&self.areas),
+            "villages" => serde_json::to_string(&self.villages),
+            "customers" => serde_json::to_string(&self.customers),
+            "tariffs" => serde_json::to_string(&self.tariffs),
+            "devices" => serde_json::to_string(&self.devices),
+            "plans" => serde_json::to_string(&self.plans),
+            "tokens" => serde_json::to_string(&self.tokens),
+            "installments" => serde_json::to_string(&self.installments),
+            "payments" => serde_json::to_string(
+                &self
+                    .payments
+                    .iter()
+                    .zip(&self.payment_details)
+                    .map(|(record, details)| PaymentOut { record, details })
+                    .collect::<Vec<_>>(),
+            ),
+            "skipped" => serde_json::to_string(&self.skipped),
+            other => return Err(CoreError::NotFound { entity: "table".into(), id: other.to_owned() }),
+        };
+        text.map_err(|e| CoreError::InvalidInput { field: table.to_owned(), reason: e.to_string() })
+    }
+
+    /// The currencies of the payments and of the installments, each sorted.
+    pub fn currencies(&self) -> (Vec<String>, Vec<String>) {
+        // Codes are static strings: one set entry per currency, no allocation per record.
+        let codes = |it: &mut dyn Iterator<Item = &'static str>| {
+            it.collect::<BTreeSet<_>>().into_iter().map(str::to_owned).collect::<Vec<_>>()
+        };
+        (
+            codes(&mut self.payments.iter().map(|p| p.currency.code())),
+            codes(&mut self.installments.iter().map(|i| i.currency.code())),
+        )
+    }
+
+    /// First and last day a payment in `currency` (any currency when `None`) was received.
+    pub fn payment_span(&self, currency: Option<&Currency>) -> Span {
+        self.payments
+            .iter()
+            .filter(|p| currency.is_none_or(|c| p.currency == *c))
+            .fold(None, |span, p| widen(span, p.received_on))
+    }
+
+    /// First and last due date of the installments in `currency` (any currency when `None`).
+    pub fn due_span(&self, currency: Option<&Currency>) -> Span {
+        self.installments
+            .iter()
+            .filter(|i| currency.is_none_or(|c| i.currency == *c))
+            .fold(None, |span, i| widen(span, i.due_date))
+    }
+
+    /// The records that match `filter` (registry tables are kept whole).
+    pub fn filter(&self, filter: &Filter) -> Dataset {
+        let installments = self
+            .installments
+            .iter()
+            .filter(|i| filter.location(i.location.as_ref()) && filter.customer(Some(&i.customer_id)))
+            .cloned()
+            .collect();
+        let (payments, payment_details) = self
+            .payments
+            .iter()
+            .zip(&self.payment_details)
+            .filter(|(p, d)| filter.location(Some(&p.location)) && filter.customer(d.customer_id.as_ref()))
+            .map(|(p, d)| (p.clone(), d.clone()))
+            .unzip();
+        Dataset { installments, payments, payment_details, ..self.clone_registry() }
+    }
+
+    fn clone_registry(&self) -> Dataset {
+        Dataset {
+            meta: self.meta.clone(),
+            clusters: self.clusters.clone(),
+            areas: self.areas.clone(),
+            villages: self.villages.clone(),
+            customers: self.customers.clone(),
+            tariffs: self.tariffs.clone(),
+            devices: self.devices.clone(),
+            plans: self.plans.clone(),
+            tokens: self.tokens.clone(),
+            skipped: self.skipped.clone(),
+            ..Dataset::default()
+        }
+    }
+
+    /// The core's revenue report over the payments.
+    pub fn revenue(
+        &self,
+        currency: &Currency,
+        from: NaiveDate,
+        to: NaiveDate,
+        group_by: PeriodUnit,
+        by: GroupBy,
+    ) -> CoreResult<RevenueReport> {
+        api::revenue_report(&self.payments, currency, from, to, group_by, by)
+    }
+
+    /// The core's energy-sold report over the payments.
+    pub fn energy_sold(
+        &self,
+        currency: Option<&Currency>,
+        from: NaiveDate,
+        to: NaiveDate,
+        group_by: PeriodUnit,
+    ) -> CoreResult<EnergySold> {
+        api::energy_sold(&self.payments, currency, from, to, group_by)
+    }
+
+    /// The core's debt aging over the installments.
+    pub fn debt_aging(&self, currency: &Currency, as_of: NaiveDate) -> CoreResult<DebtAging> {
+        api::debt_aging(&self.installments, currency, as_of)
+    }
+
+    /// The core's PAR N over the installments.
+    pub fn portfolio_at_risk(&self, currency: &Currency, as_of: NaiveDate, days: u32) -> CoreResult<PortfolioAtRisk> {
+        api::portfolio_at_risk(&self.installments, currency, as_of, days)
+    }
+
+    /// The core's PAR30/60/90 over the installments.
+    pub fn par_30_60_90(&self, currency: &Currency, as_of: NaiveDate) -> CoreResult<ParSummary> {
+        api::par_30_60_90(&self.installments, currency, as_of)
+    }
+
+    /// The core's collection rate over the installments.
+    pub fn collection_rate(&self, currency: &Currency, from: NaiveDate, to: NaiveDate) -> CoreResult<CollectionRate> {
+        api::collection_rate(&self.installments, currency, from, to)
+    }
+
+    /// Every meter payment in the tariff's currency that bought energy, with what its energy money buys
+    /// under `tariff` (the core's `energy_for_money` on the sum of its energy lines).
+    pub fn simulate_tariff(&self, tariff: &Tariff) -> CoreResult<Vec<TariffSimulation>> {
+        // Refuses a bad tariff even when no payment would reach it.
+        api::unit_price(tariff)?;
+        let mut rows = Vec::new();
+        for (payment, details) in self.payments.iter().zip(&self.payment_details) {
+            if payment.device_kind != DeviceKind::Meter || payment.currency != tariff.currency {
+                continue;
+            }
+            let energy: Vec<_> = payment.lines.iter().filter(|l| l.kind == AllocationKind::Energy).collect();
+            if energy.is_empty() {
+                continue;
+            }
+            let (mut money, mut kwh) = (Decimal::ZERO, Decimal::ZERO);
+            for line in energy {
+                money = add(money, line.amount)?;
+                kwh = add(kwh, line.quantity.unwrap_or_default())?;
+            }
+            rows.push(TariffSimulation {
+                payment_id: payment.payment_id.clone(),
+                received_on: payment.received_on,
+                serial: details.serial.clone(),
+                customer_id: details.customer_id.clone(),
+                cluster_id: payment.location.cluster_id.clone(),
+                area_id: payment.location.area_id.clone(),
+                village_id: payment.location.village_id.clone(),
+                currency: payment.currency,
+                energy_money: money.normalize(),
+                kwh: kwh.normalize(),
+                simulated: api::energy_for_money(tariff, money)?,
+            });
+        }
+        Ok(rows)
+    }
+}
+
+fn add(a: Decimal, b: Decimal) -> CoreResult<Decimal> {
+    a.checked_add(b).ok_or_else(|| CoreError::InvalidInput { field: "amount".into(), reason: "sum overflows".into() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXPORT: &str = concat!(
+        r#"{"type":"meta","version":1,"exported_at":"2026-07-01T00:00:00Z"}"#,
+        "\n",
+        r#"{"type":"cluster","id":"C1","name":"North"}"#,
+        "\n",
+        r#"{"type":"area","id":"A1","name":"Lake","cluster_id":"C1"}"#,
+        "\n",
+        r#"{"type":"village","id":"V1","name":"Kijiji","area_id":"A1"}"#,
+        "\n",
+        r#"{"type":"tariff","id":"T1","name":"Std","currency":"TZS","price_per_kwh":"500"}"#,
+        "\n",
+        r#"{"type":"future_thing","x":1}"#,
+        "\n\n",
+        r#"{"type":"installment","plan_id":"P1","customer_id":"K1","currency":"TZS","number":1,"due_date":"2026-05-01","amount":"1000","paid":"0","location":{"cluster_id":"C1","area_id":"A1","village_id":"V1"}}"#,
+        "\n",
+        r#"{"type":"payment","payment_id":"pay1","received_on":"2026-06-01","currency":"TZS","device_kind":"meter","location":{"cluster_id":"C1","area_id":"A1","village_id":"V1"},"lines":[{"kind":"energy","amount":"1000","quantity":"2"}],"serial":"MTR1","amount":"1000","customer_id":"K1","status":"completed"}"#,
+    );
+
+    fn tzs() -> Currency {
+        Currency::parse("TZS").unwrap()
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn read_in_chunks(size: usize) -> Dataset {
+        let mut reader = ExportReader::new();
+        for chunk in EXPORT.as_bytes().chunks(size) {
+            reader.feed(chunk).unwrap();
+        }
+        reader.finish().unwrap()
+    }
+
+    #[test]
+    fn any_chunking_reads_the_same_records() {
+        let whole = read_in_chunks(EXPORT.len());
+        for size in [1, 2, 7, 64, 100] {
+            let data = read_in_chunks(size);
+            assert_eq!(data.payments, whole.payments);
+            assert_eq!(data.installments, whole.installments);
+            assert_eq!(data.tariffs, whole.tariffs);
+        }
+        assert_eq!(whole.counts()["payments"], 1);
+        assert_eq!(whole.counts()["installments"], 1);
+        assert_eq!(whole.skipped.get("future_thing"), Some(&1));
+        assert_eq!(whole.payment_details[0].serial.as_deref(), Some("MTR1"));
+        assert_eq!(whole.tariffs[0].name.as_deref(), Some("Std"));
+    }
+
+    #[test]
+    fn a_bad_line_is_named() {
+        let mut reader = ExportReader::new();
+        reader.feed(b"{\"type\":\"cluster\",\"id\":\"C1\",\"name\":\"N\"}\n{\"type\":\"payment\"}\n").unwrap_err();
+        let err = ExportReader::new().feed(b"not json\n").unwrap_err();
+        assert!(matches!(err, CoreError::InvalidInput { field, .. } if field == "export line 1"));
+        let mut reader = ExportReader::new();
+        reader.feed(b"{\"type\":\"meta\",\"version\":2}").unwrap();
+        assert!(reader.finish().is_err());
+    }
+
+    #[test]
+    fn reports_are_the_cores_on_the_records() {
+        let data = read_in_chunks(13);
+        let aging = data.debt_aging(&tzs(), day("2026-06-30")).unwrap();
+        assert_eq!(aging, api::debt_aging(&data.installments, &tzs(), day("2026-06-30")).unwrap());
+        assert_eq!(aging.days_31_60.amount, Decimal::from(1000));
+        let revenue =
+            data.revenue(&tzs(), day("2026-06-01"), day("2026-06-30"), PeriodUnit::Month, GroupBy::Area).unwrap();
+        assert_eq!(revenue.total, Decimal::from(1000));
+        assert_eq!(data.payment_span(None), Some((day("2026-06-01"), day("2026-06-01"))));
+        assert_eq!(data.due_span(Some(&tzs())), Some((day("2026-05-01"), day("2026-05-01"))));
+    }
+
+    #[test]
+    fn filters_keep_matching_records() {
+        let data = read_in_chunks(50);
+        let area = |id: &str| Filter { area_id: Some(id.into()), ..Filter::default() };
+        assert_eq!(data.filter(&area("A1")).payments.len(), 1);
+        assert_eq!(data.filter(&area("A2")).installments.len(), 0);
+        let customer = Filter { customer_id: Some("K1".into()), ..Filter::default() };
+        assert_eq!(data.filter(&customer).installments.len(), 1);
+        assert_eq!(data.filter(&area("A2")).clusters.len(), 1);
+    }
+
+    #[test]
+    fn tariff_simulation_prices_the_energy_money() {
+        let data = read_in_chunks(EXPORT.len());
+        let mut tariff = data.tariffs[0].tariff.clone();
+        tariff.price_per_kwh = Decimal::from(300);
+        let rows = data.simulate_tariff(&tariff).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].energy_money, Decimal::from(1000));
+        assert_eq!(rows[0].kwh, Decimal::from(2));
+        assert_eq!(rows[0].simulated, api::energy_for_money(&tariff, Decimal::from(1000)).unwrap());
+        tariff.price_per_kwh = Decimal::ZERO;
+        assert!(data.simulate_tariff(&tariff).is_err());
+    }
+
+    #[test]
+    fn tables_come_back_as_json() {
+        let data = read_in_chunks(EXPORT.len());
+        let payments: Value = serde_json::from_str(&data.table_json("payments").unwrap()).unwrap();
+        assert_eq!(payments[0]["serial"], "MTR1");
+        assert_eq!(payments[0]["lines"][0]["amount"], "1000");
+        assert!(data.table_json("nope").is_err());
+    }
+}

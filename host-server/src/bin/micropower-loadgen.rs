@@ -1,0 +1,205 @@
+//! Load generator for `micropower-server`: registers meters, then posts unique payments over many
+//! connections for a fixed time, and measures the disk's single-threaded write+fsync rate in the same run.
+//!
+//! `micropower-loadgen --url http://127.0.0.1:8080 --key KEY --devices 1000 --connections 64 --seconds 10
+//!  --fsync-dir ./data` prints one JSON line with payments/s, p50/p99 latency and the fsync rate.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+struct Args {
+    url: String,
+    key: String,
+    devices: usize,
+    connections: usize,
+    seconds: u64,
+    fsync_dir: Option<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        url: "http://127.0.0.1:8080".into(),
+        key: std::env::var("MICROPOWER_ADMIN_KEY").unwrap_or_default(),
+        devices: 1000,
+        connections: 64,
+        seconds: 10,
+        fsync_dir: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--url" => args.url = value()?,
+            "--key" => args.key = value()?,
+            "--devices" => args.devices = value()?.parse().map_err(|e| format!("--devices: {e}"))?,
+            "--connections" => args.connections = value()?.parse().map_err(|e| format!("--connections: {e}"))?,
+            "--seconds" => args.seconds = value()?.parse().map_err(|e| format!("--seconds: {e}"))?,
+            "--fsync-dir" => args.fsync_dir = Some(value()?),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(args)
+}
+
+/// Single-threaded 4 KiB write + fsync operations per second, for `seconds`, in `dir`.
+fn fsync_rate(dir: &str, seconds: f64) -> Result<f64, String> {
+    let path = std::path::Path::new(dir).join(".fsync-probe");
+    let mut file = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let block = [7u8; 4096];
+    let start = Instant::now();
+    let mut ops = 0u64;
+    while start.elapsed().as_secs_f64() < seconds {
+        file.write_all(&block).map_err(|e| e.to_string())?;
+        file.sync_data().map_err(|e| e.to_string())?;
+        ops += 1;
+    }
+    let rate = ops as f64 / start.elapsed().as_secs_f64();
+    drop(file);
+    let _ = std::fs::remove_file(&path);
+    Ok(rate)
+}
+
+async fn post(client: &reqwest::Client, args: &Args, path: &str, body: Value) -> Result<Value, String> {
+    let resp = client
+        .post(format!("{}{path}", args.url))
+        .bearer_auth(&args.key)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let v: Value = resp.json().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!("{path}: {status} {v}"));
+    }
+    Ok(v)
+}
+
+fn id(v: &Value) -> Value {
+    v.get("id").cloned().unwrap_or(Value::Null)
+}
+
+async fn setup(client: &reqwest::Client, args: &Arc<Args>) -> Result<(), String> {
+    let run = std::process::id();
+    let cluster = post(client, args, "/v1/clusters", json!({"name": "Load"})).await?;
+    let area = post(client, args, "/v1/areas", json!({"name": "Load area", "cluster_id": id(&cluster)})).await?;
+    let village = post(client, args, "/v1/villages", json!({"name": "Load village", "area_id": id(&area)})).await?;
+    let maker = post(
+        client,
+        args,
+        "/v1/manufacturers",
+        json!({"name": "Load meters", "device_kinds": ["meter"], "token_scheme": "external"}),
+    )
+    .await?;
+    let tariff = post(
+        client,
+        args,
+        "/v1/tariffs",
+        json!({"name": "Load", "currency": "TZS", "price_per_kwh": "500", "fees": [{"name": "levy", "price_per_kwh": "50"}],
+               "access_rate": {"amount": "300", "period_days": 7}}),
+    )
+    .await?;
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..args.connections.min(16) {
+        let (client, args, next) = (client.clone(), args.clone(), next.clone());
+        let (village, maker, tariff) = (id(&village), id(&maker), id(&tariff));
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::SeqCst) as usize;
+                if n >= args.devices {
+                    return Ok::<(), String>(());
+                }
+                post(&client, &args, "/v1/registrations", json!({
+                    "customer": {"name": "Load", "surname": format!("C{n}"), "phone": format!("+2557{:02}{:06}", run % 90 + 10, n), "village_id": village},
+                    "device": {"serial": format!("L{run}M{n}"), "kind": "meter", "manufacturer_id": maker, "tariff_id": tariff},
+                    "registered_on": "2026-01-01"
+                }))
+                .await?;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.map_err(|e| e.to_string())??;
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = match parse_args() {
+        Ok(a) => Arc::new(a),
+        Err(e) => {
+            eprintln!("micropower-loadgen: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.connections).build().unwrap_or_default();
+    let started = Instant::now();
+    if let Err(e) = setup(&client, &args).await {
+        eprintln!("micropower-loadgen: setup failed: {e}");
+        return std::process::ExitCode::FAILURE;
+    }
+    eprintln!(
+        "registered {} meters in {:.1} s; loading for {} s over {} connections",
+        args.devices,
+        started.elapsed().as_secs_f64(),
+        args.seconds,
+        args.connections
+    );
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let errors = Arc::new(AtomicU64::new(0));
+    let run = std::process::id();
+    let mut tasks = Vec::new();
+    for c in 0..args.connections {
+        let (client, args, errors) = (client.clone(), args.clone(), errors.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut n = 0usize;
+            while Instant::now() < deadline {
+                let device = (c * 7919 + n * 104_729) % args.devices;
+                let body = json!({"provider": "load", "provider_tx_id": format!("{run}-{c}-{n}"), "serial": format!("L{run}M{device}"),
+                                  "amount": "1100", "currency": "TZS", "received_at": "2026-01-02T08:00:00Z"});
+                let t = Instant::now();
+                match post(&client, &args, "/v1/payments", body).await {
+                    Ok(_) => latencies.push(t.elapsed()),
+                    Err(_) => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                n += 1;
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        if let Ok(l) = t.await {
+            latencies.extend(l);
+        }
+    }
+    let elapsed = args.seconds as f64;
+    latencies.sort();
+    let pct = |p: f64| {
+        let idx = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        latencies.get(idx).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(f64::NAN)
+    };
+    let fsync = match &args.fsync_dir {
+        Some(dir) => fsync_rate(dir, 3.0).unwrap_or(f64::NAN),
+        None => f64::NAN,
+    };
+    println!(
+        "{}",
+        json!({
+            "devices": args.devices, "connections": args.connections, "seconds": args.seconds,
+            "payments": latencies.len(), "payments_per_s": (latencies.len() as f64 / elapsed).round(),
+            "p50_ms": (pct(0.50) * 100.0).round() / 100.0, "p99_ms": (pct(0.99) * 100.0).round() / 100.0,
+            "errors": errors.load(Ordering::Relaxed), "fsync_per_s": fsync.round(),
+        })
+    );
+    std::process::ExitCode::SUCCESS
+}

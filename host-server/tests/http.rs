@@ -1,0 +1,458 @@
+//! The HTTP contract end to end, over a real socket, on SQLite and on PostgreSQL: every worked example of
+//! domain.md §5, duplicates (sequential and concurrent), refusals, validation, plan edits, operator tokens,
+//! the unmatched queue and authentication.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use common::*;
+use micropower_server::config::EngineKind;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+/// Runs a scenario once on SQLite and once on PostgreSQL.
+macro_rules! on_both_databases {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let server = super::TestServer::start(super::Db::Sqlite, super::EngineKind::Wasm).await.unwrap();
+                super::$scenario(server).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                if let Some(server) = super::TestServer::start(super::Db::Postgres, super::EngineKind::Wasm).await {
+                    super::$scenario(server).await;
+                }
+            }
+        }
+    )*};
+}
+
+on_both_databases!(
+    meter_worked_examples,
+    shs_worked_examples,
+    duplicates_credit_once,
+    refusals_are_logged,
+    validation_answers,
+    plan_edits,
+    operator_tokens,
+    unmatched_money_is_assigned,
+    authentication,
+    reports_and_export,
+);
+
+fn amounts(answer: &Value) -> Vec<(String, String)> {
+    answer["allocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["kind"].as_str().unwrap().to_owned(), l["amount"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+}
+
+/// domain.md §5.1: overdue TV installment, access debt, partial access payment, two overdue installments.
+async fn meter_worked_examples(s: TestServer) {
+    let r = registry(&s).await;
+    // Price 500, overdue TV installment remaining 300, pay 1000 ⇒ installment 300, energy 700 ⇒ 1.4 kWh.
+    let reg = register_meter(&s, &r, "MTR-1", json!({"name": "Flat", "currency": "TZS", "price_per_kwh": "500"})).await;
+    let customer = reg["customer"]["id"].as_str().unwrap().to_owned();
+    let tv = s
+        .ok(
+            &format!("/v1/customers/{customer}/plans"),
+            json!({"appliance": "TV", "currency": "TZS", "total_cost": "800", "down_payment": "0", "installments": 2,
+                   "period": "weekly", "start_date": "2026-01-01"}),
+            201,
+        )
+        .await;
+    assert_eq!(tv["installments"][0]["amount"], "400");
+    // Make installment 1 remaining 300 by paying 100 of it directly first: TV plans are paid through meter
+    // payments, so pay 100 while nothing else is overdue except installment 1 (due 2026-01-08).
+    let first = s.ok("/v1/payments", payment("m1", "MTR1", "100", "2026-01-09T08:00:00Z"), 201).await;
+    assert_eq!(amounts(&first), pairs(&[("installment", "100")]));
+    assert_eq!(first["status"], "credited");
+    let answer = s.ok("/v1/payments", payment("m2", "mtr-1", "1000", "2026-01-10T08:00:00Z"), 201).await;
+    assert_eq!(amounts(&answer), pairs(&[("installment", "300"), ("energy", "700")]));
+    assert_eq!(answer["status"], "token_pending", "an external meter's token waits for the vendor");
+    assert_eq!(answer["tokens"][0]["unit"], "kwh");
+    assert_eq!(answer["tokens"][0]["quantity"], "1.4");
+    assert_eq!(answer["tokens"][0]["code"], Value::Null);
+
+    // Access debt 300, pay 1000 ⇒ access 300, 1.4 kWh; access debt 300, pay 100 ⇒ access 100, debt 200.
+    let tariff = json!({"name": "Weekly fee", "currency": "TZS", "price_per_kwh": "500",
+                        "access_rate": {"amount": "300", "period_days": 7}});
+    register_meter(&s, &r, "MTR-2", tariff.clone()).await;
+    let a = s.ok("/v1/payments", payment("a1", "MTR2", "1000", "2026-01-08T09:00:00Z"), 201).await;
+    assert_eq!(amounts(&a), pairs(&[("access_rate", "300"), ("energy", "700")]));
+    register_meter(&s, &r, "MTR-3", tariff).await;
+    let b = s.ok("/v1/payments", payment("a2", "MTR3", "100", "2026-01-08T09:00:00Z"), 201).await;
+    assert_eq!(amounts(&b), pairs(&[("access_rate", "100")]));
+    assert!(b["tokens"].as_array().unwrap().is_empty());
+    let (_, device) = s.get("/v1/devices/MTR3").await;
+    assert_eq!(device["access_rate_debt"], "200");
+
+    // Overdue 300 and 500 on one plan, pay 600 ⇒ first paid, second has 200 left, no token.
+    let reg =
+        register_meter(&s, &r, "MTR-4", json!({"name": "Flat2", "currency": "TZS", "price_per_kwh": "500"})).await;
+    let customer = reg["customer"]["id"].as_str().unwrap().to_owned();
+    let plan = s
+        .ok(
+            &format!("/v1/customers/{customer}/plans"),
+            json!({"appliance": "Fridge", "currency": "TZS", "total_cost": "800", "down_payment": "0", "installments": 2,
+                   "period": "weekly", "start_date": "2026-01-01"}),
+            201,
+        )
+        .await;
+    let plan_id = plan["id"].as_str().unwrap();
+    let (code, _) = s.put(&format!("/v1/plans/{plan_id}/installments/1"), json!({"amount": "300"})).await;
+    assert_eq!(code, 200);
+    let (code, edited) = s.put(&format!("/v1/plans/{plan_id}/installments/2"), json!({"amount": "500"})).await;
+    assert_eq!(code, 200);
+    assert_eq!(edited["total_cost"], "800");
+    let c = s.ok("/v1/payments", payment("f1", "MTR4", "600", "2026-01-20T09:00:00Z"), 201).await;
+    assert_eq!(amounts(&c), pairs(&[("installment", "300"), ("installment", "300")]));
+    assert!(c["tokens"].as_array().unwrap().is_empty());
+    let (_, plan) = s.get(&format!("/v1/plans/{plan_id}")).await;
+    assert_eq!(plan["installments"][1]["remaining"], "200");
+
+    // Price 300, pay 1000 ⇒ 3.33 kWh and 1 to credit, kept for the next purchase.
+    register_meter(&s, &r, "MTR-5", json!({"name": "Three", "currency": "TZS", "price_per_kwh": "300"})).await;
+    let d = s.ok("/v1/payments", payment("c1", "MTR5", "1000", "2026-01-20T09:00:00Z"), 201).await;
+    assert_eq!(amounts(&d), pairs(&[("energy", "999"), ("credit", "1")]));
+    assert_eq!(d["credit_balance"], "1");
+}
+
+/// domain.md §5.2: weekly 700, pay 800 ⇒ 8 days with an OpenPAYGO code; paying off unlocks.
+async fn shs_worked_examples(s: TestServer) {
+    let r = registry(&s).await;
+    register_shs(&s, &r, "SHS-1").await;
+    let answer = s.ok("/v1/payments", payment("s1", "SHS-1", "800", "2026-01-02T08:00:00Z"), 201).await;
+    assert_eq!(amounts(&answer), pairs(&[("installment", "700"), ("installment", "100")]));
+    assert_eq!(answer["status"], "completed");
+    let token = &answer["tokens"][0];
+    assert_eq!(
+        (token["kind"].as_str(), token["unit"].as_str(), token["quantity"].as_str()),
+        (Some("add_time"), Some("days"), Some("8"))
+    );
+    let expected = micropower_core::api::openpaygo_generate(
+        KEY,
+        Some(123456789),
+        0,
+        micropower_core::api::OpenPaygoKind::AddTime,
+        Some(8.into()),
+        1,
+        false,
+        false,
+    )
+    .unwrap();
+    assert_eq!(token["code"], expected.code);
+    assert_eq!(token["count"], expected.count);
+    let second = s.ok("/v1/payments", payment("s2", "SHS-1", "750", "2026-01-09T08:00:00Z"), 201).await;
+    assert_eq!(second["tokens"][0]["quantity"], "8", "750 at 100 a day rounds up to 8 days");
+    assert!(second["tokens"][0]["count"].as_u64().unwrap() > token["count"].as_u64().unwrap());
+    let last = s.ok("/v1/payments", payment("s3", "SHS-1", "1000", "2026-01-16T08:00:00Z"), 201).await;
+    assert_eq!(last["tokens"][0]["kind"], "unlock");
+    assert_eq!(amounts(&last), pairs(&[("installment", "550"), ("credit", "450")]));
+    let (_, history) = s.get("/v1/devices/SHS-1/tokens").await;
+    assert_eq!(history["tokens"].as_array().unwrap().len(), 3);
+}
+
+/// The same payment twice (and twenty copies at once) credits once and answers identically.
+async fn duplicates_credit_once(s: TestServer) {
+    let r = registry(&s).await;
+    register_shs(&s, &r, "SHS-D").await;
+    let body = payment("dup-1", "SHS-D", "800", "2026-01-02T08:00:00Z");
+    let (first_status, first) = s.post("/v1/payments", body.clone()).await;
+    assert_eq!(first_status, 201);
+    let (again_status, again) = s.post("/v1/payments", body).await;
+    assert_eq!((again_status, &again), (200, &first));
+
+    let concurrent = payment("dup-2", "SHS-D", "100", "2026-01-03T08:00:00Z");
+    let mut tasks = Vec::new();
+    let s = std::sync::Arc::new(s);
+    for _ in 0..20 {
+        let s = s.clone();
+        let body = concurrent.clone();
+        tasks.push(tokio::spawn(async move { s.post("/v1/payments", body).await }));
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    assert_eq!(answers.iter().filter(|(c, _)| *c == 201).count(), 1, "exactly one delivery applies");
+    assert!(answers.iter().all(|(c, _)| *c == 201 || *c == 200));
+    assert!(answers.iter().all(|(_, v)| v == &answers[0].1), "every copy gets the same answer");
+    let (_, plan) =
+        s.get(&format!("/v1/plans/{}", s.get("/v1/devices/SHS-D").await.1["plan_id"].as_str().unwrap())).await;
+    assert_eq!(plan["paid"], "900", "800 + 100, each once");
+    let (_, list) = s.get("/v1/payments?serial=SHS-D").await;
+    assert_eq!(list["payments"].as_array().unwrap().len(), 2);
+}
+
+/// Unknown serials and currency mismatches are refused, kept in the refused log, and change nothing.
+async fn refusals_are_logged(s: TestServer) {
+    let r = registry(&s).await;
+    register_shs(&s, &r, "SHS-R").await;
+    let (code, body) = s.post("/v1/payments", payment("r1", "NO-SUCH-1", "800", "2026-01-02T08:00:00Z")).await;
+    assert_eq!((code, body["code"].as_str()), (422, Some("unknown_serial")));
+    let mut kes = payment("r2", "SHS-R", "800", "2026-01-02T08:00:00Z");
+    kes["currency"] = json!("KES");
+    let (code, body) = s.post("/v1/payments", kes).await;
+    assert_eq!((code, body["code"].as_str()), (422, Some("currency_mismatch")));
+    let (_, log) = s.get("/v1/payments/refused").await;
+    let codes: Vec<&str> = log["refused"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();
+    assert!(codes.contains(&"unknown_serial") && codes.contains(&"currency_mismatch"), "{log}");
+    let (_, list) = s.get("/v1/payments").await;
+    assert!(list["payments"].as_array().unwrap().is_empty());
+    // Bad input is a 4xx with the error shape and the field at fault.
+    let (code, body) = s.post("/v1/payments", json!({"provider": "test", "serial": "SHS-R"})).await;
+    assert_eq!(code, 400);
+    assert_eq!(body["code"], "invalid_input");
+    assert!(body["field"].is_string(), "{body}");
+    let (code, body) = s.post("/v1/payments", payment("r3", "SHS-R", "-5", "2026-01-02T08:00:00Z")).await;
+    assert_eq!((code, body["code"].as_str()), (400, Some("invalid_amount")));
+}
+
+/// Validation answers before the money moves, with the minimum acceptable amount, and writes nothing.
+async fn validation_answers(s: TestServer) {
+    let r = registry(&s).await;
+    register_shs(&s, &r, "SHS-V").await;
+    let (code, ok) =
+        s.post("/v1/payments/validate", json!({"serial": "shs-v", "amount": "800", "currency": "TZS"})).await;
+    assert_eq!(code, 200, "{ok}");
+    assert_eq!(ok["accepted"], true);
+    assert!(ok["customer_name"].as_str().unwrap().starts_with("Amina Juma"));
+    let (code, refused) = s
+        .post(
+            "/v1/payments/validate",
+            json!({"serial": "SHS-V", "amount": "600", "currency": "TZS", "channel": "operator"}),
+        )
+        .await;
+    assert_eq!(
+        (code, refused["code"].as_str(), refused["accepted"].as_bool()),
+        (422, Some("amount_below_minimum"), Some(false))
+    );
+    assert_eq!(refused["minimum_amount"], "700");
+    let (code, unknown) =
+        s.post("/v1/payments/validate", json!({"serial": "ZZZ9", "amount": "600", "currency": "TZS"})).await;
+    assert_eq!((code, unknown["code"].as_str()), (422, Some("unknown_serial")));
+    let (_, list) = s.get("/v1/payments").await;
+    assert!(list["payments"].as_array().unwrap().is_empty());
+}
+
+/// MPM's edit rules through the API.
+async fn plan_edits(s: TestServer) {
+    let r = registry(&s).await;
+    let reg = register_shs(&s, &r, "SHS-E").await;
+    let plan_id = reg["plan"]["id"].as_str().unwrap().to_owned();
+    s.ok("/v1/payments", payment("e1", "SHS-E", "900", "2026-01-02T08:00:00Z"), 201).await;
+    let (code, below) = s.put(&format!("/v1/plans/{plan_id}/total"), json!({"total_cost": "800"})).await;
+    assert_eq!((code, below["code"].as_str()), (422, Some("total_below_paid")));
+    let (code, edited) = s.put(&format!("/v1/plans/{plan_id}/total"), json!({"total_cost": "3000"})).await;
+    assert_eq!(code, 200, "{edited}");
+    let lines: Vec<&str> =
+        edited["installments"].as_array().unwrap().iter().map(|i| i["amount"].as_str().unwrap()).collect();
+    assert_eq!(lines, vec!["700", "200", "2100"], "touched lines keep what was paid; the rest takes the outstanding");
+    let (code, touched) = s.put(&format!("/v1/plans/{plan_id}/installments/1"), json!({"amount": "10"})).await;
+    assert_eq!((code, touched["code"].as_str()), (422, Some("installment_touched")));
+}
+
+/// Operator tokens: made for OpenPAYGO devices, recorded with the operator as the cause, no money moves.
+async fn operator_tokens(s: TestServer) {
+    let r = registry(&s).await;
+    register_shs(&s, &r, "SHS-O").await;
+    let t = s.ok("/v1/devices/SHS-O/tokens", json!({"kind": "add_time", "days": "7"}), 201).await;
+    assert_eq!(t["count"], 2);
+    let u = s.ok("/v1/devices/SHS-O/tokens", json!({"kind": "unlock"}), 201).await;
+    assert_eq!(u["count"], 3);
+    let (code, bad) = s.post("/v1/devices/SHS-O/tokens", json!({"kind": "add_time"})).await;
+    assert_eq!((code, bad["field"].as_str()), (400, Some("days")));
+    let (_, history) = s.get("/v1/devices/SHS-O/tokens").await;
+    assert!(history["tokens"].as_array().unwrap().iter().all(|t| t["cause"] == "operator"));
+    let (_, list) = s.get("/v1/payments").await;
+    assert!(list["payments"].as_array().unwrap().is_empty());
+}
+
+/// Money that arrived for an unknown serial waits in the queue and is applied once when assigned.
+async fn unmatched_money_is_assigned(s: TestServer) {
+    let r = registry(&s).await;
+    register_shs(&s, &r, "SHS-U").await;
+    let mut body = payment("u1", "SHS-TYPO", "800", "2026-01-02T08:00:00Z");
+    body["money_moved"] = json!(true);
+    let queued = s.ok("/v1/payments", body, 202).await;
+    assert_eq!(queued["status"], "unmatched");
+    let (_, queue) = s.get("/v1/payments/unmatched").await;
+    let id = queue["unmatched"][0]["id"].as_str().unwrap().to_owned();
+    let applied = s.ok(&format!("/v1/payments/unmatched/{id}/assign"), json!({"serial": "SHS-U"}), 201).await;
+    assert_eq!(applied["tokens"][0]["quantity"], "8");
+    let again = s.ok(&format!("/v1/payments/unmatched/{id}/assign"), json!({"serial": "SHS-U"}), 200).await;
+    assert_eq!(again, applied);
+    let (_, queue) = s.get("/v1/payments/unmatched").await;
+    assert_eq!(queue["unmatched"][0]["status"], "assigned");
+}
+
+/// 401 without or with a wrong key, 403 for a viewer writing, secrets never returned.
+async fn authentication(s: TestServer) {
+    let (code, body) = s.send(Method::GET, "/v1/payments", None, None).await;
+    assert_eq!((code, body["code"].as_str()), (401, Some("unauthorized")));
+    let (code, _) = s.send(Method::GET, "/v1/payments", None, Some("wrong")).await;
+    assert_eq!(code, 401);
+    let viewer = s.ok("/v1/api-keys", json!({"role": "viewer"}), 201).await;
+    let viewer_key = viewer["key"].as_str().unwrap();
+    let (code, _) = s.send(Method::GET, "/v1/payments", None, Some(viewer_key)).await;
+    assert_eq!(code, 200);
+    let (code, body) = s.send(Method::POST, "/v1/clusters", Some(json!({"name": "x"})), Some(viewer_key)).await;
+    assert_eq!((code, body["code"].as_str()), (403, Some("forbidden")));
+    let operator = s.ok("/v1/api-keys", json!({"role": "operator"}), 201).await;
+    let (code, _) =
+        s.send(Method::POST, "/v1/api-keys", Some(json!({"role": "admin"})), operator["key"].as_str()).await;
+    assert_eq!(code, 403);
+    let r = registry(&s).await;
+    let reg = register_shs(&s, &r, "SHS-A").await;
+    let everything = format!("{reg}{}", s.get("/v1/devices/SHS-A").await.1);
+    assert!(!everything.contains(KEY), "the OpenPAYGO key is never returned");
+    let (code, _) = s.send(Method::GET, "/healthz", None, None).await;
+    assert_eq!(code, 200);
+}
+
+/// Reports are the core's over the same records the export writes.
+async fn reports_and_export(s: TestServer) {
+    let r = registry(&s).await;
+    register_shs(&s, &r, "SHS-X").await;
+    s.ok("/v1/payments", payment("x1", "SHS-X", "800", "2026-01-02T08:00:00Z"), 201).await;
+    let (code, revenue) = s.get("/v1/reports/revenue?from=2026-01-01&to=2026-01-31&group_by=month").await;
+    assert_eq!(code, 200, "{revenue}");
+    assert_eq!(revenue["total"], "800");
+    let (code, debt) = s.get("/v1/reports/debt?as_of=2026-01-20").await;
+    assert_eq!(code, 200, "{debt}");
+    assert_eq!(debt["outstanding"], "1300");
+    let (code, par) = s.get("/v1/reports/par?days=30&as_of=2026-03-01").await;
+    assert_eq!((code, par["days"].as_u64()), (200, Some(30)));
+    let (code, rate) = s.get("/v1/reports/collection?from=2026-01-01&to=2026-01-10").await;
+    assert_eq!((code, rate["due"].as_str(), rate["collected"].as_str()), (200, Some("700"), Some("700")));
+    let resp = s.client.get(format!("{}/v1/export", s.base)).bearer_auth(&s.key).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let text = resp.text().await.unwrap();
+    let types: Vec<String> =
+        text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["type"].as_str().unwrap().to_owned()).collect();
+    for t in ["meta", "cluster", "area", "village", "customer", "device", "plan", "installment", "payment", "token"] {
+        assert!(types.iter().any(|x| x == t), "export has {t}");
+    }
+}
+
+/// A vendor that fails once, then answers: the pending token is filled on the retry, the payment is never
+/// rolled back, and the payment shows the code afterwards.
+struct FlakyVendor(std::sync::atomic::AtomicU32);
+
+impl micropower_server::vendor::VendorAdapter for FlakyVendor {
+    fn fulfil<'a>(
+        &'a self,
+        request: &'a micropower_server::vendor::VendorRequest,
+    ) -> micropower_server::vendor::VendorFuture<'a> {
+        Box::pin(async move {
+            if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                Err(micropower_server::vendor::VendorError("vendor down".into()))
+            } else {
+                Ok(format!("VEND-{}-{}", request.serial, request.quantity.clone().unwrap_or_default()))
+            }
+        })
+    }
+}
+
+on_both_databases!(vendor_outage_keeps_the_payment);
+
+async fn vendor_outage_keeps_the_payment(s: TestServer) {
+    let r = registry(&s).await;
+    register_meter(&s, &r, "MTR-V", json!({"name": "Flat", "currency": "TZS", "price_per_kwh": "500"})).await;
+    let paid = s.ok("/v1/payments", payment("v1", "MTR-V", "1000", "2026-01-10T08:00:00Z"), 201).await;
+    assert_eq!(paid["status"], "token_pending");
+    let vendor = FlakyVendor(std::sync::atomic::AtomicU32::new(0));
+    assert_eq!(micropower_server::vendor::run_once(&s.state, &vendor).await.unwrap(), 0, "first attempt fails");
+    let id = paid["payment_id"].as_str().unwrap();
+    let (_, still) = s.get(&format!("/v1/payments/{id}")).await;
+    assert_eq!(still["status"], "token_pending");
+    assert_eq!(still["allocations"], paid["allocations"], "the allocation stands while the vendor is down");
+    // Make the retry due now instead of after the backoff.
+    sqlx::query("UPDATE tokens SET next_attempt = '2000-01-01T00:00:00.000Z'").execute(&s.state.db.pool).await.unwrap();
+    assert_eq!(micropower_server::vendor::run_once(&s.state, &vendor).await.unwrap(), 1);
+    let (_, done) = s.get(&format!("/v1/payments/{id}")).await;
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["tokens"][0]["code"], "VEND-MTRV-2");
+    let (code, repeat) = s.post("/v1/payments", payment("v1", "MTR-V", "1000", "2026-01-10T08:00:00Z")).await;
+    assert_eq!((code, &repeat), (200, &paid), "a provider's retry still gets the identical first answer");
+}
+
+/// The published OpenAPI document lists every path of the HTTP contract (http-api.md).
+#[tokio::test]
+async fn openapi_lists_the_contract() {
+    let s = TestServer::start(Db::Sqlite, EngineKind::Native).await.unwrap();
+    let (code, doc) = s.get("/v1/openapi.json").await;
+    assert_eq!(code, 200);
+    let paths = doc["paths"].as_object().unwrap();
+    for (method, path) in [
+        ("post", "/v1/clusters"),
+        ("post", "/v1/areas"),
+        ("post", "/v1/villages"),
+        ("post", "/v1/manufacturers"),
+        ("post", "/v1/tariffs"),
+        ("post", "/v1/registrations"),
+        ("get", "/v1/customers"),
+        ("get", "/v1/customers/{id}"),
+        ("post", "/v1/customers/{id}/plans"),
+        ("get", "/v1/plans/{id}"),
+        ("put", "/v1/plans/{id}/total"),
+        ("put", "/v1/plans/{id}/installments/{number}"),
+        ("get", "/v1/devices/{serial}"),
+        ("put", "/v1/devices/{serial}/owner"),
+        ("post", "/v1/payments/validate"),
+        ("post", "/v1/payments"),
+        ("get", "/v1/payments/{payment_id}"),
+        ("get", "/v1/payments"),
+        ("get", "/v1/payments/unmatched"),
+        ("post", "/v1/payments/unmatched/{id}/assign"),
+        ("get", "/v1/payments/refused"),
+        ("get", "/v1/devices/{serial}/tokens"),
+        ("post", "/v1/devices/{serial}/tokens"),
+        ("get", "/v1/reports/revenue"),
+        ("get", "/v1/reports/debt"),
+        ("get", "/v1/reports/par"),
+        ("get", "/v1/reports/collection"),
+        ("get", "/v1/export"),
+        ("get", "/healthz"),
+        ("get", "/metrics"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing from the OpenAPI document"
+        );
+    }
+    let (code, _) = s.send(Method::GET, "/v1/openapi.json", None, None).await;
+    assert_eq!(code, 401, "every /v1 route is authenticated");
+    let (code, body) =
+        s.send(Method::POST, "/v1/clusters", Some(json!({"name": "x".repeat(100_000)})), Some(&s.key)).await;
+    assert_eq!((code, body["code"].as_str()), (413, Some("invalid_input")), "bodies above the limit are refused");
+}
+
+/// Every refusal axum makes itself (bad path parameter, bad query, wrong method, unknown path) has the
+/// error shape too.
+#[tokio::test]
+async fn framework_refusals_have_the_error_shape() {
+    let s = TestServer::start(Db::Sqlite, EngineKind::Native).await.unwrap();
+    for (method, path, status) in [
+        (Method::PUT, "/v1/plans/p1/installments/not-a-number", 400),
+        (Method::GET, "/v1/reports/revenue?from=yesterday", 400),
+        (Method::DELETE, "/v1/payments", 405),
+        (Method::GET, "/v1/no/such/path", 404),
+        (Method::GET, "/../../etc/passwd", 404),
+    ] {
+        let body = if method == Method::PUT { Some(json!({"amount": "1"})) } else { None };
+        let (code, v) = s.send(method.clone(), path, body, Some(&s.key)).await;
+        assert_eq!(code, status, "{method} {path}: {v}");
+        assert!(v["code"].is_string() && v["message"].is_string(), "{method} {path}: {v}");
+    }
+}
