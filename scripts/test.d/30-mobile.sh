@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Mobile bindings (uniffi, bindings-mobile/): build the cdylib, generate the Kotlin and Swift bindings from
+# it, check the Swift ones name every exported function (no Swift compiler here), compile the Kotlin
+# bindings with their tests and run them on the JVM against the cdylib: every shared vector, and the offline
+# registration scenario posted to a micropower-server started here on a temporary SQLite database.
+#
+# Installs what it needs and skips what is there: kotlinc from the npm package kotlin-compiler (pinned, in
+# a cache folder), JNA from Debian's libjna-java. Java 17 must be on the machine.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$repo"
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/micropower/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+KOTLIN_VERSION="2.4.20"
+kotlin_dir="${MICROPOWER_KOTLIN_DIR:-$HOME/.cache/micropower/kotlin}"
+kotlin_pkg="$kotlin_dir/node_modules/kotlin-compiler"
+kotlinc="$kotlin_pkg/bin/kotlinc"
+jna="/usr/share/java/jna.jar"
+
+say() { printf -- '--- %s\n' "$*"; }
+
+# --- tools -------------------------------------------------------------------------------------------------
+installed_kotlin() { node -p "require('$kotlin_pkg/package.json').version" 2>/dev/null || true; }
+if [ ! -x "$kotlinc" ] || [ "$(installed_kotlin)" != "$KOTLIN_VERSION" ]; then
+    say "installing kotlin-compiler@$KOTLIN_VERSION (npm) into $kotlin_dir"
+    mkdir -p "$kotlin_dir"
+    npm install --no-audit --no-fund --silent --prefix "$kotlin_dir" "kotlin-compiler@$KOTLIN_VERSION"
+fi
+if [ ! -f "$jna" ]; then
+    say "installing JNA (Debian libjna-java)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libjna-java >/dev/null
+fi
+java_version="$(java -version 2>&1 | head -n1)"
+say "kotlinc $KOTLIN_VERSION, $java_version, JNA $(readlink -f "$jna" | sed 's/.*jna-//; s/\.jar$//')"
+
+# --- build: the cdylib, the generator, the test server (one cargo build, debug) ----------------------------
+say "cargo build (micropower-mobile, uniffi-bindgen, micropower-server)"
+cargo build --locked -q -p micropower-mobile -p uniffi-bindgen -p micropower-server
+lib="$CARGO_TARGET_DIR/debug/libmicropower_mobile.so"
+[ -f "$lib" ] || { echo "no cdylib at $lib" >&2; exit 1; }
+
+# --- generate Kotlin and Swift from the library --------------------------------------------------------
+out="$CARGO_TARGET_DIR/mobile-bindings"
+rm -rf "$out"
+for language in kotlin swift; do
+    cargo run --locked -q -p uniffi-bindgen -- generate --no-format \
+        --library "$lib" --language "$language" --out-dir "$out/$language"
+done
+kotlin_file="$out/kotlin/org/micropower/micropower_mobile.kt"
+swift_file="$out/swift/Micropower.swift"
+for f in "$kotlin_file" "$swift_file" "$out/swift/MicropowerFFI.h" "$out/swift/MicropowerFFI.modulemap"; do
+    [ -s "$f" ] || { echo "not generated: $f" >&2; exit 1; }
+done
+say "generated $(wc -l <"$kotlin_file") lines of Kotlin, $(wc -l <"$swift_file") lines of Swift in $out"
+
+# --- Swift: every exported function of the library is in the generated Swift (no compiler here) ----------
+# The library's own symbols are the list of exports: uniffi_micropower_mobile_fn_func_<name>.
+mapfile -t exported < <(nm -D --defined-only "$lib" | awk '{print $3}' |
+    sed -n 's/^uniffi_micropower_mobile_fn_func_//p' | sort)
+required=(normalize_serial normalize_phone openpaygo_generate openpaygo_decode validate_registration
+    registration_body installment_schedule energy_for_money allocate_payment validate_payment call
+    core_functions error_codes)
+missing=0
+for name in "${required[@]}"; do
+    if ! printf '%s\n' "${exported[@]}" | grep -qx "$name"; then
+        echo "not exported by the library: $name" >&2
+        missing=$((missing + 1))
+    fi
+done
+camel() { sed -E 's/_([a-z0-9])/\U\1/g' <<<"$1"; }
+for name in "${exported[@]}"; do
+    fn="$(camel "$name")"
+    grep -q "^public func $fn(" "$swift_file" || { echo "Swift lacks func $fn ($name)" >&2; missing=$((missing + 1)); }
+    grep -q "fun \`$fn\`(" "$kotlin_file" || { echo "Kotlin lacks fun $fn ($name)" >&2; missing=$((missing + 1)); }
+    grep -q "uniffi_micropower_mobile_fn_func_$name(" "$out/swift/MicropowerFFI.h" ||
+        { echo "MicropowerFFI.h lacks $name" >&2; missing=$((missing + 1)); }
+done
+# The error enum: one case per core error code, named as the core names the variant.
+grep -q "^public enum MicropowerError" "$swift_file" || { echo "Swift lacks enum MicropowerError" >&2; missing=$((missing + 1)); }
+codes="$(sed -n '/pub const ALL_CODES/,/];/p' core/src/error.rs | grep -o '"[a-z_]*"' | tr -d '"')"
+n_codes=0
+for code in $codes; do
+    variant="$(sed -E 's/(^|_)([a-z])/\U\2/g' <<<"$code")"
+    grep -q "case $variant(" "$swift_file" || { echo "Swift MicropowerError lacks case $variant" >&2; missing=$((missing + 1)); }
+    n_codes=$((n_codes + 1))
+done
+grep -q "canImport(MicropowerFFI)" "$swift_file" || { echo "Swift does not import MicropowerFFI" >&2; missing=$((missing + 1)); }
+if [ "$missing" -ne 0 ]; then
+    echo "swift: $missing problems in the generated bindings" >&2
+    exit 1
+fi
+say "swift: ${#exported[@]} exported functions and $n_codes error variants present (generated only: no Swift compiler here)"
+
+# --- Kotlin: compile the bindings and the tests (skipped when nothing changed) -------------------------------
+build="$CARGO_TARGET_DIR/mobile-kotlin"
+mkdir -p "$build"
+tests=(bindings-mobile/tests/kotlin/*.kt)
+stamp="$(cat "$kotlin_file" "${tests[@]}" | sha256sum | cut -d' ' -f1)-$KOTLIN_VERSION"
+if [ ! -f "$build/tests.jar" ] || [ "$(cat "$build/stamp" 2>/dev/null)" != "$stamp" ]; then
+    say "kotlinc: bindings + ${#tests[@]} test files"
+    rm -f "$build/tests.jar" "$build/stamp"
+    "$kotlinc" -nowarn -jvm-target 17 -include-runtime -cp "$jna" -d "$build/tests.jar" "$kotlin_file" "${tests[@]}"
+    echo "$stamp" >"$build/stamp"
+else
+    say "kotlinc: up to date"
+fi
+
+# --- a test server on a free port with a temporary database ------------------------------------------------
+tmp="$(mktemp -d)"
+server_pid=""
+cleanup() {
+    if [ -n "$server_pid" ]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+admin_key="mobile-test-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+MICROPOWER_CORE=native \
+    DATABASE_URL="sqlite://$tmp/db.sqlite" \
+    MICROPOWER_ADMIN_KEY="$admin_key" \
+    MICROPOWER_LISTEN="127.0.0.1:$port" \
+    MICROPOWER_DATA_DIR="$tmp" \
+    RUST_LOG=warn \
+    "$CARGO_TARGET_DIR/debug/micropower-server" >"$tmp/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/server.log" >&2; echo "the test server died" >&2; exit 1; }
+    sleep 0.2
+done
+curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$tmp/server.log" >&2; exit 1; }
+say "micropower-server (native core) on 127.0.0.1:$port, database in $tmp"
+
+# --- run the Kotlin tests on the JVM ----------------------------------------------------------------------
+status=0
+MICROPOWER_VECTORS="$repo/tests/vectors" \
+    MICROPOWER_TEST_URL="http://127.0.0.1:$port" \
+    MICROPOWER_TEST_ADMIN_KEY="$admin_key" \
+    java -Djna.library.path="$(dirname "$lib")" -cp "$build/tests.jar:$jna" org.micropower.tests.MainKt || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "--- server log" >&2
+    tail -n 40 "$tmp/server.log" >&2
+fi
+exit "$status"
