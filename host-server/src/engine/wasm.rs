@@ -7,7 +7,7 @@
 //! Instances: each lives in its own [`Store`] (its own memory, [`StoreLimits`] and fuel), taken from the
 //! pooling allocator. A new instance first runs the guest's `warm-up` export under
 //! [`WasmConfig::warm_up_fuel`]: it loads the core's lazily built phone-number metadata, which costs about
-//! 1.15 billion fuel (≈ 0.3 s), against ≈ 0.2 million for an `allocate_payment`. A fresh store per call
+//! 1.15 billion fuel (≈ 0.1 s), against ≈ 0.2 million for an `allocate_payment`. A fresh store per call
 //! would pay that on every registration, so instances are reused (the "bounded reuse" of
 //! `architecture.md`): each serves up to [`WasmConfig::calls_per_instance`] calls, then is dropped, as it is
 //! at once after any trap or limit, or when its memory has grown past half of
@@ -15,8 +15,9 @@
 //! nothing a call leaves in the guest's memory changes the next call's decision.
 //!
 //! Limits are deterministic: fuel counts instructions, not time, so an input is accepted or stopped the same
-//! way on every server whatever its load. A call stopped by a limit on a reused instance is retried once on
-//! a new instance, so the outcome never depends on what the instance served before.
+//! way on every server whatever its load (and every instance is warmed alike, so a call's fuel hardly
+//! depends on what the instance served before). A call refused memory on a reused instance is retried once
+//! on a new instance, so a fragmented heap never decides an outcome.
 //!
 //! Concurrency: at most [`WasmConfig::max_concurrent`] calls run at once (the pool's size); further
 //! callers wait for a free slot.
@@ -52,7 +53,7 @@ pub struct WasmConfig {
     /// Fuel per call (about one unit per wasm instruction; wasmtime runs a few billion a second). A payment
     /// uses ≈ 0.2 million; the costliest shared vector ≈ 33 million (a phone number of a region the instance
     /// has not seen yet: that region's patterns compile lazily). The default stops a runaway call after
-    /// ≈ 0.3 s.
+    /// ≈ 0.25 s.
     pub fuel: u64,
     /// Fuel for a new instance's `warm-up` (≈ 1.15 billion used; the instance's memory is then ≈ 5 MiB).
     pub warm_up_fuel: u64,
@@ -172,8 +173,9 @@ impl WasmEngine {
             Err(e) => return (Err(e), 0),
         };
         let (mut result, mut fuel) = instance.run(&f, self.config.fuel);
-        if reused && matches!(result, Err(EngineError::Limit(_))) {
-            // What an instance served before must not decide this call: try once more on a new instance.
+        if reused && instance.store.data().limits.hit.is_some() {
+            // Memory refused on an instance that served other calls before: its heap's history must not
+            // decide this call, so try once more on a new instance.
             drop(instance);
             instance = match self.new_instance() {
                 Ok(instance) => instance,
@@ -192,18 +194,12 @@ impl WasmEngine {
     fn new_instance(&self) -> Result<Instance, EngineError> {
         let mut store = Store::new(&self.engine, State::new(&self.config));
         store.limiter(|state| &mut state.limits);
-        let mut core = None;
         let (warmed, _) = Instance::metered(&mut store, self.config.warm_up_fuel, |store| {
-            let instance = self.pre.instantiate(&mut *store)?;
-            instance.call_warm_up(&mut *store)?;
-            core = Some(instance);
-            Ok(())
+            let core = self.pre.instantiate(&mut *store)?;
+            core.call_warm_up(&mut *store)?;
+            Ok(core)
         });
-        match (warmed, core) {
-            (Ok(()), Some(core)) => Ok(Instance { store, core, calls: 0 }),
-            (Err(e), _) => Err(e),
-            (Ok(()), None) => Err(EngineError::Internal("the instance vanished during warm-up".to_owned())),
-        }
+        Ok(Instance { store, core: warmed?, calls: 0 })
     }
 
     /// Returns a healthy instance to the idle list, unless it has served its share or grown too big.
