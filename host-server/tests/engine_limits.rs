@@ -84,10 +84,12 @@ fn a_fresh_instance_per_call_decides_like_reused_instances() {
         ("normalize_phone", json!({"raw": "12"})),
         ("round_money", json!({"amount": "1.005", "currency": "KES"})),
     ];
+    let started = Instant::now();
     for (function, input) in &calls {
         let first = fresh.call(function, input);
         assert_eq!(first, WASM.call(function, input), "{function} {input}");
         assert_eq!(first, NativeEngine.call(function, input), "{function} {input}");
     }
+    eprintln!("a call on a new instance (instantiate + warm-up + call) took {:?}", started.elapsed() / 3);
     assert_eq!(fresh.idle_instances(), 0, "an instance that served its one call is not kept");
 }

@@ -10,12 +10,14 @@
 //!
 //! # From async code
 //!
-//! [`Engine::call`] is synchronous and CPU-bound. A wasm call costs about 40 µs (new store + instantiate
-//! from the pool + call; `BENCHMARKS-engine.md`), a native call a few µs, so calling it directly on a tokio
-//! worker is acceptable for ordinary requests. A runaway guest, though, runs until its fuel is spent
-//! (about a second with [`WasmConfig::default`]) before it is stopped, so the server should prefer
-//! `tokio::task::spawn_blocking(move || engine.call(&function, &input))` (a few µs more per call) with the
-//! engine behind an `Arc<dyn Engine>`, which is `Send + Sync` and cheap to clone.
+//! [`Engine::call`] is synchronous and CPU-bound. One `allocate_payment` costs about 40 µs on the wasm engine
+//! (an idle warm instance, a fresh fuel budget, JSON text both ways) and 6 µs natively
+//! (`BENCHMARKS-engine.md`); the first calls after start, or after an instance is replaced, also pay for a
+//! new instance (≈ 0.1 s: the core's phone-number tables load in the guest). A runaway guest runs until its
+//! fuel is spent (≈ 0.25 s with [`WasmConfig::default`]). So the server should call it through
+//! `tokio::task::spawn_blocking(move || engine.call(&function, &input))` (a few µs more per call) rather
+//! than on a runtime worker, with the engine behind an `Arc<dyn Engine>`, which is `Send + Sync` and cheap
+//! to clone.
 
 mod native;
 mod wasm;
@@ -113,7 +115,8 @@ impl std::str::FromStr for EngineKind {
     }
 }
 
-/// Builds the engine of that kind; the wasm engine compiles the embedded component (about a second).
+/// Builds the engine of that kind; the wasm engine compiles the embedded component and warms one instance
+/// (a few seconds of CPU).
 pub fn new(kind: EngineKind) -> Result<Arc<dyn Engine>, EngineError> {
     Ok(match kind {
         EngineKind::Wasm => Arc::new(WasmEngine::new(WasmConfig::default())?),
