@@ -16,6 +16,8 @@ step "toolchain"
 for component in rustfmt clippy; do
     rustup component list --installed | grep -q "^$component" || rustup component add "$component"
 done
+# The server embeds the core built as a WebAssembly component (host-server/build.rs).
+rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 rustc --version
 
 step "PostgreSQL 15 for the server's tests (started when stopped; a password for the postgres user over TCP)"

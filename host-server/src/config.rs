@@ -3,14 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// Which engine runs the core.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EngineKind {
-    /// The core compiled to a WebAssembly component, run by wasmtime (default).
-    Wasm,
-    /// The core linked into the server.
-    Native,
-}
+pub use crate::engine::EngineKind;
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -52,12 +45,9 @@ impl Config {
             name: "MICROPOWER_LISTEN",
             reason: format!("{listen:?} is not host:port ({e})"),
         })?;
-        let engine = match var("MICROPOWER_CORE").as_deref() {
-            None | Some("wasm") => EngineKind::Wasm,
-            Some("native") => EngineKind::Native,
-            Some(other) => {
-                return Err(ConfigError { name: "MICROPOWER_CORE", reason: format!("{other:?} is not wasm or native") })
-            }
+        let engine = match var("MICROPOWER_CORE") {
+            None => EngineKind::default(),
+            Some(name) => name.parse().map_err(|e| ConfigError { name: "MICROPOWER_CORE", reason: format!("{e}") })?,
         };
         let demo =
             args.iter().any(|a| a == "--demo") || matches!(var("MICROPOWER_DEMO").as_deref(), Some("1" | "true"));

@@ -78,13 +78,18 @@ impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match e {
             EngineError::Core { code, message, details, .. } => {
-                let mut err = ApiError::new(status_of(&code), &code, message);
+                let mut err = ApiError::new(status_of(code), code, message);
                 if let Value::Object(map) = details {
                     for (k, v) in map {
                         err.body.entry(k).or_insert(v);
                     }
                 }
                 err
+            }
+            // Deterministic (fuel counts instructions): this input costs too much to decide, on any server.
+            EngineError::Limit(why) => {
+                tracing::warn!(%why, "core call stopped by a limit");
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "engine_limit", "the input is too costly to decide")
             }
             other => ApiError::internal(other),
         }

@@ -166,12 +166,8 @@ async fn decide(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checked<'_>
         if payment.money_moved {
             return queue_unmatched(tx, payment, &c.received_at).await.map(|v| Decision::Done(Outcome::Unmatched(v)));
         }
-        let refusal = ApiError::from(crate::engine::EngineError::Core {
-            code: "unknown_serial".into(),
-            variant: "UnknownSerial".into(),
-            message: format!("no device with serial {}", payment.serial),
-            details: json!({"serial": payment.serial}),
-        });
+        let unknown = micropower_core::CoreError::UnknownSerial { serial: payment.serial.clone() };
+        let refusal = ApiError::from(crate::engine::EngineError::from_core(&unknown));
         return refuse(tx, payment, refusal).await;
     };
     if let Some(owner) = &device.owner_id {

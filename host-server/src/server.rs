@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use crate::config::{Config, EngineKind};
 use crate::crypto::Sealer;
 use crate::db::Db;
-use crate::engine::{Engine, NativeEngine};
+use crate::engine::Engine;
 use crate::state::{AppState, Inner, Metrics};
 
 /// A failure to start.
@@ -25,15 +25,12 @@ pub enum StartError {
     Other(String),
 }
 
-/// The engine the configuration asks for.
+/// The engine the configuration asks for (the wasm engine compiles the embedded guest: about a second).
 pub fn engine(kind: EngineKind) -> Result<Arc<dyn Engine>, StartError> {
-    if kind == EngineKind::Wasm {
-        // The WebAssembly component engine is not merged yet; say so rather than pretend.
-        tracing::warn!(
-            "MICROPOWER_CORE=wasm: the wasm engine is not built into this version yet; the core runs natively"
-        );
-    }
-    Ok(Arc::new(NativeEngine))
+    let started = std::time::Instant::now();
+    let engine = crate::engine::new(kind).map_err(|e| StartError::Engine(e.to_string()))?;
+    tracing::info!(engine = engine.name(), ms = started.elapsed().as_millis() as u64, "core engine ready");
+    Ok(engine)
 }
 
 /// Everything a running server shares, ready to serve.

@@ -1,41 +1,133 @@
-//! The core engine: the one way the server asks the core for a decision. Replaced by the engine work
-//! (wasmtime component + native); this placeholder keeps the native path so the server builds meanwhile.
+//! How the server reaches the core: one [`Engine`] trait, two implementations.
+//!
+//! - [`WasmEngine`] (the default) runs the core as a WebAssembly component (`host-server/guest`, embedded
+//!   in this binary) inside wasmtime: a fresh, sandboxed instance per call, bounded in fuel and memory.
+//! - [`NativeEngine`] calls `micropower_core::json::call` directly.
+//!
+//! Both take the same function names and argument objects as the shared vectors (`tests/vectors`) and give
+//! identical results, refusals included (`tests/engine_equality.rs` checks every vector through both).
+//! [`from_env`] picks one from `MICROPOWER_CORE=wasm|native`.
+//!
+//! # From async code
+//!
+//! [`Engine::call`] is synchronous and CPU-bound. One `allocate_payment` costs about 40 µs on the wasm engine
+//! (an idle warm instance, a fresh fuel budget, JSON text both ways) and 6 µs natively
+//! (`BENCHMARKS-engine.md`); the first calls after start, or after an instance is replaced, also pay for a
+//! new instance (≈ 0.1 s: the core's phone-number tables load in the guest). A runaway guest runs until its
+//! fuel is spent (≈ 0.25 s with [`WasmConfig::default`]). So the server should call it through
+//! `tokio::task::spawn_blocking(move || engine.call(&function, &input))` (a few µs more per call) rather
+//! than on a runtime worker, with the engine behind an `Arc<dyn Engine>`, which is `Send + Sync` and cheap
+//! to clone.
 
+mod native;
+mod wasm;
+
+use std::sync::Arc;
+
+use micropower_core::CoreError;
 use serde_json::Value;
 
-/// A core decision refused, or the engine failed.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum EngineError {
-    /// The core refused: `code` is the snake_case error code, `details` its fields.
-    #[error("{message}")]
-    Core { code: String, variant: String, message: String, details: Value },
-    /// The engine itself failed (trap, limit, bad output).
-    #[error("core engine failure: {0}")]
-    Internal(String),
-}
+pub use native::NativeEngine;
+pub use wasm::{WasmConfig, WasmEngine};
 
-/// Calls core functions by name with JSON arguments.
+/// The core behind one interface, whether it runs natively or inside wasmtime.
 pub trait Engine: Send + Sync {
-    /// Calls `function` with its argument object.
+    /// Calls the core function `function` (a name of `micropower_core::json::FUNCTIONS`) with its argument
+    /// object `input`; returns its output, or the core's refusal as [`EngineError::Core`].
     fn call(&self, function: &str, input: &Value) -> Result<Value, EngineError>;
-    /// `"native"` or `"wasm"`.
+
+    /// `"wasm"` or `"native"`: the value of `MICROPOWER_CORE` that selects this engine.
     fn name(&self) -> &'static str;
 }
 
-/// The core called directly.
-pub struct NativeEngine;
+/// Why a call gave no output.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EngineError {
+    /// The core refused the input: the same refusal on both engines. `code` is `CoreError::code()`
+    /// (`"unknown_serial"`), `variant` is `CoreError::variant_name()` (`"UnknownSerial"`), `message` its
+    /// `Display`, `details` is `CoreError::details()`: its fields, `code` and `message` as one JSON object (decimals as
+    /// strings).
+    #[error("{message}")]
+    Core {
+        /// Stable snake_case code, as on every wire.
+        code: &'static str,
+        /// The Rust variant name.
+        variant: &'static str,
+        /// Human-readable message.
+        message: String,
+        /// The variant's fields (`{}` when it has none).
+        details: Value,
+    },
+    /// The guest trapped (a bug in the guest, not a refusal): the call had no effect.
+    #[error("the core trapped: {0}")]
+    Trap(String),
+    /// The guest was stopped by a host limit (fuel, memory, stack): the input is too costly to decide.
+    #[error("the core exceeded a limit: {0}")]
+    Limit(String),
+    /// The host failed around the call (engine set-up, JSON between host and guest).
+    #[error("engine failure: {0}")]
+    Internal(String),
+}
 
-impl Engine for NativeEngine {
-    fn call(&self, function: &str, input: &Value) -> Result<Value, EngineError> {
-        micropower_core::json::call(function, input).map_err(|e| EngineError::Core {
-            code: e.code().to_owned(),
-            variant: e.variant_name().to_owned(),
-            message: e.to_string(),
-            details: e.details(),
-        })
+impl EngineError {
+    /// The refusal of the core, as the native engine reports it (and the guest, through the WIT variant).
+    pub fn from_core(error: &CoreError) -> Self {
+        Self::Core {
+            code: error.code(),
+            variant: error.variant_name(),
+            message: error.to_string(),
+            details: error.details(),
+        }
     }
 
-    fn name(&self) -> &'static str {
-        "native"
+    /// The wire code: the core's code for a refusal, else `engine_trap`, `engine_limit` or `engine_internal`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Core { code, .. } => code,
+            Self::Trap(_) => "engine_trap",
+            Self::Limit(_) => "engine_limit",
+            Self::Internal(_) => "engine_internal",
+        }
     }
+}
+
+/// Which engine to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EngineKind {
+    /// The core inside wasmtime (the default).
+    #[default]
+    Wasm,
+    /// The core linked into the server.
+    Native,
+}
+
+impl std::str::FromStr for EngineKind {
+    type Err = EngineError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "wasm" | "" => Ok(Self::Wasm),
+            "native" => Ok(Self::Native),
+            other => Err(EngineError::Internal(format!("MICROPOWER_CORE={other:?}: expected \"wasm\" or \"native\""))),
+        }
+    }
+}
+
+/// Builds the engine of that kind; the wasm engine compiles the embedded component and warms one instance
+/// (a few seconds of CPU).
+pub fn new(kind: EngineKind) -> Result<Arc<dyn Engine>, EngineError> {
+    Ok(match kind {
+        EngineKind::Wasm => Arc::new(WasmEngine::new(WasmConfig::default())?),
+        EngineKind::Native => Arc::new(NativeEngine),
+    })
+}
+
+/// The engine named by `MICROPOWER_CORE` (`wasm`, the default, or `native`).
+pub fn from_env() -> Result<Arc<dyn Engine>, EngineError> {
+    let kind = match std::env::var("MICROPOWER_CORE") {
+        Ok(value) => value.parse()?,
+        Err(std::env::VarError::NotPresent) => EngineKind::default(),
+        Err(e) => return Err(EngineError::Internal(format!("MICROPOWER_CORE: {e}"))),
+    };
+    new(kind)
 }

@@ -1,0 +1,37 @@
+//! One `allocate_payment` call (the first case of `tests/vectors/allocate_payment.json`, domain.md §5.1)
+//! through the wasm engine and the native engine in the same run, plus the wasm engine's fixed cost per call
+//! (fresh store + instance from the pool + a call that does nothing). Figures in `BENCHMARKS-engine.md`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use micropower_server::engine::{Engine, NativeEngine, WasmConfig, WasmEngine};
+use serde_json::Value;
+
+fn allocate_payment_case() -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/allocate_payment.json");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    doc["cases"][0].clone()
+}
+
+fn engines(c: &mut Criterion) {
+    let case = allocate_payment_case();
+    let (input, want) = (&case["input"], &case["output"]);
+    let wasm = WasmEngine::new(WasmConfig::default()).unwrap();
+    let native = NativeEngine;
+    assert_eq!(&wasm.call("allocate_payment", input).unwrap(), want);
+    assert_eq!(&native.call("allocate_payment", input).unwrap(), want);
+
+    let mut group = c.benchmark_group("allocate_payment");
+    group.bench_function("native", |b| b.iter(|| native.call("allocate_payment", black_box(input)).unwrap()));
+    group.bench_function("wasm", |b| b.iter(|| wasm.call("allocate_payment", black_box(input)).unwrap()));
+    group.finish();
+
+    c.bench_function("wasm_fixed_cost_per_call", |b| b.iter(|| wasm.spin(black_box(0)).unwrap()));
+}
+
+criterion_group!(benches, engines);
+criterion_main!(benches);

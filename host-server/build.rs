@@ -1,0 +1,108 @@
+//! Builds the guest component (`host-server/guest`, target `wasm32-wasip2`) and puts it in `OUT_DIR`, where
+//! `src/engine/wasm.rs` embeds it with `include_bytes!`.
+//!
+//! The guest is built by a nested `cargo build --release` with its own target directory (next to the outer
+//! one), so it never waits on the outer build's lock and stays incremental between runs. It installs
+//! nothing: a missing `wasm32-wasip2` target is a clear error telling the command to run.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const TARGET: &str = "wasm32-wasip2";
+const GUEST: &str = "micropower-guest";
+const ARTIFACT: &str = "micropower_guest.wasm";
+
+fn main() -> ExitCode {
+    match build() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            // `cargo::error` shows the message as the build's error, without a backtrace or stderr dump.
+            for line in message.lines() {
+                println!("cargo::error={line}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn build() -> Result<(), String> {
+    let manifest_dir = PathBuf::from(var("CARGO_MANIFEST_DIR")?);
+    let root = manifest_dir.parent().ok_or("host-server has no parent directory")?.to_path_buf();
+    let out_dir = PathBuf::from(var("OUT_DIR")?);
+
+    for path in ["core/src", "core/Cargo.toml", "host-server/guest", "host-server/wit", "Cargo.lock"] {
+        println!("cargo::rerun-if-changed={}", root.join(path).display());
+    }
+    println!("cargo::rerun-if-env-changed=MICROPOWER_GUEST_TARGET_DIR");
+
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    check_target_installed(&rustc)?;
+
+    let target_dir = guest_target_dir(&out_dir);
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut command = Command::new(&cargo);
+    command
+        .current_dir(&root)
+        .args(["build", "--release", "--package", GUEST, "--target", TARGET, "--target-dir"])
+        .arg(&target_dir);
+    // The outer build's settings are not the guest's: no host RUSTFLAGS, no clippy-driver wrapper (clippy
+    // sets RUSTC_WORKSPACE_WRAPPER), no outer target or target directory. The jobserver (CARGO_MAKEFLAGS)
+    // is kept, so the nested build shares the outer build's job slots.
+    for name in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTC_WRAPPER",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET_DIR",
+        "CARGO_BUILD_BUILD_DIR",
+    ] {
+        command.env_remove(name);
+    }
+    let status = command.status().map_err(|e| format!("could not run {cargo}: {e}"))?;
+    if !status.success() {
+        return Err(format!("building the guest component ({GUEST}, {TARGET}) failed: {status}"));
+    }
+
+    let built = target_dir.join(TARGET).join("release").join(ARTIFACT);
+    let dest = out_dir.join(ARTIFACT);
+    std::fs::copy(&built, &dest).map_err(|e| format!("copying {} to {}: {e}", built.display(), dest.display()))?;
+    Ok(())
+}
+
+fn var(name: &str) -> Result<String, String> {
+    env::var(name).map_err(|e| format!("{name}: {e}"))
+}
+
+/// Fails with the command to run when the standard library for `wasm32-wasip2` is not installed.
+fn check_target_installed(rustc: &str) -> Result<(), String> {
+    let output = Command::new(rustc)
+        .args(["--print", "target-libdir", "--target", TARGET])
+        .output()
+        .map_err(|e| format!("could not run {rustc}: {e}"))?;
+    let libdir = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    if output.status.success() && !libdir.is_empty() && Path::new(&libdir).is_dir() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the Rust target {TARGET} is not installed; the server embeds the core built for it.\n\
+             Run: rustup target add {TARGET}"
+        ))
+    }
+}
+
+/// `MICROPOWER_GUEST_TARGET_DIR` if set; else `guest/` in the outer target directory (`OUT_DIR` is
+/// `<target>/<profile>/build/<package>-<hash>/out`), so dev, release and clippy share one guest build; else
+/// a directory inside `OUT_DIR`.
+fn guest_target_dir(out_dir: &Path) -> PathBuf {
+    if let Ok(dir) = env::var("MICROPOWER_GUEST_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    let mut up = out_dir.ancestors();
+    match (up.nth(2), up.nth(1)) {
+        (Some(build), Some(target)) if build.file_name().is_some_and(|name| name == "build") => target.join("guest"),
+        _ => out_dir.join("guest-target"),
+    }
+}

@@ -1,0 +1,100 @@
+//! Every case of every shared vector (`tests/vectors/*.json`) through both engines: the wasm engine and the
+//! native engine give identical results (output, or refusal with the same code, variant, message and
+//! details), and each equals the vector's expectation.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::path::PathBuf;
+use std::sync::LazyLock;
+
+use micropower_core::json;
+use micropower_server::engine::{Engine, EngineError, NativeEngine, WasmConfig, WasmEngine};
+use serde_json::Value;
+
+/// Compiling the guest takes a few seconds of CPU: once per test binary.
+static WASM: LazyLock<WasmEngine> = LazyLock::new(|| WasmEngine::new(WasmConfig::default()).expect("wasm engine"));
+
+fn vector_files() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn both_engines_agree_with_every_vector() {
+    let wasm = &*WASM;
+    let native = NativeEngine;
+    let (mut cases, mut refusals) = (0, 0);
+    let mut most_fuel = (0, String::new());
+    let mut failures = Vec::new();
+    let mut functions = Vec::new();
+    for file in vector_files() {
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let function = doc["function"].as_str().expect("function").to_owned();
+        for case in doc["cases"].as_array().expect("cases") {
+            cases += 1;
+            let name = format!("{function} / {}", case["name"].as_str().unwrap_or("?"));
+            let (from_wasm, fuel) = wasm.call_metered(&function, &case["input"]);
+            if fuel > most_fuel.0 {
+                most_fuel = (fuel, name.clone());
+            }
+            let from_native = native.call(&function, &case["input"]);
+            if from_wasm != from_native {
+                failures.push(format!("{name}: engines differ\n  wasm:   {from_wasm:?}\n  native: {from_native:?}"));
+                continue;
+            }
+            match (case.get("output"), case.get("error").and_then(Value::as_str), &from_wasm) {
+                (Some(want), None, Ok(got)) if got == want => {}
+                (None, Some(code), Err(EngineError::Core { code: got, .. })) if *got == code => refusals += 1,
+                (want, code, got) => {
+                    failures.push(format!("{name}: want {want:?} / error {code:?}, got {got:?}"));
+                }
+            }
+        }
+        functions.push(function);
+    }
+    assert!(failures.is_empty(), "{} of {cases} cases failed:\n{}", failures.len(), failures.join("\n"));
+    let untested: Vec<_> = json::FUNCTIONS.iter().filter(|f| !functions.iter().any(|g| g == *f)).collect();
+    assert!(untested.is_empty(), "functions without vectors: {untested:?}");
+    assert!(cases > 100, "only {cases} vector cases found");
+    eprintln!("{cases} vector cases ({refusals} refusals) identical on the wasm and native engines");
+    eprintln!("most fuel: {} ({})", most_fuel.0, most_fuel.1);
+    // The default budget stops runaways, not real work: keep a wide margin over the costliest vector.
+    assert!(
+        most_fuel.0.saturating_mul(20) < wasm.config().fuel,
+        "{} uses {} fuel: within 20x of the budget {}",
+        most_fuel.1,
+        most_fuel.0,
+        wasm.config().fuel
+    );
+}
+
+/// Refusals that are not in the vectors: bad JSON shapes and unknown functions refuse alike on both engines.
+#[test]
+fn both_engines_refuse_alike_outside_the_vectors() {
+    let wasm = &*WASM;
+    let inputs = [
+        ("no_such_function", serde_json::json!({})),
+        ("round_money", serde_json::json!({"amount": "1.005"})),
+        ("round_money", serde_json::json!([1, 2, 3])),
+        ("normalize_serial", serde_json::json!({"raw": "  ab-12 ", "extra": true})),
+        ("normalize_serial", serde_json::json!({"raw": "é".repeat(100)})),
+    ];
+    for (function, input) in inputs {
+        let from_wasm = wasm.call(function, &input);
+        assert_eq!(from_wasm, NativeEngine.call(function, &input), "{function} {input}");
+        assert!(matches!(from_wasm, Err(EngineError::Core { .. })), "{function} {input}: {from_wasm:?}");
+    }
+}
+
+#[test]
+fn engine_is_chosen_by_name() {
+    assert_eq!(micropower_server::engine::new("native".parse().unwrap()).unwrap().name(), "native");
+    assert!("python".parse::<micropower_server::engine::EngineKind>().is_err());
+    assert_eq!(WASM.name(), "wasm");
+}
