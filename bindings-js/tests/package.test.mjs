@@ -50,3 +50,22 @@ test("no `any` in the package's public types", () => {
     }
   }
 });
+
+test("the root README's JS example runs and prints what its comments say", async () => {
+  const { execFileSync } = await import("node:child_process");
+  const { writeFileSync, rmSync } = await import("node:fs");
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const block = readme.match(/## JavaScript in ten lines[\s\S]*?```js\n([\s\S]*?)```/);
+  assert.ok(block, "README.md has the JS example");
+  assert.ok(block[1].trim().split("\n").length <= 10, "ten lines at most");
+  const file = fileURLToPath(new URL("../readme-example.test-tmp.mjs", import.meta.url));
+  writeFileSync(file, block[1]);
+  try {
+    const out = execFileSync(process.execPath, [file], { encoding: "utf8" });
+    assert.match(out, /quantity: '2'/);
+    assert.match(out, /2026-01-08 700/);
+    assert.match(out, /UnknownSerial unknown_serial/);
+  } finally {
+    rmSync(file, { force: true });
+  }
+});
