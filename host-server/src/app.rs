@@ -42,6 +42,8 @@ v1_routes! {
     put "/plans/{id}/total" => plans::edit_total, "plans", "Change a plan's total (MPM's edit rules)";
     put "/plans/{id}/installments/{number}" => plans::edit_installment, "plans", "Change one untouched installment";
     get "/devices/{serial}" => devices::get_device, "devices", "A device with its debts, credit and token count";
+    get "/devices" => devices::devices, "devices", "Search devices by serial";
+    get "/devices/{serial}/snapshot" => devices::snapshot, "devices", "The account as the core sees it now (the dashboard's payment preview)";
     put "/devices/{serial}/owner" => devices::reassign, "devices", "Re-assign a device to another customer";
     get "/devices/{serial}/tokens" => devices::tokens, "tokens", "A device's token history";
     post "/devices/{serial}/tokens" => devices::operator_token, "tokens", "An operator token (no money moves)";
@@ -70,6 +72,7 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
         .route("/healthz", get(system::healthz))
         .route("/metrics", get(system::metrics))
         .nest("/v1", v1)
+        .merge(crate::web::router())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such path") })
         .layer(axum::middleware::map_response(error_shape))
         .layer(DefaultBodyLimit::max(body_limit))
