@@ -71,14 +71,38 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
         .route("/metrics", get(system::metrics))
         .nest("/v1", v1)
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such path") })
+        .layer(axum::middleware::map_request(refuse_nul_in_uri))
         .layer(axum::middleware::map_response(error_shape))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
 
+/// Refuses a path or query that decodes to a NUL character (`%00`): no id or serial holds one, and
+/// PostgreSQL cannot even compare against one.
+async fn refuse_nul_in_uri(request: axum::extract::Request) -> Result<axum::extract::Request, ApiError> {
+    let uri = request.uri();
+    let spelled = |text: &str| text.as_bytes().windows(3).any(|w| w.eq_ignore_ascii_case(b"%00"));
+    if spelled(uri.path()) || uri.query().is_some_and(spelled) {
+        return Err(ApiError::invalid("path", "the path or query must not contain NUL characters (%00)"));
+    }
+    Ok(request)
+}
+
 /// Gives axum's own rejections (a malformed path parameter or query, a wrong method) the API's error shape,
 /// so every 4xx a client sees is `{"code", "message"}`.
 async fn error_shape(response: Response) -> Response {
+    let status = response.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The unread rest of the body makes the connection unusable; say so, or a client that pools
+        // connections sends its next request into a socket about to close.
+        let mut response = response;
+        response.headers_mut().insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+        return reshape(response).await;
+    }
+    reshape(response).await
+}
+
+async fn reshape(response: Response) -> Response {
     let status = response.status();
     let is_json = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
         v.starts_with("application/json")
