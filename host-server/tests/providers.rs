@@ -186,7 +186,9 @@ async fn daraja_c2b(s: TestServer) {
     };
 
     // Validation: accepted (serial typed by hand, amount "800.00"), with our reference as ThirdPartyTransID.
+    let started = std::time::Instant::now();
     let (code, ok) = post(validation.clone(), c2b("RKL1", " shs-k1 ", json!("800.00"), "600984", "")).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(1), "well under a second: {:?}", started.elapsed());
     assert_eq!(code, 200);
     assert_eq!((ok["ResultCode"].as_str(), ok["ResultDesc"].as_str()), (Some("0"), Some("Accepted")), "{ok}");
     let reference = ok["ThirdPartyTransID"].as_str().unwrap().to_owned();
