@@ -57,6 +57,9 @@ CREATE TABLE payment_conflicts (
     announced       TEXT,
     received        TEXT NOT NULL,
     status          TEXT NOT NULL CHECK (status IN ('open', 'resolved')),
+    resolution      TEXT CHECK (resolution IN ('credited', 'dismissed')),
+    payment_id      TEXT,
+    resolved_at     TEXT,
     created_at      TEXT NOT NULL,
     UNIQUE (provider_id, provider_tx_id)
 );

@@ -52,6 +52,7 @@ v1_routes! {
     get "/payments/refused" => payments::refused, "payments", "Payments refused before money moved";
     get "/payments/unmatched" => payments::unmatched, "payments", "Money that arrived for an unknown serial";
     get "/payments/conflicts" => providers::conflicts, "payments", "Provider deliveries whose money disagreed with what was announced (nothing credited)";
+    post "/payments/conflicts/{id}/resolve" => providers::resolve, "payments", "An operator's decision on a conflict: credit the money as received (optionally to another serial) or dismiss it";
     post "/payments/unmatched/{id}/assign" => payments::assign, "payments", "Apply waiting money to a device";
     get "/payments/{payment_id}" => payments::get, "payments", "One payment, with its tokens as they are now";
     get "/reports/revenue" => reports::revenue, "reports", "Revenue per period, by allocation kind and by place or device kind";

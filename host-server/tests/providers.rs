@@ -295,6 +295,24 @@ async fn daraja_c2b(s: TestServer) {
     // And the customer's SMS is queued with the payment.
     let (_, outbox) = s.get("/v1/notifications").await;
     assert_eq!(outbox["notifications"].as_array().unwrap().iter().filter(|n| n["kind"] == "payment").count(), 2);
+
+    // The operator decides: credit the tampered one as received (once), dismiss the foreign shortcode.
+    let all = conflicts(&s).await;
+    let id_of = |tx: &str| all.iter().find(|c| c["provider_tx_id"] == tx).unwrap()["id"].as_str().unwrap().to_owned();
+    let (rkl9, rkl10) = (id_of("RKL9"), id_of("RKL10"));
+    let credited = s.ok(&format!("/v1/payments/conflicts/{rkl9}/resolve"), json!({"credit": true}), 201).await;
+    assert_eq!(
+        (credited["resolution"].as_str(), credited["payment"]["amount"].as_str()),
+        (Some("credited"), Some("8000"))
+    );
+    let (code, again) = s.post(&format!("/v1/payments/conflicts/{rkl9}/resolve"), json!({"credit": true})).await;
+    assert_eq!((code, again["code"].as_str()), (409, Some("conflict")), "decided once");
+    assert_eq!(payments_of(&s, "SHS-K1").await.len(), 3);
+    let dismissed = s.ok(&format!("/v1/payments/conflicts/{rkl10}/resolve"), json!({"credit": false}), 200).await;
+    assert_eq!(dismissed["resolution"], "dismissed");
+    assert_eq!(payments_of(&s, "SHS-K1").await.len(), 3, "dismissing credits nothing");
+    let statuses: Vec<String> = conflicts(&s).await.iter().map(|c| c["status"].as_str().unwrap().to_owned()).collect();
+    assert!(statuses.iter().all(|st| st == "resolved"), "{statuses:?}");
 }
 
 fn wave_event(id: &str, tx: &str, serial: &str, amount: &str, currency: &str) -> Value {

@@ -245,7 +245,8 @@ pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Value>> {
 /// `GET /v1/payments/conflicts`: deliveries whose money disagreed with what was announced; nothing credited.
 pub async fn conflicts(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     let rows = sqlx::query(
-        "SELECT c.id, p.name AS provider, c.provider_tx_id, c.hook_event_id, c.reason, c.announced, c.received, c.status, c.created_at \
+        "SELECT c.id, p.name AS provider, c.provider_tx_id, c.hook_event_id, c.reason, c.announced, c.received, c.status, \
+         c.resolution, c.payment_id, c.resolved_at, c.created_at \
          FROM payment_conflicts c JOIN providers p ON p.id = c.provider_id ORDER BY c.created_at DESC, c.id DESC LIMIT 500",
     )
     .fetch_all(&state.db.pool)
@@ -265,6 +266,88 @@ pub async fn conflicts(State(state): State<AppState>) -> ApiResult<Json<Value>> 
         out.push(v);
     }
     Ok(Json(json!({"conflicts": out})))
+}
+
+/// The body of `POST /v1/payments/conflicts/{id}/resolve`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveIn {
+    /// True: apply the money as received (to `serial` if given, else the serial the delivery named);
+    /// false: dismiss it (refunded or settled outside the server).
+    credit: bool,
+    #[serde(default)]
+    serial: Option<String>,
+}
+
+/// `POST /v1/payments/conflicts/{id}/resolve`: the operator's decision on a conflict, once. Crediting goes
+/// through the same exactly-once apply (keyed by the provider's transaction), so two concurrent decisions
+/// cannot credit twice; an unknown serial lands in the unmatched queue.
+pub async fn resolve(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(body): Body<ResolveIn>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let row = sqlx::query(
+        "SELECT c.provider_tx_id, c.received, c.status, p.name, p.currency FROM payment_conflicts c \
+         JOIN providers p ON p.id = c.provider_id WHERE c.id = $1",
+    )
+    .bind(&id)
+    .fetch_optional(&state.db.pool)
+    .await?
+    .ok_or_else(|| ApiError::not_found("conflict", &id))?;
+    if row.try_get::<String, _>("status")? != "open" {
+        return Err(ApiError::conflict("this conflict is already resolved"));
+    }
+    let resolved_at = now_rfc3339();
+    if !body.credit {
+        sqlx::query(
+            "UPDATE payment_conflicts SET status = 'resolved', resolution = 'dismissed', resolved_at = $1 \
+             WHERE id = $2 AND status = 'open'",
+        )
+        .bind(&resolved_at)
+        .bind(&id)
+        .execute(&state.db.pool)
+        .await?;
+        return Ok((StatusCode::OK, Json(json!({"id": id, "status": "resolved", "resolution": "dismissed"}))));
+    }
+    let received: Value = serde_json::from_str(&row.try_get::<String, _>("received")?).map_err(ApiError::internal)?;
+    let text = |key: &str| match received.get(key) {
+        Some(Value::String(s)) => Some(s.trim().to_owned()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let serial = body.serial.or_else(|| text("serial")).filter(|s| !s.trim().is_empty());
+    let serial = serial.ok_or_else(|| ApiError::invalid("serial", "the delivery named no serial: give one"))?;
+    let amount = received
+        .get("amount")
+        .and_then(decimal)
+        .ok_or_else(|| ApiError::conflict("the delivery's amount is not a positive decimal: dismiss it"))?;
+    let payment = crate::payments::PaymentIn {
+        provider: row.try_get("name")?,
+        provider_tx_id: row.try_get("provider_tx_id")?,
+        serial,
+        amount: amount.to_string(),
+        currency: text("currency").unwrap_or(row.try_get("currency")?),
+        received_at: None,
+        payer_phone: None,
+        money_moved: true,
+    };
+    let (status, answer) = match crate::payments::apply(&state, &payment).await? {
+        crate::payments::Outcome::Applied(v) => (StatusCode::CREATED, v),
+        crate::payments::Outcome::Repeat(v) => (StatusCode::OK, v),
+        crate::payments::Outcome::Unmatched(v) => (StatusCode::ACCEPTED, v),
+    };
+    sqlx::query(
+        "UPDATE payment_conflicts SET status = 'resolved', resolution = 'credited', payment_id = $1, resolved_at = $2 \
+         WHERE id = $3 AND status = 'open'",
+    )
+    .bind(answer.get("payment_id").and_then(Value::as_str))
+    .bind(&resolved_at)
+    .bind(&id)
+    .execute(&state.db.pool)
+    .await?;
+    tracing::info!(conflict = %id, "conflict resolved by crediting");
+    Ok((status, Json(json!({"id": id, "status": "resolved", "resolution": "credited", "payment": answer}))))
 }
 
 /// The secret path segment of a hook.
