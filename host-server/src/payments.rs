@@ -63,6 +63,26 @@ fn received(payment: &PaymentIn) -> ApiResult<(String, chrono::NaiveDate)> {
     }
 }
 
+/// Asks the core whether a payment would be accepted now (domain.md §5.5), without side effects: the
+/// core's `Validation` as JSON, or its refusal.
+pub async fn validate(state: &AppState, serial: &str, amount: &str, currency: &str, channel: &str) -> ApiResult<Value> {
+    let canonical: Option<String> = state.core("normalize_serial", &json!({"raw": serial})).ok();
+    let mut tx = state.db.pool.begin().await?;
+    let device = match &canonical {
+        Some(s) => repo::device(&mut *tx, s, "").await?,
+        None => None,
+    };
+    let snapshot = match &device {
+        Some(d) => Some(crate::snapshot::load(&mut tx, d).await?),
+        None => None,
+    };
+    drop(tx);
+    let request = json!({
+        "serial": serial, "amount": amount, "currency": currency, "received_on": crate::ids::today(), "channel": channel,
+    });
+    state.core::<_, Value>("validate_payment", &json!({"snapshot": snapshot, "request": request}))
+}
+
 /// Looks up a stored answer for `(provider, provider_tx_id)`.
 async fn stored_answer<'e, E: sqlx::Executor<'e, Database = Any>>(
     exec: E,
@@ -200,6 +220,10 @@ async fn decide(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checked) ->
     let response = answer(&payment_id, &allocation, &tokens);
     write(tx, payment, &device, &allocation, &payment_id, &c.received_at, &response).await?;
     record_tokens(tx, &device.serial, Some(&payment_id), None, &tokens).await?;
+    // The customer's SMS is queued in the payment's own transaction: both happen, or neither.
+    if let Some(owner) = &device.owner_id {
+        crate::notify::enqueue_payment(tx, &payment_id, owner).await?;
+    }
     Ok(Decision::Done(Outcome::Applied(response)))
 }
 
