@@ -1,5 +1,177 @@
-//! JavaScript bindings (wasm-bindgen) over micropower-core; filled by the JS issue.
+//! JavaScript bindings (wasm-bindgen) over `micropower-core`: the WebAssembly module of the npm package
+//! `micropower`.
 //!
-//! A skeleton for now: it only proves the crate links against the core facade.
+//! A binding is conversions plus one call: every exported function turns its JS arguments into the core's
+//! JSON argument object (serde-wasm-bindgen), calls [`micropower_core::json::call`] by the core function's
+//! name, and turns the result back into plain JS objects. Money and energy are decimal strings both ways,
+//! dates are `YYYY-MM-DD` strings, record properties keep the core's snake_case names; function names are
+//! camelCase. A core refusal becomes a JS `Error` whose `name` is the variant (`"UnknownSerial"`), with
+//! `code` (`"unknown_serial"`) and `details` (the variant's fields, `code` and `message`).
+//!
+//! The TypeScript declarations are hand-written in `src/micropower.d.ts` (every function and record, no
+//! `any`) and emitted into the package's `.d.ts` by wasm-bindgen; the generated signatures are skipped.
 
-pub use micropower_core::api::normalize_serial;
+use micropower_core::{json, CoreError};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = include_str!("micropower.d.ts");
+
+/// Plain JS objects and arrays (not `Map`s); numbers that fit are numbers.
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| js_error(&invalid("output", e.to_string())))
+}
+
+fn invalid(field: &str, reason: String) -> CoreError {
+    CoreError::InvalidInput { field: field.to_owned(), reason }
+}
+
+/// The JS `Error` for a core refusal: `name` = variant, `code` = snake_case code, `details` = its fields.
+fn js_error(error: &CoreError) -> JsValue {
+    let js = js_sys::Error::new(&error.to_string());
+    js.set_name(error.variant_name());
+    let target: &JsValue = js.as_ref();
+    // Setting a property on a fresh Error cannot fail; a failure would only lose the extra property.
+    let _ = js_sys::Reflect::set(target, &JsValue::from_str("code"), &JsValue::from_str(error.code()));
+    if let Ok(details) = error.details().serialize(&serde_wasm_bindgen::Serializer::json_compatible()) {
+        let _ = js_sys::Reflect::set(target, &JsValue::from_str("details"), &details);
+    }
+    js.into()
+}
+
+/// Calls the core function `function` with the named arguments; `undefined` and `null` arguments are left
+/// out, so the core's defaults apply.
+fn call(function: &str, args: Vec<(&str, JsValue)>) -> Result<JsValue, JsValue> {
+    let mut input = Map::new();
+    for (name, value) in args {
+        if value.is_undefined() || value.is_null() {
+            continue;
+        }
+        let value: Value =
+            serde_wasm_bindgen::from_value(value).map_err(|e| js_error(&invalid(name, e.to_string())))?;
+        input.insert(name.to_owned(), value);
+    }
+    let output = json::call(function, &Value::Object(input)).map_err(|e| js_error(&e))?;
+    to_js(&output)
+}
+
+/// The fields of an options object (`undefined`/`null` for none), as named arguments.
+fn options(value: JsValue, names: &[&'static str]) -> Vec<(&'static str, JsValue)> {
+    if value.is_undefined() || value.is_null() {
+        return Vec::new();
+    }
+    names
+        .iter()
+        .map(|name| (*name, js_sys::Reflect::get(&value, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)))
+        .collect()
+}
+
+/// Every core function the package exports, by the core's snake_case name (the names of `tests/vectors/`).
+#[wasm_bindgen(js_name = coreFunctions, skip_typescript)]
+pub fn core_functions() -> Vec<String> {
+    json::FUNCTIONS.iter().map(|name| (*name).to_owned()).collect()
+}
+
+/// Every error code the core can return, in declaration order.
+#[wasm_bindgen(js_name = errorCodes, skip_typescript)]
+pub fn error_codes() -> Vec<String> {
+    CoreError::ALL_CODES.iter().map(|code| (*code).to_owned()).collect()
+}
+
+/// The core function `function` by its snake_case name with one argument object, as the shared vectors
+/// describe it. The typed functions below are the API; this is the escape hatch for tools.
+#[wasm_bindgen(js_name = callCore, skip_typescript)]
+pub fn call_core(function: &str, args: JsValue) -> Result<JsValue, JsValue> {
+    let input: Value = if args.is_undefined() || args.is_null() {
+        Value::Object(Map::new())
+    } else {
+        serde_wasm_bindgen::from_value(args).map_err(|e| js_error(&invalid("input", e.to_string())))?
+    };
+    let output = json::call(function, &input).map_err(|e| js_error(&e))?;
+    to_js(&output)
+}
+
+/// Declares one exported function per core function: JS name, core name, positional arguments (each named
+/// as in the core's argument object), and optionally a trailing options object with the fields it may set.
+macro_rules! functions {
+    ($(
+        $(#[$doc:meta])*
+        $js:literal => fn $rust:ident ( $($arg:ident),* $(; $opts:ident { $($field:literal),* })? ) = $core:literal;
+    )*) => {$(
+        $(#[$doc])*
+        #[wasm_bindgen(js_name = $js, skip_typescript)]
+        pub fn $rust($($arg: JsValue,)* $($opts: JsValue)?) -> Result<JsValue, JsValue> {
+            #[allow(unused_mut)]
+            let mut args: Vec<(&str, JsValue)> = vec![$((stringify!($arg), $arg)),*];
+            $(args.extend(options($opts, &[$($field),*]));)?
+            call($core, args)
+        }
+    )*};
+}
+
+functions! {
+    /// Rounds an amount half up to its currency's minor unit.
+    "roundMoney" => fn round_money(amount, currency) = "round_money";
+    /// The canonical serial.
+    "normalizeSerial" => fn normalize_serial(raw) = "normalize_serial";
+    /// A valid phone number in E.164.
+    "normalizePhone" => fn normalize_phone(raw, region) = "normalize_phone";
+    /// Village → area → cluster.
+    "locateVillage" => fn locate_village(hierarchy, village_id) = "locate_village";
+    /// Every offline rule of a registration form, each failure tied to its field.
+    "registrationFieldErrors" => fn registration_field_errors(request) = "registration_field_errors";
+    /// Checks a registration and returns the records to store.
+    "register" => fn register(request, context) = "register";
+    /// Moves a device to another customer; returns the new owner's id.
+    "reassignDevice" => fn reassign_device(serial, device_exists, new_owner_id, new_owner) = "reassign_device";
+    /// `price_per_kwh + Σ fees`.
+    "unitPrice" => fn unit_price(tariff) = "unit_price";
+    /// kWh for net money, their cost and the leftover credit.
+    "energyForMoney" => fn energy_for_money(tariff, net_amount) = "energy_for_money";
+    /// Charges every access-rate period due by `now` and not charged yet.
+    "accrueAccessRate" => fn accrue_access_rate(rate, registered_on, now, state) = "accrue_access_rate";
+    /// The installments of a sale.
+    "installmentSchedule" => fn installment_schedule(terms, currency) = "installment_schedule";
+    /// A new installment plan.
+    "createInstallmentPlan" => fn create_installment_plan(id, currency, terms, down_payment_paid) = "create_installment_plan";
+    /// A plan sold with or without a device.
+    "createPlan" => fn create_plan(id, plan, down_payment_paid) = "create_plan";
+    /// Totals, paid, outstanding and what remains on each installment.
+    "planSummary" => fn plan_summary(plan) = "plan_summary";
+    /// A plan's new total, spread or rescheduled.
+    "editPlanTotal" => fn edit_plan_total(plan, edit) = "edit_plan_total";
+    /// Changes one untouched installment (0 removes it).
+    "editInstallment" => fn edit_installment(plan, number, amount) = "edit_installment";
+    /// The price of `days` days of energy-as-a-service.
+    "eaasPrice" => fn eaas_price(plan, days) = "eaas_price";
+    /// What a payment pays for: debts first, then a token request.
+    "allocatePayment" => fn allocate_payment(snapshot, payment) = "allocate_payment";
+    /// A payment against a device-less plan.
+    "allocatePlanPayment" => fn allocate_plan_payment(plan, amount, currency, credit_balance) = "allocate_plan_payment";
+    /// Whether a payment would be accepted, and its allocation preview.
+    "validatePayment" => fn validate_payment(snapshot, request) = "validate_payment";
+    /// One OpenPAYGO token.
+    "openpaygoGenerate" => fn openpaygo_generate(secret_key, starting_code, count, kind, value;
+        settings { "time_divider", "restricted_digits", "extended" }) = "openpaygo_generate";
+    /// Decodes an OpenPAYGO token as the device would.
+    "openpaygoDecode" => fn openpaygo_decode(secret_key, token, starting_code, state;
+        settings { "time_divider", "restricted_digits", "extended" }) = "openpaygo_decode";
+    /// The OpenPAYGO tokens that carry a token request.
+    "openpaygoTokensForRequest" => fn openpaygo_tokens_for_request(device, request) = "openpaygo_tokens_for_request";
+    /// Revenue per period (and group), by allocation kind.
+    "revenueReport" => fn revenue_report(payments, currency, from, to, group_by, by) = "revenue_report";
+    /// kWh sold per period.
+    "energySold" => fn energy_sold(payments, from, to, group_by, currency) = "energy_sold";
+    /// What is still owed, in aging buckets.
+    "debtAging" => fn debt_aging(installments, currency, as_of) = "debt_aging";
+    /// Portfolio at risk: plans with an installment overdue more than `days`.
+    "portfolioAtRisk" => fn portfolio_at_risk(installments, currency, as_of, days) = "portfolio_at_risk";
+    /// PAR 30, 60 and 90.
+    "par30_60_90" => fn par_30_60_90(installments, currency, as_of) = "par_30_60_90";
+    /// Collected over due for installments due in a period.
+    "collectionRate" => fn collection_rate(installments, currency, from, to) = "collection_rate";
+}

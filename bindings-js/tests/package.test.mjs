@@ -1,0 +1,71 @@
+// The package itself: errors as JS Errors, the web (ES module) build, the published typings.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import * as mp from "micropower";
+
+const pkg = fileURLToPath(new URL("../pkg/", import.meta.url));
+
+test("a refusal is an Error with the variant as name, the snake_case code and the variant's fields", () => {
+  const snapshot = JSON.parse(readFileSync(new URL("../../tests/vectors/validate_payment.json", import.meta.url)))
+    .cases.find((c) => c.error === "amount_below_minimum");
+  assert.ok(snapshot, "validate_payment has an amount_below_minimum case");
+  try {
+    mp.validatePayment(snapshot.input.snapshot, snapshot.input.request);
+    assert.fail("accepted");
+  } catch (e) {
+    assert.ok(e instanceof Error);
+    assert.equal(e.name, "AmountBelowMinimum");
+    assert.equal(e.code, "amount_below_minimum");
+    assert.equal(typeof e.details.minimum_amount, "string");
+    assert.equal(e.details.message, e.message);
+  }
+});
+
+test("a wrong argument shape is invalid_input, naming the problem", () => {
+  assert.throws(() => mp.energyForMoney({ currency: "TZS" }, "1000"), { name: "InvalidInput", code: "invalid_input" });
+  assert.throws(() => mp.energyForMoney({ currency: "TZS", price_per_kwh: "500" }, 0.5), { code: "invalid_input" });
+  assert.throws(() => mp.callCore("no_such_function", {}), { code: "not_found" });
+});
+
+test("every error code of the core is in the package's ErrorCode type", () => {
+  const dts = readFileSync(pkg + "web/micropower.d.ts", "utf8");
+  for (const code of mp.errorCodes()) assert.ok(dts.includes(`"${code}"`), code);
+});
+
+test("the web build (ES module) runs in Node with initSync and gives the same numbers", async () => {
+  const web = await import(pkg + "web/micropower.js");
+  web.initSync({ module: readFileSync(pkg + "web/micropower_bg.wasm") });
+  const tariff = { currency: "TZS", price_per_kwh: "500", fees: [{ name: "levy", price_per_kwh: "20" }] };
+  assert.deepEqual(web.energyForMoney(tariff, "1040"), mp.energyForMoney(tariff, "1040"));
+  assert.equal(web.unitPrice(tariff), "520");
+});
+
+test("no `any` in the package's public types", () => {
+  for (const dir of ["web", "node"]) {
+    for (const f of readdirSync(pkg + dir).filter((f) => f.endsWith(".d.ts"))) {
+      const text = readFileSync(`${pkg}${dir}/${f}`, "utf8").replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, "");
+      assert.doesNotMatch(text, /\bany\b/, `${dir}/${f}`);
+    }
+  }
+});
+
+test("the root README's JS example runs and prints what its comments say", async () => {
+  const { execFileSync } = await import("node:child_process");
+  const { writeFileSync, rmSync } = await import("node:fs");
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const block = readme.match(/## JavaScript in ten lines[\s\S]*?```js\n([\s\S]*?)```/);
+  assert.ok(block, "README.md has the JS example");
+  assert.ok(block[1].trim().split("\n").length <= 10, "ten lines at most");
+  const file = fileURLToPath(new URL("../readme-example.test-tmp.mjs", import.meta.url));
+  writeFileSync(file, block[1]);
+  try {
+    const out = execFileSync(process.execPath, [file], { encoding: "utf8" });
+    assert.match(out, /quantity: '2'/);
+    assert.match(out, /2026-01-08 700/);
+    assert.match(out, /UnknownSerial unknown_serial/);
+  } finally {
+    rmSync(file, { force: true });
+  }
+});
