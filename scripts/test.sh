@@ -27,9 +27,18 @@ if ! command -v pg_ctlcluster >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
 fi
 if ! pg_lsclusters -h 2>/dev/null | grep -q '^15 *main.*online'; then
-    pg_ctlcluster 15 main start
+    # After an unclean stop, recovery can outlast pg_ctl's own wait; the readiness loop below decides.
+    pg_ctlcluster 15 main start || echo "pg_ctlcluster did not report a start yet; waiting for PostgreSQL"
 fi
+for _ in $(seq 1 300); do
+    su postgres -c "pg_isready -q" && break
+    sleep 1
+done
+su postgres -c "pg_isready" || { echo "PostgreSQL did not become ready" >&2; exit 1; }
 su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null
+# Each test run creates throwaway databases (mp_test_<pid>_<n>); drop what earlier runs left behind.
+su postgres -c "psql -Atc \"SELECT datname FROM pg_database WHERE datname LIKE 'mp\\_%'\"" |
+    while read -r db; do su postgres -c "dropdb --if-exists '$db'"; done
 export MICROPOWER_TEST_POSTGRES_URL="${MICROPOWER_TEST_POSTGRES_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
 
 step "format"

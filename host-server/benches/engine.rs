@@ -1,6 +1,6 @@
 //! One `allocate_payment` call (the first case of `tests/vectors/allocate_payment.json`, domain.md §5.1)
 //! through the wasm engine and the native engine in the same run, plus the wasm engine's fixed cost per call
-//! (fresh store + instance from the pool + a call that does nothing). Figures in `BENCHMARKS-engine.md`.
+//! (fresh store + instance from the pool + a call that does nothing). Figures in `BENCHMARKS.md` ("Core engine").
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 

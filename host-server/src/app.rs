@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 use crate::error::ApiError;
 use crate::routes::{devices, export, payments, plans, registrations, registry, reports, system};
 use crate::state::AppState;
+use crate::{notify, providers};
 
 /// Declares the `/v1` routes once: `METHOD "path" => handler, "tag", "summary";`.
 macro_rules! v1_routes {
@@ -52,6 +53,8 @@ v1_routes! {
     get "/payments" => payments::list, "payments", "Payments, newest first, optionally of one serial";
     get "/payments/refused" => payments::refused, "payments", "Payments refused before money moved";
     get "/payments/unmatched" => payments::unmatched, "payments", "Money that arrived for an unknown serial";
+    get "/payments/conflicts" => providers::conflicts, "payments", "Provider deliveries whose money disagreed with what was announced (nothing credited)";
+    post "/payments/conflicts/{id}/resolve" => providers::resolve, "payments", "An operator's decision on a conflict: credit the money as received (optionally to another serial) or dismiss it";
     post "/payments/unmatched/{id}/assign" => payments::assign, "payments", "Apply waiting money to a device";
     get "/payments/{payment_id}" => payments::get, "payments", "One payment, with its tokens as they are now";
     get "/reports/revenue" => reports::revenue, "reports", "Revenue per period, by allocation kind and by place or device kind";
@@ -61,6 +64,11 @@ v1_routes! {
     get "/reports/collection" => reports::collection, "reports", "Collection rate over a period";
     get "/export" => export::export, "reports", "Every record as JSON Lines (the Python package's input)";
     post "/api-keys" => system::create_key, "system", "Create an API key (admin)";
+    post "/providers" => providers::create, "providers", "Configure a payment provider; answers its hook paths once (admin)";
+    get "/sms-templates" => notify::templates::list, "notifications", "Customer SMS templates with their defaults";
+    put "/sms-templates/{name}" => notify::templates::put, "notifications", "Edit (or reset with null) an SMS template";
+    get "/notifications" => notify::list, "notifications", "The customer SMS outbox, newest first";
+    get "/providers" => providers::list, "providers", "The configured providers, without secrets (admin)";
 }
 
 /// The whole application, testable without a socket (`tower::ServiceExt::oneshot`).
@@ -72,16 +80,41 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
         .route("/healthz", get(system::healthz))
         .route("/metrics", get(system::metrics))
         .nest("/v1", v1)
+        .merge(providers::hooks_router())
         .merge(crate::web::router())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such path") })
+        .layer(axum::middleware::map_request(refuse_nul_in_uri))
         .layer(axum::middleware::map_response(error_shape))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
 
+/// Refuses a path or query that decodes to a NUL character (`%00`): no id or serial holds one, and
+/// PostgreSQL cannot even compare against one.
+async fn refuse_nul_in_uri(request: axum::extract::Request) -> Result<axum::extract::Request, ApiError> {
+    let uri = request.uri();
+    let spelled = |text: &str| text.as_bytes().windows(3).any(|w| w.eq_ignore_ascii_case(b"%00"));
+    if spelled(uri.path()) || uri.query().is_some_and(spelled) {
+        return Err(ApiError::invalid("path", "the path or query must not contain NUL characters (%00)"));
+    }
+    Ok(request)
+}
+
 /// Gives axum's own rejections (a malformed path parameter or query, a wrong method) the API's error shape,
 /// so every 4xx a client sees is `{"code", "message"}`.
 async fn error_shape(response: Response) -> Response {
+    let status = response.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The unread rest of the body makes the connection unusable; say so, or a client that pools
+        // connections sends its next request into a socket about to close.
+        let mut response = response;
+        response.headers_mut().insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+        return reshape(response).await;
+    }
+    reshape(response).await
+}
+
+async fn reshape(response: Response) -> Response {
     let status = response.status();
     let is_json = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
         v.starts_with("application/json")
@@ -136,6 +169,20 @@ pub fn openapi() -> Value {
             );
         }
         if let Some(entry) = paths.entry(format!("/v1{path}")).or_insert_with(|| json!({})).as_object_mut() {
+            entry.insert((*method).to_owned(), operation);
+        }
+    }
+    for (method, path, summary) in providers::HOOK_ROUTES {
+        let operation = json!({
+            "tags": ["hooks"],
+            "summary": summary,
+            "description": "Authenticated by the secret path segment (and the signature where the provider signs), not by an API key.",
+            "parameters": [{"name": "secret", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "security": [],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "responses": {"200": {"description": "Answered in the provider's format", "content": {"application/json": {}}}},
+        });
+        if let Some(entry) = paths.entry((*path).to_owned()).or_insert_with(|| json!({})).as_object_mut() {
             entry.insert((*method).to_owned(), operation);
         }
     }

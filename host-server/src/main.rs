@@ -50,6 +50,26 @@ async fn main() -> ExitCode {
         },
         None => tracing::warn!("MICROPOWER_VENDOR_URL is not set: tokens of external manufacturers stay pending"),
     }
+    match micropower_server::notify::gateway::from_env() {
+        Ok(Some(gateway)) => {
+            micropower_server::notify::spawn_worker(
+                state.clone(),
+                std::sync::Arc::from(gateway),
+                std::time::Duration::from_secs(5),
+            );
+        }
+        Ok(None) => tracing::warn!("MICROPOWER_SMS_GATEWAY is not set: customer SMS wait in the outbox"),
+        Err(e) => eprintln!("micropower-server: SMS gateway disabled: {e}"),
+    }
+    match micropower_server::notify::reminders::ReminderSettings::from_env() {
+        Ok(settings) => {
+            micropower_server::notify::reminders::spawn_daily(state.clone(), settings);
+        }
+        Err(e) => {
+            eprintln!("micropower-server: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let listener = match tokio::net::TcpListener::bind(config.listen).await {
         Ok(l) => l,
         Err(e) => {

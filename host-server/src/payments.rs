@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::{Any, Row, Transaction};
 
+use crate::db::Backend;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{new_id, now_rfc3339};
 use crate::repo::{self, DeviceRow};
@@ -62,6 +63,26 @@ fn received(payment: &PaymentIn) -> ApiResult<(String, chrono::NaiveDate)> {
     }
 }
 
+/// Asks the core whether a payment would be accepted now (domain.md §5.5), without side effects: the
+/// core's `Validation` as JSON, or its refusal.
+pub async fn validate(state: &AppState, serial: &str, amount: &str, currency: &str, channel: &str) -> ApiResult<Value> {
+    let canonical: Option<String> = state.core("normalize_serial", &json!({"raw": serial})).ok();
+    let mut tx = state.db.pool.begin().await?;
+    let device = match &canonical {
+        Some(s) => repo::device(&mut *tx, s, "").await?,
+        None => None,
+    };
+    let snapshot = match &device {
+        Some(d) => Some(crate::snapshot::load(&mut tx, d).await?),
+        None => None,
+    };
+    drop(tx);
+    let request = json!({
+        "serial": serial, "amount": amount, "currency": currency, "received_on": crate::ids::today(), "channel": channel,
+    });
+    state.core::<_, Value>("validate_payment", &json!({"snapshot": snapshot, "request": request}))
+}
+
 /// Looks up a stored answer for `(provider, provider_tx_id)`.
 async fn stored_answer<'e, E: sqlx::Executor<'e, Database = Any>>(
     exec: E,
@@ -77,10 +98,21 @@ async fn stored_answer<'e, E: sqlx::Executor<'e, Database = Any>>(
 }
 
 /// A payment checked and ready to apply.
-struct Checked<'a> {
-    payment: &'a PaymentIn,
+struct Checked {
+    payment: PaymentIn,
+    /// The serial in canonical form, or None when it cannot be one (then no device has it). Worked out
+    /// before the payment waits for the writer, so the one-at-a-time part does no more than it must.
+    serial: Option<String>,
     received_at: String,
     received_on: chrono::NaiveDate,
+}
+
+impl Checked {
+    fn new(state: &AppState, payment: &PaymentIn) -> ApiResult<Self> {
+        let (received_at, received_on) = received(payment)?;
+        let serial = state.core("normalize_serial", &json!({"raw": payment.serial})).ok();
+        Ok(Checked { payment: payment.clone(), serial, received_at, received_on })
+    }
 }
 
 /// What one payment's transaction decided, before it commits.
@@ -96,14 +128,13 @@ pub async fn apply(state: &AppState, payment: &PaymentIn) -> ApiResult<Outcome> 
     check_text("provider", &payment.provider, 64)?;
     check_text("provider_tx_id", &payment.provider_tx_id, 128)?;
     check_text("serial", &payment.serial, 128)?;
-    let (received_at, received_on) = received(payment)?;
+    let checked = Checked::new(state, payment)?;
     if let Some(answer) = stored_answer(&state.db.pool, &payment.provider, &payment.provider_tx_id).await? {
         Metrics::bump(&state.metrics.payments_duplicate);
         return Ok(Outcome::Repeat(answer));
     }
-    let checked = Checked { payment, received_at, received_on };
     if let Some(writer) = state.writer.get() {
-        return writer.submit(payment.clone()).await;
+        return writer.submit(checked).await;
     }
     let mut tx = state.db.pool.begin().await?;
     match decide(state, &mut tx, &checked).await {
@@ -151,10 +182,9 @@ fn finish(state: &AppState, decision: Decision) -> ApiResult<Outcome> {
 
 /// Everything one payment writes, inside the caller's transaction: lock the device (and its owner), check
 /// for a copy applied meanwhile, load the snapshot, ask the core, write the decision.
-async fn decide(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checked<'_>) -> ApiResult<Decision> {
-    let payment = c.payment;
-    let serial: Option<String> = state.core("normalize_serial", &json!({"raw": payment.serial})).ok();
-    let device = match &serial {
+async fn decide(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checked) -> ApiResult<Decision> {
+    let payment = &c.payment;
+    let device = match &c.serial {
         Some(s) => repo::device(&mut **tx, s, state.db.for_update()).await?,
         None => None,
     };
@@ -170,7 +200,9 @@ async fn decide(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checked<'_>
         let refusal = ApiError::from(crate::engine::EngineError::from_core(&unknown));
         return refuse(tx, payment, refusal).await;
     };
-    if let Some(owner) = &device.owner_id {
+    // PostgreSQL: the owner's row lock serialises payments on the owner's other devices (shared credit and
+    // device-less plans). SQLite's writer applies one payment at a time already.
+    if let (Some(owner), Backend::Postgres) = (&device.owner_id, state.db.backend) {
         let sql = format!("SELECT id FROM customers WHERE id = $1{}", state.db.for_update());
         sqlx::query(&sql).bind(owner).fetch_optional(&mut **tx).await?;
     }
@@ -188,6 +220,10 @@ async fn decide(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checked<'_>
     let response = answer(&payment_id, &allocation, &tokens);
     write(tx, payment, &device, &allocation, &payment_id, &c.received_at, &response).await?;
     record_tokens(tx, &device.serial, Some(&payment_id), None, &tokens).await?;
+    // The customer's SMS is queued in the payment's own transaction: both happen, or neither.
+    if let Some(owner) = &device.owner_id {
+        crate::notify::enqueue_payment(tx, &payment_id, owner).await?;
+    }
     Ok(Decision::Done(Outcome::Applied(response)))
 }
 
@@ -249,7 +285,7 @@ async fn queue_unmatched(tx: &mut Transaction<'_, Any>, payment: &PaymentIn, rec
 
 /// One payment waiting for the group-commit writer.
 struct Job {
-    payment: PaymentIn,
+    payment: Checked,
     reply: tokio::sync::oneshot::Sender<ApiResult<Outcome>>,
 }
 
@@ -282,7 +318,7 @@ impl Writer {
         Writer { jobs }
     }
 
-    async fn submit(&self, payment: PaymentIn) -> ApiResult<Outcome> {
+    async fn submit(&self, payment: Checked) -> ApiResult<Outcome> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.jobs.send(Job { payment, reply }).await.map_err(|_| ApiError::internal("the payment writer stopped"))?;
         answer.await.map_err(|_| ApiError::internal("the payment writer dropped a payment"))?
@@ -318,15 +354,9 @@ async fn run_batch(state: &AppState, batch: Vec<Job>) {
     }
 }
 
-async fn apply_in_savepoint(
-    state: &AppState,
-    tx: &mut Transaction<'_, Any>,
-    payment: &PaymentIn,
-) -> ApiResult<Decision> {
-    let (received_at, received_on) = received(payment)?;
-    let checked = Checked { payment, received_at, received_on };
+async fn apply_in_savepoint(state: &AppState, tx: &mut Transaction<'_, Any>, checked: &Checked) -> ApiResult<Decision> {
     sqlx::query("SAVEPOINT payment").execute(&mut **tx).await?;
-    match decide(state, tx, &checked).await {
+    match decide(state, tx, checked).await {
         Ok(decision) => {
             sqlx::query("RELEASE SAVEPOINT payment").execute(&mut **tx).await?;
             Ok(decision)

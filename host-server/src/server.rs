@@ -48,9 +48,11 @@ pub async fn state(config: &Config) -> Result<(AppState, Option<String>), StartE
         sealer,
         metrics: Metrics::default(),
         writer: std::sync::OnceLock::new(),
+        hook_writer: std::sync::OnceLock::new(),
     }));
     if sqlite {
         let _ = state.writer.set(crate::payments::Writer::spawn(state.clone()));
+        let _ = state.hook_writer.set(crate::providers::store::HookWriter::spawn(state.clone()));
     }
     Ok((state, new_admin_key))
 }

@@ -24,6 +24,8 @@ pub struct Inner {
     pub metrics: Metrics,
     /// SQLite's group-commit payment writer (set once at start; PostgreSQL runs payments side by side).
     pub writer: std::sync::OnceLock<crate::payments::Writer>,
+    /// SQLite's group-commit writer for provider hook deliveries (unset on PostgreSQL).
+    pub hook_writer: std::sync::OnceLock<crate::providers::store::HookWriter>,
 }
 
 impl std::ops::Deref for AppState {

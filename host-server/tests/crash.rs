@@ -1,7 +1,8 @@
 //! Crash survival: retrying clients (same `provider_tx_id` until acknowledged, as providers do) while the
 //! server process is killed with SIGKILL several times and restarted on the same database. Afterwards every
-//! acknowledged payment is stored exactly once, the plans hold exactly the acknowledged money, and no
-//! OpenPAYGO count was used twice. On SQLite and on PostgreSQL.
+//! acknowledged payment is stored exactly once, the plans hold exactly the acknowledged money, each plan's
+//! stored balance equals the sum of its journal lines (the allocations in `/v1/export`), and no OpenPAYGO
+//! count was used twice. On SQLite and on PostgreSQL.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
@@ -17,7 +18,7 @@ use serde_json::{json, Value};
 const DEVICES: usize = 6;
 const CLIENTS: usize = 6;
 const PAYMENTS_PER_CLIENT: usize = 60;
-const KILLS: usize = 3;
+const KILLS: usize = 5;
 
 struct Server {
     child: Option<Child>,
@@ -175,13 +176,16 @@ async fn crash_scenario(database_url: String) {
     let (_, list) = call(&client, port, reqwest::Method::GET, "/v1/payments?limit=1000", None).await.unwrap();
     let stored = list["payments"].as_array().unwrap();
     assert_eq!(stored.len(), acknowledged.len(), "every acknowledged payment stored exactly once");
+    let journal = journal_by_plan(&client, port).await;
     let mut money_in_plans = 0u64;
     let mut counts_seen = HashSet::new();
     for d in 0..DEVICES {
         let (_, device) = call(&client, port, reqwest::Method::GET, &format!("/v1/devices/CR{d}"), None).await.unwrap();
         let plan_id = device["plan_id"].as_str().unwrap();
         let (_, plan) = call(&client, port, reqwest::Method::GET, &format!("/v1/plans/{plan_id}"), None).await.unwrap();
-        money_in_plans += plan["paid"].as_str().unwrap().parse::<u64>().unwrap();
+        let paid = plan["paid"].as_str().unwrap().parse::<u64>().unwrap();
+        assert_eq!(journal.get(plan_id).copied().unwrap_or(0), paid, "CR{d}: journal lines = stored balance");
+        money_in_plans += paid;
         let (_, tokens) =
             call(&client, port, reqwest::Method::GET, &format!("/v1/devices/CR{d}/tokens"), None).await.unwrap();
         for t in tokens["tokens"].as_array().unwrap() {
@@ -200,6 +204,32 @@ async fn crash_scenario(database_url: String) {
         "crash test: {} payments acknowledged across {KILLS} SIGKILLs ({mid_load_kills} mid-load), all stored once",
         acknowledged.len()
     );
+}
+
+/// Sums the installment lines of every exported payment by plan: the balances as the journal has them.
+async fn journal_by_plan(client: &reqwest::Client, port: u16) -> BTreeMap<String, u64> {
+    let text = client
+        .get(format!("http://127.0.0.1:{port}/v1/export"))
+        .bearer_auth(common::ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut sums = BTreeMap::new();
+    for line in text.lines() {
+        let record: Value = serde_json::from_str(line).unwrap();
+        if record["type"] != "payment" {
+            continue;
+        }
+        for allocation in record["lines"].as_array().unwrap() {
+            assert_eq!(allocation["kind"], "installment", "{record}");
+            let amount: u64 = allocation["amount"].as_str().unwrap().parse().unwrap();
+            *sums.entry(allocation["plan_id"].as_str().unwrap().to_owned()).or_insert(0) += amount;
+        }
+    }
+    sums
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -12,12 +12,12 @@
 //!
 //! [`Engine::call`] is synchronous and CPU-bound. One `allocate_payment` costs about 40 µs on the wasm engine
 //! (an idle warm instance, a fresh fuel budget, JSON text both ways) and 6 µs natively
-//! (`BENCHMARKS-engine.md`); the first calls after start, or after an instance is replaced, also pay for a
+//! (`BENCHMARKS.md`, "Core engine"); the first calls after start, or after an instance is replaced, also pay for a
 //! new instance (≈ 0.1 s: the core's phone-number tables load in the guest). A runaway guest runs until its
-//! fuel is spent (≈ 0.25 s with [`WasmConfig::default`]). So the server should call it through
-//! `tokio::task::spawn_blocking(move || engine.call(&function, &input))` (a few µs more per call) rather
-//! than on a runtime worker, with the engine behind an `Arc<dyn Engine>`, which is `Send + Sync` and cheap
-//! to clone.
+//! fuel is spent (≈ 0.25 s with [`WasmConfig::default`]). The server calls it directly on its runtime
+//! workers (`state::Inner::core`): a hop through `spawn_blocking` would cost more than the ordinary call,
+//! and the SQLite writer needs the decision in its own task anyway. The rare slow calls (a new instance, a
+//! runaway guest) hold one worker for a fraction of a second; they do not stop the others.
 
 mod native;
 mod wasm;

@@ -10,7 +10,6 @@ use sqlx::Row;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
-use crate::ids::today;
 use crate::payments::{apply, Outcome, PaymentIn};
 use crate::repo;
 use crate::state::AppState;
@@ -30,43 +29,33 @@ pub struct ValidateIn {
 /// `POST /v1/payments/validate`: `{accepted: true, customer_name, minimum_amount, preview}` or 422
 /// `{accepted: false, code, message, minimum_amount?}`.
 pub async fn validate(State(state): State<AppState>, Body(body): Body<ValidateIn>) -> Result<Json<Value>, ApiError> {
-    let serial: Option<String> = state.core("normalize_serial", &json!({"raw": body.serial})).ok();
-    let mut tx = state.db.pool.begin().await?;
-    let device = match &serial {
-        Some(s) => repo::device(&mut *tx, s, "").await?,
-        None => None,
-    };
-    let snapshot = match &device {
-        Some(d) => Some(crate::snapshot::load(&mut tx, d).await?),
-        None => None,
-    };
-    drop(tx);
-    let request = json!({
-        "serial": body.serial, "amount": body.amount, "currency": body.currency, "received_on": today(),
-        "channel": body.channel.unwrap_or_else(|| "provider".into()),
-    });
-    match state.core::<_, Value>("validate_payment", &json!({"snapshot": snapshot, "request": request})) {
-        Ok(answer) => {
-            let preview = answer.get("preview").cloned().unwrap_or(Value::Null);
-            Ok(Json(json!({
-                "accepted": true,
-                "customer_name": answer.get("customer_name"),
-                "minimum_amount": answer.get("minimum_amount"),
-                "preview": {
-                    "allocations": preview.get("lines"),
-                    "credit_used": preview.get("credit_used"),
-                    "credit_added": preview.get("credit_added"),
-                    "credit_balance": preview.get("credit_balance"),
-                    "tokens": preview.get("token").filter(|t| !t.is_null()).map(|t| vec![t.clone()]).unwrap_or_default(),
-                    "no_token_reason": preview.get("no_token_reason"),
-                },
-            })))
-        }
+    let channel = body.channel.unwrap_or_else(|| "provider".into());
+    let answer = crate::payments::validate(&state, &body.serial, &body.amount, &body.currency, &channel).await;
+    match answer {
+        Ok(answer) => Ok(Json(accepted(&answer))),
         Err(refusal) if refusal.status == StatusCode::UNPROCESSABLE_ENTITY => {
             Err(refusal.with("accepted", json!(false)))
         }
         Err(other) => Err(other),
     }
+}
+
+/// The accepted answer of a validation, from the core's `Validation`.
+pub fn accepted(answer: &Value) -> Value {
+    let preview = answer.get("preview").cloned().unwrap_or(Value::Null);
+    json!({
+        "accepted": true,
+        "customer_name": answer.get("customer_name"),
+        "minimum_amount": answer.get("minimum_amount"),
+        "preview": {
+            "allocations": preview.get("lines"),
+            "credit_used": preview.get("credit_used"),
+            "credit_added": preview.get("credit_added"),
+            "credit_balance": preview.get("credit_balance"),
+            "tokens": preview.get("token").filter(|t| !t.is_null()).map(|t| vec![t.clone()]).unwrap_or_default(),
+            "no_token_reason": preview.get("no_token_reason"),
+        },
+    })
 }
 
 /// `POST /v1/payments`: 201 on first delivery, 200 with the identical body on any repeat.

@@ -59,6 +59,20 @@ impl TestServer {
                 }
             },
         };
+        Some(Self::start_on(database_url, dir, engine).await)
+    }
+
+    /// Two servers on one fresh PostgreSQL database (as two replicas behind a load balancer), or None when
+    /// PostgreSQL is not configured here.
+    pub async fn pair_on_postgres(engine: EngineKind) -> Option<(TestServer, TestServer)> {
+        let url = postgres_url().await?;
+        let first = Self::start_on(url.clone(), tempfile::tempdir().unwrap(), engine).await;
+        let second = Self::start_on(url, tempfile::tempdir().unwrap(), engine).await;
+        Some((first, second))
+    }
+
+    /// A server on `database_url`, its key file in `dir`.
+    async fn start_on(database_url: String, dir: tempfile::TempDir, engine: EngineKind) -> TestServer {
         let config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             database_url,
@@ -77,14 +91,14 @@ impl TestServer {
         tokio::spawn(micropower_server::server::serve(listener, state.clone(), config.body_limit, async {
             let _ = rx.await;
         }));
-        Some(TestServer {
+        TestServer {
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
             key: ADMIN_KEY.into(),
             state,
             _dir: dir,
             shutdown: Some(tx),
-        })
+        }
     }
 
     pub async fn send(

@@ -1,0 +1,451 @@
+//! Payment providers (issue #5): real providers pay into the server in their own wire formats.
+//!
+//! - `POST /v1/providers` (admin) configures one and answers its hook paths once; each path carries an
+//!   unguessable secret segment (stored hashed, like API keys) and none of Safaricom's banned words.
+//! - The hooks live under `/hooks/…`, outside the API-key layer: a provider cannot send our API key, so a
+//!   hook is authenticated by its secret path segment and, where the provider signs, by the signature.
+//! - Every delivery is kept raw with its SHA-256 before the answer ([`store`]); money goes through the same
+//!   exactly-once [`crate::payments::apply`] as `POST /v1/payments`; a delivery whose money disagrees with
+//!   what was announced becomes a conflict for an operator and credits nothing.
+//!
+//! Wire formats live here (one file per provider); every business decision is the core's.
+
+pub mod daraja;
+pub mod generic;
+pub mod signature;
+pub mod store;
+pub mod wave;
+
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Body;
+use crate::ids::{new_id, now_rfc3339};
+use crate::state::AppState;
+
+/// The largest hook body accepted: provider callbacks are a few hundred bytes.
+pub const HOOK_BODY_LIMIT: usize = 16 * 1024;
+
+/// Words Safaricom filters out of callback URLs (reference/payment-providers.md §1.2).
+pub const BANNED_URL_WORDS: &[&str] = &["m-pesa", "mpesa", "safaricom", "exe", "exec", "cmd", "sql", "query"];
+
+/// `(method, path, summary)` of every hook, for the router and the OpenAPI document.
+pub const HOOK_ROUTES: &[(&str, &str, &str)] = &[
+    ("post", "/hooks/c2b/{secret}/validation", "Daraja C2B validation (Safaricom's format; always HTTP 200)"),
+    ("post", "/hooks/c2b/{secret}/confirmation", "Daraja C2B confirmation (Safaricom's format)"),
+    ("post", "/hooks/wave/{secret}", "Wave webhook (Wave-Signature)"),
+    ("post", "/hooks/hmac/{secret}/validate", "Generic HMAC validation (X-Signature)"),
+    ("post", "/hooks/hmac/{secret}/payments", "Generic HMAC payment, the /v1/payments body (X-Signature)"),
+];
+
+/// The hook routes, without API-key authentication and with a small body limit.
+pub fn hooks_router() -> Router<AppState> {
+    Router::new()
+        .route("/hooks/c2b/{secret}/validation", post(daraja::validation))
+        .route("/hooks/c2b/{secret}/confirmation", post(daraja::confirmation))
+        .route("/hooks/wave/{secret}", post(wave::webhook))
+        .route("/hooks/hmac/{secret}/validate", post(generic::validate))
+        .route("/hooks/hmac/{secret}/payments", post(generic::payments))
+        .layer(DefaultBodyLimit::max(HOOK_BODY_LIMIT))
+}
+
+/// A provider's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    DarajaC2b,
+    Wave,
+    GenericHmac,
+}
+
+impl Kind {
+    fn parse(text: &str) -> Option<Kind> {
+        match text {
+            "daraja_c2b" => Some(Kind::DarajaC2b),
+            "wave" => Some(Kind::Wave),
+            "generic_hmac" => Some(Kind::GenericHmac),
+            _ => None,
+        }
+    }
+
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::DarajaC2b => "daraja_c2b",
+            Kind::Wave => "wave",
+            Kind::GenericHmac => "generic_hmac",
+        }
+    }
+}
+
+/// A configured provider, its signing secret opened.
+pub struct Provider {
+    pub id: String,
+    pub kind: Kind,
+    /// The `provider` its payments are recorded under (unique).
+    pub name: String,
+    pub currency: String,
+    pub shortcode: Option<String>,
+    pub secret: Option<String>,
+}
+
+fn path_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// The provider a hook path belongs to; `None` (answered 404, like any unknown path) when the secret segment
+/// matches no provider of that kind.
+pub async fn by_path(state: &AppState, kind: Kind, secret: &str) -> ApiResult<Option<Provider>> {
+    if secret.len() != 64 {
+        return Ok(None);
+    }
+    let row =
+        sqlx::query("SELECT id, kind, name, currency, shortcode, secret_sealed FROM providers WHERE path_hash = $1")
+            .bind(path_hash(secret))
+            .fetch_optional(&state.db.pool)
+            .await?;
+    let Some(row) = row else { return Ok(None) };
+    let stored_kind: String = row.try_get("kind")?;
+    if Kind::parse(&stored_kind) != Some(kind) {
+        return Ok(None);
+    }
+    let sealed: Option<String> = row.try_get("secret_sealed")?;
+    Ok(Some(Provider {
+        id: row.try_get("id")?,
+        kind,
+        name: row.try_get("name")?,
+        currency: row.try_get("currency")?,
+        shortcode: row.try_get("shortcode")?,
+        secret: sealed.map(|s| state.sealer.open(&s)).transpose()?,
+    }))
+}
+
+/// 404 for a hook path whose secret matches no provider.
+pub fn unknown_hook() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such path")
+}
+
+/// The body of `POST /v1/providers`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderIn {
+    kind: String,
+    currency: String,
+    #[serde(default)]
+    shortcode: Option<String>,
+    #[serde(default)]
+    secret: Option<String>,
+    /// What its payments are recorded under (`provider`); default the kind. Unique.
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// `POST /v1/providers` (admin): 201 `{id, kind, name, currency, shortcode, hook_paths}`. The hook paths are
+/// shown only here (their secret segment is stored hashed); the signing secret is sealed and never returned.
+pub async fn create(
+    State(state): State<AppState>,
+    Body(body): Body<ProviderIn>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let kind =
+        Kind::parse(&body.kind).ok_or_else(|| ApiError::invalid("kind", "must be daraja_c2b, wave or generic_hmac"))?;
+    let currency = body.currency.trim().to_uppercase();
+    // The core knows the currencies (and their minor units); ask it rather than keep a second list.
+    state
+        .core::<_, Value>("round_money", &json!({"amount": "0", "currency": currency}))
+        .map_err(|_| ApiError::invalid("currency", "an ISO 4217 currency code is required"))?;
+    let shortcode = match kind {
+        Kind::DarajaC2b => {
+            let code = body.shortcode.as_deref().map(str::trim).unwrap_or_default();
+            if !(5..=7).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ApiError::invalid("shortcode", "the paybill or till number: 5 to 7 digits"));
+            }
+            Some(code.to_owned())
+        }
+        _ if body.shortcode.is_some() => return Err(ApiError::invalid("shortcode", "only daraja_c2b has a shortcode")),
+        _ => None,
+    };
+    let secret = match kind {
+        Kind::Wave | Kind::GenericHmac => {
+            let secret = body.secret.as_deref().unwrap_or_default();
+            if secret.len() < 16 || secret.len() > 512 {
+                return Err(ApiError::invalid("secret", "the signing secret: 16 to 512 characters"));
+            }
+            Some(state.sealer.seal(secret)?)
+        }
+        Kind::DarajaC2b if body.secret.is_some() => {
+            return Err(ApiError::invalid("secret", "Daraja does not sign its callbacks; the hook path is the secret"))
+        }
+        Kind::DarajaC2b => None,
+    };
+    let name = body.name.as_deref().map(str::trim).unwrap_or(kind.name()).to_owned();
+    if name.is_empty() || name.len() > 64 {
+        return Err(ApiError::invalid("name", "1 to 64 characters are required"));
+    }
+    let path_secret = hex::encode(crate::crypto::random_bytes::<32>()?);
+    let id = new_id();
+    let inserted = sqlx::query(
+        "INSERT INTO providers (id, kind, name, currency, shortcode, secret_sealed, path_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&id)
+    .bind(kind.name())
+    .bind(&name)
+    .bind(&currency)
+    .bind(&shortcode)
+    .bind(&secret)
+    .bind(path_hash(&path_secret))
+    .bind(now_rfc3339())
+    .execute(&state.db.pool)
+    .await;
+    if let Err(e) = inserted {
+        return Err(if crate::repo::is_unique_violation(&e) {
+            ApiError::conflict(format!("a provider named {name:?} exists; give this one another name"))
+                .with("field", json!("name"))
+        } else {
+            e.into()
+        });
+    }
+    let hook_paths = match kind {
+        Kind::DarajaC2b => json!({
+            "validation": format!("/hooks/c2b/{path_secret}/validation"),
+            "confirmation": format!("/hooks/c2b/{path_secret}/confirmation"),
+        }),
+        Kind::Wave => json!({"webhook": format!("/hooks/wave/{path_secret}")}),
+        Kind::GenericHmac => json!({
+            "validate": format!("/hooks/hmac/{path_secret}/validate"),
+            "payments": format!("/hooks/hmac/{path_secret}/payments"),
+        }),
+    };
+    tracing::info!(provider = %id, kind = kind.name(), %name, "provider configured");
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"id": id, "kind": kind.name(), "name": name, "currency": currency, "shortcode": shortcode, "hook_paths": hook_paths}),
+        ),
+    ))
+}
+
+/// `GET /v1/providers` (admin): the configured providers, without secrets or hook paths.
+pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let rows =
+        sqlx::query("SELECT id, kind, name, currency, shortcode, created_at FROM providers ORDER BY created_at, id")
+            .fetch_all(&state.db.pool)
+            .await?;
+    let columns = ["id", "kind", "name", "currency", "shortcode", "created_at"];
+    let out = rows.iter().map(|r| crate::repo::text_columns(r, &columns)).collect::<ApiResult<Vec<_>>>()?;
+    Ok(Json(json!({"providers": out})))
+}
+
+/// `GET /v1/payments/conflicts`: deliveries whose money disagreed with what was announced; nothing credited.
+pub async fn conflicts(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let rows = sqlx::query(
+        "SELECT c.id, p.name AS provider, c.provider_tx_id, c.hook_event_id, c.reason, c.announced, c.received, c.status, \
+         c.resolution, c.payment_id, c.resolved_at, c.created_at \
+         FROM payment_conflicts c JOIN providers p ON p.id = c.provider_id ORDER BY c.created_at DESC, c.id DESC LIMIT 500",
+    )
+    .fetch_all(&state.db.pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let mut v = crate::repo::text_columns(
+            r,
+            &["id", "provider", "provider_tx_id", "hook_event_id", "reason", "status", "created_at"],
+        )?;
+        if let Some(map) = v.as_object_mut() {
+            for column in ["announced", "received"] {
+                let text: Option<String> = r.try_get(column)?;
+                map.insert(column.into(), text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null));
+            }
+        }
+        out.push(v);
+    }
+    Ok(Json(json!({"conflicts": out})))
+}
+
+/// The body of `POST /v1/payments/conflicts/{id}/resolve`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveIn {
+    /// True: apply the money as received (to `serial` if given, else the serial the delivery named);
+    /// false: dismiss it (refunded or settled outside the server).
+    credit: bool,
+    #[serde(default)]
+    serial: Option<String>,
+}
+
+/// `POST /v1/payments/conflicts/{id}/resolve`: the operator's decision on a conflict, once. Crediting goes
+/// through the same exactly-once apply (keyed by the provider's transaction), so two concurrent decisions
+/// cannot credit twice; an unknown serial lands in the unmatched queue.
+pub async fn resolve(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(body): Body<ResolveIn>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let row = sqlx::query(
+        "SELECT c.provider_tx_id, c.received, c.status, p.name, p.currency FROM payment_conflicts c \
+         JOIN providers p ON p.id = c.provider_id WHERE c.id = $1",
+    )
+    .bind(&id)
+    .fetch_optional(&state.db.pool)
+    .await?
+    .ok_or_else(|| ApiError::not_found("conflict", &id))?;
+    if row.try_get::<String, _>("status")? != "open" {
+        return Err(ApiError::conflict("this conflict is already resolved"));
+    }
+    let resolved_at = now_rfc3339();
+    if !body.credit {
+        sqlx::query(
+            "UPDATE payment_conflicts SET status = 'resolved', resolution = 'dismissed', resolved_at = $1 \
+             WHERE id = $2 AND status = 'open'",
+        )
+        .bind(&resolved_at)
+        .bind(&id)
+        .execute(&state.db.pool)
+        .await?;
+        return Ok((StatusCode::OK, Json(json!({"id": id, "status": "resolved", "resolution": "dismissed"}))));
+    }
+    let received: Value = serde_json::from_str(&row.try_get::<String, _>("received")?).map_err(ApiError::internal)?;
+    let text = |key: &str| match received.get(key) {
+        Some(Value::String(s)) => Some(s.trim().to_owned()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let serial = body.serial.or_else(|| text("serial")).filter(|s| !s.trim().is_empty());
+    let serial = serial.ok_or_else(|| ApiError::invalid("serial", "the delivery named no serial: give one"))?;
+    let amount = received
+        .get("amount")
+        .and_then(decimal)
+        .ok_or_else(|| ApiError::conflict("the delivery's amount is not a positive decimal: dismiss it"))?;
+    let payment = crate::payments::PaymentIn {
+        provider: row.try_get("name")?,
+        provider_tx_id: row.try_get("provider_tx_id")?,
+        serial,
+        amount: amount.to_string(),
+        currency: text("currency").unwrap_or(row.try_get("currency")?),
+        received_at: None,
+        payer_phone: None,
+        money_moved: true,
+    };
+    let (status, answer) = match crate::payments::apply(&state, &payment).await? {
+        crate::payments::Outcome::Applied(v) => (StatusCode::CREATED, v),
+        crate::payments::Outcome::Repeat(v) => (StatusCode::OK, v),
+        crate::payments::Outcome::Unmatched(v) => (StatusCode::ACCEPTED, v),
+    };
+    sqlx::query(
+        "UPDATE payment_conflicts SET status = 'resolved', resolution = 'credited', payment_id = $1, resolved_at = $2 \
+         WHERE id = $3 AND status = 'open'",
+    )
+    .bind(answer.get("payment_id").and_then(Value::as_str))
+    .bind(&resolved_at)
+    .bind(&id)
+    .execute(&state.db.pool)
+    .await?;
+    tracing::info!(conflict = %id, "conflict resolved by crediting");
+    Ok((status, Json(json!({"id": id, "status": "resolved", "resolution": "credited", "payment": answer}))))
+}
+
+/// The secret path segment of a hook.
+pub type Secret = Path<String>;
+
+/// Current unix time, for signature windows.
+pub fn unix_now() -> i64 {
+    crate::ids::now().timestamp()
+}
+
+/// What became of a delivery's money.
+pub enum Delivered {
+    /// Applied now.
+    Credited(Value),
+    /// Applied before: the stored answer.
+    Duplicate(Value),
+    /// Money for an unknown serial, queued for an operator.
+    Unmatched(Value),
+    /// Not credited: kept as a conflict for an operator, for this reason.
+    Conflict(String),
+}
+
+impl Delivered {
+    /// The outcome recorded on the delivery.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Delivered::Credited(_) => "credited",
+            Delivered::Duplicate(_) => "duplicate",
+            Delivered::Unmatched(_) => "unmatched",
+            Delivered::Conflict(_) => "conflict",
+        }
+    }
+}
+
+/// Applies a delivery's payment exactly once, unless its transaction is in conflict. When the money has
+/// already moved (`payment.money_moved`), a refusal by the core cannot be answered back to anybody: it
+/// becomes a conflict for an operator. Otherwise the refusal is the caller's answer.
+pub async fn deliver(
+    state: &AppState,
+    provider: &Provider,
+    event_id: &str,
+    payment: &crate::payments::PaymentIn,
+) -> ApiResult<Delivered> {
+    if let Some(reason) = store::conflict_reason(state, &provider.id, &payment.provider_tx_id).await? {
+        return Ok(Delivered::Conflict(reason));
+    }
+    match crate::payments::apply(state, payment).await {
+        Ok(crate::payments::Outcome::Applied(v)) => Ok(Delivered::Credited(v)),
+        Ok(crate::payments::Outcome::Repeat(v)) => Ok(Delivered::Duplicate(v)),
+        Ok(crate::payments::Outcome::Unmatched(v)) => Ok(Delivered::Unmatched(v)),
+        Err(refusal) if payment.money_moved && refusal.status.is_client_error() => {
+            let reason = refusal.code().to_owned();
+            let received = json!({"serial": payment.serial, "amount": payment.amount, "currency": payment.currency,
+                                  "refusal": Value::Object(refusal.body.clone())});
+            store::record_conflict(state, &provider.id, &payment.provider_tx_id, event_id, &reason, None, &received)
+                .await?;
+            Ok(Delivered::Conflict(reason))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Records a conflict found before the payment was tried (amount or currency not as announced, foreign
+/// shortcode, …) and returns it as the delivery's result.
+pub async fn conflict(
+    state: &AppState,
+    provider: &Provider,
+    provider_tx_id: &str,
+    event_id: &str,
+    reason: &str,
+    announced: Option<&Value>,
+    received: &Value,
+) -> ApiResult<Delivered> {
+    store::record_conflict(state, &provider.id, provider_tx_id, event_id, reason, announced, received).await?;
+    Ok(Delivered::Conflict(reason.to_owned()))
+}
+
+/// An exact decimal from a provider's JSON: a string (`"5.00"`) or a number, read from the number's own text
+/// (never through a float computation); `None` unless positive.
+pub fn decimal(value: &Value) -> Option<rust_decimal::Decimal> {
+    let text = match value {
+        Value::String(s) => s.trim().to_owned(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    let parsed: rust_decimal::Decimal = text.parse().ok()?;
+    (parsed > rust_decimal::Decimal::ZERO).then_some(parsed)
+}
+
+/// The body bytes of a hook, or its refusal: 413 above [`HOOK_BODY_LIMIT`].
+pub fn body_bytes(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<axum::body::Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_input", "request body too large")
+        } else {
+            ApiError::invalid("body", e.body_text())
+        }
+    })
+}

@@ -1,0 +1,182 @@
+//! Wave webhooks (reference/payment-providers.md §5.1): `Wave-Signature: t=…,v1=…` is an HMAC-SHA256 of
+//! `t + raw body` with the signing secret, accepted within 5 minutes; the event `id` deduplicates
+//! deliveries and the payment key is the Wave transaction. Both payment events are customer money that has
+//! already moved: an unknown serial goes to the unmatched queue.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::signature::{self, SignatureError};
+use super::store::{self, RawEvent};
+use super::{by_path, decimal, deliver, unknown_hook, Delivered, Kind, Provider, Secret};
+use crate::error::ApiError;
+use crate::payments::PaymentIn;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    data: Value,
+}
+
+/// A payment an event carries.
+struct WavePayment {
+    tx_id: String,
+    serial: String,
+    amount: Value,
+    currency: String,
+    received_at: Option<String>,
+}
+
+fn str_at<'a>(data: &'a Value, pointer: &str) -> Option<&'a str> {
+    data.pointer(pointer).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// The payment in a `checkout.session.completed` (serial in `client_reference`) or a
+/// `merchant.payment_received` (serial in `custom_fields.account_number`); `Ok(None)` for events that move
+/// no money to us (failed checkouts, test events), `Err` when a payment event lacks a field.
+fn payment_of(envelope: &Envelope) -> Result<Option<WavePayment>, String> {
+    let data = &envelope.data;
+    let (tx_id, serial, at) = match envelope.kind.as_str() {
+        "checkout.session.completed" => {
+            if str_at(data, "/payment_status") != Some("succeeded") {
+                return Ok(None);
+            }
+            (
+                str_at(data, "/transaction_id").or_else(|| str_at(data, "/id")),
+                str_at(data, "/client_reference"),
+                str_at(data, "/when_completed"),
+            )
+        }
+        "merchant.payment_received" => (
+            str_at(data, "/transaction_id").or_else(|| str_at(data, "/id")),
+            str_at(data, "/custom_fields/account_number"),
+            str_at(data, "/when_created"),
+        ),
+        _ => return Ok(None),
+    };
+    let tx_id = tx_id.ok_or("data.transaction_id is missing")?;
+    let currency = str_at(data, "/currency").ok_or("data.currency is missing")?;
+    let amount = data.get("amount").cloned().ok_or("data.amount is missing")?;
+    Ok(Some(WavePayment {
+        tx_id: tx_id.to_owned(),
+        // A payer who typed no account number is still money to match by hand.
+        serial: serial.unwrap_or_default().to_owned(),
+        amount,
+        currency: currency.to_uppercase(),
+        received_at: at.filter(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok()).map(str::to_owned),
+    }))
+}
+
+/// `POST /hooks/wave/{secret}`: 200 once the event is kept and handled (Wave retries anything else), 401 for
+/// a missing, stale or wrong signature, 400 for a body that is not a Wave event.
+pub async fn webhook(
+    State(state): State<AppState>,
+    secret: Secret,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let provider = match by_path(&state, Kind::Wave, &secret).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return unknown_hook().into_response(),
+        Err(e) => return e.into_response(),
+    };
+    let bytes = match super::body_bytes(body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let header = headers.get("wave-signature").and_then(|v| v.to_str().ok());
+    let event = RawEvent::new(&provider.id, "webhook", &bytes, header);
+    if let Err(e) = store::write(&state, vec![event.insert("received", None, None)]).await {
+        return e.into_response();
+    }
+    let secret = provider.secret.as_deref().unwrap_or_default();
+    if let Err(e) = signature::verify(secret.as_bytes(), header, b"", &bytes, super::unix_now()) {
+        store::set_outcome(&state, &event.id, "bad_signature", None, Some(&e.to_string())).await;
+        tracing::warn!(provider = %provider.id, error = %e, "Wave webhook refused");
+        return unauthorized(e);
+    }
+    let envelope: Envelope = match serde_json::from_slice(&bytes) {
+        Ok(e) => e,
+        Err(e) => {
+            store::set_outcome(&state, &event.id, "malformed", None, Some(&e.to_string())).await;
+            return ApiError::invalid("body", format!("not a Wave event: {e}")).into_response();
+        }
+    };
+    let event_id = envelope.id.trim().to_owned();
+    match store::event_processed(&state, &provider.id, &event_id).await {
+        Ok(true) => {
+            store::set_outcome(&state, &event.id, "duplicate", Some(&event_id), None).await;
+            return Json(json!({"status": "duplicate", "event": event_id})).into_response();
+        }
+        Ok(false) => {}
+        Err(e) => return e.into_response(),
+    }
+    let payment = match payment_of(&envelope) {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            store::set_outcome(&state, &event.id, "ignored", Some(&event_id), Some(&envelope.kind)).await;
+            return Json(json!({"status": "ignored", "event": event_id})).into_response();
+        }
+        Err(e) => {
+            store::set_outcome(&state, &event.id, "malformed", Some(&event_id), Some(&e)).await;
+            return ApiError::invalid("data", e).into_response();
+        }
+    };
+    match handle(&state, &provider, &event.id, &payment).await {
+        Ok(delivered) => {
+            let detail = match &delivered {
+                Delivered::Conflict(reason) => Some(reason.clone()),
+                _ => None,
+            };
+            store::set_outcome(&state, &event.id, delivered.outcome(), Some(&event_id), detail.as_deref()).await;
+            tracing::info!(provider = %provider.id, event = %event_id, outcome = delivered.outcome(), "Wave event");
+            Json(json!({"status": delivered.outcome(), "event": event_id})).into_response()
+        }
+        Err(e) => {
+            store::set_outcome(&state, &event.id, "error", Some(&event_id), Some(e.code())).await;
+            e.into_response()
+        }
+    }
+}
+
+fn unauthorized(e: SignatureError) -> Response {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()).into_response()
+}
+
+async fn handle(state: &AppState, provider: &Provider, event_id: &str, p: &WavePayment) -> Result<Delivered, ApiError> {
+    let received = json!({"transaction_id": p.tx_id, "serial": p.serial, "amount": p.amount, "currency": p.currency});
+    if let Some(reason) = store::conflict_reason(state, &provider.id, &p.tx_id).await? {
+        return Ok(Delivered::Conflict(reason));
+    }
+    if p.currency != provider.currency {
+        let announced = json!({"currency": provider.currency});
+        return super::conflict(state, provider, &p.tx_id, event_id, "currency_mismatch", Some(&announced), &received)
+            .await;
+    }
+    let Some(amount) = decimal(&p.amount) else {
+        return super::conflict(state, provider, &p.tx_id, event_id, "invalid_amount", None, &received).await;
+    };
+    if p.serial.is_empty() {
+        return super::conflict(state, provider, &p.tx_id, event_id, "no_account_number", None, &received).await;
+    }
+    let payment = PaymentIn {
+        provider: provider.name.clone(),
+        provider_tx_id: p.tx_id.clone(),
+        serial: p.serial.clone(),
+        amount: amount.to_string(),
+        currency: p.currency.clone(),
+        received_at: p.received_at.clone(),
+        payer_phone: None,
+        money_moved: true,
+    };
+    deliver(state, provider, event_id, &payment).await
+}

@@ -1,0 +1,526 @@
+//! Payment providers end to end (issue #5), on SQLite and PostgreSQL: Daraja C2B validation and
+//! confirmation in Safaricom's format, Wave webhooks, the generic HMAC hook. For each: the happy path, an
+//! unknown serial, duplicates (sequential and concurrent), bad signatures, stale timestamps, tampered
+//! amounts, malformed and oversized bodies — and that nothing is credited when it must not be.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use micropower_server::config::EngineKind;
+use micropower_server::providers::signature::sign;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+macro_rules! on_both_databases {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let server = super::TestServer::start(super::Db::Sqlite, super::EngineKind::Wasm).await.unwrap();
+                super::$scenario(server).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                if let Some(server) = super::TestServer::start(super::Db::Postgres, super::EngineKind::Wasm).await {
+                    super::$scenario(server).await;
+                }
+            }
+        }
+    )*};
+}
+
+on_both_databases!(providers_are_configured_by_admins, daraja_c2b, wave, generic_hmac);
+
+/// POSTs raw bytes to a hook (no API key) with extra headers; returns status and JSON (or text).
+async fn hook(s: &TestServer, path: &str, body: impl Into<Vec<u8>>, headers: &[(&str, String)]) -> (u16, Value) {
+    let mut req =
+        s.client.post(format!("{}{path}", s.base)).header("content-type", "application/json").body(body.into());
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// Registers an OpenPAYGO SHS on a weekly 3 × 700 plan in `currency`.
+async fn register_shs_in(s: &TestServer, r: &Registry, serial: &str, currency: &str) -> Value {
+    s.ok(
+        "/v1/registrations",
+        json!({
+            "customer": new_customer(&r.village),
+            "device": {"serial": serial, "kind": "solar_home_system", "manufacturer_id": r.shs_maker,
+                       "openpaygo": {"secret_key": KEY, "starting_code": 123456789, "count": 0}},
+            "plan": {"appliance": "SHS 80W", "currency": currency, "total_cost": "2100", "down_payment": "0",
+                     "installments": 3, "period": "weekly", "start_date": "2026-01-01"},
+            "registered_on": "2026-01-01"
+        }),
+        201,
+    )
+    .await
+}
+
+async fn payments_of(s: &TestServer, serial: &str) -> Vec<Value> {
+    let (code, list) = s.get(&format!("/v1/payments?serial={serial}")).await;
+    assert_eq!(code, 200, "{list}");
+    list["payments"].as_array().unwrap().clone()
+}
+
+async fn conflicts(s: &TestServer) -> Vec<Value> {
+    s.get("/v1/payments/conflicts").await.1["conflicts"].as_array().unwrap().clone()
+}
+
+async fn hook_events(s: &TestServer) -> i64 {
+    let row: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM hook_events").fetch_one(&s.state.db.pool).await.unwrap();
+    row.0
+}
+
+fn secret_segment(path: &str) -> String {
+    path.split('/').nth(3).unwrap().to_owned()
+}
+
+/// Admin-only configuration; hook paths with an unguessable segment and no banned word; secrets never shown.
+async fn providers_are_configured_by_admins(s: TestServer) {
+    let operator = s.ok("/v1/api-keys", json!({"role": "operator"}), 201).await;
+    let (code, _) = s
+        .send(
+            Method::POST,
+            "/v1/providers",
+            Some(json!({"kind": "daraja_c2b", "shortcode": "600984", "currency": "KES"})),
+            operator["key"].as_str(),
+        )
+        .await;
+    assert_eq!(code, 403, "providers are admin-only");
+    let daraja =
+        s.ok("/v1/providers", json!({"kind": "daraja_c2b", "shortcode": "600984", "currency": "KES"}), 201).await;
+    let wave = s
+        .ok("/v1/providers", json!({"kind": "wave", "secret": "wave-signing-secret-0001", "currency": "XOF"}), 201)
+        .await;
+    let generic = s
+        .ok(
+            "/v1/providers",
+            json!({"kind": "generic_hmac", "secret": "aggregator-secret-0001", "currency": "TZS", "name": "agg"}),
+            201,
+        )
+        .await;
+    let mut paths = Vec::new();
+    for p in [&daraja, &wave, &generic] {
+        for (_, path) in p["hook_paths"].as_object().unwrap() {
+            paths.push(path.as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(paths.len(), 5);
+    let mut segments = std::collections::HashSet::new();
+    for path in &paths {
+        let lower = path.to_lowercase();
+        for banned in micropower_server::providers::BANNED_URL_WORDS {
+            assert!(!lower.contains(banned), "{path} contains {banned}");
+        }
+        let segment = secret_segment(path);
+        assert_eq!(segment.len(), 64, "{path}: a 256-bit secret segment");
+        segments.insert(segment);
+    }
+    assert_eq!(segments.len(), 3, "one secret per provider");
+    let (code, body) =
+        s.post("/v1/providers", json!({"kind": "daraja_c2b", "shortcode": "12", "currency": "KES"})).await;
+    assert_eq!((code, body["field"].as_str()), (400, Some("shortcode")));
+    let (code, body) = s.post("/v1/providers", json!({"kind": "wave", "secret": "short", "currency": "XOF"})).await;
+    assert_eq!((code, body["field"].as_str()), (400, Some("secret")));
+    let (code, body) =
+        s.post("/v1/providers", json!({"kind": "wave", "secret": "x".repeat(20), "currency": "ZZZ"})).await;
+    assert_eq!((code, body["field"].as_str()), (400, Some("currency")));
+    let (code, _) = s.post("/v1/providers", json!({"kind": "wave", "secret": "y".repeat(20), "currency": "XOF"})).await;
+    assert_eq!(code, 409, "names are unique (default: the kind)");
+    let (code, list) = s.get("/v1/providers").await;
+    assert_eq!(code, 200);
+    let text = list.to_string();
+    assert!(!text.contains("wave-signing-secret-0001") && !text.contains(&secret_segment(&paths[0])), "{text}");
+    let sealed: Vec<(Option<String>,)> =
+        sqlx::query_as("SELECT secret_sealed FROM providers").fetch_all(&s.state.db.pool).await.unwrap();
+    assert!(
+        sealed.iter().all(|(s,)| !s.as_deref().unwrap_or_default().contains("signing")),
+        "secrets are sealed at rest"
+    );
+    // The hooks answer without an API key, and the OpenAPI document lists them.
+    let (code, doc) = s.get("/v1/openapi.json").await;
+    assert_eq!(code, 200);
+    assert!(doc["paths"]["/hooks/c2b/{secret}/validation"]["post"].is_object());
+    assert!(doc["paths"]["/v1/providers"]["post"].is_object());
+}
+
+fn c2b(trans_id: &str, bill_ref: &str, amount: Value, shortcode: &str, third_party: &str) -> Value {
+    json!({
+        "TransactionType": "Pay Bill", "TransID": trans_id, "TransTime": "20260102081325", "TransAmount": amount,
+        "BusinessShortCode": shortcode, "BillRefNumber": bill_ref, "InvoiceNumber": "", "OrgAccountBalance": "",
+        "ThirdPartyTransID": third_party, "MSISDN": "2547 ***** 126", "FirstName": "NICHOLAS", "MiddleName": "", "LastName": ""
+    })
+}
+
+async fn daraja_c2b(s: TestServer) {
+    let s = Arc::new(s);
+    let r = registry(&s).await;
+    let provider =
+        s.ok("/v1/providers", json!({"kind": "daraja_c2b", "shortcode": "600984", "currency": "KES"}), 201).await;
+    let validation = provider["hook_paths"]["validation"].as_str().unwrap().to_owned();
+    let confirmation = provider["hook_paths"]["confirmation"].as_str().unwrap().to_owned();
+    register_shs_in(&s, &r, "SHS-K1", "KES").await;
+    register_meter(
+        &s,
+        &r,
+        "MTR-K1",
+        json!({"name": "KES", "currency": "KES", "price_per_kwh": "20", "minimum_purchase": "50"}),
+    )
+    .await;
+    let post = |path: String, body: Value| {
+        let s = &s;
+        async move { hook(s, &path, body.to_string(), &[]).await }
+    };
+
+    // Validation: accepted (serial typed by hand, amount "800.00"), with our reference as ThirdPartyTransID.
+    let started = std::time::Instant::now();
+    let (code, ok) = post(validation.clone(), c2b("RKL1", " shs-k1 ", json!("800.00"), "600984", "")).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(1), "well under a second: {:?}", started.elapsed());
+    assert_eq!(code, 200);
+    assert_eq!((ok["ResultCode"].as_str(), ok["ResultDesc"].as_str()), (Some("0"), Some("Accepted")), "{ok}");
+    let reference = ok["ThirdPartyTransID"].as_str().unwrap().to_owned();
+    assert!(!reference.is_empty());
+    for (body, expected) in [
+        (c2b("RKL2", "NO-SUCH-9", json!("800.00"), "600984", ""), "C2B00012"),
+        (c2b("RKL3", "MTR-K1", json!("10.00"), "600984", ""), "C2B00013"),
+        (c2b("RKL4", "MTR-K1", json!("five"), "600984", ""), "C2B00013"),
+        (c2b("RKL5", "SHS-K1", json!("800.00"), "174379", ""), "C2B00015"),
+        (c2b("RKL6", "SHS-K1", json!(800), "600984", ""), "0"),
+    ] {
+        let (code, answer) = post(validation.clone(), body).await;
+        assert_eq!((code, answer["ResultCode"].as_str()), (200, Some(expected)), "{answer}");
+        if expected != "0" {
+            assert_eq!(answer, json!({"ResultCode": expected, "ResultDesc": "Rejected"}));
+        }
+    }
+    // Malformed: still Safaricom's shape, HTTP 200, "other error".
+    let (code, answer) = hook(&s, &validation, "{not json", &[]).await;
+    assert_eq!((code, answer["ResultCode"].as_str()), (200, Some("C2B00016")));
+    assert!(payments_of(&s, "SHS-K1").await.is_empty(), "validation credits nothing");
+
+    // Confirmation: credits once, linked by ThirdPartyTransID; the masked MSISDN is not kept as a phone.
+    let confirmed = c2b("RKL1", " shs-k1 ", json!("800.00"), "600984", &reference);
+    let (code, ack) = post(confirmation.clone(), confirmed.clone()).await;
+    assert_eq!((code, &ack), (200, &json!({"ResultCode": 0, "ResultDesc": "Success"})));
+    let paid = payments_of(&s, "SHS-K1").await;
+    assert_eq!(paid.len(), 1);
+    assert_eq!((paid[0]["amount"].as_str(), paid[0]["currency"].as_str()), (Some("800"), Some("KES")));
+    assert_eq!(paid[0]["tokens"][0]["quantity"], "8");
+    let (_, one) = s.get(&format!("/v1/payments/{}", paid[0]["payment_id"].as_str().unwrap())).await;
+    assert_eq!((one["provider"].as_str(), one["provider_tx_id"].as_str()), (Some("daraja_c2b"), Some("RKL1")));
+    assert_eq!(one["payer_phone"], Value::Null, "the masked MSISDN is never an identity");
+    assert_eq!(one["received_at"], "2026-01-02T08:13:25+03:00");
+
+    // Duplicates: sequential, then twelve copies of a new one at once (no validation before it).
+    let (code, again) = post(confirmation.clone(), confirmed.clone()).await;
+    assert_eq!((code, again["ResultCode"].as_i64()), (200, Some(0)));
+    let concurrent = c2b("RKL7", "SHS-K1", json!("100.00"), "600984", "");
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let (s, path, body) = (s.clone(), confirmation.clone(), concurrent.to_string());
+        tasks.push(tokio::spawn(async move { hook(&s, &path, body, &[]).await }));
+    }
+    for t in tasks {
+        let (code, ack) = t.await.unwrap();
+        assert_eq!((code, ack["ResultCode"].as_i64()), (200, Some(0)));
+    }
+    let paid = payments_of(&s, "SHS-K1").await;
+    assert_eq!(paid.len(), 2, "RKL1 once, RKL7 once");
+    let (_, device) = s.get("/v1/devices/SHS-K1").await;
+    let (_, plan) = s.get(&format!("/v1/plans/{}", device["plan_id"].as_str().unwrap())).await;
+    assert_eq!(plan["paid"], "900");
+
+    // Unknown serial after the money moved: acknowledged, queued as unmatched, not credited.
+    let (code, ack) = post(confirmation.clone(), c2b("RKL8", "SHS-TYPO", json!("300.00"), "600984", "")).await;
+    assert_eq!((code, ack["ResultCode"].as_i64()), (200, Some(0)));
+    let (_, queue) = s.get("/v1/payments/unmatched").await;
+    let queued: Vec<&Value> =
+        queue["unmatched"].as_array().unwrap().iter().filter(|u| u["provider_tx_id"] == "RKL8").collect();
+    assert_eq!(queued.len(), 1);
+    assert_eq!((queued[0]["amount"].as_str(), queued[0]["serial"].as_str()), (Some("300.00"), Some("SHS-TYPO")));
+
+    // Tampered amount: validated at 800, confirmed at 8000 → a conflict, nothing credited, on every retry.
+    let (_, ok) = post(validation.clone(), c2b("RKL9", "SHS-K1", json!("800.00"), "600984", "")).await;
+    let reference = ok["ThirdPartyTransID"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        let (code, ack) =
+            post(confirmation.clone(), c2b("RKL9", "SHS-K1", json!("8000.00"), "600984", &reference)).await;
+        assert_eq!((code, ack["ResultCode"].as_i64()), (200, Some(0)), "the money moved: acknowledged anyway");
+    }
+    let found: Vec<Value> = conflicts(&s).await.into_iter().filter(|c| c["provider_tx_id"] == "RKL9").collect();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["reason"], "amount_mismatch");
+    assert_eq!(found[0]["announced"]["amount"], "800.00");
+    assert_eq!(payments_of(&s, "SHS-K1").await.len(), 2, "the conflicting confirmation credited nothing");
+    // A confirmation to another shortcode is a conflict too.
+    post(confirmation.clone(), c2b("RKL10", "SHS-K1", json!("100.00"), "999999", "")).await;
+    assert!(conflicts(&s).await.iter().any(|c| c["provider_tx_id"] == "RKL10" && c["reason"] == "foreign_shortcode"));
+
+    // Malformed, oversized, unknown path: clean 4xx, nothing credited.
+    let before = hook_events(&s).await;
+    let (code, body) = hook(&s, &confirmation, "[1,2", &[]).await;
+    assert_eq!((code, body["code"].as_str()), (400, Some("invalid_input")));
+    assert_eq!(hook_events(&s).await, before + 1, "a malformed delivery is kept raw for an operator");
+    let big = json!({"TransID": "BIG", "pad": "x".repeat(20_000)}).to_string();
+    let (code, body) = hook(&s, &confirmation, big, &[]).await;
+    assert_eq!((code, body["code"].as_str()), (413, Some("invalid_input")));
+    let wrong = confirmation.replace(&secret_segment(&confirmation), &"0".repeat(64));
+    let (code, _) = hook(&s, &wrong, confirmed.to_string(), &[]).await;
+    assert_eq!(code, 404);
+    assert_eq!(payments_of(&s, "SHS-K1").await.len(), 2);
+
+    // Every delivery is kept raw with its hash, before the answer.
+    let (body, sha): (String, String) = sqlx::query_as(
+        "SELECT body, body_sha256 FROM hook_events WHERE hook = 'confirmation' AND event_key = 'RKL1' ORDER BY created_at LIMIT 1",
+    )
+    .fetch_one(&s.state.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(body, confirmed.to_string());
+    use sha2::Digest;
+    assert_eq!(sha, hex::encode(sha2::Sha256::digest(body.as_bytes())));
+    // And the customer's SMS is queued with the payment.
+    let (_, outbox) = s.get("/v1/notifications").await;
+    assert_eq!(outbox["notifications"].as_array().unwrap().iter().filter(|n| n["kind"] == "payment").count(), 2);
+
+    // The operator decides: credit the tampered one as received (once), dismiss the foreign shortcode.
+    let all = conflicts(&s).await;
+    let id_of = |tx: &str| all.iter().find(|c| c["provider_tx_id"] == tx).unwrap()["id"].as_str().unwrap().to_owned();
+    let (rkl9, rkl10) = (id_of("RKL9"), id_of("RKL10"));
+    let credited = s.ok(&format!("/v1/payments/conflicts/{rkl9}/resolve"), json!({"credit": true}), 201).await;
+    assert_eq!(
+        (credited["resolution"].as_str(), credited["payment"]["amount"].as_str()),
+        (Some("credited"), Some("8000"))
+    );
+    let (code, again) = s.post(&format!("/v1/payments/conflicts/{rkl9}/resolve"), json!({"credit": true})).await;
+    assert_eq!((code, again["code"].as_str()), (409, Some("conflict")), "decided once");
+    assert_eq!(payments_of(&s, "SHS-K1").await.len(), 3);
+    let dismissed = s.ok(&format!("/v1/payments/conflicts/{rkl10}/resolve"), json!({"credit": false}), 200).await;
+    assert_eq!(dismissed["resolution"], "dismissed");
+    assert_eq!(payments_of(&s, "SHS-K1").await.len(), 3, "dismissing credits nothing");
+    let statuses: Vec<String> = conflicts(&s).await.iter().map(|c| c["status"].as_str().unwrap().to_owned()).collect();
+    assert!(statuses.iter().all(|st| st == "resolved"), "{statuses:?}");
+}
+
+fn wave_event(id: &str, tx: &str, serial: &str, amount: &str, currency: &str) -> Value {
+    json!({"id": id, "type": "checkout.session.completed",
+           "data": {"id": format!("cos-{tx}"), "amount": amount, "currency": currency, "checkout_status": "complete",
+                    "payment_status": "succeeded", "transaction_id": tx, "client_reference": serial,
+                    "when_created": "2026-01-02T08:00:00Z", "when_completed": "2026-01-02T08:00:19Z",
+                    "last_payment_error": null}})
+}
+
+const WAVE_SECRET: &str = "wave-signing-secret-0001";
+
+async fn wave(s: TestServer) {
+    let s = Arc::new(s);
+    let r = registry(&s).await;
+    let provider = s.ok("/v1/providers", json!({"kind": "wave", "secret": WAVE_SECRET, "currency": "XOF"}), 201).await;
+    let path = provider["hook_paths"]["webhook"].as_str().unwrap().to_owned();
+    register_shs_in(&s, &r, "SHS-W1", "XOF").await;
+    let signed = |body: &Value, t: i64| {
+        let text = body.to_string();
+        (text.clone(), vec![("Wave-Signature", sign(WAVE_SECRET.as_bytes(), t, b"", text.as_bytes()))])
+    };
+    let send = |body: Value, t: i64| {
+        let s = &s;
+        let path = path.clone();
+        let (text, headers) = signed(&body, t);
+        async move { hook(s, &path, text, &headers).await }
+    };
+
+    let (code, answer) = send(wave_event("AE_1", "T1", "shs-w1", "800", "XOF"), now()).await;
+    assert_eq!((code, answer["status"].as_str()), (200, Some("credited")), "{answer}");
+    assert_eq!(payments_of(&s, "SHS-W1").await.len(), 1);
+    // merchant.payment_received: the serial travels in custom_fields.account_number.
+    let qr = json!({"id": "AE_2", "type": "merchant.payment_received",
+                    "data": {"id": "T2", "amount": "100", "fee": "1", "currency": "XOF", "sender_mobile": "+221761110001",
+                             "merchant_name": "Sun", "when_created": "2026-01-03T08:00:00Z", "custom_fields": {"account_number": "SHS W1"}}});
+    let (code, answer) = send(qr, now()).await;
+    assert_eq!((code, answer["status"].as_str()), (200, Some("credited")), "{answer}");
+    assert_eq!(payments_of(&s, "SHS-W1").await.len(), 2);
+
+    // Duplicates: the same event again, then ten copies of a new event at once.
+    let (code, answer) = send(wave_event("AE_1", "T1", "shs-w1", "800", "XOF"), now()).await;
+    assert_eq!((code, answer["status"].as_str()), (200, Some("duplicate")));
+    let (text, headers) = signed(&wave_event("AE_3", "T3", "SHS-W1", "50", "XOF"), now());
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (s, path, text, headers) = (s.clone(), path.clone(), text.clone(), headers.clone());
+        tasks.push(tokio::spawn(async move { hook(&s, &path, text, &headers).await }));
+    }
+    for t in tasks {
+        let (code, answer) = t.await.unwrap();
+        assert_eq!(code, 200, "{answer}");
+        assert!(["credited", "duplicate"].contains(&answer["status"].as_str().unwrap()), "{answer}");
+    }
+    assert_eq!(payments_of(&s, "SHS-W1").await.len(), 3, "T3 once");
+
+    // Unknown serial: money moved, queued as unmatched.
+    let (code, answer) = send(wave_event("AE_4", "T4", "NOPE-1", "500", "XOF"), now()).await;
+    assert_eq!((code, answer["status"].as_str()), (200, Some("unmatched")));
+
+    // Bad signature, stale timestamp, tampered amount, missing header: 401, nothing credited.
+    let body = wave_event("AE_5", "T5", "SHS-W1", "800", "XOF").to_string();
+    let bad = vec![("Wave-Signature", sign(b"not-the-secret-at-all", now(), b"", body.as_bytes()))];
+    let (code, answer) = hook(&s, &path, body.clone(), &bad).await;
+    assert_eq!((code, answer["code"].as_str()), (401, Some("unauthorized")));
+    let stale = vec![("Wave-Signature", sign(WAVE_SECRET.as_bytes(), now() - 400, b"", body.as_bytes()))];
+    assert_eq!(hook(&s, &path, body.clone(), &stale).await.0, 401);
+    let good = vec![("Wave-Signature", sign(WAVE_SECRET.as_bytes(), now(), b"", body.as_bytes()))];
+    let tampered = body.replace("\"800\"", "\"80000\"");
+    assert_ne!(tampered, body);
+    assert_eq!(hook(&s, &path, tampered, &good).await.0, 401);
+    assert_eq!(hook(&s, &path, body.clone(), &[]).await.0, 401);
+    assert_eq!(payments_of(&s, "SHS-W1").await.len(), 3);
+    // Another currency than the provider's: a conflict for an operator, nothing credited.
+    let (code, answer) = send(wave_event("AE_6", "T6", "SHS-W1", "800", "USD"), now()).await;
+    assert_eq!((code, answer["status"].as_str()), (200, Some("conflict")));
+    assert!(conflicts(&s).await.iter().any(|c| c["provider_tx_id"] == "T6" && c["reason"] == "currency_mismatch"));
+    // Malformed (signed but not an event), oversized: clean 4xx.
+    let junk = "[\"not an event\"]";
+    let headers = vec![("Wave-Signature", sign(WAVE_SECRET.as_bytes(), now(), b"", junk.as_bytes()))];
+    let (code, answer) = hook(&s, &path, junk, &headers).await;
+    assert_eq!((code, answer["code"].as_str()), (400, Some("invalid_input")));
+    let big = "x".repeat(20_000);
+    let headers = vec![("Wave-Signature", sign(WAVE_SECRET.as_bytes(), now(), b"", big.as_bytes()))];
+    assert_eq!(hook(&s, &path, big, &headers).await.0, 413);
+    // Events that move no money are acknowledged and ignored.
+    let (code, answer) = send(json!({"id": "AE_7", "type": "test.test_event", "data": {}}), now()).await;
+    assert_eq!((code, answer["status"].as_str()), (200, Some("ignored")));
+    assert_eq!(payments_of(&s, "SHS-W1").await.len(), 3);
+}
+
+const AGG_SECRET: &str = "aggregator-secret-0001";
+
+async fn generic_hmac(s: TestServer) {
+    let s = Arc::new(s);
+    let r = registry(&s).await;
+    let provider = s
+        .ok(
+            "/v1/providers",
+            json!({"kind": "generic_hmac", "secret": AGG_SECRET, "currency": "TZS", "name": "agg"}),
+            201,
+        )
+        .await;
+    let pay_path = provider["hook_paths"]["payments"].as_str().unwrap().to_owned();
+    let validate_path = provider["hook_paths"]["validate"].as_str().unwrap().to_owned();
+    register_shs(&s, &r, "SHS-G1").await;
+    let headers = |text: &str, t: i64| vec![("X-Signature", sign(AGG_SECRET.as_bytes(), t, b".", text.as_bytes()))];
+    let body = |tx: &str, serial: &str, amount: &str| {
+        let mut p = payment(tx, serial, amount, "2026-01-02T08:00:00Z");
+        p["provider"] = json!("agg");
+        p
+    };
+    let send = |path: String, value: Value| {
+        let s = &s;
+        let text = value.to_string();
+        let h = headers(&text, now());
+        async move { hook(s, &path, text, &h).await }
+    };
+
+    let (code, first) = send(pay_path.clone(), body("G1", "SHS-G1", "800")).await;
+    assert_eq!(code, 201, "{first}");
+    assert_eq!(first["tokens"][0]["quantity"], "8");
+    let (code, again) = send(pay_path.clone(), body("G1", "SHS-G1", "800")).await;
+    assert_eq!((code, &again), (200, &first), "a repeat gets the identical answer");
+    let text = body("G2", "SHS-G1", "100").to_string();
+    let h = headers(&text, now());
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (s, path, text, h) = (s.clone(), pay_path.clone(), text.clone(), h.clone());
+        tasks.push(tokio::spawn(async move { hook(&s, &path, text, &h).await }));
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    assert_eq!(answers.iter().filter(|(c, _)| *c == 201).count(), 1, "{answers:?}");
+    assert!(answers.iter().all(|(c, v)| (*c == 201 || *c == 200) && v == &answers[0].1));
+    assert_eq!(payments_of(&s, "SHS-G1").await.len(), 2);
+
+    // Unknown serial: refused before the money moves (422, logged); queued when it already moved.
+    let (code, refused) = send(pay_path.clone(), body("G3", "NOPE-2", "800")).await;
+    assert_eq!((code, refused["code"].as_str()), (422, Some("unknown_serial")));
+    let mut moved = body("G4", "NOPE-2", "800");
+    moved["money_moved"] = json!(true);
+    let (code, queued) = send(pay_path.clone(), moved).await;
+    assert_eq!((code, queued["status"].as_str()), (202, Some("unmatched")));
+
+    // Bad signature, stale timestamp, tampered amount after signing, no header: 401.
+    let text = body("G5", "SHS-G1", "800").to_string();
+    let bad = vec![("X-Signature", sign(b"wrong-secret-wrong-secret", now(), b".", text.as_bytes()))];
+    assert_eq!(hook(&s, &pay_path, text.clone(), &bad).await.0, 401);
+    assert_eq!(hook(&s, &pay_path, text.clone(), &headers(&text, now() - 301)).await.0, 401);
+    let tampered = text.replace("\"800\"", "\"8000\"");
+    assert_eq!(hook(&s, &pay_path, tampered, &headers(&text, now())).await.0, 401);
+    assert_eq!(hook(&s, &pay_path, text.clone(), &[]).await.0, 401);
+    // Wave's separator-less signature is not ours: refused.
+    let wave_style = vec![("X-Signature", sign(AGG_SECRET.as_bytes(), now(), b"", text.as_bytes()))];
+    assert_eq!(hook(&s, &pay_path, text.clone(), &wave_style).await.0, 401);
+    assert_eq!(payments_of(&s, "SHS-G1").await.len(), 2);
+
+    // Announced 800 in a validation, then 8000 in the payment (validly signed): 409 conflict, not credited.
+    let (code, ok) = send(
+        validate_path.clone(),
+        json!({"serial": "SHS-G1", "amount": "800", "currency": "TZS", "provider_tx_id": "G6"}),
+    )
+    .await;
+    assert_eq!((code, ok["accepted"].as_bool()), (200, Some(true)), "{ok}");
+    let (code, unknown) =
+        send(validate_path.clone(), json!({"serial": "ZZZ", "amount": "800", "currency": "TZS"})).await;
+    assert_eq!(
+        (code, unknown["code"].as_str(), unknown["accepted"].as_bool()),
+        (422, Some("unknown_serial"), Some(false))
+    );
+    for _ in 0..2 {
+        let (code, conflict) = send(pay_path.clone(), body("G6", "SHS-G1", "8000")).await;
+        assert_eq!(
+            (code, conflict["code"].as_str(), conflict["reason"].as_str()),
+            (409, Some("conflict"), Some("amount_mismatch"))
+        );
+    }
+    assert_eq!(payments_of(&s, "SHS-G1").await.len(), 2);
+    assert!(conflicts(&s).await.iter().any(|c| c["provider_tx_id"] == "G6" && c["provider"] == "agg"));
+
+    // Another provider name than this hook's, malformed and oversized bodies: clean 4xx.
+    let mut other = body("G7", "SHS-G1", "800");
+    other["provider"] = json!("someone-else");
+    let (code, refused) = send(pay_path.clone(), other).await;
+    assert_eq!((code, refused["field"].as_str()), (400, Some("provider")));
+    let (code, refused) = send(pay_path.clone(), json!({"provider": "agg", "serial": "SHS-G1"})).await;
+    assert_eq!((code, refused["code"].as_str()), (400, Some("invalid_input")));
+    let junk = "{\"provider\":";
+    let (code, _) = hook(&s, &pay_path, junk, &headers(junk, now())).await;
+    assert_eq!(code, 400);
+    let big = "y".repeat(20_000);
+    assert_eq!(hook(&s, &pay_path, big.clone(), &headers(&big, now())).await.0, 413);
+    assert_eq!(payments_of(&s, "SHS-G1").await.len(), 2);
+}
+
+/// The unit-level check of the Daraja wire answer runs without a database: the engine is native for speed.
+#[tokio::test]
+async fn hooks_need_no_api_key_but_a_known_secret() {
+    let s = TestServer::start(Db::Sqlite, EngineKind::Native).await.unwrap();
+    for path in ["/hooks/c2b/abc/validation", "/hooks/wave/abc", "/hooks/hmac/abc/payments"] {
+        let (code, body) = hook(&s, path, "{}", &[]).await;
+        assert_eq!((code, body["code"].as_str()), (404, Some("not_found")), "{path}");
+    }
+    // A Daraja secret does not open a Wave hook.
+    let p = s.ok("/v1/providers", json!({"kind": "daraja_c2b", "shortcode": "600984", "currency": "KES"}), 201).await;
+    let segment = secret_segment(p["hook_paths"]["validation"].as_str().unwrap());
+    assert_eq!(hook(&s, &format!("/hooks/wave/{segment}"), "{}", &[]).await.0, 404);
+}

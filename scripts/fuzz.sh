@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Runs every cargo-fuzz target of fuzz/ for a while (libFuzzer, AddressSanitizer, nightly toolchain) with
+# seeds from tests/vectors, and prints one Markdown row per target: executions, seconds, corpus size and
+# findings. A finding fails the script; its input stays in fuzz/artifacts/<target>/ (replay it with
+# `cargo +nightly fuzz run --fuzz-dir fuzz <target> <file>`); once fixed, it becomes a case in tests/vectors/
+# so every language keeps checking it.
+#   scripts/fuzz.sh [seconds per target, default 30] [--write]   (--write: the table goes into RELIABILITY.md)
+#   FUZZ_TARGETS="core_call allocate_payment" to run some only.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+seconds="${1:-30}"
+write="${2:-}"
+cache="$HOME/.cache/micropower"
+target_dir="$cache/fuzz-target"
+targets="${FUZZ_TARGETS:-core_call allocate_payment validate_payment installment_schedule}"
+
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
+
+# Seeds: each vector case's input (the core_call target also gets the function name on the first line).
+seeds="$cache/fuzz-seeds"
+rm -rf "$seeds"
+python3 - "$seeds" <<'PY'
+import hashlib, json, pathlib, sys
+out = pathlib.Path(sys.argv[1])
+for path in sorted(pathlib.Path("tests/vectors").glob("*.json")):
+    doc = json.loads(path.read_text())
+    function = doc["function"]
+    for case in doc["cases"]:
+        text = json.dumps(case["input"], separators=(",", ":"))
+        for target, data in ((function, text), ("core_call", f"{function}\n{text}")):
+            folder = out / target
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / hashlib.sha1(data.encode()).hexdigest()).write_text(data)
+PY
+
+cargo +nightly fuzz build --fuzz-dir fuzz --target-dir "$target_dir" >&2
+rows=()
+failed=0
+for t in $targets; do
+    corpus="$cache/fuzz-corpus/$t"
+    mkdir -p "$corpus" "fuzz/artifacts/$t"
+    log="$(mktemp)"
+    set +e
+    cargo +nightly fuzz run --fuzz-dir fuzz --target-dir "$target_dir" "$t" "$corpus" "$seeds/$t" -- \
+        -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1
+    status=$?
+    set -e
+    runs="$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo 0)"
+    findings="$(find "fuzz/artifacts/$t" -type f | wc -l)"
+    units="$(find "$corpus" -type f | wc -l)"
+    if [ "$status" -ne 0 ] || [ "$findings" -ne 0 ]; then
+        failed=1
+        tail -40 "$log" >&2
+    fi
+    row="| \`$t\` | $seconds | $runs | $units | $findings |"
+    echo "$row" >&2
+    rows+=("$row")
+    rm -f "$log"
+done
+
+table="| target | seconds | executions | corpus inputs | findings |
+| --- | ---: | ---: | ---: | ---: |
+$(printf '%s\n' "${rows[@]}")"
+echo "$table"
+if [ "$write" = "--write" ]; then
+    python3 - "$table" "$seconds" <<'PY'
+import re, sys, datetime
+table, seconds = sys.argv[1:3]
+section = f"""## Fuzzing
+
+Command (nightly toolchain, libFuzzer with AddressSanitizer, seeds from `tests/vectors`; run on
+{datetime.date.today()} on this project's 2-core machine, shared with other work):
+
+```sh
+scripts/fuzz.sh {seconds} --write
+```
+
+{table}
+"""
+try:
+    text = open("RELIABILITY.md").read()
+except FileNotFoundError:
+    text = "# Reliability\n"
+if "## Fuzzing" in text:
+    text = re.sub(r"## Fuzzing\n.*?(?=\n## |\Z)", section.rstrip() + "\n", text, flags=re.S)
+else:
+    text = text.rstrip() + "\n\n" + section
+open("RELIABILITY.md", "w").write(text)
+PY
+fi
+exit "$failed"
