@@ -3,7 +3,7 @@
 //! web (ES module) glue made by `wasm-bindgen-cli-support` — the library of `wasm-bindgen-cli`, pinned to
 //! the `wasm-bindgen` crate's exact version in the root Cargo.toml. Output: `OUT_DIR/dashboard/micropower.js`
 //! and `micropower_bg.wasm`, embedded by `src/web.rs`. No npm and no wasm-opt here: the npm package
-//! (`bindings-js/build.sh`) optimises its wasm; the server serves this one gzip-compressed.
+//! (`bindings-js/build.sh`) optimises its wasm; the server serves this one gzip-compressed (`src/web.rs`).
 
 use std::path::{Path, PathBuf};
 

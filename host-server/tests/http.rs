@@ -480,6 +480,14 @@ async fn dashboard_and_its_snapshot() {
         }
     }
 
+    let zipped = client
+        .get(format!("{}/pkg/micropower_bg.wasm", s.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"));
+
     let r = registry(&s).await;
     register_shs(&s, &r, "SHS-D1").await;
     let (code, found) = s.get("/v1/devices?query=shs-d").await;
