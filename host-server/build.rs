@@ -1,5 +1,7 @@
 //! Builds the guest component (`host-server/guest`, target `wasm32-wasip2`) and puts it in `OUT_DIR`, where
-//! `src/engine/wasm.rs` embeds it with `include_bytes!`.
+//! `src/engine/wasm.rs` embeds it with `include_bytes!`; then the dashboard's copy of the JS package
+//! (`build/dashboard.rs`: `bindings-js` for `wasm32-unknown-unknown`, wasm-bindgen's web glue), which
+//! `src/web.rs` embeds with the files of `web/`.
 //!
 //! The guest is built by a nested `cargo build --release` with its own target directory (next to the outer
 //! one), so it never waits on the outer build's lock and stays incremental between runs. It installs
@@ -8,6 +10,9 @@
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+
+#[path = "build/dashboard.rs"]
+mod dashboard;
 
 const TARGET: &str = "wasm32-wasip2";
 const GUEST: &str = "micropower-guest";
@@ -41,14 +46,25 @@ fn build() -> Result<(), String> {
 
     let target_dir = guest_target_dir(&out_dir);
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut command = Command::new(&cargo);
-    command
-        .current_dir(&root)
-        .args(["build", "--release", "--package", GUEST, "--target", TARGET, "--target-dir"])
-        .arg(&target_dir);
-    // The outer build's settings are not the guest's: no host RUSTFLAGS, no clippy-driver wrapper (clippy
-    // sets RUSTC_WORKSPACE_WRAPPER), no outer target or target directory. The jobserver (CARGO_MAKEFLAGS)
-    // is kept, so the nested build shares the outer build's job slots.
+    let mut command = nested_cargo(&cargo, &root);
+    command.args(["build", "--release", "--package", GUEST, "--target", TARGET, "--target-dir"]).arg(&target_dir);
+    let status = command.status().map_err(|e| format!("could not run {cargo}: {e}"))?;
+    if !status.success() {
+        return Err(format!("building the guest component ({GUEST}, {TARGET}) failed: {status}"));
+    }
+
+    let built = target_dir.join(TARGET).join("release").join(ARTIFACT);
+    let dest = out_dir.join(ARTIFACT);
+    std::fs::copy(&built, &dest).map_err(|e| format!("copying {} to {}: {e}", built.display(), dest.display()))?;
+    dashboard::build(&root, &out_dir, &cargo, &rustc)
+}
+
+/// A nested cargo command without the outer build's settings: no host RUSTFLAGS, no clippy-driver wrapper
+/// (clippy sets RUSTC_WORKSPACE_WRAPPER), no outer target or target directory. The jobserver
+/// (CARGO_MAKEFLAGS) is kept, so the nested build shares the outer build's job slots.
+fn nested_cargo(cargo: &str, root: &Path) -> Command {
+    let mut command = Command::new(cargo);
+    command.current_dir(root);
     for name in [
         "CARGO_ENCODED_RUSTFLAGS",
         "RUSTFLAGS",
@@ -61,15 +77,7 @@ fn build() -> Result<(), String> {
     ] {
         command.env_remove(name);
     }
-    let status = command.status().map_err(|e| format!("could not run {cargo}: {e}"))?;
-    if !status.success() {
-        return Err(format!("building the guest component ({GUEST}, {TARGET}) failed: {status}"));
-    }
-
-    let built = target_dir.join(TARGET).join("release").join(ARTIFACT);
-    let dest = out_dir.join(ARTIFACT);
-    std::fs::copy(&built, &dest).map_err(|e| format!("copying {} to {}: {e}", built.display(), dest.display()))?;
-    Ok(())
+    command
 }
 
 fn var(name: &str) -> Result<String, String> {
@@ -78,18 +86,20 @@ fn var(name: &str) -> Result<String, String> {
 
 /// Fails with the command to run when the standard library for `wasm32-wasip2` is not installed.
 fn check_target_installed(rustc: &str) -> Result<(), String> {
+    check_target(rustc, TARGET, "the server embeds the core built for it")
+}
+
+/// Fails with the command to run when the standard library for `target` is not installed.
+fn check_target(rustc: &str, target: &str, why: &str) -> Result<(), String> {
     let output = Command::new(rustc)
-        .args(["--print", "target-libdir", "--target", TARGET])
+        .args(["--print", "target-libdir", "--target", target])
         .output()
         .map_err(|e| format!("could not run {rustc}: {e}"))?;
     let libdir = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     if output.status.success() && !libdir.is_empty() && Path::new(&libdir).is_dir() {
         Ok(())
     } else {
-        Err(format!(
-            "the Rust target {TARGET} is not installed; the server embeds the core built for it.\n\
-             Run: rustup target add {TARGET}"
-        ))
+        Err(format!("the Rust target {target} is not installed; {why}.\nRun: rustup target add {target}"))
     }
 }
 

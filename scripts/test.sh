@@ -18,6 +18,8 @@ for component in rustfmt clippy; do
 done
 # The server embeds the core built as a WebAssembly component (host-server/build.rs).
 rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+# ... and serves the dashboard, which runs the core in the browser (bindings-js for wasm32-unknown-unknown).
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 rustc --version
 
 step "PostgreSQL 15 for the server's tests (started when stopped; a password for the postgres user over TCP)"

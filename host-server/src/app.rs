@@ -43,6 +43,8 @@ v1_routes! {
     put "/plans/{id}/total" => plans::edit_total, "plans", "Change a plan's total (MPM's edit rules)";
     put "/plans/{id}/installments/{number}" => plans::edit_installment, "plans", "Change one untouched installment";
     get "/devices/{serial}" => devices::get_device, "devices", "A device with its debts, credit and token count";
+    get "/devices" => devices::devices, "devices", "Search devices by serial";
+    get "/devices/{serial}/snapshot" => devices::snapshot, "devices", "The account as the core sees it now (the dashboard's payment preview)";
     put "/devices/{serial}/owner" => devices::reassign, "devices", "Re-assign a device to another customer";
     get "/devices/{serial}/tokens" => devices::tokens, "tokens", "A device's token history";
     post "/devices/{serial}/tokens" => devices::operator_token, "tokens", "An operator token (no money moves)";
@@ -79,6 +81,7 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
         .route("/metrics", get(system::metrics))
         .nest("/v1", v1)
         .merge(providers::hooks_router())
+        .merge(crate::web::router())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such path") })
         .layer(axum::middleware::map_request(refuse_nul_in_uri))
         .layer(axum::middleware::map_response(error_shape))

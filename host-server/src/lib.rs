@@ -23,6 +23,7 @@ pub mod server;
 pub mod snapshot;
 pub mod state;
 pub mod vendor;
+pub mod web;
 
 pub use app::app;
 pub mod demo;

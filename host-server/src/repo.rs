@@ -213,6 +213,17 @@ pub async fn customer_devices<'e, E: Executor<'e, Database = Any>>(
     rows.iter().map(DeviceRow::from_row).collect()
 }
 
+/// Devices whose serial contains `pattern` (already lower- or upper-cased by the caller), by serial.
+pub async fn devices_like<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    pattern: &str,
+    limit: i64,
+) -> ApiResult<Vec<DeviceRow>> {
+    let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE serial LIKE $1 ORDER BY serial LIMIT $2");
+    let rows = sqlx::query(&sql).bind(pattern).bind(limit).fetch_all(exec).await?;
+    rows.iter().map(DeviceRow::from_row).collect()
+}
+
 /// A customer's credit balance in one currency ("0" when none).
 pub async fn credit<'e, E: Executor<'e, Database = Any>>(
     exec: E,

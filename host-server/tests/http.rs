@@ -456,3 +456,60 @@ async fn framework_refusals_have_the_error_shape() {
         assert!(v["code"].is_string() && v["message"].is_string(), "{method} {path}: {v}");
     }
 }
+
+/// The dashboard is served at `/` without a key, with the browser build of the JS package beside it; the
+/// snapshot it previews payments with is the one the server allocates with.
+#[tokio::test]
+async fn dashboard_and_its_snapshot() {
+    let s = TestServer::start(Db::Sqlite, EngineKind::Native).await.unwrap();
+    let client = reqwest::Client::new();
+    for (path, content_type) in [
+        ("/", "text/html"),
+        ("/app.js", "text/javascript"),
+        ("/vendor/chart.umd.min.js", "text/javascript"),
+        ("/pkg/micropower.js", "text/javascript"),
+        ("/pkg/micropower_bg.wasm", "application/wasm"),
+    ] {
+        let resp = client.get(format!("{}{path}", s.base)).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{path}");
+        let got = resp.headers().get("content-type").unwrap().to_str().unwrap().to_owned();
+        assert!(got.starts_with(content_type), "{path}: {got}");
+        let body = resp.bytes().await.unwrap();
+        if path.ends_with(".wasm") {
+            assert_eq!(body.get(..4), Some(&b"\0asm"[..]));
+        }
+    }
+
+    let zipped = client
+        .get(format!("{}/pkg/micropower_bg.wasm", s.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"));
+
+    let r = registry(&s).await;
+    register_shs(&s, &r, "SHS-D1").await;
+    let (code, found) = s.get("/v1/devices?query=shs-d").await;
+    assert_eq!(code, 200);
+    assert_eq!(found["devices"][0]["serial"], "SHSD1");
+    let (code, account) = s.get("/v1/devices/shs-d1/snapshot").await;
+    assert_eq!(code, 200, "{account}");
+    let today = account["today"].as_str().unwrap().to_owned();
+    let preview = micropower_core::json::call(
+        "allocate_payment",
+        &json!({"snapshot": account["snapshot"],
+                "payment": {"serial": "SHSD1", "amount": "800", "currency": "TZS", "received_on": today}}),
+    )
+    .unwrap();
+    let body =
+        json!({"provider": "test", "provider_tx_id": "d1", "serial": "SHSD1", "amount": "800", "currency": "TZS"});
+    let paid = s.ok("/v1/payments", body, 201).await;
+    let kinds = |lines: &Value| {
+        lines.as_array().unwrap().iter().map(|l| (l["kind"].clone(), l["amount"].clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(kinds(&paid["allocations"]), kinds(&preview["lines"]));
+    assert_eq!(paid["tokens"][0]["quantity"], preview["token"]["quantity"]);
+    let (code, _) = s.send(Method::GET, "/v1/devices/SHSD1/snapshot", None, None).await;
+    assert_eq!(code, 401, "the snapshot needs a key");
+}

@@ -87,9 +87,11 @@ if [ -f "$js/tests/browser/dashboard.test.mjs" ] && [ -d host-server/web ]; then
         quiet apt-get update -qq
         DEBIAN_FRONTEND=noninteractive quiet apt-get install -y -qq chromium
     fi
-    echo "js: micropower-server (release build: it builds the dashboard's wasm and assets itself)"
-    quiet cargo build --release --locked -p micropower-server
-    export MICROPOWER_SERVER_BIN="$CARGO_TARGET_DIR/release/micropower-server"
+    # The server binary of the very build scripts/test.sh's Rust tests make (same command and flags, so a
+    # no-op after them); its build script builds the dashboard's wasm and glue and embeds host-server/web.
+    echo "js: micropower-server (with the dashboard embedded by its build)"
+    quiet cargo test -q --workspace --all-targets --locked --no-run
+    export MICROPOWER_SERVER_BIN="$CARGO_TARGET_DIR/debug/micropower-server"
     echo "js: browser test (Playwright + Debian chromium against a server started by the test)"
     status=0
     (cd "$js" && node --test --test-reporter=tap tests/browser/) >"$log" 2>&1 || status=$?
@@ -99,7 +101,7 @@ if [ -f "$js/tests/browser/dashboard.test.mjs" ] && [ -d host-server/web ]; then
         exit 1
     fi
     tally
-    echo "js: screenshot: $js/test-results/dashboard.png"
+    echo "js: screenshots: $js/test-results/dashboard.png, dashboard-preview.png"
 fi
 
 echo "js: ${passed} passed, ${failed} failed"

@@ -47,11 +47,44 @@ async fn device_view(state: &AppState, d: &DeviceRow) -> ApiResult<Value> {
     }))
 }
 
+/// Query of `GET /v1/devices`.
+#[derive(Deserialize)]
+pub struct DeviceQuery {
+    query: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /v1/devices?query=…`: devices whose serial contains the query (serials are stored upper-case,
+/// without spaces and dashes), by serial.
+pub async fn devices(State(state): State<AppState>, Query(q): Query<DeviceQuery>) -> ApiResult<Json<Value>> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let text: String = q.query.unwrap_or_default().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let pattern = format!("%{}%", text.to_ascii_uppercase());
+    let mut out = Vec::new();
+    for d in repo::devices_like(&state.db.pool, &pattern, limit).await? {
+        out.push(device_view(&state, &d).await?);
+    }
+    Ok(Json(json!({"devices": out})))
+}
+
 /// `GET /v1/devices/{serial}`
 pub async fn get_device(State(state): State<AppState>, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
     let serial = canonical(&state, &raw).await?;
     let d = repo::device(&state.db.pool, &serial, "").await?.ok_or_else(|| ApiError::not_found("device", &raw))?;
     Ok(Json(device_view(&state, &d).await?))
+}
+
+/// `GET /v1/devices/{serial}/snapshot`: `{serial, today, snapshot}`, the account exactly as the core sees it
+/// when a payment for this device arrives today (the core's `AccountSnapshot`). The dashboard previews a
+/// payment in the browser with it (`allocatePayment(snapshot, payment)` of the JS package), so the preview is
+/// the same decision `POST /v1/payments` would make now.
+pub async fn snapshot(State(state): State<AppState>, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
+    let serial = canonical(&state, &raw).await?;
+    let mut tx = state.db.pool.begin().await?;
+    let d = repo::device(&mut *tx, &serial, "").await?.ok_or_else(|| ApiError::not_found("device", &raw))?;
+    let snapshot = crate::snapshot::load(&mut tx, &d).await?;
+    drop(tx);
+    Ok(Json(json!({"serial": serial, "today": crate::ids::today(), "snapshot": snapshot})))
 }
 
 /// The body of `PUT /v1/devices/{serial}/owner`.

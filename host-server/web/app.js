@@ -1,0 +1,451 @@
+// The operator dashboard. Data comes from the server's /v1 API (with the operator's API key); every number
+// computed here comes from the core, through the browser build of the JS package (`/pkg/micropower.js`):
+// the payment preview, the schedule preview and the registration checks. No business rule is written here.
+import init, * as core from "/pkg/micropower.js";
+
+const main = document.getElementById("main");
+const nav = document.getElementById("nav");
+const message = document.getElementById("message");
+const charts = [];
+
+// ---- helpers ------------------------------------------------------------------------------------------------
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+function table(columns, rows, attrs = {}) {
+  return h("table", attrs,
+    h("thead", {}, h("tr", {}, columns.map(([label, , cls]) => h("th", { class: cls }, label)))),
+    h("tbody", {}, rows.length === 0
+      ? h("tr", {}, h("td", { colspan: columns.length, class: "hint" }, "Nothing here yet."))
+      : rows.map((row) => h("tr", {}, columns.map(([, cell, cls]) => h("td", { class: cls }, cell(row)))))));
+}
+
+/** Shows an error the way the core or the server named it: "AmountBelowMinimum: amount 10 is below …". */
+function showError(e) {
+  const what = e && e.code ? `${e.name && e.name !== "Error" ? e.name : e.code}: ` : "";
+  const extra = e && e.details && e.details.minimum_amount ? ` (minimum ${e.details.minimum_amount})` : "";
+  message.className = "error";
+  message.textContent = `${what}${e && e.message ? e.message : String(e)}${extra}`;
+  message.hidden = false;
+}
+
+function showOk(text) {
+  message.className = "ok";
+  message.textContent = text;
+  message.hidden = false;
+}
+
+let carried = null; // a message shown on the next page (e.g. "Registered …" on the device page)
+
+function clearMessage() {
+  message.hidden = true;
+  message.textContent = "";
+}
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body.message || `HTTP ${status}`);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = body.code || "http_" + status;
+    this.details = body;
+  }
+}
+
+async function api(path, { method = "GET", body, login = false } = {}) {
+  const key = sessionStorage.getItem("micropower.key");
+  const res = await fetch(path, {
+    method,
+    headers: { Authorization: `Bearer ${key}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  let data = {};
+  try { data = text ? JSON.parse(text) : {}; } catch { data = { message: text }; }
+  if (!res.ok) {
+    if (res.status === 401 && !login) logout("Your API key was refused: log in again.");
+    throw new ApiError(res.status, data);
+  }
+  return data;
+}
+
+const fmt = (v) => (v === null || v === undefined || v === "" ? "—" : v);
+const today = () => new Date().toISOString().slice(0, 10);
+const query = () => new URLSearchParams(location.hash.split("?")[1] || "");
+
+// ---- login --------------------------------------------------------------------------------------------------
+
+function logout(why) {
+  sessionStorage.removeItem("micropower.key");
+  if (why) carried = () => showError({ message: why });
+  if (location.hash !== "#/login") { location.hash = "#/login"; return; }
+  if (carried) { carried(); carried = null; }
+  route();
+}
+
+function loginView() {
+  nav.hidden = true;
+  const view = document.getElementById("login-view").content.cloneNode(true);
+  main.replaceChildren(view);
+  document.getElementById("login").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const key = new FormData(ev.target).get("key").trim();
+    sessionStorage.setItem("micropower.key", key);
+    try {
+      await api("/v1/customers?limit=1", { login: true });
+      clearMessage();
+      location.hash = "#/customers";
+    } catch (e) {
+      sessionStorage.removeItem("micropower.key");
+      showError(e.status === 401 ? { message: "That API key is not valid." } : e);
+    }
+  });
+}
+
+// ---- lists --------------------------------------------------------------------------------------------------
+
+function searchBox(placeholder, value, onSearch) {
+  const input = h("input", { type: "search", name: "query", placeholder, value });
+  return h("form", { class: "search", onsubmit: (ev) => { ev.preventDefault(); onSearch(input.value.trim()); } },
+    input, h("button", { type: "submit" }, "Search"));
+}
+
+async function customersView() {
+  const q = query().get("q") || "";
+  const data = await api(`/v1/customers?query=${encodeURIComponent(q)}`);
+  main.replaceChildren(h("h1", {}, "Customers"),
+    searchBox("Name, surname or phone", q, (v) => { location.hash = `#/customers?q=${encodeURIComponent(v)}`; }),
+    table([
+      ["Name", (c) => h("a", { href: `#/customer/${encodeURIComponent(c.id)}` }, `${c.name} ${c.surname}`)],
+      ["Phones", (c) => (c.phones || []).join(", ")],
+      ["Village", (c) => fmt(c.village_id)],
+      ["Id", (c) => c.id],
+    ], data.customers || [], { id: "customers-table" }));
+}
+
+async function customerView(id) {
+  const c = await api(`/v1/customers/${encodeURIComponent(id)}`);
+  main.replaceChildren(h("h1", {}, `${c.name} ${c.surname}`),
+    h("div", { class: "card" }, h("dl", { class: "facts" },
+      h("dt", {}, "Phones"), h("dd", {}, (c.phones || []).join(", ")),
+      h("dt", {}, "Village"), h("dd", {}, fmt(c.village_id)),
+      h("dt", {}, "Credit"), h("dd", {}, JSON.stringify(c.credit_balance ?? {})))),
+    h("h2", {}, "Devices"), devicesTable(c.devices || []),
+    h("h2", {}, "Plans"), table([
+      ["Plan", (p) => p.id], ["Kind", (p) => fmt(p.kind)], ["Total", (p) => fmt(p.total_cost), "num"],
+      ["Paid", (p) => fmt(p.paid), "num"], ["Outstanding", (p) => fmt(p.outstanding), "num"],
+    ], c.plans || []));
+}
+
+function devicesTable(devices) {
+  return table([
+    ["Serial", (d) => h("a", { href: `#/device/${encodeURIComponent(d.serial)}` }, d.serial)],
+    ["Kind", (d) => d.kind],
+    ["Customer", (d) => d.customer_id ? h("a", { href: `#/customer/${encodeURIComponent(d.customer_id)}` }, d.customer_id) : "—"],
+    ["Credit", (d) => `${d.credit_balance} ${d.currency || ""}`, "num"],
+    ["Tokens issued", (d) => fmt(d.token_count), "num"],
+  ], devices, { id: "devices-table" });
+}
+
+async function devicesView() {
+  const q = query().get("q") || "";
+  const data = await api(`/v1/devices?query=${encodeURIComponent(q)}`);
+  main.replaceChildren(h("h1", {}, "Devices"),
+    searchBox("Serial", q, (v) => { location.hash = `#/devices?q=${encodeURIComponent(v)}`; }),
+    devicesTable(data.devices || []));
+}
+
+function tokenCodes(tokens) {
+  return (tokens || []).map((t) => h("div", { class: "token" }, `${fmt(t.code)} `,
+    h("span", { class: "hint" }, `${t.kind}${t.quantity ? ` ${t.quantity} ${t.unit || ""}` : ""}`)));
+}
+
+async function paymentsView() {
+  const q = query().get("serial") || "";
+  const data = await api(q ? `/v1/payments?serial=${encodeURIComponent(q)}` : "/v1/payments");
+  main.replaceChildren(h("h1", {}, "Payments"),
+    searchBox("Serial", q, (v) => { location.hash = v ? `#/payments?serial=${encodeURIComponent(v)}` : "#/payments"; }),
+    table([
+      ["Payment", (p) => p.payment_id],
+      ["Serial", (p) => h("a", { href: `#/device/${encodeURIComponent(p.serial)}` }, p.serial)],
+      ["Amount", (p) => `${p.amount} ${p.currency}`, "num"],
+      ["Status", (p) => p.status],
+      ["Paid for", (p) => (p.allocations || []).map((a) => h("div", {}, `${a.kind} ${a.amount}${a.installment ? ` (#${a.installment})` : ""}`))],
+      ["Tokens", (p) => tokenCodes(p.tokens)],
+    ], data.payments || [], { id: "payments-table" }));
+}
+
+// ---- device page and the payment preview ---------------------------------------------------------------------
+
+function currencyOf(snapshot) {
+  const b = snapshot.billing;
+  return b.kind === "meter" ? b.tariff.currency : b.plan.currency;
+}
+
+function allocationView(allocation) {
+  const token = allocation.token;
+  return h("div", {},
+    table([
+      ["Pays for", (l) => l.kind + (l.plan_id ? ` (plan ${l.plan_id}${l.installment ? `, #${l.installment}` : ""})` : "")],
+      ["Amount", (l) => l.amount, "num"],
+      ["Quantity", (l) => fmt(l.quantity), "num"],
+    ], allocation.lines, { id: "preview-lines" }),
+    h("dl", { class: "facts" },
+      h("dt", {}, "Token"),
+      h("dd", { id: "preview-token" }, token ? `${token.quantity} ${token.unit}` : `none (${fmt(allocation.no_token_reason)})`),
+      h("dt", {}, "Credit used / added"), h("dd", {}, `${allocation.credit_used} / ${allocation.credit_added}`),
+      h("dt", {}, "Credit after"), h("dd", {}, allocation.credit_balance)));
+}
+
+async function deviceView(serial) {
+  const [device, account, tokens] = await Promise.all([
+    api(`/v1/devices/${encodeURIComponent(serial)}`),
+    api(`/v1/devices/${encodeURIComponent(serial)}/snapshot`),
+    api(`/v1/devices/${encodeURIComponent(serial)}/tokens`),
+  ]);
+  const snapshot = account.snapshot;
+  const currency = currencyOf(snapshot);
+  const b = snapshot.billing;
+  const plans = [...(b.kind === "installments" ? [b.plan] : []), ...(snapshot.customer_plans || [])];
+
+  // The box: what a payment of this amount would buy now, decided by the core in this browser.
+  const output = h("div", { id: "preview" }, h("p", { class: "hint" }, "Type an amount."));
+  const json = h("pre", { id: "preview-json", hidden: true });
+  const amount = h("input", { id: "preview-amount", name: "amount", inputmode: "decimal", placeholder: `Amount in ${currency}` });
+  const preview = () => {
+    const value = amount.value.trim();
+    json.textContent = "";
+    if (!value) { output.replaceChildren(h("p", { class: "hint" }, "Type an amount.")); return; }
+    try {
+      const allocation = core.allocatePayment(snapshot, { serial: snapshot.device.serial, amount: value, currency, received_on: account.today });
+      json.textContent = JSON.stringify(allocation);
+      output.replaceChildren(allocationView(allocation));
+    } catch (e) {
+      output.replaceChildren(h("p", { class: "field-error", id: "preview-error" },
+        `${e.name} (${e.code}): ${e.message}`));
+    }
+  };
+  amount.addEventListener("input", preview);
+
+  main.replaceChildren(
+    h("h1", {}, `Device ${device.serial}`),
+    h("div", { class: "card" }, h("dl", { class: "facts" },
+      h("dt", {}, "Kind"), h("dd", {}, device.kind),
+      h("dt", {}, "Customer"), h("dd", {}, device.customer_id
+        ? h("a", { href: `#/customer/${encodeURIComponent(device.customer_id)}` }, snapshot.device.owner ? `${snapshot.device.owner.name} ${snapshot.device.owner.surname || ""}` : device.customer_id)
+        : "none"),
+      h("dt", {}, "Billing"), h("dd", {}, b.kind === "meter" ? `tariff ${fmt(b.tariff.id)}: unit price ${core.unitPrice(b.tariff)} ${currency}/kWh` : `${b.kind} plan ${b.plan.id}`),
+      h("dt", {}, "Access-rate debt"), h("dd", {}, fmt(device.access_rate_debt)),
+      h("dt", {}, "Credit"), h("dd", { id: "device-credit" }, `${snapshot.credit_balance} ${currency}`),
+      h("dt", {}, "Tokens issued"), h("dd", {}, fmt(device.token_count)))),
+    h("div", { class: "card preview" },
+      h("h2", {}, "What will this payment buy?"),
+      h("label", {}, `Amount (${currency}), received ${account.today}`, amount),
+      output, json,
+      h("p", { class: "hint" }, "Computed in this browser by the micropower core (WebAssembly); the server makes the same decision when the payment arrives.")),
+    h("h2", {}, "Plans and debts"),
+    ...plans.map((p) => {
+      const s = core.planSummary(p);
+      return h("div", { class: "card" },
+        h("p", {}, `Plan ${s.id}: total ${s.total_cost}, paid ${s.paid}, outstanding ${s.outstanding} ${s.currency} (${s.period})`),
+        table([
+          ["#", (i) => i.number], ["Due", (i) => i.due_date], ["Amount", (i) => i.amount, "num"],
+          ["Paid", (i) => i.paid, "num"], ["Remaining", (i) => i.remaining, "num"],
+        ], s.installments));
+    }),
+    ...(plans.length === 0 ? [h("p", { class: "hint" }, "No plan.")] : []),
+    h("h2", {}, "Tokens"),
+    table([
+      ["Created", (t) => t.created_at], ["Cause", (t) => t.cause], ["Kind", (t) => t.kind],
+      ["Quantity", (t) => `${fmt(t.quantity)} ${t.unit || ""}`, "num"], ["Code", (t) => h("span", { class: "token" }, fmt(t.code))],
+      ["Status", (t) => t.status],
+    ], tokens.tokens || [], { id: "tokens-table" }));
+}
+
+// ---- registration with the schedule preview -------------------------------------------------------------------
+
+async function registerView() {
+  const hierarchy = await api("/v1/clusters");
+  const villages = (hierarchy.clusters || []).flatMap((c) => (c.areas || []).flatMap((a) =>
+    (a.villages || []).map((v) => ({ id: v.id, label: `${v.name} — ${a.name}, ${c.name}` }))));
+  const input = (name, label, attrs = {}) => h("label", {}, label, h("input", { name, ...attrs }));
+  const select = (name, label, options) => h("label", {}, label,
+    h("select", { name }, options.map(([value, text]) => h("option", { value }, text))));
+  const schedule = h("div", { id: "schedule" });
+  const checks = h("div", { id: "field-errors" });
+  const form = h("form", { id: "register-form", class: "card" },
+    h("h2", {}, "Customer"),
+    h("div", { class: "grid" },
+      input("name", "Name", { required: true }), input("surname", "Surname", { required: true }),
+      input("phone", "Phone", { placeholder: "+255…", required: true }),
+      select("village_id", "Village", villages.map((v) => [v.id, v.label]))),
+    h("h2", {}, "Device"),
+    h("div", { class: "grid" },
+      input("serial", "Serial", { required: true }),
+      select("kind", "Kind", [["solar_home_system", "Solar home system"], ["meter", "Meter"], ["e_bike", "E-bike"]]),
+      input("manufacturer_id", "Manufacturer id", { required: true }),
+      input("tariff_id", "Tariff id (meters)"),
+      input("secret_key", "OpenPAYGO secret key (32 hex)"),
+      input("starting_code", "OpenPAYGO starting code", { inputmode: "numeric" })),
+    h("h2", {}, "Appliance sold on installments (optional)"),
+    h("div", { class: "grid" },
+      input("appliance", "Appliance"), input("currency", "Currency", { value: "TZS" }),
+      input("total_cost", "Total cost", { inputmode: "decimal" }), input("down_payment", "Down payment", { value: "0", inputmode: "decimal" }),
+      input("installments", "Installments", { type: "number", min: "1", value: "3" }),
+      select("period", "Period", [["weekly", "weekly"], ["monthly", "monthly"], ["every_14_days", "every 14 days"]]),
+      input("start_date", "Start date", { type: "date", value: today() }),
+      input("registered_on", "Registered on", { type: "date", value: today() })),
+    h("h2", {}, "Schedule preview"), schedule, checks,
+    h("p", {}, h("button", { type: "submit" }, "Register")));
+
+  const value = (name) => form.elements[name].value.trim();
+  const request = () => {
+    const device = { serial: value("serial"), kind: value("kind"), manufacturer_id: value("manufacturer_id") };
+    if (value("tariff_id")) device.tariff_id = value("tariff_id");
+    if (value("secret_key")) {
+      device.openpaygo = { secret_key: value("secret_key"), count: 0 };
+      if (value("starting_code")) device.openpaygo.starting_code = Number(value("starting_code"));
+    }
+    const body = {
+      customer: { name: value("name"), surname: value("surname"), phone: value("phone"), village_id: value("village_id") },
+      device, registered_on: value("registered_on") || today(),
+    };
+    if (value("appliance") || value("total_cost")) {
+      body.plan = {
+        appliance: value("appliance"), currency: value("currency"), total_cost: value("total_cost"),
+        down_payment: value("down_payment") || "0", installments: Number(value("installments")),
+        period: value("period"), start_date: value("start_date"),
+      };
+    }
+    return body;
+  };
+  const refresh = () => {
+    const body = request();
+    if (body.plan) {
+      const { appliance: _appliance, currency, ...terms } = body.plan;
+      try {
+        schedule.replaceChildren(table([
+          ["#", (i) => i.number], ["Due", (i) => i.due_date], ["Amount", (i) => `${i.amount} ${currency}`, "num"],
+        ], core.installmentSchedule(terms, currency), { id: "schedule-table" }));
+      } catch (e) {
+        schedule.replaceChildren(h("p", { class: "field-error" }, `${e.name}: ${e.message}`));
+      }
+    } else {
+      schedule.replaceChildren(h("p", { class: "hint" }, "No appliance on installments."));
+    }
+    let errors = [];
+    try { errors = core.registrationFieldErrors(body); } catch (e) { errors = [{ field: e.code, message: e.message }]; }
+    checks.replaceChildren(...errors.map((f) => h("div", { class: "field-error" }, `${f.field}: ${f.message}`)));
+  };
+  form.addEventListener("input", refresh);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const answer = await api("/v1/registrations", { method: "POST", body: request() });
+      carried = () => showOk(`Registered ${answer.customer.name} ${answer.customer.surname} with device ${answer.device.serial}.`);
+      location.hash = `#/device/${encodeURIComponent(answer.device.serial)}`;
+    } catch (e) {
+      showError(e);
+    }
+  });
+  main.replaceChildren(h("h1", {}, "Register a customer with a device"), form);
+  refresh();
+}
+
+// ---- reports ------------------------------------------------------------------------------------------------
+
+async function reportsView() {
+  const to = today();
+  const from = `${Number(to.slice(0, 4)) - 1}${to.slice(4)}`;
+  const revenueCanvas = h("canvas", { id: "revenue-chart" });
+  const debtCanvas = h("canvas", { id: "debt-chart" });
+  const revenueBox = h("div", { class: "card" }, h("h2", {}, "Revenue by month"), revenueCanvas);
+  const debtBox = h("div", { class: "card" }, h("h2", {}, `Debt aging on ${to}`), debtCanvas);
+  main.replaceChildren(h("h1", {}, "Reports"), h("div", { class: "charts" }, revenueBox, debtBox));
+  while (charts.length) charts.pop().destroy();
+  const Chart = window.Chart;
+  try {
+    const revenue = await api(`/v1/reports/revenue?from=${from}&to=${to}&group_by=month`);
+    const kinds = ["installment", "access_rate", "energy", "eaas"];
+    const colors = ["#1b6ca8", "#f2a541", "#3fa34d", "#8e5ea2"];
+    charts.push(new Chart(revenueCanvas, {
+      type: "bar",
+      data: {
+        labels: revenue.rows.map((r) => r.period_start.slice(0, 7)),
+        datasets: kinds.map((k, i) => ({ label: k, backgroundColor: colors[i], data: revenue.rows.map((r) => Number(r.by_kind[k])) })),
+      },
+      options: { animation: false, scales: { x: { stacked: true }, y: { stacked: true } } },
+    }));
+    revenueBox.append(h("p", { class: "hint" }, `Total ${revenue.total} (decimal strings from the core; drawn as numbers).`));
+  } catch (e) {
+    revenueBox.append(h("p", { class: "field-error" }, `${e.code}: ${e.message}`));
+  }
+  try {
+    const debt = await api("/v1/reports/debt");
+    const buckets = [["current", "current"], ["days_1_30", "1–30"], ["days_31_60", "31–60"], ["days_61_90", "61–90"], ["days_over_90", "> 90"]];
+    charts.push(new Chart(debtCanvas, {
+      type: "bar",
+      data: {
+        labels: buckets.map(([, label]) => label),
+        datasets: [{ label: "owed", backgroundColor: "#c0504d", data: buckets.map(([k]) => Number(debt[k].amount)) }],
+      },
+      options: { animation: false },
+    }));
+    debtBox.append(h("p", { class: "hint" }, `Outstanding ${debt.outstanding} on ${debt.installments} installments.`));
+  } catch (e) {
+    debtBox.append(h("p", { class: "field-error" }, `${e.code}: ${e.message}`));
+  }
+}
+
+// ---- routing ------------------------------------------------------------------------------------------------
+
+async function route() {
+  const hash = location.hash.split("?")[0] || "#/customers";
+  if (!sessionStorage.getItem("micropower.key")) { loginView(); return; }
+  nav.hidden = false;
+  for (const a of nav.querySelectorAll("a")) a.classList.toggle("active", hash.startsWith(a.getAttribute("href")));
+  const [, page, arg] = hash.split("/");
+  try {
+    switch (page) {
+      case "device": await deviceView(decodeURIComponent(arg)); break;
+      case "customer": await customerView(decodeURIComponent(arg)); break;
+      case "devices": await devicesView(); break;
+      case "payments": await paymentsView(); break;
+      case "register": await registerView(); break;
+      case "reports": await reportsView(); break;
+      case "login": location.hash = "#/customers"; break;
+      default: await customersView();
+    }
+    document.body.dataset.view = page || "customers";
+  } catch (e) {
+    showError(e);
+  }
+}
+
+document.getElementById("logout").addEventListener("click", () => logout());
+window.addEventListener("hashchange", () => {
+  clearMessage();
+  if (carried) { carried(); carried = null; }
+  route();
+});
+try {
+  await init({ module_or_path: "/pkg/micropower_bg.wasm" });
+  window.micropower = core; // for the console and the browser test
+  document.body.dataset.ready = "true";
+  await route();
+} catch (e) {
+  main.replaceChildren(h("p", { class: "field-error" }, `The core could not start in this browser: ${e.message}`));
+}
