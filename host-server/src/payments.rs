@@ -206,7 +206,7 @@ async fn decide(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checked) ->
         let sql = format!("SELECT id FROM customers WHERE id = $1{}", state.db.for_update());
         sqlx::query(&sql).bind(owner).fetch_optional(&mut **tx).await?;
     }
-    let snapshot = crate::snapshot::load(tx, &device).await?;
+    let (snapshot, owner) = crate::snapshot::load_with_owner(tx, &device).await?;
     let args = json!({
         "snapshot": snapshot,
         "payment": {"serial": payment.serial, "amount": payment.amount, "currency": payment.currency, "received_on": c.received_on},
@@ -221,7 +221,7 @@ async fn decide(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checked) ->
     write(tx, payment, &device, &allocation, &payment_id, &c.received_at, &response).await?;
     record_tokens(tx, &device.serial, Some(&payment_id), None, &tokens).await?;
     // The customer's SMS is queued in the payment's own transaction: both happen, or neither.
-    if let Some(owner) = &device.owner_id {
+    if let Some(owner) = &owner {
         crate::notify::enqueue_payment(tx, &payment_id, owner).await?;
     }
     Ok(Decision::Done(Outcome::Applied(response)))
@@ -571,20 +571,7 @@ async fn write(
     if !allocation.credit_used.is_zero() {
         journal.push(json!({"kind": "credit_used", "amount": allocation.credit_used.normalize().to_string()}));
     }
-    for (n, line) in journal.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO allocations (payment_id, line_no, kind, amount, plan_id, installment, quantity) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(payment_id)
-        .bind(i64::try_from(n).unwrap_or(i64::MAX))
-        .bind(line.get("kind").and_then(Value::as_str))
-        .bind(line.get("amount").and_then(Value::as_str))
-        .bind(line.get("plan_id").and_then(Value::as_str))
-        .bind(line.get("installment").and_then(Value::as_i64))
-        .bind(line.get("quantity").and_then(Value::as_str))
-        .execute(&mut **tx)
-        .await?;
-    }
+    insert_journal(tx, payment_id, &journal).await?;
     for plan in &allocation.plans {
         repo::update_plan_body(&mut **tx, &plan.id, plan).await?;
     }
@@ -604,6 +591,40 @@ async fn write(
             &allocation.credit_balance.normalize().to_string(),
         )
         .await?;
+    }
+    Ok(())
+}
+
+/// The payment's journal lines in multi-row INSERTs (one statement for any usual payment instead of one per
+/// line), in chunks that stay far below SQLite's and PostgreSQL's limits on bound parameters.
+async fn insert_journal(tx: &mut Transaction<'_, Any>, payment_id: &str, journal: &[Value]) -> ApiResult<()> {
+    const COLUMNS: usize = 7;
+    const ROWS_PER_STATEMENT: usize = 256;
+    for (chunk_no, chunk) in journal.chunks(ROWS_PER_STATEMENT).enumerate() {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|row| {
+                let first = row * COLUMNS + 1;
+                let params: Vec<String> = (first..first + COLUMNS).map(|n| format!("${n}")).collect();
+                format!("({})", params.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO allocations (payment_id, line_no, kind, amount, plan_id, installment, quantity) VALUES {}",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (n, line) in chunk.iter().enumerate() {
+            let line_no = chunk_no * ROWS_PER_STATEMENT + n;
+            query = query
+                .bind(payment_id)
+                .bind(i64::try_from(line_no).unwrap_or(i64::MAX))
+                .bind(line.get("kind").and_then(Value::as_str))
+                .bind(line.get("amount").and_then(Value::as_str))
+                .bind(line.get("plan_id").and_then(Value::as_str))
+                .bind(line.get("installment").and_then(Value::as_i64))
+                .bind(line.get("quantity").and_then(Value::as_str));
+        }
+        query.execute(&mut **tx).await?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Loads the one account snapshot a payment decision needs (architecture.md "Boundaries"): the device, its
 //! owner, the tariff or plan, the owner's device-less plans, the access-rate state and the credit balance.
 
+use micropower_core::api::Customer;
 use serde_json::{json, Value};
 use sqlx::{Any, Transaction};
 
@@ -10,6 +11,15 @@ use crate::routes::registry::load_tariff;
 
 /// The snapshot as the core's `AccountSnapshot` JSON.
 pub async fn load(tx: &mut Transaction<'_, Any>, device: &DeviceRow) -> ApiResult<Value> {
+    load_with_owner(tx, device).await.map(|(snapshot, _)| snapshot)
+}
+
+/// The snapshot and the owner's full record, which a payment needs again for its SMS: read once, because on
+/// SQLite every statement is a round trip to the one writer's connection.
+pub async fn load_with_owner(
+    tx: &mut Transaction<'_, Any>,
+    device: &DeviceRow,
+) -> ApiResult<(Value, Option<Customer>)> {
     let owner = match &device.owner_id {
         Some(id) => repo::customer(&mut **tx, id).await?,
         None => None,
@@ -27,17 +37,18 @@ pub async fn load(tx: &mut Transaction<'_, Any>, device: &DeviceRow) -> ApiResul
         }
         None => (Vec::new(), "0".to_owned()),
     };
-    Ok(json!({
+    let snapshot = json!({
         "device": {
             "serial": device.serial,
             "kind": device.kind,
             "registered_on": device.registered_on,
-            "owner": owner.map(|c| json!({"id": c.id, "name": c.name, "surname": c.surname})),
+            "owner": owner.as_ref().map(|c| json!({"id": c.id, "name": c.name, "surname": c.surname})),
         },
         "billing": billing,
         "customer_plans": customer_plans,
         "credit_balance": credit,
-    }))
+    });
+    Ok((snapshot, owner))
 }
 
 /// The device's billing and its currency.

@@ -41,6 +41,7 @@ on_both_databases!(
     unmatched_money_is_assigned,
     authentication,
     reports_and_export,
+    long_journals,
 );
 
 fn amounts(answer: &Value) -> Vec<(String, String)> {
@@ -192,6 +193,39 @@ async fn duplicates_credit_once(s: TestServer) {
     assert_eq!(plan["paid"], "900", "800 + 100, each once");
     let (_, list) = s.get("/v1/payments?serial=SHS-D").await;
     assert_eq!(list["payments"].as_array().unwrap().len(), 2);
+}
+
+/// A payment that clears 300 installments at once writes its 300 journal lines (more than one multi-row
+/// INSERT carries), each once, in order, and the export shows them all.
+async fn long_journals(s: TestServer) {
+    let r = registry(&s).await;
+    s.ok(
+        "/v1/registrations",
+        json!({
+            "customer": new_customer(&r.village),
+            "device": {"serial": "SHS-LONG", "kind": "solar_home_system", "manufacturer_id": r.shs_maker,
+                       "openpaygo": {"secret_key": KEY, "starting_code": 123456789, "count": 0}},
+            "plan": {"appliance": "Lamp", "currency": "TZS", "total_cost": "300", "down_payment": "0",
+                     "installments": 300, "period": "weekly", "start_date": "2026-01-01"},
+            "registered_on": "2026-01-01"
+        }),
+        201,
+    )
+    .await;
+    let paid = s.ok("/v1/payments", payment("long-1", "SHS-LONG", "300", "2026-01-02T08:00:00Z"), 201).await;
+    let lines = paid["allocations"].as_array().unwrap();
+    assert_eq!(lines.len(), 300, "{paid}");
+    let (code, export) = s.get("/v1/export").await;
+    assert_eq!(code, 200);
+    let export = export.as_str().unwrap_or_default().to_owned();
+    let record = export
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|r| r["type"] == "payment" && r["payment_id"] == paid["payment_id"])
+        .unwrap_or_else(|| panic!("payment not exported: {export}"));
+    let installments: Vec<u64> =
+        record["lines"].as_array().unwrap().iter().map(|l| l["installment"].as_u64().unwrap()).collect();
+    assert_eq!(installments, (1..=300).collect::<Vec<u64>>());
 }
 
 /// Unknown serials and currency mismatches are refused, kept in the refused log, and change nothing.

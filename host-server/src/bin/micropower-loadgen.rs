@@ -24,6 +24,10 @@ struct Args {
     seconds: u64,
     fsync_dir: Option<String>,
     daraja: bool,
+    /// Names this run's serials, phones and transaction ids; a later run with the same id and
+    /// `--skip-setup` loads the meters an earlier run registered (e.g. the other core engine on one database).
+    run: u32,
+    skip_setup: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -35,6 +39,8 @@ fn parse_args() -> Result<Args, String> {
         seconds: 10,
         fsync_dir: None,
         daraja: false,
+        run: std::process::id(),
+        skip_setup: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -54,6 +60,8 @@ fn parse_args() -> Result<Args, String> {
             }
             "--seconds" => args.seconds = value()?.parse().map_err(|e| format!("--seconds: {e}"))?,
             "--fsync-dir" => args.fsync_dir = Some(value()?),
+            "--run-id" => args.run = value()?.parse().map_err(|e| format!("--run-id: {e}"))?,
+            "--skip-setup" => args.skip_setup = true,
             "--mode" => match value()?.as_str() {
                 "payments" => args.daraja = false,
                 "daraja-validation" => args.daraja = true,
@@ -104,7 +112,7 @@ fn id(v: &Value) -> Value {
 }
 
 async fn setup(client: &reqwest::Client, args: &Arc<Args>) -> Result<(), String> {
-    let run = std::process::id();
+    let run = args.run;
     let cluster = post(client, args, "/v1/clusters", json!({"name": "Load"})).await?;
     let area = post(client, args, "/v1/areas", json!({"name": "Load area", "cluster_id": id(&cluster)})).await?;
     let village = post(client, args, "/v1/villages", json!({"name": "Load village", "area_id": id(&area)})).await?;
@@ -140,8 +148,13 @@ async fn setup(client: &reqwest::Client, args: &Arc<Args>) -> Result<(), String>
                 if n >= args.devices {
                     return Ok::<(), String>(());
                 }
+                if n > 0 && n % 10_000 == 0 {
+                    eprintln!("registered {n} of {} meters", args.devices);
+                }
+                // Phones +255 74/75/76 and seven digits: mobile ranges libphonenumber accepts for Tanzania, so
+                // every meter count up to ten million registers whatever the run id.
                 post(&client, &args, "/v1/registrations", json!({
-                    "customer": {"name": "Load", "surname": format!("C{n}"), "phone": format!("+2557{:02}{:06}", run % 90 + 10, n), "village_id": village},
+                    "customer": {"name": "Load", "surname": format!("C{n}"), "phone": format!("+2557{}{n:07}", 4 + run % 3), "village_id": village},
                     "device": {"serial": format!("L{run}M{n}"), "kind": "meter", "manufacturer_id": maker, "tariff_id": tariff},
                     "registered_on": "2026-01-01"
                 }))
@@ -167,11 +180,13 @@ async fn main() -> std::process::ExitCode {
     let most = args.connections.iter().copied().max().unwrap_or(1);
     let client = reqwest::Client::builder().pool_max_idle_per_host(most).build().unwrap_or_default();
     let started = Instant::now();
-    if let Err(e) = setup(&client, &args).await {
-        eprintln!("micropower-loadgen: setup failed: {e}");
-        return std::process::ExitCode::FAILURE;
+    if !args.skip_setup {
+        if let Err(e) = setup(&client, &args).await {
+            eprintln!("micropower-loadgen: setup failed: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+        eprintln!("registered {} meters in {:.1} s", args.devices, started.elapsed().as_secs_f64());
     }
-    eprintln!("registered {} meters in {:.1} s", args.devices, started.elapsed().as_secs_f64());
     for &connections in &args.connections {
         eprintln!("loading for {} s over {connections} connections", args.seconds);
         let result = if args.daraja {
@@ -194,7 +209,9 @@ async fn main() -> std::process::ExitCode {
 async fn load(client: &reqwest::Client, args: &Arc<Args>, connections: usize) -> Value {
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let errors = Arc::new(AtomicU64::new(0));
-    let run = std::process::id();
+    // Serials come from the run id; transaction ids also from this process, so that a second run on the
+    // same meters (`--skip-setup`) posts new payments rather than repeats.
+    let (run, process) = (args.run, std::process::id());
     let mut tasks = Vec::new();
     for c in 0..connections {
         let (client, args, errors) = (client.clone(), args.clone(), errors.clone());
@@ -203,7 +220,7 @@ async fn load(client: &reqwest::Client, args: &Arc<Args>, connections: usize) ->
             let mut n = 0usize;
             while Instant::now() < deadline {
                 let device = (c * 7919 + n * 104_729) % args.devices;
-                let body = json!({"provider": "load", "provider_tx_id": format!("{run}-{connections}-{c}-{n}"),
+                let body = json!({"provider": "load", "provider_tx_id": format!("{run}-{process}-{connections}-{c}-{n}"),
                                   "serial": format!("L{run}M{device}"), "amount": "1100", "currency": "TZS",
                                   "received_at": "2026-01-02T08:00:00Z"});
                 let t = Instant::now();
@@ -226,10 +243,6 @@ async fn load(client: &reqwest::Client, args: &Arc<Args>, connections: usize) ->
     }
     let elapsed = args.seconds as f64;
     latencies.sort();
-    let pct = |p: f64| {
-        let idx = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-        latencies.get(idx).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(f64::NAN)
-    };
     let fsync = match &args.fsync_dir {
         Some(dir) => fsync_rate(dir, 3.0).unwrap_or(f64::NAN),
         None => f64::NAN,
@@ -237,7 +250,7 @@ async fn load(client: &reqwest::Client, args: &Arc<Args>, connections: usize) ->
     json!({
         "devices": args.devices, "connections": connections, "seconds": args.seconds,
         "payments": latencies.len(), "payments_per_s": (latencies.len() as f64 / elapsed).round(),
-        "p50_ms": (pct(0.50) * 100.0).round() / 100.0, "p99_ms": (pct(0.99) * 100.0).round() / 100.0,
+        "p50_ms": percentile_ms(&latencies, 0.50), "p99_ms": percentile_ms(&latencies, 0.99),
         "errors": errors.load(Ordering::Relaxed), "fsync_per_s": fsync.round(),
     })
 }
@@ -252,12 +265,12 @@ fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
 /// Daraja validation latency: a provider, then Safaricom validation requests for the registered meters over
 /// `connections` connections for `seconds`. An answer other than `0` counts as an error.
 async fn daraja_validation(client: &reqwest::Client, args: &Arc<Args>, connections: usize) -> Result<Value, String> {
-    let run = std::process::id();
+    let (run, process) = (args.run, std::process::id());
     let provider = post(
         client,
         args,
         "/v1/providers",
-        json!({"kind": "daraja_c2b", "shortcode": "600984", "currency": "KES", "name": format!("bench-{run}-{connections}")}),
+        json!({"kind": "daraja_c2b", "shortcode": "600984", "currency": "KES", "name": format!("bench-{run}-{process}-{connections}")}),
     )
     .await?;
     let path = provider
@@ -276,7 +289,7 @@ async fn daraja_validation(client: &reqwest::Client, args: &Arc<Args>, connectio
             while Instant::now() < deadline {
                 let device = (c * 7919 + n * 104_729) % args.devices;
                 let body = json!({
-                    "TransactionType": "Pay Bill", "TransID": format!("B{run}C{c}N{n}"), "TransTime": "20260102081325",
+                    "TransactionType": "Pay Bill", "TransID": format!("B{run}P{process}C{c}N{n}"), "TransTime": "20260102081325",
                     "TransAmount": "1100.00", "BusinessShortCode": "600984", "BillRefNumber": format!("L{run}M{device}"),
                     "InvoiceNumber": "", "OrgAccountBalance": "", "ThirdPartyTransID": "", "MSISDN": "2547 ***** 126",
                     "FirstName": "LOAD", "MiddleName": "", "LastName": ""

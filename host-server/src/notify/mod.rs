@@ -55,10 +55,13 @@ pub async fn enqueue(
 
 /// Queues the confirmation SMS of an applied payment to the device owner's main phone (never to the payer's
 /// number a provider reports: Daraja masks it, and the payer may not be the customer).
-pub async fn enqueue_payment(tx: &mut Transaction<'_, Any>, payment_id: &str, owner_id: &str) -> ApiResult<()> {
-    let Some(customer) = crate::repo::customer(&mut **tx, owner_id).await? else { return Ok(()) };
-    let Some(phone) = customer.phones.first() else { return Ok(()) };
-    enqueue(tx, "payment", Some(payment_id), owner_id, phone, None).await?;
+pub async fn enqueue_payment(
+    tx: &mut Transaction<'_, Any>,
+    payment_id: &str,
+    owner: &micropower_core::api::Customer,
+) -> ApiResult<()> {
+    let Some(phone) = owner.phones.first() else { return Ok(()) };
+    enqueue(tx, "payment", Some(payment_id), &owner.id, phone, None).await?;
     Ok(())
 }
 
