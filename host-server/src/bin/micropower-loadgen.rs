@@ -148,7 +148,7 @@ async fn setup(client: &reqwest::Client, args: &Arc<Args>) -> Result<(), String>
                 if n >= args.devices {
                     return Ok::<(), String>(());
                 }
-                if n > 0 && n % 10_000 == 0 {
+                if n > 0 && n.is_multiple_of(10_000) {
                     eprintln!("registered {n} of {} meters", args.devices);
                 }
                 // Phones +255 74/75/76 and seven digits: mobile ranges libphonenumber accepts for Tanzania, so

@@ -263,7 +263,7 @@ pub async fn customer(State(state): State<AppState>, Path(id): Path<String>) -> 
     let plans: Vec<Value> = repo::customer_plans(&state.db.pool, &id, false)
         .await?
         .iter()
-        .map(crate::routes::plans::plan_json)
+        .map(|row| crate::routes::plans::plan_json(&state, row))
         .collect::<Result<_, _>>()?;
     let mut v = serde_json::to_value(&c).map_err(ApiError::internal)?;
     if let Some(map) = v.as_object_mut() {

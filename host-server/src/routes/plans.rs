@@ -15,7 +15,7 @@ use crate::state::AppState;
 /// A plan as the API shows it: `{id, kind, appliance, customer_id, serial, currency, total_cost, paid,
 /// outstanding, installments: [{number, due_date, amount, paid, remaining}]}` for installment plans, the
 /// price per day for EaaS plans.
-pub fn plan_json(row: &PlanRow) -> ApiResult<Value> {
+pub fn plan_json(state: &AppState, row: &PlanRow) -> ApiResult<Value> {
     let mut out = json!({
         "id": row.id,
         "kind": row.kind,
@@ -26,8 +26,8 @@ pub fn plan_json(row: &PlanRow) -> ApiResult<Value> {
     });
     let extra = if row.kind == "installments" {
         let plan = row.installments()?;
-        let summary: PlanSummary =
-            micropower_core::api::plan_summary(&plan).map_err(|e| ApiError::internal(format!("stored plan: {e}")))?;
+        // Through the engine like every other core call, so the wasm build decides here too.
+        let summary: PlanSummary = state.core("plan_summary", &json!({"plan": plan}))?;
         json!({
             "period": summary.period,
             "total_cost": summary.total_cost.normalize().to_string(),
@@ -47,7 +47,7 @@ pub fn plan_json(row: &PlanRow) -> ApiResult<Value> {
 /// `GET /v1/plans/{id}`
 pub async fn get_plan(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let row = repo::plan(&state.db.pool, &id).await?.ok_or_else(|| ApiError::not_found("plan", &id))?;
-    Ok(Json(plan_json(&row)?))
+    Ok(Json(plan_json(&state, &row)?))
 }
 
 /// The body of `PUT /v1/plans/{id}/total`.
@@ -107,5 +107,5 @@ async fn edit_plan(
     repo::update_plan_body(&mut *tx, id, &edited).await?;
     tx.commit().await?;
     row.body = serde_json::to_value(&edited).map_err(ApiError::internal)?;
-    Ok(Json(plan_json(&row)?))
+    Ok(Json(plan_json(state, &row)?))
 }

@@ -93,7 +93,7 @@ pub async fn register(
             "customer": registration.customer,
             "new_customer": registration.new_customer,
             "device": device_json(&registration),
-            "plan": plan.map(|p| crate::routes::plans::plan_json(&p)).transpose()?,
+            "plan": plan.map(|p| crate::routes::plans::plan_json(&state, &p)).transpose()?,
         })),
     ))
 }
@@ -112,7 +112,7 @@ pub async fn sell_plan(
     let plan: RegisteredPlan = state.core("create_plan", &json!({"id": new_id(), "plan": body}))?;
     let row = store_plan(&mut tx, &plan, &customer_id, None).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(crate::routes::plans::plan_json(&row)?)))
+    Ok((StatusCode::CREATED, Json(crate::routes::plans::plan_json(&state, &row)?)))
 }
 
 async fn load_manufacturer(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> ApiResult<Option<Manufacturer>> {
