@@ -154,3 +154,25 @@ pub fn from_env() -> Result<Arc<dyn Engine>, EngineError> {
     };
     new(kind)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `MICROPOWER_CORE=wasm` picks the wasm engine when it is built in, and is refused by name otherwise
+    /// (`cargo test -p micropower-server --no-default-features --lib` runs the second half).
+    #[test]
+    fn wasm_is_chosen_when_built_in_and_refused_otherwise() {
+        let parsed = "wasm".parse::<EngineKind>();
+        let native = "native".parse::<EngineKind>();
+        assert_eq!(native, Ok(EngineKind::Native));
+        if cfg!(feature = "wasm-engine") {
+            assert_eq!(parsed, Ok(EngineKind::Wasm));
+            assert_eq!(EngineKind::default(), EngineKind::Wasm);
+        } else {
+            assert!(matches!(&parsed, Err(EngineError::Internal(m)) if m.contains("wasm-engine")), "{parsed:?}");
+            assert_eq!(EngineKind::default(), EngineKind::Native);
+            assert!(new(EngineKind::Wasm).is_err());
+        }
+    }
+}
