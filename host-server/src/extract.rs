@@ -38,7 +38,10 @@ pub fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError
 /// Parses JSON into `T`, naming the field at fault. Every JSON the server reads from outside goes through
 /// here (the API's bodies and the providers' hooks), so a NUL character is refused the same way everywhere.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    // JSON is UTF-8 (RFC 8259). Reading from bytes, serde_json checks that only in the strings it keeps: a
+    // body with invalid UTF-8 in a field the type ignores was accepted (found by the fuzz target daraja_c2b).
+    let text = std::str::from_utf8(bytes).map_err(|e| ApiError::invalid("body", format!("not UTF-8 text: {e}")))?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let parsed = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." || path.is_empty() { "body".to_owned() } else { path };
@@ -89,6 +92,8 @@ fn nul_at(value: &Value, path: String) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[derive(serde::Deserialize)]
@@ -122,6 +127,15 @@ mod tests {
         assert_eq!(refused_field::<Named>(r#"{"name": "a\u0000b"} x"#), "body");
         assert_eq!(refused_field::<Named>(r#"{"name": "x"}{"name": "y"}"#), "body");
         assert!(parse::<Named>(b"{\"name\": \"x\"} \n\t").is_ok(), "whitespace after the value is fine");
+    }
+
+    /// Fuzz finding (daraja_c2b): a byte that is not UTF-8, inside a field the type ignores, was accepted.
+    #[test]
+    fn bodies_that_are_not_utf8_are_refused() {
+        assert_eq!(refused_field::<Named>("{\"name\": \"x\"}"), "accepted");
+        let mut body = br#"{"name": "x", "FirstName": "NICHOLA"}"#.to_vec();
+        body.insert(body.len() - 3, 0x87);
+        assert_eq!(parse::<Named>(&body).err().and_then(|e| e.body.get("field").cloned()), Some(json!("body")));
     }
 
     /// A number out of f64's range in a field the type ignores made the plain-value read fail, which skipped
