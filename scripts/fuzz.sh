@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every cargo-fuzz target of fuzz/ for a while (libFuzzer, AddressSanitizer, nightly toolchain) with
-# seeds from tests/vectors, and prints one Markdown row per target: executions, seconds, corpus size and
-# findings. A finding fails the script; its input stays in fuzz/artifacts/<target>/ (replay it with
-# `cargo +nightly fuzz run --fuzz-dir fuzz <target> <file>`); once fixed, it becomes a case in tests/vectors/
-# so every language keeps checking it.
+# seeds from tests/vectors (core targets) and fuzz/seeds (server targets), and prints one Markdown row per
+# target: executions, seconds, corpus size and findings. A finding fails the script; its input stays in
+# fuzz/artifacts/<target>/ (replay it with `cargo +nightly fuzz run --fuzz-dir fuzz <target> <file>`); once
+# fixed, it becomes a case in tests/vectors/ (core targets) or a host-server test (server targets).
 #   scripts/fuzz.sh [seconds per target, default 30] [--write]   (--write: the table goes into RELIABILITY.md)
 #   FUZZ_TARGETS="core_call allocate_payment" to run some only.
 set -euo pipefail
@@ -13,7 +13,8 @@ seconds="${1:-30}"
 write="${2:-}"
 cache="$HOME/.cache/micropower"
 target_dir="$cache/fuzz-target"
-targets="${FUZZ_TARGETS:-core_call allocate_payment validate_payment installment_schedule}"
+targets="${FUZZ_TARGETS:-core_call allocate_payment validate_payment installment_schedule \
+    daraja_c2b wave_webhook hmac_hook signature_roundtrip api_bodies}"
 
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
@@ -34,6 +35,11 @@ for path in sorted(pathlib.Path("tests/vectors").glob("*.json")):
             folder.mkdir(parents=True, exist_ok=True)
             (folder / hashlib.sha1(data.encode()).hexdigest()).write_text(data)
 PY
+# The server targets' seeds are committed (fuzz/seeds/make_seeds.py writes them).
+for folder in fuzz/seeds/*/; do
+    mkdir -p "$seeds/$(basename "$folder")"
+    cp "$folder"* "$seeds/$(basename "$folder")/"
+done
 
 cargo +nightly fuzz build --fuzz-dir fuzz --target-dir "$target_dir" >&2
 rows=()
@@ -70,7 +76,7 @@ import re, sys, datetime
 table, seconds = sys.argv[1:3]
 section = f"""## Fuzzing
 
-Command (nightly toolchain, libFuzzer with AddressSanitizer, seeds from `tests/vectors`; run on
+Command (nightly toolchain, libFuzzer with AddressSanitizer, seeds from `tests/vectors` and `fuzz/seeds`; run on
 {datetime.date.today()} on this project's 2-core machine, shared with other work):
 
 ```sh

@@ -65,7 +65,8 @@ on a twin device; both again with the requests spread over two servers sharing o
 
 {hostile_total[0] if hostile_total else "?"} hostile requests per database, each answered with a 4xx in the error shape, and the database
 holds afterwards exactly what the set-up wrote (refusals of payments are kept in the refused-payments log
-by design; that log is not counted as stored money).
+by design, and each hook delivery is kept raw marked `malformed` or `bad_signature`; neither is counted as
+stored money).
 
 | status | code | request |
 | --- | --- | --- |

@@ -33,7 +33,7 @@ macro_rules! on_both_databases {
     )*};
 }
 
-on_both_databases!(providers_are_configured_by_admins, daraja_c2b, wave, generic_hmac);
+on_both_databases!(providers_are_configured_by_admins, daraja_c2b, wave, generic_hmac, nul_characters_in_hook_bodies);
 
 /// POSTs raw bytes to a hook (no API key) with extra headers; returns status and JSON (or text).
 async fn hook(s: &TestServer, path: &str, body: impl Into<Vec<u8>>, headers: &[(&str, String)]) -> (u16, Value) {
@@ -523,4 +523,89 @@ async fn hooks_need_no_api_key_but_a_known_secret() {
     let p = s.ok("/v1/providers", json!({"kind": "daraja_c2b", "shortcode": "600984", "currency": "KES"}), 201).await;
     let segment = secret_segment(p["hook_paths"]["validation"].as_str().unwrap());
     assert_eq!(hook(&s, &format!("/hooks/wave/{segment}"), "{}", &[]).await.0, 404);
+}
+
+/// Rows of the tables a delivery's money or announcement lands in.
+async fn money_rows(s: &TestServer) -> Vec<i64> {
+    let mut out = Vec::new();
+    for table in
+        ["payments", "allocations", "tokens", "unmatched_payments", "provider_validations", "payment_conflicts"]
+    {
+        let row: (i64,) =
+            sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&s.state.db.pool).await.unwrap();
+        out.push(row.0);
+    }
+    out
+}
+
+/// A `\u0000` anywhere in a hook's body is refused as on every API route (PostgreSQL cannot store a NUL, and
+/// an unrefused one in a Daraja `TransID` or a Wave event `id` was a 500 there): Daraja's validation answers
+/// its "other error" in Safaricom's format (always HTTP 200), every other hook 400 naming the field; nothing
+/// is credited, announced or queued; the raw delivery is kept, marked malformed or rejected.
+async fn nul_characters_in_hook_bodies(s: TestServer) {
+    let r = registry(&s).await;
+    register_shs_in(&s, &r, "SHS-N1", "KES").await;
+    let daraja =
+        s.ok("/v1/providers", json!({"kind": "daraja_c2b", "shortcode": "600984", "currency": "KES"}), 201).await;
+    let wave = s.ok("/v1/providers", json!({"kind": "wave", "secret": WAVE_SECRET, "currency": "KES"}), 201).await;
+    let agg = s
+        .ok(
+            "/v1/providers",
+            json!({"kind": "generic_hmac", "secret": AGG_SECRET, "currency": "KES", "name": "agg"}),
+            201,
+        )
+        .await;
+    let path = |v: &Value, key: &str| v["hook_paths"][key].as_str().unwrap().to_owned();
+    let before = money_rows(&s).await;
+
+    for body in [
+        c2b("RKN\u{0}1", "SHS-N1", json!("100.00"), "600984", ""),
+        c2b("RKN2", "SHS\u{0}N1", json!("100.00"), "600984", ""),
+        c2b("RKN3", "SHS-N1", json!("100.00"), "600984", "ref\u{0}"),
+    ] {
+        let (code, answer) = hook(&s, &path(&daraja, "validation"), body.to_string(), &[]).await;
+        assert_eq!((code, &answer), (200, &json!({"ResultCode": "C2B00016", "ResultDesc": "Rejected"})));
+        let (code, refused) = hook(&s, &path(&daraja, "confirmation"), body.to_string(), &[]).await;
+        assert_eq!((code, refused["code"].as_str()), (400, Some("invalid_input")), "{refused}");
+        assert!(refused["message"].as_str().unwrap().contains("NUL"), "{refused}");
+    }
+
+    for (body, field) in [
+        (wave_event("AE_\u{0}", "TWN1", "SHS-N1", "100", "KES"), "id"),
+        // `data.id` is `cos-<transaction id>`: the first field holding the NUL, in key order.
+        (wave_event("AE_N2", "TWN\u{0}2", "SHS-N1", "100", "KES"), "data.id"),
+        (wave_event("AE_N3", "TWN3", "SHS\u{0}N1", "100", "KES"), "data.client_reference"),
+    ] {
+        let text = body.to_string();
+        let headers = vec![("Wave-Signature", sign(WAVE_SECRET.as_bytes(), now(), b"", text.as_bytes()))];
+        let (code, refused) = hook(&s, &path(&wave, "webhook"), text, &headers).await;
+        assert_eq!((code, refused["field"].as_str()), (400, Some(field)), "{refused}");
+    }
+
+    let payment = |tx: &str, serial: &str| {
+        json!({"provider": "agg", "provider_tx_id": tx, "serial": serial, "amount": "100", "currency": "KES",
+               "money_moved": true})
+    };
+    for (hook_path, body, field) in [
+        (path(&agg, "payments"), payment("GN\u{0}1", "SHS-N1"), "provider_tx_id"),
+        (path(&agg, "payments"), payment("GN2", "SHS\u{0}N1"), "serial"),
+        (path(&agg, "validate"), json!({"serial": "SHS\u{0}N1", "amount": "100", "currency": "KES"}), "serial"),
+    ] {
+        let text = body.to_string();
+        let headers = vec![("X-Signature", sign(AGG_SECRET.as_bytes(), now(), b".", text.as_bytes()))];
+        let (code, refused) = hook(&s, &hook_path, text, &headers).await;
+        assert_eq!((code, refused["field"].as_str()), (400, Some(field)), "{refused}");
+    }
+
+    assert_eq!(money_rows(&s).await, before, "a NUL delivery credited, announced or queued something");
+    assert!(payments_of(&s, "SHS-N1").await.is_empty());
+    let kept: Vec<(String, String)> = sqlx::query_as("SELECT hook, outcome FROM hook_events ORDER BY created_at, id")
+        .fetch_all(&s.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 12, "every delivery is kept raw: {kept:?}");
+    for (hook, outcome) in &kept {
+        let expected = if hook == "validation" { "rejected" } else { "malformed" };
+        assert_eq!(outcome, expected, "{hook}");
+    }
 }

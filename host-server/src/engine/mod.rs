@@ -20,6 +20,7 @@
 //! runaway guest) hold one worker for a fraction of a second; they do not stop the others.
 
 mod native;
+#[cfg(feature = "wasm-engine")]
 mod wasm;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use micropower_core::CoreError;
 use serde_json::Value;
 
 pub use native::NativeEngine;
+#[cfg(feature = "wasm-engine")]
 pub use wasm::{WasmConfig, WasmEngine};
 
 /// The core behind one interface, whether it runs natively or inside wasmtime.
@@ -92,21 +94,39 @@ impl EngineError {
 }
 
 /// Which engine to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EngineKind {
     /// The core inside wasmtime (the default).
-    #[default]
     Wasm,
     /// The core linked into the server.
     Native,
 }
+
+impl Default for EngineKind {
+    /// The wasm engine when it is built in; a build without it (cargo feature `wasm-engine` off) has only the
+    /// native one.
+    fn default() -> Self {
+        if cfg!(feature = "wasm-engine") {
+            Self::Wasm
+        } else {
+            Self::Native
+        }
+    }
+}
+
+/// The refusal of `MICROPOWER_CORE=wasm` by a build without the wasm engine.
+const NO_WASM_ENGINE: &str =
+    "MICROPOWER_CORE=wasm: this server was built without the wasm engine (cargo feature \"wasm-engine\"); \
+     rebuild with default features or set MICROPOWER_CORE=native";
 
 impl std::str::FromStr for EngineKind {
     type Err = EngineError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim() {
-            "wasm" | "" => Ok(Self::Wasm),
+            "" => Ok(Self::default()),
+            "wasm" if !cfg!(feature = "wasm-engine") => Err(EngineError::Internal(NO_WASM_ENGINE.to_owned())),
+            "wasm" => Ok(Self::Wasm),
             "native" => Ok(Self::Native),
             other => Err(EngineError::Internal(format!("MICROPOWER_CORE={other:?}: expected \"wasm\" or \"native\""))),
         }
@@ -117,7 +137,10 @@ impl std::str::FromStr for EngineKind {
 /// (a few seconds of CPU).
 pub fn new(kind: EngineKind) -> Result<Arc<dyn Engine>, EngineError> {
     Ok(match kind {
+        #[cfg(feature = "wasm-engine")]
         EngineKind::Wasm => Arc::new(WasmEngine::new(WasmConfig::default())?),
+        #[cfg(not(feature = "wasm-engine"))]
+        EngineKind::Wasm => return Err(EngineError::Internal(NO_WASM_ENGINE.to_owned())),
         EngineKind::Native => Arc::new(NativeEngine),
     })
 }
@@ -130,4 +153,26 @@ pub fn from_env() -> Result<Arc<dyn Engine>, EngineError> {
         Err(e) => return Err(EngineError::Internal(format!("MICROPOWER_CORE: {e}"))),
     };
     new(kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `MICROPOWER_CORE=wasm` picks the wasm engine when it is built in, and is refused by name otherwise
+    /// (`cargo test -p micropower-server --no-default-features --lib` runs the second half).
+    #[test]
+    fn wasm_is_chosen_when_built_in_and_refused_otherwise() {
+        let parsed = "wasm".parse::<EngineKind>();
+        let native = "native".parse::<EngineKind>();
+        assert_eq!(native, Ok(EngineKind::Native));
+        if cfg!(feature = "wasm-engine") {
+            assert_eq!(parsed, Ok(EngineKind::Wasm));
+            assert_eq!(EngineKind::default(), EngineKind::Wasm);
+        } else {
+            assert!(matches!(&parsed, Err(EngineError::Internal(m)) if m.contains("wasm-engine")), "{parsed:?}");
+            assert_eq!(EngineKind::default(), EngineKind::Native);
+            assert!(new(EngineKind::Wasm).is_err());
+        }
+    }
 }

@@ -39,7 +39,7 @@ async fn admit(
         Ok(None) => return Err(unknown_hook().into_response()),
         Err(e) => return Err(e.into_response()),
     };
-    let bytes = super::body_bytes(body).map_err(IntoResponse::into_response)?;
+    let bytes = crate::extract::body_bytes(body).map_err(IntoResponse::into_response)?;
     let header = headers.get("x-signature").and_then(|v| v.to_str().ok());
     let event = RawEvent::new(&provider.id, hook, &bytes, header);
     store::write(state, vec![event.insert("received", None, None)]).await.map_err(IntoResponse::into_response)?;
@@ -56,7 +56,7 @@ async fn admit(
 /// when it wants the later payment checked against this announcement.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ValidateIn {
+pub struct ValidateIn {
     serial: String,
     amount: String,
     currency: String,

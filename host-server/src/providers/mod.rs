@@ -436,16 +436,3 @@ pub fn decimal(value: &Value) -> Option<rust_decimal::Decimal> {
     let parsed: rust_decimal::Decimal = text.parse().ok()?;
     (parsed > rust_decimal::Decimal::ZERO).then_some(parsed)
 }
-
-/// The body bytes of a hook, or its refusal: 413 above [`HOOK_BODY_LIMIT`].
-pub fn body_bytes(
-    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<axum::body::Bytes, ApiError> {
-    body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_input", "request body too large")
-        } else {
-            ApiError::invalid("body", e.body_text())
-        }
-    })
-}

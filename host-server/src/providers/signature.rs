@@ -48,7 +48,9 @@ pub fn verify(
     if candidates.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now - t).abs() > WINDOW_SECONDS {
+    // `abs_diff`, not `(now - t).abs()`: a timestamp near i64::MIN or MAX overflowed the subtraction (a
+    // panic in debug builds; the fuzz target `signature_roundtrip` keeps checking the ends of the range).
+    if now.abs_diff(t) > WINDOW_SECONDS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| SignatureError::Mismatch)?;
@@ -96,5 +98,15 @@ mod tests {
         assert_eq!(verify(b"secret", None, b"", body, 1_000), Err(SignatureError::Missing));
         assert_eq!(verify(b"secret", Some("v1=abcd"), b"", body, 1_000), Err(SignatureError::Malformed));
         assert_eq!(verify(b"secret", Some("t=1000"), b"", body, 1_000), Err(SignatureError::Malformed));
+    }
+
+    /// Timestamps at the ends of i64 are stale, not an overflow (a panic in debug builds before).
+    #[test]
+    fn extreme_timestamps_are_stale() {
+        for t in [i64::MIN, i64::MIN + 1, i64::MAX] {
+            let header = format!("t={t},v1=00");
+            assert_eq!(verify(b"secret", Some(&header), b"", b"{}", 1_700_000_000), Err(SignatureError::Stale));
+            assert_eq!(verify(b"secret", Some(&header), b"", b"{}", -1_700_000_000), Err(SignatureError::Stale));
+        }
     }
 }

@@ -19,21 +19,30 @@ use crate::error::ApiError;
 use crate::payments::PaymentIn;
 use crate::state::AppState;
 
+/// A Wave event as delivered: the fields every event has.
 #[derive(Debug, Deserialize)]
-struct Envelope {
-    id: String,
+pub struct Envelope {
+    pub id: String,
     #[serde(rename = "type")]
-    kind: String,
-    data: Value,
+    pub kind: String,
+    pub data: Value,
+}
+
+/// Reads a (signature-checked) webhook body through the API's checked parse, so text holding a NUL character
+/// anywhere in the event is refused here as on every other route: PostgreSQL cannot store one, and an
+/// unrefused NUL in the event `id` reached the database as a 500.
+pub fn parse_envelope(bytes: &[u8]) -> Result<Envelope, ApiError> {
+    crate::extract::parse(bytes)
 }
 
 /// A payment an event carries.
-struct WavePayment {
-    tx_id: String,
-    serial: String,
-    amount: Value,
-    currency: String,
-    received_at: Option<String>,
+#[derive(Debug)]
+pub struct WavePayment {
+    pub tx_id: String,
+    pub serial: String,
+    pub amount: Value,
+    pub currency: String,
+    pub received_at: Option<String>,
 }
 
 fn str_at<'a>(data: &'a Value, pointer: &str) -> Option<&'a str> {
@@ -43,7 +52,7 @@ fn str_at<'a>(data: &'a Value, pointer: &str) -> Option<&'a str> {
 /// The payment in a `checkout.session.completed` (serial in `client_reference`) or a
 /// `merchant.payment_received` (serial in `custom_fields.account_number`); `Ok(None)` for events that move
 /// no money to us (failed checkouts, test events), `Err` when a payment event lacks a field.
-fn payment_of(envelope: &Envelope) -> Result<Option<WavePayment>, String> {
+pub fn payment_of(envelope: &Envelope) -> Result<Option<WavePayment>, String> {
     let data = &envelope.data;
     let (tx_id, serial, at) = match envelope.kind.as_str() {
         "checkout.session.completed" => {
@@ -89,7 +98,7 @@ pub async fn webhook(
         Ok(None) => return unknown_hook().into_response(),
         Err(e) => return e.into_response(),
     };
-    let bytes = match super::body_bytes(body) {
+    let bytes = match crate::extract::body_bytes(body) {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
@@ -104,11 +113,12 @@ pub async fn webhook(
         tracing::warn!(provider = %provider.id, error = %e, "Wave webhook refused");
         return unauthorized(e);
     }
-    let envelope: Envelope = match serde_json::from_slice(&bytes) {
+    let envelope = match parse_envelope(&bytes) {
         Ok(e) => e,
         Err(e) => {
-            store::set_outcome(&state, &event.id, "malformed", None, Some(&e.to_string())).await;
-            return ApiError::invalid("body", format!("not a Wave event: {e}")).into_response();
+            let why = e.body.get("message").and_then(Value::as_str).unwrap_or_default().to_owned();
+            store::set_outcome(&state, &event.id, "malformed", None, Some(&why)).await;
+            return e.into_response();
         }
     };
     let event_id = envelope.id.trim().to_owned();
