@@ -32,25 +32,30 @@ fn main() -> ExitCode {
 }
 
 fn build() -> Result<(), String> {
-    // Without the wasm engine (the fuzz crate builds with `default-features = false`) nothing is embedded.
-    if env::var_os("CARGO_FEATURE_WASM_ENGINE").is_none() {
-        return Ok(());
-    }
     let manifest_dir = PathBuf::from(var("CARGO_MANIFEST_DIR")?);
     let root = manifest_dir.parent().ok_or("host-server has no parent directory")?.to_path_buf();
     let out_dir = PathBuf::from(var("OUT_DIR")?);
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    // Both are default features; the fuzz crate turns them off, since it needs the server's parsers only.
+    if env::var_os("CARGO_FEATURE_WASM_ENGINE").is_some() {
+        build_guest(&root, &out_dir, &cargo, &rustc)?;
+    }
+    if env::var_os("CARGO_FEATURE_DASHBOARD").is_some() {
+        dashboard::build(&root, &out_dir, &cargo, &rustc)?;
+    }
+    Ok(())
+}
 
+fn build_guest(root: &Path, out_dir: &Path, cargo: &str, rustc: &str) -> Result<(), String> {
     for path in ["core/src", "core/Cargo.toml", "host-server/guest", "host-server/wit", "Cargo.lock"] {
         println!("cargo::rerun-if-changed={}", root.join(path).display());
     }
     println!("cargo::rerun-if-env-changed=MICROPOWER_GUEST_TARGET_DIR");
+    check_target_installed(rustc)?;
 
-    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
-    check_target_installed(&rustc)?;
-
-    let target_dir = guest_target_dir(&out_dir);
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut command = nested_cargo(&cargo, &root);
+    let target_dir = guest_target_dir(out_dir);
+    let mut command = nested_cargo(cargo, root);
     command.args(["build", "--release", "--package", GUEST, "--target", TARGET, "--target-dir"]).arg(&target_dir);
     let status = command.status().map_err(|e| format!("could not run {cargo}: {e}"))?;
     if !status.success() {
@@ -60,7 +65,7 @@ fn build() -> Result<(), String> {
     let built = target_dir.join(TARGET).join("release").join(ARTIFACT);
     let dest = out_dir.join(ARTIFACT);
     std::fs::copy(&built, &dest).map_err(|e| format!("copying {} to {}: {e}", built.display(), dest.display()))?;
-    dashboard::build(&root, &out_dir, &cargo, &rustc)
+    Ok(())
 }
 
 /// A nested cargo command without the outer build's settings: no host RUSTFLAGS, no clippy-driver wrapper

@@ -76,12 +76,14 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
     let v1 = v1_router()
         .route("/openapi.json", get(|| async { Json(openapi()) }))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::require_key));
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(system::healthz))
         .route("/metrics", get(system::metrics))
         .nest("/v1", v1)
-        .merge(providers::hooks_router())
-        .merge(crate::web::router())
+        .merge(providers::hooks_router());
+    #[cfg(feature = "dashboard")]
+    let router = router.merge(crate::web::router());
+    router
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such path") })
         .layer(axum::middleware::map_request(refuse_nul_in_uri))
         .layer(axum::middleware::map_response(error_shape))

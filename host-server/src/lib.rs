@@ -23,6 +23,7 @@ pub mod server;
 pub mod snapshot;
 pub mod state;
 pub mod vendor;
+#[cfg(feature = "dashboard")]
 pub mod web;
 
 pub use app::app;

@@ -493,6 +493,7 @@ async fn framework_refusals_have_the_error_shape() {
 
 /// The dashboard is served at `/` without a key, with the browser build of the JS package beside it; the
 /// snapshot it previews payments with is the one the server allocates with.
+#[cfg(feature = "dashboard")]
 #[tokio::test]
 async fn dashboard_and_its_snapshot() {
     let s = TestServer::start(Db::Sqlite, EngineKind::Native).await.unwrap();
