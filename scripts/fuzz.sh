@@ -60,37 +60,49 @@ for t in $targets; do
         failed=1
         tail -40 "$log" >&2
     fi
-    row="| \`$t\` | $seconds | $runs | $units | $findings |"
+    row="| \`$t\` | $seconds | $runs | $units | $findings | $(date -u +%F) |"
     echo "$row" >&2
     rows+=("$row")
     rm -f "$log"
 done
 
-table="| target | seconds | executions | corpus inputs | findings |
-| --- | ---: | ---: | ---: | ---: |
+table="| target | seconds | executions | corpus inputs | findings | run on |
+| --- | ---: | ---: | ---: | ---: | --- |
 $(printf '%s\n' "${rows[@]}")"
 echo "$table"
 if [ "$write" = "--write" ]; then
-    python3 - "$table" "$seconds" <<'PY'
-import re, sys, datetime
-table, seconds = sys.argv[1:3]
-section = f"""## Fuzzing
-
-Command (nightly toolchain, libFuzzer with AddressSanitizer, seeds from `tests/vectors` and `fuzz/seeds`; run on
-{datetime.date.today()} on this project's 2-core machine, shared with other work):
-
-```sh
-scripts/fuzz.sh {seconds} --write
-```
-
-{table}
-"""
+    # The section keeps one row per target: this run's rows replace those of the same targets, the others
+    # stay, so targets can be run at different times (FUZZ_TARGETS) into one table.
+    python3 - "$table" <<'PY'
+import re, sys
+table = sys.argv[1]
+def rows(text):
+    return {m.group(1): m.group(0) for m in re.finditer(r"^\| `([a-z_]+)` \|.*$", text, flags=re.M)}
 try:
     text = open("RELIABILITY.md").read()
 except FileNotFoundError:
     text = "# Reliability\n"
-if "## Fuzzing" in text:
-    text = re.sub(r"## Fuzzing\n.*?(?=\n## |\Z)", section.rstrip() + "\n", text, flags=re.S)
+old = re.search(r"## Fuzzing\n.*?(?=\n## |\Z)", text, flags=re.S)
+merged = rows(old.group(0)) if old else {}
+merged.update(rows(table))
+header = "| target | seconds | executions | corpus inputs | findings | run on |\n| --- | ---: | ---: | ---: | ---: | --- |"
+body = "\n".join(merged[name] for name in sorted(merged))
+section = f"""## Fuzzing
+
+Command (nightly toolchain, libFuzzer with AddressSanitizer, seeds from `tests/vectors` and `fuzz/seeds`; on
+this project's 2-core machine, shared with other work; a finding fails the script and stays in
+`fuzz/artifacts/<target>/`):
+
+```sh
+scripts/fuzz.sh 600 --write                                  # every target, 10 minutes each
+FUZZ_TARGETS="daraja_c2b wave_webhook" scripts/fuzz.sh 600 --write   # some; their rows are replaced
+```
+
+{header}
+{body}
+"""
+if old:
+    text = text[:old.start()] + section.rstrip() + "\n" + text[old.end():]
 else:
     text = text.rstrip() + "\n\n" + section
 open("RELIABILITY.md", "w").write(text)

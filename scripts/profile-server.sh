@@ -29,8 +29,8 @@ wait "$load_pid"
 stop_server
 cores="$(python3 -c "import os,sys; print(f'{(int(sys.argv[2]) - int(sys.argv[1])) / os.sysconf(\"SC_CLK_TCK\") / 8:.2f}')" \
     "$ticks_before" "$ticks_after")"
-threads="$(perf report -i "$dir/perf.data" --no-children --sort comm -q -g none 2>/dev/null | grep -v '^$' | head -6)"
-symbols="$(perf report -i "$dir/perf.data" --no-children --sort dso,sym -q -g none 2>/dev/null | grep -v '^$' | head -25)"
+threads="$(perf report -i "$dir/perf.data" --no-children --sort comm -q -g none 2>/dev/null | grep -v '^$' | sed -n 1,6p)"
+symbols="$(perf report -i "$dir/perf.data" --no-children --sort dso,sym -q -g none 2>/dev/null | grep -v '^$' | sed -n 1,25p)"
 load="$(cat "$dir/load.json")"
 report="Load while sampling: $load
 
