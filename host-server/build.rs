@@ -11,6 +11,7 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+#[cfg(feature = "dashboard")]
 #[path = "build/dashboard.rs"]
 mod dashboard;
 
@@ -41,9 +42,8 @@ fn build() -> Result<(), String> {
     if env::var_os("CARGO_FEATURE_WASM_ENGINE").is_some() {
         build_guest(&root, &out_dir, &cargo, &rustc)?;
     }
-    if env::var_os("CARGO_FEATURE_DASHBOARD").is_some() {
-        dashboard::build(&root, &out_dir, &cargo, &rustc)?;
-    }
+    #[cfg(feature = "dashboard")]
+    dashboard::build(&root, &out_dir, &cargo, &rustc)?;
     Ok(())
 }
 

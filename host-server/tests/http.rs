@@ -4,31 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+#[macro_use]
 mod common;
 
 use common::*;
 use micropower_server::config::EngineKind;
 use reqwest::Method;
 use serde_json::{json, Value};
-
-/// Runs a scenario once on SQLite and once on PostgreSQL.
-macro_rules! on_both_databases {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                let server = super::TestServer::start(super::Db::Sqlite, super::EngineKind::Wasm).await.unwrap();
-                super::$scenario(server).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                if let Some(server) = super::TestServer::start(super::Db::Postgres, super::EngineKind::Wasm).await {
-                    super::$scenario(server).await;
-                }
-            }
-        }
-    )*};
-}
 
 on_both_databases!(
     meter_worked_examples,

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+#[macro_use]
 mod common;
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -16,24 +17,6 @@ use common::*;
 use micropower_server::config::EngineKind;
 use micropower_server::notify::{self, gateway, reminders};
 use serde_json::{json, Value};
-
-macro_rules! on_both_databases {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                let server = super::TestServer::start(super::Db::Sqlite, super::EngineKind::Wasm).await.unwrap();
-                super::$scenario(server).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                if let Some(server) = super::TestServer::start(super::Db::Postgres, super::EngineKind::Native).await {
-                    super::$scenario(server).await;
-                }
-            }
-        }
-    )*};
-}
 
 on_both_databases!(
     payment_sms_survives_a_flaky_gateway,

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;
@@ -14,24 +15,6 @@ use micropower_server::config::EngineKind;
 use micropower_server::providers::signature::sign;
 use reqwest::Method;
 use serde_json::{json, Value};
-
-macro_rules! on_both_databases {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                let server = super::TestServer::start(super::Db::Sqlite, super::EngineKind::Wasm).await.unwrap();
-                super::$scenario(server).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                if let Some(server) = super::TestServer::start(super::Db::Postgres, super::EngineKind::Wasm).await {
-                    super::$scenario(server).await;
-                }
-            }
-        }
-    )*};
-}
 
 on_both_databases!(providers_are_configured_by_admins, daraja_c2b, wave, generic_hmac, nul_characters_in_hook_bodies);
 

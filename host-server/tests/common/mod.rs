@@ -223,3 +223,25 @@ pub async fn register_meter(s: &TestServer, r: &Registry, serial: &str, tariff: 
 pub fn payment(tx: &str, serial: &str, amount: &str, at: &str) -> Value {
     json!({"provider": "test", "provider_tx_id": tx, "serial": serial, "amount": amount, "currency": "TZS", "received_at": at})
 }
+
+/// `on_both_databases!(scenario, …)`: for each `async fn scenario(s: TestServer)` of the calling test file, a
+/// module with a test on SQLite and one on PostgreSQL (when `MICROPOWER_TEST_POSTGRES_URL` is set), both on
+/// the wasm engine. The file imports `TestServer`, `Db` and `EngineKind` (`use common::*`).
+#[allow(unused_macros)]
+macro_rules! on_both_databases {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let server = super::TestServer::start(super::Db::Sqlite, super::EngineKind::Wasm).await.unwrap();
+                super::$scenario(server).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                if let Some(server) = super::TestServer::start(super::Db::Postgres, super::EngineKind::Wasm).await {
+                    super::$scenario(server).await;
+                }
+            }
+        }
+    )*};
+}
