@@ -12,6 +12,7 @@ pub mod db;
 pub mod engine;
 pub mod error;
 pub mod extract;
+pub mod group_commit;
 pub mod ids;
 pub mod notify;
 pub mod payments;

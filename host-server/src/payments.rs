@@ -9,6 +9,7 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::db::Backend;
 use crate::error::{ApiError, ApiResult};
+use crate::group_commit::{GroupCommit, Step, StepFuture};
 use crate::ids::{new_id, now_rfc3339};
 use crate::repo::{self, DeviceRow};
 use crate::state::{AppState, Metrics};
@@ -98,7 +99,7 @@ async fn stored_answer<'e, E: sqlx::Executor<'e, Database = Any>>(
 }
 
 /// A payment checked and ready to apply.
-struct Checked {
+pub struct Checked {
     payment: PaymentIn,
     /// The serial in canonical form, or None when it cannot be one (then no device has it). Worked out
     /// before the payment waits for the writer, so the one-at-a-time part does no more than it must.
@@ -116,7 +117,7 @@ impl Checked {
 }
 
 /// What one payment's transaction decided, before it commits.
-enum Decision {
+pub enum Decision {
     Done(Outcome),
     /// Refused: the refusal is logged in the same transaction and answered after the commit.
     Refused(ApiError),
@@ -134,7 +135,8 @@ pub async fn apply(state: &AppState, payment: &PaymentIn) -> ApiResult<Outcome> 
         return Ok(Outcome::Repeat(answer));
     }
     if let Some(writer) = state.writer.get() {
-        return writer.submit(checked).await;
+        let decision = writer.submit(checked).await?;
+        return finish(state, decision);
     }
     let mut tx = state.db.pool.begin().await?;
     match decide(state, &mut tx, &checked).await {
@@ -283,89 +285,13 @@ async fn queue_unmatched(tx: &mut Transaction<'_, Any>, payment: &PaymentIn, rec
     )
 }
 
-/// One payment waiting for the group-commit writer.
-struct Job {
-    payment: Checked,
-    reply: tokio::sync::oneshot::Sender<ApiResult<Outcome>>,
-}
+/// A payment applied by SQLite's group-commit writer ([`crate::group_commit`]).
+pub type Writer = GroupCommit<Checked>;
 
-/// SQLite's group commit: one task applies the payments that are waiting together in one transaction, each
-/// inside its own savepoint (a refusal or failure undoes only that payment), commits once, then answers
-/// each. Nothing is answered before the commit that makes it durable.
-pub struct Writer {
-    jobs: tokio::sync::mpsc::Sender<Job>,
-}
-
-/// The most payments one commit carries.
-const MAX_BATCH: usize = 128;
-
-impl Writer {
-    /// Starts the writer task for `state`.
-    pub fn spawn(state: AppState) -> Writer {
-        let (jobs, mut queue) = tokio::sync::mpsc::channel::<Job>(4 * MAX_BATCH);
-        tokio::spawn(async move {
-            while let Some(first) = queue.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match queue.try_recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) => break,
-                    }
-                }
-                run_batch(&state, batch).await;
-            }
-        });
-        Writer { jobs }
-    }
-
-    async fn submit(&self, payment: Checked) -> ApiResult<Outcome> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.jobs.send(Job { payment, reply }).await.map_err(|_| ApiError::internal("the payment writer stopped"))?;
-        answer.await.map_err(|_| ApiError::internal("the payment writer dropped a payment"))?
-    }
-}
-
-async fn run_batch(state: &AppState, batch: Vec<Job>) {
-    let _guard = state.db.write_guard().await;
-    let mut decided: Vec<(Job, ApiResult<Decision>)> = Vec::with_capacity(batch.len());
-    let mut tx = match state.db.pool.begin().await {
-        Ok(tx) => tx,
-        Err(e) => {
-            let message = e.to_string();
-            for job in batch {
-                let _ = job.reply.send(Err(ApiError::internal(&message)));
-            }
-            return;
-        }
-    };
-    for job in batch {
-        let result = apply_in_savepoint(state, &mut tx, &job.payment).await;
-        decided.push((job, result));
-    }
-    if let Err(e) = tx.commit().await {
-        let message = e.to_string();
-        for (job, _) in decided {
-            let _ = job.reply.send(Err(ApiError::internal(&message)));
-        }
-        return;
-    }
-    for (job, result) in decided {
-        let _ = job.reply.send(result.and_then(|d| finish(state, d)));
-    }
-}
-
-async fn apply_in_savepoint(state: &AppState, tx: &mut Transaction<'_, Any>, checked: &Checked) -> ApiResult<Decision> {
-    sqlx::query("SAVEPOINT payment").execute(&mut **tx).await?;
-    match decide(state, tx, checked).await {
-        Ok(decision) => {
-            sqlx::query("RELEASE SAVEPOINT payment").execute(&mut **tx).await?;
-            Ok(decision)
-        }
-        Err(e) => {
-            sqlx::query("ROLLBACK TO SAVEPOINT payment").execute(&mut **tx).await?;
-            sqlx::query("RELEASE SAVEPOINT payment").execute(&mut **tx).await?;
-            Err(e)
-        }
+impl Step for Checked {
+    type Output = Decision;
+    fn apply<'a>(&'a self, state: &'a AppState, tx: &'a mut Transaction<'static, Any>) -> StepFuture<'a, Decision> {
+        Box::pin(decide(state, tx, self))
     }
 }
 

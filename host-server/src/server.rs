@@ -51,8 +51,8 @@ pub async fn state(config: &Config) -> Result<(AppState, Option<String>), StartE
         hook_writer: std::sync::OnceLock::new(),
     }));
     if sqlite {
-        let _ = state.writer.set(crate::payments::Writer::spawn(state.clone()));
-        let _ = state.hook_writer.set(crate::providers::store::HookWriter::spawn(state.clone()));
+        let _ = state.writer.set(crate::payments::Writer::spawn(state.clone(), "payment writer"));
+        let _ = state.hook_writer.set(crate::providers::store::HookWriter::spawn(state.clone(), "hook writer"));
     }
     Ok((state, new_admin_key))
 }

@@ -1,15 +1,16 @@
 //! What the hooks write: the raw delivery (before any answer), validations, conflicts, outcomes.
 //!
-//! On SQLite every write of a hook goes through one group-commit task ([`HookWriter`]): deliveries arriving
+//! On SQLite every write of a hook goes through one group-commit task ([`HookWriter`], see `group_commit`): deliveries arriving
 //! together share one transaction and one fsync, which is what keeps Daraja validation fast under load
 //! while still answering only after the raw payload is durable. PostgreSQL commits side by side.
 
 use base64::Engine as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
+use crate::group_commit::{GroupCommit, Step, StepFuture};
 use crate::ids::{new_id, now_rfc3339};
 use crate::state::AppState;
 
@@ -19,104 +20,37 @@ pub struct Insert {
     pub args: Vec<Option<String>>,
 }
 
-struct Job {
-    inserts: Vec<Insert>,
-    reply: tokio::sync::oneshot::Sender<ApiResult<()>>,
-}
+/// One delivery's statements, applied by SQLite's group-commit writer ([`crate::group_commit`]).
+pub struct Inserts(Vec<Insert>);
 
-/// SQLite's group commit for hook writes: one task, one transaction per batch, a savepoint per delivery.
-pub struct HookWriter {
-    jobs: tokio::sync::mpsc::Sender<Job>,
-}
+/// The hook writer: deliveries arriving together share one transaction and one fsync.
+pub type HookWriter = GroupCommit<Inserts>;
 
-const MAX_BATCH: usize = 128;
-
-impl HookWriter {
-    /// Starts the writer task.
-    pub fn spawn(state: AppState) -> HookWriter {
-        let (jobs, mut queue) = tokio::sync::mpsc::channel::<Job>(4 * MAX_BATCH);
-        tokio::spawn(async move {
-            while let Some(first) = queue.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match queue.try_recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) => break,
-                    }
-                }
-                run_batch(&state, batch).await;
-            }
-        });
-        HookWriter { jobs }
+impl Step for Inserts {
+    type Output = ();
+    fn apply<'a>(&'a self, _: &'a AppState, tx: &'a mut Transaction<'static, Any>) -> StepFuture<'a, ()> {
+        Box::pin(execute(tx, &self.0))
     }
 }
 
-async fn run_batch(state: &AppState, batch: Vec<Job>) {
-    let _guard = state.db.write_guard().await;
-    let mut tx = match state.db.pool.begin().await {
-        Ok(tx) => tx,
-        Err(e) => {
-            let message = e.to_string();
-            for job in batch {
-                let _ = job.reply.send(Err(ApiError::internal(&message)));
-            }
-            return;
-        }
-    };
-    let mut done = Vec::with_capacity(batch.len());
-    for job in batch {
-        let result = in_savepoint(&mut tx, &job.inserts).await;
-        done.push((job.reply, result));
-    }
-    if let Err(e) = tx.commit().await {
-        let message = e.to_string();
-        for (reply, _) in done {
-            let _ = reply.send(Err(ApiError::internal(&message)));
-        }
-        return;
-    }
-    for (reply, result) in done {
-        let _ = reply.send(result);
-    }
-}
-
-async fn in_savepoint(tx: &mut sqlx::Transaction<'_, sqlx::Any>, inserts: &[Insert]) -> ApiResult<()> {
-    sqlx::query("SAVEPOINT hook").execute(&mut **tx).await?;
-    let mut result = Ok(());
+async fn execute(tx: &mut Transaction<'_, Any>, inserts: &[Insert]) -> ApiResult<()> {
     for insert in inserts {
         let mut query = sqlx::query(insert.sql);
         for arg in &insert.args {
             query = query.bind(arg.clone());
         }
-        if let Err(e) = query.execute(&mut **tx).await {
-            result = Err(ApiError::from(e));
-            break;
-        }
+        query.execute(&mut **tx).await?;
     }
-    if result.is_ok() {
-        sqlx::query("RELEASE SAVEPOINT hook").execute(&mut **tx).await?;
-    } else {
-        sqlx::query("ROLLBACK TO SAVEPOINT hook").execute(&mut **tx).await?;
-        sqlx::query("RELEASE SAVEPOINT hook").execute(&mut **tx).await?;
-    }
-    result
+    Ok(())
 }
 
 /// Writes `inserts` atomically and durably (group commit on SQLite, one transaction on PostgreSQL).
 pub async fn write(state: &AppState, inserts: Vec<Insert>) -> ApiResult<()> {
     if let Some(writer) = state.hook_writer.get() {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        writer.jobs.send(Job { inserts, reply }).await.map_err(|_| ApiError::internal("the hook writer stopped"))?;
-        return answer.await.map_err(|_| ApiError::internal("the hook writer dropped a write"))?;
+        return writer.submit(Inserts(inserts)).await;
     }
     let mut tx = state.db.pool.begin().await?;
-    for insert in &inserts {
-        let mut query = sqlx::query(insert.sql);
-        for arg in &insert.args {
-            query = query.bind(arg.clone());
-        }
-        query.execute(&mut *tx).await?;
-    }
+    execute(&mut tx, &inserts).await?;
     tx.commit().await?;
     Ok(())
 }
