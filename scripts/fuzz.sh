@@ -20,8 +20,10 @@ rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly -
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
 
 # Seeds: each vector case's input (the core_call target also gets the function name on the first line).
-seeds="$cache/fuzz-seeds"
-rm -rf "$seeds"
+# A folder of this run's own: two runs at once (a long run beside the test command's smoke) must not
+# delete each other's seeds while libFuzzer reads them.
+seeds="$(mktemp -d)"
+trap 'rm -rf "$seeds"' EXIT
 python3 - "$seeds" <<'PY'
 import hashlib, json, pathlib, sys
 out = pathlib.Path(sys.argv[1])
