@@ -157,18 +157,23 @@ pub async fn apply(state: &AppState, payment: &PaymentIn) -> ApiResult<Outcome> 
     }
 }
 
+/// A text field of an answer, for the logs ("" when absent).
+fn text<'v>(answer: &'v Value, field: &str) -> &'v str {
+    answer.get(field).and_then(Value::as_str).unwrap_or_default()
+}
+
 /// Counts and logs a committed decision and turns it into the answer.
 fn finish(state: &AppState, decision: Decision) -> ApiResult<Outcome> {
     match decision {
         Decision::Done(outcome) => {
             let counter = match &outcome {
                 Outcome::Applied(v) => {
-                    tracing::info!(payment = ?v.get("payment_id"), serial = ?v.get("serial"), "payment applied");
+                    tracing::info!(payment = text(v, "payment_id"), serial = text(v, "serial"), "payment applied");
                     &state.metrics.payments_applied
                 }
                 Outcome::Repeat(_) => &state.metrics.payments_duplicate,
                 Outcome::Unmatched(v) => {
-                    tracing::warn!(serial = ?v.get("serial"), "payment for an unknown serial queued as unmatched");
+                    tracing::warn!(serial = text(v, "serial"), "payment for an unknown serial queued as unmatched");
                     &state.metrics.payments_unmatched
                 }
             };
