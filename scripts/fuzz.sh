@@ -76,8 +76,11 @@ if [ "$write" = "--write" ]; then
     # The section keeps one row per target: this run's rows replace those of the same targets, the others
     # stay, so targets can be run at different times (FUZZ_TARGETS) into one table.
     python3 - "$table" <<'PY'
-import re, sys
+import fcntl, re, sys
 table = sys.argv[1]
+# Runs side by side (one per core) finish together: read-modify-write under a lock, or a row is lost.
+lock = open("RELIABILITY.md.lock", "w")
+fcntl.flock(lock, fcntl.LOCK_EX)
 def rows(text):
     return {m.group(1): m.group(0) for m in re.finditer(r"^\| `([a-z_]+)` \|.*$", text, flags=re.M)}
 try:
