@@ -82,7 +82,7 @@ table = sys.argv[1]
 lock = open("RELIABILITY.md.lock", "w")
 fcntl.flock(lock, fcntl.LOCK_EX)
 def rows(text):
-    return {m.group(1): m.group(0) for m in re.finditer(r"^\| `([a-z_]+)` \|.*$", text, flags=re.M)}
+    return {m.group(1): m.group(0) for m in re.finditer(r"^\| `([a-z0-9_]+)` \|.*$", text, flags=re.M)}
 try:
     text = open("RELIABILITY.md").read()
 except FileNotFoundError:
