@@ -142,3 +142,32 @@ fn the_docs_scenario_decodes_in_order() {
     }
     assert_eq!(state.used_counts, (1..=7).collect::<Vec<_>>());
 }
+
+/// Found by `a_request_s_tokens_are_accepted_in_order`: the reference mints add time 589 913 at count 288,
+/// whose code is also this value's code at count 287, so the device reads it as a set time. The count is
+/// skipped, and the device reads every token as minted.
+#[test]
+fn a_code_shared_by_two_counts_is_skipped() {
+    let device = OpenPaygoDevice {
+        secret_key: "a5b4edca14ee89ef7bbe9202c9543fc1".into(),
+        starting_code: None,
+        count: 282,
+        time_divider: 1,
+        restricted_digits: false,
+        extended: true,
+    };
+    let request = TokenRequest { serial: "SHS1".into(), unit: TokenUnit::Days, quantity: "2589910.6".parse().unwrap() };
+    let issued = tokens_for_request(&device, &request).unwrap();
+    let counts: Vec<u32> = issued.tokens.iter().map(|t| t.count).collect();
+    assert_eq!(counts, [284, 286, 290]);
+    let alone =
+        openpaygo_generate(&device.secret_key, None, 286, OpenPaygoKind::AddTime, Some(589_913.into()), 1, false, true)
+            .unwrap();
+    assert_eq!((alone.code.as_str(), alone.count), (issued.tokens[2].code.as_str(), 290));
+    let mut state = DecoderState { last_count: 282, used_counts: vec![] };
+    for token in &issued.tokens {
+        let read = openpaygo_decode(&device.secret_key, None, &token.code, &state, 1, false, true).unwrap();
+        assert_eq!((read.kind, read.count), (OpenPaygoKind::AddTime, token.count));
+        state = read.state;
+    }
+}

@@ -14,6 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from differential import half_even, skip_ambiguous  # noqa: E402
 from reference import canonical, decode, generate, unscale  # noqa: E402
 from openpaygo.token_shared import OpenPAYGOTokenShared  # noqa: E402
 from decimal import Decimal  # noqa: E402
@@ -54,8 +55,26 @@ def ref_gen(args):
     )
 
 
+SKIPPED = ("; moved to the next count of its kind, the reference's code being ambiguous"
+           " (core/src/openpaygo/unambiguous.rs)")
+
+
+def raw_of(args):
+    if args["kind"] in ("add_time", "set_time"):
+        return half_even(Decimal(args["value"]) * args.get("time_divider", 1))
+    return {"disable_payg": 998, "counter_sync": 999}[args["kind"]]
+
+
+def unambiguous(dev, raw, minted, mint):
+    """The reference's token, moved to the next count of its kind while its code is ambiguous
+    (differential.py, "ambiguous-count"): (token, whether it moved)."""
+    dev = dict(dev, extended=dev.get("extended", False))
+    return skip_ambiguous(dev, raw, minted, mint)
+
+
 def ok(name, args, source=REF):
-    return {"name": name, "source": source, "input": args, "output": ref_gen(args)}
+    minted, moved = unambiguous(args, raw_of(args), ref_gen(args), lambda count: ref_gen(dict(args, count=count)))
+    return {"name": name, "source": source + (SKIPPED if moved else ""), "input": args, "output": minted}
 
 
 def err(name, args, code, source=RULES):
@@ -95,6 +114,8 @@ def generate_cases():
         ok("divider 2: 497.7 x 2 = 995.4 -> 995", d(0, "add_time", "497.7", time_divider=2)),
         ok("count 300", d(300, "add_time", "17")),
         ok("count 65533 -> 65535, the highest count a device keeps", d(65533, "set_time", "1")),
+        ok("the reference's code at 216 is this value's code at another count: minted at 218",
+           gen_input("7c8476bb4c06159df9157b5e3196a3e2", 215, "add_time", "801.2", 156768403)),
         err("negative value refused (the reference wraps it)", d(0, "add_time", "-1"), "invalid_token_value"),
         err("small negative value refused (the reference rounds it to 0)", d(0, "add_time", "-0.2"),
             "invalid_token_value"),
@@ -253,8 +274,12 @@ def issued(dev, chunks, kind="add_time"):
     divider = dev.get("time_divider", 1)
     for raw in chunks:
         value = None if kind == "disable_payg" else str(Decimal(raw) / Decimal(divider))
-        t = generate(dev["secret_key"], count, kind, value, dev.get("starting_code"), divider,
-                     dev.get("restricted_digits", False), dev.get("extended", False))
+
+        def mint(count, value=value):
+            return generate(dev["secret_key"], count, kind, value, dev.get("starting_code"), divider,
+                            dev.get("restricted_digits", False), dev.get("extended", False))
+
+        t, _ = unambiguous(dev, raw, mint(count), mint)
         shown = "0" if kind == "disable_payg" else unscale(raw, divider)
         tokens.append({"kind": kind, "value": shown, "code": t["code"], "count": t["count"]})
         count = t["count"]
@@ -290,6 +315,9 @@ def tokens_cases():
                [999999, 500001]),
         ok_req("restricted digits", device(0, restricted=True), request("days", "30"), [30]),
         ok_req("derived starting code", device(0, start=None), request("days", "7"), [7]),
+        ok_req("extended: the reference's code at 288 is also read at 287 (set time): minted at 290",
+               device(282, key="a5b4edca14ee89ef7bbe9202c9543fc1", start=None, extended=True),
+               request("days", "2589910.6"), [999999, 999999, 589913]),
         {"name": "0 days -> no token, count unchanged", "source": RULES,
          "input": {"device": device(6), "request": request("days", "0")},
          "output": {"tokens": [], "new_count": 6}},

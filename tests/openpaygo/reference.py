@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from openpaygo import OpenPAYGOTokenDecoder, OpenPAYGOTokenEncoder, TokenType
 from openpaygo.token_shared import OpenPAYGOTokenShared
+from openpaygo.token_shared_extended import OpenPAYGOTokenSharedExtended
 
 KINDS = {
     "add_time": TokenType.ADD_TIME,
@@ -57,6 +58,24 @@ def generate_raw(secret_key, count, kind, raw, starting_code, restricted_digits=
     mint = OpenPAYGOTokenEncoder.generate_extended_token if extended else OpenPAYGOTokenEncoder.generate_standard_token
     new_count, code = mint(starting_code, key, raw, count, KINDS[kind], restricted_digits)
     return {"code": code, "count": new_count}
+
+
+def chain_codes(secret_key, raw, starting_code, extended, last):
+    """The codes of one raw value at counts 0 to `last`, before formatting, by the reference's own steps
+    (as generate_standard_token / generate_extended_token walk them). A starting code of None is derived
+    from the key; 0 stays 0."""
+    key = OpenPAYGOTokenShared.load_secret_key_from_hex(secret_key)
+    if starting_code is None:
+        starting_code = OpenPAYGOTokenShared.generate_starting_code(key)
+    shared = OpenPAYGOTokenSharedExtended if extended else OpenPAYGOTokenShared
+    encode = OpenPAYGOTokenEncoder._encode_base_extended if extended else OpenPAYGOTokenEncoder._encode_base
+    base = encode(shared.get_token_base(starting_code), raw)
+    current = shared.put_base_in_token(starting_code, base)
+    codes = [current]
+    for _ in range(last):
+        current = shared.generate_next_token(current, key)
+        codes.append(shared.put_base_in_token(current, base))
+    return codes
 
 
 def decode(secret_key, token, last_count, starting_code=None, time_divider=1, restricted_digits=False):

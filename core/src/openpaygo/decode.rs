@@ -12,11 +12,11 @@ use super::{OpenPaygoKind, MAX_COUNT};
 use crate::error::{CoreError, CoreResult};
 
 /// How far above the last count a token may be.
-const MAX_TOKEN_JUMP: u32 = 64;
+pub(super) const MAX_TOKEN_JUMP: u32 = 64;
 /// How far above the last count a counter sync token may be.
-const MAX_TOKEN_JUMP_COUNTER_SYNC: u32 = 100;
+pub(super) const MAX_TOKEN_JUMP_COUNTER_SYNC: u32 = 100;
 /// How far below the last count an unused add time token is still accepted (exclusive).
-const MAX_UNUSED_OLDER_TOKENS: u32 = 16;
+pub(super) const MAX_UNUSED_OLDER_TOKENS: u32 = 16;
 
 /// What a device remembers of the tokens it accepted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,6 +4,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::codec::Scheme;
+use super::unambiguous::CountPicker;
 use super::{OpenPaygoKind, MAX_COUNT};
 use crate::error::{CoreError, CoreResult};
 
@@ -25,7 +26,9 @@ pub struct OpenPaygoToken {
 /// - The raw value carried is `value × time_divider`, rounded half to even (0.625 × 4 → 2, 0.875 × 4 → 4);
 ///   at most 995 on a standard token (996 and 997 reserved), 999 999 on an extended one.
 /// - The new count is the next even count above `count` for add time, the next odd one for the others;
-///   it may not exceed [`MAX_COUNT`](super::MAX_COUNT).
+///   it may not exceed [`MAX_COUNT`](super::MAX_COUNT). In the rare case (about one token in 7 000) where
+///   the device could read that count's code at another count, the count after it of the same kind is
+///   used instead; the reference does not check, and its token would be misread.
 /// - `starting_code` is derived from the key when `None`, exactly as the reference does. `Some(0)` is an
 ///   explicit starting code of 0 (the reference would treat 0 as absent).
 ///
@@ -47,10 +50,8 @@ pub fn openpaygo_generate(
 ) -> CoreResult<OpenPaygoToken> {
     let scheme = Scheme::new(secret_key_hex, starting_code, time_divider, restricted_digits, extended)?;
     let raw = scheme.raw_value(kind, value)?;
-    let new_count = next_count(count, kind)?;
-    let mut chain = scheme.chain(raw);
-    chain.advance_to(new_count);
-    Ok(OpenPaygoToken { code: scheme.format_code(chain.code()), count: new_count })
+    let (new_count, code) = CountPicker::new(&scheme, raw).pick(next_count(count, kind)?)?;
+    Ok(OpenPaygoToken { code: scheme.format_code(code), count: new_count })
 }
 
 /// Add time uses even counts, every other kind odd ones, so the device can tell them apart.

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::codec::Scheme;
 use super::generate::{count_too_large, next_count};
+use super::unambiguous::CountPicker;
 use super::{OpenPaygoDevice, OpenPaygoKind, MAX_COUNT};
 use crate::error::CoreResult;
 use crate::token::{TokenRequest, TokenUnit};
@@ -42,6 +43,8 @@ pub struct IssuedTokens {
 ///   995 (999 999 extended) each, in order: 2000 days → 995, 995, 10. A quantity that rounds to nothing
 ///   (zero, or below the device's resolution) issues no token and leaves the count unchanged.
 /// - An unlock becomes one disable PAYG token; its quantity must be zero.
+/// - Counts step by 2, except where a count's code could be read at another count: that count is
+///   skipped, as [`super::openpaygo_generate`] does.
 ///
 /// Errors: those of [`super::openpaygo_generate`] for the device's settings and the values, and
 /// [`crate::CoreError::InvalidTokenCount`] when the tokens would carry the count past [`MAX_COUNT`].
@@ -82,18 +85,17 @@ pub fn tokens_for_request(device: &OpenPaygoDevice, request: &TokenRequest) -> C
     }
 
     let mut tokens = Vec::new();
-    let mut count = first;
+    let mut next = first;
     // Tokens of one value share one hash chain, so a long run costs one walk up to its last count.
-    let mut chain = scheme.chain(per_token);
+    let mut picker = CountPicker::new(&scheme, per_token);
     for _ in 0..full {
-        chain.advance_to(count);
-        tokens.push(issued(&scheme, kind, per_token, scheme.format_code(chain.code()), count)?);
-        count += 2;
+        let (count, code) = picker.pick(next)?;
+        tokens.push(issued(&scheme, kind, per_token, scheme.format_code(code), count)?);
+        next = count.saturating_add(2);
     }
     if rest > 0 {
-        let mut chain = scheme.chain(rest);
-        chain.advance_to(count);
-        tokens.push(issued(&scheme, kind, rest, scheme.format_code(chain.code()), count)?);
+        let (count, code) = CountPicker::new(&scheme, rest).pick(next)?;
+        tokens.push(issued(&scheme, kind, rest, scheme.format_code(code), count)?);
     }
     let new_count = tokens.last().map_or(device.count, |t| t.count);
     Ok(IssuedTokens { tokens, new_count })

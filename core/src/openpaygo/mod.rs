@@ -5,7 +5,9 @@
 //! Codes are identical to those of the reference implementation (the `openpaygo` 0.6.3 Python package),
 //! which is what the devices' firmware decodes; `tests/openpaygo/differential.sh` checks it on thousands of
 //! random cases. Where the reference accepts an input that a device could not honour (a negative value, a
-//! count beyond the device's 16-bit counter) the core refuses it with a typed error instead.
+//! count beyond the device's 16-bit counter) the core refuses it with a typed error instead; where the
+//! reference's code would be read by the device at another count, the core mints at the next count of the
+//! same kind (see `unambiguous.rs`).
 //!
 //! - [`openpaygo_generate`] mints one token for a given count.
 //! - [`openpaygo_decode`] applies a device's acceptance rules to a token, for round trips and for an
@@ -17,6 +19,7 @@ mod codec;
 mod decode;
 mod generate;
 mod issue;
+mod unambiguous;
 
 use serde::{Deserialize, Serialize};
 
