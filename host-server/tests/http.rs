@@ -510,6 +510,10 @@ async fn dashboard_and_its_snapshot() {
     let (code, found) = s.get("/v1/devices?query=shs-d").await;
     assert_eq!(code, 200);
     assert_eq!(found["devices"][0]["serial"], "SHSD1");
+    let (code, all) = s.get("/v1/devices?query=%20").await;
+    assert_eq!((code, all["devices"].as_array().map(Vec::len)), (200, Some(1)));
+    let (code, refused) = s.get("/v1/devices?query=%25").await;
+    assert_eq!((code, refused["code"].as_str()), (400, Some("invalid_serial")), "{refused}");
     let (code, account) = s.get("/v1/devices/shs-d1/snapshot").await;
     assert_eq!(code, 200, "{account}");
     let today = account["today"].as_str().unwrap().to_owned();

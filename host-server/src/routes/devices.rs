@@ -54,12 +54,15 @@ pub struct DeviceQuery {
     limit: Option<i64>,
 }
 
-/// `GET /v1/devices?query=…`: devices whose serial contains the query (serials are stored upper-case,
-/// without spaces and dashes), by serial.
+/// `GET /v1/devices?query=…`: devices whose canonical serial contains the query's canonical form (the
+/// core's `normalize_serial`: `shs-d` finds `SHSD1`), by serial; every device without a query. A query
+/// that no serial can contain (`%`, `é`) is refused with `invalid_serial`, so it never reaches `LIKE`.
 pub async fn devices(State(state): State<AppState>, Query(q): Query<DeviceQuery>) -> ApiResult<Json<Value>> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let text: String = q.query.unwrap_or_default().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-    let pattern = format!("%{}%", text.to_ascii_uppercase());
+    let pattern = match q.query.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        None => "%".to_owned(),
+        Some(text) => format!("%{}%", state.core::<_, String>("normalize_serial", &json!({"raw": text}))?),
+    };
     let mut out = Vec::new();
     for d in repo::devices_like(&state.db.pool, &pattern, limit).await? {
         out.push(device_view(&state, &d).await?);
