@@ -203,25 +203,56 @@ pub async fn device<'e, E: Executor<'e, Database = Any>>(
     row.as_ref().map(DeviceRow::from_row).transpose()
 }
 
-/// A customer's devices.
-pub async fn customer_devices<'e, E: Executor<'e, Database = Any>>(
-    exec: E,
-    customer_id: &str,
-) -> ApiResult<Vec<DeviceRow>> {
-    let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE owner_id = $1 ORDER BY serial");
-    let rows = sqlx::query(&sql).bind(customer_id).fetch_all(exec).await?;
-    rows.iter().map(DeviceRow::from_row).collect()
+/// A device as the API shows it: the row, its currency (its tariff's, else its plan's) and its owner's
+/// credit balance in that currency.
+pub struct ListedDevice {
+    pub device: DeviceRow,
+    pub currency: Option<String>,
+    /// `None` when the owner has no balance in the currency yet.
+    pub credit: Option<String>,
 }
 
-/// Devices whose serial contains `pattern` (already lower- or upper-cased by the caller), by serial.
-pub async fn devices_like<'e, E: Executor<'e, Database = Any>>(
+/// Which devices to list.
+pub enum DeviceFilter<'a> {
+    /// One device by canonical serial.
+    Serial(&'a str),
+    /// Canonical serials matching a `LIKE` pattern.
+    SerialLike(&'a str),
+    /// A customer's devices.
+    Owner(&'a str),
+}
+
+/// Devices with their currency and credit, by serial, in one query (a list of a thousand devices is one
+/// round trip, not three thousand).
+pub async fn listed_devices<'e, E: Executor<'e, Database = Any>>(
     exec: E,
-    pattern: &str,
+    filter: DeviceFilter<'_>,
     limit: i64,
-) -> ApiResult<Vec<DeviceRow>> {
-    let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE serial LIKE $1 ORDER BY serial LIMIT $2");
-    let rows = sqlx::query(&sql).bind(pattern).bind(limit).fetch_all(exec).await?;
-    rows.iter().map(DeviceRow::from_row).collect()
+) -> ApiResult<Vec<ListedDevice>> {
+    let (condition, value) = match filter {
+        DeviceFilter::Serial(serial) => ("d.serial = $1", serial),
+        DeviceFilter::SerialLike(pattern) => ("d.serial LIKE $1", pattern),
+        DeviceFilter::Owner(id) => ("d.owner_id = $1", id),
+    };
+    let columns: Vec<String> = DEVICE_COLUMNS.split(',').map(|c| format!("d.{}", c.trim())).collect();
+    let sql = format!(
+        "SELECT {}, COALESCE(t.currency, p.currency) AS currency, cb.balance AS credit FROM devices d \
+         LEFT JOIN tariffs t ON t.id = d.tariff_id \
+         LEFT JOIN plans p ON p.id = d.plan_id \
+         LEFT JOIN credit_balances cb ON cb.customer_id = d.owner_id AND cb.currency = COALESCE(t.currency, p.currency) \
+         WHERE {condition} ORDER BY d.serial LIMIT $2",
+        columns.join(", ")
+    );
+    let rows = sqlx::query(&sql).bind(value).bind(limit).fetch_all(exec).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ListedDevice {
+                device: DeviceRow::from_row(r)?,
+                currency: r.try_get("currency")?,
+                credit: r.try_get("credit")?,
+            })
+        })
+        .collect()
 }
 
 /// A customer's credit balance in one currency ("0" when none).

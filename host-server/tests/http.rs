@@ -108,6 +108,15 @@ async fn meter_worked_examples(s: TestServer) {
     let d = s.ok("/v1/payments", payment("c1", "MTR5", "1000", "2026-01-20T09:00:00Z"), 201).await;
     assert_eq!(amounts(&d), pairs(&[("energy", "999"), ("credit", "1")]));
     assert_eq!(d["credit_balance"], "1");
+    let (_, device) = s.get("/v1/devices/mtr-5").await;
+    assert_eq!((&device["currency"], &device["credit_balance"]), (&json!("TZS"), &json!("1")), "{device}");
+    let (_, found) = s.get("/v1/devices?query=MTR").await;
+    let listed: Vec<_> = found["devices"].as_array().unwrap().iter().map(|d| d["serial"].clone()).collect();
+    assert_eq!(listed, [json!("MTR1"), json!("MTR2"), json!("MTR3"), json!("MTR4"), json!("MTR5")]);
+    assert_eq!(found["devices"][4], device);
+    let (_, owner) = s.get(&format!("/v1/customers/{}", device["customer_id"].as_str().unwrap())).await;
+    assert_eq!(owner["devices"], json!([device]));
+    assert_eq!(owner["credit_balance"], json!({"TZS": "1"}));
 }
 
 /// domain.md §5.2: weekly 700, pay 800 ⇒ 8 days with an OpenPAYGO code; paying off unlocks.

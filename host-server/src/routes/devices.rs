@@ -11,26 +11,16 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
 use crate::payments::{record_tokens, TokenOut};
-use crate::repo::{self, DeviceRow};
+use crate::repo::{self, DeviceFilter, ListedDevice};
 use crate::state::AppState;
 
 async fn canonical(state: &AppState, raw: &str) -> ApiResult<String> {
     state.core::<_, String>("normalize_serial", &json!({"raw": raw})).map_err(|_| ApiError::not_found("device", raw))
 }
 
-async fn device_view(state: &AppState, d: &DeviceRow) -> ApiResult<Value> {
-    let currency = match (&d.tariff_id, &d.plan_id) {
-        (Some(t), _) => {
-            crate::routes::registry::load_tariff(&state.db.pool, t).await?.map(|(_, t)| t.currency.code().to_owned())
-        }
-        (None, Some(p)) => repo::plan(&state.db.pool, p).await?.map(|p| p.currency),
-        _ => None,
-    };
-    let credit = match (&d.owner_id, &currency) {
-        (Some(owner), Some(cur)) => repo::credit(&state.db.pool, owner, cur).await?,
-        _ => "0".to_owned(),
-    };
-    Ok(json!({
+fn device_view(listed: &ListedDevice) -> Value {
+    let d = &listed.device;
+    json!({
         "serial": d.serial,
         "serial_raw": d.serial_raw,
         "kind": d.kind,
@@ -41,10 +31,16 @@ async fn device_view(state: &AppState, d: &DeviceRow) -> ApiResult<Value> {
         "plan_id": d.plan_id,
         "registered_on": d.registered_on,
         "access_rate_debt": d.access_debt,
-        "currency": currency,
-        "credit_balance": credit,
+        "currency": listed.currency,
+        "credit_balance": listed.credit.as_deref().unwrap_or("0"),
         "token_count": d.token_count,
-    }))
+    })
+}
+
+/// A device as the API shows it.
+async fn one_device(state: &AppState, serial: &str, raw: &str) -> ApiResult<Value> {
+    let listed = repo::listed_devices(&state.db.pool, DeviceFilter::Serial(serial), 1).await?;
+    listed.first().map(device_view).ok_or_else(|| ApiError::not_found("device", raw))
 }
 
 /// Query of `GET /v1/devices`.
@@ -63,18 +59,14 @@ pub async fn devices(State(state): State<AppState>, Query(q): Query<DeviceQuery>
         None => "%".to_owned(),
         Some(text) => format!("%{}%", state.core::<_, String>("normalize_serial", &json!({"raw": text}))?),
     };
-    let mut out = Vec::new();
-    for d in repo::devices_like(&state.db.pool, &pattern, limit).await? {
-        out.push(device_view(&state, &d).await?);
-    }
-    Ok(Json(json!({"devices": out})))
+    let listed = repo::listed_devices(&state.db.pool, DeviceFilter::SerialLike(&pattern), limit).await?;
+    Ok(Json(json!({"devices": listed.iter().map(device_view).collect::<Vec<_>>()})))
 }
 
 /// `GET /v1/devices/{serial}`
 pub async fn get_device(State(state): State<AppState>, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
     let serial = canonical(&state, &raw).await?;
-    let d = repo::device(&state.db.pool, &serial, "").await?.ok_or_else(|| ApiError::not_found("device", &raw))?;
-    Ok(Json(device_view(&state, &d).await?))
+    Ok(Json(one_device(&state, &serial, &raw).await?))
 }
 
 /// `GET /v1/devices/{serial}/snapshot`: `{serial, today, snapshot}`, the account exactly as the core sees it
@@ -129,9 +121,7 @@ pub async fn reassign(
             .await?;
     }
     tx.commit().await?;
-    let d =
-        repo::device(&state.db.pool, &device.serial, "").await?.ok_or_else(|| ApiError::not_found("device", &raw))?;
-    Ok(Json(device_view(&state, &d).await?))
+    Ok(Json(one_device(&state, &device.serial, &raw).await?))
 }
 
 /// `GET /v1/devices/{serial}/tokens`: newest first.
@@ -259,10 +249,8 @@ pub async fn customers(State(state): State<AppState>, Query(q): Query<CustomerQu
 /// `GET /v1/customers/{id}`: with devices, plans and credit balances.
 pub async fn customer(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let c = repo::customer(&state.db.pool, &id).await?.ok_or_else(|| ApiError::not_found("customer", &id))?;
-    let mut devices = Vec::new();
-    for d in repo::customer_devices(&state.db.pool, &id).await? {
-        devices.push(device_view(&state, &d).await?);
-    }
+    let listed = repo::listed_devices(&state.db.pool, DeviceFilter::Owner(&id), i64::MAX).await?;
+    let devices: Vec<Value> = listed.iter().map(device_view).collect();
     let plans: Vec<Value> = repo::customer_plans(&state.db.pool, &id, false)
         .await?
         .iter()
