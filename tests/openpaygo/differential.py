@@ -37,6 +37,10 @@ Where the reference refuses or mishandles an input, the case records what the co
   read it at that count (an add time as a set time, or a replay accepted again). The core mints at the next
   count of the same kind instead; the expected token is the reference's at that count. About one token in
   7 000.
+- value-cycles: the value's hash chain has entered a cycle shorter than the device's window, so every code
+  of that value from this count on is ambiguous (more than 8 counts in a row). openpaygo_generate refuses
+  the value (invalid_token_value); openpaygo_tokens_for_request carries the days in the largest of the 8
+  values below it that still has an unambiguous count, and the rest in later tokens.
 - bad-key: a key that is not 32 hexadecimal characters. The reference raises on non-hex text but accepts
   any even length; the core must refuse with invalid_secret_key.
 """
@@ -119,15 +123,21 @@ def ambiguous(codes, count, raw):
     return any(codes[c] == codes[count] for c in range(lowest, highest + 1) if c != count)
 
 
+MAX_SKIPS = 8  # MAX_SKIPS in core/src/openpaygo/unambiguous.rs
+FALLBACK_VALUES = 8  # FALLBACK_VALUES in core/src/openpaygo/issue.rs
+
+
 def skip_ambiguous(device, raw, minted, mint):
-    """`minted` moved on by two counts while its code is ambiguous: (token, moved). `mint(count)` is the
-    reference minting the token that follows `count`."""
+    """`minted` moved on by two counts while its code is ambiguous, at most MAX_SKIPS times: (token, moved),
+    or (None, True) when the value's codes repeat for good. `mint(count)` is the reference minting the token
+    that follows `count`."""
     codes = chain_codes(device["secret_key"], raw, device.get("starting_code"), device["extended"],
                         min(minted["count"] + 200, MAX_COUNT))
-    moved = False
-    while ambiguous(codes, minted["count"], raw):
-        minted, moved = mint(minted["count"]), True
-    return minted, moved
+    for skips in range(MAX_SKIPS + 1):
+        if not ambiguous(codes, minted["count"], raw):
+            return minted, skips > 0
+        minted = mint(minted["count"])
+    return None, True
 
 
 def next_count(count, kind):
@@ -177,8 +187,11 @@ def generate_line(case, note=None):
         return line
     minted, moved = skip_ambiguous(case, raw_value(case), reference_generate(case),
                                    lambda count: reference_generate(dict(case, count=count)))
-    line["output"] = minted
-    line["note"] = "ambiguous-count" if moved else note or "same"
+    if minted is None:
+        line["error"], line["note"] = "invalid_token_value", "value-cycles"
+    else:
+        line["output"] = minted
+        line["note"] = "ambiguous-count" if moved else note or "same"
     return line
 
 
@@ -197,6 +210,8 @@ def special_generate_lines(rng):
                                 case["extended"])
 
         minted, _ = skip_ambiguous(case, raw, mint(case["count"]), mint)
+        if minted is None:
+            continue
         lines.append({"function": "openpaygo_generate", "input": case, "note": "starting-code-zero",
                       "output": minted})
     for i in range(10):
@@ -261,23 +276,47 @@ def tokens_line(rng):
         total = half_even(Decimal(quantity) * divider)
         chunks = [top] * (total // top) + ([total % top] if total % top else [])
         kind = "add_time"
-    tokens, count, note = [], device["count"], "same"
-    for raw in chunks:
-        value = None if kind == "disable_payg" else str(Decimal(raw) / divider)
+    request = {"serial": "SHS%05d" % rng.randint(0, 99999), "unit": unit, "quantity": quantity}
+    issued, note = issue(device, kind, sum(chunks))
+    line = {"function": "openpaygo_tokens_for_request", "note": note, "input": {"device": device, "request": request}}
+    if issued is None:
+        line["error"] = "invalid_token_value"
+    else:
+        line["output"] = issued
+    return line
 
-        def mint(count, value=value):
-            return generate(device["secret_key"], count, kind, value, device.get("starting_code"), divider,
-                            device["restricted_digits"], extended)
 
-        t, moved = skip_ambiguous(device, raw, mint(count), mint)
-        note = "ambiguous-count" if moved else note
+def issue(device, kind, total):
+    """The core's tokens for `total` (raw) on `device`, each minted by the reference: ({"tokens",
+    "new_count"}, note), or (None, note) when no value can carry them. Add time tokens carry at most the
+    format's maximum each; where a value's codes cycle, the largest of the FALLBACK_VALUES below it that
+    has an unambiguous count."""
+    extended, divider = device.get("extended", False), device.get("time_divider", 1)
+    device = dict(device, extended=extended)
+    top = 999999 if extended else 995
+    tokens, count, note, remaining = [], device["count"], "same", total
+    while remaining:
+        want = min(remaining, top) if kind == "add_time" else remaining
+        smallest = max(want - FALLBACK_VALUES, 1) if kind == "add_time" else want
+        for raw in range(want, smallest - 1, -1):
+            value = None if kind == "disable_payg" else str(Decimal(raw) / divider)
+
+            def mint(count, value=value):
+                return generate(device["secret_key"], count, kind, value, device.get("starting_code"), divider,
+                                device.get("restricted_digits", False), extended)
+
+            t, moved = skip_ambiguous(device, raw, mint(count), mint)
+            if t is not None:
+                break
+            note = "value-cycles"
+        if t is None:
+            return None, note
+        note = "ambiguous-count" if moved and note == "same" else note
         tokens.append({"kind": kind, "value": "0" if kind == "disable_payg" else unscale(raw, divider),
                        "code": t["code"], "count": t["count"]})
         count = t["count"]
-    return {"function": "openpaygo_tokens_for_request", "note": note,
-            "input": {"device": device, "request": {"serial": "SHS%05d" % rng.randint(0, 99999), "unit": unit,
-                                                    "quantity": quantity}},
-            "output": {"tokens": tokens, "new_count": count}}
+        remaining -= raw
+    return {"tokens": tokens, "new_count": count}, note
 
 
 def main():

@@ -14,7 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from differential import half_even, skip_ambiguous  # noqa: E402
+from differential import half_even, issue, skip_ambiguous  # noqa: E402
 from reference import canonical, decode, generate, unscale  # noqa: E402
 from openpaygo.token_shared import OpenPAYGOTokenShared  # noqa: E402
 from decimal import Decimal  # noqa: E402
@@ -116,6 +116,9 @@ def generate_cases():
         ok("count 65533 -> 65535, the highest count a device keeps", d(65533, "set_time", "1")),
         ok("the reference's code at 216 is this value's code at another count: minted at 218",
            gen_input("7c8476bb4c06159df9157b5e3196a3e2", 215, "add_time", "801.2", 156768403)),
+        err("995's codes cycle every 14 counts from count 203: refused at 210",
+            gen_input("5e5e2ee9ce68b62c20018209537c4e58", 208, "add_time", "995", 289652565),
+            "invalid_token_value", "core/src/openpaygo/unambiguous.rs"),
         err("negative value refused (the reference wraps it)", d(0, "add_time", "-1"), "invalid_token_value"),
         err("small negative value refused (the reference rounds it to 0)", d(0, "add_time", "-0.2"),
             "invalid_token_value"),
@@ -269,21 +272,10 @@ def device(count=0, key=DOCS_KEY, start=DOCS_START, divider=None, restricted=Non
 
 
 def issued(dev, chunks, kind="add_time"):
-    """Expected tokens: each chunk (raw value) minted by the reference after the previous one's count."""
-    tokens, count = [], dev["count"]
-    divider = dev.get("time_divider", 1)
-    for raw in chunks:
-        value = None if kind == "disable_payg" else str(Decimal(raw) / Decimal(divider))
-
-        def mint(count, value=value):
-            return generate(dev["secret_key"], count, kind, value, dev.get("starting_code"), divider,
-                            dev.get("restricted_digits", False), dev.get("extended", False))
-
-        t, _ = unambiguous(dev, raw, mint(count), mint)
-        shown = "0" if kind == "disable_payg" else unscale(raw, divider)
-        tokens.append({"kind": kind, "value": shown, "code": t["code"], "count": t["count"]})
-        count = t["count"]
-    return {"tokens": tokens, "new_count": count}
+    """Expected tokens: the chunks' raw values minted by the reference one after the other, as the core
+    issues them (differential.issue)."""
+    out, _ = issue(dev, kind, sum(chunks))
+    return out
 
 
 def request(unit, quantity):
@@ -315,6 +307,9 @@ def tokens_cases():
                [999999, 500001]),
         ok_req("restricted digits", device(0, restricted=True), request("days", "30"), [30]),
         ok_req("derived starting code", device(0, start=None), request("days", "7"), [7]),
+        ok_req("995's codes cycle every 14 counts from count 203: 995, 995, then 994 and 1 for the rest",
+               device(198, key="5e5e2ee9ce68b62c20018209537c4e58", start=289652565), request("days", "2984.6"),
+               [2985]),
         ok_req("extended: the reference's code at 288 is also read at 287 (set time): minted at 290",
                device(282, key="a5b4edca14ee89ef7bbe9202c9543fc1", start=None, extended=True),
                request("days", "2589910.6"), [999999, 999999, 589913]),

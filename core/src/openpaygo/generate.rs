@@ -28,12 +28,13 @@ pub struct OpenPaygoToken {
 /// - The new count is the next even count above `count` for add time, the next odd one for the others;
 ///   it may not exceed [`MAX_COUNT`](super::MAX_COUNT). In the rare case (about one token in 7 000) where
 ///   the device could read that count's code at another count, the count after it of the same kind is
-///   used instead; the reference does not check, and its token would be misread.
+///   used instead; the reference does not check, and its token would be misread. When the value's codes
+///   repeat for good (its hash chain has entered a short cycle, very rarely), the value is refused.
 /// - `starting_code` is derived from the key when `None`, exactly as the reference does. `Some(0)` is an
 ///   explicit starting code of 0 (the reference would treat 0 as absent).
 ///
 /// Errors: [`CoreError::InvalidSecretKey`], [`CoreError::InvalidTokenValue`] (negative, reserved, too
-/// large, or a value on a kind without one), [`CoreError::InvalidTokenCount`], and
+/// large, a value on a kind without one, or a value whose codes repeat at this count), [`CoreError::InvalidTokenCount`], and
 /// [`CoreError::InvalidInput`] for a missing value, a starting code above 999 999 999 or a time divider
 /// outside 1–255.
 // The argument list is the shape every binding exposes under this name.
@@ -50,7 +51,14 @@ pub fn openpaygo_generate(
 ) -> CoreResult<OpenPaygoToken> {
     let scheme = Scheme::new(secret_key_hex, starting_code, time_divider, restricted_digits, extended)?;
     let raw = scheme.raw_value(kind, value)?;
-    let (new_count, code) = CountPicker::new(&scheme, raw).pick(next_count(count, kind)?)?;
+    let first = next_count(count, kind)?;
+    let (new_count, code) =
+        CountPicker::new(&scheme, raw).pick(first)?.ok_or_else(|| CoreError::InvalidTokenValue {
+            value: value.unwrap_or_default().normalize().to_string(),
+            reason: format!(
+                "this value's codes repeat from count {first} on, so the device cannot tell its tokens apart"
+            ),
+        })?;
     Ok(OpenPaygoToken { code: scheme.format_code(code), count: new_count })
 }
 

@@ -1,5 +1,7 @@
 //! From what a payment bought to the tokens the customer receives.
 
+use std::collections::BTreeMap;
+
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -44,7 +46,8 @@ pub struct IssuedTokens {
 ///   (zero, or below the device's resolution) issues no token and leaves the count unchanged.
 /// - An unlock becomes one disable PAYG token; its quantity must be zero.
 /// - Counts step by 2, except where a count's code could be read at another count: that count is
-///   skipped, as [`super::openpaygo_generate`] does.
+///   skipped, as [`super::openpaygo_generate`] does. Where a value's codes repeat for good (its hash chain
+///   cycles), the token carries a slightly smaller value and the rest goes to the next token.
 ///
 /// Errors: those of [`super::openpaygo_generate`] for the device's settings and the values, and
 /// [`crate::CoreError::InvalidTokenCount`] when the tokens would carry the count past [`MAX_COUNT`].
@@ -86,19 +89,45 @@ pub fn tokens_for_request(device: &OpenPaygoDevice, request: &TokenRequest) -> C
 
     let mut tokens = Vec::new();
     let mut next = first;
+    let mut remaining = raw_total;
     // Tokens of one value share one hash chain, so a long run costs one walk up to its last count.
-    let mut picker = CountPicker::new(&scheme, per_token);
-    for _ in 0..full {
-        let (count, code) = picker.pick(next)?;
-        tokens.push(issued(&scheme, kind, per_token, scheme.format_code(code), count)?);
+    let mut pickers: BTreeMap<u64, CountPicker<'_>> = BTreeMap::new();
+    while remaining > 0 {
+        let (raw, count, code) = pick_value(&scheme, &mut pickers, kind, remaining.min(per_token), next)?;
+        tokens.push(issued(&scheme, kind, raw, scheme.format_code(code), count)?);
+        remaining -= raw;
         next = count.saturating_add(2);
-    }
-    if rest > 0 {
-        let (count, code) = CountPicker::new(&scheme, rest).pick(next)?;
-        tokens.push(issued(&scheme, kind, rest, scheme.format_code(code), count)?);
     }
     let new_count = tokens.last().map_or(device.count, |t| t.count);
     Ok(IssuedTokens { tokens, new_count })
+}
+
+/// How many smaller values an add time token tries when its value's codes repeat for good.
+const FALLBACK_VALUES: u64 = 8;
+
+/// The value, count and code of the next token: `raw` if one of its counts from `next` on is unambiguous,
+/// else (add time only) the largest smaller value that has one; the days left over go to later tokens.
+fn pick_value<'a>(
+    scheme: &'a Scheme,
+    pickers: &mut BTreeMap<u64, CountPicker<'a>>,
+    kind: OpenPaygoKind,
+    raw: u64,
+    next: u32,
+) -> CoreResult<(u64, u32, u64)> {
+    let smallest = match kind {
+        OpenPaygoKind::AddTime => raw.saturating_sub(FALLBACK_VALUES).max(1),
+        _ => raw,
+    };
+    for value in (smallest..=raw).rev() {
+        let picker = pickers.entry(value).or_insert_with(|| CountPicker::new(scheme, value));
+        if let Some((count, code)) = picker.pick(next)? {
+            return Ok((value, count, code));
+        }
+    }
+    Err(crate::CoreError::InvalidTokenValue {
+        value: scheme.unscale(raw)?.to_string(),
+        reason: format!("the codes of this value and the {} below it repeat from count {next} on", raw - smallest),
+    })
 }
 
 fn issued(scheme: &Scheme, kind: OpenPaygoKind, raw: u64, code: String, count: u32) -> CoreResult<IssuedToken> {

@@ -5,6 +5,11 @@
 //! matching count it is allowed to, so such a token is read at the wrong count: an add time read as a set
 //! time, or the same token accepted twice. The reference mints it anyway, about once in 7 000 tokens; we
 //! move the token to the next count of its kind instead, which the device accepts as well.
+//!
+//! A value's chain may also fall into a cycle shorter than the device's window (a chain has about a
+//! billion states; rarely, but for good). Every later code of that value is then ambiguous, and the value
+//! cannot be minted any more on that device: [`super::tokens_for_request`] carries the days in other
+//! values, [`super::openpaygo_generate`] refuses.
 
 use std::collections::VecDeque;
 
@@ -13,6 +18,11 @@ use super::decode::{MAX_TOKEN_JUMP, MAX_TOKEN_JUMP_COUNTER_SYNC, MAX_UNUSED_OLDE
 use super::generate::count_too_large;
 use super::MAX_COUNT;
 use crate::error::CoreResult;
+
+/// How many counts of its kind a token may move past the one it is due at. One skip is needed about once in
+/// 7 000 tokens and two in a row about once in 50 million; more mean the chain cycles. Eight skips move a
+/// token 16 counts, well inside the 64 a device accepts above its last count.
+pub(super) const MAX_SKIPS: u32 = 8;
 
 /// Walks one value's hash chain forward, remembering the codes of the counts around the next token.
 pub(super) struct CountPicker<'a> {
@@ -30,17 +40,20 @@ impl<'a> CountPicker<'a> {
     }
 
     /// The first of `count`, `count + 2`, … (the parity tells the kind) whose code no other count shares
-    /// where the device could meet it, with that code.
+    /// where the device could meet it, with that code; `None` when the next [`MAX_SKIPS`] candidates are
+    /// all ambiguous, which happens once this value's hash chain has entered a short cycle (its codes then
+    /// repeat for good).
     ///
     /// A device whose last count is `last` accepts the token when `count - last` is at most the jump, so
     /// it may search as low as `count - jump - 15` (older unused add time tokens) and, once the token is
     /// accepted and typed again, as high as `count + jump`. Count 0 is never accepted, so it does not
     /// count. Counts never go down: each call must ask for a count above the previous answer.
     ///
-    /// Errors: [`crate::CoreError::InvalidTokenCount`] when no count up to [`MAX_COUNT`] is free.
-    pub(super) fn pick(&mut self, mut count: u32) -> CoreResult<(u32, u64)> {
+    /// Errors: [`crate::CoreError::InvalidTokenCount`] when the count would pass [`MAX_COUNT`].
+    pub(super) fn pick(&mut self, first: u32) -> CoreResult<Option<(u32, u64)>> {
         let behind = self.jump + MAX_UNUSED_OLDER_TOKENS - 1;
-        loop {
+        let mut count = first;
+        for _ in 0..=MAX_SKIPS {
             if count > MAX_COUNT {
                 return Err(count_too_large(u64::from(count)));
             }
@@ -50,11 +63,12 @@ impl<'a> CountPicker<'a> {
             let mine = self.seen.iter().find(|(c, _)| *c == count).map(|(_, code)| *code);
             if let Some(code) = mine {
                 if !self.seen.iter().any(|(c, other)| *c != count && *other == code) {
-                    return Ok((count, code));
+                    return Ok(Some((count, code)));
                 }
             }
             count += 2;
         }
+        Ok(None)
     }
 
     /// Keeps exactly the codes of `lowest..=highest` (as far as the chain has gone forward).
