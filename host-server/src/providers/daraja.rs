@@ -63,7 +63,7 @@ pub fn parse(bytes: &[u8]) -> Result<C2b, String> {
 fn text(value: &Value) -> String {
     match value {
         Value::String(s) => s.trim().to_owned(),
-        Value::Number(n) => n.to_string(),
+        Value::Number(n) => super::number_text(n).unwrap_or_default(),
         _ => String::new(),
     }
 }
@@ -301,6 +301,14 @@ mod tests {
         assert_eq!(decimal(&json!("5.00")).map(|d| d.to_string()).as_deref(), Some("5.00"));
         assert_eq!(decimal(&json!(5)).map(|d| d.to_string()).as_deref(), Some("5"));
         assert_eq!(decimal(&json!(1234.56)).map(|d| d.to_string()).as_deref(), Some("1234.56"));
+        // Numbers an f64 cannot carry exactly are refused rather than rounded.
+        let read = |text: &str| decimal(&serde_json::from_str(text).unwrap()).map(|d| d.to_string());
+        assert_eq!(read("123456789012.345").as_deref(), Some("123456789012.345"));
+        assert_eq!(read("0.12345678901234567"), None);
+        assert_eq!(read("1e3").as_deref(), Some("1000.0"));
+        assert_eq!(read("1.5e300"), None);
+        assert_eq!(read("18446744073709551615").as_deref(), Some("18446744073709551615"));
+        assert_eq!(read("100000000000000000000"), None);
         assert_eq!(decimal(&json!("0")), None);
         assert_eq!(decimal(&json!("-5")), None);
         assert_eq!(decimal(&json!("five")), None);

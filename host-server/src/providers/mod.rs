@@ -313,7 +313,7 @@ pub async fn resolve(
     let received: Value = serde_json::from_str(&row.try_get::<String, _>("received")?).map_err(ApiError::internal)?;
     let text = |key: &str| match received.get(key) {
         Some(Value::String(s)) => Some(s.trim().to_owned()),
-        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::Number(n)) => number_text(n),
         _ => None,
     };
     let serial = body.serial.or_else(|| text("serial")).filter(|s| !s.trim().is_empty());
@@ -425,12 +425,27 @@ pub async fn conflict(
     Ok(Delivered::Conflict(reason.to_owned()))
 }
 
-/// An exact decimal from a provider's JSON: a string (`"5.00"`) or a number, read from the number's own text
-/// (never through a float computation); `None` unless positive.
+/// An exact decimal from a provider's JSON: a string (`"5.00"`) or a number ([`number_text`]); `None`
+/// unless positive.
+/// The text a provider sent for a JSON number, when it can be known exactly. serde_json keeps an integer as
+/// such, but any other number as an f64, and prints it back as the shortest text that reads as that f64:
+/// the text sent for up to 15 significant digits, perhaps another beyond (`0.12345678901234567` comes back
+/// as `0.12345678901234566`). Longer numbers, and those printed with an exponent, are `None`: a provider
+/// that sends such an amount must send it as a string.
+pub fn number_text(n: &serde_json::Number) -> Option<String> {
+    let text = n.to_string();
+    if n.is_i64() || n.is_u64() {
+        return Some(text);
+    }
+    let digits = text.trim_start_matches('-').replace('.', "");
+    let significant = digits.trim_start_matches('0').len();
+    (!text.contains(['e', 'E']) && significant <= 15).then_some(text)
+}
+
 pub fn decimal(value: &Value) -> Option<rust_decimal::Decimal> {
     let text = match value {
         Value::String(s) => s.trim().to_owned(),
-        Value::Number(n) => n.to_string(),
+        Value::Number(n) => number_text(n)?,
         _ => return None,
     };
     let parsed: rust_decimal::Decimal = text.parse().ok()?;
