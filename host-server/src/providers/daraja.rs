@@ -61,11 +61,7 @@ pub fn parse(bytes: &[u8]) -> Result<C2b, String> {
 }
 
 fn text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.trim().to_owned(),
-        Value::Number(n) => super::number_text(n).unwrap_or_default(),
-        _ => String::new(),
-    }
+    super::field_text(value).unwrap_or_default()
 }
 
 /// `TransTime` (`YYYYMMDDHHmmss`, East Africa Time) as an RFC 3339 instant.

@@ -311,11 +311,7 @@ pub async fn resolve(
         return Ok((StatusCode::OK, Json(json!({"id": id, "status": "resolved", "resolution": "dismissed"}))));
     }
     let received: Value = serde_json::from_str(&row.try_get::<String, _>("received")?).map_err(ApiError::internal)?;
-    let text = |key: &str| match received.get(key) {
-        Some(Value::String(s)) => Some(s.trim().to_owned()),
-        Some(Value::Number(n)) => number_text(n),
-        _ => None,
-    };
+    let text = |key: &str| received.get(key).and_then(field_text);
     let serial = body.serial.or_else(|| text("serial")).filter(|s| !s.trim().is_empty());
     let serial = serial.ok_or_else(|| ApiError::invalid("serial", "the delivery named no serial: give one"))?;
     let amount = received
@@ -425,14 +421,12 @@ pub async fn conflict(
     Ok(Delivered::Conflict(reason.to_owned()))
 }
 
-/// An exact decimal from a provider's JSON: a string (`"5.00"`) or a number ([`number_text`]); `None`
-/// unless positive.
 /// The text a provider sent for a JSON number, when it can be known exactly. serde_json keeps an integer as
 /// such, but any other number as an f64, and prints it back as the shortest text that reads as that f64:
 /// the text sent for up to 15 significant digits, perhaps another beyond (`0.12345678901234567` comes back
 /// as `0.12345678901234566`). Longer numbers, and those printed with an exponent, are `None`: a provider
 /// that sends such an amount must send it as a string.
-pub fn number_text(n: &serde_json::Number) -> Option<String> {
+fn number_text(n: &serde_json::Number) -> Option<String> {
     let text = n.to_string();
     if n.is_i64() || n.is_u64() {
         return Some(text);
@@ -442,12 +436,18 @@ pub fn number_text(n: &serde_json::Number) -> Option<String> {
     (!text.contains(['e', 'E']) && significant <= 15).then_some(text)
 }
 
+/// A provider's field as text: a string trimmed, or a number's exact text ([`number_text`]); `None` for
+/// anything else.
+pub fn field_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.trim().to_owned()),
+        Value::Number(n) => number_text(n),
+        _ => None,
+    }
+}
+
+/// An exact decimal from a provider's JSON field ([`field_text`]); `None` unless positive.
 pub fn decimal(value: &Value) -> Option<rust_decimal::Decimal> {
-    let text = match value {
-        Value::String(s) => s.trim().to_owned(),
-        Value::Number(n) => number_text(n)?,
-        _ => return None,
-    };
-    let parsed: rust_decimal::Decimal = text.parse().ok()?;
+    let parsed: rust_decimal::Decimal = field_text(value)?.parse().ok()?;
     (parsed > rust_decimal::Decimal::ZERO).then_some(parsed)
 }

@@ -1,8 +1,9 @@
 //! What the hooks write: the raw delivery (before any answer), validations, conflicts, outcomes.
 //!
-//! On SQLite every write of a hook goes through one group-commit task ([`HookWriter`], see `group_commit`): deliveries arriving
-//! together share one transaction and one fsync, which is what keeps Daraja validation fast under load
-//! while still answering only after the raw payload is durable. PostgreSQL commits side by side.
+//! On SQLite every write of a hook goes through one group-commit task ([`HookWriter`], see `group_commit`):
+//! deliveries arriving together share one transaction and one fsync, which is what keeps Daraja validation
+//! fast under load while still answering only after the raw payload is durable. PostgreSQL commits side by
+//! side.
 
 use base64::Engine as _;
 use serde_json::Value;
