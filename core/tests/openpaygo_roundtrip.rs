@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use micropower_core::openpaygo::{
-    openpaygo_decode, openpaygo_generate, tokens_for_request, DecoderState, OpenPaygoDevice, OpenPaygoKind,
-    OpenPaygoToken,
+    openpaygo_decode, openpaygo_generate, tokens_for_request, DecoderState, IssuedToken, OpenPaygoDevice,
+    OpenPaygoKind, OpenPaygoToken,
 };
 use micropower_core::token::{TokenRequest, TokenUnit};
 use proptest::prelude::*;
@@ -62,6 +62,27 @@ fn mint(d: &Device, count: u32, kind: OpenPaygoKind, value: Option<Decimal>) -> 
     }
 }
 
+/// Types `tokens` into a device at `device.count`, one after the other; each must be read as minted (kind,
+/// value and count). Returns the device's state after the last.
+fn typed_in_order(device: &OpenPaygoDevice, tokens: &[IssuedToken]) -> DecoderState {
+    let mut state = DecoderState { last_count: device.count, used_counts: vec![] };
+    for token in tokens {
+        let read = openpaygo_decode(
+            &device.secret_key,
+            device.starting_code,
+            &token.code,
+            &state,
+            device.time_divider,
+            device.restricted_digits,
+            device.extended,
+        )
+        .unwrap();
+        assert_eq!((read.kind, read.value, read.count), (token.kind, token.value, token.count));
+        state = read.state;
+    }
+    state
+}
+
 proptest! {
     #[test]
     fn minted_tokens_decode_once(d in device(), count in 0..400u32, kind in kind(), seed in any::<u32>()) {
@@ -111,15 +132,8 @@ proptest! {
         let quantity = Decimal::from(seed % (50 * top)) / Decimal::TEN / Decimal::from(d.divider);
         let request = TokenRequest { serial: "SHS1".into(), unit: TokenUnit::Days, quantity };
         let issued = tokens_for_request(&device, &request).unwrap();
-        let mut state = DecoderState { last_count: count, used_counts: vec![] };
-        let mut raw_total = Decimal::ZERO;
-        for token in &issued.tokens {
-            let read = openpaygo_decode(&d.key, d.starting_code, &token.code, &state, d.divider, d.restricted,
-                d.extended).unwrap();
-            prop_assert_eq!((read.kind, read.value, read.count), (token.kind, token.value, token.count));
-            raw_total += (read.value * Decimal::from(d.divider)).round();
-            state = read.state;
-        }
+        let state = typed_in_order(&device, &issued.tokens);
+        let raw_total: Decimal = issued.tokens.iter().map(|t| (t.value * Decimal::from(d.divider)).round()).sum();
         prop_assert_eq!(state.last_count, issued.new_count);
         let want = (quantity * Decimal::from(d.divider))
             .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointNearestEven);
@@ -186,12 +200,8 @@ fn a_code_shared_by_two_counts_is_skipped() {
         openpaygo_generate(&device.secret_key, None, 286, OpenPaygoKind::AddTime, Some(589_913.into()), 1, false, true)
             .unwrap();
     assert_eq!((alone.code.as_str(), alone.count), (issued.tokens[2].code.as_str(), 290));
-    let mut state = DecoderState { last_count: 282, used_counts: vec![] };
-    for token in &issued.tokens {
-        let read = openpaygo_decode(&device.secret_key, None, &token.code, &state, 1, false, true).unwrap();
-        assert_eq!((read.kind, read.count), (OpenPaygoKind::AddTime, token.count));
-        state = read.state;
-    }
+    assert!(issued.tokens.iter().all(|t| t.kind == OpenPaygoKind::AddTime));
+    typed_in_order(&device, &issued.tokens);
 }
 
 /// Found by `a_request_s_tokens_are_accepted_in_order`: on this device, 995's hash chain enters a cycle of 14
@@ -212,13 +222,8 @@ fn a_value_whose_codes_cycle_is_carried_by_others() {
     let values: Vec<Decimal> = issued.tokens.iter().map(|t| t.value).collect();
     assert_eq!(values.iter().sum::<Decimal>(), Decimal::from(2985));
     assert!(values.len() > 3 && values[0] == Decimal::from(995), "{values:?}");
-    let mut state = DecoderState { last_count: 198, used_counts: vec![] };
-    for token in &issued.tokens {
-        let read =
-            openpaygo_decode(&device.secret_key, device.starting_code, &token.code, &state, 1, false, false).unwrap();
-        assert_eq!((read.kind, read.value, read.count), (OpenPaygoKind::AddTime, token.value, token.count));
-        state = read.state;
-    }
+    assert!(issued.tokens.iter().all(|t| t.kind == OpenPaygoKind::AddTime));
+    typed_in_order(&device, &issued.tokens);
     let refused = openpaygo_generate(
         &device.secret_key,
         device.starting_code,

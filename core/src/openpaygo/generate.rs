@@ -34,9 +34,9 @@ pub struct OpenPaygoToken {
 ///   explicit starting code of 0 (the reference would treat 0 as absent).
 ///
 /// Errors: [`CoreError::InvalidSecretKey`], [`CoreError::InvalidTokenValue`] (negative, reserved, too
-/// large, a value on a kind without one, or a value whose codes repeat at this count), [`CoreError::InvalidTokenCount`], and
-/// [`CoreError::InvalidInput`] for a missing value, a starting code above 999 999 999 or a time divider
-/// outside 1–255.
+/// large, a value on a kind without one, or a value whose codes repeat at this count),
+/// [`CoreError::InvalidTokenCount`], and [`CoreError::InvalidInput`] for a missing value, a starting code
+/// above 999 999 999 or a time divider outside 1–255.
 // The argument list is the shape every binding exposes under this name.
 #[allow(clippy::too_many_arguments)]
 pub fn openpaygo_generate(

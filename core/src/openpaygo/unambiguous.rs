@@ -22,7 +22,7 @@ use crate::error::CoreResult;
 /// How many counts of its kind a token may move past the one it is due at. One skip is needed about once in
 /// 7 000 tokens and two in a row about once in 50 million; more mean the chain cycles. Eight skips move a
 /// token 16 counts, well inside the 64 a device accepts above its last count.
-pub(super) const MAX_SKIPS: u32 = 8;
+const MAX_SKIPS: u32 = 8;
 
 /// Walks one value's hash chain forward, remembering the codes of the counts around the next token.
 pub(super) struct CountPicker<'a> {
