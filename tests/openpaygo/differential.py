@@ -112,7 +112,7 @@ def expected_by_rules(case):
 
 def raw_value(case):
     if case["kind"] in ("add_time", "set_time"):
-        return half_even(Decimal(case["value"]) * case["time_divider"])
+        return half_even(Decimal(case["value"]) * case.get("time_divider", 1))
     return {"disable_payg": 998, "counter_sync": 999}[case["kind"]]
 
 
@@ -131,7 +131,7 @@ def skip_ambiguous(device, raw, minted, mint):
     """`minted` moved on by two counts while its code is ambiguous, at most MAX_SKIPS times: (token, moved),
     or (None, True) when the value's codes repeat for good. `mint(count)` is the reference minting the token
     that follows `count`."""
-    codes = chain_codes(device["secret_key"], raw, device.get("starting_code"), device["extended"],
+    codes = chain_codes(device["secret_key"], raw, device.get("starting_code"), device.get("extended", False),
                         min(minted["count"] + 200, MAX_COUNT))
     for skips in range(MAX_SKIPS + 1):
         if not ambiguous(codes, minted["count"], raw):
@@ -268,16 +268,15 @@ def tokens_line(rng):
     top = 999999 if extended else 995
     unit = rng.choice(["days", "kwh", "days", "unlock"])
     if unit == "unlock":
-        quantity, chunks, kind = "0", [998], "disable_payg"
+        quantity, total, kind = "0", 998, "disable_payg"
     else:
         # Two decimal places keep quantity x divider exact, as in the core (a 28-digit quotient would
         # meet Python's 28-digit context rounding near half-way values).
         quantity = canonical(Decimal(rng.randint(0, 4 * top * 100 // divider)) / 100)
         total = half_even(Decimal(quantity) * divider)
-        chunks = [top] * (total // top) + ([total % top] if total % top else [])
         kind = "add_time"
     request = {"serial": "SHS%05d" % rng.randint(0, 99999), "unit": unit, "quantity": quantity}
-    issued, note = issue(device, kind, sum(chunks))
+    issued, note = issue(device, kind, total)
     line = {"function": "openpaygo_tokens_for_request", "note": note, "input": {"device": device, "request": request}}
     if issued is None:
         line["error"] = "invalid_token_value"
@@ -292,7 +291,6 @@ def issue(device, kind, total):
     format's maximum each; where a value's codes cycle, the largest of the FALLBACK_VALUES below it that
     has an unambiguous count."""
     extended, divider = device.get("extended", False), device.get("time_divider", 1)
-    device = dict(device, extended=extended)
     top = 999999 if extended else 995
     tokens, count, note, remaining = [], device["count"], "same", total
     while remaining:

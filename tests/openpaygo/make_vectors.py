@@ -14,7 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from differential import half_even, issue, skip_ambiguous  # noqa: E402
+from differential import issue, raw_value, skip_ambiguous  # noqa: E402
 from reference import canonical, decode, generate, unscale  # noqa: E402
 from openpaygo.token_shared import OpenPAYGOTokenShared  # noqa: E402
 from decimal import Decimal  # noqa: E402
@@ -59,21 +59,9 @@ SKIPPED = ("; moved to the next count of its kind, the reference's code being am
            " (core/src/openpaygo/unambiguous.rs)")
 
 
-def raw_of(args):
-    if args["kind"] in ("add_time", "set_time"):
-        return half_even(Decimal(args["value"]) * args.get("time_divider", 1))
-    return {"disable_payg": 998, "counter_sync": 999}[args["kind"]]
-
-
-def unambiguous(dev, raw, minted, mint):
-    """The reference's token, moved to the next count of its kind while its code is ambiguous
-    (differential.py, "ambiguous-count"): (token, whether it moved)."""
-    dev = dict(dev, extended=dev.get("extended", False))
-    return skip_ambiguous(dev, raw, minted, mint)
-
-
 def ok(name, args, source=REF):
-    minted, moved = unambiguous(args, raw_of(args), ref_gen(args), lambda count: ref_gen(dict(args, count=count)))
+    minted, moved = skip_ambiguous(args, raw_value(args), ref_gen(args),
+                                   lambda count: ref_gen(dict(args, count=count)))
     return {"name": name, "source": source + (SKIPPED if moved else ""), "input": args, "output": minted}
 
 
@@ -273,8 +261,11 @@ def device(count=0, key=DOCS_KEY, start=DOCS_START, divider=None, restricted=Non
 
 def issued(dev, chunks, kind="add_time"):
     """Expected tokens: the chunks' raw values minted by the reference one after the other, as the core
-    issues them (differential.issue)."""
+    issues them (differential.issue, which must split the total into exactly these chunks)."""
     out, _ = issue(dev, kind, sum(chunks))
+    if kind == "add_time":
+        divider = dev.get("time_divider", 1)
+        assert [t["value"] for t in out["tokens"]] == [unscale(raw, divider) for raw in chunks], (chunks, out)
     return out
 
 
@@ -309,7 +300,7 @@ def tokens_cases():
         ok_req("derived starting code", device(0, start=None), request("days", "7"), [7]),
         ok_req("995's codes cycle every 14 counts from count 203: 995, 995, then 994 and 1 for the rest",
                device(198, key="5e5e2ee9ce68b62c20018209537c4e58", start=289652565), request("days", "2984.6"),
-               [2985]),
+               [995, 995, 994, 1]),
         ok_req("extended: the reference's code at 288 is also read at 287 (set time): minted at 290",
                device(282, key="a5b4edca14ee89ef7bbe9202c9543fc1", start=None, extended=True),
                request("days", "2589910.6"), [999999, 999999, 589913]),
