@@ -45,6 +45,7 @@ fn meter_with_ten_open_installments() -> (AccountSnapshot, Payment) {
                 energy_step_kwh: Decimal::new(1, 2),
             },
             access_rate: AccessRateState::default(),
+            token_resolution: None,
         },
         customer_plans: vec![tv],
         credit_balance: Decimal::from(7),

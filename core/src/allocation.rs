@@ -16,7 +16,7 @@ use crate::num;
 use crate::plan::{EaasPlan, InstallmentPlan, Period};
 use crate::registry::{normalize_serial, DeviceKind};
 use crate::tariff::Tariff;
-use crate::token::{TokenRequest, TokenUnit};
+use crate::token::{Resolution, TokenRequest, TokenUnit};
 
 /// A payment as the core sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,27 +55,29 @@ pub enum Billing {
         #[serde(default)]
         /// The access-rate fee, if the tariff charges one.
         access_rate: AccessRateState,
+        /// What one of the meter's tokens can carry, in kWh (OpenPAYGO: `"1/<time divider>"`; an external
+        /// vendor may state its own). Energy is sold in multiples of both this and the tariff's
+        /// `energy_step_kwh`; `None`: the tariff's step alone.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token_resolution: Option<Resolution>,
     },
     /// An SHS or e-bike on an installment plan.
     Installments {
         /// The plan.
         plan: InstallmentPlan,
-        /// Days are rounded up to a multiple of this (whole days by default).
-        #[serde(with = "crate::wire::dec", default = "one")]
-        day_resolution: Decimal,
+        /// The device's token resolution in days (`"1/4"` for OpenPAYGO with time divider 4): days are
+        /// rounded up to a decimal multiple of it (whole days by default).
+        #[serde(default)]
+        day_resolution: Resolution,
     },
     /// An SHS or e-bike sold as energy-as-a-service.
     Eaas {
         /// The plan.
         plan: EaasPlan,
-        #[serde(with = "crate::wire::dec", default = "one")]
-        /// Days are rounded to a multiple of this.
-        day_resolution: Decimal,
+        /// The device's token resolution in days: days are rounded down to a decimal multiple of it.
+        #[serde(default)]
+        day_resolution: Resolution,
     },
-}
-
-fn one() -> Decimal {
-    Decimal::ONE
 }
 
 /// The device a payment is for, and its owner.
@@ -204,11 +206,13 @@ pub fn allocate_payment(snapshot: Option<&AccountSnapshot>, payment: &Payment) -
     billing_currency(&snapshot.billing).expect_same(&payment.currency)?;
     let mut draft = Draft::new(serial, payment, snapshot.credit_balance);
     match &snapshot.billing {
-        Billing::Meter { tariff, access_rate } => {
-            meter(&mut draft, snapshot, tariff, access_rate, payment.received_on)?;
+        Billing::Meter { tariff, access_rate, token_resolution } => {
+            meter(&mut draft, snapshot, tariff, access_rate, token_resolution.as_ref(), payment.received_on)?;
         }
-        Billing::Installments { plan, day_resolution } => installments(&mut draft, plan, *day_resolution)?,
-        Billing::Eaas { plan, day_resolution } => eaas(&mut draft, plan, *day_resolution)?,
+        Billing::Installments { plan, day_resolution } => {
+            installments(&mut draft, plan, day_resolution.step("day_resolution")?)?;
+        }
+        Billing::Eaas { plan, day_resolution } => eaas(&mut draft, plan, day_resolution.step("day_resolution")?)?,
     }
     draft.finish()
 }
@@ -374,14 +378,23 @@ fn due_order(plan: &InstallmentPlan, until: Option<NaiveDate>) -> Vec<usize> {
 }
 
 /// §5.1: overdue device-less installments, then access-rate debt, then energy for what is left plus credit.
+/// Energy is sold in multiples of what both the meter (`energy_step_kwh`) and its token can carry (§6): with
+/// OpenPAYGO tokens of whole kWh, 700 at 500/kWh buys 1 kWh for 500 and 200 stays as credit.
 fn meter(
     draft: &mut Draft,
     snapshot: &AccountSnapshot,
     tariff: &Tariff,
     access: &AccessRateState,
+    token_resolution: Option<&Resolution>,
     today: NaiveDate,
 ) -> CoreResult<()> {
     tariff.validate()?;
+    let step = match token_resolution {
+        Some(resolution) => {
+            num::common_step("token_resolution", tariff.energy_step_kwh, resolution.step("token_resolution")?)?
+        }
+        None => tariff.energy_step_kwh,
+    };
     let mut access = match &tariff.access_rate {
         Some(rate) => accrue(rate, snapshot.device.registered_on, access, today)?.state,
         None => *access,
@@ -399,7 +412,7 @@ fn meter(
     } else if net < tariff.minimum_purchase {
         draft.no_token(NoTokenReason::BelowMinimumPurchase);
     } else {
-        let energy = tariff.energy_for_money(net)?;
+        let energy = tariff.energy_in_steps(net, step)?;
         if energy.kwh.is_zero() {
             draft.no_token(NoTokenReason::BelowOneUnit);
         } else {
@@ -436,10 +449,10 @@ fn pay_overdue_customer_plans(draft: &mut Draft, plans: &[InstallmentPlan], toda
 }
 
 /// §5.2: the device's installments oldest first (prepaying allowed); unlock when paid off, else days of use
-/// at the daily price of the earliest installment that was unpaid, rounded up to the token resolution.
+/// at the daily price of the earliest installment that was unpaid, rounded up to the token resolution's
+/// decimal grid (`resolution`, from [`Resolution::step`]).
 fn installments(draft: &mut Draft, plan: &InstallmentPlan, resolution: Decimal) -> CoreResult<()> {
     plan.validate()?;
-    num::check_range("day_resolution", resolution, true)?;
     let order = due_order(plan, None);
     let Some((price, price_days)) = daily_price(plan, &order)? else {
         draft.no_token(NoTokenReason::PlanAlreadyPaid);
@@ -485,10 +498,10 @@ fn daily_price(plan: &InstallmentPlan, order: &[usize]) -> CoreResult<Option<(De
 }
 
 /// §5.3: below the minimum payable, all to credit; otherwise days = (amount + credit) / price per day,
-/// rounded down to the token resolution, the rest to credit.
+/// rounded down to the token resolution's decimal grid (`resolution`, from [`Resolution::step`]), the rest
+/// to credit.
 fn eaas(draft: &mut Draft, plan: &EaasPlan, resolution: Decimal) -> CoreResult<()> {
     plan.validate()?;
-    num::check_range("day_resolution", resolution, true)?;
     if draft.amount < plan.minimum_payable {
         draft.no_token(NoTokenReason::BelowMinimumPayable);
         return Ok(());
@@ -601,7 +614,7 @@ pub fn validate_payment(snapshot: Option<&AccountSnapshot>, request: &Validation
 pub fn minimum_amount(account: &AccountSnapshot, request: &ValidationRequest) -> CoreResult<Decimal> {
     let floor = request.currency.minor_unit();
     let minimum = match &account.billing {
-        Billing::Meter { tariff, access_rate } => {
+        Billing::Meter { tariff, access_rate, .. } => {
             tariff.validate()?;
             let access = match &tariff.access_rate {
                 Some(rate) => accrue(rate, account.device.registered_on, access_rate, request.received_on)?.state,

@@ -33,7 +33,7 @@ pub use crate::report::{
     RevenueReport,
 };
 pub use crate::tariff::{AccessRate, EnergyPurchase, FeeComponent, Tariff};
-pub use crate::token::{TokenRequest, TokenUnit};
+pub use crate::token::{Resolution, TokenRequest, TokenUnit};
 
 // --- money ----------------------------------------------------------------------------------------
 

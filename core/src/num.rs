@@ -61,6 +61,37 @@ pub(crate) fn ceil_to_step(value: Decimal, step: Decimal) -> CoreResult<Decimal>
     mul(div(value, step)?.ceil(), step)
 }
 
+/// The smallest positive decimal that is a multiple of both `a` and `b` (both > 0): the finest grid on which
+/// two resolutions agree (a tariff's 0.01 kWh and a token's 0.25 kWh give 0.25; 0.04 and 0.06 give 0.12).
+pub(crate) fn common_step(field: &str, a: Decimal, b: Decimal) -> CoreResult<Decimal> {
+    let too_fine = || CoreError::invalid(field, "the resolutions have no common multiple the core can represent");
+    if a <= Decimal::ZERO || b <= Decimal::ZERO {
+        return Err(CoreError::invalid(field, "must be greater than zero"));
+    }
+    let scale = a.scale().max(b.scale());
+    let mantissa = |d: Decimal| -> CoreResult<u128> {
+        let up = pow10(scale - d.scale()).ok_or_else(too_fine)?;
+        u128::try_from(d.mantissa()).ok().and_then(|m| m.checked_mul(up)).ok_or_else(too_fine)
+    };
+    let (x, y) = (mantissa(a)?, mantissa(b)?);
+    let lcm = (x / gcd(x, y)).checked_mul(y).ok_or_else(too_fine)?;
+    let lcm = i128::try_from(lcm).map_err(|_| too_fine())?;
+    Decimal::try_from_i128_with_scale(lcm, scale).map(|d| d.normalize()).map_err(|_| too_fine())
+}
+
+/// Greatest common divisor (Euclid); `gcd(x, 0) = x`.
+pub(crate) fn gcd(mut x: u128, mut y: u128) -> u128 {
+    while y != 0 {
+        (x, y) = (y, x % y);
+    }
+    x
+}
+
+/// 10^exp, when it fits.
+pub(crate) fn pow10(exp: u32) -> Option<u128> {
+    10u128.checked_pow(exp)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +105,17 @@ mod tests {
     fn overflow_is_an_error() {
         assert!(mul(Decimal::MAX, Decimal::TWO).is_err());
         assert!(div(Decimal::ONE, Decimal::ZERO).is_err());
+    }
+
+    #[test]
+    fn common_steps() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(common_step("s", d("0.01"), d("1")), Ok(d("1")));
+        assert_eq!(common_step("s", d("0.01"), d("0.25")), Ok(d("0.25")));
+        assert_eq!(common_step("s", d("0.04"), d("0.06")), Ok(d("0.12")));
+        assert_eq!(common_step("s", d("0.3"), d("0.5")), Ok(d("1.5")));
+        assert_eq!(common_step("s", d("2"), d("2.00")), Ok(d("2")));
+        assert!(common_step("s", d("0"), d("1")).is_err());
+        assert!(common_step("s", Decimal::MAX, Decimal::MAX - Decimal::ONE).is_err());
     }
 }

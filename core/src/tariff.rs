@@ -100,9 +100,15 @@ impl Tariff {
     /// The energy for net money `net`: `kwh = floor(net / unit_price)` to a multiple of the step,
     /// `cost = round_half_up(kwh × unit_price)`, and `net − cost` to credit.
     pub fn energy_for_money(&self, net: Decimal) -> CoreResult<EnergyPurchase> {
+        self.energy_in_steps(net, self.energy_step_kwh)
+    }
+
+    /// [`Tariff::energy_for_money`] with energy sold in multiples of `step` (> 0) instead of the tariff's
+    /// own step: a multiple of it that the meter's token can also carry.
+    pub(crate) fn energy_in_steps(&self, net: Decimal, step: Decimal) -> CoreResult<EnergyPurchase> {
         num::check_range("net_amount", net, false)?;
         let unit_price = self.unit_price()?;
-        let kwh = num::floor_to_step(num::div(net, unit_price)?, self.energy_step_kwh)?;
+        let kwh = num::floor_to_step(num::div(net, unit_price)?, step)?;
         let cost = self.currency.round(num::mul(kwh, unit_price)?);
         // kwh × price ≤ net and net sits on the minor-unit grid, so rounding half up never passes net.
         let credit = num::sub(net, cost)?;

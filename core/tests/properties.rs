@@ -86,24 +86,35 @@ fn tariff() -> impl Strategy<Value = Tariff> {
     )
 }
 
+/// A token's resolution: whole units, a vendor's decimal, or an OpenPAYGO divider.
+fn resolution() -> impl Strategy<Value = Resolution> {
+    prop_oneof![
+        Just(Resolution::ONE),
+        prop::sample::select(vec![Decimal::new(25, 2), Decimal::new(5, 1), Decimal::new(1, 1)])
+            .prop_map(Resolution::decimal),
+        (1u32..=255).prop_map(Resolution::per_divider),
+    ]
+}
+
 fn billing() -> impl Strategy<Value = Billing> {
     prop_oneof![
-        (tariff(), 0u32..10, money()).prop_map(|(tariff, accrued_periods, debt)| Billing::Meter {
-            tariff,
-            access_rate: AccessRateState { accrued_periods, debt },
-        }),
-        (plan("device-plan"), 0usize..3).prop_map(|(plan, r)| Billing::Installments {
-            plan,
-            day_resolution: [Decimal::ONE, Decimal::new(25, 2), Decimal::new(5, 1)][r],
-        }),
-        (1i64..10_000, 0i64..5_000).prop_map(|(price, minimum)| Billing::Eaas {
+        (tariff(), 0u32..10, money(), prop::option::of(resolution())).prop_map(
+            |(tariff, accrued_periods, debt, token_resolution)| Billing::Meter {
+                tariff,
+                access_rate: AccessRateState { accrued_periods, debt },
+                token_resolution,
+            }
+        ),
+        (plan("device-plan"), resolution())
+            .prop_map(|(plan, day_resolution)| Billing::Installments { plan, day_resolution }),
+        (1i64..10_000, 0i64..5_000, resolution()).prop_map(|(price, minimum, day_resolution)| Billing::Eaas {
             plan: EaasPlan {
                 id: "eaas".into(),
                 currency: tzs(),
                 price_per_day: Decimal::from(price),
                 minimum_payable: Decimal::from(minimum),
             },
-            day_resolution: Decimal::ONE,
+            day_resolution,
         }),
     ]
 }
@@ -247,13 +258,14 @@ proptest! {
         snapshot.credit_balance = credit;
         snapshot.device.registered_on = registered;
         match &mut snapshot.billing {
-            Billing::Meter { tariff, access_rate } => {
+            Billing::Meter { tariff, access_rate, token_resolution } => {
                 tariff.price_per_kwh = price;
                 access_rate.debt = paid;
+                *token_resolution = Some(Resolution::new(amount, number));
             }
             Billing::Installments { plan, day_resolution } => {
                 plan.period = period;
-                *day_resolution = price;
+                *day_resolution = Resolution::new(price, number);
                 if let Some(i) = plan.installments.first_mut() {
                     i.paid = paid;
                     i.number = number;
@@ -261,7 +273,7 @@ proptest! {
             }
             Billing::Eaas { plan, day_resolution } => {
                 plan.price_per_day = price;
-                *day_resolution = paid;
+                *day_resolution = Resolution::new(paid, number);
             }
         }
         for s in [serial.as_str(), "DEV1"] {

@@ -40,7 +40,8 @@ Where the reference refuses or mishandles an input, the case records what the co
 - value-cycles: the value's hash chain has entered a cycle shorter than the device's window, so every code
   of that value from this count on is ambiguous (more than 8 counts in a row). openpaygo_generate refuses
   the value (invalid_token_value); openpaygo_tokens_for_request carries the days in the largest of the 8
-  values below it that still has an unambiguous count, and the rest in later tokens.
+  values below it (a step of the divider's factor other than 2 and 5 apart) that still has an unambiguous
+  count, and the rest in later tokens.
 - bad-key: a key that is not 32 hexadecimal characters. The reference raises on non-hex text but accepts
   any even length; the core must refuse with invalid_secret_key.
 """
@@ -285,18 +286,29 @@ def tokens_line(rng):
     return line
 
 
+def exact_raw_step(divider):
+    """The divider without its factors 2 and 5 (core/src/openpaygo/codec.rs, exact_raw_step): add time
+    tokens of a request carry multiples of it but the last, so their values add up to the quantity."""
+    for factor in (2, 5):
+        while divider % factor == 0:
+            divider //= factor
+    return divider
+
+
 def issue(device, kind, total):
     """The core's tokens for `total` (raw) on `device`, each minted by the reference: ({"tokens",
     "new_count"}, note), or (None, note) when no value can carry them. Add time tokens carry at most the
-    format's maximum each; where a value's codes cycle, the largest of the FALLBACK_VALUES below it that
-    has an unambiguous count."""
+    format's maximum each, in multiples of exact_raw_step but the last; where a value's codes cycle, the
+    largest of the FALLBACK_VALUES below it (exact_raw_step apart) that has an unambiguous count."""
     extended, divider = device.get("extended", False), device.get("time_divider", 1)
+    exact = exact_raw_step(divider)
     top = 999999 if extended else 995
+    top -= top % exact
     tokens, count, note, remaining = [], device["count"], "same", total
     while remaining:
         want = min(remaining, top) if kind == "add_time" else remaining
-        smallest = max(want - FALLBACK_VALUES, 1) if kind == "add_time" else want
-        for raw in range(want, smallest - 1, -1):
+        below = FALLBACK_VALUES if kind == "add_time" else 0
+        for raw in [want - k * exact for k in range(below + 1) if want - k * exact >= 1]:
             value = None if kind == "disable_payg" else str(Decimal(raw) / divider)
 
             def mint(count, value=value):

@@ -292,8 +292,12 @@ def tokens_cases():
         ok_req("divider 4: 2.5 days -> raw 10", device(0, divider=4), request("days", "2.5"), [10]),
         ok_req("divider 4: 0.625 days rounds half to even -> raw 2", device(0, divider=4), request("days", "0.625"),
                [2]),
-        ok_req("divider 3: 400 days -> raw 1200 = 995 + 205", device(0, divider=3), request("days", "400"),
-               [995, 205]),
+        ok_req("divider 3: 400 days -> raw 1200 = 993 + 207 (331 + 69 days: multiples of 3 keep values exact)",
+               device(0, divider=3), request("days", "400"), [993, 207]),
+        ok_req("divider 3: 700 days -> raw 2100 = 993 + 993 + 114 (331 + 331 + 38 days, exactly 700)",
+               device(0, divider=3), request("days", "700"), [993, 993, 114]),
+        ok_req("divider 6: 333.5 days -> raw 2001 = 993 + 993 + 15 (165.5 + 165.5 + 2.5 days)",
+               device(0, divider=6), request("days", "333.5"), [993, 993, 15]),
         ok_req("extended: 1500000 days -> 999999 + 500001", device(0, extended=True), request("days", "1500000"),
                [999999, 500001]),
         ok_req("restricted digits", device(0, restricted=True), request("days", "30"), [30]),
@@ -320,8 +324,9 @@ def tokens_cases():
     return {
         "function": "openpaygo_tokens_for_request",
         "description": "The OpenPAYGO tokens for a token request (days, kWh, unlock) on one device, split into "
-                       "tokens of at most 995 (999999 extended) after the time divider. Codes from the "
-                       "reference openpaygo 0.6.3.",
+                       "tokens of at most 995 (999999 extended) after the time divider; where the divider has a "
+                       "factor other than 2 and 5, each token but the last carries a multiple of it, so the "
+                       "values add up to the quantity. Codes from the reference openpaygo 0.6.3.",
         "cases": cases,
     }
 

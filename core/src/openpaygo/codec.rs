@@ -159,6 +159,19 @@ impl Scheme {
             .ok_or_else(|| invalid_value(value, "too large"))
     }
 
+    /// The smallest raw value whose value (raw ÷ time divider) is a finite decimal: the divider without
+    /// its factors 2 and 5 (3 for divider 3 or 6, 1 for 4 or 10). A request split into multiples of it
+    /// gives tokens whose values add up exactly to the request's quantity.
+    pub(super) fn exact_raw_step(&self) -> u64 {
+        let mut step = u64::from(self.time_divider).max(1);
+        for factor in [2, 5] {
+            while step % factor == 0 {
+                step /= factor;
+            }
+        }
+        step
+    }
+
     /// The value a raw value stands for, in the device's unit: raw ÷ time divider to
     /// [`VALUE_DECIMALS`] places.
     pub(super) fn unscale(&self, raw: u64) -> CoreResult<Decimal> {

@@ -44,6 +44,11 @@ pub struct IssuedTokens {
 /// - The quantity times the time divider is rounded half to even once, then issued as tokens of at most
 ///   995 (999 999 extended) each, in order: 2000 days → 995, 995, 10. A quantity that rounds to nothing
 ///   (zero, or below the device's resolution) issues no token and leaves the count unchanged.
+/// - Where the divider has a factor other than 2 and 5 (3, 6, 7, …), every token but the last carries a
+///   multiple of that factor, so its value terminates and the values add up to exactly the quantity: at
+///   divider 3, 700 days (raw 2100) are 993, 993 and 114 (331 + 331 + 38 days), not 995, 995, 110 (whose
+///   values, 331.6666667 + 331.6666667 + 36.6666667, would not). A quantity on the device's decimal grid
+///   ([`crate::token::Resolution::step`]) is thereby carried exactly.
 /// - An unlock becomes one disable PAYG token; its quantity must be zero.
 /// - Counts step by 2, except where a count's code could be read at another count: that count is
 ///   skipped, as [`super::openpaygo_generate`] does. Where a value's codes repeat for good (its hash chain
@@ -73,8 +78,10 @@ pub fn tokens_for_request(device: &OpenPaygoDevice, request: &TokenRequest) -> C
         return Ok(IssuedTokens { tokens: Vec::new(), new_count: device.count });
     }
 
+    // Add time tokens carry multiples of the exact step, so each value terminates.
+    let exact = scheme.exact_raw_step();
     let per_token = match kind {
-        OpenPaygoKind::AddTime => scheme.format.max_value(),
+        OpenPaygoKind::AddTime => scheme.format.max_value() - scheme.format.max_value() % exact,
         _ => raw_total,
     };
     let full = raw_total / per_token;
@@ -93,7 +100,7 @@ pub fn tokens_for_request(device: &OpenPaygoDevice, request: &TokenRequest) -> C
     // Tokens of one value share one hash chain, so a long run costs one walk up to its last count.
     let mut pickers: BTreeMap<u64, CountPicker<'_>> = BTreeMap::new();
     while remaining > 0 {
-        let (raw, count, code) = pick_value(&scheme, &mut pickers, kind, remaining.min(per_token), next)?;
+        let (raw, count, code) = pick_value(&scheme, &mut pickers, kind, remaining.min(per_token), exact, next)?;
         tokens.push(issued(&scheme, kind, raw, scheme.format_code(code), count)?);
         remaining -= raw;
         next = count.saturating_add(2);
@@ -106,19 +113,24 @@ pub fn tokens_for_request(device: &OpenPaygoDevice, request: &TokenRequest) -> C
 const FALLBACK_VALUES: u64 = 8;
 
 /// The value, count and code of the next token: `raw` if one of its counts from `next` on is unambiguous,
-/// else (add time only) the largest smaller value that has one; the days left over go to later tokens.
+/// else (add time only) the largest of the next [`FALLBACK_VALUES`] smaller values, `exact` apart, that has
+/// one; the days left over go to later tokens.
 fn pick_value<'a>(
     scheme: &'a Scheme,
     pickers: &mut BTreeMap<u64, CountPicker<'a>>,
     kind: OpenPaygoKind,
     raw: u64,
+    exact: u64,
     next: u32,
 ) -> CoreResult<(u64, u32, u64)> {
-    let smallest = match kind {
-        OpenPaygoKind::AddTime => raw.saturating_sub(FALLBACK_VALUES).max(1),
-        _ => raw,
+    let smaller = match kind {
+        OpenPaygoKind::AddTime => FALLBACK_VALUES,
+        _ => 0,
     };
-    for value in (smallest..=raw).rev() {
+    let candidates = (0..=smaller).map_while(|k| raw.checked_sub(k.saturating_mul(exact)).filter(|&v| v >= 1));
+    let mut below = 0u64;
+    for (tried, value) in candidates.enumerate() {
+        below = tried as u64;
         let picker = pickers.entry(value).or_insert_with(|| CountPicker::new(scheme, value));
         if let Some((count, code)) = picker.pick(next)? {
             return Ok((value, count, code));
@@ -126,7 +138,7 @@ fn pick_value<'a>(
     }
     Err(crate::CoreError::InvalidTokenValue {
         value: scheme.unscale(raw)?.to_string(),
-        reason: format!("the codes of this value and the {} below it repeat from count {next} on", raw - smallest),
+        reason: format!("the codes of this value and the {below} tried below it repeat from count {next} on"),
     })
 }
 
