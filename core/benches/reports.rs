@@ -61,10 +61,10 @@ fn reports(c: &mut Criterion) {
     let to = NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
 
     c.bench_function("debt_aging over 1,000,000 installments", |b| {
-        b.iter(|| debt_aging(black_box(&book), &tzs, black_box(as_of)).unwrap())
+        b.iter(|| debt_aging(black_box(&book), &[], &tzs, black_box(as_of)).unwrap())
     });
     c.bench_function("par_30_60_90 over 1,000,000 installments (200,000 plans)", |b| {
-        b.iter(|| par_30_60_90(black_box(&book), &tzs, black_box(as_of)).unwrap())
+        b.iter(|| par_30_60_90(black_box(&book), &[], &tzs, black_box(as_of)).unwrap())
     });
     c.bench_function("collection_rate over 1,000,000 installments", |b| {
         b.iter(|| collection_rate(black_box(&book), &tzs, black_box(from), black_box(to)).unwrap())

@@ -28,9 +28,9 @@ pub use crate::registry::{
     RegistrationContext, RegistrationRequest, TokenScheme, Village,
 };
 pub use crate::report::{
-    collection_rate, debt_aging, energy_sold, par_30_60_90, portfolio_at_risk, revenue_report, CollectionRate,
-    DebtAging, EnergySold, GroupBy, InstallmentRecord, ParSummary, PaymentRecord, PeriodUnit, PortfolioAtRisk,
-    RevenueReport,
+    collection_rate, debt_aging, energy_sold, par_30_60_90, portfolio_at_risk, revenue_report, AccessRateDebt,
+    AccessRateRecord, CollectionRate, DebtAging, EnergySold, GroupBy, InstallmentRecord, ParSummary, PaymentRecord,
+    PeriodUnit, PortfolioAtRisk, RevenueReport,
 };
 pub use crate::tariff::{AccessRate, EnergyPurchase, FeeComponent, Tariff};
 pub use crate::token::{Resolution, TokenRequest, TokenUnit};

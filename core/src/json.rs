@@ -88,18 +88,29 @@ pub fn call(function: &str, input: &Value) -> CoreResult<Value> {
             crate::report::energy_sold(&a.payments, currency.as_ref(), a.from, a.to, a.group_by)
         }),
         "debt_aging" => run(input, |a: AsOfArgs| {
-            crate::report::debt_aging(&a.installments, &crate::money::Currency::parse(&a.currency)?, a.as_of)
+            crate::report::debt_aging(
+                &a.installments,
+                &a.access_rates,
+                &crate::money::Currency::parse(&a.currency)?,
+                a.as_of,
+            )
         }),
         "portfolio_at_risk" => run(input, |a: ParArgs| {
             crate::report::portfolio_at_risk(
                 &a.installments,
+                &a.access_rates,
                 &crate::money::Currency::parse(&a.currency)?,
                 a.as_of,
                 a.days,
             )
         }),
         "par_30_60_90" => run(input, |a: AsOfArgs| {
-            crate::report::par_30_60_90(&a.installments, &crate::money::Currency::parse(&a.currency)?, a.as_of)
+            crate::report::par_30_60_90(
+                &a.installments,
+                &a.access_rates,
+                &crate::money::Currency::parse(&a.currency)?,
+                a.as_of,
+            )
         }),
         "collection_rate" => run(input, |a: CollectionArgs| {
             crate::report::collection_rate(&a.installments, &crate::money::Currency::parse(&a.currency)?, a.from, a.to)
@@ -413,6 +424,9 @@ struct EnergyArgs {
 #[serde(deny_unknown_fields)]
 struct AsOfArgs {
     installments: Vec<crate::report::InstallmentRecord>,
+    /// Meters' access-rate accounts; absent in calls written before access-rate debt was reported.
+    #[serde(default)]
+    access_rates: Vec<crate::report::AccessRateRecord>,
     currency: String,
     as_of: chrono::NaiveDate,
 }
@@ -421,6 +435,8 @@ struct AsOfArgs {
 #[serde(deny_unknown_fields)]
 struct ParArgs {
     installments: Vec<crate::report::InstallmentRecord>,
+    #[serde(default)]
+    access_rates: Vec<crate::report::AccessRateRecord>,
     currency: String,
     as_of: chrono::NaiveDate,
     days: u32,

@@ -1,14 +1,17 @@
-//! Invariants of the reports over generated records: no input makes a report panic, debt-aging buckets add
-//! up to what is outstanding, revenue equals the in-window lines of the report's currency, PAR is monotone
-//! in its threshold and collection never exceeds what was due.
+//! Invariants of the reports over generated records: no input makes a report panic, debt-aging buckets and
+//! the access-rate line add up to what is outstanding, the access-rate line is the accrual of every meter up
+//! to the report's day, revenue equals the in-window lines of the report's currency, PAR is monotone in its
+//! threshold and collection never exceeds what was due.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use chrono::{Datelike, NaiveDate, Weekday};
+use micropower_core::access_rate::{accrue, AccessRateState};
 use micropower_core::allocation::{AllocationKind, AllocationLine};
 use micropower_core::money::Currency;
 use micropower_core::registry::{DeviceKind, Location};
 use micropower_core::report::*;
+use micropower_core::tariff::AccessRate;
 use micropower_core::{json, MAX_AMOUNT};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -122,6 +125,30 @@ fn installments(
     prop::collection::vec(record, 0..60)
 }
 
+/// Meters' access-rate accounts as a host stores them: accrued up to some earlier day, partly paid.
+fn access_rates(
+    amount: impl Strategy<Value = Decimal> + Clone,
+    day: impl Strategy<Value = NaiveDate> + Clone,
+) -> impl Strategy<Value = Vec<AccessRateRecord>> {
+    let record = (0u8..8, currency(), day, amount.clone(), 1u32..40, 0u32..30, amount).prop_map(
+        |(meter, currency, registered_on, fee, period_days, accrued_periods, debt)| AccessRateRecord {
+            serial: format!("MTR{meter}"),
+            customer_id: Some(format!("c{meter}")),
+            currency,
+            location: None,
+            registered_on,
+            rate: AccessRate { amount: fee, period_days },
+            state: AccessRateState { accrued_periods, debt },
+        },
+    );
+    prop::collection::vec(record, 0..20)
+}
+
+/// A positive fee: the records the server writes (the core refuses a zero access rate).
+fn fee() -> impl Strategy<Value = Decimal> + Clone {
+    (1i64..100_000).prop_map(Decimal::from)
+}
+
 fn unit() -> impl Strategy<Value = PeriodUnit> {
     prop::sample::select(vec![PeriodUnit::Day, PeriodUnit::Week, PeriodUnit::Month])
 }
@@ -145,6 +172,7 @@ proptest! {
     fn no_report_panics_on_any_input(
         pays in payments(any_decimal(), any_date()),
         insts in installments(any_decimal(), any_date()),
+        meters in access_rates(any_decimal(), any_date()),
         cur in currency(),
         from in any_date(),
         to in any_date(),
@@ -156,9 +184,9 @@ proptest! {
     ) {
         let _ = revenue_report(&pays, &cur, from, to, unit, by);
         let _ = energy_sold(&pays, with_currency.then_some(&cur), from, to, unit);
-        let _ = debt_aging(&insts, &cur, as_of);
-        let _ = portfolio_at_risk(&insts, &cur, as_of, days);
-        let _ = par_30_60_90(&insts, &cur, as_of);
+        let _ = debt_aging(&insts, &meters, &cur, as_of);
+        let _ = portfolio_at_risk(&insts, &meters, &cur, as_of, days);
+        let _ = par_30_60_90(&insts, &meters, &cur, as_of);
         let _ = collection_rate(&insts, &cur, from, to);
     }
 
@@ -166,6 +194,7 @@ proptest! {
     fn no_report_panics_through_the_json_facade(
         pays in payments(any_decimal(), any_date()),
         insts in installments(any_decimal(), any_date()),
+        meters in access_rates(any_decimal(), any_date()),
         from in any_date(),
         to in any_date(),
         days in any::<i64>(),
@@ -175,13 +204,17 @@ proptest! {
     ) {
         let p = serde_json::to_value(&pays).unwrap();
         let i = serde_json::to_value(&insts).unwrap();
+        let m = serde_json::to_value(&meters).unwrap();
         let calls = [
             ("revenue_report", json!({"payments": p, "currency": currency, "from": from, "to": to, "group_by": unit, "by": by})),
             ("energy_sold", json!({"payments": p, "currency": currency, "from": from, "to": to, "group_by": unit})),
             ("energy_sold", json!({"payments": p, "from": from, "to": to, "group_by": unit})),
             ("debt_aging", json!({"installments": i, "currency": currency, "as_of": to})),
+            ("debt_aging", json!({"installments": i, "access_rates": m, "currency": currency, "as_of": to})),
             ("portfolio_at_risk", json!({"installments": i, "currency": currency, "as_of": to, "days": days})),
+            ("portfolio_at_risk", json!({"installments": i, "access_rates": m, "currency": currency, "as_of": to, "days": days})),
             ("par_30_60_90", json!({"installments": i, "currency": currency, "as_of": from})),
+            ("par_30_60_90", json!({"installments": i, "access_rates": m, "currency": currency, "as_of": from})),
             ("collection_rate", json!({"installments": i, "currency": currency, "from": from, "to": to})),
             ("collection_rate", json!({"installments": "not a list", "currency": currency})),
         ];
@@ -193,17 +226,30 @@ proptest! {
     #[test]
     fn debt_aging_buckets_add_up_to_what_is_outstanding(
         insts in installments(money(), date()),
+        meters in access_rates(fee(), date()),
         as_of in date(),
     ) {
-        let aging = debt_aging(&insts, &tzs(), as_of).unwrap();
+        let aging = debt_aging(&insts, &meters, &tzs(), as_of).unwrap();
         let buckets = [aging.current, aging.days_1_30, aging.days_31_60, aging.days_61_90, aging.days_over_90];
-        prop_assert_eq!(buckets.iter().map(|b| b.amount).sum::<Decimal>(), aging.outstanding);
+        prop_assert_eq!(buckets.iter().map(|b| b.amount).sum::<Decimal>() + aging.access_rate.amount, aging.outstanding);
         prop_assert_eq!(buckets.iter().map(|b| b.installments).sum::<u64>(), aging.installments);
         let ours: Vec<_> = insts.iter().filter(|r| r.currency == tzs() && remaining(r) > Decimal::ZERO).collect();
-        prop_assert_eq!(aging.outstanding, ours.iter().map(|r| remaining(r)).sum::<Decimal>());
+        prop_assert_eq!(aging.outstanding - aging.access_rate.amount, ours.iter().map(|r| remaining(r)).sum::<Decimal>());
         prop_assert_eq!(aging.installments, ours.len() as u64);
         let overdue: Decimal = ours.iter().filter(|r| r.due_date < as_of).map(|r| remaining(r)).sum();
-        prop_assert_eq!(aging.outstanding - aging.current.amount, overdue);
+        prop_assert_eq!(aging.outstanding - aging.access_rate.amount - aging.current.amount, overdue);
+        // The access-rate line is every meter's account accrued up to the report's day, as a payment that
+        // day would accrue it; the records themselves are not touched.
+        let before = meters.clone();
+        let owed: Vec<Decimal> = meters
+            .iter()
+            .filter(|m| m.currency == tzs())
+            .map(|m| accrue(&m.rate, m.registered_on, &m.state, as_of).unwrap().state.debt)
+            .filter(|d| !d.is_zero())
+            .collect();
+        prop_assert_eq!(aging.access_rate.amount, owed.iter().copied().sum::<Decimal>());
+        prop_assert_eq!(aging.access_rate.meters, owed.len() as u64);
+        prop_assert_eq!(before, meters);
     }
 
     #[test]
@@ -261,11 +307,12 @@ proptest! {
     #[test]
     fn par_is_a_share_of_outstanding_and_shrinks_as_the_threshold_grows(
         insts in installments(money(), date()),
+        meters in access_rates(fee(), date()),
         as_of in date(),
         days in 1u32..400,
     ) {
-        let par = par_30_60_90(&insts, &tzs(), as_of).unwrap();
-        let aging = debt_aging(&insts, &tzs(), as_of).unwrap();
+        let par = par_30_60_90(&insts, &meters, &tzs(), as_of).unwrap();
+        let aging = debt_aging(&insts, &meters, &tzs(), as_of).unwrap();
         for p in [par.par30, par.par60, par.par90] {
             prop_assert!(p.at_risk <= p.outstanding);
             prop_assert!(Decimal::ZERO <= p.ratio && p.ratio <= Decimal::ONE);
@@ -274,8 +321,8 @@ proptest! {
         prop_assert!(par.par30.at_risk >= par.par60.at_risk && par.par60.at_risk >= par.par90.at_risk);
         // Every installment more than 90 days late puts its whole plan at risk, so PAR90 holds at least them.
         prop_assert!(par.par90.at_risk >= aging.days_over_90.amount);
-        prop_assert_eq!(portfolio_at_risk(&insts, &tzs(), as_of, 60).unwrap(), par.par60);
-        let one = portfolio_at_risk(&insts, &tzs(), as_of, days).unwrap();
+        prop_assert_eq!(portfolio_at_risk(&insts, &meters, &tzs(), as_of, 60).unwrap(), par.par60);
+        let one = portfolio_at_risk(&insts, &meters, &tzs(), as_of, days).unwrap();
         prop_assert!(one.at_risk <= one.outstanding);
     }
 

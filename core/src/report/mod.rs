@@ -23,6 +23,11 @@
 //! - **Installment records are what the host exported**: `paid` is what has been paid so far. A `paid`
 //!   above the installment's `amount` counts as fully paid (the excess went to credit, not to other debt);
 //!   a negative `paid` or `amount`, or one above 10^18, is refused.
+//! - **Access-rate debt is owed from the day each fee falls due**, whether or not a payment has touched the
+//!   meter since: the host stores a meter's account as of its last accrual ([`AccessRateRecord`]), and the
+//!   debt reports accrue it up to their own day with the core's pure accrual
+//!   ([`crate::access_rate::accrue`]; nothing is written back). Debt aging shows it as a line of its own,
+//!   and it counts in what is outstanding and, for PAR, as one exposure per meter.
 //! - **Validation covers what is counted.** A record in another currency or outside the window is skipped
 //!   without being read further; a record that is counted and holds an impossible number is an
 //!   `InvalidInput` error naming it by position (`installments[3].paid`), never a silently wrong total.
@@ -34,16 +39,18 @@ use chrono::{Datelike, Days, NaiveDate};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
+use crate::access_rate::AccessRateState;
 use crate::allocation::AllocationLine;
 use crate::error::{CoreError, CoreResult};
 use crate::money::Currency;
 use crate::num;
 use crate::registry::{DeviceKind, Location};
+use crate::tariff::AccessRate;
 use crate::MAX_AMOUNT;
 
 pub use debt::{
-    collection_rate, debt_aging, par_30_60_90, portfolio_at_risk, AgingBucket, CollectionRate, DebtAging, ParSummary,
-    PortfolioAtRisk,
+    collection_rate, debt_aging, par_30_60_90, portfolio_at_risk, AccessRateDebt, AgingBucket, CollectionRate,
+    DebtAging, ParSummary, PortfolioAtRisk,
 };
 pub use revenue::{energy_sold, revenue_report, EnergyRow, EnergySold, KindAmounts, RevenueReport, RevenueRow};
 
@@ -90,6 +97,29 @@ pub struct InstallmentRecord {
     /// What has been paid on it so far; above `amount` counts as `amount`.
     #[serde(with = "crate::wire::dec", default)]
     pub paid: Decimal,
+}
+
+/// A meter's access-rate account as the host stores it: the state as of its last accrual (a payment
+/// accrues and pays it). The debt reports bring it up to their own day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRateRecord {
+    /// The meter; reports do not read it, it lets a line be traced back.
+    pub serial: String,
+    /// The customer who owes it, when the meter has an owner.
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    /// The tariff's currency.
+    pub currency: Currency,
+    /// Where the customer lives, when the export carries it.
+    #[serde(default)]
+    pub location: Option<Location>,
+    /// The meter's registration day: the first fee falls due one period later.
+    pub registered_on: NaiveDate,
+    /// The tariff's access rate.
+    pub rate: AccessRate,
+    /// The account as stored: periods charged so far and what of them is unpaid.
+    #[serde(default)]
+    pub state: AccessRateState,
 }
 
 /// The length of a report's periods. On the wire: `"day"`, `"week"`, `"month"`.
