@@ -167,11 +167,11 @@ functions! {
     /// kWh sold per period.
     "energySold" => fn energy_sold(payments, from, to, group_by, currency) = "energy_sold";
     /// What is still owed, in aging buckets.
-    "debtAging" => fn debt_aging(installments, currency, as_of) = "debt_aging";
-    /// Portfolio at risk: plans with an installment overdue more than `days`.
-    "portfolioAtRisk" => fn portfolio_at_risk(installments, currency, as_of, days) = "portfolio_at_risk";
+    "debtAging" => fn debt_aging(installments, currency, as_of, access_rates) = "debt_aging";
+    /// Portfolio at risk: plans with an installment overdue more than `days`, and meters' access-rate debt.
+    "portfolioAtRisk" => fn portfolio_at_risk(installments, currency, as_of, days, access_rates) = "portfolio_at_risk";
     /// PAR 30, 60 and 90.
-    "par30_60_90" => fn par_30_60_90(installments, currency, as_of) = "par_30_60_90";
+    "par30_60_90" => fn par_30_60_90(installments, currency, as_of, access_rates) = "par_30_60_90";
     /// Collected over due for installments due in a period.
     "collectionRate" => fn collection_rate(installments, currency, from, to) = "collection_rate";
 }

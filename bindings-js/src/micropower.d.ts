@@ -232,11 +232,17 @@ export interface DeviceAccount {
   owner?: Owner | null;
 }
 
+/**
+ * What one token can carry, in its unit (kWh or days): a decimal ("0.1", a vendor's) or "1/<n>" (OpenPAYGO
+ * with time divider n, exact where 1/n has no finite decimal). Quantities are sold on its decimal grid.
+ */
+export type Resolution = Decimal | `${number}/${number}`;
+
 /** How a device is billed: a meter by its tariff, an SHS or e-bike by its plan. */
 export type Billing =
-  | { kind: "meter"; tariff: Tariff; access_rate?: AccessRateState }
-  | { kind: "installments"; plan: InstallmentPlan; day_resolution?: Decimal }
-  | { kind: "eaas"; plan: EaasPlan; day_resolution?: Decimal };
+  | { kind: "meter"; tariff: Tariff; access_rate?: AccessRateState; token_resolution?: Resolution | null }
+  | { kind: "installments"; plan: InstallmentPlan; day_resolution?: Resolution }
+  | { kind: "eaas"; plan: EaasPlan; day_resolution?: Resolution };
 
 /** Everything the core needs to know about one account to allocate a payment. */
 export interface AccountSnapshot {
@@ -333,12 +339,24 @@ export interface InstallmentRecord {
   paid?: Decimal;
 }
 
+/** A meter's access-rate account as stored at its last payment; debt reports accrue it to their day. */
+export interface AccessRateRecord {
+  serial: string;
+  customer_id?: string | null;
+  currency: CurrencyCode;
+  location?: Location | null;
+  registered_on: IsoDate;
+  rate: AccessRate;
+  state?: AccessRateState;
+}
+
 export interface KindAmounts { installment: Decimal; access_rate: Decimal; energy: Decimal; eaas: Decimal; }
 export interface RevenueRow { period_start: IsoDate; group: string | null; by_kind: KindAmounts; total: Decimal; }
 export interface RevenueReport { rows: RevenueRow[]; by_kind: KindAmounts; total: Decimal; }
 export interface EnergyRow { period_start: IsoDate; kwh: Decimal; amount: Decimal | null; }
 export interface EnergySold { rows: EnergyRow[]; kwh: Decimal; amount: Decimal | null; }
 export interface AgingBucket { amount: Decimal; installments: number; }
+export interface AccessRateDebt { amount: Decimal; meters: number; }
 
 export interface DebtAging {
   current: AgingBucket;
@@ -346,6 +364,8 @@ export interface DebtAging {
   days_31_60: AgingBucket;
   days_61_90: AgingBucket;
   days_over_90: AgingBucket;
+  /** Meters' access-rate debt accrued up to the report's day: its own line, part of `outstanding`. */
+  access_rate: AccessRateDebt;
   outstanding: Decimal;
   installments: number;
 }
@@ -388,7 +408,7 @@ export function openpaygoDecode(secretKey: string, token: string, startingCode?:
 export function openpaygoTokensForRequest(device: OpenPaygoDevice, request: TokenRequest): IssuedTokens;
 export function revenueReport(payments: PaymentRecord[], currency: CurrencyCode, from: IsoDate, to: IsoDate, groupBy: PeriodUnit, by?: GroupBy | null): RevenueReport;
 export function energySold(payments: PaymentRecord[], from: IsoDate, to: IsoDate, groupBy: PeriodUnit, currency?: CurrencyCode | null): EnergySold;
-export function debtAging(installments: InstallmentRecord[], currency: CurrencyCode, asOf: IsoDate): DebtAging;
-export function portfolioAtRisk(installments: InstallmentRecord[], currency: CurrencyCode, asOf: IsoDate, days: number): PortfolioAtRisk;
-export function par30_60_90(installments: InstallmentRecord[], currency: CurrencyCode, asOf: IsoDate): ParSummary;
+export function debtAging(installments: InstallmentRecord[], currency: CurrencyCode, asOf: IsoDate, accessRates?: AccessRateRecord[] | null): DebtAging;
+export function portfolioAtRisk(installments: InstallmentRecord[], currency: CurrencyCode, asOf: IsoDate, days: number, accessRates?: AccessRateRecord[] | null): PortfolioAtRisk;
+export function par30_60_90(installments: InstallmentRecord[], currency: CurrencyCode, asOf: IsoDate, accessRates?: AccessRateRecord[] | null): ParSummary;
 export function collectionRate(installments: InstallmentRecord[], currency: CurrencyCode, from: IsoDate, to: IsoDate): CollectionRate;

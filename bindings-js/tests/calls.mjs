@@ -26,9 +26,9 @@ export const calls = {
   openpaygo_tokens_for_request: (mp, a) => mp.openpaygoTokensForRequest(a.device, a.request),
   revenue_report: (mp, a) => mp.revenueReport(a.payments, a.currency, a.from, a.to, a.group_by, a.by),
   energy_sold: (mp, a) => mp.energySold(a.payments, a.from, a.to, a.group_by, a.currency),
-  debt_aging: (mp, a) => mp.debtAging(a.installments, a.currency, a.as_of),
-  portfolio_at_risk: (mp, a) => mp.portfolioAtRisk(a.installments, a.currency, a.as_of, a.days),
-  par_30_60_90: (mp, a) => mp.par30_60_90(a.installments, a.currency, a.as_of),
+  debt_aging: (mp, a) => mp.debtAging(a.installments, a.currency, a.as_of, a.access_rates),
+  portfolio_at_risk: (mp, a) => mp.portfolioAtRisk(a.installments, a.currency, a.as_of, a.days, a.access_rates),
+  par_30_60_90: (mp, a) => mp.par30_60_90(a.installments, a.currency, a.as_of, a.access_rates),
   collection_rate: (mp, a) => mp.collectionRate(a.installments, a.currency, a.from, a.to),
 };
 

@@ -403,12 +403,18 @@ pub enum Billing {
         /// The access-rate account.
         #[serde(default)]
         access_rate: AccessRateState,
+        /// What one of the meter's tokens can carry, in kWh: a decimal (`"0.1"`) or `"1/<n>"` (OpenPAYGO
+        /// with time divider n); `None`: the tariff's step alone.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[uniffi(default = None)]
+        token_resolution: Option<String>,
     },
     /// An SHS or e-bike on an installment plan.
     Installments {
         /// The plan.
         plan: InstallmentPlan,
-        /// Days are rounded up to a multiple of this; `None`: whole days (the core's default).
+        /// The token's resolution in days, a decimal or `"1/<n>"`: days are rounded up to a decimal multiple
+        /// of it; `None`: whole days (the core's default).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[uniffi(default = None)]
         day_resolution: Option<String>,
@@ -417,7 +423,8 @@ pub enum Billing {
     Eaas {
         /// The plan.
         plan: EaasPlan,
-        /// Days are rounded to a multiple of this; `None`: whole days (the core's default).
+        /// The token's resolution in days, a decimal or `"1/<n>"`: days are rounded down to a decimal
+        /// multiple of it; `None`: whole days (the core's default).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[uniffi(default = None)]
         day_resolution: Option<String>,

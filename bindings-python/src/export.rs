@@ -2,7 +2,7 @@
 //!
 //! Pure Rust, no Python: the native module only feeds bytes in and hands results out. Each line is one
 //! JSON object with a `type`; the lines a report needs become the core's own record types
-//! ([`InstallmentRecord`], [`PaymentRecord`]), so every report is one call of the core's report function on
+//! ([`InstallmentRecord`], [`AccessRateRecord`], [`PaymentRecord`]), so every report is one call of the core's report function on
 //! the records as they were read. Unknown types are counted and skipped (a newer server may add some).
 
 use std::borrow::Cow;
@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use micropower_core::api::{
-    self, AllocationKind, CatchmentArea, Cluster, CollectionRate, Currency, Customer, DebtAging, DeviceKind,
-    EnergyPurchase, EnergySold, GroupBy, InstallmentRecord, Location, ParSummary, PaymentRecord, PeriodUnit,
-    PortfolioAtRisk, RevenueReport, Tariff, Village,
+    self, AccessRateRecord, AllocationKind, CatchmentArea, Cluster, CollectionRate, Currency, Customer, DebtAging,
+    DeviceKind, EnergyPurchase, EnergySold, GroupBy, InstallmentRecord, Location, ParSummary, PaymentRecord,
+    PeriodUnit, PortfolioAtRisk, RevenueReport, Tariff, Village,
 };
 use micropower_core::{CoreError, CoreResult};
 use rust_decimal::Decimal;
@@ -45,6 +45,8 @@ pub struct Dataset {
     pub tokens: Vec<ExportToken>,
     /// Every installment with what has been paid on it: the input of the debt reports.
     pub installments: Vec<InstallmentRecord>,
+    /// Every meter's access-rate account as stored: the debt reports accrue it up to their day.
+    pub access_rates: Vec<AccessRateRecord>,
     /// Every payment as allocated: the input of the revenue and energy reports.
     pub payments: Vec<PaymentRecord>,
     /// The rest of each payment line, same index as `payments`.
@@ -283,6 +285,7 @@ impl ExportReader {
             "plan" => data.plans.push(read(text, n)?),
             "token" => data.tokens.push(read(text, n)?),
             "installment" => data.installments.push(read(text, n)?),
+            "access_rate" => data.access_rates.push(read(text, n)?),
             "payment" => {
                 // The core's record ignores the other fields; the details read only those.
                 data.payments.push(read(text, n)?);
@@ -376,6 +379,7 @@ impl Dataset {
             ("plans", self.plans.len()),
             ("tokens", self.tokens.len()),
             ("installments", self.installments.len()),
+            ("access_rates", self.access_rates.len()),
             ("payments", self.payments.len()),
         ])
     }
@@ -393,6 +397,7 @@ impl Dataset {
             "plans" => serde_json::to_string(&self.plans),
             "tokens" => serde_json::to_string(&self.tokens),
             "installments" => serde_json::to_string(&self.installments),
+            "access_rates" => serde_json::to_string(&self.access_rates),
             "payments" => serde_json::to_string(
                 &self
                     .payments
@@ -407,7 +412,8 @@ impl Dataset {
         text.map_err(|e| CoreError::InvalidInput { field: table.to_owned(), reason: e.to_string() })
     }
 
-    /// The currencies of the payments and of the installments, each sorted.
+    /// The currencies of the payments and of what is owed (installments and access-rate accounts), each
+    /// sorted.
     pub fn currencies(&self) -> (Vec<String>, Vec<String>) {
         // Codes are static strings: one set entry per currency, no allocation per record.
         let codes = |it: &mut dyn Iterator<Item = &'static str>| {
@@ -415,7 +421,13 @@ impl Dataset {
         };
         (
             codes(&mut self.payments.iter().map(|p| p.currency.code())),
-            codes(&mut self.installments.iter().map(|i| i.currency.code())),
+            codes(
+                &mut self
+                    .installments
+                    .iter()
+                    .map(|i| i.currency.code())
+                    .chain(self.access_rates.iter().map(|a| a.currency.code())),
+            ),
         )
     }
 
@@ -443,6 +455,12 @@ impl Dataset {
             .filter(|i| filter.location(i.location.as_ref()) && filter.customer(Some(&i.customer_id)))
             .cloned()
             .collect();
+        let access_rates = self
+            .access_rates
+            .iter()
+            .filter(|a| filter.location(a.location.as_ref()) && filter.customer(a.customer_id.as_ref()))
+            .cloned()
+            .collect();
         let (payments, payment_details) = self
             .payments
             .iter()
@@ -450,7 +468,7 @@ impl Dataset {
             .filter(|(p, d)| filter.location(Some(&p.location)) && filter.customer(d.customer_id.as_ref()))
             .map(|(p, d)| (p.clone(), d.clone()))
             .unzip();
-        Dataset { installments, payments, payment_details, ..self.clone_registry() }
+        Dataset { installments, access_rates, payments, payment_details, ..self.clone_registry() }
     }
 
     fn clone_registry(&self) -> Dataset {
@@ -492,19 +510,19 @@ impl Dataset {
         api::energy_sold(&self.payments, currency, from, to, group_by)
     }
 
-    /// The core's debt aging over the installments.
+    /// The core's debt aging over the installments and the meters' access-rate accounts.
     pub fn debt_aging(&self, currency: &Currency, as_of: NaiveDate) -> CoreResult<DebtAging> {
-        api::debt_aging(&self.installments, currency, as_of)
+        api::debt_aging(&self.installments, &self.access_rates, currency, as_of)
     }
 
-    /// The core's PAR N over the installments.
+    /// The core's PAR N over the installments and the meters' access-rate accounts.
     pub fn portfolio_at_risk(&self, currency: &Currency, as_of: NaiveDate, days: u32) -> CoreResult<PortfolioAtRisk> {
-        api::portfolio_at_risk(&self.installments, currency, as_of, days)
+        api::portfolio_at_risk(&self.installments, &self.access_rates, currency, as_of, days)
     }
 
-    /// The core's PAR30/60/90 over the installments.
+    /// The core's PAR30/60/90 over the installments and the meters' access-rate accounts.
     pub fn par_30_60_90(&self, currency: &Currency, as_of: NaiveDate) -> CoreResult<ParSummary> {
-        api::par_30_60_90(&self.installments, currency, as_of)
+        api::par_30_60_90(&self.installments, &self.access_rates, currency, as_of)
     }
 
     /// The core's collection rate over the installments.
@@ -572,6 +590,8 @@ mod tests {
         "\n\n",
         r#"{"type":"installment","plan_id":"P1","customer_id":"K1","currency":"TZS","number":1,"due_date":"2026-05-01","amount":"1000","paid":"0","location":{"cluster_id":"C1","area_id":"A1","village_id":"V1"}}"#,
         "\n",
+        r#"{"type":"access_rate","serial":"MTR1","customer_id":"K1","currency":"TZS","location":{"cluster_id":"C1","area_id":"A1","village_id":"V1"},"registered_on":"2026-06-01","rate":{"amount":"300","period_days":7},"state":{"accrued_periods":0,"debt":"0"}}"#,
+        "\n",
         r#"{"type":"payment","payment_id":"pay1","received_on":"2026-06-01","currency":"TZS","device_kind":"meter","location":{"cluster_id":"C1","area_id":"A1","village_id":"V1"},"lines":[{"kind":"energy","amount":"1000","quantity":"2"}],"serial":"MTR1","amount":"1000","customer_id":"K1","status":"completed"}"#,
     );
 
@@ -622,8 +642,11 @@ mod tests {
     fn reports_are_the_cores_on_the_records() {
         let data = read_in_chunks(13);
         let aging = data.debt_aging(&tzs(), day("2026-06-30")).unwrap();
-        assert_eq!(aging, api::debt_aging(&data.installments, &tzs(), day("2026-06-30")).unwrap());
+        assert_eq!(aging, api::debt_aging(&data.installments, &data.access_rates, &tzs(), day("2026-06-30")).unwrap());
         assert_eq!(aging.days_31_60.amount, Decimal::from(1000));
+        // MTR1's four weekly fees since 06-01, owed though no payment accrued them.
+        assert_eq!((aging.access_rate.amount, aging.access_rate.meters), (Decimal::from(1200), 1));
+        assert_eq!(aging.outstanding, Decimal::from(2200));
         let revenue =
             data.revenue(&tzs(), day("2026-06-01"), day("2026-06-30"), PeriodUnit::Month, GroupBy::Area).unwrap();
         assert_eq!(revenue.total, Decimal::from(1000));
@@ -639,6 +662,8 @@ mod tests {
         assert_eq!(data.filter(&area("A2")).installments.len(), 0);
         let customer = Filter { customer_id: Some("K1".into()), ..Filter::default() };
         assert_eq!(data.filter(&customer).installments.len(), 1);
+        assert_eq!(data.filter(&customer).access_rates.len(), 1);
+        assert_eq!(data.filter(&area("A2")).access_rates.len(), 0);
         assert_eq!(data.filter(&area("A2")).clusters.len(), 1);
     }
 

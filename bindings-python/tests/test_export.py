@@ -32,7 +32,7 @@ def ds():
 
 def test_every_record_is_read_and_unknown_types_are_skipped(ds):
     assert ds.counts == {"clusters": 1, "areas": 2, "villages": 3, "customers": 4, "tariffs": 1, "devices": 4,
-                         "plans": 2, "tokens": 2, "installments": 9, "payments": 8}
+                         "plans": 2, "tokens": 2, "installments": 9, "access_rates": 0, "payments": 8}
     assert ds.skipped == {"audit_entry": 1}
     assert ds.meta.version == 1
     assert ds.exported_at == datetime.datetime(2026, 7, 1, 8, 0, tzinfo=datetime.timezone.utc)
@@ -89,8 +89,10 @@ def test_debt_aging(ds):
         ("days_31_60", D(50000), 1),
         ("days_61_90", D(50000), 1),
         ("days_over_90", D(0), 0),
+        ("access_rate", D(0), 0),
     ]
     assert (aging.outstanding, aging.installments, aging.as_of) == (D(270000), 5, AS_OF)
+    assert (aging.access_rate.amount, aging.access_rate.meters) == (D(0), 0)
     core = micropower.debt_aging(ds.installments, "TZS", AS_OF)
     assert core.outstanding == aging.outstanding and core.days_1_30.amount == D(120000)
 

@@ -165,8 +165,9 @@ def test_export_reports_equal_the_servers(populated):
         theirs = server.get("/v1/reports/debt?as_of=%s&currency=TZS" % as_of)
         aging = ds.debt_aging(currency="TZS", as_of=as_of)
         assert canonical_json(aging.outstanding) == theirs["outstanding"]
-        assert {row.bucket: canonical_json(dict(row)) for row in aging} == {
+        assert {row.bucket: canonical_json(dict(row)) for row in aging if row.bucket != "access_rate"} == {
             name: dict(theirs[name], bucket=name) for name in theirs if name.startswith(("current", "days_"))}
+        assert canonical_json(dict(aging.access_rate)) == theirs["access_rate"]
         for days in (30, 60):
             theirs = server.get("/v1/reports/par?days=%d&as_of=%s&currency=TZS" % (days, as_of))
             assert canonical_json(dict(ds.portfolio_at_risk(days, currency="TZS", as_of=as_of)[0])) == theirs

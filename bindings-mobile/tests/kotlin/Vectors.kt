@@ -207,7 +207,11 @@ private fun snapshot(v: Any?): AccountSnapshot? {
     val d = obj(m["device"])
     val b = obj(m["billing"])
     val billing = when (str(b["kind"])) {
-        "meter" -> Billing.Meter(tariff = tariff(b["tariff"]), accessRate = accessRateState(b["access_rate"]))
+        "meter" -> Billing.Meter(
+            tariff = tariff(b["tariff"]),
+            accessRate = accessRateState(b["access_rate"]),
+            tokenResolution = decOpt(b["token_resolution"]),
+        )
         "installments" -> Billing.Installments(
             plan = installmentPlan(b["plan"]),
             dayResolution = decOpt(b["day_resolution"]),

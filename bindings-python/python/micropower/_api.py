@@ -291,20 +291,30 @@ def energy_sold(payments, from_, to, group_by, currency=None):
     return _record("energy_sold", args)
 
 
-def debt_aging(installments, currency, as_of):
-    """Outstanding installment debt by days overdue: current, 1-30, 31-60, 61-90, over 90."""
-    return _record("debt_aging", {"installments": installments, "currency": currency, "as_of": as_of})
+def _with_access_rates(args, access_rates):
+    if access_rates is not None:
+        args["access_rates"] = access_rates
+    return args
 
 
-def portfolio_at_risk(installments, currency, as_of, days):
-    """PAR `days`: the outstanding balance of plans with an installment overdue more than `days` days."""
+def debt_aging(installments, currency, as_of, access_rates=None):
+    """Outstanding installment debt by days overdue: current, 1-30, 31-60, 61-90, over 90; and the meters'
+    access-rate debt (`access_rates`: their accounts as stored) accrued up to `as_of`, as its own line."""
+    args = {"installments": installments, "currency": currency, "as_of": as_of}
+    return _record("debt_aging", _with_access_rates(args, access_rates))
+
+
+def portfolio_at_risk(installments, currency, as_of, days, access_rates=None):
+    """PAR `days`: the outstanding balance of plans with an installment overdue more than `days` days (and of
+    meters whose oldest unpaid access-rate fee is), over everything outstanding."""
     args = {"installments": installments, "currency": currency, "as_of": as_of, "days": days}
-    return _record("portfolio_at_risk", args)
+    return _record("portfolio_at_risk", _with_access_rates(args, access_rates))
 
 
-def par_30_60_90(installments, currency, as_of):
+def par_30_60_90(installments, currency, as_of, access_rates=None):
     """PAR30, PAR60 and PAR90 in one pass."""
-    return _record("par_30_60_90", {"installments": installments, "currency": currency, "as_of": as_of})
+    args = {"installments": installments, "currency": currency, "as_of": as_of}
+    return _record("par_30_60_90", _with_access_rates(args, access_rates))
 
 
 def collection_rate(installments, currency, from_, to):

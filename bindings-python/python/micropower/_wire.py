@@ -20,7 +20,7 @@ __all__ = ["DECIMAL_FIELDS", "DATE_FIELDS", "DATETIME_FIELDS", "canonical", "to_
 # the same name that is a number elsewhere (`installment`, `days`) or an object (`access_rate`) is untouched.
 DECIMAL_FIELDS = frozenset({
     "access_rate", "amount", "at_risk", "collected", "cost", "credit", "credit_added", "credit_balance",
-    "credit_used", "day_resolution", "days", "debt", "down_payment", "due", "eaas", "energy", "energy_money",
+    "credit_used", "days", "debt", "down_payment", "due", "eaas", "energy", "energy_money",
     "energy_step_kwh", "installment", "kwh", "lat", "lng", "minimum_amount", "minimum_payable",
     "minimum_payment", "minimum_purchase", "net_amount", "new_debt", "outstanding", "paid", "price_per_day",
     "price_per_kwh", "quantity", "rate", "ratio", "remaining", "total", "total_cost", "value",

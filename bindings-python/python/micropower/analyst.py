@@ -205,11 +205,15 @@ class Dataset:
     tokens = property(lambda self: self._table("tokens"), doc="Tokens issued.")
     installments = property(
         lambda self: self._table("installments"), doc="Installments with what has been paid on them.")
+    access_rates = property(
+        lambda self: self._table("access_rates"),
+        doc="Meters' access-rate accounts as stored at their last payment (`rate`, `state`); the debt reports "
+            "accrue them up to their own day.")
     payments = property(lambda self: self._table("payments"), doc="Payments with their allocation lines.")
 
     @property
     def currencies(self):
-        """Every currency of the payments and installments."""
+        """Every currency of the payments and of what is owed (installments, access-rate accounts)."""
         payments, installments = self._native.currencies()
         return sorted(set(payments) | set(installments))
 
@@ -263,16 +267,20 @@ class Dataset:
                           from_=from_wire(from_, "from"), to=from_wire(to, "to"), group_by=group_by)
 
     def debt_aging(self, currency=None, as_of=None):
-        """What is still owed on installments by days overdue as of `as_of` (default: the export's day).
+        """What is still owed on installments by days overdue as of `as_of` (default: the export's day), and
+        the meters' access-rate fees accrued up to `as_of` (owed even where no payment has accrued them).
         One row per bucket (`bucket`: current, days_1_30, days_31_60, days_61_90, days_over_90; `amount`;
-        `installments`); attributes `outstanding`, `installments`."""
+        `installments`), then the access-rate line (`bucket` access_rate, its `amount`, `installments` 0);
+        attributes `outstanding` (all of it), `installments`, `access_rate` (`amount`, `meters`)."""
         currency = self._currency(currency, "installments")
         as_of = self._as_of(as_of)
         aging = from_wire(json.loads(self._native.debt_aging(currency, as_of)))
         rows = [Record(bucket=name, amount=aging[name]["amount"], installments=aging[name]["installments"])
                 for name in _AGING_BUCKETS]
+        access = aging["access_rate"]
+        rows.append(Record(bucket="access_rate", amount=access["amount"], installments=0))
         return RecordList(rows, outstanding=aging["outstanding"], installments=aging["installments"],
-                          currency=currency, as_of=from_wire(as_of, "as_of"))
+                          access_rate=access, currency=currency, as_of=from_wire(as_of, "as_of"))
 
     def portfolio_at_risk(self, days=30, currency=None, as_of=None):
         """PAR `days` as of `as_of`: one row (`days`, `at_risk`, `outstanding`, `ratio`, 0 to 1), also as
