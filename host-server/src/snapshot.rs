@@ -58,11 +58,17 @@ async fn billing(tx: &mut Transaction<'_, Any>, device: &DeviceRow) -> ApiResult
             .await?
             .ok_or_else(|| ApiError::internal(format!("device {} names a missing tariff", device.serial)))?;
         let currency = tariff.currency.code().to_owned();
-        let billing = json!({
+        let mut billing = json!({
             "kind": "meter",
             "tariff": tariff,
             "access_rate": {"accrued_periods": device.access_accrued_periods, "debt": device.access_debt},
         });
+        // What an OpenPAYGO token can carry decides what is sold (domain.md §6): the core floors energy to
+        // it and keeps the rest as credit. An external vendor's request carries any quantity the tariff
+        // sells, so it gets no resolution of its own.
+        if let (Some(resolution), Some(map)) = (openpaygo_resolution(device), billing.as_object_mut()) {
+            map.insert("token_resolution".into(), Value::String(resolution));
+        }
         return Ok((billing, currency));
     }
     let plan_id = device
@@ -71,12 +77,17 @@ async fn billing(tx: &mut Transaction<'_, Any>, device: &DeviceRow) -> ApiResult
         .ok_or_else(|| ApiError::internal(format!("device {} has no tariff or plan", device.serial)))?;
     let plan =
         repo::plan(&mut **tx, plan_id).await?.ok_or_else(|| ApiError::internal(format!("missing plan {plan_id}")))?;
-    // An OpenPAYGO device with time divider d counts days in steps of 1/d.
+    let resolution = openpaygo_resolution(device).unwrap_or_else(|| "1".to_owned());
+    Ok((json!({"kind": plan.kind, "plan": plan.body, "day_resolution": resolution}), plan.currency))
+}
+
+/// An OpenPAYGO device with time divider d counts its unit (days, kWh) in steps of 1/d: the core's
+/// resolution `"1/d"`, exact where 1/d has no finite decimal (d = 3). `None` for other token schemes.
+fn openpaygo_resolution(device: &DeviceRow) -> Option<String> {
+    if device.token_scheme != "openpaygo" {
+        return None;
+    }
     let divider =
         device.openpaygo.as_ref().and_then(|o| o.get("time_divider")).and_then(Value::as_u64).unwrap_or(1).max(1);
-    let resolution = rust_decimal::Decimal::ONE / rust_decimal::Decimal::from(divider);
-    Ok((
-        json!({"kind": plan.kind, "plan": plan.body, "day_resolution": resolution.normalize().to_string()}),
-        plan.currency,
-    ))
+    Some(format!("1/{divider}"))
 }
