@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use micropower_core::api::{InstallmentPlan, Location};
+use micropower_core::api::{InstallmentPlan, Location, Tariff};
 use serde_json::{json, Value};
 use sqlx::{AnyPool, Row};
 
@@ -125,6 +125,36 @@ pub async fn installments(pool: &AnyPool, locations: &HashMap<String, Location>)
                 "paid": i.paid.normalize().to_string(),
             }));
         }
+    }
+    Ok(out)
+}
+
+/// One access-rate record per meter whose tariff charges an access rate: the core's `AccessRateRecord`, the
+/// account as stored at the meter's last payment. Reports accrue it up to their own day (the core does);
+/// nothing here writes.
+pub async fn access_rates(pool: &AnyPool, locations: &HashMap<String, Location>) -> ApiResult<Vec<Value>> {
+    let rows = sqlx::query(
+        "SELECT d.serial, d.owner_id, d.registered_on, d.access_accrued_periods, d.access_debt, t.body AS tariff          FROM devices d JOIN tariffs t ON t.id = d.tariff_id ORDER BY d.serial",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let serial: String = r.try_get("serial")?;
+        let tariff: Tariff = serde_json::from_str(&r.try_get::<String, _>("tariff")?)
+            .map_err(|e| ApiError::internal(format!("tariff of {serial}: {e}")))?;
+        let Some(rate) = tariff.access_rate else { continue };
+        let owner: Option<String> = r.try_get("owner_id")?;
+        out.push(json!({
+            "type": "access_rate",
+            "serial": serial,
+            "customer_id": owner,
+            "currency": tariff.currency,
+            "location": owner.as_ref().and_then(|o| locations.get(o)),
+            "registered_on": r.try_get::<String, _>("registered_on")?,
+            "rate": rate,
+            "state": {"accrued_periods": r.try_get::<i64, _>("access_accrued_periods")?, "debt": r.try_get::<String, _>("access_debt")?},
+        }));
     }
     Ok(out)
 }

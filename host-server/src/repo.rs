@@ -210,6 +210,8 @@ pub struct ListedDevice {
     pub currency: Option<String>,
     /// `None` when the owner has no balance in the currency yet.
     pub credit: Option<String>,
+    /// A meter's tariff's access rate, which accrues on the stored account (`DeviceRow::access_debt`).
+    pub access_rate: Option<micropower_core::api::AccessRate>,
 }
 
 /// Which devices to list.
@@ -236,7 +238,7 @@ pub async fn listed_devices<'e, E: Executor<'e, Database = Any>>(
     };
     let columns: Vec<String> = DEVICE_COLUMNS.split(',').map(|c| format!("d.{}", c.trim())).collect();
     let sql = format!(
-        "SELECT {}, COALESCE(t.currency, p.currency) AS currency, cb.balance AS credit FROM devices d \
+        "SELECT {}, COALESCE(t.currency, p.currency) AS currency, cb.balance AS credit, t.body AS tariff FROM devices d \
          LEFT JOIN tariffs t ON t.id = d.tariff_id \
          LEFT JOIN plans p ON p.id = d.plan_id \
          LEFT JOIN credit_balances cb ON cb.customer_id = d.owner_id AND cb.currency = COALESCE(t.currency, p.currency) \
@@ -246,10 +248,16 @@ pub async fn listed_devices<'e, E: Executor<'e, Database = Any>>(
     let rows = sqlx::query(&sql).bind(value).bind(limit).fetch_all(exec).await?;
     rows.iter()
         .map(|r| {
+            let tariff: Option<String> = r.try_get("tariff")?;
+            let access_rate = match tariff {
+                Some(body) => decode::<micropower_core::api::Tariff>(&body, "tariff")?.access_rate,
+                None => None,
+            };
             Ok(ListedDevice {
                 device: DeviceRow::from_row(r)?,
                 currency: r.try_get("currency")?,
                 credit: r.try_get("credit")?,
+                access_rate,
             })
         })
         .collect()

@@ -404,7 +404,10 @@ async function reportsView() {
       },
       options: { animation: false },
     }));
-    debtBox.append(h("p", { class: "hint" }, `Outstanding ${debt.outstanding} on ${debt.installments} installments.`));
+    // Access-rate fees are owed from the day they fall due, paid or not: their own line, not aged.
+    const access = debt.access_rate || { amount: "0", meters: 0 };
+    debtBox.append(h("p", { class: "hint" },
+      `Outstanding ${debt.outstanding}: ${debt.installments} installments in the buckets above, and access-rate fees of ${access.amount} on ${access.meters} meters.`));
   } catch (e) {
     debtBox.append(h("p", { class: "field-error" }, `${e.code}: ${e.message}`));
   }

@@ -7,9 +7,16 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
 
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use micropower_core::api::Accrual;
+use rust_decimal::Decimal;
+
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
+use crate::ids::today;
 use crate::payments::{record_tokens, TokenOut};
 use crate::repo::{self, DeviceFilter, ListedDevice};
 use crate::state::AppState;
@@ -18,9 +25,25 @@ async fn canonical(state: &AppState, raw: &str) -> ApiResult<String> {
     state.core::<_, String>("normalize_serial", &json!({"raw": raw})).map_err(|_| ApiError::not_found("device", raw))
 }
 
-fn device_view(listed: &ListedDevice) -> Value {
+/// A device as the API shows it. A meter's `access_rate_debt` is what it owes today: its stored account
+/// (as of its last payment) accrued up to today by the core, as a payment today would find it. A read
+/// writes nothing; the next payment accrues and stores the same periods.
+fn device_view(state: &AppState, listed: &ListedDevice, today: NaiveDate) -> ApiResult<Value> {
     let d = &listed.device;
-    json!({
+    let access_rate_debt = match &listed.access_rate {
+        Some(rate) => {
+            let accrual: Accrual = state.core(
+                "accrue_access_rate",
+                &json!({
+                    "rate": rate, "registered_on": d.registered_on, "now": today,
+                    "state": {"accrued_periods": d.access_accrued_periods, "debt": d.access_debt},
+                }),
+            )?;
+            accrual.state.debt.normalize().to_string()
+        }
+        None => d.access_debt.clone(),
+    };
+    Ok(json!({
         "serial": d.serial,
         "serial_raw": d.serial_raw,
         "kind": d.kind,
@@ -30,17 +53,23 @@ fn device_view(listed: &ListedDevice) -> Value {
         "tariff_id": d.tariff_id,
         "plan_id": d.plan_id,
         "registered_on": d.registered_on,
-        "access_rate_debt": d.access_debt,
+        "access_rate_debt": access_rate_debt,
         "currency": listed.currency,
         "credit_balance": listed.credit.as_deref().unwrap_or("0"),
         "token_count": d.token_count,
-    })
+    }))
+}
+
+/// Devices as the API shows them, as of today.
+fn device_views(state: &AppState, listed: &[ListedDevice]) -> ApiResult<Vec<Value>> {
+    let today = today();
+    listed.iter().map(|l| device_view(state, l, today)).collect()
 }
 
 /// A device as the API shows it.
 async fn one_device(state: &AppState, serial: &str, raw: &str) -> ApiResult<Value> {
     let listed = repo::listed_devices(&state.db.pool, DeviceFilter::Serial(serial), 1).await?;
-    listed.first().map(device_view).ok_or_else(|| ApiError::not_found("device", raw))
+    device_views(state, &listed)?.into_iter().next().ok_or_else(|| ApiError::not_found("device", raw))
 }
 
 /// Query of `GET /v1/devices`.
@@ -60,7 +89,7 @@ pub async fn devices(State(state): State<AppState>, Query(q): Query<DeviceQuery>
         Some(text) => format!("%{}%", state.core::<_, String>("normalize_serial", &json!({"raw": text}))?),
     };
     let listed = repo::listed_devices(&state.db.pool, DeviceFilter::SerialLike(&pattern), limit).await?;
-    Ok(Json(json!({"devices": listed.iter().map(device_view).collect::<Vec<_>>()})))
+    Ok(Json(json!({"devices": device_views(&state, &listed)?})))
 }
 
 /// `GET /v1/devices/{serial}`
@@ -246,11 +275,22 @@ pub async fn customers(State(state): State<AppState>, Query(q): Query<CustomerQu
     Ok(Json(json!({"customers": list})))
 }
 
-/// `GET /v1/customers/{id}`: with devices, plans and credit balances.
+/// `GET /v1/customers/{id}`: with devices, plans, credit balances and the access-rate debt its meters owe
+/// today, by currency.
 pub async fn customer(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let c = repo::customer(&state.db.pool, &id).await?.ok_or_else(|| ApiError::not_found("customer", &id))?;
     let listed = repo::listed_devices(&state.db.pool, DeviceFilter::Owner(&id), i64::MAX).await?;
-    let devices: Vec<Value> = listed.iter().map(device_view).collect();
+    let devices = device_views(&state, &listed)?;
+    let mut access_rate_debt: BTreeMap<String, Decimal> = BTreeMap::new();
+    for (device, view) in listed.iter().zip(&devices) {
+        let owed = view.get("access_rate_debt").and_then(Value::as_str).and_then(|t| t.parse::<Decimal>().ok());
+        if let (Some(currency), Some(owed)) = (&device.currency, owed.filter(|o| !o.is_zero())) {
+            let total = access_rate_debt.entry(currency.clone()).or_default();
+            *total = total.checked_add(owed).ok_or_else(|| ApiError::internal("access-rate debt overflows"))?;
+        }
+    }
+    let access_rate_debt: serde_json::Map<String, Value> =
+        access_rate_debt.into_iter().map(|(c, d)| (c, Value::String(d.normalize().to_string()))).collect();
     let plans: Vec<Value> = repo::customer_plans(&state.db.pool, &id, false)
         .await?
         .iter()
@@ -261,6 +301,7 @@ pub async fn customer(State(state): State<AppState>, Path(id): Path<String>) -> 
         map.insert("devices".into(), json!(devices));
         map.insert("plans".into(), json!(plans));
         map.insert("credit_balance".into(), repo::credits(&state.db.pool, &id).await?);
+        map.insert("access_rate_debt".into(), Value::Object(access_rate_debt));
     }
     Ok(Json(v))
 }

@@ -1,5 +1,6 @@
 //! `GET /v1/export`: every record as JSON Lines, one object per line with a `type` — the input of the
-//! Python package's `load_export`.
+//! Python package's `load_export`. The debt reports' inputs are the server's own (`installment`,
+//! `access_rate`), so an analyst's reports equal the server's.
 
 use axum::extract::State;
 use axum::http::header;
@@ -96,6 +97,10 @@ pub async fn export(State(state): State<AppState>) -> ApiResult<impl IntoRespons
         );
     }
     for v in records::installments(&state.db.pool, &locations).await? {
+        push(&mut out, &v);
+    }
+    // Each meter's access-rate account as stored; the reports accrue it up to their own day.
+    for v in records::access_rates(&state.db.pool, &locations).await? {
         push(&mut out, &v);
     }
     for v in records::payments(&state.db.pool, &locations).await? {

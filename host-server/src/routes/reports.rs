@@ -64,22 +64,32 @@ pub async fn energy(State(state): State<AppState>, Query(q): Query<ReportQuery>)
     Ok(Json(state.core("energy_sold", &args)?))
 }
 
-/// `GET /v1/reports/debt?as_of&currency`: aging buckets of what is owed.
-pub async fn debt(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<Value>> {
+/// What is owed: every installment, and every meter's access-rate account as stored (the core accrues it up
+/// to the report's day, so debt no payment has touched yet is owed too), with the report's currency.
+async fn debts(state: &AppState, q: &ReportQuery) -> ApiResult<(Vec<Value>, Vec<Value>, String)> {
     let locations = records::customer_locations(&state.db.pool).await?;
     let installments = records::installments(&state.db.pool, &locations).await?;
-    let currency = currency_or(&q, records::only_currency(installments.iter())?)?;
-    let args = json!({"installments": installments, "currency": currency, "as_of": q.as_of.unwrap_or_else(today)});
+    let access_rates = records::access_rates(&state.db.pool, &locations).await?;
+    let currency = currency_or(q, records::only_currency(installments.iter().chain(&access_rates))?)?;
+    Ok((installments, access_rates, currency))
+}
+
+/// `GET /v1/reports/debt?as_of&currency`: aging buckets of what is owed, and the access-rate line.
+pub async fn debt(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<Value>> {
+    let (installments, access_rates, currency) = debts(&state, &q).await?;
+    let args = json!({
+        "installments": installments, "access_rates": access_rates, "currency": currency,
+        "as_of": q.as_of.unwrap_or_else(today),
+    });
     Ok(Json(state.core("debt_aging", &args)?))
 }
 
 /// `GET /v1/reports/par?days=30&as_of&currency`
 pub async fn par(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<Value>> {
-    let locations = records::customer_locations(&state.db.pool).await?;
-    let installments = records::installments(&state.db.pool, &locations).await?;
-    let currency = currency_or(&q, records::only_currency(installments.iter())?)?;
+    let (installments, access_rates, currency) = debts(&state, &q).await?;
     let args = json!({
-        "installments": installments, "currency": currency, "as_of": q.as_of.unwrap_or_else(today), "days": q.days.unwrap_or(30),
+        "installments": installments, "access_rates": access_rates, "currency": currency,
+        "as_of": q.as_of.unwrap_or_else(today), "days": q.days.unwrap_or(30),
     });
     Ok(Json(state.core("portfolio_at_risk", &args)?))
 }
