@@ -159,7 +159,8 @@ pub async fn seed(state: &AppState) -> ApiResult<bool> {
             let payment = PaymentIn {
                 provider: "demo".into(),
                 provider_tx_id: format!("demo-{n}-{p}"),
-                serial: serial.clone(),
+                serial: Some(serial.clone()),
+                plan_id: None,
                 amount: amount.to_string(),
                 currency: "TZS".into(),
                 received_at: Some(at),

@@ -64,9 +64,11 @@ pub async fn payments(pool: &AnyPool, locations: &HashMap<String, Location>) -> 
             }
         }
     }
+    // A payment to a device-less plan has no device (serial ''): no device kind, and the plan it paid.
     let rows = sqlx::query(
-        "SELECT p.id, p.provider, p.provider_tx_id, p.serial, p.customer_id, p.amount, p.currency, p.received_at, p.status, \
-         d.kind AS device_kind FROM payments p JOIN devices d ON d.serial = p.serial ORDER BY p.created_at, p.id",
+        "SELECT p.id, p.provider, p.provider_tx_id, NULLIF(p.serial, '') AS serial, p.plan_id, p.customer_id, p.amount, \
+         p.currency, p.received_at, p.status, d.kind AS device_kind \
+         FROM payments p LEFT JOIN devices d ON d.serial = p.serial ORDER BY p.created_at, p.id",
     )
     .fetch_all(pool)
     .await?;
@@ -86,10 +88,11 @@ pub async fn payments(pool: &AnyPool, locations: &HashMap<String, Location>) -> 
             "received_on": received_on,
             "received_at": received_at,
             "currency": r.try_get::<String, _>("currency")?,
-            "device_kind": r.try_get::<String, _>("device_kind")?,
+            "device_kind": r.try_get::<Option<String>, _>("device_kind")?,
             "location": location,
             "lines": lines,
-            "serial": r.try_get::<String, _>("serial")?,
+            "serial": r.try_get::<Option<String>, _>("serial")?,
+            "plan_id": r.try_get::<Option<String>, _>("plan_id")?,
             "amount": r.try_get::<String, _>("amount")?,
             "provider": r.try_get::<String, _>("provider")?,
             "provider_tx_id": r.try_get::<String, _>("provider_tx_id")?,

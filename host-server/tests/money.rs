@@ -1,0 +1,163 @@
+//! Issue 14, "money that vanishes": money a customer paid reaches the customer, on SQLite and on PostgreSQL.
+//! A plan sold without a device is paid by its id.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+#[macro_use]
+mod common;
+
+use common::*;
+use micropower_server::config::EngineKind;
+use serde_json::{json, Value};
+
+on_both_databases!(plans_are_paid_by_id);
+
+/// `(kind, amount, plan_id, installment)` of every allocation line of an answer.
+fn lines(answer: &Value) -> Vec<(String, String, Value, Value)> {
+    answer["allocations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no allocations: {answer}"))
+        .iter()
+        .map(|l| {
+            (
+                l["kind"].as_str().unwrap().to_owned(),
+                l["amount"].as_str().unwrap().to_owned(),
+                l.get("plan_id").cloned().unwrap_or(Value::Null),
+                l.get("installment").cloned().unwrap_or(Value::Null),
+            )
+        })
+        .collect()
+}
+
+fn line(kind: &str, amount: &str, plan: &str, installment: u64) -> (String, String, Value, Value) {
+    (kind.to_owned(), amount.to_owned(), json!(plan), json!(installment))
+}
+
+/// The export's records of one type.
+async fn exported(s: &TestServer, kind: &str) -> Vec<Value> {
+    let resp = s.client.get(format!("{}/v1/export", s.base)).bearer_auth(&s.key).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let text = resp.text().await.unwrap();
+    text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).filter(|r| r["type"] == kind).collect()
+}
+
+fn plan_payment(tx: &str, plan_id: &str, amount: &str, at: &str) -> Value {
+    json!({"provider": "test", "provider_tx_id": tx, "plan_id": plan_id, "amount": amount, "currency": "TZS",
+           "received_at": at})
+}
+
+/// domain.md §5: a TV sold to a customer who owns only an SHS is paid by its plan id — validated, applied
+/// once, refused like a serial payment when the plan is unknown, counted in revenue and exported; a plan sold
+/// with a device, paid by its id, is paid as that device (the token goes to it).
+async fn plans_are_paid_by_id(s: TestServer) {
+    let r = registry(&s).await;
+    let reg = register_shs(&s, &r, "SHS-TV").await;
+    let customer = reg["customer"]["id"].as_str().unwrap().to_owned();
+    let tv = s
+        .ok(
+            &format!("/v1/customers/{customer}/plans"),
+            json!({"appliance": "TV", "currency": "TZS", "total_cost": "1000", "down_payment": "0", "installments": 3,
+                   "period": "weekly", "start_date": "2026-01-01"}),
+            201,
+        )
+        .await;
+    let tv_id = tv["id"].as_str().unwrap().to_owned();
+
+    let (code, ok) =
+        s.post("/v1/payments/validate", json!({"plan_id": tv_id, "amount": "700", "currency": "TZS"})).await;
+    assert_eq!(code, 200, "{ok}");
+    assert_eq!(ok["accepted"], true);
+    assert!(ok["customer_name"].as_str().unwrap().starts_with("Amina Juma"), "{ok}");
+    assert_eq!(lines(&json!({"allocations": ok["preview"]["allocations"]})).len(), 3, "{ok}");
+
+    let body = plan_payment("tv-1", &tv_id, "700", "2026-01-02T08:00:00Z");
+    let paid = s.ok("/v1/payments", body.clone(), 201).await;
+    assert_eq!(
+        lines(&paid),
+        vec![
+            line("installment", "333", &tv_id, 1),
+            line("installment", "333", &tv_id, 2),
+            line("installment", "34", &tv_id, 3)
+        ]
+    );
+    assert_eq!((&paid["serial"], &paid["plan_id"], &paid["status"]), (&Value::Null, &json!(tv_id), &json!("credited")));
+    assert_eq!(paid["tokens"], json!([]));
+    let (code, again) = s.post("/v1/payments", body).await;
+    assert_eq!((code, &again), (200, &paid), "the same delivery again: the stored answer, no second credit");
+
+    let rest = s.ok("/v1/payments", plan_payment("tv-2", &tv_id, "500", "2026-01-09T08:00:00Z"), 201).await;
+    assert_eq!(
+        lines(&rest),
+        vec![line("installment", "300", &tv_id, 3), ("credit".into(), "200".into(), Value::Null, Value::Null)]
+    );
+    assert_eq!(rest["credit_balance"], "200");
+    let (_, plan) = s.get(&format!("/v1/plans/{tv_id}")).await;
+    assert_eq!((&plan["paid"], &plan["outstanding"]), (&json!("1000"), &json!("0")));
+    let (_, owner) = s.get(&format!("/v1/customers/{customer}")).await;
+    assert_eq!(owner["credit_balance"], json!({"TZS": "200"}));
+    let id = paid["payment_id"].as_str().unwrap();
+    let (code, shown) = s.get(&format!("/v1/payments/{id}")).await;
+    assert_eq!((code, &shown["allocations"]), (200, &paid["allocations"]));
+
+    // The refusals of a serial payment, for a plan: kept in the refused log.
+    let (code, unknown) =
+        s.post("/v1/payments", plan_payment("tv-3", "no-such-plan", "500", "2026-01-09T08:00:00Z")).await;
+    assert_eq!((code, unknown["code"].as_str(), unknown["field"].as_str()), (422, Some("not_found"), Some("plan_id")));
+    let mut kes = plan_payment("tv-4", &tv_id, "500", "2026-01-09T08:00:00Z");
+    kes["currency"] = json!("KES");
+    let (code, mismatch) = s.post("/v1/payments", kes).await;
+    assert_eq!((code, mismatch["code"].as_str()), (422, Some("currency_mismatch")));
+    let (_, log) = s.get("/v1/payments/refused").await;
+    let refused: Vec<(Value, Value, Value)> = log["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["code"].clone(), r["plan_id"].clone(), r["serial"].clone()))
+        .collect();
+    assert!(refused.contains(&(json!("not_found"), json!("no-such-plan"), Value::Null)), "{log}");
+    assert!(refused.contains(&(json!("currency_mismatch"), json!(tv_id), Value::Null)), "{log}");
+    let (code, unknown) =
+        s.post("/v1/payments/validate", json!({"plan_id": "no-such-plan", "amount": "700", "currency": "TZS"})).await;
+    assert_eq!((code, unknown["code"].as_str(), &unknown["accepted"]), (422, Some("not_found"), &json!(false)));
+
+    // Exactly one of serial and plan_id.
+    let mut both = plan_payment("tv-5", &tv_id, "500", "2026-01-09T08:00:00Z");
+    both["serial"] = json!("SHS-TV");
+    let (code, refused) = s.post("/v1/payments", both).await;
+    assert_eq!(
+        (code, refused["code"].as_str(), refused["field"].as_str()),
+        (422, Some("invalid_input"), Some("plan_id"))
+    );
+    let (code, refused) = s
+        .post("/v1/payments", json!({"provider": "test", "provider_tx_id": "tv-6", "amount": "500", "currency": "TZS"}))
+        .await;
+    assert_eq!(
+        (code, refused["code"].as_str(), refused["field"].as_str()),
+        (422, Some("invalid_input"), Some("serial"))
+    );
+    let (code, refused) = s.post("/v1/payments/validate", json!({"amount": "500", "currency": "TZS"})).await;
+    assert_eq!((code, refused["field"].as_str()), (422, Some("serial")));
+
+    // The SHS's own plan paid by its id: a device payment, with the device's token.
+    let shs_plan = reg["plan"]["id"].as_str().unwrap();
+    let shs = s.ok("/v1/payments", plan_payment("shs-1", shs_plan, "800", "2026-01-02T08:00:00Z"), 201).await;
+    assert_eq!((&shs["serial"], &shs["plan_id"]), (&json!("SHSTV"), &json!(shs_plan)));
+    assert_eq!(shs["tokens"][0]["quantity"], "8", "{shs}");
+    let (_, listed) = s.get("/v1/payments?serial=SHS-TV").await;
+    assert_eq!(listed["payments"].as_array().unwrap().len(), 1);
+
+    // Revenue counts what the plan payments paid for (not the 200 of credit), grouped without a device.
+    let (code, revenue) = s.get("/v1/reports/revenue?from=2026-01-01&to=2026-01-31&group_by=month&by=kind").await;
+    assert_eq!(code, 200, "{revenue}");
+    assert_eq!(revenue["total"], "1800", "{revenue}");
+    let groups: Vec<(Value, Value)> =
+        revenue["rows"].as_array().unwrap().iter().map(|r| (r["group"].clone(), r["total"].clone())).collect();
+    assert_eq!(groups, vec![(json!("appliance"), json!("1000")), (json!("solar_home_system"), json!("800"))]);
+    let payments = exported(&s, "payment").await;
+    let record = payments.iter().find(|p| p["payment_id"] == paid["payment_id"]).expect("the plan payment is exported");
+    assert_eq!(
+        (&record["serial"], &record["plan_id"], &record["device_kind"]),
+        (&Value::Null, &json!(tv_id), &Value::Null)
+    );
+    assert_eq!(record["lines"].as_array().unwrap().len(), 3);
+}
