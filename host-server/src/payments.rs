@@ -175,7 +175,7 @@ async fn validate_plan(
 
 /// The core's allocation of `amount` paid to a device-less plan, with its owner's credit balance. Only
 /// installment plans can be paid by id: an energy-as-a-service plan sells days of its device.
-async fn plan_allocation<R: serde::de::DeserializeOwned>(
+pub async fn plan_allocation<R: serde::de::DeserializeOwned>(
     state: &AppState,
     tx: &mut Transaction<'_, Any>,
     plan: &PlanRow,

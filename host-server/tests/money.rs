@@ -1,5 +1,5 @@
 //! Issue 14, "money that vanishes": money a customer paid reaches the customer, on SQLite and on PostgreSQL.
-//! A plan sold without a device is paid by its id.
+//! A down payment is a payment; a plan sold without a device is paid by its id.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
@@ -10,7 +10,7 @@ use common::*;
 use micropower_server::config::EngineKind;
 use serde_json::{json, Value};
 
-on_both_databases!(plans_are_paid_by_id);
+on_both_databases!(down_payments_are_payments, plans_are_paid_by_id);
 
 /// `(kind, amount, plan_id, installment)` of every allocation line of an answer.
 fn lines(answer: &Value) -> Vec<(String, String, Value, Value)> {
@@ -160,4 +160,109 @@ async fn plans_are_paid_by_id(s: TestServer) {
         (&Value::Null, &json!(tv_id), &Value::Null)
     );
     assert_eq!(record["lines"].as_array().unwrap().len(), 3);
+}
+
+/// The day the server's clock is in (the tests run the server in UTC).
+fn today() -> String {
+    micropower_server::ids::now().date_naive().to_string()
+}
+
+/// domain.md §4.1 and §7: a down payment paid at the sale is a payment of its own — provider `cash` unless
+/// the sale names another, keyed by the plan, with its journal line (installment 0), listed with the device's
+/// payments, counted in revenue as the collection rate counts it, exported — in the sale's transaction.
+async fn down_payments_are_payments(s: TestServer) {
+    let r = registry(&s).await;
+    let reg = s
+        .ok(
+            "/v1/registrations",
+            json!({
+                "customer": new_customer(&r.village),
+                "device": {"serial": "SHS-DP", "kind": "solar_home_system", "manufacturer_id": r.shs_maker,
+                           "openpaygo": {"secret_key": KEY, "starting_code": 123456789, "count": 0}},
+                "plan": {"appliance": "SHS 80W", "currency": "TZS", "total_cost": "2700", "down_payment": "600",
+                         "installments": 3, "period": "weekly", "start_date": "2026-01-01"},
+                "registered_on": "2026-01-01"
+            }),
+            201,
+        )
+        .await;
+    let plan_id = reg["plan"]["id"].as_str().unwrap().to_owned();
+    let customer = reg["customer"]["id"].as_str().unwrap().to_owned();
+    let down = &reg["down_payment"];
+    assert_eq!(lines(down), vec![line("installment", "600", &plan_id, 0)], "{reg}");
+    assert_eq!(
+        (&down["serial"], &down["plan_id"], &down["status"]),
+        (&json!("SHSDP"), &json!(plan_id), &json!("credited"))
+    );
+    assert_eq!((&reg["plan"]["paid"], &reg["plan"]["outstanding"]), (&json!("600"), &json!("2100")));
+    let id = down["payment_id"].as_str().unwrap().to_owned();
+    let (_, shown) = s.get(&format!("/v1/payments/{id}")).await;
+    assert_eq!(
+        (&shown["provider"], &shown["provider_tx_id"]),
+        (&json!("cash"), &json!(format!("down_payment:{plan_id}")))
+    );
+    assert!(shown["received_at"].as_str().unwrap().starts_with("2026-01-01"), "the sale's day: {shown}");
+    let (_, listed) = s.get("/v1/payments?serial=shs-dp").await;
+    assert_eq!(listed["payments"], json!([down.clone()]), "listed with the device's payments");
+    // The device's next payment pays the first installment: the down payment is already in.
+    let next = s.ok("/v1/payments", payment("dp-1", "SHS-DP", "700", "2026-01-02T08:00:00Z"), 201).await;
+    assert_eq!(lines(&next), vec![line("installment", "700", &plan_id, 1)]);
+
+    // A TV sold without a device, its down payment taken by an agent's mobile money.
+    let tv = s
+        .ok(
+            &format!("/v1/customers/{customer}/plans"),
+            json!({"appliance": "TV", "currency": "TZS", "total_cost": "1000", "down_payment": "250", "installments": 3,
+                   "period": "weekly", "start_date": "2026-01-01", "down_payment_provider": "mpesa"}),
+            201,
+        )
+        .await;
+    let tv_id = tv["id"].as_str().unwrap().to_owned();
+    assert_eq!(lines(&tv["down_payment"]), vec![line("installment", "250", &tv_id, 0)], "{tv}");
+    assert_eq!((&tv["down_payment"]["serial"], &tv["paid"]), (&Value::Null, &json!("250")));
+    let tv_payment = tv["down_payment"]["payment_id"].as_str().unwrap().to_owned();
+    let (_, shown) = s.get(&format!("/v1/payments/{tv_payment}")).await;
+    assert_eq!(
+        (&shown["provider"], &shown["provider_tx_id"]),
+        (&json!("mpesa"), &json!(format!("down_payment:{tv_id}")))
+    );
+    assert!(shown["received_at"].as_str().unwrap().starts_with(&today()), "sold today: {shown}");
+
+    // Not paid at the sale, no down payment, or a plan of days: no payment.
+    let unpaid = s
+        .ok(
+            &format!("/v1/customers/{customer}/plans"),
+            json!({"appliance": "Fridge", "currency": "TZS", "total_cost": "900", "down_payment": "300", "installments": 2,
+                   "period": "weekly", "start_date": "2026-01-01", "down_payment_paid": false}),
+            201,
+        )
+        .await;
+    assert_eq!((&unpaid["down_payment"], &unpaid["paid"]), (&Value::Null, &json!("0")), "{unpaid}");
+    let none = register_shs(&s, &r, "SHS-ND").await;
+    assert_eq!(none["down_payment"], Value::Null);
+    let (code, bad) = s
+        .post(
+            &format!("/v1/customers/{customer}/plans"),
+            json!({"appliance": "Radio", "currency": "TZS", "total_cost": "900", "down_payment": "300", "installments": 2,
+                   "period": "weekly", "start_date": "2026-01-01", "down_payment_provider": ""}),
+        )
+        .await;
+    assert_eq!((code, bad["field"].as_str()), (400, Some("down_payment_provider")));
+
+    // Revenue and collection agree on the sale day; the export has the down payments with their lines.
+    let (_, revenue) = s.get("/v1/reports/revenue?from=2026-01-01&to=2026-01-01&group_by=day").await;
+    assert_eq!(revenue["total"], "600", "{revenue}");
+    let (_, rate) = s.get("/v1/reports/collection?from=2026-01-01&to=2026-01-01").await;
+    assert_eq!((&rate["due"], &rate["collected"]), (&json!("1150"), &json!("850")), "{rate}");
+    let (_, revenue) = s.get(&format!("/v1/reports/revenue?from=2026-01-01&to={}&group_by=month", today())).await;
+    assert_eq!(revenue["total"], "1550", "600 + 700 + 250: {revenue}");
+    let payments = exported(&s, "payment").await;
+    for (id, plan, amount) in [(&id, &plan_id, "600"), (&tv_payment, &tv_id, "250")] {
+        let record = payments.iter().find(|p| p["payment_id"] == json!(id)).expect("the down payment is exported");
+        assert_eq!(
+            record["lines"],
+            json!([{"kind": "installment", "amount": amount, "plan_id": plan, "installment": 0}])
+        );
+    }
+    assert_eq!(payments.len(), 3);
 }
