@@ -293,6 +293,7 @@ async fn store_plan(
         appliance: appliance.clone(),
         currency: currency.to_owned(),
         body: body.map_err(ApiError::internal)?,
+        version: 1,
     };
     repo::insert_plan(&mut **tx, &row).await?;
     Ok(row)
