@@ -106,15 +106,15 @@ fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
     Ok(())
 }
 
-/// The day of a payment: the date part of `received_at` (operators run the server in their time zone's
-/// UTC offset; the instant is kept as sent).
-fn received(payment: &PaymentIn) -> ApiResult<(String, chrono::NaiveDate)> {
+/// The instant of a payment (kept as sent; now when absent) and its business day: the date of that instant
+/// in the operator's time zone, whatever offset it was sent with.
+fn received(state: &AppState, payment: &PaymentIn) -> ApiResult<(String, chrono::NaiveDate)> {
     match &payment.received_at {
-        None => Ok((now_rfc3339(), crate::ids::today())),
+        None => Ok((now_rfc3339(), state.today())),
         Some(text) => {
             let at = chrono::DateTime::parse_from_rfc3339(text)
                 .map_err(|_| ApiError::invalid("received_at", "an RFC 3339 instant is required"))?;
-            Ok((text.clone(), at.date_naive()))
+            Ok((text.clone(), crate::ids::business_day(&at, state.timezone)))
         }
     }
 }
@@ -152,7 +152,7 @@ pub async fn validate(
     };
     drop(tx);
     let request = json!({
-        "serial": serial, "amount": amount, "currency": currency, "received_on": crate::ids::today(), "channel": channel,
+        "serial": serial, "amount": amount, "currency": currency, "received_on": state.today(), "channel": channel,
     });
     state.core::<_, Value>("validate_payment", &json!({"snapshot": snapshot, "request": request}))
 }
@@ -228,7 +228,7 @@ impl Checked {
             Named::Serial(raw) => Target::Device(state.core("normalize_serial", &json!({"raw": raw})).ok()),
             Named::Plan(id) => Target::Plan(id.to_owned()),
         };
-        let (received_at, received_on) = received(payment)?;
+        let (received_at, received_on) = received(state, payment)?;
         Ok(Checked { payment: payment.clone(), target, received_at, received_on })
     }
 }

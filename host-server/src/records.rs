@@ -31,8 +31,13 @@ pub async fn customer_locations(pool: &AnyPool) -> ApiResult<HashMap<String, Loc
     Ok(out)
 }
 
-/// One payment record per applied payment: a superset of the core's `PaymentRecord`.
-pub async fn payments(pool: &AnyPool, locations: &HashMap<String, Location>) -> ApiResult<Vec<Value>> {
+/// One payment record per applied payment: a superset of the core's `PaymentRecord`, its `received_on` the
+/// business day of its instant in `zone`.
+pub async fn payments(
+    pool: &AnyPool,
+    locations: &HashMap<String, Location>,
+    zone: chrono_tz::Tz,
+) -> ApiResult<Vec<Value>> {
     let lines = sqlx::query(
         "SELECT payment_id, kind, amount, plan_id, installment, quantity FROM allocations ORDER BY payment_id, line_no",
     )
@@ -78,7 +83,7 @@ pub async fn payments(pool: &AnyPool, locations: &HashMap<String, Location>) -> 
         let customer: Option<String> = r.try_get("customer_id")?;
         let received_at: String = r.try_get("received_at")?;
         let received_on = chrono::DateTime::parse_from_rfc3339(&received_at)
-            .map(|t| t.date_naive().to_string())
+            .map(|t| crate::ids::business_day(&t, zone).to_string())
             .map_err(|e| ApiError::internal(format!("payment {id} received_at: {e}")))?;
         let (lines, credit_added, credit_used) = by_payment.remove(&id).unwrap_or_default();
         let location = customer.as_ref().and_then(|c| locations.get(c));

@@ -1,5 +1,6 @@
 //! Issue 14, "money that vanishes": money a customer paid reaches the customer, on SQLite and on PostgreSQL.
-//! A down payment is a payment; a plan sold without a device is paid by its id.
+//! A down payment is a payment; a plan sold without a device is paid by its id; a payment's day is the
+//! operator's (`MICROPOWER_TIMEZONE`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
@@ -7,7 +8,7 @@
 mod common;
 
 use common::*;
-use micropower_server::config::EngineKind;
+use micropower_server::config::{EngineKind, Tz};
 use serde_json::{json, Value};
 
 on_both_databases!(down_payments_are_payments, plans_are_paid_by_id);
@@ -265,4 +266,94 @@ async fn down_payments_are_payments(s: TestServer) {
         );
     }
     assert_eq!(payments.len(), 3);
+}
+
+mod payment_day_is_the_operators {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite() {
+        super::payment_day_is_the_operators(super::Db::Sqlite).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres() {
+        super::payment_day_is_the_operators(super::Db::Postgres).await;
+    }
+}
+
+/// domain.md §7b: 21:30 UTC on 1 March is 00:30 on 2 March in Dar es Salaam. With
+/// `MICROPOWER_TIMEZONE=Africa/Dar_es_Salaam` a meter payment received then is on 2 March, so the TV
+/// installment due on 2 March is overdue and paid first, and revenue and the export date it 2 March; in UTC
+/// it is on 1 March, nothing is due yet, and all of it buys energy. The instant decides, not the offset it is
+/// written with. "Today" (the snapshot's day, a registration's default day) is the operator's too.
+async fn payment_day_is_the_operators(db: Db) {
+    let dar: Tz = "Africa/Dar_es_Salaam".parse().unwrap();
+    for (zone, day, paid) in [
+        (dar, "2026-03-02", vec![("installment", "400"), ("energy", "600")]),
+        (Tz::UTC, "2026-03-01", vec![("energy", "1000")]),
+    ] {
+        let Some(s) = TestServer::start_in(db, EngineKind::Wasm, zone).await else { return };
+        let r = registry(&s).await;
+        for (serial, at) in [("MTR-Z1", "2026-03-01T21:30:00Z"), ("MTR-Z2", "2026-03-02T00:30:00+03:00")] {
+            let reg =
+                register_meter(&s, &r, serial, json!({"name": serial, "currency": "TZS", "price_per_kwh": "500"}))
+                    .await;
+            let customer = reg["customer"]["id"].as_str().unwrap();
+            let tv = s
+                .ok(
+                    &format!("/v1/customers/{customer}/plans"),
+                    json!({"appliance": "TV", "currency": "TZS", "total_cost": "800", "down_payment": "0",
+                           "installments": 2, "period": "weekly", "start_date": "2026-02-23"}),
+                    201,
+                )
+                .await;
+            assert_eq!(tv["installments"][0]["due_date"], "2026-03-02");
+            let answer = s.ok("/v1/payments", payment(serial, serial, "1000", at), 201).await;
+            let got: Vec<(&str, &str)> = answer["allocations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| (l["kind"].as_str().unwrap(), l["amount"].as_str().unwrap()))
+                .collect();
+            assert_eq!(got, paid, "{zone}, received {at}: {answer}");
+        }
+        let (_, revenue) = s.get("/v1/reports/revenue?from=2026-02-01&to=2026-03-31&group_by=day").await;
+        let days: Vec<&Value> = revenue["rows"].as_array().unwrap().iter().map(|row| &row["period_start"]).collect();
+        assert_eq!(days, vec![&json!(day)], "{zone}: {revenue}");
+        for record in exported(&s, "payment").await {
+            assert_eq!(record["received_on"], day, "{zone}: {record}");
+        }
+
+        let tariff = s.ok("/v1/tariffs", json!({"name": "Z3", "currency": "TZS", "price_per_kwh": "500"}), 201).await;
+        let before = micropower_server::ids::business_day(&micropower_server::ids::now(), zone);
+        let (_, snapshot) = s.get("/v1/devices/MTR-Z1/snapshot").await;
+        let reg = s
+            .ok(
+                "/v1/registrations",
+                json!({"customer": new_customer(&r.village),
+                       "device": {"serial": "MTR-Z3", "kind": "meter", "manufacturer_id": r.meter_maker,
+                                  "tariff_id": tariff["id"]}}),
+                201,
+            )
+            .await;
+        let after = micropower_server::ids::business_day(&micropower_server::ids::now(), zone);
+        for today in [&snapshot["today"], &reg["device"]["registered_on"]] {
+            assert!(today == &json!(before) || today == &json!(after), "{zone}: today is {today}, not {before}");
+        }
+    }
+}
+
+/// A time zone the IANA database does not know stops the server at start, saying which setting is wrong.
+#[test]
+fn an_unknown_time_zone_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_micropower-server"))
+        .env("MICROPOWER_TIMEZONE", "Africa/Dar es Salaam")
+        .env("DATABASE_URL", format!("sqlite://{}/never.db", dir.path().display()))
+        .env("MICROPOWER_LISTEN", "127.0.0.1:0")
+        .env("MICROPOWER_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("MICROPOWER_TIMEZONE: \"Africa/Dar es Salaam\" is not an IANA time zone name"), "{stderr}");
+    assert!(!dir.path().join("never.db").exists(), "nothing was started");
 }

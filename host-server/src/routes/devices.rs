@@ -79,7 +79,7 @@ pub async fn snapshot(State(state): State<AppState>, Path(raw): Path<String>) ->
     let d = repo::device(&mut *tx, &serial, "").await?.ok_or_else(|| ApiError::not_found("device", &raw))?;
     let snapshot = crate::snapshot::load(&mut tx, &d).await?;
     drop(tx);
-    Ok(Json(json!({"serial": serial, "today": crate::ids::today(), "snapshot": snapshot})))
+    Ok(Json(json!({"serial": serial, "today": state.today(), "snapshot": snapshot})))
 }
 
 /// The body of `PUT /v1/devices/{serial}/owner`.

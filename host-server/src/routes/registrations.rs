@@ -14,7 +14,7 @@ use sqlx::Row;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse, Body};
-use crate::ids::{new_id, now_rfc3339, today};
+use crate::ids::{new_id, now_rfc3339};
 use crate::payments::NewPayment;
 use crate::repo::{self, PlanRow};
 use crate::routes::registry::load_tariff;
@@ -63,7 +63,7 @@ pub async fn register(
     Body(mut body): Body<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     if let Some(map) = body.as_object_mut() {
-        map.entry("registered_on").or_insert_with(|| json!(today()));
+        map.entry("registered_on").or_insert_with(|| json!(state.today()));
     }
     let mut plan_in = body.get("plan").cloned();
     let down = DownPayment::take(&mut body, plan_in.as_mut(), "plan.down_payment_provider")?;
@@ -167,7 +167,7 @@ pub async fn sell_plan(
     }
     let args = json!({"id": new_id(), "plan": plan_in, "down_payment_paid": sale["down_payment_paid"]});
     let plan: RegisteredPlan = state.core("create_plan", &args)?;
-    let (row, down_payment) = sell(&state, &mut tx, &plan, &customer_id, None, &down, today()).await?;
+    let (row, down_payment) = sell(&state, &mut tx, &plan, &customer_id, None, &down, state.today()).await?;
     tx.commit().await?;
     let mut answer = crate::routes::plans::plan_json(&state, &row)?;
     if let Some(map) = answer.as_object_mut() {
@@ -203,7 +203,8 @@ async fn sell(
     let allocation: Allocation = crate::payments::plan_allocation(state, tx, &row, &amount, &row.currency).await?;
     let payment_id = new_id();
     let answer = crate::payments::answer(&payment_id, serial, Some(&row.id), &allocation, &[]);
-    let received_at = if sold_on == today() { now_rfc3339() } else { format!("{sold_on}T12:00:00Z") };
+    let received_at =
+        if sold_on == state.today() { now_rfc3339() } else { crate::ids::instant_on(sold_on, state.timezone) };
     let payment = NewPayment {
         id: &payment_id,
         provider: &down.provider,
