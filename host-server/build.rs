@@ -36,6 +36,8 @@ fn build() -> Result<(), String> {
     let manifest_dir = PathBuf::from(var("CARGO_MANIFEST_DIR")?);
     let root = manifest_dir.parent().ok_or("host-server has no parent directory")?.to_path_buf();
     let out_dir = PathBuf::from(var("OUT_DIR")?);
+    // `sqlx::migrate!` embeds migrations/ at compile time but cannot tell cargo to watch it.
+    println!("cargo::rerun-if-changed={}", manifest_dir.join("migrations").display());
     let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     // Both are default features; the fuzz crate turns them off, since it needs the server's parsers only.

@@ -322,7 +322,8 @@ export interface PaymentRecord {
   payment_id: string;
   received_on: IsoDate;
   currency: CurrencyCode;
-  device_kind: DeviceKind;
+  /** Absent (null) for a payment to a plan sold without a device; `by: "kind"` groups it as "appliance". */
+  device_kind?: DeviceKind | null;
   location: Location;
   lines?: AllocationLine[];
 }

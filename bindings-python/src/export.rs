@@ -537,7 +537,7 @@ impl Dataset {
         api::unit_price(tariff)?;
         let mut rows = Vec::new();
         for (payment, details) in self.payments.iter().zip(&self.payment_details) {
-            if payment.device_kind != DeviceKind::Meter || payment.currency != tariff.currency {
+            if payment.device_kind != Some(DeviceKind::Meter) || payment.currency != tariff.currency {
                 continue;
             }
             let energy: Vec<_> = payment.lines.iter().filter(|l| l.kind == AllocationKind::Energy).collect();

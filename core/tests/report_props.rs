@@ -93,16 +93,15 @@ fn payments(
         // The core always gives an energy line its kWh; other kinds may or may not carry a quantity.
         quantity: if kind == AllocationKind::Energy { quantity.or(Some(Decimal::ONE)) } else { quantity },
     });
-    let payment = (day, currency(), device_kind(), location(), prop::collection::vec(line, 0..4)).prop_map(
-        |(received_on, currency, device_kind, location, lines)| PaymentRecord {
+    let payment = (day, currency(), prop::option::of(device_kind()), location(), prop::collection::vec(line, 0..4))
+        .prop_map(|(received_on, currency, device_kind, location, lines)| PaymentRecord {
             payment_id: "p".into(),
             received_on,
             currency,
             device_kind,
             location,
             lines,
-        },
-    );
+        });
     prop::collection::vec(payment, 0..40)
 }
 

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use crate::engine::EngineKind;
+/// An IANA time zone (`chrono_tz`), re-exported for the settings and the tests.
+pub use chrono_tz::Tz;
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -26,6 +28,9 @@ pub struct Config {
     pub body_limit: usize,
     /// `MICROPOWER_VENDOR_URL`: where pending tokens of `external` manufacturers are requested.
     pub vendor_url: Option<String>,
+    /// `MICROPOWER_TIMEZONE`, an IANA name, default UTC: the operator's time zone, which decides the business
+    /// day of every instant (domain.md §7b).
+    pub timezone: Tz,
 }
 
 /// A setting that cannot be used.
@@ -39,7 +44,12 @@ pub struct ConfigError {
 impl Config {
     /// Reads the environment and the arguments (`--demo`).
     pub fn from_env(args: &[String]) -> Result<Self, ConfigError> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Self::from_vars(args, |name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings from `lookup` (the environment, or a test's table) and the arguments.
+    pub fn from_vars(args: &[String], lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let listen = var("MICROPOWER_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen = listen.parse().map_err(|e| ConfigError {
             name: "MICROPOWER_LISTEN",
@@ -51,6 +61,10 @@ impl Config {
         };
         let demo =
             args.iter().any(|a| a == "--demo") || matches!(var("MICROPOWER_DEMO").as_deref(), Some("1" | "true"));
+        let timezone = match var("MICROPOWER_TIMEZONE") {
+            None => Tz::UTC,
+            Some(name) => timezone(&name)?,
+        };
         Ok(Config {
             listen,
             database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://./data/micropower.db".into()),
@@ -61,6 +75,43 @@ impl Config {
             demo,
             body_limit: 256 * 1024,
             vendor_url: var("MICROPOWER_VENDOR_URL"),
+            timezone,
         })
+    }
+}
+
+/// The time zone an IANA name (`Africa/Dar_es_Salaam`) names, spelt as the time zone database spells it.
+pub fn timezone(name: &str) -> Result<Tz, ConfigError> {
+    name.trim().parse::<Tz>().map_err(|_| ConfigError {
+        name: "MICROPOWER_TIMEZONE",
+        reason: format!(
+            "{name:?} is not an IANA time zone name (such as Africa/Dar_es_Salaam, Africa/Nairobi or UTC; \
+             the names are case-sensitive)"
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_vars(&[], |name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned()))
+    }
+
+    #[test]
+    fn the_time_zone_is_an_iana_name_and_utc_by_default() {
+        assert_eq!(with(&[]).unwrap().timezone, Tz::UTC);
+        assert_eq!(with(&[("MICROPOWER_TIMEZONE", " ")]).unwrap().timezone, Tz::UTC);
+        assert_eq!(
+            with(&[("MICROPOWER_TIMEZONE", "Africa/Dar_es_Salaam")]).unwrap().timezone,
+            Tz::Africa__Dar_es_Salaam
+        );
+        for bad in ["Africa/Dar es Salaam", "africa/nairobi", "EAT+3", "Mars/Olympus_Mons"] {
+            let e = with(&[("MICROPOWER_TIMEZONE", bad)]).err().expect(bad).to_string();
+            assert!(e.starts_with("MICROPOWER_TIMEZONE: ") && e.contains(bad) && e.contains("IANA"), "{e}");
+        }
     }
 }

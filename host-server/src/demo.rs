@@ -8,7 +8,6 @@ use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
-use crate::ids::today;
 use crate::payments::{apply, PaymentIn};
 use crate::routes::{registrations, registry};
 use crate::state::AppState;
@@ -122,7 +121,7 @@ pub async fn seed(state: &AppState) -> ApiResult<bool> {
     .await?
     .1
      .0;
-    let start = today() - chrono::Days::new(120);
+    let start = state.today() - chrono::Days::new(120);
     for (n, (name, surname)) in NAMES.iter().enumerate() {
         let village = villages.get(n % villages.len()).cloned().unwrap_or_default();
         let customer =
@@ -159,7 +158,8 @@ pub async fn seed(state: &AppState) -> ApiResult<bool> {
             let payment = PaymentIn {
                 provider: "demo".into(),
                 provider_tx_id: format!("demo-{n}-{p}"),
-                serial: serial.clone(),
+                serial: Some(serial.clone()),
+                plan_id: None,
                 amount: amount.to_string(),
                 currency: "TZS".into(),
                 received_at: Some(at),

@@ -1,6 +1,7 @@
 //! Identifiers and the server's clock (the core never reads a clock; the server does, here only).
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, TimeZone, Utc};
+use chrono_tz::Tz;
 
 /// A new time-ordered unique id (UUID v7).
 pub fn new_id() -> String {
@@ -17,7 +18,19 @@ pub fn now_rfc3339() -> String {
     now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Today's date in UTC: the business day of a payment received now.
-pub fn today() -> NaiveDate {
-    now().date_naive()
+/// The business day of an instant (domain.md §7b): its date in the operator's time zone, whatever offset
+/// it was written with. 21:30 UTC is already the next day in Dar es Salaam.
+pub fn business_day<Z: TimeZone>(at: &DateTime<Z>, zone: Tz) -> NaiveDate {
+    at.with_timezone(&zone).date_naive()
+}
+
+/// An instant on `day` in the operator's time zone, for a record the server dates itself (a back-dated
+/// sale's down payment): noon, which exists on every day in every zone.
+pub fn instant_on(day: NaiveDate, zone: Tz) -> String {
+    let noon = day.and_time(NaiveTime::from_hms_opt(12, 0, 0).unwrap_or(NaiveTime::MIN));
+    zone.from_local_datetime(&noon)
+        .earliest()
+        .map(|at| at.with_timezone(&Utc))
+        .unwrap_or_else(|| noon.and_utc())
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
 }

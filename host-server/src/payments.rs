@@ -2,6 +2,7 @@
 //! snapshot, asks the core, writes the journal, balances, plans, tokens and the new token count, commits, and
 //! only then answers. The same `(provider, provider_tx_id)` twice returns the stored answer.
 
+use axum::http::StatusCode;
 use micropower_core::api::{Allocation, AllocationKind, TokenRequest, TokenUnit};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -11,16 +12,22 @@ use crate::db::Backend;
 use crate::error::{ApiError, ApiResult};
 use crate::group_commit::{GroupCommit, Step, StepFuture};
 use crate::ids::{new_id, now_rfc3339};
-use crate::repo::{self, DeviceRow};
+use crate::repo::{self, DeviceRow, PlanRow};
 use crate::state::{AppState, Metrics};
 
-/// A payment as providers and operators post it (`POST /v1/payments`).
+/// A payment as providers and operators post it (`POST /v1/payments`): for a device by its `serial`, or
+/// for a plan by its `plan_id` (domain.md §5: a TV sold without a device is paid by its plan's id).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentIn {
     pub provider: String,
     pub provider_tx_id: String,
-    pub serial: String,
+    /// The device's serial as typed; exactly one of `serial` and `plan_id`.
+    #[serde(default)]
+    pub serial: Option<String>,
+    /// The plan paid, instead of a serial.
+    #[serde(default)]
+    pub plan_id: Option<String>,
     pub amount: String,
     pub currency: String,
     /// RFC 3339; default now.
@@ -32,6 +39,54 @@ pub struct PaymentIn {
     /// unmatched queue instead of being refused.
     #[serde(default)]
     pub money_moved: bool,
+}
+
+/// What a payment (or a validation) names: a device, or a plan.
+#[derive(Debug, Clone, Copy)]
+pub enum Named<'a> {
+    Serial(&'a str),
+    Plan(&'a str),
+}
+
+impl<'a> Named<'a> {
+    /// Exactly one of `serial` and `plan_id`, each 1 to 128 characters. Both or neither is a 422 naming the
+    /// field: the body is well-formed JSON, but it does not say what to pay.
+    pub fn of(serial: Option<&'a str>, plan_id: Option<&'a str>) -> ApiResult<Self> {
+        let named = match (serial, plan_id) {
+            (Some(serial), None) => Named::Serial(serial),
+            (None, Some(plan)) => Named::Plan(plan),
+            (Some(_), Some(_)) => {
+                return Err(unprocessable("plan_id", "give either serial or plan_id, not both"));
+            }
+            (None, None) => {
+                return Err(unprocessable("serial", "a payment names its device (serial) or its plan (plan_id)"));
+            }
+        };
+        match named {
+            Named::Serial(serial) => check_text("serial", serial, 128)?,
+            Named::Plan(plan) => check_text("plan_id", plan, 128)?,
+        }
+        Ok(named)
+    }
+}
+
+impl PaymentIn {
+    /// What the payment names ([`Named::of`]).
+    pub fn named(&self) -> ApiResult<Named<'_>> {
+        Named::of(self.serial.as_deref(), self.plan_id.as_deref())
+    }
+}
+
+/// 422 `invalid_input` for one field.
+fn unprocessable(field: &str, message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message).with("field", json!(field))
+}
+
+/// 422 `not_found` for a plan a payment names: like an unknown serial, a refusal of the payment (kept in
+/// the refused log), not a missing resource of the request's path.
+fn unknown_plan(id: &str) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "not_found", format!("plan {id:?} not found"))
+        .with("field", json!("plan_id"))
 }
 
 /// What happened to a posted payment.
@@ -51,22 +106,40 @@ fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
     Ok(())
 }
 
-/// The day of a payment: the date part of `received_at` (operators run the server in their time zone's
-/// UTC offset; the instant is kept as sent).
-fn received(payment: &PaymentIn) -> ApiResult<(String, chrono::NaiveDate)> {
+/// The instant of a payment (kept as sent; now when absent) and its business day: the date of that instant
+/// in the operator's time zone, whatever offset it was sent with.
+fn received(state: &AppState, payment: &PaymentIn) -> ApiResult<(String, chrono::NaiveDate)> {
     match &payment.received_at {
-        None => Ok((now_rfc3339(), crate::ids::today())),
+        None => Ok((now_rfc3339(), state.today())),
         Some(text) => {
             let at = chrono::DateTime::parse_from_rfc3339(text)
                 .map_err(|_| ApiError::invalid("received_at", "an RFC 3339 instant is required"))?;
-            Ok((text.clone(), at.date_naive()))
+            Ok((text.clone(), crate::ids::business_day(&at, state.timezone)))
         }
     }
 }
 
 /// Asks the core whether a payment would be accepted now (domain.md §5.5), without side effects: the
-/// core's `Validation` as JSON, or its refusal.
-pub async fn validate(state: &AppState, serial: &str, amount: &str, currency: &str, channel: &str) -> ApiResult<Value> {
+/// core's `Validation` as JSON, or its refusal. A plan sold with a device is validated as its device; a
+/// device-less plan gets the core's allocation of a plan payment as its preview.
+pub async fn validate(
+    state: &AppState,
+    named: Named<'_>,
+    amount: &str,
+    currency: &str,
+    channel: &str,
+) -> ApiResult<Value> {
+    let serial = match named {
+        Named::Serial(serial) => serial.to_owned(),
+        Named::Plan(id) => {
+            let mut tx = state.db.pool.begin().await?;
+            let plan = repo::plan(&mut *tx, id).await?.ok_or_else(|| unknown_plan(id))?;
+            match &plan.serial {
+                Some(serial) => serial.clone(),
+                None => return validate_plan(state, &mut tx, &plan, amount, currency).await,
+            }
+        }
+    };
     let canonical: Option<String> = state.core("normalize_serial", &json!({"raw": serial})).ok();
     let mut tx = state.db.pool.begin().await?;
     let device = match &canonical {
@@ -79,9 +152,42 @@ pub async fn validate(state: &AppState, serial: &str, amount: &str, currency: &s
     };
     drop(tx);
     let request = json!({
-        "serial": serial, "amount": amount, "currency": currency, "received_on": crate::ids::today(), "channel": channel,
+        "serial": serial, "amount": amount, "currency": currency, "received_on": state.today(), "channel": channel,
     });
     state.core::<_, Value>("validate_payment", &json!({"snapshot": snapshot, "request": request}))
+}
+
+/// The validation of a payment to a device-less plan, in the shape of the core's `Validation`: the core's
+/// allocation of a plan payment is the preview (its refusals, such as another currency, are the answer).
+/// The core has no minimum for a plan paid by id, so `minimum_amount` is null.
+async fn validate_plan(
+    state: &AppState,
+    tx: &mut Transaction<'_, Any>,
+    plan: &PlanRow,
+    amount: &str,
+    currency: &str,
+) -> ApiResult<Value> {
+    let owner = repo::customer(&mut **tx, &plan.customer_id).await?;
+    let preview: Allocation = plan_allocation(state, tx, plan, amount, currency).await?;
+    let customer_name = owner.map(|c| format!("{} {}", c.name, c.surname).trim().to_owned()).unwrap_or_default();
+    Ok(json!({"accepted": true, "customer_name": customer_name, "minimum_amount": null, "preview": preview}))
+}
+
+/// The core's allocation of `amount` paid to a device-less plan, with its owner's credit balance. Only
+/// installment plans can be paid by id: an energy-as-a-service plan sells days of its device.
+pub async fn plan_allocation<R: serde::de::DeserializeOwned>(
+    state: &AppState,
+    tx: &mut Transaction<'_, Any>,
+    plan: &PlanRow,
+    amount: &str,
+    currency: &str,
+) -> ApiResult<R> {
+    if plan.kind != "installments" {
+        return Err(unprocessable("plan_id", "only an installment plan can be paid by its id"));
+    }
+    let credit = repo::credit(&mut **tx, &plan.customer_id, &plan.currency).await?;
+    let args = json!({"plan": plan.body, "credit_balance": credit, "amount": amount, "currency": currency});
+    state.core("allocate_plan_payment", &args)
 }
 
 /// Looks up a stored answer for `(provider, provider_tx_id)`.
@@ -98,21 +204,32 @@ async fn stored_answer<'e, E: sqlx::Executor<'e, Database = Any>>(
     row.map(|r| serde_json::from_str(&r.try_get::<String, _>("response")?).map_err(ApiError::internal)).transpose()
 }
 
+/// What a checked payment pays.
+enum Target {
+    /// A device: the serial in canonical form, or None when it cannot be one (then no device has it).
+    Device(Option<String>),
+    /// A plan, by id.
+    Plan(String),
+}
+
 /// A payment checked and ready to apply.
 pub struct Checked {
     payment: PaymentIn,
-    /// The serial in canonical form, or None when it cannot be one (then no device has it). Worked out
-    /// before the payment waits for the writer, so the one-at-a-time part does no more than it must.
-    serial: Option<String>,
+    /// Worked out before the payment waits for the writer, so the one-at-a-time part does no more than it
+    /// must.
+    target: Target,
     received_at: String,
     received_on: chrono::NaiveDate,
 }
 
 impl Checked {
     fn new(state: &AppState, payment: &PaymentIn) -> ApiResult<Self> {
-        let (received_at, received_on) = received(payment)?;
-        let serial = state.core("normalize_serial", &json!({"raw": payment.serial})).ok();
-        Ok(Checked { payment: payment.clone(), serial, received_at, received_on })
+        let target = match payment.named()? {
+            Named::Serial(raw) => Target::Device(state.core("normalize_serial", &json!({"raw": raw})).ok()),
+            Named::Plan(id) => Target::Plan(id.to_owned()),
+        };
+        let (received_at, received_on) = received(state, payment)?;
+        Ok(Checked { payment: payment.clone(), target, received_at, received_on })
     }
 }
 
@@ -128,7 +245,6 @@ pub enum Decision {
 pub async fn apply(state: &AppState, payment: &PaymentIn) -> ApiResult<Outcome> {
     check_text("provider", &payment.provider, 64)?;
     check_text("provider_tx_id", &payment.provider_tx_id, 128)?;
-    check_text("serial", &payment.serial, 128)?;
     let checked = Checked::new(state, payment)?;
     if let Some(answer) = stored_answer(&state.db.pool, &payment.provider, &payment.provider_tx_id).await? {
         Metrics::bump(&state.metrics.payments_duplicate);
@@ -168,7 +284,12 @@ fn finish(state: &AppState, decision: Decision) -> ApiResult<Outcome> {
         Decision::Done(outcome) => {
             let counter = match &outcome {
                 Outcome::Applied(v) => {
-                    tracing::info!(payment = text(v, "payment_id"), serial = text(v, "serial"), "payment applied");
+                    tracing::info!(
+                        payment = text(v, "payment_id"),
+                        serial = text(v, "serial"),
+                        plan = text(v, "plan_id"),
+                        "payment applied"
+                    );
                     &state.metrics.payments_applied
                 }
                 Outcome::Repeat(_) => &state.metrics.payments_duplicate,
@@ -187,11 +308,36 @@ fn finish(state: &AppState, decision: Decision) -> ApiResult<Outcome> {
     }
 }
 
-/// Everything one payment writes, inside the caller's transaction: lock the device (and its owner), check
-/// for a copy applied meanwhile, load the snapshot, ask the core, write the decision.
+/// Everything one payment writes, inside the caller's transaction.
 async fn decide(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checked) -> ApiResult<Decision> {
+    match &c.target {
+        Target::Device(serial) => decide_device(state, tx, c, serial.as_deref(), None).await,
+        Target::Plan(id) => decide_plan(state, tx, c, id).await,
+    }
+}
+
+/// Takes the row lock of a customer on PostgreSQL: every write of a customer's plans, credit balance or
+/// payments holds it, so they apply one after the other. SQLite's single writer does that already.
+pub async fn lock_customer(state: &AppState, tx: &mut Transaction<'_, Any>, id: &str) -> ApiResult<()> {
+    if state.db.backend == Backend::Postgres {
+        let sql = format!("SELECT id FROM customers WHERE id = $1{}", state.db.for_update());
+        sqlx::query(&sql).bind(id).fetch_optional(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// A device payment: lock the device (and its owner), check for a copy applied meanwhile, load the
+/// snapshot, ask the core, write the decision. `plan_id` is the plan the payment named, when it named the
+/// device's plan instead of the device.
+async fn decide_device(
+    state: &AppState,
+    tx: &mut Transaction<'_, Any>,
+    c: &Checked,
+    serial: Option<&str>,
+    plan_id: Option<&str>,
+) -> ApiResult<Decision> {
     let payment = &c.payment;
-    let device = match &c.serial {
+    let device = match serial {
         Some(s) => repo::device(&mut **tx, s, state.db.for_update()).await?,
         None => None,
     };
@@ -203,20 +349,19 @@ async fn decide(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checked) ->
         if payment.money_moved {
             return queue_unmatched(tx, payment, &c.received_at).await.map(|v| Decision::Done(Outcome::Unmatched(v)));
         }
-        let unknown = micropower_core::CoreError::UnknownSerial { serial: payment.serial.clone() };
+        let unknown = micropower_core::CoreError::UnknownSerial { serial: payment.serial.clone().unwrap_or_default() };
         let refusal = ApiError::from(crate::engine::EngineError::from_core(&unknown));
         return refuse(tx, payment, refusal).await;
     };
-    // PostgreSQL: the owner's row lock serialises payments on the owner's other devices (shared credit and
-    // device-less plans). SQLite's writer applies one payment at a time already.
-    if let (Some(owner), Backend::Postgres) = (&device.owner_id, state.db.backend) {
-        let sql = format!("SELECT id FROM customers WHERE id = $1{}", state.db.for_update());
-        sqlx::query(&sql).bind(owner).fetch_optional(&mut **tx).await?;
+    // The owner's row lock serialises payments on the owner's other devices (shared credit and device-less
+    // plans) and edits of the owner's plans.
+    if let Some(owner) = &device.owner_id {
+        lock_customer(state, tx, owner).await?;
     }
     let (snapshot, owner) = crate::snapshot::load_with_owner(tx, &device).await?;
     let args = json!({
         "snapshot": snapshot,
-        "payment": {"serial": payment.serial, "amount": payment.amount, "currency": payment.currency, "received_on": c.received_on},
+        "payment": {"serial": device.serial, "amount": payment.amount, "currency": payment.currency, "received_on": c.received_on},
     });
     let allocation: Allocation = match state.core("allocate_payment", &args) {
         Ok(a) => a,
@@ -224,12 +369,74 @@ async fn decide(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checked) ->
     };
     let payment_id = new_id();
     let tokens = make_tokens(state, tx, &device, allocation.token.as_ref()).await?;
-    let response = answer(&payment_id, &allocation, &tokens);
-    write(tx, payment, &device, &allocation, &payment_id, &c.received_at, &response).await?;
+    let response = answer(&payment_id, Some(&device.serial), plan_id, &allocation, &tokens);
+    let row = NewPayment {
+        id: &payment_id,
+        provider: &payment.provider,
+        provider_tx_id: &payment.provider_tx_id,
+        serial: &device.serial,
+        plan_id,
+        customer_id: device.owner_id.as_deref(),
+        received_at: &c.received_at,
+        payer_phone: payment.payer_phone.as_deref(),
+    };
+    record(tx, &row, &allocation, &response).await?;
+    if let Some(access) = &allocation.access_rate {
+        sqlx::query("UPDATE devices SET access_accrued_periods = $1, access_debt = $2 WHERE serial = $3")
+            .bind(i64::from(access.accrued_periods))
+            .bind(access.debt.normalize().to_string())
+            .bind(&device.serial)
+            .execute(&mut **tx)
+            .await?;
+    }
     record_tokens(tx, &device.serial, Some(&payment_id), None, &tokens).await?;
     // The customer's SMS is queued in the payment's own transaction: both happen, or neither.
     if let Some(owner) = &owner {
         crate::notify::enqueue_payment(tx, &payment_id, owner).await?;
+    }
+    Ok(Decision::Done(Outcome::Applied(response)))
+}
+
+/// A payment that names a plan. A plan sold with a device is paid as its device (the token goes to the
+/// device it was sold with); a device-less plan through the core's allocation of a plan payment, under its
+/// owner's lock like any payment of that customer.
+async fn decide_plan(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checked, id: &str) -> ApiResult<Decision> {
+    let payment = &c.payment;
+    let Some(found) = repo::plan(&mut **tx, id).await? else {
+        if let Some(answer) = stored_answer(&mut **tx, &payment.provider, &payment.provider_tx_id).await? {
+            return Ok(Decision::Done(Outcome::Repeat(answer)));
+        }
+        return refuse(tx, payment, unknown_plan(id)).await;
+    };
+    if let Some(serial) = &found.serial {
+        return decide_device(state, tx, c, Some(serial), Some(&found.id)).await;
+    }
+    // A device-less plan never changes owner (only a device is re-assigned, with its plan), so the owner
+    // read before the lock is the one to lock; the plan is read again under it.
+    lock_customer(state, tx, &found.customer_id).await?;
+    if let Some(answer) = stored_answer(&mut **tx, &payment.provider, &payment.provider_tx_id).await? {
+        return Ok(Decision::Done(Outcome::Repeat(answer)));
+    }
+    let plan = repo::plan(&mut **tx, id).await?.ok_or_else(|| ApiError::internal(format!("plan {id} vanished")))?;
+    let allocation: Allocation = match plan_allocation(state, tx, &plan, &payment.amount, &payment.currency).await {
+        Ok(a) => a,
+        Err(refusal) => return refuse(tx, payment, refusal).await,
+    };
+    let payment_id = new_id();
+    let response = answer(&payment_id, None, Some(&plan.id), &allocation, &[]);
+    let row = NewPayment {
+        id: &payment_id,
+        provider: &payment.provider,
+        provider_tx_id: &payment.provider_tx_id,
+        serial: "",
+        plan_id: Some(&plan.id),
+        customer_id: Some(&plan.customer_id),
+        received_at: &c.received_at,
+        payer_phone: payment.payer_phone.as_deref(),
+    };
+    record(tx, &row, &allocation, &response).await?;
+    if let Some(owner) = repo::customer(&mut **tx, &plan.customer_id).await? {
+        crate::notify::enqueue_payment(tx, &payment_id, &owner).await?;
     }
     Ok(Decision::Done(Outcome::Applied(response)))
 }
@@ -241,13 +448,15 @@ async fn refuse(tx: &mut Transaction<'_, Any>, payment: &PaymentIn, refusal: Api
     }
     let message = refusal.body.get("message").and_then(Value::as_str).unwrap_or_default().to_owned();
     sqlx::query(
-        "INSERT INTO refused_payments (id, provider, provider_tx_id, serial, amount, currency, code, message, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO refused_payments (id, provider, provider_tx_id, serial, plan_id, amount, currency, code, message, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(new_id())
     .bind(&payment.provider)
     .bind(&payment.provider_tx_id)
-    .bind(&payment.serial)
+    // The column predates payments by plan id: "" when the payment named a plan.
+    .bind(payment.serial.as_deref().unwrap_or_default())
+    .bind(&payment.plan_id)
     .bind(&payment.amount)
     .bind(&payment.currency)
     .bind(refusal.code())
@@ -436,8 +645,15 @@ fn allocation_lines(allocation: &Allocation) -> Vec<Value> {
     lines
 }
 
-/// The answer to `POST /v1/payments`, stored with the payment so a retry gets it byte for byte.
-fn answer(payment_id: &str, allocation: &Allocation, tokens: &[TokenOut]) -> Value {
+/// The answer to `POST /v1/payments`, stored with the payment so a retry gets it byte for byte. `serial` is
+/// the device paid (null for a device-less plan); `plan_id` is there when the payment named a plan.
+pub fn answer(
+    payment_id: &str,
+    serial: Option<&str>,
+    plan_id: Option<&str>,
+    allocation: &Allocation,
+    tokens: &[TokenOut],
+) -> Value {
     let status = if tokens.is_empty() {
         "credited"
     } else if tokens.iter().any(|t| t.status == "pending") {
@@ -449,10 +665,10 @@ fn answer(payment_id: &str, allocation: &Allocation, tokens: &[TokenOut]) -> Val
         .iter()
         .map(|t| json!({"kind": t.kind, "unit": t.unit, "quantity": t.quantity, "code": t.code, "count": t.count}))
         .collect();
-    json!({
+    let mut out = json!({
         "payment_id": payment_id,
         "status": status,
-        "serial": allocation.serial,
+        "serial": serial,
         "amount": allocation.amount.normalize().to_string(),
         "currency": allocation.currency,
         "allocations": allocation_lines(allocation),
@@ -460,32 +676,51 @@ fn answer(payment_id: &str, allocation: &Allocation, tokens: &[TokenOut]) -> Val
         "tokens": tokens,
         "credit_balance": allocation.credit_balance.normalize().to_string(),
         "no_token_reason": allocation.no_token_reason,
-    })
+    });
+    if let (Some(plan_id), Some(map)) = (plan_id, out.as_object_mut()) {
+        map.insert("plan_id".into(), json!(plan_id));
+    }
+    out
 }
 
-async fn write(
+/// The row of an applied payment.
+pub struct NewPayment<'a> {
+    pub id: &'a str,
+    pub provider: &'a str,
+    pub provider_tx_id: &'a str,
+    /// The device paid; "" for a device-less plan (the column predates payments by plan id).
+    pub serial: &'a str,
+    /// The plan the payment named, if it named one.
+    pub plan_id: Option<&'a str>,
+    pub customer_id: Option<&'a str>,
+    pub received_at: &'a str,
+    pub payer_phone: Option<&'a str>,
+}
+
+/// Writes what every applied payment writes, inside the caller's transaction: the payment with its stored
+/// answer, its journal, the plans it touched and the owner's credit balance. A duplicate
+/// `(provider, provider_tx_id)` is a 409 marked `duplicate_payment`.
+pub async fn record(
     tx: &mut Transaction<'_, Any>,
-    payment: &PaymentIn,
-    device: &DeviceRow,
+    payment: &NewPayment<'_>,
     allocation: &Allocation,
-    payment_id: &str,
-    received_at: &str,
     response: &Value,
 ) -> ApiResult<()> {
     let status = response.get("status").and_then(Value::as_str).unwrap_or("credited");
     sqlx::query(
-        "INSERT INTO payments (id, provider, provider_tx_id, serial, customer_id, amount, currency, received_at, payer_phone, status, response, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "INSERT INTO payments (id, provider, provider_tx_id, serial, plan_id, customer_id, amount, currency, received_at, payer_phone, status, response, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
-    .bind(payment_id)
-    .bind(&payment.provider)
-    .bind(&payment.provider_tx_id)
-    .bind(&allocation.serial)
-    .bind(&device.owner_id)
+    .bind(payment.id)
+    .bind(payment.provider)
+    .bind(payment.provider_tx_id)
+    .bind(payment.serial)
+    .bind(payment.plan_id)
+    .bind(payment.customer_id)
     .bind(allocation.amount.normalize().to_string())
     .bind(allocation.currency.code())
-    .bind(received_at)
-    .bind(&payment.payer_phone)
+    .bind(payment.received_at)
+    .bind(payment.payer_phone)
     .bind(status)
     .bind(response.to_string())
     .bind(now_rfc3339())
@@ -502,19 +737,11 @@ async fn write(
     if !allocation.credit_used.is_zero() {
         journal.push(json!({"kind": "credit_used", "amount": allocation.credit_used.normalize().to_string()}));
     }
-    insert_journal(tx, payment_id, &journal).await?;
+    insert_journal(tx, payment.id, &journal).await?;
     for plan in &allocation.plans {
         repo::update_plan_body(&mut **tx, &plan.id, plan).await?;
     }
-    if let Some(access) = &allocation.access_rate {
-        sqlx::query("UPDATE devices SET access_accrued_periods = $1, access_debt = $2 WHERE serial = $3")
-            .bind(i64::from(access.accrued_periods))
-            .bind(access.debt.normalize().to_string())
-            .bind(&device.serial)
-            .execute(&mut **tx)
-            .await?;
-    }
-    if let Some(owner) = &device.owner_id {
+    if let Some(owner) = payment.customer_id {
         repo::set_credit(
             &mut **tx,
             owner,

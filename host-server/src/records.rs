@@ -31,8 +31,13 @@ pub async fn customer_locations(pool: &AnyPool) -> ApiResult<HashMap<String, Loc
     Ok(out)
 }
 
-/// One payment record per applied payment: a superset of the core's `PaymentRecord`.
-pub async fn payments(pool: &AnyPool, locations: &HashMap<String, Location>) -> ApiResult<Vec<Value>> {
+/// One payment record per applied payment: a superset of the core's `PaymentRecord`, its `received_on` the
+/// business day of its instant in `zone`.
+pub async fn payments(
+    pool: &AnyPool,
+    locations: &HashMap<String, Location>,
+    zone: chrono_tz::Tz,
+) -> ApiResult<Vec<Value>> {
     let lines = sqlx::query(
         "SELECT payment_id, kind, amount, plan_id, installment, quantity FROM allocations ORDER BY payment_id, line_no",
     )
@@ -64,9 +69,11 @@ pub async fn payments(pool: &AnyPool, locations: &HashMap<String, Location>) -> 
             }
         }
     }
+    // A payment to a device-less plan has no device (serial ''): no device kind, and the plan it paid.
     let rows = sqlx::query(
-        "SELECT p.id, p.provider, p.provider_tx_id, p.serial, p.customer_id, p.amount, p.currency, p.received_at, p.status, \
-         d.kind AS device_kind FROM payments p JOIN devices d ON d.serial = p.serial ORDER BY p.created_at, p.id",
+        "SELECT p.id, p.provider, p.provider_tx_id, NULLIF(p.serial, '') AS serial, p.plan_id, p.customer_id, p.amount, \
+         p.currency, p.received_at, p.status, d.kind AS device_kind \
+         FROM payments p LEFT JOIN devices d ON d.serial = p.serial ORDER BY p.created_at, p.id",
     )
     .fetch_all(pool)
     .await?;
@@ -76,7 +83,7 @@ pub async fn payments(pool: &AnyPool, locations: &HashMap<String, Location>) -> 
         let customer: Option<String> = r.try_get("customer_id")?;
         let received_at: String = r.try_get("received_at")?;
         let received_on = chrono::DateTime::parse_from_rfc3339(&received_at)
-            .map(|t| t.date_naive().to_string())
+            .map(|t| crate::ids::business_day(&t, zone).to_string())
             .map_err(|e| ApiError::internal(format!("payment {id} received_at: {e}")))?;
         let (lines, credit_added, credit_used) = by_payment.remove(&id).unwrap_or_default();
         let location = customer.as_ref().and_then(|c| locations.get(c));
@@ -86,10 +93,11 @@ pub async fn payments(pool: &AnyPool, locations: &HashMap<String, Location>) -> 
             "received_on": received_on,
             "received_at": received_at,
             "currency": r.try_get::<String, _>("currency")?,
-            "device_kind": r.try_get::<String, _>("device_kind")?,
+            "device_kind": r.try_get::<Option<String>, _>("device_kind")?,
             "location": location,
             "lines": lines,
-            "serial": r.try_get::<String, _>("serial")?,
+            "serial": r.try_get::<Option<String>, _>("serial")?,
+            "plan_id": r.try_get::<Option<String>, _>("plan_id")?,
             "amount": r.try_get::<String, _>("amount")?,
             "provider": r.try_get::<String, _>("provider")?,
             "provider_tx_id": r.try_get::<String, _>("provider_tx_id")?,

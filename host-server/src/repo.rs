@@ -60,6 +60,8 @@ pub struct PlanRow {
     pub appliance: String,
     pub currency: String,
     pub body: Value,
+    /// 1 when sold; every write of the body adds one.
+    pub version: i64,
 }
 
 impl PlanRow {
@@ -72,6 +74,7 @@ impl PlanRow {
             appliance: r.try_get("appliance")?,
             currency: r.try_get("currency")?,
             body: decode(&r.try_get::<String, _>("body")?, "plan")?,
+            version: r.try_get("version")?,
         })
     }
 
@@ -81,11 +84,20 @@ impl PlanRow {
     }
 }
 
-const PLAN_COLUMNS: &str = "id, customer_id, serial, kind, appliance, currency, body";
+const PLAN_COLUMNS: &str = "id, customer_id, serial, kind, appliance, currency, body, version";
 
 /// A plan by id.
 pub async fn plan<'e, E: Executor<'e, Database = Any>>(exec: E, id: &str) -> ApiResult<Option<PlanRow>> {
-    let sql = format!("SELECT {PLAN_COLUMNS} FROM plans WHERE id = $1");
+    plan_locked(exec, id, "").await
+}
+
+/// A plan by id; `lock` takes the row lock where the database has them.
+pub async fn plan_locked<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    id: &str,
+    lock: &str,
+) -> ApiResult<Option<PlanRow>> {
+    let sql = format!("SELECT {PLAN_COLUMNS} FROM plans WHERE id = $1{lock}");
     let row = sqlx::query(&sql).bind(id).fetch_optional(exec).await?;
     row.as_ref().map(PlanRow::from_row).transpose()
 }
@@ -123,14 +135,20 @@ pub async fn insert_plan<'e, E: Executor<'e, Database = Any>>(exec: E, plan: &Pl
     Ok(())
 }
 
-/// Replaces a plan's body with the core's new version of it.
+/// Replaces a plan's body with the core's new version of it. The caller holds the plan owner's lock (every
+/// writer of a plan takes it first: a payment after its device's, an edit before the plan's), so the body it
+/// read is still the stored one.
 pub async fn update_plan_body<'e, E: Executor<'e, Database = Any>, P: Serialize>(
     exec: E,
     id: &str,
     body: &P,
 ) -> ApiResult<()> {
     let text = serde_json::to_string(body).map_err(ApiError::internal)?;
-    sqlx::query("UPDATE plans SET body = $1 WHERE id = $2").bind(text).bind(id).execute(exec).await?;
+    sqlx::query("UPDATE plans SET body = $1, version = version + 1 WHERE id = $2")
+        .bind(text)
+        .bind(id)
+        .execute(exec)
+        .await?;
     Ok(())
 }
 

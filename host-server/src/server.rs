@@ -49,6 +49,7 @@ pub async fn state(config: &Config) -> Result<(AppState, Option<String>), StartE
         metrics: Metrics::default(),
         writer: std::sync::OnceLock::new(),
         hook_writer: std::sync::OnceLock::new(),
+        timezone: config.timezone,
     }));
     if sqlite {
         let _ = state.writer.set(crate::payments::Writer::spawn(state.clone(), "payment writer"));

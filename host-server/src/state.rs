@@ -26,6 +26,8 @@ pub struct Inner {
     pub writer: std::sync::OnceLock<crate::payments::Writer>,
     /// SQLite's group-commit writer for provider hook deliveries (unset on PostgreSQL).
     pub hook_writer: std::sync::OnceLock<crate::providers::store::HookWriter>,
+    /// The operator's time zone (`MICROPOWER_TIMEZONE`): the business day of every instant.
+    pub timezone: chrono_tz::Tz,
 }
 
 impl std::ops::Deref for AppState {
@@ -54,6 +56,11 @@ impl Metrics {
 }
 
 impl Inner {
+    /// Today in the operator's time zone: the business day of an instant the server stamps now.
+    pub fn today(&self) -> chrono::NaiveDate {
+        crate::ids::business_day(&crate::ids::now(), self.timezone)
+    }
+
     /// Asks the core (through the configured engine) and converts its answer: every decision the server
     /// makes goes through here.
     pub fn core<A: Serialize, R: DeserializeOwned>(&self, function: &str, args: &A) -> ApiResult<R> {

@@ -188,7 +188,7 @@ async fn reminders_once_per_installment(s: TestServer) {
     let r = registry(&s).await;
     // Weekly 3 × 700 from 2026-01-01: installment 1 due 2026-01-08, 2 due 01-15, 3 due 01-22.
     let reg = register_shs(&s, &r, "SHS-RM").await;
-    let settings = reminders::ReminderSettings { days_before: 3, days_after: 1, hour_utc: 7 };
+    let settings = reminders::ReminderSettings { days_before: 3, days_after: 1, hour: 7 };
     let day = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
     assert_eq!(reminders::run_once(&s.state, day("2026-01-04"), settings).await.unwrap(), 0, "due in 4 days: not yet");
     assert_eq!(reminders::run_once(&s.state, day("2026-01-05"), settings).await.unwrap(), 1, "due in 3 days");

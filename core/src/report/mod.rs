@@ -54,6 +54,9 @@ pub use debt::{
 };
 pub use revenue::{energy_sold, revenue_report, EnergyRow, EnergySold, KindAmounts, RevenueReport, RevenueRow};
 
+/// The group of `by: kind` for payments without a device: appliances sold on a plan of their own (a TV).
+pub const NO_DEVICE_GROUP: &str = "appliance";
+
 /// Decimal places of every ratio the reports return (PAR, collection rate), rounded half-up.
 pub const RATIO_DECIMALS: u32 = 4;
 
@@ -66,8 +69,10 @@ pub struct PaymentRecord {
     pub received_on: NaiveDate,
     /// The payment's currency; every line is in it.
     pub currency: Currency,
-    /// The kind of device whose serial the payment carried.
-    pub device_kind: DeviceKind,
+    /// The kind of device whose serial the payment carried; absent for a payment to a plan sold without a
+    /// device (paid by its plan id, or its down payment), which `by: kind` groups as [`NO_DEVICE_GROUP`].
+    #[serde(default)]
+    pub device_kind: Option<DeviceKind>,
     /// Where that device sits: village → area → cluster.
     pub location: Location,
     /// What the money paid for (the allocation's lines); the energy line's `quantity` is its kWh.
@@ -161,7 +166,7 @@ pub enum GroupBy {
     Area,
     /// By the village of the paying device.
     Village,
-    /// By the device kind (`meter`, `solar_home_system`, `e_bike`).
+    /// By the device kind (`meter`, `solar_home_system`, `e_bike`; `appliance` without a device).
     Kind,
     /// One row per period.
     #[default]
@@ -175,7 +180,7 @@ impl GroupBy {
             GroupBy::Cluster => Some(payment.location.cluster_id.as_str()),
             GroupBy::Area => Some(payment.location.area_id.as_str()),
             GroupBy::Village => Some(payment.location.village_id.as_str()),
-            GroupBy::Kind => Some(payment.device_kind.as_str()),
+            GroupBy::Kind => Some(payment.device_kind.as_ref().map_or(NO_DEVICE_GROUP, DeviceKind::as_str)),
             GroupBy::None => None,
         }
     }

@@ -226,7 +226,7 @@ mod tests {
             payment_id: "p".into(),
             received_on: day(on),
             currency: tzs(),
-            device_kind: DeviceKind::Meter,
+            device_kind: Some(DeviceKind::Meter),
             location: Location { cluster_id: "C".into(), area_id: "A".into(), village_id: "V".into() },
             lines,
         }

@@ -68,8 +68,10 @@ pub async fn enqueue_payment(
 /// A payment's text, or `None` while one of its tokens is still pending.
 async fn render_payment(state: &AppState, payment_id: &str) -> ApiResult<Option<String>> {
     let row = sqlx::query(
-        "SELECT p.serial, p.amount, p.currency, c.name, c.surname FROM payments p \
-         LEFT JOIN customers c ON c.id = p.customer_id WHERE p.id = $1",
+        // A payment to a device-less plan names the appliance where others name the serial.
+        "SELECT COALESCE(NULLIF(p.serial, ''), pl.appliance, '') AS serial, p.amount, p.currency, c.name, c.surname \
+         FROM payments p LEFT JOIN customers c ON c.id = p.customer_id LEFT JOIN plans pl ON pl.id = p.plan_id \
+         WHERE p.id = $1",
     )
     .bind(payment_id)
     .fetch_optional(&state.db.pool)

@@ -19,19 +19,19 @@ pub struct ReminderSettings {
     pub days_before: i64,
     /// Remind when an installment has been overdue for at least this many days.
     pub days_after: i64,
-    /// The hour of the day (UTC) the job runs.
-    pub hour_utc: u32,
+    /// The hour of the day, in the operator's time zone, the job runs.
+    pub hour: u32,
 }
 
 impl Default for ReminderSettings {
     fn default() -> Self {
-        ReminderSettings { days_before: 3, days_after: 1, hour_utc: 7 }
+        ReminderSettings { days_before: 3, days_after: 1, hour: 7 }
     }
 }
 
 impl ReminderSettings {
     /// `MICROPOWER_REMINDER_DAYS_BEFORE` (3), `MICROPOWER_REMINDER_DAYS_AFTER` (1), `MICROPOWER_REMINDER_HOUR`
-    /// (7, UTC).
+    /// (7, in the operator's time zone).
     pub fn from_env() -> Result<Self, String> {
         let mut s = ReminderSettings::default();
         let read = |name: &str, default: i64, max: i64| -> Result<i64, String> {
@@ -47,7 +47,7 @@ impl ReminderSettings {
         };
         s.days_before = read("MICROPOWER_REMINDER_DAYS_BEFORE", s.days_before, 60)?;
         s.days_after = read("MICROPOWER_REMINDER_DAYS_AFTER", s.days_after, 365)?;
-        s.hour_utc = u32::try_from(read("MICROPOWER_REMINDER_HOUR", i64::from(s.hour_utc), 23)?).unwrap_or(7);
+        s.hour = u32::try_from(read("MICROPOWER_REMINDER_HOUR", i64::from(s.hour), 23)?).unwrap_or(7);
         Ok(s)
     }
 }
@@ -153,12 +153,12 @@ async fn remind(state: &AppState, plan: &sqlx::any::AnyRow, kind: &str, due: &Du
     Ok(true)
 }
 
-/// Runs [`run_once`] every day at `settings.hour_utc`.
+/// Runs [`run_once`] every day at `settings.hour` in the operator's time zone, for that day.
 pub fn spawn_daily(state: AppState, settings: ReminderSettings) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(until_next(settings.hour_utc)).await;
-            let today = crate::ids::today();
+            tokio::time::sleep(until_next(settings.hour, state.timezone)).await;
+            let today = state.today();
             match run_once(&state, today, settings).await {
                 Ok(n) => tracing::info!(queued = n, %today, "installment reminders"),
                 Err(e) => tracing::error!(error = ?e.body, "installment reminders failed"),
@@ -167,14 +167,19 @@ pub fn spawn_daily(state: AppState, settings: ReminderSettings) -> tokio::task::
     })
 }
 
-/// Time until the next `hour`:00 UTC.
-fn until_next(hour: u32) -> Duration {
+/// Time until the next `hour`:00 in `zone` (an hour skipped by a clock change counts as the instant after it).
+fn until_next(hour: u32, zone: chrono_tz::Tz) -> Duration {
+    use chrono::TimeZone;
     let now = crate::ids::now();
-    let today_at = now.date_naive().and_hms_opt(hour, 0, 0).map(|t| t.and_utc());
-    let next = match today_at {
-        Some(t) if t > now => t,
-        Some(t) => t + chrono::Duration::days(1),
-        None => now + chrono::Duration::days(1),
+    let at = |day: NaiveDate| {
+        let local = day.and_hms_opt(hour, 0, 0)?;
+        let found = zone.from_local_datetime(&local);
+        found.earliest().or_else(|| zone.from_local_datetime(&(local + chrono::Duration::hours(1))).earliest())
     };
-    (next - now).to_std().unwrap_or(Duration::from_secs(3600))
+    let today = crate::ids::business_day(&now, zone);
+    let next = match at(today) {
+        Some(t) if t > now => Some(t),
+        _ => today.succ_opt().and_then(at),
+    };
+    next.and_then(|t| (t.with_timezone(&chrono::Utc) - now).to_std().ok()).unwrap_or(Duration::from_secs(3600))
 }

@@ -113,7 +113,15 @@ async fn judge(state: &AppState, provider: &Provider, bytes: &[u8]) -> Verdict {
     if serial_raw.trim().is_empty() {
         return Verdict { code: "C2B00012", detail: Some("no BillRefNumber".into()), parsed };
     }
-    match crate::payments::validate(state, &serial_raw, &amount.to_string(), &provider.currency, "provider").await {
+    match crate::payments::validate(
+        state,
+        crate::payments::Named::Serial(&serial_raw),
+        &amount.to_string(),
+        &provider.currency,
+        "provider",
+    )
+    .await
+    {
         Ok(_) => Verdict { code: "0", detail: None, parsed },
         Err(refusal) => Verdict { code: result_code(&refusal), detail: Some(refusal.code().to_owned()), parsed },
     }
@@ -263,7 +271,8 @@ async fn confirm(state: &AppState, provider: &Provider, event_id: &str, c2b: &C2
     let payment = PaymentIn {
         provider: provider.name.clone(),
         provider_tx_id: tx_id.to_owned(),
-        serial: serial_raw,
+        serial: Some(serial_raw),
+        plan_id: None,
         amount: amount.to_string(),
         currency: provider.currency.clone(),
         received_at: received_at(c2b.trans_time.as_deref()),

@@ -57,7 +57,10 @@ async fn admit(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ValidateIn {
-    serial: String,
+    #[serde(default)]
+    serial: Option<String>,
+    #[serde(default)]
+    plan_id: Option<String>,
     amount: String,
     currency: String,
     #[serde(default)]
@@ -82,7 +85,10 @@ pub async fn validate(
             return e.into_response();
         }
     };
-    let answer = crate::payments::validate(&state, &input.serial, &input.amount, &input.currency, "provider").await;
+    let answer = match crate::payments::Named::of(input.serial.as_deref(), input.plan_id.as_deref()) {
+        Ok(named) => crate::payments::validate(&state, named, &input.amount, &input.currency, "provider").await,
+        Err(e) => Err(e),
+    };
     let code = match &answer {
         Ok(_) => "0".to_owned(),
         Err(e) => e.code().to_owned(),
@@ -92,7 +98,8 @@ pub async fn validate(
             &new_id(),
             &signed.provider.id,
             tx,
-            &input.serial,
+            // The account announced: the serial, or the plan id.
+            input.serial.as_deref().or(input.plan_id.as_deref()).unwrap_or_default(),
             Some(input.amount.trim().to_owned()),
             &input.currency.trim().to_uppercase(),
             &code,
@@ -169,7 +176,8 @@ async fn pay(state: &AppState, signed: &Signed, payment: &PaymentIn) -> Result<D
         let currency = payment.currency.trim().to_uppercase();
         if announced_amount != amount || a.currency != currency {
             let announced = json!({"amount": a.amount, "currency": a.currency, "serial": a.serial_raw});
-            let received = json!({"amount": payment.amount, "currency": payment.currency, "serial": payment.serial});
+            let received = json!({"amount": payment.amount, "currency": payment.currency, "serial": payment.serial,
+                                  "plan_id": payment.plan_id});
             return super::conflict(
                 state,
                 provider,

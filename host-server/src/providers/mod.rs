@@ -312,8 +312,12 @@ pub async fn resolve(
     }
     let received: Value = serde_json::from_str(&row.try_get::<String, _>("received")?).map_err(ApiError::internal)?;
     let text = |key: &str| received.get(key).and_then(field_text);
+    // The operator's serial, else what the delivery named: its serial, or the plan it paid.
     let serial = body.serial.or_else(|| text("serial")).filter(|s| !s.trim().is_empty());
-    let serial = serial.ok_or_else(|| ApiError::invalid("serial", "the delivery named no serial: give one"))?;
+    let plan_id = if serial.is_none() { text("plan_id").filter(|p| !p.is_empty()) } else { None };
+    if serial.is_none() && plan_id.is_none() {
+        return Err(ApiError::invalid("serial", "the delivery named no serial: give one"));
+    }
     let amount = received
         .get("amount")
         .and_then(decimal)
@@ -322,6 +326,7 @@ pub async fn resolve(
         provider: row.try_get("name")?,
         provider_tx_id: row.try_get("provider_tx_id")?,
         serial,
+        plan_id,
         amount: amount.to_string(),
         currency: text("currency").unwrap_or(row.try_get("currency")?),
         received_at: None,
@@ -396,8 +401,8 @@ pub async fn deliver(
         Ok(crate::payments::Outcome::Unmatched(v)) => Ok(Delivered::Unmatched(v)),
         Err(refusal) if payment.money_moved && refusal.status.is_client_error() => {
             let reason = refusal.code().to_owned();
-            let received = json!({"serial": payment.serial, "amount": payment.amount, "currency": payment.currency,
-                                  "refusal": Value::Object(refusal.body.clone())});
+            let received = json!({"serial": payment.serial, "plan_id": payment.plan_id, "amount": payment.amount,
+                                  "currency": payment.currency, "refusal": Value::Object(refusal.body.clone())});
             store::record_conflict(state, &provider.id, &payment.provider_tx_id, event_id, &reason, None, &received)
                 .await?;
             Ok(Delivered::Conflict(reason))

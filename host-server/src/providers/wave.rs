@@ -181,7 +181,8 @@ async fn handle(state: &AppState, provider: &Provider, event_id: &str, p: &WaveP
     let payment = PaymentIn {
         provider: provider.name.clone(),
         provider_tx_id: p.tx_id.clone(),
-        serial: p.serial.clone(),
+        serial: Some(p.serial.clone()),
+        plan_id: None,
         amount: amount.to_string(),
         currency: p.currency.clone(),
         received_at: p.received_at.clone(),

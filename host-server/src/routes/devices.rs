@@ -16,7 +16,6 @@ use rust_decimal::Decimal;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
-use crate::ids::today;
 use crate::payments::{record_tokens, TokenOut};
 use crate::repo::{self, DeviceFilter, ListedDevice};
 use crate::state::AppState;
@@ -62,7 +61,7 @@ fn device_view(state: &AppState, listed: &ListedDevice, today: NaiveDate) -> Api
 
 /// Devices as the API shows them, as of today.
 fn device_views(state: &AppState, listed: &[ListedDevice]) -> ApiResult<Vec<Value>> {
-    let today = today();
+    let today = state.today();
     listed.iter().map(|l| device_view(state, l, today)).collect()
 }
 
@@ -108,7 +107,7 @@ pub async fn snapshot(State(state): State<AppState>, Path(raw): Path<String>) ->
     let d = repo::device(&mut *tx, &serial, "").await?.ok_or_else(|| ApiError::not_found("device", &raw))?;
     let snapshot = crate::snapshot::load(&mut tx, &d).await?;
     drop(tx);
-    Ok(Json(json!({"serial": serial, "today": crate::ids::today(), "snapshot": snapshot})))
+    Ok(Json(json!({"serial": serial, "today": state.today(), "snapshot": snapshot})))
 }
 
 /// The body of `PUT /v1/devices/{serial}/owner`.

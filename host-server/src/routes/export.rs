@@ -103,7 +103,7 @@ pub async fn export(State(state): State<AppState>) -> ApiResult<impl IntoRespons
     for v in records::access_rates(&state.db.pool, &locations).await? {
         push(&mut out, &v);
     }
-    for v in records::payments(&state.db.pool, &locations).await? {
+    for v in records::payments(&state.db.pool, &locations, state.timezone).await? {
         push(&mut out, &v);
     }
     let tokens = sqlx::query(

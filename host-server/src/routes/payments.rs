@@ -10,7 +10,7 @@ use sqlx::Row;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
-use crate::payments::{apply, Outcome, PaymentIn};
+use crate::payments::{apply, Named, Outcome, PaymentIn};
 use crate::repo;
 use crate::state::AppState;
 
@@ -18,7 +18,12 @@ use crate::state::AppState;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ValidateIn {
-    serial: String,
+    /// The device; exactly one of `serial` and `plan_id`.
+    #[serde(default)]
+    serial: Option<String>,
+    /// A plan, instead of a device.
+    #[serde(default)]
+    plan_id: Option<String>,
     amount: String,
     currency: String,
     /// `provider` (default) or `operator` (the web form, which refuses less than the next installment).
@@ -29,8 +34,11 @@ pub struct ValidateIn {
 /// `POST /v1/payments/validate`: `{accepted: true, customer_name, minimum_amount, preview}` or 422
 /// `{accepted: false, code, message, minimum_amount?}`.
 pub async fn validate(State(state): State<AppState>, Body(body): Body<ValidateIn>) -> Result<Json<Value>, ApiError> {
-    let channel = body.channel.unwrap_or_else(|| "provider".into());
-    let answer = crate::payments::validate(&state, &body.serial, &body.amount, &body.currency, &channel).await;
+    let channel = body.channel.as_deref().unwrap_or("provider");
+    let answer = match Named::of(body.serial.as_deref(), body.plan_id.as_deref()) {
+        Ok(named) => crate::payments::validate(&state, named, &body.amount, &body.currency, channel).await,
+        Err(e) => Err(e),
+    };
     match answer {
         Ok(answer) => Ok(Json(accepted(&answer))),
         Err(refusal) if refusal.status == StatusCode::UNPROCESSABLE_ENTITY => {
@@ -146,12 +154,23 @@ pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> 
 /// `GET /v1/payments/refused`
 pub async fn refused(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     let rows = sqlx::query(
-        "SELECT id, provider, provider_tx_id, serial, amount, currency, code, message, created_at FROM refused_payments \
-         ORDER BY created_at DESC LIMIT 500",
+        "SELECT id, provider, provider_tx_id, NULLIF(serial, '') AS serial, plan_id, amount, currency, code, message, created_at \
+         FROM refused_payments ORDER BY created_at DESC LIMIT 500",
     )
     .fetch_all(&state.db.pool)
     .await?;
-    let columns = ["id", "provider", "provider_tx_id", "serial", "amount", "currency", "code", "message", "created_at"];
+    let columns = [
+        "id",
+        "provider",
+        "provider_tx_id",
+        "serial",
+        "plan_id",
+        "amount",
+        "currency",
+        "code",
+        "message",
+        "created_at",
+    ];
     let out = rows.iter().map(|r| repo::text_columns(r, &columns)).collect::<ApiResult<Vec<_>>>()?;
     Ok(Json(json!({"refused": out})))
 }
@@ -204,7 +223,8 @@ pub async fn assign(
     let payment = PaymentIn {
         provider: row.try_get("provider")?,
         provider_tx_id: row.try_get("provider_tx_id")?,
-        serial: body.serial,
+        serial: Some(body.serial),
+        plan_id: None,
         amount: row.try_get("amount")?,
         currency: row.try_get("currency")?,
         received_at: Some(row.try_get("received_at")?),

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
+use crate::payments::lock_customer;
 use crate::repo::{self, PlanRow};
 use crate::state::AppState;
 
@@ -23,6 +24,7 @@ pub fn plan_json(state: &AppState, row: &PlanRow) -> ApiResult<Value> {
         "customer_id": row.customer_id,
         "serial": row.serial,
         "currency": row.currency,
+        "version": row.version,
     });
     let extra = if row.kind == "installments" {
         let plan = row.installments()?;
@@ -89,23 +91,40 @@ pub async fn edit_installment(
         .await
 }
 
+/// How often an edit starts over because the plan changed owner between reading it and locking the owner.
+const OWNER_RETRIES: usize = 3;
+
+/// Applies an edit under the locks every writer of a plan takes, in the same order: the owner's row, then
+/// the plan's. A payment locks its device and the owner, then reads the owner's plans and writes them back
+/// whole; an edit that locked only the plan's row could commit between that read and that write, and the
+/// payment would erase the edit (or the edit the payment's paid amounts).
 async fn edit_plan(
     state: &AppState,
     id: &str,
-    call: impl FnOnce(&InstallmentPlan) -> (&'static str, Value),
+    call: impl Fn(&InstallmentPlan) -> (&'static str, Value),
 ) -> ApiResult<Json<Value>> {
     let _guard = state.db.write_guard().await;
-    let mut tx = state.db.pool.begin().await?;
-    let sql = format!("SELECT id FROM plans WHERE id = $1{}", state.db.for_update());
-    sqlx::query(&sql).bind(id).fetch_optional(&mut *tx).await?.ok_or_else(|| ApiError::not_found("plan", id))?;
-    let mut row = repo::plan(&mut *tx, id).await?.ok_or_else(|| ApiError::not_found("plan", id))?;
-    if row.kind != "installments" {
-        return Err(ApiError::conflict("only installment plans have a total and installments to edit"));
+    for _ in 0..OWNER_RETRIES {
+        let mut tx = state.db.pool.begin().await?;
+        let owner = repo::plan(&mut *tx, id).await?.ok_or_else(|| ApiError::not_found("plan", id))?.customer_id;
+        lock_customer(state, &mut tx, &owner).await?;
+        let mut row = repo::plan_locked(&mut *tx, id, state.db.for_update())
+            .await?
+            .ok_or_else(|| ApiError::not_found("plan", id))?;
+        if row.customer_id != owner {
+            // Its device was re-assigned meanwhile: start over under the new owner's lock.
+            continue;
+        }
+        if row.kind != "installments" {
+            return Err(ApiError::conflict("only installment plans have a total and installments to edit"));
+        }
+        let (function, args) = call(&row.installments()?);
+        let edited: InstallmentPlan = state.core(function, &args)?;
+        repo::update_plan_body(&mut *tx, id, &edited).await?;
+        tx.commit().await?;
+        row.body = serde_json::to_value(&edited).map_err(ApiError::internal)?;
+        row.version += 1;
+        return Ok(Json(plan_json(state, &row)?));
     }
-    let (function, args) = call(&row.installments()?);
-    let edited: InstallmentPlan = state.core(function, &args)?;
-    repo::update_plan_body(&mut *tx, id, &edited).await?;
-    tx.commit().await?;
-    row.body = serde_json::to_value(&edited).map_err(ApiError::internal)?;
-    Ok(Json(plan_json(state, &row)?))
+    Err(ApiError::conflict("the plan changed owner while it was edited; try again"))
 }

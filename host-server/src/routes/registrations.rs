@@ -4,26 +4,71 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use chrono::NaiveDate;
 use micropower_core::api::{
-    CustomerInput, Manufacturer, PlanInput, RegisteredPlan, Registration, RegistrationContext, RegistrationRequest,
+    Allocation, CustomerInput, Manufacturer, PlanInput, RegisteredPlan, Registration, RegistrationContext,
+    RegistrationRequest,
 };
 use serde_json::{json, Value};
 use sqlx::Row;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse, Body};
-use crate::ids::{new_id, now_rfc3339, today};
+use crate::ids::{new_id, now_rfc3339};
+use crate::payments::NewPayment;
 use crate::repo::{self, PlanRow};
 use crate::routes::registry::load_tariff;
 use crate::state::AppState;
 
-/// `POST /v1/registrations`
+/// What a sale says about its down payment (domain.md §4.1, §7: a down payment paid at the sale is a payment).
+struct DownPayment {
+    /// `down_payment_paid`, default true: paid at the sale.
+    paid: bool,
+    /// `down_payment_provider`, default `cash`: who took the money.
+    provider: String,
+}
+
+impl DownPayment {
+    /// Takes the sale's down-payment fields out of `paid_in` (`down_payment_paid`) and `provider_in`
+    /// (`down_payment_provider`, the server's own field, which the core never sees). The core is then asked
+    /// for the plan with its down payment unpaid (`down_payment_paid: false` in `paid_in`): the payment that
+    /// pays it is allocated by the core like any other, in the sale's transaction.
+    fn take(paid_in: &mut Value, provider_in: Option<&mut Value>, provider_field: &str) -> ApiResult<Self> {
+        let mut down = DownPayment { paid: true, provider: "cash".to_owned() };
+        if let Some(map) = paid_in.as_object_mut() {
+            match map.get("down_payment_paid") {
+                None => {}
+                Some(Value::Bool(paid)) => down.paid = *paid,
+                // Not a boolean: left for the core's parse to refuse with its field.
+                Some(_) => return Ok(down),
+            }
+            map.insert("down_payment_paid".into(), json!(false));
+        }
+        if let Some(provider) =
+            provider_in.and_then(Value::as_object_mut).and_then(|m| m.remove("down_payment_provider"))
+        {
+            match provider.as_str().map(str::trim) {
+                Some(name) if !name.is_empty() && name.len() <= 64 => down.provider = name.to_owned(),
+                _ => return Err(ApiError::invalid(provider_field, "a provider name of 1 to 64 characters")),
+            }
+        }
+        Ok(down)
+    }
+}
+
+/// `POST /v1/registrations`. `plan.down_payment_provider` (default `cash`) names who took a down payment
+/// paid at the sale (`down_payment_paid`, default true).
 pub async fn register(
     State(state): State<AppState>,
     Body(mut body): Body<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     if let Some(map) = body.as_object_mut() {
-        map.entry("registered_on").or_insert_with(|| json!(today()));
+        map.entry("registered_on").or_insert_with(|| json!(state.today()));
+    }
+    let mut plan_in = body.get("plan").cloned();
+    let down = DownPayment::take(&mut body, plan_in.as_mut(), "plan.down_payment_provider")?;
+    if let (Some(plan), Some(map)) = (plan_in, body.as_object_mut()) {
+        map.insert("plan".into(), plan);
     }
     let bytes = serde_json::to_vec(&body).map_err(ApiError::internal)?;
     let request: RegistrationRequest = parse(&bytes)?;
@@ -78,11 +123,14 @@ pub async fn register(
     if registration.new_customer {
         insert_customer(&mut tx, &registration.customer).await?;
     }
-    let plan = match &registration.plan {
+    let (plan, down_payment) = match &registration.plan {
         Some(plan) => {
-            Some(store_plan(&mut tx, plan, &registration.customer.id, Some(&registration.device.serial)).await?)
+            let serial = Some(registration.device.serial.as_str());
+            let sold_on = registration.device.registered_on;
+            let (row, paid) = sell(&state, &mut tx, plan, &registration.customer.id, serial, &down, sold_on).await?;
+            (Some(row), paid)
         }
-        None => None,
+        None => (None, None),
     };
     insert_device(&state, &mut tx, &registration, plan.as_ref().map(|p| p.id.as_str())).await?;
     tx.commit().await?;
@@ -94,25 +142,85 @@ pub async fn register(
             "new_customer": registration.new_customer,
             "device": device_json(&registration),
             "plan": plan.map(|p| crate::routes::plans::plan_json(&state, &p)).transpose()?,
+            "down_payment": down_payment,
         })),
     ))
 }
 
-/// `POST /v1/customers/{id}/plans`: sell an appliance without a device.
+/// `POST /v1/customers/{id}/plans`: sell an appliance without a device. Besides the plan, the body may say
+/// `down_payment_paid` (default true) and `down_payment_provider` (default `cash`).
 pub async fn sell_plan(
     State(state): State<AppState>,
     Path(customer_id): Path<String>,
-    Body(body): Body<PlanInput>,
+    Body(mut body): Body<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let mut sale = json!({});
+    if let Some(paid) = body.as_object_mut().and_then(|m| m.remove("down_payment_paid")) {
+        sale["down_payment_paid"] = paid;
+    }
+    let down = DownPayment::take(&mut sale, Some(&mut body), "down_payment_provider")?;
+    let plan_in: PlanInput = parse(&serde_json::to_vec(&body).map_err(ApiError::internal)?)?;
     let _guard = state.db.write_guard().await;
     let mut tx = state.db.pool.begin().await?;
     if repo::customer(&mut *tx, &customer_id).await?.is_none() {
         return Err(ApiError::not_found("customer", &customer_id));
     }
-    let plan: RegisteredPlan = state.core("create_plan", &json!({"id": new_id(), "plan": body}))?;
-    let row = store_plan(&mut tx, &plan, &customer_id, None).await?;
+    let args = json!({"id": new_id(), "plan": plan_in, "down_payment_paid": sale["down_payment_paid"]});
+    let plan: RegisteredPlan = state.core("create_plan", &args)?;
+    let (row, down_payment) = sell(&state, &mut tx, &plan, &customer_id, None, &down, state.today()).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(crate::routes::plans::plan_json(&state, &row)?)))
+    let mut answer = crate::routes::plans::plan_json(&state, &row)?;
+    if let Some(map) = answer.as_object_mut() {
+        map.insert("down_payment".into(), json!(down_payment));
+    }
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+/// Stores a sold plan, and, when its down payment was paid at the sale, that payment: a payment of its own
+/// (provider `down.provider`, keyed by the plan: `down_payment:<plan id>`), allocated by the core to the
+/// down-payment line, journalled and counted like any payment, in the sale's transaction. Returns the plan
+/// as stored and the payment's answer.
+async fn sell(
+    state: &AppState,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    plan: &RegisteredPlan,
+    customer_id: &str,
+    serial: Option<&str>,
+    down: &DownPayment,
+    sold_on: NaiveDate,
+) -> ApiResult<(PlanRow, Option<Value>)> {
+    let mut row = store_plan(tx, plan, customer_id, serial).await?;
+    let amount = match plan {
+        RegisteredPlan::Installments { plan, .. } if down.paid => {
+            plan.installments.iter().find(|i| i.number == 0).map(|i| i.amount).filter(|a| !a.is_zero())
+        }
+        _ => None,
+    };
+    let Some(amount) = amount else { return Ok((row, None)) };
+    // The customer's lock, as for every payment of theirs: the credit balance read here is theirs alone.
+    crate::payments::lock_customer(state, tx, customer_id).await?;
+    let amount = amount.normalize().to_string();
+    let allocation: Allocation = crate::payments::plan_allocation(state, tx, &row, &amount, &row.currency).await?;
+    let payment_id = new_id();
+    let answer = crate::payments::answer(&payment_id, serial, Some(&row.id), &allocation, &[]);
+    let received_at =
+        if sold_on == state.today() { now_rfc3339() } else { crate::ids::instant_on(sold_on, state.timezone) };
+    let payment = NewPayment {
+        id: &payment_id,
+        provider: &down.provider,
+        provider_tx_id: &format!("down_payment:{}", row.id),
+        serial: serial.unwrap_or_default(),
+        plan_id: Some(&row.id),
+        customer_id: Some(customer_id),
+        received_at: &received_at,
+        payer_phone: None,
+    };
+    crate::payments::record(tx, &payment, &allocation, &answer).await?;
+    if let Some(paid) = allocation.plans.iter().find(|p| p.id == row.id) {
+        row.body = serde_json::to_value(paid).map_err(ApiError::internal)?;
+    }
+    tracing::info!(plan = %row.id, payment = %payment_id, amount = %amount, "down payment recorded");
+    Ok((row, Some(answer)))
 }
 
 async fn load_manufacturer(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> ApiResult<Option<Manufacturer>> {
@@ -186,6 +294,7 @@ async fn store_plan(
         appliance: appliance.clone(),
         currency: currency.to_owned(),
         body: body.map_err(ApiError::internal)?,
+        version: 1,
     };
     repo::insert_plan(&mut **tx, &row).await?;
     Ok(row)

@@ -7,7 +7,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::ids::today;
 use crate::records;
 use crate::state::AppState;
 
@@ -30,8 +29,8 @@ fn currency_or(q: &ReportQuery, found: Option<String>) -> ApiResult<String> {
         .ok_or_else(|| ApiError::invalid("currency", "no data yet: name a currency with ?currency="))
 }
 
-fn window(q: &ReportQuery) -> ApiResult<(NaiveDate, NaiveDate)> {
-    let to = q.to.unwrap_or_else(today);
+fn window(state: &AppState, q: &ReportQuery) -> ApiResult<(NaiveDate, NaiveDate)> {
+    let to = q.to.unwrap_or_else(|| state.today());
     let from = q.from.unwrap_or_else(|| to - chrono::Days::new(365));
     if from > to {
         return Err(ApiError::invalid("from", "from must not be after to"));
@@ -42,9 +41,9 @@ fn window(q: &ReportQuery) -> ApiResult<(NaiveDate, NaiveDate)> {
 /// `GET /v1/reports/revenue?from&to&group_by=day|week|month&by=cluster|area|village|kind&currency`
 pub async fn revenue(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<Value>> {
     let locations = records::customer_locations(&state.db.pool).await?;
-    let payments = records::payments(&state.db.pool, &locations).await?;
+    let payments = records::payments(&state.db.pool, &locations, state.timezone).await?;
     let currency = currency_or(&q, records::only_currency(payments.iter())?)?;
-    let (from, to) = window(&q)?;
+    let (from, to) = window(&state, &q)?;
     let args = json!({
         "payments": payments, "currency": currency, "from": from, "to": to,
         "group_by": q.group_by.as_deref().unwrap_or("month"), "by": q.by.as_deref().unwrap_or("none"),
@@ -55,8 +54,8 @@ pub async fn revenue(State(state): State<AppState>, Query(q): Query<ReportQuery>
 /// `GET /v1/reports/energy?from&to&group_by`
 pub async fn energy(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<Value>> {
     let locations = records::customer_locations(&state.db.pool).await?;
-    let payments = records::payments(&state.db.pool, &locations).await?;
-    let (from, to) = window(&q)?;
+    let payments = records::payments(&state.db.pool, &locations, state.timezone).await?;
+    let (from, to) = window(&state, &q)?;
     let args = json!({
         "payments": payments, "currency": q.currency, "from": from, "to": to,
         "group_by": q.group_by.as_deref().unwrap_or("month"),
@@ -79,7 +78,7 @@ pub async fn debt(State(state): State<AppState>, Query(q): Query<ReportQuery>) -
     let (installments, access_rates, currency) = debts(&state, &q).await?;
     let args = json!({
         "installments": installments, "access_rates": access_rates, "currency": currency,
-        "as_of": q.as_of.unwrap_or_else(today),
+        "as_of": q.as_of.unwrap_or_else(|| state.today()),
     });
     Ok(Json(state.core("debt_aging", &args)?))
 }
@@ -89,7 +88,7 @@ pub async fn par(State(state): State<AppState>, Query(q): Query<ReportQuery>) ->
     let (installments, access_rates, currency) = debts(&state, &q).await?;
     let args = json!({
         "installments": installments, "access_rates": access_rates, "currency": currency,
-        "as_of": q.as_of.unwrap_or_else(today), "days": q.days.unwrap_or(30),
+        "as_of": q.as_of.unwrap_or_else(|| state.today()), "days": q.days.unwrap_or(30),
     });
     Ok(Json(state.core("portfolio_at_risk", &args)?))
 }
@@ -99,7 +98,7 @@ pub async fn collection(State(state): State<AppState>, Query(q): Query<ReportQue
     let locations = records::customer_locations(&state.db.pool).await?;
     let installments = records::installments(&state.db.pool, &locations).await?;
     let currency = currency_or(&q, records::only_currency(installments.iter())?)?;
-    let (from, to) = window(&q)?;
+    let (from, to) = window(&state, &q)?;
     let args = json!({"installments": installments, "currency": currency, "from": from, "to": to});
     Ok(Json(state.core("collection_rate", &args)?))
 }

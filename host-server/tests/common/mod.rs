@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use micropower_server::config::{Config, EngineKind};
+use micropower_server::config::{Config, EngineKind, Tz};
 use serde_json::{json, Value};
 
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
@@ -42,8 +42,13 @@ async fn postgres_url() -> Option<String> {
 }
 
 impl TestServer {
-    /// Starts a server, or returns None when the database is not available here (PostgreSQL unset).
+    /// Starts a server in UTC, or returns None when the database is not available here (PostgreSQL unset).
     pub async fn start(db: Db, engine: EngineKind) -> Option<TestServer> {
+        Self::start_in(db, engine, Tz::UTC).await
+    }
+
+    /// Starts a server whose operator works in `timezone` (`MICROPOWER_TIMEZONE`), or None as [`Self::start`].
+    pub async fn start_in(db: Db, engine: EngineKind, timezone: Tz) -> Option<TestServer> {
         let dir = tempfile::tempdir().unwrap();
         let database_url = match db {
             Db::Sqlite => format!("sqlite://{}/test.db", dir.path().display()),
@@ -59,20 +64,20 @@ impl TestServer {
                 }
             },
         };
-        Some(Self::start_on(database_url, dir, engine).await)
+        Some(Self::start_on(database_url, dir, engine, timezone).await)
     }
 
     /// Two servers on one fresh PostgreSQL database (as two replicas behind a load balancer), or None when
     /// PostgreSQL is not configured here.
     pub async fn pair_on_postgres(engine: EngineKind) -> Option<(TestServer, TestServer)> {
         let url = postgres_url().await?;
-        let first = Self::start_on(url.clone(), tempfile::tempdir().unwrap(), engine).await;
-        let second = Self::start_on(url, tempfile::tempdir().unwrap(), engine).await;
+        let first = Self::start_on(url.clone(), tempfile::tempdir().unwrap(), engine, Tz::UTC).await;
+        let second = Self::start_on(url, tempfile::tempdir().unwrap(), engine, Tz::UTC).await;
         Some((first, second))
     }
 
     /// A server on `database_url`, its key file in `dir`.
-    async fn start_on(database_url: String, dir: tempfile::TempDir, engine: EngineKind) -> TestServer {
+    async fn start_on(database_url: String, dir: tempfile::TempDir, engine: EngineKind, timezone: Tz) -> TestServer {
         let config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             database_url,
@@ -83,6 +88,7 @@ impl TestServer {
             demo: false,
             body_limit: 64 * 1024,
             vendor_url: None,
+            timezone,
         };
         let (state, _) = micropower_server::server::state(&config).await.expect("server state");
         let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
