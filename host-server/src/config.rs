@@ -110,7 +110,7 @@ mod tests {
             Tz::Africa__Dar_es_Salaam
         );
         for bad in ["Africa/Dar es Salaam", "africa/nairobi", "EAT+3", "Mars/Olympus_Mons"] {
-            let e = with(&[("MICROPOWER_TIMEZONE", bad)]).err().expect(bad).to_string();
+            let e = with(&[("MICROPOWER_TIMEZONE", bad)]).expect_err(bad).to_string();
             assert!(e.starts_with("MICROPOWER_TIMEZONE: ") && e.contains(bad) && e.contains("IANA"), "{e}");
         }
     }

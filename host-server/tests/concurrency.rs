@@ -266,7 +266,9 @@ async fn payments_and_plan_edits_keep_each_other(a: Arc<TestServer>, b: Arc<Test
         })
         .collect();
     let mut edits: HashMap<String, Vec<(i64, TotalEdit, Value)>> = HashMap::new();
-    let mut paid_lines: HashMap<String, Vec<(String, Vec<(u32, Decimal)>)>> = HashMap::new();
+    // Per plan: each payment's id and the (installment, amount) lines it paid.
+    type PaidLines = Vec<(String, Vec<(u32, Decimal)>)>;
+    let mut paid_lines: HashMap<String, PaidLines> = HashMap::new();
     let mut credit: HashMap<String, Decimal> = HashMap::new();
     for task in tasks {
         let (plan, body, (status, answer)) = task.await.unwrap();

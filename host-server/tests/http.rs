@@ -79,7 +79,12 @@ async fn meter_worked_examples(s: TestServer) {
     // The device shows what it owes today: the 200 left on 2026-01-08 and every fee fallen due since.
     let (_, device) = s.get("/v1/devices/MTR3").await;
     let since = "2026-01-01".parse().unwrap();
-    let periods = micropower_core::access_rate::periods_due(since, 7, micropower_server::ids::today()).unwrap();
+    let periods = micropower_core::access_rate::periods_due(
+        since,
+        7,
+        micropower_server::ids::business_day(&micropower_server::ids::now(), chrono_tz::Tz::UTC),
+    )
+    .unwrap();
     assert_eq!(device["access_rate_debt"], (200 + 300 * (i64::from(periods) - 1)).to_string());
 
     // Overdue 300 and 500 on one plan, pay 600 ⇒ first paid, second has 200 left, no token.

@@ -124,7 +124,7 @@ async fn openpaygo_tokens_carry_what_was_booked(s: TestServer) {
 /// payment today finds the same debt.
 async fn access_rate_debt_is_owed_without_a_payment(s: TestServer) {
     let r = registry(&s).await;
-    let today = micropower_server::ids::today();
+    let today = micropower_server::ids::business_day(&micropower_server::ids::now(), chrono_tz::Tz::UTC);
     let registered_on = today - chrono::Days::new(70);
     let tariff = s
         .ok(

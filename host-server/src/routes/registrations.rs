@@ -154,18 +154,21 @@ pub async fn sell_plan(
     Path(customer_id): Path<String>,
     Body(mut body): Body<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let mut sale = json!({});
+    let mut sale = serde_json::Map::new();
     if let Some(paid) = body.as_object_mut().and_then(|m| m.remove("down_payment_paid")) {
-        sale["down_payment_paid"] = paid;
+        sale.insert("down_payment_paid".into(), paid);
     }
+    let mut sale = Value::Object(sale);
     let down = DownPayment::take(&mut sale, Some(&mut body), "down_payment_provider")?;
+    // As `take` left it: the core must not mark a down payment paid that the server records as a payment.
+    let paid = sale.get("down_payment_paid").cloned().unwrap_or(Value::Null);
     let plan_in: PlanInput = parse(&serde_json::to_vec(&body).map_err(ApiError::internal)?)?;
     let _guard = state.db.write_guard().await;
     let mut tx = state.db.pool.begin().await?;
     if repo::customer(&mut *tx, &customer_id).await?.is_none() {
         return Err(ApiError::not_found("customer", &customer_id));
     }
-    let args = json!({"id": new_id(), "plan": plan_in, "down_payment_paid": sale["down_payment_paid"]});
+    let args = json!({"id": new_id(), "plan": plan_in, "down_payment_paid": paid});
     let plan: RegisteredPlan = state.core("create_plan", &args)?;
     let (row, down_payment) = sell(&state, &mut tx, &plan, &customer_id, None, &down, state.today()).await?;
     tx.commit().await?;
