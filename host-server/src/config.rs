@@ -28,6 +28,12 @@ pub struct Config {
     pub vendor_url: Option<String>,
 }
 
+/// Whether log lines carry ANSI colours: only on a terminal, and not when `NO_COLOR` is set to anything but
+/// the empty string (no-color.org).
+pub fn log_colours(stdout_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stdout_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 /// A setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[error("{name}: {reason}")]
@@ -62,5 +68,20 @@ impl Config {
             body_limit: 256 * 1024,
             vendor_url: var("MICROPOWER_VENDOR_URL"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_colours;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colours_only_on_a_terminal_without_no_color() {
+        assert!(log_colours(true, None));
+        assert!(log_colours(true, Some(OsStr::new(""))), "an empty NO_COLOR does not count");
+        assert!(!log_colours(true, Some(OsStr::new("1"))));
+        assert!(!log_colours(false, None), "a file or a pipe");
+        assert!(!log_colours(false, Some(OsStr::new("1"))));
     }
 }
