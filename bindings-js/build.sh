@@ -23,8 +23,16 @@ fi
 wasm_opt="$here/node_modules/.bin/wasm-opt"
 [ -x "$wasm_opt" ] || { echo "build.sh: $wasm_opt missing: run npm ci in bindings-js" >&2; exit 1; }
 
-cargo build -q --locked -p micropower-js --target wasm32-unknown-unknown --profile wasm-release
-wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/micropower_js.wasm"
+# The very build the server's build script makes for the dashboard (host-server/build/dashboard.rs): same
+# command, same target directory, and the outer build's flags removed as it removes them, so whichever of
+# the two runs second finds the module built (a fat-LTO build of the core, minutes on a new machine).
+wasm_target_dir="${MICROPOWER_GUEST_TARGET_DIR:+$(dirname "$MICROPOWER_GUEST_TARGET_DIR")/dashboard-wasm}"
+wasm_target_dir="${wasm_target_dir:-$CARGO_TARGET_DIR/dashboard-wasm}"
+env -u CARGO_ENCODED_RUSTFLAGS -u RUSTFLAGS -u RUSTC_WORKSPACE_WRAPPER -u RUSTC_WRAPPER -u CARGO_BUILD_TARGET \
+    -u CARGO_BUILD_BUILD_DIR \
+    cargo build -q --locked --profile wasm-release --package micropower-js --target wasm32-unknown-unknown \
+    --target-dir "$wasm_target_dir"
+wasm="$wasm_target_dir/wasm32-unknown-unknown/wasm-release/micropower_js.wasm"
 
 pkg="$here/pkg"
 rm -rf "$pkg"

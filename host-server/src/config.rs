@@ -33,6 +33,12 @@ pub struct Config {
     pub timezone: Tz,
 }
 
+/// Whether log lines carry ANSI colours: only on a terminal, and not when `NO_COLOR` is set to anything but
+/// the empty string (no-color.org).
+pub fn log_colours(stdout_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stdout_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 /// A setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[error("{name}: {reason}")]
@@ -96,6 +102,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+    use std::ffi::OsStr;
 
     fn with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         Config::from_vars(&[], |name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned()))
@@ -113,5 +120,14 @@ mod tests {
             let e = with(&[("MICROPOWER_TIMEZONE", bad)]).expect_err(bad).to_string();
             assert!(e.starts_with("MICROPOWER_TIMEZONE: ") && e.contains(bad) && e.contains("IANA"), "{e}");
         }
+    }
+
+    #[test]
+    fn colours_only_on_a_terminal_without_no_color() {
+        assert!(log_colours(true, None));
+        assert!(log_colours(true, Some(OsStr::new(""))), "an empty NO_COLOR does not count");
+        assert!(!log_colours(true, Some(OsStr::new("1"))));
+        assert!(!log_colours(false, None), "a file or a pipe");
+        assert!(!log_colours(false, Some(OsStr::new("1"))));
     }
 }

@@ -1,5 +1,6 @@
 //! `micropower-server`: see http-api.md "Running" for the settings.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use micropower_server::config::Config;
@@ -11,6 +12,12 @@ async fn main() -> ExitCode {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
+        // Escape codes in a log file or a pipe (systemd, docker, `> server.log`) are noise to grep and to
+        // log collectors: colours only when a person reads the terminal.
+        .with_ansi(micropower_server::config::log_colours(
+            std::io::stdout().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .init();
     let args: Vec<String> = std::env::args().collect();
     let config = match Config::from_env(&args) {

@@ -17,6 +17,10 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("/", "text/html; charset=utf-8", include_bytes!("../web/index.html")),
     ("/app.js", "text/javascript; charset=utf-8", include_bytes!("../web/app.js")),
     ("/app.css", "text/css; charset=utf-8", include_bytes!("../web/app.css")),
+    // The icon the page links to, and the same at the path browsers ask for by default (else a 404 in
+    // every console).
+    ("/favicon.svg", "image/svg+xml", include_bytes!("../web/favicon.svg")),
+    ("/favicon.ico", "image/x-icon", include_bytes!("../web/favicon.ico")),
     ("/vendor/chart.umd.min.js", "text/javascript; charset=utf-8", include_bytes!("../web/vendor/chart.umd.min.js")),
     (
         "/pkg/micropower.js",

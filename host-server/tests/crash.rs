@@ -2,7 +2,8 @@
 //! server process is killed with SIGKILL several times and restarted on the same database. Afterwards every
 //! acknowledged payment is stored exactly once, the plans hold exactly the acknowledged money, each plan's
 //! stored balance equals the sum of its journal lines (the allocations in `/v1/export`), and no OpenPAYGO
-//! count was used twice. On SQLite and on PostgreSQL.
+//! count was used twice. On SQLite and on PostgreSQL. Also the binary's output into a pipe (no colour codes)
+//! and its exit on SIGTERM.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
@@ -240,16 +241,72 @@ async fn sqlite_survives_sigkill() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_survives_sigkill() {
+    if let Some(url) = postgres_database("mp_crash").await {
+        crash_scenario(url).await;
+    }
+}
+
+/// A fresh database `<prefix>_<pid>` on the test PostgreSQL server, or None (skipped) outside CI when none
+/// is configured.
+async fn postgres_database(prefix: &str) -> Option<String> {
     let Ok(admin) = std::env::var("MICROPOWER_TEST_POSTGRES_URL") else {
         assert!(std::env::var("CI").is_err(), "MICROPOWER_TEST_POSTGRES_URL must be set in CI");
         eprintln!("skipped: MICROPOWER_TEST_POSTGRES_URL is not set");
-        return;
+        return None;
     };
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&admin).await.unwrap();
-    let name = format!("mp_crash_{}", std::process::id());
+    let name = format!("{prefix}_{}", std::process::id());
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&pool).await.unwrap();
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
     let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap();
-    crash_scenario(format!("{base}/{name}")).await;
+    Some(format!("{base}/{name}"))
+}
+
+/// The binary's own output when a log collector, a pipe or a file reads it (the user's terminal is not
+/// there): plain log lines without ANSI colour codes, the generated admin key printed once, and SIGTERM
+/// ends it with exit status 0.
+async fn output_in_a_pipe(database_url: String) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_micropower-server"))
+        .env("MICROPOWER_LISTEN", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", &database_url)
+        .env("MICROPOWER_DATA_DIR", dir.path())
+        .env("MICROPOWER_CORE", "native")
+        .env_remove("MICROPOWER_ADMIN_KEY")
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start micropower-server");
+    // Killed by Drop if it never becomes healthy.
+    let mut server = Server { child: Some(child), port, database_url, dir: dir.path().to_owned() };
+    server.wait_healthy(&reqwest::Client::new()).await;
+    let child = server.child.take().unwrap();
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success(), "kill -TERM");
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "exit status after SIGTERM\n{stdout}\n{stderr}");
+    assert!(stdout.contains("Created the first admin API key"), "{stdout}");
+    assert!(stdout.contains("INFO") && stdout.contains("shutting down"), "no log lines: {stdout}");
+    for (name, bytes) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
+        assert!(!bytes.contains(&0x1b), "ANSI escape codes in {name}:\n{}", String::from_utf8_lossy(bytes));
+    }
+}
+
+#[tokio::test]
+async fn sqlite_output_in_a_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    output_in_a_pipe(format!("sqlite://{}/pipe.db", dir.path().display())).await;
+}
+
+#[tokio::test]
+async fn postgres_output_in_a_pipe() {
+    if let Some(url) = postgres_database("mp_pipe").await {
+        output_in_a_pipe(url).await;
+    }
 }

@@ -551,3 +551,23 @@ async fn dashboard_and_its_snapshot() {
     let (code, _) = s.send(Method::GET, "/v1/devices/SHSD1/snapshot", None, None).await;
     assert_eq!(code, 401, "the snapshot needs a key");
 }
+
+/// The page links its icon, and `/favicon.ico` (which browsers ask for on their own) is an icon too, not a
+/// 404 in the console of every dashboard user.
+#[cfg(feature = "dashboard")]
+#[tokio::test]
+async fn dashboard_icon() {
+    let s = TestServer::start(Db::Sqlite, EngineKind::Native).await.unwrap();
+    let client = reqwest::Client::new();
+    let page = client.get(format!("{}/", s.base)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(r#"<link rel="icon" href="/favicon.svg""#), "{page}");
+    for (path, content_type, magic) in
+        [("/favicon.ico", "image/x-icon", &b"\0\0\x01\0"[..]), ("/favicon.svg", "image/svg+xml", &b"<svg"[..])]
+    {
+        let resp = client.get(format!("{}{path}", s.base)).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{path}");
+        assert_eq!(resp.headers().get("content-type").unwrap().to_str().unwrap(), content_type, "{path}");
+        let body = resp.bytes().await.unwrap();
+        assert!(body.starts_with(magic), "{path}: {:?}", body.get(..8));
+    }
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Python package (bindings-python): builds it, runs its tests, builds the release wheel and installs it
+# The Python package (bindings-python): builds it, runs its tests, builds a wheel and installs it
 # into a fresh virtual environment where the tests run again without any optional dependency.
 #
 #   1. The development venv ~/.cache/micropower/venv-python (made once) with pinned maturin and pytest, the
@@ -8,8 +8,10 @@
 #   2. pytest: every shared vector through the typed API, the exceptions, the export -> Dataset -> reports,
 #      the example, the OpenPAYGO differential (the reference's cases, made with tests/openpaygo/venv.sh, and
 #      a live comparison), and the live-server round trip once the server routes /v1/export.
-#   3. The release wheel (bindings-python/build-wheel.sh, cached by a hash of its sources), installed with pip
-#      into a new venv with pytest only; the same tests and a small benchmark run against it.
+#   3. The wheel (bindings-python/build-wheel.sh, cached by a hash of its sources), installed with pip into a
+#      new venv with pytest only; the same tests and a small benchmark run against it. Built in the dev
+#      profile: what `maturin develop` compiled, packed as a wheel, instead of a second, optimised build of
+#      the core and pyo3 (minutes on a new machine); what is tested is the same package and its install.
 # Idempotent; exits non-zero on any failure, including a pytest run that collected no test.
 set -euo pipefail
 
@@ -118,9 +120,9 @@ run_pytest() {  # $1: python; $2: label. Fails on test failures and on "no tests
 echo "python: pytest (development build, optional packages installed)"
 run_pytest "$py" "development"
 
-# The release wheel, into a fresh venv with nothing but pytest (from a local wheelhouse after the first run).
-echo "python: release wheel"
-wheel="$(MATURIN="$venv/bin/maturin" PYTHON="$py" bash bindings-python/build-wheel.sh 2>"$log")" \
+# The wheel, into a fresh venv with nothing but pytest (from a local wheelhouse after the first run).
+echo "python: wheel (dev profile)"
+wheel="$(MATURIN="$venv/bin/maturin" PYTHON="$py" PROFILE=dev bash bindings-python/build-wheel.sh 2>"$log")" \
     || { cat "$log" >&2; exit 1; }
 echo "python: $wheel"
 if ! ls "$wheelhouse"/pytest-9.2.0-*.whl >/dev/null 2>&1; then
@@ -134,10 +136,10 @@ import sys, micropower
 assert micropower.__file__.startswith(sys.prefix), micropower.__file__
 print('python: wheel installed:', micropower.__version__, micropower.__file__)")
 
-echo "python: pytest (release wheel in a fresh venv, no optional package)"
-run_pytest "$fresh/venv/bin/python" "release wheel"
+echo "python: pytest (the wheel in a fresh venv, no optional package)"
+run_pytest "$fresh/venv/bin/python" "wheel"
 
-echo "python: benchmark smoke run (release wheel)"
+echo "python: benchmark smoke run (the wheel)"
 (cd "$fresh" && quiet "$fresh/venv/bin/python" "$root/bindings-python/bench/bench.py" --installments 20000 \
     --payments 2000 --rounds 3 --sample 2000)
 cat "$log"

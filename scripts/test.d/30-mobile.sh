@@ -37,21 +37,26 @@ fi
 java_version="$(java -version 2>&1 | head -n1)"
 say "kotlinc $KOTLIN_VERSION, $java_version, JNA $(readlink -f "$jna" | sed 's/.*jna-//; s/\.jar$//')"
 
-# --- build: the cdylib and the generator; the test server is the one of scripts/test.sh's Rust tests -------
-# (same command and flags, so a no-op after them). Building the server in the `-p` list below would resolve
-# its dependencies' features differently and rebuild wasmtime for ten minutes.
-say "cargo build (micropower-mobile, uniffi-bindgen); micropower-server from the workspace's test build"
-cargo build --locked -q -p micropower-mobile -p uniffi-bindgen
-cargo test -q --workspace --all-targets --locked --no-run
-lib="$CARGO_TARGET_DIR/debug/libmicropower_mobile.so"
+# --- build: the cdylib, the generator and the test server, all from scripts/test.sh's Rust tests' build ----
+# The workspace's test build makes the cdylib (micropower-mobile's bin links it) and the server; the same
+# selection plus the generator's bin adds that one bin and nothing else. `-p micropower-mobile -p
+# uniffi-bindgen` (or `cargo run -p uniffi-bindgen`) would unify other features and compile the core's and
+# uniffi's dependencies again (92 units), and the server's, wasmtime among them, for ten minutes.
+say "cargo build: the workspace's test build (cdylib, micropower-server) and the uniffi-bindgen bin"
+# shellcheck source=scripts/lib/test-build.sh
+. scripts/lib/test-build.sh
+# Built as the typed_vectors bin's dependency, the cdylib stays in deps/ (not copied up to debug/).
+lib="$(test_build_file micropower_mobile build .so)"
+cargo build -q --workspace --tests --bin uniffi-bindgen --locked
+bindgen="$CARGO_TARGET_DIR/debug/uniffi-bindgen"
 [ -f "$lib" ] || { echo "no cdylib at $lib" >&2; exit 1; }
+[ -x "$bindgen" ] || { echo "no uniffi-bindgen at $bindgen" >&2; exit 1; }
 
 # --- generate Kotlin and Swift from the library --------------------------------------------------------
 out="$CARGO_TARGET_DIR/mobile-bindings"
 rm -rf "$out"
 for language in kotlin swift; do
-    cargo run --locked -q -p uniffi-bindgen -- generate --no-format \
-        --library "$lib" --language "$language" --out-dir "$out/$language"
+    "$bindgen" generate --no-format --library "$lib" --language "$language" --out-dir "$out/$language"
 done
 kotlin_file="$out/kotlin/org/micropower/micropower_mobile.kt"
 swift_file="$out/swift/Micropower.swift"

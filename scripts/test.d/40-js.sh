@@ -37,10 +37,12 @@ if [ ! -x "$WASM_BINDGEN" ]; then
     echo "js: cargo install wasm-bindgen-cli $version into $tools"
     # --locked first; the CLI's own lock file has named versions the registry no longer offers (webpki-roots
     # 1.0.11 in 0.2.130), so without it the version is still exact, only its dependencies are resolved anew.
+    # --debug: an unoptimised build takes a fraction of the release build's minutes on a new machine, and
+    # costs seconds where it runs (twice per package build, on a 3 MB module).
     if ! CARGO_TARGET_DIR="$cache/tools/wasm-bindgen-cli-build" quiet cargo install wasm-bindgen-cli \
-        --version "=$version" --locked --root "$tools"; then
+        --version "=$version" --locked --debug --root "$tools"; then
         CARGO_TARGET_DIR="$cache/tools/wasm-bindgen-cli-build" quiet cargo install wasm-bindgen-cli \
-            --version "=$version" --root "$tools"
+            --version "=$version" --debug --root "$tools"
     fi
 fi
 echo "js: $("$WASM_BINDGEN" --version)"
