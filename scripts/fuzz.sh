@@ -4,17 +4,72 @@
 # target: executions, seconds, corpus size and findings. A finding fails the script; its input stays in
 # fuzz/artifacts/<target>/ (replay it with `cargo +nightly fuzz run --fuzz-dir fuzz <target> <file>`); once
 # fixed, it becomes a case in tests/vectors/ (core targets) or a host-server test (server targets).
-#   scripts/fuzz.sh [seconds per target, default 30] [--write]   (--write: the table goes into RELIABILITY.md)
-#   FUZZ_TARGETS="core_call allocate_payment" to run some only.
+#   scripts/fuzz.sh [seconds per target, default 30] [--write | --stamp]
+#       --write: the table goes into RELIABILITY.md, and each target that passed gets its stamp in
+#       fuzz/stamps.txt (commit both); --stamp: the stamps only
+#   scripts/fuzz.sh --stale   prints the targets whose inputs changed since their stamp (nothing else runs)
+#   FUZZ_TARGETS="core_call allocate_payment" to run some only; FUZZ_JOBS=2 runs two targets at a time.
+#
+# A target's stamp is a hash of the files it is built from and seeded with (inputs_of below): the core, the
+# fuzz crate, the target's own source and seeds, and for server targets the server crate. The test command
+# (scripts/test.d/50-fuzz.sh) runs the smoke only for targets whose stamp is stale, so the nightly toolchain,
+# cargo-fuzz and the sanitizer build of core and server are paid when their inputs changed, not every run.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
-seconds="${1:-30}"
-write="${2:-}"
+seconds=30
+write=""
+stamp=""
+stale_only=""
+for arg in "$@"; do
+    case "$arg" in
+        --write) write="--write"; stamp=1 ;;
+        --stamp) stamp=1 ;;
+        --stale) stale_only=1 ;;
+        *[!0-9]* | "") echo "fuzz.sh: unknown argument $arg" >&2; exit 2 ;;
+        *) seconds="$arg" ;;
+    esac
+done
 cache="$HOME/.cache/micropower"
 target_dir="$cache/fuzz-target"
-targets="${FUZZ_TARGETS:-core_call allocate_payment validate_payment installment_schedule \
-    daraja_c2b wave_webhook hmac_hook signature_roundtrip api_bodies}"
+all_targets="core_call allocate_payment validate_payment installment_schedule \
+    daraja_c2b wave_webhook hmac_hook signature_roundtrip api_bodies"
+core_targets=" core_call allocate_payment validate_payment installment_schedule "
+targets="${FUZZ_TARGETS:-$all_targets}"
+jobs="${FUZZ_JOBS:-1}"
+stamps="fuzz/stamps.txt"
+
+# The files a target is built from and seeded with. The core's targets link the server crate too (one fuzz
+# crate), but only call the core: a server change does not make them stale. Every other target hashes the
+# server crate whole, not the files its parser happens to live in today: a change anywhere in it may reach
+# the parser. The root Cargo.toml is there for the core's inherited dependency versions.
+inputs_of() {
+    local t="$1"
+    echo Cargo.toml core/Cargo.toml core/src fuzz/Cargo.toml fuzz/Cargo.lock fuzz/src "fuzz/fuzz_targets/$t.rs"
+    if [[ "$core_targets" == *" $t "* ]]; then
+        echo tests/vectors
+    else
+        echo host-server/Cargo.toml host-server/build.rs host-server/build host-server/src host-server/migrations \
+            "fuzz/seeds/$t"
+    fi
+}
+inputs_hash() {
+    local paths=() path
+    for path in $(inputs_of "$1"); do
+        [ -e "$path" ] && paths+=("$path")
+    done
+    find "${paths[@]}" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16
+}
+stale_targets() {
+    local t
+    for t in $targets; do
+        grep -qx "$t $(inputs_hash "$t")" "$stamps" 2>/dev/null || echo "$t"
+    done
+}
+if [ -n "$stale_only" ]; then
+    stale_targets
+    exit 0
+fi
 
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
@@ -23,7 +78,8 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --
 # A folder of this run's own: two runs at once (a long run beside the test command's smoke) must not
 # delete each other's seeds while libFuzzer reads them.
 seeds="$(mktemp -d)"
-trap 'rm -rf "$seeds"' EXIT
+results="$(mktemp -d)"
+trap 'rm -rf "$seeds" "$results"' EXIT
 python3 - "$seeds" <<'PY'
 import hashlib, json, pathlib, sys
 out = pathlib.Path(sys.argv[1])
@@ -44,28 +100,45 @@ for folder in fuzz/seeds/*/; do
 done
 
 cargo +nightly fuzz build --fuzz-dir fuzz --target-dir "$target_dir" >&2
-rows=()
-failed=0
-for t in $targets; do
-    corpus="$cache/fuzz-corpus/$t"
+# run_target <target>: fuzzes it; writes its Markdown row to $results/<target>.row, and its log's tail to
+# $results/<target>.failed when it fails or finds something.
+run_target() {
+    local t="$1" corpus="$cache/fuzz-corpus/$1" log="$results/$1.log" status=0 runs findings units
     mkdir -p "$corpus" "fuzz/artifacts/$t"
-    log="$(mktemp)"
-    set +e
     cargo +nightly fuzz run --fuzz-dir fuzz --target-dir "$target_dir" "$t" "$corpus" "$seeds/$t" -- \
-        -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1
-    status=$?
-    set -e
+        -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1 || status=$?
     runs="$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo 0)"
     findings="$(find "fuzz/artifacts/$t" -type f | wc -l)"
     units="$(find "$corpus" -type f | wc -l)"
     if [ "$status" -ne 0 ] || [ "$findings" -ne 0 ]; then
-        failed=1
-        tail -40 "$log" >&2
+        tail -40 "$log" >"$results/$t.failed"
     fi
-    row="| \`$t\` | $seconds | $runs | $units | $findings | $(date -u +%F) |"
+    echo "| \`$t\` | $seconds | $runs | $units | $findings | $(date -u +%F) |" >"$results/$t.row"
+}
+running=0
+for t in $targets; do
+    if [ "$running" -ge "$jobs" ]; then
+        wait -n || true
+        running=$((running - 1))
+    fi
+    run_target "$t" &
+    running=$((running + 1))
+done
+wait
+rows=()
+failed=0
+passed_targets=()
+for t in $targets; do
+    if [ -f "$results/$t.failed" ] || [ ! -f "$results/$t.row" ]; then
+        failed=1
+        echo "--- $t failed:" >&2
+        cat "$results/$t.failed" >&2 2>/dev/null || true
+    else
+        passed_targets+=("$t")
+    fi
+    row="$(cat "$results/$t.row" 2>/dev/null || echo "| \`$t\` | $seconds | did not run | | | |")"
     echo "$row" >&2
     rows+=("$row")
-    rm -f "$log"
 done
 
 table="| target | seconds | executions | corpus inputs | findings | run on |
@@ -103,6 +176,9 @@ scripts/fuzz.sh 600 --write                                  # every target, 10 
 FUZZ_TARGETS="daraja_c2b wave_webhook" scripts/fuzz.sh 600 --write   # some; their rows are replaced
 ```
 
+`--write` also records each passing target's stamp (a hash of its inputs) in `fuzz/stamps.txt`; the test
+command's 30-second smoke runs only the targets whose inputs changed since.
+
 {header}
 {body}
 """
@@ -113,4 +189,18 @@ else:
 open("RELIABILITY.md", "w").write(text)
 PY
 fi
+if [ -n "$stamp" ]; then
+    # The stamps of the targets that passed replace theirs; the others' stay as they were.
+    {
+        for t in $all_targets; do
+            if printf '%s\n' "${passed_targets[@]}" | grep -qx "$t"; then
+                echo "$t $(inputs_hash "$t")"
+            else
+                grep "^$t " "$stamps" 2>/dev/null || true
+            fi
+        done
+    } >"$stamps.tmp"
+    mv "$stamps.tmp" "$stamps"
+fi
+echo "fuzz: ${#passed_targets[@]} passed, $(($(wc -w <<<"$targets") - ${#passed_targets[@]})) failed" >&2
 exit "$failed"
