@@ -180,10 +180,12 @@ async function paymentsView() {
     searchBox("Serial", q, (v) => { location.hash = v ? `#/payments?serial=${encodeURIComponent(v)}` : "#/payments"; }),
     table([
       ["Payment", (p) => p.payment_id],
-      ["Serial", (p) => h("a", { href: `#/device/${encodeURIComponent(p.serial)}` }, p.serial)],
+      // A payment to a plan sold without a device has no serial: it names its plan.
+      ["Serial", (p) => (p.serial ? h("a", { href: `#/device/${encodeURIComponent(p.serial)}` }, p.serial) : `plan ${p.plan_id || ""}`)],
       ["Amount", (p) => `${p.amount} ${p.currency}`, "num"],
       ["Status", (p) => p.status],
-      ["Paid for", (p) => (p.allocations || []).map((a) => h("div", {}, `${a.kind} ${a.amount}${a.installment ? ` (#${a.installment})` : ""}`))],
+      // Installment 0 is a down payment.
+      ["Paid for", (p) => (p.allocations || []).map((a) => h("div", {}, `${a.kind} ${a.amount}${a.installment != null ? ` (#${a.installment})` : ""}`))],
       ["Tokens", (p) => tokenCodes(p.tokens)],
     ], data.payments || [], { id: "payments-table" }));
 }
