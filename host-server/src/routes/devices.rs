@@ -1,17 +1,16 @@
 //! Devices and customers: reading them, re-assigning a device, the token history and operator tokens.
 
+use std::collections::BTreeMap;
+
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{json, Value};
-use sqlx::Row;
-
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
 use micropower_core::api::Accrual;
 use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::Row;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
