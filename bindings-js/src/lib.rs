@@ -1,30 +1,37 @@
-//! JavaScript bindings (wasm-bindgen) over `micropower-core`: the WebAssembly module of the npm package
+//! JavaScript bindings (wasm-bindgen) over `micropower-core`: the WebAssembly modules of the npm package
 //! `micropower`.
 //!
-//! A binding is conversions plus one call: every exported function turns its JS arguments into the core's
-//! JSON argument object (serde-wasm-bindgen), calls [`micropower_core::json::call`] by the core function's
-//! name, and turns the result back into plain JS objects. Money and energy are decimal strings both ways,
-//! dates are `YYYY-MM-DD` strings, record properties keep the core's snake_case names; function names are
-//! camelCase. A core refusal becomes a JS `Error` whose `name` is the variant (`"UnknownSerial"`), with
-//! `code` (`"unknown_serial"`) and `details` (the variant's fields, `code` and `message`).
+//! A binding is conversions plus one call: every exported function writes its JS arguments as one JSON
+//! argument object (`JSON.stringify` of each argument, joined as text), calls the core function by name
+//! through the core's JSON facade, and reads the answer with `JSON.parse`. Money and energy are decimal
+//! strings both ways, dates are `YYYY-MM-DD` strings, record properties keep the core's snake_case names;
+//! function names are camelCase. A core refusal becomes a JS `Error` whose `name` is the variant
+//! (`"UnknownSerial"`), with `code` (`"unknown_serial"`) and `details` (the variant's fields, `code` and
+//! `message`).
 //!
-//! The TypeScript declarations are hand-written in `src/micropower.d.ts` (every function and record, no
-//! `any`) and emitted into the package's `.d.ts` by wasm-bindgen; the generated signatures are skipped.
+//! Text crosses the JS/wasm boundary instead of objects walked property by property (serde-wasm-bindgen):
+//! V8's `JSON.stringify`/`JSON.parse` are native code and the string is copied once each way, which made a
+//! Node preview several times faster (BENCHMARKS.md).
+//!
+//! Two modules come from this crate. With the `phone` feature (default): every core function. Without it:
+//! every function but those in [`PHONE_FUNCTIONS`], and a core built without phone-number metadata, small
+//! enough for a page's first load; a form that validates phones loads the other module.
+//!
+//! The TypeScript declarations are hand-written in `src/micropower.d.ts` (every record and every function of
+//! both modules) and `src/phone.d.ts` (the phone module's extra functions), emitted into the package's
+//! `.d.ts` by wasm-bindgen; the generated signatures are skipped.
 
-use micropower_core::{json, CoreError};
-use serde::Serialize;
-use serde_json::{Map, Value};
+use js_sys::JSON;
+use micropower_core::registry::PHONE_FUNCTIONS;
+use micropower_core::{json, CoreError, CoreResult};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = include_str!("micropower.d.ts");
 
-/// Plain JS objects and arrays (not `Map`s); numbers that fit are numbers.
-fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| js_error(&invalid("output", e.to_string())))
-}
+#[cfg(feature = "phone")]
+#[wasm_bindgen(typescript_custom_section)]
+const PHONE_TYPES: &str = include_str!("phone.d.ts");
 
 fn invalid(field: &str, reason: String) -> CoreError {
     CoreError::InvalidInput { field: field.to_owned(), reason }
@@ -37,26 +44,60 @@ fn js_error(error: &CoreError) -> JsValue {
     let target: &JsValue = js.as_ref();
     // Setting a property on a fresh Error cannot fail; a failure would only lose the extra property.
     let _ = js_sys::Reflect::set(target, &JsValue::from_str("code"), &JsValue::from_str(error.code()));
-    if let Ok(details) = error.details().serialize(&serde_wasm_bindgen::Serializer::json_compatible()) {
+    if let Ok(details) = JSON::parse(&error.details().to_string()) {
         let _ = js_sys::Reflect::set(target, &JsValue::from_str("details"), &details);
     }
     js.into()
 }
 
-/// Calls the core function `function` with the named arguments; `undefined` and `null` arguments are left
-/// out, so the core's defaults apply.
-fn call(function: &str, args: Vec<(&str, JsValue)>) -> Result<JsValue, JsValue> {
-    let mut input = Map::new();
-    for (name, value) in args {
-        if value.is_undefined() || value.is_null() {
-            continue;
-        }
-        let value: Value =
-            serde_wasm_bindgen::from_value(value).map_err(|e| js_error(&invalid(name, e.to_string())))?;
-        input.insert(name.to_owned(), value);
+/// Whether this module has the core function `function`: the phone module has all of them.
+fn available(function: &str) -> bool {
+    cfg!(feature = "phone") || !PHONE_FUNCTIONS.contains(&function)
+}
+
+/// One core call, JSON text in and out.
+fn call_text(function: &str, input: &str) -> CoreResult<String> {
+    if !available(function) {
+        return Err(CoreError::NotFound { entity: "phone-module function".into(), id: function.to_owned() });
     }
-    let output = json::call(function, &Value::Object(input)).map_err(|e| js_error(&e))?;
-    to_js(&output)
+    let input: serde_json::Value = serde_json::from_str(input).map_err(|e| invalid("input", e.to_string()))?;
+    let output = json::call(function, &input)?;
+    serde_json::to_string(&output).map_err(|e| invalid("output", e.to_string()))
+}
+
+/// Calls `function` with an argument object written as JSON text; the answer as plain JS objects.
+fn call_json(function: &str, input: &str) -> Result<JsValue, JsValue> {
+    let output = call_text(function, input).map_err(|e| js_error(&e))?;
+    JSON::parse(&output).map_err(|_| js_error(&invalid("output", "is not JSON".to_owned())))
+}
+
+/// `value` as JSON text; `None` for `undefined` and `null`, which are left out so the core's default applies.
+fn json_text(name: &str, value: &JsValue) -> Result<Option<String>, JsValue> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    let unwritable = || js_error(&invalid(name, "cannot be written as JSON".to_owned()));
+    // A BigInt or a cycle throws; a function or a symbol gives `undefined`.
+    JSON::stringify(value).map_err(|_| unwritable())?.as_string().map(Some).ok_or_else(unwritable)
+}
+
+/// Calls the core function `function` with the named arguments.
+fn call(function: &str, args: &[(&str, JsValue)]) -> Result<JsValue, JsValue> {
+    let mut input = String::from("{");
+    for (name, value) in args {
+        if let Some(text) = json_text(name, value)? {
+            if input.len() > 1 {
+                input.push(',');
+            }
+            // Argument names are the core's snake_case identifiers: nothing to escape.
+            input.push('"');
+            input.push_str(name);
+            input.push_str("\":");
+            input.push_str(&text);
+        }
+    }
+    input.push('}');
+    call_json(function, &input)
 }
 
 /// The fields of an options object (`undefined`/`null` for none), as named arguments.
@@ -70,10 +111,10 @@ fn options(value: JsValue, names: &[&'static str]) -> Vec<(&'static str, JsValue
         .collect()
 }
 
-/// Every core function the package exports, by the core's snake_case name (the names of `tests/vectors/`).
+/// Every core function this module exports, by the core's snake_case name (the names of `tests/vectors/`).
 #[wasm_bindgen(js_name = coreFunctions, skip_typescript)]
 pub fn core_functions() -> Vec<String> {
-    json::FUNCTIONS.iter().map(|name| (*name).to_owned()).collect()
+    json::FUNCTIONS.iter().filter(|name| available(name)).map(|name| (*name).to_owned()).collect()
 }
 
 /// Every error code the core can return, in declaration order.
@@ -86,13 +127,8 @@ pub fn error_codes() -> Vec<String> {
 /// describe it. The typed functions below are the API; this is the escape hatch for tools.
 #[wasm_bindgen(js_name = callCore, skip_typescript)]
 pub fn call_core(function: &str, args: JsValue) -> Result<JsValue, JsValue> {
-    let input: Value = if args.is_undefined() || args.is_null() {
-        Value::Object(Map::new())
-    } else {
-        serde_wasm_bindgen::from_value(args).map_err(|e| js_error(&invalid("input", e.to_string())))?
-    };
-    let output = json::call(function, &input).map_err(|e| js_error(&e))?;
-    to_js(&output)
+    let input = json_text("input", &args)?.unwrap_or_else(|| "{}".to_owned());
+    call_json(function, &input)
 }
 
 /// Declares one exported function per core function: JS name, core name, positional arguments (each named
@@ -108,7 +144,7 @@ macro_rules! functions {
             #[allow(unused_mut)]
             let mut args: Vec<(&str, JsValue)> = vec![$((stringify!($arg), $arg)),*];
             $(args.extend(options($opts, &[$($field),*]));)?
-            call($core, args)
+            call($core, &args)
         }
     )*};
 }
@@ -118,13 +154,16 @@ functions! {
     "roundMoney" => fn round_money(amount, currency) = "round_money";
     /// The canonical serial.
     "normalizeSerial" => fn normalize_serial(raw) = "normalize_serial";
-    /// A valid phone number in E.164.
+    /// A valid phone number in E.164 (phone module).
+    #[cfg(feature = "phone")]
     "normalizePhone" => fn normalize_phone(raw, region) = "normalize_phone";
     /// Village → area → cluster.
     "locateVillage" => fn locate_village(hierarchy, village_id) = "locate_village";
-    /// Every offline rule of a registration form, each failure tied to its field.
+    /// Every offline rule of a registration form, each failure tied to its field (phone module).
+    #[cfg(feature = "phone")]
     "registrationFieldErrors" => fn registration_field_errors(request) = "registration_field_errors";
-    /// Checks a registration and returns the records to store.
+    /// Checks a registration and returns the records to store (phone module).
+    #[cfg(feature = "phone")]
     "register" => fn register(request, context) = "register";
     /// Moves a device to another customer; returns the new owner's id.
     "reassignDevice" => fn reassign_device(serial, device_exists, new_owner_id, new_owner) = "reassign_device";

@@ -376,6 +376,8 @@ export interface ParSummary { par30: PortfolioAtRisk; par60: PortfolioAtRisk; pa
 export interface CollectionRate { due: Decimal; collected: Decimal; rate: Decimal | null; }
 
 // ---- functions (each is one call of the core; each throws a MicropowerError when the core refuses) -------
+// Both modules have these; the phone module (`micropower/phone`) adds normalizePhone, registrationFieldErrors
+// and register, which need the phone-number metadata (bindings-js/src/phone.d.ts).
 
 /** The core's function names (snake_case), as in `tests/vectors/`. */
 export function coreFunctions(): string[];
@@ -386,10 +388,7 @@ export function callCore(functionName: string, args: object): unknown;
 
 export function roundMoney(amount: Decimal, currency: CurrencyCode): Decimal;
 export function normalizeSerial(raw: string): string;
-export function normalizePhone(raw: string, region?: string | null): string;
 export function locateVillage(hierarchy: Hierarchy, villageId: string): Location;
-export function registrationFieldErrors(request: RegistrationRequest): FieldError[];
-export function register(request: RegistrationRequest, context: RegistrationContext): Registration;
 export function reassignDevice(serial: string, deviceExists: boolean, newOwnerId: string, newOwner?: Customer | null): string;
 export function unitPrice(tariff: Tariff): Decimal;
 export function energyForMoney(tariff: Tariff, netAmount: Decimal): EnergyPurchase;

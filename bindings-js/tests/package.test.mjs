@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as mp from "micropower";
+import * as phone from "micropower/phone";
 
 const pkg = fileURLToPath(new URL("../pkg/", import.meta.url));
 
@@ -40,6 +41,34 @@ test("the web build (ES module) runs in Node with initSync and gives the same nu
   const tariff = { currency: "TZS", price_per_kwh: "500", fees: [{ name: "levy", price_per_kwh: "20" }] };
   assert.deepEqual(web.energyForMoney(tariff, "1040"), mp.energyForMoney(tariff, "1040"));
   assert.equal(web.unitPrice(tariff), "520");
+});
+
+test("the web phone module runs in Node with initSync; its typings add the phone functions", async () => {
+  const web = await import(pkg + "web/phone.js");
+  web.initSync({ module: readFileSync(pkg + "web/phone_bg.wasm") });
+  assert.equal(web.normalizePhone("0712 345 678", "KE"), "+254712345678");
+  assert.equal(phone.normalizePhone("0712 345 678", "KE"), "+254712345678");
+  assert.deepEqual(web.energyForMoney({ currency: "TZS", price_per_kwh: "500" }, "1000"),
+    mp.energyForMoney({ currency: "TZS", price_per_kwh: "500" }, "1000"));
+  for (const dir of ["web", "node"]) {
+    const light = readFileSync(`${pkg}${dir}/micropower.d.ts`, "utf8");
+    const full = readFileSync(`${pkg}${dir}/phone.d.ts`, "utf8");
+    for (const fn of ["normalizePhone", "registrationFieldErrors", "register"]) {
+      assert.ok(full.includes(`export function ${fn}(`), `${dir}/phone.d.ts: ${fn}`);
+      assert.ok(!light.includes(`export function ${fn}(`), `${dir}/micropower.d.ts: ${fn}`);
+    }
+  }
+  // The first-page module is the smaller one: no phone-number metadata.
+  const size = (name) => readFileSync(`${pkg}web/${name}_bg.wasm`).length;
+  assert.ok(size("micropower") * 2 < size("phone"), `${size("micropower")} vs ${size("phone")}`);
+});
+
+test("JS values that are not JSON are invalid_input, not a crash", () => {
+  assert.throws(() => mp.unitPrice({ currency: "TZS", price_per_kwh: 10n }), { code: "invalid_input" });
+  const cycle = { currency: "TZS", price_per_kwh: "1" };
+  cycle.self = cycle;
+  assert.throws(() => mp.unitPrice(cycle), { code: "invalid_input" });
+  assert.equal(mp.unitPrice({ currency: "TZS", price_per_kwh: "500", fees: undefined }), "500");
 });
 
 test("no `any` in the package's public types", () => {

@@ -4,8 +4,6 @@
 //! The host owns the records; the core checks a request against what the host looked up and returns the
 //! normalised records to store, so every client (server, phone app offline) applies the same rules.
 
-use std::str::FromStr;
-
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -69,9 +67,17 @@ pub fn normalize_serial(raw: &str) -> CoreResult<String> {
     Ok(canonical)
 }
 
+/// The core functions that need the phone-number rules (libphonenumber's metadata for every country and the
+/// regex engine it compiles its patterns with: about half a megabyte of WebAssembly). A build without the
+/// `phone` feature (the browser's first-page module) leaves them to a module that has it.
+pub const PHONE_FUNCTIONS: &[&str] = &["normalize_phone", "registration_field_errors", "register"];
+
 /// Validates a phone number with libphonenumber's rules and returns it in E.164 (`+255712345678`).
 /// `region` (ISO 3166 alpha-2, e.g. `"TZ"`) is needed only for numbers written without the `+` prefix.
+#[cfg(feature = "phone")]
 pub fn normalize_phone(raw: &str, region: Option<&str>) -> CoreResult<String> {
+    use std::str::FromStr;
+
     let refuse = |reason: String| CoreError::InvalidPhone { raw: raw.to_owned(), reason };
     let country = match region.map(str::trim).filter(|r| !r.is_empty()) {
         Some(code) => Some(
@@ -85,6 +91,13 @@ pub fn normalize_phone(raw: &str, region: Option<&str>) -> CoreResult<String> {
         return Err(refuse("not a valid number for its country".to_owned()));
     }
     Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// Without the `phone` feature there are no phone rules to apply: every number is refused as the facade
+/// refuses a function it does not have, never accepted unchecked.
+#[cfg(not(feature = "phone"))]
+pub fn normalize_phone(_raw: &str, _region: Option<&str>) -> CoreResult<String> {
+    Err(CoreError::NotFound { entity: "phone-module function".into(), id: "normalize_phone".into() })
 }
 
 /// A latitude/longitude pair, in degrees.
