@@ -177,7 +177,8 @@ pub async fn create_tariff(
     let name = require_name(&body.name)?;
     let id = new_id();
     let tariff = Tariff { id: Some(id.clone()), ..body.tariff };
-    let unit_price: String = state.core("unit_price", &json!({"tariff": tariff}))?;
+    let unit_price =
+        state.core(micropower_core::calls::UnitPrice { tariff: tariff.clone() })?.0.normalize().to_string();
     let stored = serde_json::to_string(&tariff).map_err(ApiError::internal)?;
     sqlx::query("INSERT INTO tariffs (id, name, currency, body, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&id)
