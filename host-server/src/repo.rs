@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use micropower_core::api::{
-    AccessRateState, Customer, DeviceKind, EaasPlan, InstallmentPlan, Location, OpenPaygoDevice,
+    AccessRateState, Customer, DeviceKind, EaasPlan, InstallmentPlan, Location, OpenPaygoDevice, Tariff,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -363,4 +363,16 @@ pub fn text_columns(row: &AnyRow, columns: &[&str]) -> ApiResult<Value> {
 /// True for a unique-key violation (a duplicate insert lost a race).
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// A stored tariff by id, with its name.
+pub async fn tariff<'e, E: Executor<'e, Database = Any>>(exec: E, id: &str) -> ApiResult<Option<(String, Tariff)>> {
+    let row = sqlx::query("SELECT name, body FROM tariffs WHERE id = $1").bind(id).fetch_optional(exec).await?;
+    match row {
+        None => Ok(None),
+        Some(row) => {
+            let body: String = row.try_get("body")?;
+            Ok(Some((row.try_get("name")?, serde_json::from_str(&body).map_err(ApiError::internal)?)))
+        }
+    }
 }

@@ -7,7 +7,6 @@ use sqlx::{Any, Transaction};
 
 use crate::error::{ApiError, ApiResult};
 use crate::repo::{self, DeviceRow};
-use crate::routes::registry::load_tariff;
 
 /// The core's snapshot of the account a payment to `device` touches.
 pub async fn load(tx: &mut Transaction<'_, Any>, device: &DeviceRow) -> ApiResult<AccountSnapshot> {
@@ -45,7 +44,7 @@ pub async fn load_with_owner(
 /// The device's billing and its currency.
 async fn billing(tx: &mut Transaction<'_, Any>, device: &DeviceRow) -> ApiResult<(Billing, String)> {
     if let Some(tariff_id) = &device.tariff_id {
-        let (_, tariff) = load_tariff(&mut **tx, tariff_id)
+        let (_, tariff) = repo::tariff(&mut **tx, tariff_id)
             .await?
             .ok_or_else(|| ApiError::internal(format!("device {} names a missing tariff", device.serial)))?;
         let currency = tariff.currency.code().to_owned();

@@ -17,7 +17,6 @@ use crate::extract::{parse, Body};
 use crate::ids::{new_id, now_rfc3339};
 use crate::payments::NewPayment;
 use crate::repo::{self, PlanRow};
-use crate::routes::registry::load_tariff;
 use crate::state::AppState;
 
 /// What a sale says about its down payment (domain.md §4.1, §7: a down payment paid at the sale is a payment).
@@ -104,7 +103,7 @@ pub async fn register(
     let location = repo::location(&mut *tx, &village_id).await?;
     let manufacturer = load_manufacturer(&mut tx, &request.device.manufacturer_id).await?;
     let tariff = match &request.device.tariff_id {
-        Some(id) => load_tariff(&mut *tx, id).await?.map(|(_, t)| t),
+        Some(id) => repo::tariff(&mut *tx, id).await?.map(|(_, t)| t),
         None => None,
     };
     let context = RegistrationContext {

@@ -200,18 +200,3 @@ pub fn tariff_json(name: &str, tariff: &Tariff, unit_price: &str) -> Value {
     }
     v
 }
-
-/// Loads a stored tariff.
-pub async fn load_tariff<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
-    exec: E,
-    id: &str,
-) -> ApiResult<Option<(String, Tariff)>> {
-    let row = sqlx::query("SELECT name, body FROM tariffs WHERE id = $1").bind(id).fetch_optional(exec).await?;
-    match row {
-        None => Ok(None),
-        Some(row) => {
-            let body: String = row.try_get("body")?;
-            Ok(Some((row.try_get("name")?, serde_json::from_str(&body).map_err(ApiError::internal)?)))
-        }
-    }
-}
