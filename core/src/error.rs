@@ -5,14 +5,15 @@
 //! form used on every wire. Adding a variant is fine; renaming one breaks clients.
 
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// Everything the core can refuse, with enough detail for a person to fix the input.
 // The fields of each variant are what its message prints; documenting each again would only repeat them.
 #[allow(missing_docs)]
-// Serialised as `{"code": "unknown_serial", "serial": …}`: the details every wire error shape carries.
-#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
+// Serialised as `{"code": "unknown_serial", "serial": …}`: the details every wire error shape carries; read back
+// from the same shape (a `message` beside it is ignored), which is how a refusal crosses the wasm boundary typed.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum CoreError {
     // --- input shape -------------------------------------------------------------------------------
@@ -235,5 +236,19 @@ mod tests {
         }
         let below = CoreError::AmountBelowMinimum { amount: Decimal::ONE, minimum_amount: Decimal::TEN }.details();
         assert_eq!(below["minimum_amount"], "10");
+    }
+
+    #[test]
+    fn details_read_back_as_the_same_error() {
+        let samples = [
+            CoreError::UnknownSerial { serial: "X1".into() },
+            CoreError::NoUntouchedInstallments,
+            CoreError::AmountBelowMinimum { amount: "0.5".parse().unwrap_or_default(), minimum_amount: Decimal::TEN },
+            CoreError::InvalidTokenCount { count: u64::MAX, reason: "overflow".into() },
+        ];
+        for e in samples {
+            let back: Result<CoreError, _> = serde_json::from_value(e.details());
+            assert_eq!(back.ok(), Some(e));
+        }
     }
 }

@@ -13,6 +13,7 @@
 pub mod access_rate;
 pub mod allocation;
 pub mod api;
+pub mod calls;
 pub mod error;
 pub mod json;
 pub mod money;

@@ -37,6 +37,21 @@ impl DeviceKind {
             Self::EBike => "e_bike",
         }
     }
+
+    /// Every kind, in declaration order.
+    pub const ALL: [DeviceKind; 3] = [Self::Meter, Self::SolarHomeSystem, Self::EBike];
+}
+
+impl FromStr for DeviceKind {
+    type Err = CoreError;
+
+    /// The snake_case name ([`DeviceKind::as_str`]) back to the kind.
+    fn from_str(text: &str) -> CoreResult<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+            .ok_or_else(|| CoreError::invalid("kind", format!("{text:?} is not meter, solar_home_system or e_bike")))
+    }
 }
 
 /// How a manufacturer's devices get their tokens.

@@ -144,15 +144,9 @@ impl Serialize for Resolution {
 
 impl<'de> Deserialize<'de> for Resolution {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Text {
-            Str(String),
-            Int(i64),
-        }
-        match Text::deserialize(d)? {
-            Text::Str(s) => Resolution::parse(&s).map_err(serde::de::Error::custom),
-            Text::Int(i) => Ok(Resolution::decimal(Decimal::from(i))),
+        match crate::wire::NumberText::deserialize(d)? {
+            crate::wire::NumberText::Str(s) => Resolution::parse(&s).map_err(serde::de::Error::custom),
+            crate::wire::NumberText::Int(i) => Ok(Resolution::decimal(Decimal::from(i))),
         }
     }
 }

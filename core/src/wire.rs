@@ -3,6 +3,21 @@
 //! Canonical means normalised (`"1.4"`, `"1000"`, never `"1.40"` or `"1E3"`), so two languages that produce
 //! the same number produce the same text, and the shared vectors can compare outputs exactly.
 
+/// A number as the wire may carry it: a decimal string, or a JSON integer. Binary floats match neither, on
+/// purpose: money never travels as a float.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+pub(crate) enum NumberText {
+    Str(String),
+    Int(i64),
+}
+
+/// A bare decimal that travels as its canonical string: the output of the functions that answer one number
+/// (`round_money`, `unit_price`, `eaas_price`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Dec(#[serde(with = "dec")] pub rust_decimal::Decimal);
+
 /// `#[serde(with = "crate::wire::dec")]` for `Decimal` fields: reads a decimal string (or an integer), writes
 /// the canonical string.
 pub mod dec {
@@ -16,16 +31,9 @@ pub mod dec {
 
     /// Reads a decimal string or an integer; refuses floats.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Text {
-            Str(String),
-            Int(i64),
-        }
-        match Text::deserialize(d)? {
-            // Binary floats are refused on purpose: money never travels as a float.
-            Text::Str(s) => parse(&s).map_err(serde::de::Error::custom),
-            Text::Int(i) => Ok(Decimal::from(i)),
+        match super::NumberText::deserialize(d)? {
+            super::NumberText::Str(s) => parse(&s).map_err(serde::de::Error::custom),
+            super::NumberText::Int(i) => Ok(Decimal::from(i)),
         }
     }
 

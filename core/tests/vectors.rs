@@ -1,10 +1,13 @@
-//! Runs every shared vector in `tests/vectors/` through the JSON facade.
+//! Runs every shared vector in `tests/vectors/` through the JSON facade, and again as a host holding types
+//! would: the argument struct of [`micropower_core::calls`] written back to text, called by text, and the
+//! output read into the function's output type and written again.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use micropower_core::calls::{self, CoreFn, Visitor};
 use micropower_core::{json, CoreError};
 use serde_json::Value;
 
@@ -34,6 +37,10 @@ fn every_vector_case_passes() {
             cases += 1;
             let name = case["name"].as_str().unwrap_or("?");
             let got = json::call(function, &case["input"]);
+            let typed = calls::dispatch(function, Typed(&case["input"])).unwrap_or_else(|| got.clone());
+            if typed != got {
+                failures.push(format!("{} / {name}: typed call gave {}", file.display(), describe(&typed)));
+            }
             let verdict = match (case.get("output"), case.get("error").and_then(Value::as_str), &got) {
                 (Some(want), None, Ok(out)) if out == want => None,
                 (None, Some(code), Err(e)) if e.code() == code => {
@@ -55,6 +62,22 @@ fn every_vector_case_passes() {
     assert!(untested.is_empty(), "functions without vectors: {untested:?}");
     let unexercised: Vec<_> = CoreError::ALL_CODES.iter().filter(|c| !codes.contains(**c)).collect();
     assert!(unexercised.is_empty(), "error codes without a vector: {unexercised:?}");
+}
+
+/// The call as a host holding types makes it (the server's engines). Input the argument struct refuses is
+/// the facade's refusal, the same either way.
+struct Typed<'a>(&'a Value);
+
+impl Visitor for Typed<'_> {
+    type Output = Result<Value, CoreError>;
+    fn visit<F: CoreFn>(self) -> Self::Output {
+        let Ok(args) = F::deserialize(self.0) else { return json::call(F::NAME, self.0) };
+        let text = serde_json::to_string(&args).expect("an argument struct writes as JSON");
+        let output = json::call_text(F::NAME, &text)?;
+        let output: F::Output = serde_json::from_str(&output)
+            .unwrap_or_else(|e| panic!("{}: the output does not read back as its type: {e}\n{output}", F::NAME));
+        Ok(serde_json::to_value(output).expect("an output writes as JSON"))
+    }
 }
 
 fn describe(result: &Result<Value, CoreError>) -> String {

@@ -1,6 +1,8 @@
 //! One `allocate_payment` call (the first case of `tests/vectors/allocate_payment.json`, domain.md §5.1)
-//! through the wasm engine and the native engine in the same run, plus the wasm engine's fixed cost per call
-//! (fresh store + instance from the pool + a call that does nothing). Figures in `BENCHMARKS.md` ("Core engine").
+//! through the wasm engine and the native engine in the same run, as the server makes it (`dyn
+//! Engine::call` with the typed `AllocatePayment`), plus the native JSON facade by `Value` (what the native
+//! engine did before calls were typed) and the wasm engine's fixed cost per call (fresh fuel + an idle
+//! instance + a call that does nothing). Figures in `BENCHMARKS.md` ("Core engine").
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -8,6 +10,8 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use micropower_core::calls::AllocatePayment;
+use micropower_core::json;
 use micropower_server::engine::{Engine, NativeEngine, WasmConfig, WasmEngine};
 use serde_json::Value;
 
@@ -20,17 +24,21 @@ fn allocate_payment_case() -> Value {
 fn engines(c: &mut Criterion) {
     let case = allocate_payment_case();
     let (input, want) = (&case["input"], &case["output"]);
-    let wasm = WasmEngine::new(WasmConfig::default()).unwrap();
-    let native = NativeEngine;
-    assert_eq!(&wasm.call("allocate_payment", input).unwrap(), want);
-    assert_eq!(&native.call("allocate_payment", input).unwrap(), want);
+    let args: AllocatePayment = serde_json::from_value(input.clone()).unwrap();
+    let wasm: &dyn Engine = &WasmEngine::new(WasmConfig::default()).unwrap();
+    let native: &dyn Engine = &NativeEngine;
+    assert_eq!(&serde_json::to_value(wasm.call(args.clone()).unwrap()).unwrap(), want);
+    assert_eq!(&serde_json::to_value(native.call(args.clone()).unwrap()).unwrap(), want);
+    assert_eq!(&json::call("allocate_payment", input).unwrap(), want);
 
     let mut group = c.benchmark_group("allocate_payment");
-    group.bench_function("native", |b| b.iter(|| native.call("allocate_payment", black_box(input)).unwrap()));
-    group.bench_function("wasm", |b| b.iter(|| wasm.call("allocate_payment", black_box(input)).unwrap()));
+    group.bench_function("native", |b| b.iter(|| native.call(black_box(args.clone())).unwrap()));
+    group.bench_function("native_json_value", |b| b.iter(|| json::call("allocate_payment", black_box(input)).unwrap()));
+    group.bench_function("wasm", |b| b.iter(|| wasm.call(black_box(args.clone())).unwrap()));
     group.finish();
 
-    c.bench_function("wasm_fixed_cost_per_call", |b| b.iter(|| wasm.spin(black_box(0)).unwrap()));
+    let spin = WasmEngine::new(WasmConfig::default()).unwrap();
+    c.bench_function("wasm_fixed_cost_per_call", |b| b.iter(|| spin.spin(black_box(0)).unwrap()));
 }
 
 criterion_group!(benches, engines);

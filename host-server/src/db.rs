@@ -47,6 +47,10 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
             .acquire_timeout(Duration::from_secs(10))
+            // No ping per checkout: a round trip (on SQLite, a hop to the connection's worker thread) before
+            // every statement of the payment path. A connection that broke fails its statement, and sqlx
+            // drops it from the pool then; SQLite's connections are files and do not break.
+            .test_before_acquire(false)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -5,6 +5,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
+use micropower_core::CoreError;
+
 use crate::engine::EngineError;
 
 /// An error answered to a client.
@@ -57,35 +59,51 @@ impl ApiError {
     }
 }
 
-/// Where each core refusal lands in HTTP.
-fn status_of(code: &str) -> StatusCode {
-    match code {
-        "not_found" => StatusCode::NOT_FOUND,
-        "duplicate_serial" => StatusCode::CONFLICT,
-        "unknown_serial"
-        | "device_unassigned"
-        | "currency_mismatch"
-        | "amount_below_minimum"
-        | "total_below_paid"
-        | "no_untouched_installments"
-        | "installment_touched"
-        | "token_rejected" => StatusCode::UNPROCESSABLE_ENTITY,
-        _ => StatusCode::BAD_REQUEST,
+/// Where each core refusal lands in HTTP. Exhaustive: a new variant of the core must choose its status here.
+fn status_of(refusal: &CoreError) -> StatusCode {
+    match refusal {
+        CoreError::NotFound { .. } => StatusCode::NOT_FOUND,
+        CoreError::DuplicateSerial { .. } => StatusCode::CONFLICT,
+        CoreError::UnknownSerial { .. }
+        | CoreError::DeviceUnassigned { .. }
+        | CoreError::CurrencyMismatch { .. }
+        | CoreError::AmountBelowMinimum { .. }
+        | CoreError::TotalBelowPaid { .. }
+        | CoreError::NoUntouchedInstallments
+        | CoreError::InstallmentTouched { .. }
+        | CoreError::TokenRejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        CoreError::InvalidInput { .. }
+        | CoreError::InvalidAmount { .. }
+        | CoreError::UnknownCurrency { .. }
+        | CoreError::InvalidSerial { .. }
+        | CoreError::InvalidPhone { .. }
+        | CoreError::InvalidGeoPoint { .. }
+        | CoreError::DateOutOfRange { .. }
+        | CoreError::ForeignParent { .. }
+        | CoreError::KindMismatch { .. }
+        | CoreError::InvalidSecretKey { .. }
+        | CoreError::InvalidTokenValue { .. }
+        | CoreError::InvalidTokenCount { .. } => StatusCode::BAD_REQUEST,
+    }
+}
+
+impl From<CoreError> for ApiError {
+    /// The refusal's code and message, and its fields beside them (`CoreError::details`).
+    fn from(refusal: CoreError) -> Self {
+        let mut err = ApiError::new(status_of(&refusal), refusal.code(), refusal.to_string());
+        if let Value::Object(map) = refusal.details() {
+            for (k, v) in map {
+                err.body.entry(k).or_insert(v);
+            }
+        }
+        err
     }
 }
 
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match e {
-            EngineError::Core { code, message, details, .. } => {
-                let mut err = ApiError::new(status_of(code), code, message);
-                if let Value::Object(map) = details {
-                    for (k, v) in map {
-                        err.body.entry(k).or_insert(v);
-                    }
-                }
-                err
-            }
+            EngineError::Core(refusal) => refusal.into(),
             // Deterministic (fuel counts instructions): this input costs too much to decide, on any server.
             EngineError::Limit(why) => {
                 tracing::warn!(%why, "core call stopped by a limit");

@@ -3,7 +3,12 @@
 //! only then answers. The same `(provider, provider_tx_id)` twice returns the stored answer.
 
 use axum::http::StatusCode;
-use micropower_core::api::{Allocation, AllocationKind, TokenRequest, TokenUnit};
+use micropower_core::api::{
+    Allocation, AllocationKind, Channel, Currency, Payment, TokenRequest, TokenUnit, ValidationRequest,
+};
+use micropower_core::calls;
+use micropower_core::CoreError;
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::{Any, Row, Transaction};
@@ -127,8 +132,9 @@ pub async fn validate(
     named: Named<'_>,
     amount: &str,
     currency: &str,
-    channel: &str,
+    channel: Channel,
 ) -> ApiResult<Value> {
+    let (amount, currency) = money(amount, currency)?;
     let serial = match named {
         Named::Serial(serial) => serial.to_owned(),
         Named::Plan(id) => {
@@ -140,7 +146,7 @@ pub async fn validate(
             }
         }
     };
-    let canonical: Option<String> = state.core("normalize_serial", &json!({"raw": serial})).ok();
+    let canonical = state.normalize_serial(&serial).ok();
     let mut tx = state.db.pool.begin().await?;
     let device = match &canonical {
         Some(s) => repo::device(&mut *tx, s, "").await?,
@@ -151,10 +157,16 @@ pub async fn validate(
         None => None,
     };
     drop(tx);
-    let request = json!({
-        "serial": serial, "amount": amount, "currency": currency, "received_on": state.today(), "channel": channel,
-    });
-    state.core::<_, Value>("validate_payment", &json!({"snapshot": snapshot, "request": request}))
+    let request = ValidationRequest { serial, amount, currency, received_on: state.today(), channel };
+    let validation = state.core(calls::ValidatePayment { snapshot, request })?;
+    serde_json::to_value(validation).map_err(ApiError::internal)
+}
+
+/// A payment's amount and currency as the core takes them; a refusal names the field, like the core's own.
+fn money(amount: &str, currency: &str) -> Result<(Decimal, Currency), CoreError> {
+    let amount = micropower_core::wire::dec::parse(amount)
+        .map_err(|reason| CoreError::InvalidInput { field: "amount".into(), reason })?;
+    Ok((amount, Currency::parse(currency)?))
 }
 
 /// The validation of a payment to a device-less plan, in the shape of the core's `Validation`: the core's
@@ -164,30 +176,29 @@ async fn validate_plan(
     state: &AppState,
     tx: &mut Transaction<'_, Any>,
     plan: &PlanRow,
-    amount: &str,
-    currency: &str,
+    amount: Decimal,
+    currency: Currency,
 ) -> ApiResult<Value> {
     let owner = repo::customer(&mut **tx, &plan.customer_id).await?;
-    let preview: Allocation = plan_allocation(state, tx, plan, amount, currency).await?;
+    let preview = plan_allocation(state, tx, plan, amount, currency).await?;
     let customer_name = owner.map(|c| format!("{} {}", c.name, c.surname).trim().to_owned()).unwrap_or_default();
     Ok(json!({"accepted": true, "customer_name": customer_name, "minimum_amount": null, "preview": preview}))
 }
 
 /// The core's allocation of `amount` paid to a device-less plan, with its owner's credit balance. Only
 /// installment plans can be paid by id: an energy-as-a-service plan sells days of its device.
-pub async fn plan_allocation<R: serde::de::DeserializeOwned>(
+pub async fn plan_allocation(
     state: &AppState,
     tx: &mut Transaction<'_, Any>,
     plan: &PlanRow,
-    amount: &str,
-    currency: &str,
-) -> ApiResult<R> {
+    amount: Decimal,
+    currency: Currency,
+) -> ApiResult<Allocation> {
     if plan.kind != "installments" {
         return Err(unprocessable("plan_id", "only an installment plan can be paid by its id"));
     }
-    let credit = repo::credit(&mut **tx, &plan.customer_id, &plan.currency).await?;
-    let args = json!({"plan": plan.body, "credit_balance": credit, "amount": amount, "currency": currency});
-    state.core("allocate_plan_payment", &args)
+    let credit_balance = repo::credit(&mut **tx, &plan.customer_id, &plan.currency).await?;
+    state.core(calls::AllocatePlanPayment { plan: plan.installments()?, credit_balance, amount, currency })
 }
 
 /// Looks up a stored answer for `(provider, provider_tx_id)`.
@@ -220,16 +231,53 @@ pub struct Checked {
     target: Target,
     received_at: String,
     received_on: chrono::NaiveDate,
+    /// The amount and currency read, or why they cannot be: a refusal kept in the refused log like the
+    /// core's own, once the payment is known to name something.
+    money: Result<(Decimal, Currency), CoreError>,
 }
 
 impl Checked {
     fn new(state: &AppState, payment: &PaymentIn) -> ApiResult<Self> {
         let target = match payment.named()? {
-            Named::Serial(raw) => Target::Device(state.core("normalize_serial", &json!({"raw": raw})).ok()),
+            Named::Serial(raw) => Target::Device(state.normalize_serial(raw).ok()),
             Named::Plan(id) => Target::Plan(id.to_owned()),
         };
         let (received_at, received_on) = received(state, payment)?;
-        Ok(Checked { payment: payment.clone(), target, received_at, received_on })
+        let money = money(&payment.amount, &payment.currency);
+        Ok(Checked { payment: payment.clone(), target, received_at, received_on, money })
+    }
+}
+
+/// Why a payment's transaction stopped without a decision: the server's own reasons are told apart by type,
+/// never by reading an answer's body.
+#[derive(Debug)]
+pub enum Stop {
+    /// A concurrent copy of the same `(provider, provider_tx_id)` committed first (the unique key refused
+    /// this one): its stored answer is the answer.
+    Duplicate,
+    /// Anything else, answered as it is.
+    Api(ApiError),
+}
+
+impl From<ApiError> for Stop {
+    fn from(e: ApiError) -> Self {
+        Stop::Api(e)
+    }
+}
+
+impl From<sqlx::Error> for Stop {
+    fn from(e: sqlx::Error) -> Self {
+        Stop::Api(e.into())
+    }
+}
+
+impl From<Stop> for ApiError {
+    /// Where no stored answer can be looked up in its place, a duplicate is a conflict.
+    fn from(stop: Stop) -> Self {
+        match stop {
+            Stop::Duplicate => ApiError::conflict("this payment was applied by a concurrent delivery"),
+            Stop::Api(e) => e,
+        }
     }
 }
 
@@ -261,7 +309,7 @@ pub async fn apply(state: &AppState, payment: &PaymentIn) -> ApiResult<Outcome> 
             finish(state, decision)
         }
         // A concurrent copy of this payment won the race to the unique key: answer what it stored.
-        Err(e) if e.body.contains_key("duplicate_payment") => {
+        Err(Stop::Duplicate) => {
             drop(tx);
             let answer = stored_answer(&state.db.pool, &payment.provider, &payment.provider_tx_id)
                 .await?
@@ -269,7 +317,7 @@ pub async fn apply(state: &AppState, payment: &PaymentIn) -> ApiResult<Outcome> 
             Metrics::bump(&state.metrics.payments_duplicate);
             Ok(Outcome::Repeat(answer))
         }
-        Err(e) => Err(e),
+        Err(Stop::Api(e)) => Err(e),
     }
 }
 
@@ -309,7 +357,7 @@ fn finish(state: &AppState, decision: Decision) -> ApiResult<Outcome> {
 }
 
 /// Everything one payment writes, inside the caller's transaction.
-async fn decide(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checked) -> ApiResult<Decision> {
+async fn decide(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checked) -> Result<Decision, Stop> {
     match &c.target {
         Target::Device(serial) => decide_device(state, tx, c, serial.as_deref(), None).await,
         Target::Plan(id) => decide_plan(state, tx, c, id).await,
@@ -335,7 +383,7 @@ async fn decide_device(
     c: &Checked,
     serial: Option<&str>,
     plan_id: Option<&str>,
-) -> ApiResult<Decision> {
+) -> Result<Decision, Stop> {
     let payment = &c.payment;
     let device = match serial {
         Some(s) => repo::device(&mut **tx, s, state.db.for_update()).await?,
@@ -347,10 +395,11 @@ async fn decide_device(
     }
     let Some(device) = device else {
         if payment.money_moved {
-            return queue_unmatched(tx, payment, &c.received_at).await.map(|v| Decision::Done(Outcome::Unmatched(v)));
+            let queued = queue_unmatched(tx, payment, &c.received_at).await?;
+            return Ok(Decision::Done(Outcome::Unmatched(queued)));
         }
         let unknown = micropower_core::CoreError::UnknownSerial { serial: payment.serial.clone().unwrap_or_default() };
-        let refusal = ApiError::from(crate::engine::EngineError::from_core(&unknown));
+        let refusal = ApiError::from(unknown);
         return refuse(tx, payment, refusal).await;
     };
     // The owner's row lock serialises payments on the owner's other devices (shared credit and device-less
@@ -358,12 +407,13 @@ async fn decide_device(
     if let Some(owner) = &device.owner_id {
         lock_customer(state, tx, owner).await?;
     }
+    let (amount, currency) = match &c.money {
+        Ok(money) => *money,
+        Err(refusal) => return refuse(tx, payment, refusal.clone().into()).await,
+    };
     let (snapshot, owner) = crate::snapshot::load_with_owner(tx, &device).await?;
-    let args = json!({
-        "snapshot": snapshot,
-        "payment": {"serial": device.serial, "amount": payment.amount, "currency": payment.currency, "received_on": c.received_on},
-    });
-    let allocation: Allocation = match state.core("allocate_payment", &args) {
+    let paid = Payment { serial: device.serial.clone(), amount, currency, received_on: c.received_on };
+    let allocation = match state.core(calls::AllocatePayment { snapshot: Some(snapshot), payment: paid }) {
         Ok(a) => a,
         Err(refusal) => return refuse(tx, payment, refusal).await,
     };
@@ -400,7 +450,7 @@ async fn decide_device(
 /// A payment that names a plan. A plan sold with a device is paid as its device (the token goes to the
 /// device it was sold with); a device-less plan through the core's allocation of a plan payment, under its
 /// owner's lock like any payment of that customer.
-async fn decide_plan(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checked, id: &str) -> ApiResult<Decision> {
+async fn decide_plan(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checked, id: &str) -> Result<Decision, Stop> {
     let payment = &c.payment;
     let Some(found) = repo::plan(&mut **tx, id).await? else {
         if let Some(answer) = stored_answer(&mut **tx, &payment.provider, &payment.provider_tx_id).await? {
@@ -418,7 +468,11 @@ async fn decide_plan(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checke
         return Ok(Decision::Done(Outcome::Repeat(answer)));
     }
     let plan = repo::plan(&mut **tx, id).await?.ok_or_else(|| ApiError::internal(format!("plan {id} vanished")))?;
-    let allocation: Allocation = match plan_allocation(state, tx, &plan, &payment.amount, &payment.currency).await {
+    let allocation = match &c.money {
+        Ok((amount, currency)) => plan_allocation(state, tx, &plan, *amount, *currency).await,
+        Err(refusal) => Err(refusal.clone().into()),
+    };
+    let allocation = match allocation {
         Ok(a) => a,
         Err(refusal) => return refuse(tx, payment, refusal).await,
     };
@@ -442,9 +496,9 @@ async fn decide_plan(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checke
 }
 
 /// Keeps a refused attempt in the refused log (in the payment's transaction) and returns the refusal.
-async fn refuse(tx: &mut Transaction<'_, Any>, payment: &PaymentIn, refusal: ApiError) -> ApiResult<Decision> {
+async fn refuse(tx: &mut Transaction<'_, Any>, payment: &PaymentIn, refusal: ApiError) -> Result<Decision, Stop> {
     if refusal.status.is_server_error() {
-        return Err(refusal);
+        return Err(Stop::Api(refusal));
     }
     let message = refusal.body.get("message").and_then(Value::as_str).unwrap_or_default().to_owned();
     sqlx::query(
@@ -505,7 +559,9 @@ pub type Writer = GroupCommit<Checked>;
 impl Step for Checked {
     type Output = Decision;
     fn apply<'a>(&'a self, state: &'a AppState, tx: &'a mut Transaction<'static, Any>) -> StepFuture<'a, Decision> {
-        Box::pin(decide(state, tx, self))
+        // The writer checks for a stored answer under the one write lock, so a copy never races here; were
+        // it to, the job's savepoint is undone and the copy answered as a conflict.
+        Box::pin(async move { decide(state, tx, self).await.map_err(ApiError::from) })
     }
 }
 
@@ -518,19 +574,6 @@ pub struct TokenOut {
     pub code: Option<String>,
     pub count: Option<u32>,
     pub status: &'static str,
-}
-
-#[derive(Deserialize)]
-struct IssuedTokens {
-    tokens: Vec<IssuedToken>,
-    new_count: u32,
-}
-
-#[derive(Deserialize)]
-struct IssuedToken {
-    code: String,
-    count: u32,
-    value: String,
 }
 
 fn token_kind(unit: TokenUnit) -> (&'static str, Option<&'static str>) {
@@ -555,13 +598,12 @@ pub async fn make_tokens(
     let mut out = Vec::new();
     match device.openpaygo_device(&state.sealer)? {
         Some(opg) if device.token_scheme == "openpaygo" => {
-            let issued: IssuedTokens =
-                state.core("openpaygo_tokens_for_request", &json!({"device": opg, "request": request}))?;
+            let issued = state.core(calls::OpenpaygoTokensForRequest { device: opg, request: request.clone() })?;
             for t in issued.tokens {
                 out.push(TokenOut {
                     kind,
                     unit,
-                    quantity: quantity.as_ref().map(|_| t.value.clone()),
+                    quantity: quantity.as_ref().map(|_| t.value.normalize().to_string()),
                     code: Some(t.code),
                     count: Some(t.count),
                     status: "issued",
@@ -618,29 +660,43 @@ fn kind_name(kind: AllocationKind) -> &'static str {
     }
 }
 
+/// One line of a payment's journal: a row of `allocations`, and an entry of the answer's `allocations`.
+#[derive(Debug, Clone, Serialize)]
+pub struct JournalLine<'a> {
+    /// `installment`, `access_rate`, `energy`, `eaas`; `credit` (added to the balance) and `credit_used`
+    /// (taken from it) for the credit balance.
+    pub kind: &'static str,
+    #[serde(with = "micropower_core::wire::dec")]
+    pub amount: Decimal,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installment: Option<u32>,
+    #[serde(with = "micropower_core::wire::dec_opt", skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<Decimal>,
+}
+
+impl JournalLine<'_> {
+    fn credit(kind: &'static str, amount: Decimal) -> Self {
+        JournalLine { kind, amount, plan_id: None, installment: None, quantity: None }
+    }
+}
+
 /// The allocation lines as the API shows them, credit included as a line of its own.
-fn allocation_lines(allocation: &Allocation) -> Vec<Value> {
-    let mut lines: Vec<Value> = allocation
+fn allocation_lines(allocation: &Allocation) -> Vec<JournalLine<'_>> {
+    let mut lines: Vec<JournalLine<'_>> = allocation
         .lines
         .iter()
-        .map(|l| {
-            let mut v = json!({"kind": kind_name(l.kind), "amount": l.amount.normalize().to_string()});
-            if let Some(map) = v.as_object_mut() {
-                if let Some(p) = &l.plan_id {
-                    map.insert("plan_id".into(), json!(p));
-                }
-                if let Some(n) = l.installment {
-                    map.insert("installment".into(), json!(n));
-                }
-                if let Some(q) = l.quantity {
-                    map.insert("quantity".into(), json!(q.normalize().to_string()));
-                }
-            }
-            v
+        .map(|l| JournalLine {
+            kind: kind_name(l.kind),
+            amount: l.amount,
+            plan_id: l.plan_id.as_deref(),
+            installment: l.installment,
+            quantity: l.quantity,
         })
         .collect();
     if !allocation.credit_added.is_zero() {
-        lines.push(json!({"kind": "credit", "amount": allocation.credit_added.normalize().to_string()}));
+        lines.push(JournalLine::credit("credit", allocation.credit_added));
     }
     lines
 }
@@ -699,13 +755,13 @@ pub struct NewPayment<'a> {
 
 /// Writes what every applied payment writes, inside the caller's transaction: the payment with its stored
 /// answer, its journal, the plans it touched and the owner's credit balance. A duplicate
-/// `(provider, provider_tx_id)` is a 409 marked `duplicate_payment`.
+/// `(provider, provider_tx_id)` stops with [`Stop::Duplicate`].
 pub async fn record(
     tx: &mut Transaction<'_, Any>,
     payment: &NewPayment<'_>,
     allocation: &Allocation,
     response: &Value,
-) -> ApiResult<()> {
+) -> Result<(), Stop> {
     let status = response.get("status").and_then(Value::as_str).unwrap_or("credited");
     sqlx::query(
         "INSERT INTO payments (id, provider, provider_tx_id, serial, plan_id, customer_id, amount, currency, received_at, payer_phone, status, response, created_at) \
@@ -726,16 +782,10 @@ pub async fn record(
     .bind(now_rfc3339())
     .execute(&mut **tx)
     .await
-    .map_err(|e| {
-        if repo::is_unique_violation(&e) {
-            ApiError::conflict("this payment was applied by a concurrent delivery").with("duplicate_payment", json!(true))
-        } else {
-            e.into()
-        }
-    })?;
+    .map_err(|e| if repo::is_unique_violation(&e) { Stop::Duplicate } else { e.into() })?;
     let mut journal = allocation_lines(allocation);
     if !allocation.credit_used.is_zero() {
-        journal.push(json!({"kind": "credit_used", "amount": allocation.credit_used.normalize().to_string()}));
+        journal.push(JournalLine::credit("credit_used", allocation.credit_used));
     }
     insert_journal(tx, payment.id, &journal).await?;
     for plan in &allocation.plans {
@@ -755,7 +805,7 @@ pub async fn record(
 
 /// The payment's journal lines in multi-row INSERTs (one statement for any usual payment instead of one per
 /// line), in chunks that stay far below SQLite's and PostgreSQL's limits on bound parameters.
-async fn insert_journal(tx: &mut Transaction<'_, Any>, payment_id: &str, journal: &[Value]) -> ApiResult<()> {
+async fn insert_journal(tx: &mut Transaction<'_, Any>, payment_id: &str, journal: &[JournalLine<'_>]) -> ApiResult<()> {
     const COLUMNS: usize = 7;
     const ROWS_PER_STATEMENT: usize = 256;
     for (chunk_no, chunk) in journal.chunks(ROWS_PER_STATEMENT).enumerate() {
@@ -776,11 +826,11 @@ async fn insert_journal(tx: &mut Transaction<'_, Any>, payment_id: &str, journal
             query = query
                 .bind(payment_id)
                 .bind(i64::try_from(line_no).unwrap_or(i64::MAX))
-                .bind(line.get("kind").and_then(Value::as_str))
-                .bind(line.get("amount").and_then(Value::as_str))
-                .bind(line.get("plan_id").and_then(Value::as_str))
-                .bind(line.get("installment").and_then(Value::as_i64))
-                .bind(line.get("quantity").and_then(Value::as_str));
+                .bind(line.kind)
+                .bind(line.amount.normalize().to_string())
+                .bind(line.plan_id)
+                .bind(line.installment.map(i64::from))
+                .bind(line.quantity.map(|q| q.normalize().to_string()));
         }
         query.execute(&mut **tx).await?;
     }

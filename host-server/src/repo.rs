@@ -1,7 +1,11 @@
 //! Reading and writing the records the core works on. Rows hold the core's own JSON where the core owns
 //! the structure (customers, plans, tariffs), so what is stored is exactly what the core decided.
 
-use micropower_core::api::{Customer, InstallmentPlan, Location, OpenPaygoDevice};
+use chrono::NaiveDate;
+use micropower_core::api::{
+    AccessRateState, Customer, DeviceKind, EaasPlan, InstallmentPlan, Location, OpenPaygoDevice, Tariff,
+};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::any::AnyRow;
@@ -11,6 +15,14 @@ use crate::error::{ApiError, ApiResult};
 
 fn decode<T: for<'de> Deserialize<'de>>(text: &str, what: &str) -> ApiResult<T> {
     serde_json::from_str(text).map_err(|e| ApiError::internal(format!("stored {what} is unreadable: {e}")))
+}
+
+/// A column stored as text that has a typed form (a decimal, a day, a device kind).
+pub fn parsed<T: std::str::FromStr>(text: &str, what: &str) -> ApiResult<T>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse().map_err(|e| ApiError::internal(format!("stored {what} {text:?} is unreadable: {e}")))
 }
 
 /// A customer by id.
@@ -80,7 +92,13 @@ impl PlanRow {
 
     /// The installment plan, for `kind = installments`.
     pub fn installments(&self) -> ApiResult<InstallmentPlan> {
-        serde_json::from_value(self.body.clone()).map_err(|e| ApiError::internal(format!("stored plan: {e}")))
+        InstallmentPlan::deserialize(&self.body)
+            .map_err(|e| ApiError::internal(format!("stored plan {}: {e}", self.id)))
+    }
+
+    /// The energy-as-a-service plan, for `kind = eaas`.
+    pub fn eaas(&self) -> ApiResult<EaasPlan> {
+        EaasPlan::deserialize(&self.body).map_err(|e| ApiError::internal(format!("stored plan {}: {e}", self.id)))
     }
 }
 
@@ -157,15 +175,15 @@ pub async fn update_plan_body<'e, E: Executor<'e, Database = Any>, P: Serialize>
 pub struct DeviceRow {
     pub serial: String,
     pub serial_raw: String,
-    pub kind: String,
+    pub kind: DeviceKind,
     pub manufacturer_id: String,
     pub token_scheme: String,
     pub tariff_id: Option<String>,
     pub plan_id: Option<String>,
     pub owner_id: Option<String>,
-    pub registered_on: String,
-    pub access_accrued_periods: i64,
-    pub access_debt: String,
+    pub registered_on: NaiveDate,
+    /// A meter's access-rate account as last stored (the core accrues it to the day it is used).
+    pub access: AccessRateState,
     /// Settings without the key.
     pub openpaygo: Option<Value>,
     pub openpaygo_key_sealed: Option<String>,
@@ -178,15 +196,18 @@ impl DeviceRow {
         Ok(DeviceRow {
             serial: r.try_get("serial")?,
             serial_raw: r.try_get("serial_raw")?,
-            kind: r.try_get("kind")?,
+            kind: parsed(&r.try_get::<String, _>("kind")?, "device kind")?,
             manufacturer_id: r.try_get("manufacturer_id")?,
             token_scheme: r.try_get("token_scheme")?,
             tariff_id: r.try_get("tariff_id")?,
             plan_id: r.try_get("plan_id")?,
             owner_id: r.try_get("owner_id")?,
-            registered_on: r.try_get("registered_on")?,
-            access_accrued_periods: r.try_get("access_accrued_periods")?,
-            access_debt: r.try_get("access_debt")?,
+            registered_on: parsed(&r.try_get::<String, _>("registered_on")?, "registration day")?,
+            access: AccessRateState {
+                accrued_periods: u32::try_from(r.try_get::<i64, _>("access_accrued_periods")?)
+                    .map_err(|e| ApiError::internal(format!("stored access-rate periods: {e}")))?,
+                debt: parsed(&r.try_get::<String, _>("access_debt")?, "access-rate debt")?,
+            },
             openpaygo: openpaygo.map(|t| decode(&t, "openpaygo settings")).transpose()?,
             openpaygo_key_sealed: r.try_get("openpaygo_key_sealed")?,
             token_count: r.try_get("token_count")?,
@@ -286,13 +307,16 @@ pub async fn credit<'e, E: Executor<'e, Database = Any>>(
     exec: E,
     customer_id: &str,
     currency: &str,
-) -> ApiResult<String> {
+) -> ApiResult<Decimal> {
     let row = sqlx::query("SELECT balance FROM credit_balances WHERE customer_id = $1 AND currency = $2")
         .bind(customer_id)
         .bind(currency)
         .fetch_optional(exec)
         .await?;
-    Ok(row.map(|r| r.try_get("balance")).transpose()?.unwrap_or_else(|| "0".to_owned()))
+    match row {
+        Some(r) => parsed(&r.try_get::<String, _>("balance")?, "credit balance"),
+        None => Ok(Decimal::ZERO),
+    }
 }
 
 /// All of a customer's credit balances.
@@ -339,4 +363,16 @@ pub fn text_columns(row: &AnyRow, columns: &[&str]) -> ApiResult<Value> {
 /// True for a unique-key violation (a duplicate insert lost a race).
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// A stored tariff by id, with its name.
+pub async fn tariff<'e, E: Executor<'e, Database = Any>>(exec: E, id: &str) -> ApiResult<Option<(String, Tariff)>> {
+    let row = sqlx::query("SELECT name, body FROM tariffs WHERE id = $1").bind(id).fetch_optional(exec).await?;
+    match row {
+        None => Ok(None),
+        Some(row) => {
+            let body: String = row.try_get("body")?;
+            Ok(Some((row.try_get("name")?, serde_json::from_str(&body).map_err(ApiError::internal)?)))
+        }
+    }
 }

@@ -1,16 +1,15 @@
 //! Loads the one account snapshot a payment decision needs (architecture.md "Boundaries"): the device, its
 //! owner, the tariff or plan, the owner's device-less plans, the access-rate state and the credit balance.
 
-use micropower_core::api::Customer;
-use serde_json::{json, Value};
+use micropower_core::api::{AccountSnapshot, Billing, Customer, DeviceAccount, Owner, Resolution};
+use serde_json::Value;
 use sqlx::{Any, Transaction};
 
 use crate::error::{ApiError, ApiResult};
 use crate::repo::{self, DeviceRow};
-use crate::routes::registry::load_tariff;
 
-/// The snapshot as the core's `AccountSnapshot` JSON.
-pub async fn load(tx: &mut Transaction<'_, Any>, device: &DeviceRow) -> ApiResult<Value> {
+/// The core's snapshot of the account a payment to `device` touches.
+pub async fn load(tx: &mut Transaction<'_, Any>, device: &DeviceRow) -> ApiResult<AccountSnapshot> {
     load_with_owner(tx, device).await.map(|(snapshot, _)| snapshot)
 }
 
@@ -19,57 +18,41 @@ pub async fn load(tx: &mut Transaction<'_, Any>, device: &DeviceRow) -> ApiResul
 pub async fn load_with_owner(
     tx: &mut Transaction<'_, Any>,
     device: &DeviceRow,
-) -> ApiResult<(Value, Option<Customer>)> {
+) -> ApiResult<(AccountSnapshot, Option<Customer>)> {
     let owner = match &device.owner_id {
         Some(id) => repo::customer(&mut **tx, id).await?,
         None => None,
     };
     let (billing, currency) = billing(tx, device).await?;
-    let (customer_plans, credit) = match &owner {
+    let (customer_plans, credit_balance) = match &owner {
         Some(customer) => {
-            let plans: Vec<Value> = repo::customer_plans(&mut **tx, &customer.id, true)
-                .await?
-                .into_iter()
-                .filter(|p| p.kind == "installments")
-                .map(|p| p.body)
-                .collect();
-            (plans, repo::credit(&mut **tx, &customer.id, &currency).await?)
+            let plans = repo::customer_plans(&mut **tx, &customer.id, true).await?;
+            let plans = plans.iter().filter(|p| p.kind == "installments").map(repo::PlanRow::installments);
+            (plans.collect::<ApiResult<Vec<_>>>()?, repo::credit(&mut **tx, &customer.id, &currency).await?)
         }
-        None => (Vec::new(), "0".to_owned()),
+        None => (Vec::new(), rust_decimal::Decimal::ZERO),
     };
-    let snapshot = json!({
-        "device": {
-            "serial": device.serial,
-            "kind": device.kind,
-            "registered_on": device.registered_on,
-            "owner": owner.as_ref().map(|c| json!({"id": c.id, "name": c.name, "surname": c.surname})),
-        },
-        "billing": billing,
-        "customer_plans": customer_plans,
-        "credit_balance": credit,
-    });
-    Ok((snapshot, owner))
+    let account = DeviceAccount {
+        serial: device.serial.clone(),
+        kind: device.kind,
+        registered_on: device.registered_on,
+        owner: owner.as_ref().map(|c| Owner { id: c.id.clone(), name: c.name.clone(), surname: c.surname.clone() }),
+    };
+    Ok((AccountSnapshot { device: account, billing, customer_plans, credit_balance }, owner))
 }
 
 /// The device's billing and its currency.
-async fn billing(tx: &mut Transaction<'_, Any>, device: &DeviceRow) -> ApiResult<(Value, String)> {
+async fn billing(tx: &mut Transaction<'_, Any>, device: &DeviceRow) -> ApiResult<(Billing, String)> {
     if let Some(tariff_id) = &device.tariff_id {
-        let (_, tariff) = load_tariff(&mut **tx, tariff_id)
+        let (_, tariff) = repo::tariff(&mut **tx, tariff_id)
             .await?
             .ok_or_else(|| ApiError::internal(format!("device {} names a missing tariff", device.serial)))?;
         let currency = tariff.currency.code().to_owned();
-        let mut billing = json!({
-            "kind": "meter",
-            "tariff": tariff,
-            "access_rate": {"accrued_periods": device.access_accrued_periods, "debt": device.access_debt},
-        });
         // What an OpenPAYGO token can carry decides what is sold (domain.md §6): the core floors energy to
         // it and keeps the rest as credit. An external vendor's request carries any quantity the tariff
         // sells, so it gets no resolution of its own.
-        if let (Some(resolution), Some(map)) = (openpaygo_resolution(device), billing.as_object_mut()) {
-            map.insert("token_resolution".into(), Value::String(resolution));
-        }
-        return Ok((billing, currency));
+        let token_resolution = openpaygo_resolution(device);
+        return Ok((Billing::Meter { tariff, access_rate: device.access, token_resolution }, currency));
     }
     let plan_id = device
         .plan_id
@@ -77,17 +60,22 @@ async fn billing(tx: &mut Transaction<'_, Any>, device: &DeviceRow) -> ApiResult
         .ok_or_else(|| ApiError::internal(format!("device {} has no tariff or plan", device.serial)))?;
     let plan =
         repo::plan(&mut **tx, plan_id).await?.ok_or_else(|| ApiError::internal(format!("missing plan {plan_id}")))?;
-    let resolution = openpaygo_resolution(device).unwrap_or_else(|| "1".to_owned());
-    Ok((json!({"kind": plan.kind, "plan": plan.body, "day_resolution": resolution}), plan.currency))
+    let day_resolution = openpaygo_resolution(device).unwrap_or_default();
+    let billing = match plan.kind.as_str() {
+        "installments" => Billing::Installments { plan: plan.installments()?, day_resolution },
+        "eaas" => Billing::Eaas { plan: plan.eaas()?, day_resolution },
+        other => return Err(ApiError::internal(format!("plan {plan_id} has an unknown kind {other:?}"))),
+    };
+    Ok((billing, plan.currency))
 }
 
 /// An OpenPAYGO device with time divider d counts its unit (days, kWh) in steps of 1/d: the core's
-/// resolution `"1/d"`, exact where 1/d has no finite decimal (d = 3). `None` for other token schemes.
-fn openpaygo_resolution(device: &DeviceRow) -> Option<String> {
+/// resolution "1/d", exact where 1/d has no finite decimal (d = 3). `None` for other token schemes.
+fn openpaygo_resolution(device: &DeviceRow) -> Option<Resolution> {
     if device.token_scheme != "openpaygo" {
         return None;
     }
     let divider =
         device.openpaygo.as_ref().and_then(|o| o.get("time_divider")).and_then(Value::as_u64).unwrap_or(1).max(1);
-    Some(format!("1/{divider}"))
+    Some(Resolution::per_divider(u32::try_from(divider).unwrap_or(u32::MAX)))
 }

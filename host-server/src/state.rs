@@ -3,13 +3,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-use serde_json::Value;
+use micropower_core::calls::CoreFn;
 
 use crate::crypto::Sealer;
 use crate::db::Db;
-use crate::engine::{Engine, EngineError};
+use crate::engine::Engine;
 use crate::error::{ApiError, ApiResult};
 
 /// Shared by every handler; cheap to clone.
@@ -61,22 +59,18 @@ impl Inner {
         crate::ids::business_day(&crate::ids::now(), self.timezone)
     }
 
-    /// Asks the core (through the configured engine) and converts its answer: every decision the server
-    /// makes goes through here.
-    pub fn core<A: Serialize, R: DeserializeOwned>(&self, function: &str, args: &A) -> ApiResult<R> {
-        Metrics::bump(&self.metrics.core_calls);
-        let input = serde_json::to_value(args).map_err(ApiError::internal)?;
-        let output: Value = self.engine.call(function, &input).map_err(|e| {
-            Metrics::bump(&self.metrics.core_errors);
-            ApiError::from(e)
-        })?;
-        serde_json::from_value(output)
-            .map_err(|e| ApiError::internal(format!("{function}: unexpected core output: {e}")))
+    /// The canonical form of a serial as typed (the core's `normalize_serial`), or its refusal.
+    pub fn normalize_serial(&self, raw: &str) -> ApiResult<String> {
+        self.core(micropower_core::calls::NormalizeSerial { raw: raw.to_owned() })
     }
 
-    /// Like [`Inner::core`] but keeps the core's refusal as a value.
-    pub fn core_raw(&self, function: &str, input: &Value) -> Result<Value, EngineError> {
+    /// Asks the core (through the configured engine) with a function's argument struct: every decision the
+    /// server makes goes through here.
+    pub fn core<F: CoreFn>(&self, args: F) -> ApiResult<F::Output> {
         Metrics::bump(&self.metrics.core_calls);
-        self.engine.call(function, input)
+        self.engine.call(args).map_err(|e| {
+            Metrics::bump(&self.metrics.core_errors);
+            ApiError::from(e)
+        })
     }
 }

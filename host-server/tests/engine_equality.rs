@@ -1,12 +1,15 @@
 //! Every case of every shared vector (`tests/vectors/*.json`) through both engines: the wasm engine and the
 //! native engine give identical results (output, or refusal with the same code, variant, message and
-//! details), and each equals the vector's expectation.
+//! details), and each equals the vector's expectation. Each case runs twice: by name and JSON text, as the
+//! shared vectors are written, and typed, as the server calls the core (`dyn Engine::call` with the
+//! function's argument struct).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
+use micropower_core::calls::{self, CoreFn, Visitor};
 use micropower_core::json;
 use micropower_server::engine::{Engine, EngineError, NativeEngine, WasmConfig, WasmEngine};
 use serde_json::Value;
@@ -39,18 +42,29 @@ fn both_engines_agree_with_every_vector() {
         for case in doc["cases"].as_array().expect("cases") {
             cases += 1;
             let name = format!("{function} / {}", case["name"].as_str().unwrap_or("?"));
-            let (from_wasm, fuel) = wasm.call_metered(&function, &case["input"]);
+            let input = case["input"].to_string();
+            let (from_wasm, fuel) = wasm.call_metered(&function, &input);
             if fuel > most_fuel.0 {
                 most_fuel = (fuel, name.clone());
             }
-            let from_native = native.call(&function, &case["input"]);
+            let from_wasm = from_wasm.map(|text| serde_json::from_str::<Value>(&text).unwrap());
+            let from_native = native.call_text(&function, &input).map(|text| serde_json::from_str(&text).unwrap());
             if from_wasm != from_native {
                 failures.push(format!("{name}: engines differ\n  wasm:   {from_wasm:?}\n  native: {from_native:?}"));
                 continue;
             }
+            let typed = Typed { input: &case["input"], wasm, native: &native };
+            if let Some((typed_wasm, typed_native)) = calls::dispatch(&function, typed).flatten() {
+                if typed_wasm != from_wasm || typed_native != from_wasm {
+                    failures.push(format!(
+                        "{name}: typed calls differ from text calls\n  wasm: {typed_wasm:?}\n  native: {typed_native:?}"
+                    ));
+                    continue;
+                }
+            }
             match (case.get("output"), case.get("error").and_then(Value::as_str), &from_wasm) {
                 (Some(want), None, Ok(got)) if got == want => {}
-                (None, Some(code), Err(EngineError::Core { code: got, .. })) if *got == code => refusals += 1,
+                (None, Some(code), Err(EngineError::Core(got))) if got.code() == code => refusals += 1,
                 (want, code, got) => {
                     failures.push(format!("{name}: want {want:?} / error {code:?}, got {got:?}"));
                 }
@@ -74,6 +88,26 @@ fn both_engines_agree_with_every_vector() {
     );
 }
 
+/// A case called as the server calls the core: its argument struct through `dyn Engine::call`, on both
+/// engines, outputs written back as JSON. `None` when the input does not read as the argument struct (a
+/// refusal of shape, which only the text path can receive).
+struct Typed<'a> {
+    input: &'a Value,
+    wasm: &'a dyn Engine,
+    native: &'a dyn Engine,
+}
+
+type Both = (Result<Value, EngineError>, Result<Value, EngineError>);
+
+impl Visitor for Typed<'_> {
+    type Output = Option<Both>;
+    fn visit<F: CoreFn>(self) -> Option<Both> {
+        let args = F::deserialize(self.input).ok()?;
+        let as_json = |out: F::Output| serde_json::to_value(out).unwrap();
+        Some((self.wasm.call(args.clone()).map(as_json), self.native.call(args).map(as_json)))
+    }
+}
+
 /// Refusals that are not in the vectors: bad JSON shapes and unknown functions refuse alike on both engines.
 #[test]
 fn both_engines_refuse_alike_outside_the_vectors() {
@@ -86,9 +120,10 @@ fn both_engines_refuse_alike_outside_the_vectors() {
         ("normalize_serial", serde_json::json!({"raw": "é".repeat(100)})),
     ];
     for (function, input) in inputs {
-        let from_wasm = wasm.call(function, &input);
-        assert_eq!(from_wasm, NativeEngine.call(function, &input), "{function} {input}");
-        assert!(matches!(from_wasm, Err(EngineError::Core { .. })), "{function} {input}: {from_wasm:?}");
+        let input = input.to_string();
+        let from_wasm = wasm.call_text(function, &input);
+        assert_eq!(from_wasm, NativeEngine.call_text(function, &input), "{function} {input}");
+        assert!(matches!(from_wasm, Err(EngineError::Core(_))), "{function} {input}: {from_wasm:?}");
     }
 }
 

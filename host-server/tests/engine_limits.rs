@@ -11,8 +11,8 @@ use serde_json::json;
 /// Compiling the guest takes a few seconds of CPU: the tests with the default limits share one engine.
 static WASM: LazyLock<WasmEngine> = LazyLock::new(|| WasmEngine::new(WasmConfig::default()).expect("wasm engine"));
 
-fn round_money() -> (serde_json::Value, serde_json::Value) {
-    (json!({"amount": "10.555", "currency": "USD"}), json!("10.56"))
+fn round_money() -> (String, String) {
+    (json!({"amount": "10.555", "currency": "USD"}).to_string(), json!("10.56").to_string())
 }
 
 #[test]
@@ -28,7 +28,7 @@ fn fuel_stops_a_runaway_guest_and_the_engine_keeps_serving() {
     eprintln!("a runaway guest was stopped after {took:?} (fuel {})", engine.config().fuel);
 
     let (input, want) = round_money();
-    assert_eq!(engine.call("round_money", &input), Ok(want));
+    assert_eq!(engine.call_text("round_money", &input), Ok(want));
     assert_eq!(engine.spin(1000).map(|_| ()), Ok(()), "spin works again");
 }
 
@@ -36,7 +36,7 @@ fn fuel_stops_a_runaway_guest_and_the_engine_keeps_serving() {
 fn a_small_fuel_budget_refuses_even_ordinary_calls_as_a_limit() {
     let engine = WasmEngine::new(WasmConfig { fuel: 1_000, ..WasmConfig::default() }).expect("wasm engine");
     let (input, _) = round_money();
-    let got = engine.call("round_money", &input);
+    let got = engine.call_text("round_money", &input);
     assert!(matches!(&got, Err(EngineError::Limit(_))), "got {got:?}");
     assert_eq!(got.map_err(|e| e.code()), Err("engine_limit"));
 }
@@ -47,17 +47,17 @@ fn memory_beyond_the_store_limit_is_refused_not_a_crash() {
     let limit = engine.config().memory_bytes;
     // An input larger than the whole memory limit: the guest cannot even receive it.
     let huge = json!({"raw": "A".repeat(limit + (1 << 20))});
-    let got = engine.call("normalize_serial", &huge);
+    let got = engine.call_text("normalize_serial", &huge.to_string());
     assert!(matches!(&got, Err(EngineError::Limit(why)) if why.contains("memory")), "got {:?}", got.map(|_| ()));
 
     // An input that fits, but whose parsing and processing need several times its size.
     let big = json!({"raw": "A".repeat(limit / 4)});
-    let got = engine.call("normalize_serial", &big);
-    let native = NativeEngine.call("normalize_serial", &big);
+    let got = engine.call_text("normalize_serial", &big.to_string());
+    let native = NativeEngine.call_text("normalize_serial", &big.to_string());
     assert!(matches!(&got, Err(EngineError::Limit(_))) || got == native, "got {:?}", got.map(|_| ()));
 
     let (input, want) = round_money();
-    assert_eq!(engine.call("round_money", &input), Ok(want));
+    assert_eq!(engine.call_text("round_money", &input), Ok(want));
 }
 
 #[test]
@@ -66,7 +66,7 @@ fn concurrent_callers_share_a_small_pool() {
     let (input, want) = round_money();
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..8)
-            .map(|_| s.spawn(|| (0..25).map(|_| engine.call("round_money", &input)).collect::<Vec<_>>()))
+            .map(|_| s.spawn(|| (0..25).map(|_| engine.call_text("round_money", &input)).collect::<Vec<_>>()))
             .collect();
         for handle in handles {
             for got in handle.join().unwrap() {
@@ -86,9 +86,10 @@ fn a_fresh_instance_per_call_decides_like_reused_instances() {
     ];
     let started = Instant::now();
     for (function, input) in &calls {
-        let first = fresh.call(function, input);
-        assert_eq!(first, WASM.call(function, input), "{function} {input}");
-        assert_eq!(first, NativeEngine.call(function, input), "{function} {input}");
+        let input = input.to_string();
+        let first = fresh.call_text(function, &input);
+        assert_eq!(first, WASM.call_text(function, &input), "{function} {input}");
+        assert_eq!(first, NativeEngine.call_text(function, &input), "{function} {input}");
     }
     eprintln!("a call on a new instance (instantiate + warm-up + call) took {:?}", started.elapsed() / 3);
     assert_eq!(fresh.idle_instances(), 0, "an instance that served its one call is not kept");

@@ -1,10 +1,12 @@
 //! `micropower-core` as a WebAssembly component: the `core` world of `host-server/wit/micropower.wit`.
 //!
-//! Each export is a thin conversion plus one call of [`micropower_core::json::call`]; no rule lives here.
+//! Each export is a thin conversion plus one call of [`micropower_core::json::call_text`] (JSON text straight
+//! into the function's argument struct and out of its output); no rule lives here.
 //! Built for `wasm32-wasip2` by the server's `build.rs`; on the host target it compiles (so the workspace's
 //! fmt, clippy and tests cover it) but exports nothing.
 
 // On the host target nothing calls the exports (they are exported only on wasm32), hence the allows below.
+use micropower_core::calls::{CoreFn, NormalizePhone};
 use micropower_core::CoreError;
 
 #[allow(unsafe_code, missing_docs, clippy::all)]
@@ -22,15 +24,12 @@ pub struct Component;
 
 impl bindings::Guest for Component {
     fn call(function: String, input: String) -> Result<String, WitError> {
-        let input: serde_json::Value = serde_json::from_str(&input)
-            .map_err(|e| to_wit(&CoreError::InvalidInput { field: "input".into(), reason: e.to_string() }))?;
-        let output = micropower_core::json::call(&function, &input).map_err(|e| to_wit(&e))?;
-        Ok(output.to_string())
+        micropower_core::json::call_text(&function, &input).map_err(|e| to_wit(&e))
     }
 
     fn warm_up() {
         // Parsing any phone number loads the phone-number metadata, the core's one costly lazy table.
-        let warm = micropower_core::json::call("normalize_phone", &serde_json::json!({ "raw": "+255712345678" }));
+        let warm = NormalizePhone { raw: "+255712345678".into(), region: None }.call();
         std::hint::black_box(warm.is_ok());
     }
 

@@ -4,8 +4,10 @@
 //!   in this binary) inside wasmtime: a fresh, sandboxed instance per call, bounded in fuel and memory.
 //! - [`NativeEngine`] calls `micropower_core::json::call` directly.
 //!
-//! Both take the same function names and argument objects as the shared vectors (`tests/vectors`) and give
-//! identical results, refusals included (`tests/engine_equality.rs` checks every vector through both).
+//! The server calls [`dyn Engine::call`](Engine) with a function's argument struct from
+//! `micropower_core::calls` and gets its typed output or a typed [`CoreError`]; function names and JSON text
+//! live only inside the wasm engine. Both engines give identical results, refusals included
+//! (`tests/engine_equality.rs` checks every shared vector through both, by name and text).
 //! [`from_env`] picks one from `MICROPOWER_CORE=wasm|native`.
 //!
 //! # From async code
@@ -25,8 +27,8 @@ mod wasm;
 
 use std::sync::Arc;
 
+use micropower_core::calls::CoreFn;
 use micropower_core::CoreError;
-use serde_json::Value;
 
 pub use native::NativeEngine;
 #[cfg(feature = "wasm-engine")]
@@ -34,32 +36,43 @@ pub use wasm::{WasmConfig, WasmEngine};
 
 /// The core behind one interface, whether it runs natively or inside wasmtime.
 pub trait Engine: Send + Sync {
-    /// Calls the core function `function` (a name of `micropower_core::json::FUNCTIONS`) with its argument
-    /// object `input`; returns its output, or the core's refusal as [`EngineError::Core`].
-    fn call(&self, function: &str, input: &Value) -> Result<Value, EngineError>;
+    /// Calls the core function `function` (a name of `micropower_core::calls::FUNCTIONS`) with its argument
+    /// object as JSON text; returns its output as JSON text, or the core's refusal as [`EngineError::Core`].
+    /// The server calls [`call`](Engine::call) instead; this is for the shared vectors and tools.
+    fn call_text(&self, function: &str, input: &str) -> Result<String, EngineError>;
 
     /// `"wasm"` or `"native"`: the value of `MICROPOWER_CORE` that selects this engine.
     fn name(&self) -> &'static str;
+
+    /// True when the core is linked into this process, so a typed call needs no text at all.
+    fn is_native(&self) -> bool {
+        false
+    }
+}
+
+impl dyn Engine + '_ {
+    /// Calls the core function whose argument struct is `args`: its typed output, or the core's typed
+    /// refusal. The wasm engine carries the call as JSON text straight from and into the structs (no
+    /// `serde_json::Value` on either side of the boundary); the native engine calls the core directly.
+    pub fn call<F: CoreFn>(&self, args: F) -> Result<F::Output, EngineError> {
+        if self.is_native() {
+            return args.call().map_err(EngineError::Core);
+        }
+        let input = serde_json::to_string(&args)
+            .map_err(|e| EngineError::Internal(format!("{}: writing the arguments: {e}", F::NAME)))?;
+        let output = self.call_text(F::NAME, &input)?;
+        serde_json::from_str(&output).map_err(|e| {
+            EngineError::Internal(format!("{}: the core's output does not read as its type: {e}", F::NAME))
+        })
+    }
 }
 
 /// Why a call gave no output.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EngineError {
-    /// The core refused the input: the same refusal on both engines. `code` is `CoreError::code()`
-    /// (`"unknown_serial"`), `variant` is `CoreError::variant_name()` (`"UnknownSerial"`), `message` its
-    /// `Display`, `details` is `CoreError::details()`: its fields, `code` and `message` as one JSON object (decimals as
-    /// strings).
-    #[error("{message}")]
-    Core {
-        /// Stable snake_case code, as on every wire.
-        code: &'static str,
-        /// The Rust variant name.
-        variant: &'static str,
-        /// Human-readable message.
-        message: String,
-        /// The variant's fields (`{}` when it has none).
-        details: Value,
-    },
+    /// The core refused the input: the same refusal on both engines.
+    #[error(transparent)]
+    Core(CoreError),
     /// The guest trapped (a bug in the guest, not a refusal): the call had no effect.
     #[error("the core trapped: {0}")]
     Trap(String),
@@ -72,20 +85,10 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    /// The refusal of the core, as the native engine reports it (and the guest, through the WIT variant).
-    pub fn from_core(error: &CoreError) -> Self {
-        Self::Core {
-            code: error.code(),
-            variant: error.variant_name(),
-            message: error.to_string(),
-            details: error.details(),
-        }
-    }
-
     /// The wire code: the core's code for a refusal, else `engine_trap`, `engine_limit` or `engine_internal`.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Core { code, .. } => code,
+            Self::Core(e) => e.code(),
             Self::Trap(_) => "engine_trap",
             Self::Limit(_) => "engine_limit",
             Self::Internal(_) => "engine_internal",

@@ -1,19 +1,22 @@
-//! The core linked into the server: `micropower_core::json::call`, nothing around it.
-
-use serde_json::Value;
+//! The core linked into the server: typed calls run it directly, text calls go through
+//! `micropower_core::json::call_text`.
 
 use super::{Engine, EngineError};
 
-/// Calls `micropower_core::json::call` in-process.
+/// The core in-process.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NativeEngine;
 
 impl Engine for NativeEngine {
-    fn call(&self, function: &str, input: &Value) -> Result<Value, EngineError> {
-        micropower_core::json::call(function, input).map_err(|e| EngineError::from_core(&e))
+    fn call_text(&self, function: &str, input: &str) -> Result<String, EngineError> {
+        micropower_core::json::call_text(function, input).map_err(EngineError::Core)
     }
 
     fn name(&self) -> &'static str {
         "native"
+    }
+
+    fn is_native(&self) -> bool {
+        true
     }
 }

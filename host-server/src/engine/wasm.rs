@@ -24,7 +24,6 @@
 
 use std::sync::{Condvar, Mutex, PoisonError};
 
-use serde_json::Value;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
     Config, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, StoreLimits,
@@ -42,7 +41,8 @@ mod bindings {
     });
 }
 
-use bindings::{Core, CoreError as WitError, CorePre};
+use bindings::{Core, CoreError as WitError, CorePre, ErrorInfo};
+use micropower_core::CoreError;
 
 /// The guest component (`micropower_guest.wasm`, target `wasm32-wasip2`), built and embedded by `build.rs`.
 pub const GUEST_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/micropower_guest.wasm"));
@@ -135,20 +135,11 @@ impl WasmEngine {
         self.config
     }
 
-    /// [`Engine::call`], and the fuel the call used (roughly the wasm instructions it ran): for tuning
+    /// [`Engine::call_text`], and the fuel the call used (roughly the wasm instructions it ran): for tuning
     /// [`WasmConfig::fuel`] and for metrics.
-    pub fn call_metered(&self, function: &str, input: &Value) -> (Result<Value, EngineError>, u64) {
-        let input = match serde_json::to_string(input) {
-            Ok(input) => input,
-            Err(e) => return (Err(EngineError::Internal(format!("input JSON: {e}"))), 0),
-        };
-        let (result, fuel) = self.run(|core, store| core.call_call(store, function, &input));
-        let result = result.and_then(|answer| match answer {
-            Ok(output) => serde_json::from_str(&output)
-                .map_err(|e| EngineError::Internal(format!("the guest returned invalid JSON: {e}"))),
-            Err(refusal) => Err(from_wit(refusal)),
-        });
-        (result, fuel)
+    pub fn call_metered(&self, function: &str, input: &str) -> (Result<String, EngineError>, u64) {
+        let (result, fuel) = self.run(|core, store| core.call_call(store, function, input));
+        (result.and_then(|answer| answer.map_err(from_wit)), fuel)
     }
 
     /// TEST ONLY: runs the guest's `spin` export (a loop of `iterations` trips) under the same limits as
@@ -247,7 +238,7 @@ impl Instance {
 }
 
 impl Engine for WasmEngine {
-    fn call(&self, function: &str, input: &Value) -> Result<Value, EngineError> {
+    fn call_text(&self, function: &str, input: &str) -> Result<String, EngineError> {
         self.call_metered(function, input).0
     }
 
@@ -348,34 +339,42 @@ fn classify(error: &wasmtime::Error, state: &State) -> EngineError {
     }
 }
 
-/// The guest's refusal, with the same code and variant name as `CoreError` gives natively.
+/// The guest's refusal as the core's typed error: the WIT case names the variant, its details carry the
+/// fields (`CoreError`'s own serialised form). A case whose details are not that variant is a host failure.
 fn from_wit(error: WitError) -> EngineError {
-    let (code, variant, info) = match error {
-        WitError::InvalidInput(i) => ("invalid_input", "InvalidInput", i),
-        WitError::InvalidAmount(i) => ("invalid_amount", "InvalidAmount", i),
-        WitError::UnknownCurrency(i) => ("unknown_currency", "UnknownCurrency", i),
-        WitError::InvalidSerial(i) => ("invalid_serial", "InvalidSerial", i),
-        WitError::InvalidPhone(i) => ("invalid_phone", "InvalidPhone", i),
-        WitError::InvalidGeoPoint(i) => ("invalid_geo_point", "InvalidGeoPoint", i),
-        WitError::DateOutOfRange(i) => ("date_out_of_range", "DateOutOfRange", i),
-        WitError::NotFound(i) => ("not_found", "NotFound", i),
-        WitError::ForeignParent(i) => ("foreign_parent", "ForeignParent", i),
-        WitError::DuplicateSerial(i) => ("duplicate_serial", "DuplicateSerial", i),
-        WitError::KindMismatch(i) => ("kind_mismatch", "KindMismatch", i),
-        WitError::UnknownSerial(i) => ("unknown_serial", "UnknownSerial", i),
-        WitError::DeviceUnassigned(i) => ("device_unassigned", "DeviceUnassigned", i),
-        WitError::CurrencyMismatch(i) => ("currency_mismatch", "CurrencyMismatch", i),
-        WitError::AmountBelowMinimum(i) => ("amount_below_minimum", "AmountBelowMinimum", i),
-        WitError::TotalBelowPaid(i) => ("total_below_paid", "TotalBelowPaid", i),
-        WitError::NoUntouchedInstallments(i) => ("no_untouched_installments", "NoUntouchedInstallments", i),
-        WitError::InstallmentTouched(i) => ("installment_touched", "InstallmentTouched", i),
-        WitError::InvalidSecretKey(i) => ("invalid_secret_key", "InvalidSecretKey", i),
-        WitError::InvalidTokenValue(i) => ("invalid_token_value", "InvalidTokenValue", i),
-        WitError::InvalidTokenCount(i) => ("invalid_token_count", "InvalidTokenCount", i),
-        WitError::TokenRejected(i) => ("token_rejected", "TokenRejected", i),
-    };
-    let details = serde_json::from_str(&info.details).unwrap_or(Value::String(info.details));
-    EngineError::Core { code, variant, message: info.message, details }
+    let (code, info) = wit_case(error);
+    match serde_json::from_str::<CoreError>(&info.details) {
+        Ok(refusal) if refusal.code() == code => EngineError::Core(refusal),
+        _ => EngineError::Internal(format!("the guest's {code} refusal carries other details: {}", info.details)),
+    }
+}
+
+/// The core code of a WIT case, and its detail.
+fn wit_case(error: WitError) -> (&'static str, ErrorInfo) {
+    match error {
+        WitError::InvalidInput(i) => ("invalid_input", i),
+        WitError::InvalidAmount(i) => ("invalid_amount", i),
+        WitError::UnknownCurrency(i) => ("unknown_currency", i),
+        WitError::InvalidSerial(i) => ("invalid_serial", i),
+        WitError::InvalidPhone(i) => ("invalid_phone", i),
+        WitError::InvalidGeoPoint(i) => ("invalid_geo_point", i),
+        WitError::DateOutOfRange(i) => ("date_out_of_range", i),
+        WitError::NotFound(i) => ("not_found", i),
+        WitError::ForeignParent(i) => ("foreign_parent", i),
+        WitError::DuplicateSerial(i) => ("duplicate_serial", i),
+        WitError::KindMismatch(i) => ("kind_mismatch", i),
+        WitError::UnknownSerial(i) => ("unknown_serial", i),
+        WitError::DeviceUnassigned(i) => ("device_unassigned", i),
+        WitError::CurrencyMismatch(i) => ("currency_mismatch", i),
+        WitError::AmountBelowMinimum(i) => ("amount_below_minimum", i),
+        WitError::TotalBelowPaid(i) => ("total_below_paid", i),
+        WitError::NoUntouchedInstallments(i) => ("no_untouched_installments", i),
+        WitError::InstallmentTouched(i) => ("installment_touched", i),
+        WitError::InvalidSecretKey(i) => ("invalid_secret_key", i),
+        WitError::InvalidTokenValue(i) => ("invalid_token_value", i),
+        WitError::InvalidTokenCount(i) => ("invalid_token_count", i),
+        WitError::TokenRejected(i) => ("token_rejected", i),
+    }
 }
 
 /// A counting semaphore over the pool's slots: `enter` waits until a slot is free.
@@ -412,10 +411,7 @@ impl Drop for Pass<'_> {
 
 #[cfg(test)]
 mod tests {
-    use micropower_core::CoreError;
-
     use super::*;
-    use bindings::ErrorInfo;
 
     /// Every WIT case maps to a distinct core code, in the core's declaration order, and every code has a case.
     #[test]
@@ -444,25 +440,17 @@ mod tests {
             WitError::InvalidTokenCount,
             WitError::TokenRejected,
         ];
-        let mapped: Vec<(&str, &str)> = cases
-            .into_iter()
-            .map(|case| match from_wit(case(ErrorInfo { message: "m".into(), details: "{}".into() })) {
-                EngineError::Core { code, variant, .. } => (code, variant),
-                other => panic!("not a refusal: {other:?}"),
-            })
-            .collect();
-        let codes: Vec<&str> = mapped.iter().map(|(code, _)| *code).collect();
+        let info = || ErrorInfo { message: "m".into(), details: "{}".into() };
+        let codes: Vec<&str> = cases.into_iter().map(|case| wit_case(case(info())).0).collect();
         assert_eq!(codes, CoreError::ALL_CODES);
-        for (code, variant) in mapped {
-            let snake: String = variant
-                .chars()
-                .enumerate()
-                .flat_map(|(i, c)| {
-                    let sep = (i > 0 && c.is_ascii_uppercase()).then_some('_');
-                    sep.into_iter().chain(std::iter::once(c.to_ascii_lowercase()))
-                })
-                .collect();
-            assert_eq!(snake, code, "variant name {variant} does not match code {code}");
-        }
+    }
+
+    /// A refusal crosses typed; details that are not the named variant are a host failure, not a refusal.
+    #[test]
+    fn refusals_read_back_typed_and_mismatches_are_internal() {
+        let refusal = CoreError::UnknownSerial { serial: "X1".into() };
+        let info = ErrorInfo { message: refusal.to_string(), details: refusal.details().to_string() };
+        assert_eq!(from_wit(WitError::UnknownSerial(info.clone())), EngineError::Core(refusal));
+        assert!(matches!(from_wit(WitError::DeviceUnassigned(info)), EngineError::Internal(_)));
     }
 }

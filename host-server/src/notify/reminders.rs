@@ -72,10 +72,9 @@ pub async fn run_once(state: &AppState, today: NaiveDate, settings: ReminderSett
     for row in plans {
         let plan_id: String = row.try_get("id")?;
         let body: String = row.try_get("body")?;
-        let plan: serde_json::Value =
+        let plan: micropower_core::api::InstallmentPlan =
             serde_json::from_str(&body).map_err(|e| ApiError::internal(format!("stored plan {plan_id}: {e}")))?;
-        let summary: micropower_core::api::PlanSummary =
-            state.core("plan_summary", &serde_json::json!({"plan": plan}))?;
+        let summary = state.core(micropower_core::calls::PlanSummary { plan })?;
         let open: Vec<Due> = summary
             .installments
             .iter()

@@ -118,7 +118,7 @@ async fn judge(state: &AppState, provider: &Provider, bytes: &[u8]) -> Verdict {
         crate::payments::Named::Serial(&serial_raw),
         &amount.to_string(),
         &provider.currency,
-        "provider",
+        micropower_core::api::Channel::Provider,
     )
     .await
     {
@@ -285,8 +285,8 @@ async fn confirm(state: &AppState, provider: &Provider, event_id: &str, c2b: &C2
 /// Whether two typed account numbers name the same serial (the core normalises); `None` if either is not a
 /// serial at all.
 fn same_serial(state: &AppState, a: &str, b: &str) -> Option<bool> {
-    let a: String = state.core("normalize_serial", &json!({"raw": a})).ok()?;
-    let b: String = state.core("normalize_serial", &json!({"raw": b})).ok()?;
+    let a = state.normalize_serial(a).ok()?;
+    let b = state.normalize_serial(b).ok()?;
     Some(a == b)
 }
 

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use micropower_core::api::Channel;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -86,7 +87,7 @@ pub async fn validate(
         }
     };
     let answer = match crate::payments::Named::of(input.serial.as_deref(), input.plan_id.as_deref()) {
-        Ok(named) => crate::payments::validate(&state, named, &input.amount, &input.currency, "provider").await,
+        Ok(named) => crate::payments::validate(&state, named, &input.amount, &input.currency, Channel::Provider).await,
         Err(e) => Err(e),
     };
     let code = match &answer {

@@ -157,7 +157,7 @@ pub async fn create(
     let currency = body.currency.trim().to_uppercase();
     // The core knows the currencies (and their minor units); ask it rather than keep a second list.
     state
-        .core::<_, Value>("round_money", &json!({"amount": "0", "currency": currency}))
+        .core(micropower_core::calls::RoundMoney { amount: rust_decimal::Decimal::ZERO, currency: currency.to_owned() })
         .map_err(|_| ApiError::invalid("currency", "an ISO 4217 currency code is required"))?;
     let shortcode = match kind {
         Kind::DarajaC2b => {

@@ -6,7 +6,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use chrono::NaiveDate;
-use micropower_core::api::Accrual;
+use micropower_core::api::OpenPaygoKind;
+use micropower_core::calls;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -20,7 +21,7 @@ use crate::repo::{self, DeviceFilter, ListedDevice};
 use crate::state::AppState;
 
 async fn canonical(state: &AppState, raw: &str) -> ApiResult<String> {
-    state.core::<_, String>("normalize_serial", &json!({"raw": raw})).map_err(|_| ApiError::not_found("device", raw))
+    state.normalize_serial(raw).map_err(|_| ApiError::not_found("device", raw))
 }
 
 /// A device as the API shows it. A meter's `access_rate_debt` is what it owes today: its stored account
@@ -30,16 +31,15 @@ fn device_view(state: &AppState, listed: &ListedDevice, today: NaiveDate) -> Api
     let d = &listed.device;
     let access_rate_debt = match &listed.access_rate {
         Some(rate) => {
-            let accrual: Accrual = state.core(
-                "accrue_access_rate",
-                &json!({
-                    "rate": rate, "registered_on": d.registered_on, "now": today,
-                    "state": {"accrued_periods": d.access_accrued_periods, "debt": d.access_debt},
-                }),
-            )?;
+            let accrual = state.core(calls::AccrueAccessRate {
+                rate: *rate,
+                registered_on: d.registered_on,
+                state: d.access,
+                now: today,
+            })?;
             accrual.state.debt.normalize().to_string()
         }
-        None => d.access_debt.clone(),
+        None => d.access.debt.normalize().to_string(),
     };
     Ok(json!({
         "serial": d.serial,
@@ -84,7 +84,7 @@ pub async fn devices(State(state): State<AppState>, Query(q): Query<DeviceQuery>
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let pattern = match q.query.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => "%".to_owned(),
-        Some(text) => format!("%{}%", state.core::<_, String>("normalize_serial", &json!({"raw": text}))?),
+        Some(text) => format!("%{}%", state.normalize_serial(text)?),
     };
     let listed = repo::listed_devices(&state.db.pool, DeviceFilter::SerialLike(&pattern), limit).await?;
     Ok(Json(json!({"devices": device_views(&state, &listed)?})))
@@ -124,16 +124,18 @@ pub async fn reassign(
 ) -> ApiResult<Json<Value>> {
     let _guard = state.db.write_guard().await;
     let mut tx = state.db.pool.begin().await?;
-    let serial: Option<String> = state.core("normalize_serial", &json!({"raw": raw})).ok();
+    let serial = state.normalize_serial(&raw).ok();
     let device = match &serial {
         Some(s) => repo::device(&mut *tx, s, state.db.for_update()).await?,
         None => None,
     };
     let owner = repo::customer(&mut *tx, &body.customer_id).await?;
-    let owner_id: String = state.core(
-        "reassign_device",
-        &json!({"serial": raw, "device_exists": device.is_some(), "new_owner": owner, "new_owner_id": body.customer_id}),
-    )?;
+    let owner_id = state.core(calls::ReassignDevice {
+        serial: raw.clone(),
+        device_exists: device.is_some(),
+        new_owner: owner,
+        new_owner_id: body.customer_id.clone(),
+    })?;
     let device = device.ok_or_else(|| ApiError::not_found("device", &raw))?;
     sqlx::query("UPDATE devices SET owner_id = $1 WHERE serial = $2")
         .bind(&owner_id)
@@ -207,10 +209,10 @@ pub async fn operator_token(
         .ok_or_else(|| ApiError::conflict("operator tokens are made for OpenPAYGO devices only"))?;
     // (the API's kind, the OpenPAYGO kind)
     let (kind, openpaygo_kind) = match body.kind.as_str() {
-        "add_time" => ("add_time", "add_time"),
-        "set_time" => ("set_time", "set_time"),
-        "counter_sync" => ("counter_sync", "counter_sync"),
-        "unlock" => ("unlock", "disable_payg"),
+        "add_time" => ("add_time", OpenPaygoKind::AddTime),
+        "set_time" => ("set_time", OpenPaygoKind::SetTime),
+        "counter_sync" => ("counter_sync", OpenPaygoKind::CounterSync),
+        "unlock" => ("unlock", OpenPaygoKind::DisablePayg),
         _ => return Err(ApiError::invalid("kind", "add_time, set_time, unlock or counter_sync")),
     };
     let needs_days = matches!(kind, "add_time" | "set_time");
@@ -220,15 +222,22 @@ pub async fn operator_token(
             if needs_days { "required for add_time and set_time" } else { "only for add_time and set_time" },
         ));
     }
-    let token: Value = state.core(
-        "openpaygo_generate",
-        &json!({
-            "secret_key": opg.secret_key, "starting_code": opg.starting_code, "count": opg.count, "kind": openpaygo_kind,
-            "value": body.days, "time_divider": opg.time_divider, "restricted_digits": opg.restricted_digits, "extended": opg.extended,
-        }),
-    )?;
-    let code = token.get("code").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let count = token.get("count").and_then(Value::as_i64).unwrap_or_default();
+    let days = match &body.days {
+        Some(text) => Some(micropower_core::wire::dec::parse(text).map_err(|why| ApiError::invalid("days", why))?),
+        None => None,
+    };
+    let token = state.core(calls::OpenpaygoGenerate {
+        secret_key: opg.secret_key,
+        starting_code: opg.starting_code,
+        count: opg.count,
+        kind: openpaygo_kind,
+        value: days,
+        time_divider: opg.time_divider,
+        restricted_digits: opg.restricted_digits,
+        extended: opg.extended,
+    })?;
+    let code = token.code;
+    let count = i64::from(token.count);
     sqlx::query("UPDATE devices SET token_count = $1 WHERE serial = $2")
         .bind(count)
         .bind(&device.serial)

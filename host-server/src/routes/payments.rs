@@ -4,6 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
+use micropower_core::api::Channel;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -28,13 +29,13 @@ pub struct ValidateIn {
     currency: String,
     /// `provider` (default) or `operator` (the web form, which refuses less than the next installment).
     #[serde(default)]
-    channel: Option<String>,
+    channel: Option<Channel>,
 }
 
 /// `POST /v1/payments/validate`: `{accepted: true, customer_name, minimum_amount, preview}` or 422
 /// `{accepted: false, code, message, minimum_amount?}`.
 pub async fn validate(State(state): State<AppState>, Body(body): Body<ValidateIn>) -> Result<Json<Value>, ApiError> {
-    let channel = body.channel.as_deref().unwrap_or("provider");
+    let channel = body.channel.unwrap_or_default();
     let answer = match Named::of(body.serial.as_deref(), body.plan_id.as_deref()) {
         Ok(named) => crate::payments::validate(&state, named, &body.amount, &body.currency, channel).await,
         Err(e) => Err(e),
@@ -129,8 +130,7 @@ pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> 
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let rows = match &q.serial {
         Some(raw) => {
-            let serial: String =
-                state.core("normalize_serial", &json!({"raw": raw})).map_err(|e| e.with("field", json!("serial")))?;
+            let serial = state.normalize_serial(raw).map_err(|e| e.with("field", json!("serial")))?;
             sqlx::query("SELECT response FROM payments WHERE serial = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
                 .bind(serial)
                 .bind(limit)

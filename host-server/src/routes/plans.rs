@@ -2,7 +2,8 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use micropower_core::api::{InstallmentPlan, Period, PlanSummary};
+use micropower_core::api::{InstallmentPlan, Period, TotalEdit};
+use micropower_core::calls::{self, CoreFn};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -29,7 +30,7 @@ pub fn plan_json(state: &AppState, row: &PlanRow) -> ApiResult<Value> {
     let extra = if row.kind == "installments" {
         let plan = row.installments()?;
         // Through the engine like every other core call, so the wasm build decides here too.
-        let summary: PlanSummary = state.core("plan_summary", &json!({"plan": plan}))?;
+        let summary = state.core(calls::PlanSummary { plan })?;
         json!({
             "period": summary.period,
             "total_cost": summary.total_cost.normalize().to_string(),
@@ -56,7 +57,8 @@ pub async fn get_plan(State(state): State<AppState>, Path(id): Path<String>) -> 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TotalBody {
-    total_cost: String,
+    #[serde(with = "micropower_core::wire::dec")]
+    total_cost: Decimal,
     #[serde(default)]
     installments: Option<u32>,
     #[serde(default)]
@@ -67,7 +69,8 @@ pub struct TotalBody {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InstallmentBody {
-    amount: String,
+    #[serde(with = "micropower_core::wire::dec")]
+    amount: Decimal,
 }
 
 /// `PUT /v1/plans/{id}/total`: the core applies MPM's edit rules; the plan is locked meanwhile.
@@ -76,8 +79,8 @@ pub async fn edit_total(
     Path(id): Path<String>,
     Body(body): Body<TotalBody>,
 ) -> ApiResult<Json<Value>> {
-    let edit = json!({"total_cost": body.total_cost, "installments": body.installments, "period": body.period});
-    edit_plan(&state, &id, |plan| ("edit_plan_total", json!({"plan": plan, "edit": edit}))).await
+    let edit = TotalEdit { total_cost: body.total_cost, installments: body.installments, period: body.period };
+    edit_plan(&state, &id, |plan| calls::EditPlanTotal { plan, edit: edit.clone() }).await
 }
 
 /// `PUT /v1/plans/{id}/installments/{number}`
@@ -86,9 +89,7 @@ pub async fn edit_installment(
     Path((id, number)): Path<(String, u32)>,
     Body(body): Body<InstallmentBody>,
 ) -> ApiResult<Json<Value>> {
-    body.amount.parse::<Decimal>().map_err(|_| ApiError::invalid("amount", "a decimal string is required"))?;
-    edit_plan(&state, &id, |plan| ("edit_installment", json!({"plan": plan, "number": number, "amount": body.amount})))
-        .await
+    edit_plan(&state, &id, |plan| calls::EditInstallment { plan, number, amount: body.amount }).await
 }
 
 /// How often an edit starts over because the plan changed owner between reading it and locking the owner.
@@ -98,10 +99,10 @@ const OWNER_RETRIES: usize = 3;
 /// the plan's. A payment locks its device and the owner, then reads the owner's plans and writes them back
 /// whole; an edit that locked only the plan's row could commit between that read and that write, and the
 /// payment would erase the edit (or the edit the payment's paid amounts).
-async fn edit_plan(
+async fn edit_plan<F: CoreFn<Output = InstallmentPlan>>(
     state: &AppState,
     id: &str,
-    call: impl Fn(&InstallmentPlan) -> (&'static str, Value),
+    edit: impl Fn(InstallmentPlan) -> F,
 ) -> ApiResult<Json<Value>> {
     let _guard = state.db.write_guard().await;
     for _ in 0..OWNER_RETRIES {
@@ -118,8 +119,7 @@ async fn edit_plan(
         if row.kind != "installments" {
             return Err(ApiError::conflict("only installment plans have a total and installments to edit"));
         }
-        let (function, args) = call(&row.installments()?);
-        let edited: InstallmentPlan = state.core(function, &args)?;
+        let edited = state.core(edit(row.installments()?))?;
         repo::update_plan_body(&mut *tx, id, &edited).await?;
         tx.commit().await?;
         row.body = serde_json::to_value(&edited).map_err(ApiError::internal)?;

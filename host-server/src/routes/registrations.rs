@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::NaiveDate;
 use micropower_core::api::{
-    Allocation, CustomerInput, Manufacturer, PlanInput, RegisteredPlan, Registration, RegistrationContext,
-    RegistrationRequest,
+    CustomerInput, Manufacturer, PlanInput, RegisteredPlan, Registration, RegistrationContext, RegistrationRequest,
 };
+use micropower_core::calls;
 use serde_json::{json, Value};
 use sqlx::Row;
 
@@ -17,7 +17,6 @@ use crate::extract::{parse, Body};
 use crate::ids::{new_id, now_rfc3339};
 use crate::payments::NewPayment;
 use crate::repo::{self, PlanRow};
-use crate::routes::registry::load_tariff;
 use crate::state::AppState;
 
 /// What a sale says about its down payment (domain.md §4.1, §7: a down payment paid at the sale is a payment).
@@ -75,9 +74,7 @@ pub async fn register(
 
     let _guard = state.db.write_guard().await;
     let mut tx = state.db.pool.begin().await?;
-    let serial: String = state
-        .core("normalize_serial", &json!({"raw": request.device.serial}))
-        .map_err(|e| e.with("field", json!("device.serial")))?;
+    let serial = state.normalize_serial(&request.device.serial).map_err(|e| e.with("field", json!("device.serial")))?;
     let serial_taken = repo::device(&mut *tx, &serial, "").await?.is_some();
 
     let existing_customer = match &request.customer {
@@ -85,8 +82,8 @@ pub async fn register(
         CustomerInput::New(new) => {
             let mut found = None;
             for raw in new.phone.iter().chain(new.phones.iter()) {
-                let phone: Result<String, ApiError> =
-                    state.core("normalize_phone", &json!({"raw": raw, "region": request.phone_region}));
+                let phone =
+                    state.core(calls::NormalizePhone { raw: raw.clone(), region: request.phone_region.clone() });
                 // A phone the core refuses is reported by `register` below with its field.
                 if let Ok(phone) = phone {
                     if let Some(id) = repo::customer_id_by_phone(&mut *tx, &phone).await? {
@@ -106,7 +103,7 @@ pub async fn register(
     let location = repo::location(&mut *tx, &village_id).await?;
     let manufacturer = load_manufacturer(&mut tx, &request.device.manufacturer_id).await?;
     let tariff = match &request.device.tariff_id {
-        Some(id) => load_tariff(&mut *tx, id).await?.map(|(_, t)| t),
+        Some(id) => repo::tariff(&mut *tx, id).await?.map(|(_, t)| t),
         None => None,
     };
     let context = RegistrationContext {
@@ -118,7 +115,7 @@ pub async fn register(
         new_customer_id: Some(new_id()),
         new_plan_id: Some(new_id()),
     };
-    let registration: Registration = state.core("register", &json!({"request": request, "context": context}))?;
+    let registration = state.core(calls::Register { request, context })?;
 
     if registration.new_customer {
         insert_customer(&mut tx, &registration.customer).await?;
@@ -161,15 +158,18 @@ pub async fn sell_plan(
     let mut sale = Value::Object(sale);
     let down = DownPayment::take(&mut sale, Some(&mut body), "down_payment_provider")?;
     // As `take` left it: the core must not mark a down payment paid that the server records as a payment.
-    let paid = sale.get("down_payment_paid").cloned().unwrap_or(Value::Null);
+    let paid = match sale.get("down_payment_paid") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(paid)) => *paid,
+        Some(_) => return Err(ApiError::invalid("down_payment_paid", "true or false is required")),
+    };
     let plan_in: PlanInput = parse(&serde_json::to_vec(&body).map_err(ApiError::internal)?)?;
     let _guard = state.db.write_guard().await;
     let mut tx = state.db.pool.begin().await?;
     if repo::customer(&mut *tx, &customer_id).await?.is_none() {
         return Err(ApiError::not_found("customer", &customer_id));
     }
-    let args = json!({"id": new_id(), "plan": plan_in, "down_payment_paid": paid});
-    let plan: RegisteredPlan = state.core("create_plan", &args)?;
+    let plan = state.core(calls::CreatePlan { id: new_id(), plan: plan_in, down_payment_paid: paid })?;
     let (row, down_payment) = sell(&state, &mut tx, &plan, &customer_id, None, &down, state.today()).await?;
     tx.commit().await?;
     let mut answer = crate::routes::plans::plan_json(&state, &row)?;
@@ -202,8 +202,8 @@ async fn sell(
     let Some(amount) = amount else { return Ok((row, None)) };
     // The customer's lock, as for every payment of theirs: the credit balance read here is theirs alone.
     crate::payments::lock_customer(state, tx, customer_id).await?;
-    let amount = amount.normalize().to_string();
-    let allocation: Allocation = crate::payments::plan_allocation(state, tx, &row, &amount, &row.currency).await?;
+    let currency = micropower_core::api::Currency::parse(&row.currency)?;
+    let allocation = crate::payments::plan_allocation(state, tx, &row, amount, currency).await?;
     let payment_id = new_id();
     let answer = crate::payments::answer(&payment_id, serial, Some(&row.id), &allocation, &[]);
     let received_at =

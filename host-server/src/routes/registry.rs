@@ -177,7 +177,8 @@ pub async fn create_tariff(
     let name = require_name(&body.name)?;
     let id = new_id();
     let tariff = Tariff { id: Some(id.clone()), ..body.tariff };
-    let unit_price: String = state.core("unit_price", &json!({"tariff": tariff}))?;
+    let unit_price =
+        state.core(micropower_core::calls::UnitPrice { tariff: tariff.clone() })?.0.normalize().to_string();
     let stored = serde_json::to_string(&tariff).map_err(ApiError::internal)?;
     sqlx::query("INSERT INTO tariffs (id, name, currency, body, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&id)
@@ -198,19 +199,4 @@ pub fn tariff_json(name: &str, tariff: &Tariff, unit_price: &str) -> Value {
         map.insert("unit_price".into(), json!(unit_price));
     }
     v
-}
-
-/// Loads a stored tariff.
-pub async fn load_tariff<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
-    exec: E,
-    id: &str,
-) -> ApiResult<Option<(String, Tariff)>> {
-    let row = sqlx::query("SELECT name, body FROM tariffs WHERE id = $1").bind(id).fetch_optional(exec).await?;
-    match row {
-        None => Ok(None),
-        Some(row) => {
-            let body: String = row.try_get("body")?;
-            Ok(Some((row.try_get("name")?, serde_json::from_str(&body).map_err(ApiError::internal)?)))
-        }
-    }
 }

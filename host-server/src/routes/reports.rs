@@ -3,8 +3,12 @@
 use axum::extract::{Query, State};
 use axum::Json;
 use chrono::NaiveDate;
+use micropower_core::api::{AccessRateRecord, InstallmentRecord, PaymentRecord};
+use micropower_core::calls;
+use micropower_core::report::{CollectionRate, DebtAging, EnergySold, PortfolioAtRisk, RevenueReport};
+use serde::de::{DeserializeOwned, IntoDeserializer};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 use crate::records;
@@ -29,6 +33,17 @@ fn currency_or(q: &ReportQuery, found: Option<String>) -> ApiResult<String> {
         .ok_or_else(|| ApiError::invalid("currency", "no data yet: name a currency with ?currency="))
 }
 
+/// A query value that names one of an enum's cases (`group_by=week`), or `default` when absent.
+fn choice<T: DeserializeOwned>(field: &str, text: Option<&str>, default: &str) -> ApiResult<T> {
+    T::deserialize(text.unwrap_or(default).into_deserializer())
+        .map_err(|e: serde::de::value::Error| ApiError::invalid(field, e.to_string()))
+}
+
+/// The export's records (supersets of the core's) as the core's record type.
+fn typed<T: DeserializeOwned>(records: Vec<Value>) -> ApiResult<Vec<T>> {
+    records.into_iter().map(|r| T::deserialize(r).map_err(ApiError::internal)).collect()
+}
+
 fn window(state: &AppState, q: &ReportQuery) -> ApiResult<(NaiveDate, NaiveDate)> {
     let to = q.to.unwrap_or_else(|| state.today());
     let from = q.from.unwrap_or_else(|| to - chrono::Days::new(365));
@@ -39,66 +54,64 @@ fn window(state: &AppState, q: &ReportQuery) -> ApiResult<(NaiveDate, NaiveDate)
 }
 
 /// `GET /v1/reports/revenue?from&to&group_by=day|week|month&by=cluster|area|village|kind&currency`
-pub async fn revenue(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<Value>> {
+pub async fn revenue(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<RevenueReport>> {
     let locations = records::customer_locations(&state.db.pool).await?;
     let payments = records::payments(&state.db.pool, &locations, state.timezone).await?;
     let currency = currency_or(&q, records::only_currency(payments.iter())?)?;
     let (from, to) = window(&state, &q)?;
-    let args = json!({
-        "payments": payments, "currency": currency, "from": from, "to": to,
-        "group_by": q.group_by.as_deref().unwrap_or("month"), "by": q.by.as_deref().unwrap_or("none"),
-    });
-    Ok(Json(state.core("revenue_report", &args)?))
+    let group_by = choice("group_by", q.group_by.as_deref(), "month")?;
+    let by = choice("by", q.by.as_deref(), "none")?;
+    let payments: Vec<PaymentRecord> = typed(payments)?;
+    Ok(Json(state.core(calls::RevenueReport { payments, currency, from, to, group_by, by })?))
 }
 
 /// `GET /v1/reports/energy?from&to&group_by`
-pub async fn energy(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<Value>> {
+pub async fn energy(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<EnergySold>> {
     let locations = records::customer_locations(&state.db.pool).await?;
     let payments = records::payments(&state.db.pool, &locations, state.timezone).await?;
     let (from, to) = window(&state, &q)?;
-    let args = json!({
-        "payments": payments, "currency": q.currency, "from": from, "to": to,
-        "group_by": q.group_by.as_deref().unwrap_or("month"),
-    });
-    Ok(Json(state.core("energy_sold", &args)?))
+    let group_by = choice("group_by", q.group_by.as_deref(), "month")?;
+    let payments: Vec<PaymentRecord> = typed(payments)?;
+    Ok(Json(state.core(calls::EnergySold { payments, currency: q.currency, from, to, group_by })?))
 }
 
 /// What is owed: every installment, and every meter's access-rate account as stored (the core accrues it up
 /// to the report's day, so debt no payment has touched yet is owed too), with the report's currency.
-async fn debts(state: &AppState, q: &ReportQuery) -> ApiResult<(Vec<Value>, Vec<Value>, String)> {
+async fn debts(
+    state: &AppState,
+    q: &ReportQuery,
+) -> ApiResult<(Vec<InstallmentRecord>, Vec<AccessRateRecord>, String)> {
     let locations = records::customer_locations(&state.db.pool).await?;
     let installments = records::installments(&state.db.pool, &locations).await?;
     let access_rates = records::access_rates(&state.db.pool, &locations).await?;
     let currency = currency_or(q, records::only_currency(installments.iter().chain(&access_rates))?)?;
-    Ok((installments, access_rates, currency))
+    Ok((typed(installments)?, typed(access_rates)?, currency))
 }
 
 /// `GET /v1/reports/debt?as_of&currency`: aging buckets of what is owed, and the access-rate line.
-pub async fn debt(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<Value>> {
+pub async fn debt(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<DebtAging>> {
     let (installments, access_rates, currency) = debts(&state, &q).await?;
-    let args = json!({
-        "installments": installments, "access_rates": access_rates, "currency": currency,
-        "as_of": q.as_of.unwrap_or_else(|| state.today()),
-    });
-    Ok(Json(state.core("debt_aging", &args)?))
+    let as_of = q.as_of.unwrap_or_else(|| state.today());
+    Ok(Json(state.core(calls::DebtAging { installments, access_rates, currency, as_of })?))
 }
 
 /// `GET /v1/reports/par?days=30&as_of&currency`
-pub async fn par(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<Value>> {
+pub async fn par(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<PortfolioAtRisk>> {
     let (installments, access_rates, currency) = debts(&state, &q).await?;
-    let args = json!({
-        "installments": installments, "access_rates": access_rates, "currency": currency,
-        "as_of": q.as_of.unwrap_or_else(|| state.today()), "days": q.days.unwrap_or(30),
-    });
-    Ok(Json(state.core("portfolio_at_risk", &args)?))
+    let as_of = q.as_of.unwrap_or_else(|| state.today());
+    let days = q.days.unwrap_or(30);
+    Ok(Json(state.core(calls::PortfolioAtRisk { installments, access_rates, currency, as_of, days })?))
 }
 
 /// `GET /v1/reports/collection?from&to&currency`
-pub async fn collection(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<Value>> {
+pub async fn collection(
+    State(state): State<AppState>,
+    Query(q): Query<ReportQuery>,
+) -> ApiResult<Json<CollectionRate>> {
     let locations = records::customer_locations(&state.db.pool).await?;
     let installments = records::installments(&state.db.pool, &locations).await?;
     let currency = currency_or(&q, records::only_currency(installments.iter())?)?;
     let (from, to) = window(&state, &q)?;
-    let args = json!({"installments": installments, "currency": currency, "from": from, "to": to});
-    Ok(Json(state.core("collection_rate", &args)?))
+    let installments: Vec<InstallmentRecord> = typed(installments)?;
+    Ok(Json(state.core(calls::CollectionRate { installments, currency, from, to })?))
 }

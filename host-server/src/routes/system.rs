@@ -18,7 +18,7 @@ use crate::state::AppState;
 /// `GET /healthz`: 200 when the database answers and the core engine decides.
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     let db = sqlx::query("SELECT 1").execute(&state.db.pool).await.is_ok();
-    let core = state.core_raw("normalize_serial", &json!({"raw": "ok-1"})).is_ok();
+    let core = state.normalize_serial("ok-1").is_ok();
     let status = if db && core { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(json!({"database": db, "core": core, "engine": state.engine.name()})))
 }
