@@ -55,14 +55,13 @@ fn available(function: &str) -> bool {
     cfg!(feature = "phone") || !PHONE_FUNCTIONS.contains(&function)
 }
 
-/// One core call, JSON text in and out.
+/// One core call, JSON text in and out: read straight into the function's argument struct, no
+/// `serde_json::Value` in between.
 fn call_text(function: &str, input: &str) -> CoreResult<String> {
     if !available(function) {
         return Err(CoreError::NotFound { entity: "phone-module function".into(), id: function.to_owned() });
     }
-    let input: serde_json::Value = serde_json::from_str(input).map_err(|e| invalid("input", e.to_string()))?;
-    let output = json::call(function, &input)?;
-    serde_json::to_string(&output).map_err(|e| invalid("output", e.to_string()))
+    json::call_text(function, input)
 }
 
 /// Calls `function` with an argument object written as JSON text; the answer as plain JS objects.

@@ -4,6 +4,8 @@
 //! The host owns the records; the core checks a request against what the host looked up and returns the
 //! normalised records to store, so every client (server, phone app offline) applies the same rules.
 
+use std::str::FromStr;
+
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -91,8 +93,6 @@ pub const PHONE_FUNCTIONS: &[&str] = &["normalize_phone", "registration_field_er
 /// `region` (ISO 3166 alpha-2, e.g. `"TZ"`) is needed only for numbers written without the `+` prefix.
 #[cfg(feature = "phone")]
 pub fn normalize_phone(raw: &str, region: Option<&str>) -> CoreResult<String> {
-    use std::str::FromStr;
-
     let refuse = |reason: String| CoreError::InvalidPhone { raw: raw.to_owned(), reason };
     let country = match region.map(str::trim).filter(|r| !r.is_empty()) {
         Some(code) => Some(
