@@ -117,7 +117,7 @@ pub fn build(root: &Path, out_dir: &Path, cargo: &str, rustc: &str) -> Result<()
         if *file == "app.js" {
             body = rewrite(body, &renames)?;
         }
-        served.push(Served { path: (*path).to_owned(), content_type: *content_type, immutable: false, body });
+        served.push(Served { path: (*path).to_owned(), content_type, immutable: false, body });
     }
     write_table(&out_dir.join("dashboard"), &served)
 }
