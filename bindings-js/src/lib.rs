@@ -13,25 +13,42 @@
 //! V8's `JSON.stringify`/`JSON.parse` are native code and the string is copied once each way, which made a
 //! Node preview several times faster (BENCHMARKS.md).
 //!
-//! Two modules come from this crate. With the `phone` feature (default): every core function. Without it:
-//! every function but those in [`PHONE_FUNCTIONS`], and a core built without phone-number metadata, small
-//! enough for a page's first load; a form that validates phones loads the other module.
+//! Two modules come from this crate. With the `full` feature (default): every core function, built for speed
+//! (it is also the Node build). Without it: the first-page module, only the functions in [`FIRST_PAGE`] (what
+//! a page computes to show a device, a tariff, a plan or a payment before it is made), built for size and with
+//! a core without phone-number metadata. Every other function (phone rules and registration, plan edits,
+//! OpenPAYGO tokens, reports) is never compiled into it: a page that needs one loads the full module.
 //!
-//! The TypeScript declarations are hand-written in `src/micropower.d.ts` (every record and every function of
-//! both modules) and `src/phone.d.ts` (the phone module's extra functions), emitted into the package's
-//! `.d.ts` by wasm-bindgen; the generated signatures are skipped.
+//! The TypeScript declarations are hand-written in `src/micropower.d.ts` (every record and the first-page
+//! functions) and `src/full.d.ts` (the full module's other functions), emitted into the package's `.d.ts` by
+//! wasm-bindgen; the generated signatures are skipped.
 
 use js_sys::JSON;
-use micropower_core::registry::PHONE_FUNCTIONS;
+use micropower_core::calls::{self, CoreFn, Visitor};
 use micropower_core::{json, CoreError, CoreResult};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = include_str!("micropower.d.ts");
 
-#[cfg(feature = "phone")]
+#[cfg(feature = "full")]
 #[wasm_bindgen(typescript_custom_section)]
-const PHONE_TYPES: &str = include_str!("phone.d.ts");
+const FULL_TYPES: &str = include_str!("full.d.ts");
+
+/// The core functions of the first-page module, by their core names. The dashboard's pages and a payment
+/// preview need only these; what they leave out is more than a third of the module (BENCHMARKS.md).
+pub const FIRST_PAGE: &[&str] = &[
+    "round_money",
+    "normalize_serial",
+    "unit_price",
+    "energy_for_money",
+    "installment_schedule",
+    "plan_summary",
+    "eaas_price",
+    "allocate_payment",
+    "allocate_plan_payment",
+    "validate_payment",
+];
 
 fn invalid(field: &str, reason: String) -> CoreError {
     CoreError::InvalidInput { field: field.to_owned(), reason }
@@ -50,18 +67,42 @@ fn js_error(error: &CoreError) -> JsValue {
     js.into()
 }
 
-/// Whether this module has the core function `function`: the phone module has all of them.
-fn available(function: &str) -> bool {
-    cfg!(feature = "phone") || !PHONE_FUNCTIONS.contains(&function)
+/// Whether this module has the core function `name`: the full module has all of them.
+const fn available(name: &str) -> bool {
+    cfg!(feature = "full") || listed(FIRST_PAGE, name.as_bytes())
+}
+
+const fn listed(names: &[&str], name: &[u8]) -> bool {
+    match names.split_first() {
+        Some((first, rest)) => same(first.as_bytes(), name) || listed(rest, name),
+        None => false,
+    }
+}
+
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    match (a.split_first(), b.split_first()) {
+        (Some((x, a)), Some((y, b))) => *x == *y && same(a, b),
+        (None, None) => true,
+        _ => false,
+    }
 }
 
 /// One core call, JSON text in and out: read straight into the function's argument struct, no
 /// `serde_json::Value` in between.
 fn call_text(function: &str, input: &str) -> CoreResult<String> {
-    if !available(function) {
-        return Err(CoreError::NotFound { entity: "phone-module function".into(), id: function.to_owned() });
+    struct FromText<'a>(&'a str);
+    impl Visitor for FromText<'_> {
+        type Output = CoreResult<String>;
+        fn visit<F: CoreFn>(self) -> CoreResult<String> {
+            // Decided at compile time: for a function this module leaves out, the call below is never
+            // compiled, and with it its argument and output types' JSON code.
+            if !const { available(F::NAME) } {
+                return Err(CoreError::NotFound { entity: "full-module function".into(), id: F::NAME.to_owned() });
+            }
+            json::call_text_as::<F>(self.0)
+        }
     }
-    json::call_text(function, input)
+    calls::dispatch(function, FromText(input)).unwrap_or_else(|| Err(json::unknown(function)))
 }
 
 /// Calls `function` with an argument object written as JSON text; the answer as plain JS objects.
@@ -100,6 +141,7 @@ fn call(function: &str, args: &[(&str, JsValue)]) -> Result<JsValue, JsValue> {
 }
 
 /// The fields of an options object (`undefined`/`null` for none), as named arguments.
+#[cfg(feature = "full")]
 fn options(value: JsValue, names: &[&'static str]) -> Vec<(&'static str, JsValue)> {
     if value.is_undefined() || value.is_null() {
         return Vec::new();
@@ -153,36 +195,43 @@ functions! {
     "roundMoney" => fn round_money(amount, currency) = "round_money";
     /// The canonical serial.
     "normalizeSerial" => fn normalize_serial(raw) = "normalize_serial";
-    /// A valid phone number in E.164 (phone module).
-    #[cfg(feature = "phone")]
+    /// A valid phone number in E.164.
+    #[cfg(feature = "full")]
     "normalizePhone" => fn normalize_phone(raw, region) = "normalize_phone";
     /// Village → area → cluster.
+    #[cfg(feature = "full")]
     "locateVillage" => fn locate_village(hierarchy, village_id) = "locate_village";
-    /// Every offline rule of a registration form, each failure tied to its field (phone module).
-    #[cfg(feature = "phone")]
+    /// Every offline rule of a registration form, each failure tied to its field.
+    #[cfg(feature = "full")]
     "registrationFieldErrors" => fn registration_field_errors(request) = "registration_field_errors";
-    /// Checks a registration and returns the records to store (phone module).
-    #[cfg(feature = "phone")]
+    /// Checks a registration and returns the records to store.
+    #[cfg(feature = "full")]
     "register" => fn register(request, context) = "register";
     /// Moves a device to another customer; returns the new owner's id.
+    #[cfg(feature = "full")]
     "reassignDevice" => fn reassign_device(serial, device_exists, new_owner_id, new_owner) = "reassign_device";
     /// `price_per_kwh + Σ fees`.
     "unitPrice" => fn unit_price(tariff) = "unit_price";
     /// kWh for net money, their cost and the leftover credit.
     "energyForMoney" => fn energy_for_money(tariff, net_amount) = "energy_for_money";
     /// Charges every access-rate period due by `now` and not charged yet.
+    #[cfg(feature = "full")]
     "accrueAccessRate" => fn accrue_access_rate(rate, registered_on, now, state) = "accrue_access_rate";
     /// The installments of a sale.
     "installmentSchedule" => fn installment_schedule(terms, currency) = "installment_schedule";
     /// A new installment plan.
+    #[cfg(feature = "full")]
     "createInstallmentPlan" => fn create_installment_plan(id, currency, terms, down_payment_paid) = "create_installment_plan";
     /// A plan sold with or without a device.
+    #[cfg(feature = "full")]
     "createPlan" => fn create_plan(id, plan, down_payment_paid) = "create_plan";
     /// Totals, paid, outstanding and what remains on each installment.
     "planSummary" => fn plan_summary(plan) = "plan_summary";
     /// A plan's new total, spread or rescheduled.
+    #[cfg(feature = "full")]
     "editPlanTotal" => fn edit_plan_total(plan, edit) = "edit_plan_total";
     /// Changes one untouched installment (0 removes it).
+    #[cfg(feature = "full")]
     "editInstallment" => fn edit_installment(plan, number, amount) = "edit_installment";
     /// The price of `days` days of energy-as-a-service.
     "eaasPrice" => fn eaas_price(plan, days) = "eaas_price";
@@ -193,23 +242,32 @@ functions! {
     /// Whether a payment would be accepted, and its allocation preview.
     "validatePayment" => fn validate_payment(snapshot, request) = "validate_payment";
     /// One OpenPAYGO token.
+    #[cfg(feature = "full")]
     "openpaygoGenerate" => fn openpaygo_generate(secret_key, starting_code, count, kind, value;
         settings { "time_divider", "restricted_digits", "extended" }) = "openpaygo_generate";
     /// Decodes an OpenPAYGO token as the device would.
+    #[cfg(feature = "full")]
     "openpaygoDecode" => fn openpaygo_decode(secret_key, token, starting_code, state;
         settings { "time_divider", "restricted_digits", "extended" }) = "openpaygo_decode";
     /// The OpenPAYGO tokens that carry a token request.
+    #[cfg(feature = "full")]
     "openpaygoTokensForRequest" => fn openpaygo_tokens_for_request(device, request) = "openpaygo_tokens_for_request";
     /// Revenue per period (and group), by allocation kind.
+    #[cfg(feature = "full")]
     "revenueReport" => fn revenue_report(payments, currency, from, to, group_by, by) = "revenue_report";
     /// kWh sold per period.
+    #[cfg(feature = "full")]
     "energySold" => fn energy_sold(payments, from, to, group_by, currency) = "energy_sold";
     /// What is still owed, in aging buckets.
+    #[cfg(feature = "full")]
     "debtAging" => fn debt_aging(installments, currency, as_of, access_rates) = "debt_aging";
     /// Portfolio at risk: plans with an installment overdue more than `days`, and meters' access-rate debt.
+    #[cfg(feature = "full")]
     "portfolioAtRisk" => fn portfolio_at_risk(installments, currency, as_of, days, access_rates) = "portfolio_at_risk";
     /// PAR 30, 60 and 90.
+    #[cfg(feature = "full")]
     "par30_60_90" => fn par_30_60_90(installments, currency, as_of, access_rates) = "par_30_60_90";
     /// Collected over due for installments due in a period.
+    #[cfg(feature = "full")]
     "collectionRate" => fn collection_rate(installments, currency, from, to) = "collection_rate";
 }

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as mp from "micropower";
-import * as phone from "micropower/phone";
+import * as full from "micropower/full";
 
 const pkg = fileURLToPath(new URL("../pkg/", import.meta.url));
 
@@ -32,6 +32,7 @@ test("a wrong argument shape is invalid_input, naming the problem", () => {
 
 test("every error code of the core is in the package's ErrorCode type", () => {
   const dts = readFileSync(pkg + "web/micropower.d.ts", "utf8");
+  assert.ok(dts.includes('"not_found"'));
   for (const code of mp.errorCodes()) assert.ok(dts.includes(`"${code}"`), code);
 });
 
@@ -43,24 +44,33 @@ test("the web build (ES module) runs in Node with initSync and gives the same nu
   assert.equal(web.unitPrice(tariff), "520");
 });
 
-test("the web phone module runs in Node with initSync; its typings add the phone functions", async () => {
-  const web = await import(pkg + "web/phone.js");
-  web.initSync({ module: readFileSync(pkg + "web/phone_bg.wasm") });
+test("in Node.js, micropower and micropower/full are the same full module", () => {
+  assert.deepEqual([...mp.coreFunctions()].sort(), [...full.coreFunctions()].sort());
+  assert.equal(mp.normalizePhone("0712 345 678", "KE"), "+254712345678");
+  assert.equal(full.normalizePhone("0712 345 678", "KE"), "+254712345678");
+});
+
+test("the web full module runs in Node with initSync; the typings split the functions between the modules", async () => {
+  const web = await import(pkg + "web/full.js");
+  web.initSync({ module: readFileSync(pkg + "web/full_bg.wasm") });
   assert.equal(web.normalizePhone("0712 345 678", "KE"), "+254712345678");
-  assert.equal(phone.normalizePhone("0712 345 678", "KE"), "+254712345678");
   assert.deepEqual(web.energyForMoney({ currency: "TZS", price_per_kwh: "500" }, "1000"),
     mp.energyForMoney({ currency: "TZS", price_per_kwh: "500" }, "1000"));
+  const light = readFileSync(`${pkg}web/micropower.d.ts`, "utf8");
   for (const dir of ["web", "node"]) {
-    const light = readFileSync(`${pkg}${dir}/micropower.d.ts`, "utf8");
-    const full = readFileSync(`${pkg}${dir}/phone.d.ts`, "utf8");
-    for (const fn of ["normalizePhone", "registrationFieldErrors", "register"]) {
-      assert.ok(full.includes(`export function ${fn}(`), `${dir}/phone.d.ts: ${fn}`);
-      assert.ok(!light.includes(`export function ${fn}(`), `${dir}/micropower.d.ts: ${fn}`);
+    const whole = readFileSync(`${pkg}${dir}/full.d.ts`, "utf8");
+    for (const fn of ["normalizePhone", "registrationFieldErrors", "register", "revenueReport", "openpaygoGenerate",
+      "editPlanTotal", "allocatePayment"]) {
+      assert.ok(whole.includes(`export function ${fn}(`), `${dir}/full.d.ts: ${fn}`);
     }
   }
-  // The first-page module is the smaller one: no phone-number metadata.
+  for (const fn of ["normalizePhone", "register", "revenueReport", "openpaygoGenerate", "editPlanTotal"]) {
+    assert.ok(!light.includes(`export function ${fn}(`), `web/micropower.d.ts: ${fn}`);
+  }
+  assert.ok(light.includes("export function allocatePayment("), "web/micropower.d.ts: allocatePayment");
+  // The first-page module is the smaller one: no phone-number metadata, a fraction of the functions.
   const size = (name) => readFileSync(`${pkg}web/${name}_bg.wasm`).length;
-  assert.ok(size("micropower") * 2 < size("phone"), `${size("micropower")} vs ${size("phone")}`);
+  assert.ok(size("micropower") * 4 < size("full"), `${size("micropower")} vs ${size("full")}`);
 });
 
 test("JS values that are not JSON are invalid_input, not a crash", () => {

@@ -84,11 +84,6 @@ pub fn normalize_serial(raw: &str) -> CoreResult<String> {
     Ok(canonical)
 }
 
-/// The core functions that need the phone-number rules (libphonenumber's metadata for every country and the
-/// regex engine it compiles its patterns with: about half a megabyte of WebAssembly). A build without the
-/// `phone` feature (the browser's first-page module) leaves them to a module that has it.
-pub const PHONE_FUNCTIONS: &[&str] = &["normalize_phone", "registration_field_errors", "register"];
-
 /// Validates a phone number with libphonenumber's rules and returns it in E.164 (`+255712345678`).
 /// `region` (ISO 3166 alpha-2, e.g. `"TZ"`) is needed only for numbers written without the `+` prefix.
 #[cfg(feature = "phone")]

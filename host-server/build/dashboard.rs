@@ -3,8 +3,9 @@
 //!
 //! 1. `bindings-js` for `wasm32-unknown-unknown`, twice, by nested `cargo build`s with their own target
 //!    directory (next to the guest's): the first-page module (`--no-default-features`, profile `wasm-light`:
-//!    no phone-number metadata) and the phone module (profile `wasm-release`: every function). Same commands,
-//!    order and directory as `bindings-js/build.sh`, so the npm build and this one build each module once.
+//!    the preview functions only, no phone-number metadata) and the full module (profile `wasm-release`: every
+//!    function). Same commands, order and directory as `bindings-js/build.sh`, so the npm build and this one
+//!    build each module once.
 //! 2. wasm-bindgen's web (ES module) glue, by `wasm-bindgen-cli-support` — the library of `wasm-bindgen-cli`,
 //!    pinned to the `wasm-bindgen` crate's exact version in the root Cargo.toml.
 //! 3. binaryen's `wasm-opt` with the npm build's flags, the same tool `bindings-js/build.sh` runs:
@@ -29,12 +30,12 @@ use sha2::{Digest, Sha256};
 const TARGET: &str = "wasm32-unknown-unknown";
 const PACKAGE: &str = "micropower-js";
 const ARTIFACT: &str = "micropower_js.wasm";
-/// `(module name, profile, extra cargo flags)`, built in this order (bindings-js/build.sh has the same).
-const MODULES: &[(&str, &str, &[&str])] =
-    &[("micropower", "wasm-light", &["--no-default-features"]), ("phone", "wasm-release", &[])];
-/// The flags `bindings-js/build.sh` passes to wasm-opt: the features rustc enables for this target, and -Os.
-const WASM_OPT_FLAGS: &[&str] = &[
-    "-Os",
+/// `(module name, profile, extra cargo flags, wasm-opt level)`, built in this order (bindings-js/build.sh has
+/// the same).
+const MODULES: &[(&str, &str, &[&str], &str)] =
+    &[("micropower", "wasm-light", &["--no-default-features"], "-Oz"), ("full", "wasm-release", &[], "-O2")];
+/// The features rustc enables for this target, which `bindings-js/build.sh` passes to wasm-opt too.
+const WASM_OPT_FEATURES: &[&str] = &[
     "--enable-bulk-memory",
     "--enable-nontrapping-float-to-int",
     "--enable-sign-ext",
@@ -80,7 +81,7 @@ pub fn build(root: &Path, out_dir: &Path, cargo: &str, rustc: &str) -> Result<()
     let generated = out_dir.join("dashboard-glue");
     let mut served = Vec::new();
     let mut renames = Vec::new();
-    for (name, profile, flags) in MODULES {
+    for (name, profile, flags, level) in MODULES {
         let status = super::nested_cargo(cargo, root)
             .args(["build", "--locked", "--profile", *profile, "--package", PACKAGE, "--target", TARGET])
             .arg("--target-dir")
@@ -93,11 +94,19 @@ pub fn build(root: &Path, out_dir: &Path, cargo: &str, rustc: &str) -> Result<()
         }
         let wasm = target_dir.join(TARGET).join(profile).join(ARTIFACT);
         let mut bindgen = wasm_bindgen_cli_support::Bindgen::new();
-        bindgen.input_path(&wasm).web(true).map_err(|e| format!("wasm-bindgen: {e}"))?.typescript(false).out_name(name);
+        // Without the name section even when no wasm-opt runs: half the module's bytes, of use to no page.
+        bindgen
+            .input_path(&wasm)
+            .web(true)
+            .map_err(|e| format!("wasm-bindgen: {e}"))?
+            .typescript(false)
+            .remove_name_section(true)
+            .remove_producers_section(true)
+            .out_name(name);
         bindgen.generate(&generated).map_err(|e| format!("wasm-bindgen on {}: {e:#}", wasm.display()))?;
         let module = generated.join(format!("{name}_bg.wasm"));
         if let Some(tool) = &wasm_opt {
-            optimise(tool, &module)?;
+            optimise(tool, level, &module)?;
         }
         for (file, extension, content_type) in [
             (format!("{name}.js"), "js", "text/javascript; charset=utf-8"),
@@ -131,9 +140,10 @@ fn find_wasm_opt(root: &Path) -> Option<PathBuf> {
     npm.is_file().then_some(npm)
 }
 
-fn optimise(tool: &Path, module: &Path) -> Result<(), String> {
+fn optimise(tool: &Path, level: &str, module: &Path) -> Result<(), String> {
     let status = Command::new(tool)
-        .args(WASM_OPT_FLAGS)
+        .arg(level)
+        .args(WASM_OPT_FEATURES)
         .arg(module)
         .arg("-o")
         .arg(module)

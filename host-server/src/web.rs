@@ -1,7 +1,7 @@
 //! The operator dashboard: static files served at `/` without authentication (the page asks for an API key
 //! and sends it as `Authorization: Bearer` to `/v1`, like any client). Everything is embedded at build time
-//! by `build/dashboard.rs`: `web/*` and the two browser modules of the JS package (the first-page module
-//! without phone rules, and the phone module the registration form loads), already optimised and
+//! by `build/dashboard.rs`: `web/*` and the two browser modules of the JS package (the first-page module with
+//! the previews, and the full module the registration form loads), already optimised and
 //! compressed (gzip and brotli), so the binary alone serves a working dashboard and never compresses per
 //! request.
 //!
@@ -118,7 +118,7 @@ mod tests {
             assert!(!file.identity.is_empty(), "{} is empty", file.path);
         }
         let wasm: Vec<_> = FILES.iter().filter(|f| f.path.ends_with(".wasm")).collect();
-        assert_eq!(wasm.len(), 2, "the first-page module and the phone module");
+        assert_eq!(wasm.len(), 2, "the first-page module and the full module");
         for file in wasm {
             assert!(file.immutable, "{}", file.path);
             assert_eq!(file.identity.get(..4), Some(&b"\0asm"[..]));

@@ -575,7 +575,7 @@ async fn module_paths(client: &reqwest::Client, base: &str) -> Vec<String> {
     let app = client.get(format!("{base}/app.js")).send().await.unwrap().text().await.unwrap();
     let paths: Vec<String> = app.split('"').filter(|part| part.starts_with("/pkg/")).map(str::to_owned).collect();
     assert_eq!(paths.len(), 4, "{paths:?}");
-    for stem in ["micropower.", "micropower_bg.", "phone.", "phone_bg."] {
+    for stem in ["micropower.", "micropower_bg.", "full.", "full_bg."] {
         let path = paths.iter().find(|p| p.starts_with(&format!("/pkg/{stem}"))).unwrap();
         let hash = path.trim_start_matches(&format!("/pkg/{stem}")).split('.').next().unwrap();
         assert!(hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()), "{path}");

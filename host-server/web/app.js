@@ -1,20 +1,20 @@
 // The operator dashboard. Data comes from the server's /v1 API (with the operator's API key); every number
 // computed here comes from the core, through the browser build of the JS package: the payment preview and
-// the schedule preview from the first-page module (`/pkg/micropower.js`, no phone-number metadata), the
-// registration checks from the phone module (`/pkg/phone.js`), loaded when the registration form opens.
+// the schedule preview from the first-page module (`/pkg/micropower.js`: the previews only, no phone-number
+// metadata), the registration checks from the full module (`/pkg/full.js`), loaded when the form opens.
 // No business rule is written here. The server's build rewrites the four /pkg/ paths below to their
 // content-hashed names.
 import init, * as core from "/pkg/micropower.js";
 
-// The phone module, fetched and compiled once, on first use.
-let phoneModule = null;
-function loadPhone() {
-  phoneModule ??= import("/pkg/phone.js").then(async (phone) => {
-    await phone.default({ module_or_path: "/pkg/phone_bg.wasm" });
-    window.micropowerPhone = phone; // for the console and the browser test
-    return phone;
-  }).catch((e) => { phoneModule = null; throw e; }); // the next visit tries again
-  return phoneModule;
+// The full module (every core function, the phone rules among them), fetched and compiled once, on first use.
+let fullModule = null;
+function loadFull() {
+  fullModule ??= import("/pkg/full.js").then(async (full) => {
+    await full.default({ module_or_path: "/pkg/full_bg.wasm" });
+    window.micropowerFull = full; // for the console and the browser test
+    return full;
+  }).catch((e) => { fullModule = null; throw e; }); // the next visit tries again
+  return fullModule;
 }
 
 const main = document.getElementById("main");
@@ -295,7 +295,7 @@ async function deviceView(serial) {
 
 async function registerView() {
   // Started before the form's data arrives: the phone rules load while the server answers.
-  const phoneReady = loadPhone();
+  const phoneReady = loadFull();
   const hierarchy = await api("/v1/clusters");
   const villages = (hierarchy.clusters || []).flatMap((c) => (c.areas || []).flatMap((a) =>
     (a.villages || []).map((v) => ({ id: v.id, label: `${v.name} — ${a.name}, ${c.name}` }))));

@@ -5,9 +5,9 @@ import {
   type AccountSnapshot, type Allocation, type Decimal, type MicropowerError, type ScheduledInstallment,
   type DebtAging, type ErrorCode,
 } from "micropower";
-import { normalizePhone, registrationFieldErrors, type FieldError } from "micropower/phone";
-// @ts-expect-error the phone functions are in the phone module only
-import { normalizePhone as notInTheFirstPageModule } from "micropower";
+// In Node.js, "micropower" is the full module: the phone rules come from the same import.
+import { normalizePhone, registrationFieldErrors, type FieldError } from "micropower";
+import { revenueReport } from "micropower/full";
 
 const snapshot: AccountSnapshot = {
   device: { serial: "MTR001", kind: "meter", registered_on: "2026-01-01", owner: { id: "C1", name: "Amina" } },
@@ -52,4 +52,4 @@ const formErrors: FieldError[] = registrationFieldErrors({
   registered_on: "2026-01-01",
 });
 
-export { kwh, lines, firstDue, code, overdue, describe, wrong, formErrors, notInTheFirstPageModule };
+export { kwh, lines, firstDue, code, overdue, describe, wrong, formErrors, revenueReport };
