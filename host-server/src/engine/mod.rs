@@ -12,8 +12,8 @@
 //!
 //! # From async code
 //!
-//! [`Engine::call`] is synchronous and CPU-bound. One `allocate_payment` costs about 40 µs on the wasm engine
-//! (an idle warm instance, a fresh fuel budget, JSON text both ways) and 6 µs natively
+//! A call is synchronous and CPU-bound. One `allocate_payment` costs about 55 µs on the wasm engine
+//! (an idle warm instance, a fresh fuel budget, JSON text both ways) and 2 µs natively
 //! (`BENCHMARKS.md`, "Core engine"); the first calls after start, or after an instance is replaced, also pay for a
 //! new instance (≈ 0.1 s: the core's phone-number tables load in the guest). A runaway guest runs until its
 //! fuel is spent (≈ 0.25 s with [`WasmConfig::default`]). The server calls it directly on its runtime
