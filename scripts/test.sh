@@ -96,7 +96,17 @@ done
 rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 # ... and serves the dashboard, which runs the core in the browser (bindings-js for wasm32-unknown-unknown).
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+# ... optimised by binaryen's wasm-opt, in the server's build and the npm build alike: the npm package
+# binaryen of bindings-js's lock (binaryen built to WebAssembly, run by node; Debian's binaryen 108 breaks
+# wasm-bindgen's externref table), installed before the first cargo build so the server's build script finds
+# it in bindings-js/node_modules (host-server/README.md). scripts/test.d/40-js.sh does the same, a no-op then.
+lock_key="$(sha256sum bindings-js/package-lock.json | cut -c1-16)"
+if [ "$(cat bindings-js/node_modules/.micropower-ci 2>/dev/null)" != "$lock_key" ]; then
+    (cd bindings-js && npm ci --no-audit --no-fund >/dev/null)
+    echo "$lock_key" >bindings-js/node_modules/.micropower-ci
+fi
 rustc --version
+echo "wasm-opt: $(bindings-js/node_modules/.bin/wasm-opt --version)"
 
 begin "PostgreSQL 15 for the server's tests (started when stopped; a password for the postgres user over TCP)"
 if ! command -v pg_ctlcluster >/dev/null; then

@@ -1,7 +1,7 @@
 //! Native allocation previews per second, the figure the Node build is compared with (BENCHMARKS.md):
-//! `allocate_payment` on the first case of `tests/vectors/allocate_payment.json`, two ways — through
-//! `json::call` from a JSON argument object (what the JS binding does after converting its arguments), and
-//! through the typed facade with the records already read.
+//! `allocate_payment` on the first case of `tests/vectors/allocate_payment.json`, three ways — through
+//! `json::call` from a JSON argument object (issue 20's yardstick), through `json::call_text` from its text
+//! (what the JS binding runs inside the wasm), and through the typed facade with the records already read.
 //!
 //! `cargo run --release -p micropower-js --example bench_native [seconds per round] [rounds]`
 
@@ -44,6 +44,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (json_rate, json_rounds) = median_rate(seconds, rounds, || {
         std::hint::black_box(json::call("allocate_payment", std::hint::black_box(&input)).ok());
     });
+    // What the JS binding itself runs: text in, text out.
+    let text = input.to_string();
+    let (text_rate, text_rounds) = median_rate(seconds, rounds, || {
+        std::hint::black_box(json::call_text("allocate_payment", std::hint::black_box(&text)).ok());
+    });
     let snapshot: AccountSnapshot = serde_json::from_value(input.get("snapshot").ok_or("no snapshot")?.clone())?;
     let payment: Payment = serde_json::from_value(input.get("payment").ok_or("no payment")?.clone())?;
     let (typed_rate, typed_rounds) = median_rate(seconds, rounds, || {
@@ -55,6 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "case": case.get("name"),
             "json_call_per_second": json_rate.round() as u64, "json_call_us": (1e6 / json_rate * 100.0).round() / 100.0,
             "json_rounds": json_rounds,
+            "call_text_us": (1e6 / text_rate * 100.0).round() / 100.0, "call_text_rounds": text_rounds,
             "typed_per_second": typed_rate.round() as u64, "typed_us": (1e6 / typed_rate * 100.0).round() / 100.0,
             "typed_rounds": typed_rounds,
         })

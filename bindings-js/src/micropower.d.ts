@@ -376,6 +376,8 @@ export interface ParSummary { par30: PortfolioAtRisk; par60: PortfolioAtRisk; pa
 export interface CollectionRate { due: Decimal; collected: Decimal; rate: Decimal | null; }
 
 // ---- functions (each is one call of the core; each throws a MicropowerError when the core refuses) -------
+// Both modules have these; the full module (`micropower/full`, and `micropower` in Node.js) adds every other
+// core function (bindings-js/src/full.d.ts).
 
 /** The core's function names (snake_case), as in `tests/vectors/`. */
 export function coreFunctions(): string[];
@@ -386,30 +388,11 @@ export function callCore(functionName: string, args: object): unknown;
 
 export function roundMoney(amount: Decimal, currency: CurrencyCode): Decimal;
 export function normalizeSerial(raw: string): string;
-export function normalizePhone(raw: string, region?: string | null): string;
-export function locateVillage(hierarchy: Hierarchy, villageId: string): Location;
-export function registrationFieldErrors(request: RegistrationRequest): FieldError[];
-export function register(request: RegistrationRequest, context: RegistrationContext): Registration;
-export function reassignDevice(serial: string, deviceExists: boolean, newOwnerId: string, newOwner?: Customer | null): string;
 export function unitPrice(tariff: Tariff): Decimal;
 export function energyForMoney(tariff: Tariff, netAmount: Decimal): EnergyPurchase;
-export function accrueAccessRate(rate: AccessRate, registeredOn: IsoDate, now: IsoDate, state?: AccessRateState | null): Accrual;
 export function installmentSchedule(terms: InstallmentTerms, currency: CurrencyCode): ScheduledInstallment[];
-export function createInstallmentPlan(id: string, currency: CurrencyCode, terms: InstallmentTerms, downPaymentPaid?: boolean): InstallmentPlan;
-export function createPlan(id: string, plan: PlanInput, downPaymentPaid?: boolean): RegisteredPlan;
 export function planSummary(plan: InstallmentPlan): PlanSummary;
-export function editPlanTotal(plan: InstallmentPlan, edit: TotalEdit): InstallmentPlan;
-export function editInstallment(plan: InstallmentPlan, number: number, amount: Decimal): InstallmentPlan;
 export function eaasPrice(plan: EaasPlan, days: Decimal): Decimal;
 export function allocatePayment(snapshot: AccountSnapshot | null, payment: Payment): Allocation;
 export function allocatePlanPayment(plan: InstallmentPlan, amount: Decimal, currency: CurrencyCode, creditBalance?: Decimal | null): Allocation;
 export function validatePayment(snapshot: AccountSnapshot | null, request: ValidationRequest): Validation;
-export function openpaygoGenerate(secretKey: string, startingCode: number | null, count: number, kind: OpenPaygoKind, value?: Decimal | null, options?: OpenPaygoOptions | null): OpenPaygoToken;
-export function openpaygoDecode(secretKey: string, token: string, startingCode?: number | null, state?: DecoderState | null, options?: OpenPaygoOptions | null): DecodedToken;
-export function openpaygoTokensForRequest(device: OpenPaygoDevice, request: TokenRequest): IssuedTokens;
-export function revenueReport(payments: PaymentRecord[], currency: CurrencyCode, from: IsoDate, to: IsoDate, groupBy: PeriodUnit, by?: GroupBy | null): RevenueReport;
-export function energySold(payments: PaymentRecord[], from: IsoDate, to: IsoDate, groupBy: PeriodUnit, currency?: CurrencyCode | null): EnergySold;
-export function debtAging(installments: InstallmentRecord[], currency: CurrencyCode, asOf: IsoDate, accessRates?: AccessRateRecord[] | null): DebtAging;
-export function portfolioAtRisk(installments: InstallmentRecord[], currency: CurrencyCode, asOf: IsoDate, days: number, accessRates?: AccessRateRecord[] | null): PortfolioAtRisk;
-export function par30_60_90(installments: InstallmentRecord[], currency: CurrencyCode, asOf: IsoDate, accessRates?: AccessRateRecord[] | null): ParSummary;
-export function collectionRate(installments: InstallmentRecord[], currency: CurrencyCode, from: IsoDate, to: IsoDate): CollectionRate;

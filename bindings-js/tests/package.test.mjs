@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as mp from "micropower";
+import * as full from "micropower/full";
 
 const pkg = fileURLToPath(new URL("../pkg/", import.meta.url));
 
@@ -31,6 +32,7 @@ test("a wrong argument shape is invalid_input, naming the problem", () => {
 
 test("every error code of the core is in the package's ErrorCode type", () => {
   const dts = readFileSync(pkg + "web/micropower.d.ts", "utf8");
+  assert.ok(dts.includes('"not_found"'));
   for (const code of mp.errorCodes()) assert.ok(dts.includes(`"${code}"`), code);
 });
 
@@ -40,6 +42,43 @@ test("the web build (ES module) runs in Node with initSync and gives the same nu
   const tariff = { currency: "TZS", price_per_kwh: "500", fees: [{ name: "levy", price_per_kwh: "20" }] };
   assert.deepEqual(web.energyForMoney(tariff, "1040"), mp.energyForMoney(tariff, "1040"));
   assert.equal(web.unitPrice(tariff), "520");
+});
+
+test("in Node.js, micropower and micropower/full are the same full module", () => {
+  assert.deepEqual([...mp.coreFunctions()].sort(), [...full.coreFunctions()].sort());
+  assert.equal(mp.normalizePhone("0712 345 678", "KE"), "+254712345678");
+  assert.equal(full.normalizePhone("0712 345 678", "KE"), "+254712345678");
+});
+
+test("the web full module runs in Node with initSync; the typings split the functions between the modules", async () => {
+  const web = await import(pkg + "web/full.js");
+  web.initSync({ module: readFileSync(pkg + "web/full_bg.wasm") });
+  assert.equal(web.normalizePhone("0712 345 678", "KE"), "+254712345678");
+  assert.deepEqual(web.energyForMoney({ currency: "TZS", price_per_kwh: "500" }, "1000"),
+    mp.energyForMoney({ currency: "TZS", price_per_kwh: "500" }, "1000"));
+  const light = readFileSync(`${pkg}web/micropower.d.ts`, "utf8");
+  for (const dir of ["web", "node"]) {
+    const whole = readFileSync(`${pkg}${dir}/full.d.ts`, "utf8");
+    for (const fn of ["normalizePhone", "registrationFieldErrors", "register", "revenueReport", "openpaygoGenerate",
+      "editPlanTotal", "allocatePayment"]) {
+      assert.ok(whole.includes(`export function ${fn}(`), `${dir}/full.d.ts: ${fn}`);
+    }
+  }
+  for (const fn of ["normalizePhone", "register", "revenueReport", "openpaygoGenerate", "editPlanTotal"]) {
+    assert.ok(!light.includes(`export function ${fn}(`), `web/micropower.d.ts: ${fn}`);
+  }
+  assert.ok(light.includes("export function allocatePayment("), "web/micropower.d.ts: allocatePayment");
+  // The first-page module is the smaller one: no phone-number metadata, a fraction of the functions.
+  const size = (name) => readFileSync(`${pkg}web/${name}_bg.wasm`).length;
+  assert.ok(size("micropower") * 4 < size("full"), `${size("micropower")} vs ${size("full")}`);
+});
+
+test("JS values that are not JSON are invalid_input, not a crash", () => {
+  assert.throws(() => mp.unitPrice({ currency: "TZS", price_per_kwh: 10n }), { code: "invalid_input" });
+  const cycle = { currency: "TZS", price_per_kwh: "1" };
+  cycle.self = cycle;
+  assert.throws(() => mp.unitPrice(cycle), { code: "invalid_input" });
+  assert.equal(mp.unitPrice({ currency: "TZS", price_per_kwh: "500", fees: undefined }), "500");
 });
 
 test("no `any` in the package's public types", () => {

@@ -33,11 +33,17 @@ pub fn call_text(function: &str, input: &str) -> CoreResult<String> {
     impl Visitor for FromText<'_> {
         type Output = CoreResult<String>;
         fn visit<F: CoreFn>(self) -> CoreResult<String> {
-            let args: F = serde_json::from_str(self.0).map_err(|e| CoreError::invalid("input", e.to_string()))?;
-            to_text(&args.call()?)
+            call_text_as::<F>(self.0)
         }
     }
     calls::dispatch(function, FromText(input)).unwrap_or_else(|| Err(unknown(function)))
+}
+
+/// [`call_text`] of the function `F`, for a host that dispatches by name itself (the browser's first-page
+/// module keeps only some functions, so the others are never compiled into it).
+pub fn call_text_as<F: CoreFn>(input: &str) -> CoreResult<String> {
+    let args: F = serde_json::from_str(input).map_err(|e| CoreError::invalid("input", e.to_string()))?;
+    to_text(&args.call()?)
 }
 
 /// A function's output as JSON text.
@@ -45,7 +51,8 @@ pub fn to_text<T: Serialize>(output: &T) -> CoreResult<String> {
     serde_json::to_string(output).map_err(|e| CoreError::invalid("output", e.to_string()))
 }
 
-fn unknown(function: &str) -> CoreError {
+/// The refusal of a name that is no core function.
+pub fn unknown(function: &str) -> CoreError {
     CoreError::NotFound { entity: "function".into(), id: function.to_owned() }
 }
 

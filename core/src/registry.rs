@@ -86,6 +86,7 @@ pub fn normalize_serial(raw: &str) -> CoreResult<String> {
 
 /// Validates a phone number with libphonenumber's rules and returns it in E.164 (`+255712345678`).
 /// `region` (ISO 3166 alpha-2, e.g. `"TZ"`) is needed only for numbers written without the `+` prefix.
+#[cfg(feature = "phone")]
 pub fn normalize_phone(raw: &str, region: Option<&str>) -> CoreResult<String> {
     let refuse = |reason: String| CoreError::InvalidPhone { raw: raw.to_owned(), reason };
     let country = match region.map(str::trim).filter(|r| !r.is_empty()) {
@@ -100,6 +101,13 @@ pub fn normalize_phone(raw: &str, region: Option<&str>) -> CoreResult<String> {
         return Err(refuse("not a valid number for its country".to_owned()));
     }
     Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// Without the `phone` feature there are no phone rules to apply: every number is refused as the facade
+/// refuses a function it does not have, never accepted unchecked.
+#[cfg(not(feature = "phone"))]
+pub fn normalize_phone(_raw: &str, _region: Option<&str>) -> CoreResult<String> {
+    Err(CoreError::NotFound { entity: "phone-module function".into(), id: "normalize_phone".into() })
 }
 
 /// A latitude/longitude pair, in degrees.

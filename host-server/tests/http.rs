@@ -25,6 +25,8 @@ on_both_databases!(
     reports_and_export,
     long_journals,
 );
+#[cfg(feature = "dashboard")]
+on_both_databases!(dashboard_caching);
 
 fn amounts(answer: &Value) -> Vec<(String, String)> {
     answer["allocations"]
@@ -497,13 +499,16 @@ async fn framework_refusals_have_the_error_shape() {
 async fn dashboard_and_its_snapshot() {
     let s = TestServer::start(Db::Sqlite, EngineKind::Native).await.unwrap();
     let client = reqwest::Client::new();
-    for (path, content_type) in [
-        ("/", "text/html"),
-        ("/app.js", "text/javascript"),
-        ("/vendor/chart.umd.min.js", "text/javascript"),
-        ("/pkg/micropower.js", "text/javascript"),
-        ("/pkg/micropower_bg.wasm", "application/wasm"),
-    ] {
+    let modules = module_paths(&client, &s.base).await;
+    for (path, content_type) in
+        [("/", "text/html"), ("/app.js", "text/javascript"), ("/vendor/chart.umd.min.js", "text/javascript")]
+            .into_iter()
+            .chain(
+                modules
+                    .iter()
+                    .map(|m| (m.as_str(), if m.ends_with(".wasm") { "application/wasm" } else { "text/javascript" })),
+            )
+    {
         let resp = client.get(format!("{}{path}", s.base)).send().await.unwrap();
         assert_eq!(resp.status().as_u16(), 200, "{path}");
         let got = resp.headers().get("content-type").unwrap().to_str().unwrap().to_owned();
@@ -513,14 +518,6 @@ async fn dashboard_and_its_snapshot() {
             assert_eq!(body.get(..4), Some(&b"\0asm"[..]));
         }
     }
-
-    let zipped = client
-        .get(format!("{}/pkg/micropower_bg.wasm", s.base))
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(zipped.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"));
 
     let r = registry(&s).await;
     register_shs(&s, &r, "SHS-D1").await;
@@ -570,4 +567,100 @@ async fn dashboard_icon() {
         let body = resp.bytes().await.unwrap();
         assert!(body.starts_with(magic), "{path}: {:?}", body.get(..8));
     }
+}
+
+/// The four module paths `app.js` imports, content-hashed by the build: `/pkg/<name>.<16 hex>.<js|wasm>`.
+#[cfg(feature = "dashboard")]
+async fn module_paths(client: &reqwest::Client, base: &str) -> Vec<String> {
+    let app = client.get(format!("{base}/app.js")).send().await.unwrap().text().await.unwrap();
+    let paths: Vec<String> = app.split('"').filter(|part| part.starts_with("/pkg/")).map(str::to_owned).collect();
+    assert_eq!(paths.len(), 4, "{paths:?}");
+    for stem in ["micropower.", "micropower_bg.", "full.", "full_bg."] {
+        let path = paths.iter().find(|p| p.starts_with(&format!("/pkg/{stem}"))).unwrap();
+        let hash = path.trim_start_matches(&format!("/pkg/{stem}")).split('.').next().unwrap();
+        assert!(hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()), "{path}");
+    }
+    paths
+}
+
+/// The dashboard's files come compressed from the build (brotli or gzip, as the browser accepts), the
+/// content-hashed modules are `immutable`, the rest revalidate with their ETag (`304`), and the security
+/// headers are the same on every answer, `304`s included.
+#[cfg(feature = "dashboard")]
+async fn dashboard_caching(s: TestServer) {
+    use std::io::Read;
+
+    let client = reqwest::Client::new();
+    let get = |path: &str, headers: &[(&'static str, &str)]| {
+        let mut request = client.get(format!("{}{path}", s.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send()
+    };
+    let header = |resp: &reqwest::Response, name: &str| {
+        resp.headers().get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+    };
+    let csp = {
+        let page = get("/", &[]).await.unwrap();
+        header(&page, "content-security-policy")
+    };
+    assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval'"), "{csp}");
+
+    let modules = module_paths(&client, &s.base).await;
+    for path in
+        ["/", "/app.js", "/app.css", "/vendor/chart.umd.min.js"].into_iter().chain(modules.iter().map(String::as_str))
+    {
+        let immutable = path.starts_with("/pkg/");
+        let plain = get(path, &[]).await.unwrap();
+        assert_eq!(plain.status().as_u16(), 200, "{path}");
+        let etag = header(&plain, "etag");
+        assert!(etag.starts_with("W/\""), "{path}: {etag}");
+        let cache = header(&plain, "cache-control");
+        if immutable {
+            assert_eq!(cache, "public, max-age=31536000, immutable", "{path}");
+        } else {
+            assert_eq!(cache, "no-cache", "{path}");
+        }
+        assert_eq!(header(&plain, "content-encoding"), "", "{path}: identity without Accept-Encoding");
+        assert_eq!(header(&plain, "vary"), "accept-encoding", "{path}");
+        let identity = plain.bytes().await.unwrap();
+
+        let zipped = get(path, &[("accept-encoding", "gzip, deflate")]).await.unwrap();
+        assert_eq!(header(&zipped, "content-encoding"), "gzip", "{path}");
+        let zipped = zipped.bytes().await.unwrap();
+        assert!(zipped.len() < identity.len(), "{path}");
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(&zipped[..]).read_to_end(&mut unzipped).unwrap();
+        assert!(unzipped[..] == identity[..], "{path}: gzip is the file");
+
+        let packed = get(path, &[("accept-encoding", "gzip, deflate, br")]).await.unwrap();
+        assert_eq!(header(&packed, "content-encoding"), "br", "{path}");
+        let packed = packed.bytes().await.unwrap();
+        let mut unpacked = Vec::new();
+        brotli::BrotliDecompress(&mut &packed[..], &mut unpacked).unwrap();
+        assert!(unpacked[..] == identity[..], "{path}: brotli is the file");
+        if path.ends_with(".wasm") {
+            assert!(packed.len() < zipped.len(), "{path}: brotli {} gzip {}", packed.len(), zipped.len());
+        }
+
+        // Revalidation: the same ETag (in any coding) is a 304 with the same caching and security headers.
+        for accept in ["", "gzip", "br"] {
+            let again = get(path, &[("if-none-match", etag.as_str()), ("accept-encoding", accept)]).await.unwrap();
+            assert_eq!(again.status().as_u16(), 304, "{path} {accept}");
+            assert_eq!(header(&again, "etag"), etag, "{path}");
+            assert_eq!(header(&again, "cache-control"), cache, "{path}");
+            assert_eq!(header(&again, "content-security-policy"), csp, "{path}");
+            assert_eq!(header(&again, "x-content-type-options"), "nosniff", "{path}");
+            assert!(again.bytes().await.unwrap().is_empty(), "{path}: a 304 has no body");
+        }
+        let listed = format!("\"other\", {etag}");
+        assert_eq!(get(path, &[("if-none-match", listed.as_str())]).await.unwrap().status().as_u16(), 304, "{path}");
+        let changed = get(path, &[("if-none-match", "W/\"0000\"")]).await.unwrap();
+        assert_eq!(changed.status().as_u16(), 200, "{path}: another version is sent again");
+        assert_eq!(header(&changed, "content-security-policy"), csp, "{path}");
+    }
+    // Only hashed names are served for the modules: an old page cannot load a new module under an old name.
+    let unhashed = get("/pkg/micropower_bg.wasm", &[]).await.unwrap();
+    assert_eq!(unhashed.status().as_u16(), 404);
 }

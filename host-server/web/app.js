@@ -1,7 +1,21 @@
 // The operator dashboard. Data comes from the server's /v1 API (with the operator's API key); every number
-// computed here comes from the core, through the browser build of the JS package (`/pkg/micropower.js`):
-// the payment preview, the schedule preview and the registration checks. No business rule is written here.
+// computed here comes from the core, through the browser build of the JS package: the payment preview and
+// the schedule preview from the first-page module (`/pkg/micropower.js`: the previews only, no phone-number
+// metadata), the registration checks from the full module (`/pkg/full.js`), loaded when the form opens.
+// No business rule is written here. The server's build rewrites the four /pkg/ paths below to their
+// content-hashed names.
 import init, * as core from "/pkg/micropower.js";
+
+// The full module (every core function, the phone rules among them), fetched and compiled once, on first use.
+let fullModule = null;
+function loadFull() {
+  fullModule ??= import("/pkg/full.js").then(async (full) => {
+    await full.default({ module_or_path: "/pkg/full_bg.wasm" });
+    window.micropowerFull = full; // for the console and the browser test
+    return full;
+  }).catch((e) => { fullModule = null; throw e; }); // the next visit tries again
+  return fullModule;
+}
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -280,6 +294,8 @@ async function deviceView(serial) {
 // ---- registration with the schedule preview -------------------------------------------------------------------
 
 async function registerView() {
+  // Started before the form's data arrives: the phone rules load while the server answers.
+  const phoneReady = loadFull();
   const hierarchy = await api("/v1/clusters");
   const villages = (hierarchy.clusters || []).flatMap((c) => (c.areas || []).flatMap((a) =>
     (a.villages || []).map((v) => ({ id: v.id, label: `${v.name} — ${a.name}, ${c.name}` }))));
@@ -348,8 +364,9 @@ async function registerView() {
     } else {
       schedule.replaceChildren(h("p", { class: "hint" }, "No appliance on installments."));
     }
+    if (!phone) { checks.replaceChildren(h("p", { class: "hint", id: "phone-loading" }, "Loading the phone rules…")); return; }
     let errors = [];
-    try { errors = core.registrationFieldErrors(body); } catch (e) { errors = [{ field: e.code, message: e.message }]; }
+    try { errors = phone.registrationFieldErrors(body); } catch (e) { errors = [{ field: e.code, message: e.message }]; }
     checks.replaceChildren(...errors.map((f) => h("div", { class: "field-error" }, `${f.field}: ${f.message}`)));
   };
   form.addEventListener("input", refresh);
@@ -363,7 +380,19 @@ async function registerView() {
       showError(e);
     }
   });
+  let phone = null;
   main.replaceChildren(h("h1", {}, "Register a customer with a device"), form);
+  performance.mark("register-shown");
+  refresh();
+  try {
+    phone = await phoneReady;
+  } catch (e) {
+    checks.replaceChildren(h("p", { class: "field-error" }, `The phone rules could not load: ${e.message}`));
+    return;
+  }
+  if (!form.isConnected) return;
+  performance.mark("phone-ready");
+  form.dataset.phoneReady = "true";
   refresh();
 }
 

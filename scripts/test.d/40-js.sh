@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The JavaScript package (bindings-js, npm `micropower`) and the dashboard:
 #   1. tools: the wasm32-unknown-unknown target; wasm-bindgen-cli at exactly the `wasm-bindgen` crate's version,
-#      installed once into ~/.cache/micropower/tools/; `npm ci` in bindings-js (binaryen's wasm-opt,
-#      TypeScript, playwright-core, Chart.js) when package-lock.json changed
-#   2. bindings-js/build.sh: the web (ES module) and Node builds in bindings-js/pkg/
+#      installed once into ~/.cache/micropower/tools/; `npm ci` in bindings-js (binaryen's wasm-opt, which the
+#      server's build uses too, TypeScript, playwright-core, Chart.js) when package-lock.json changed
+#   2. bindings-js/build.sh: both modules (first-page and full), web (ES module) and Node, in bindings-js/pkg/
 #   3. Node's test runner: every shared vector (typed functions and callCore), errors, the web build, no `any`
 #   4. tsc --noEmit over a small consumer of the published typings
 #   5. the browser test: Playwright (playwright-core + Debian's chromium, installed with apt when missing)
@@ -58,9 +58,11 @@ echo "js: build the package (bindings-js/build.sh)"
 quiet bash "$js/build.sh"
 # Tests and the consumer import the package by its name.
 ln -sfn ../pkg "$js/node_modules/micropower"
-raw="$(stat -c %s "$js/pkg/web/micropower_bg.wasm")"
-gz="$(gzip -9c "$js/pkg/web/micropower_bg.wasm" | wc -c)"
-echo "js: micropower_bg.wasm after wasm-opt: $raw bytes raw, $gz bytes gzip -9"
+for module in micropower full; do
+    raw="$(stat -c %s "$js/pkg/web/${module}_bg.wasm")"
+    gz="$(gzip -9c "$js/pkg/web/${module}_bg.wasm" | wc -c)"
+    echo "js: ${module}_bg.wasm after wasm-opt: $raw bytes raw, $gz bytes gzip -9"
+done
 
 passed=0
 failed=0

@@ -5,6 +5,9 @@ import {
   type AccountSnapshot, type Allocation, type Decimal, type MicropowerError, type ScheduledInstallment,
   type DebtAging, type ErrorCode,
 } from "micropower";
+// In Node.js, "micropower" is the full module: the phone rules come from the same import.
+import { normalizePhone, registrationFieldErrors, type FieldError } from "micropower";
+import { revenueReport } from "micropower/full";
 
 const snapshot: AccountSnapshot = {
   device: { serial: "MTR001", kind: "meter", registered_on: "2026-01-01", owner: { id: "C1", name: "Amina" } },
@@ -42,4 +45,11 @@ const wrong: AccountSnapshot = { ...snapshot, billing: { kind: "prepaid", tariff
 // @ts-expect-error not a period
 installmentSchedule({ total_cost: "1", installments: 1, period: "yearly", start_date: "2026-01-01" }, "TZS");
 
-export { kwh, lines, firstDue, code, overdue, describe, wrong };
+const e164: string = normalizePhone("0712 345 678", "KE");
+const formErrors: FieldError[] = registrationFieldErrors({
+  customer: { name: "Amina", surname: "Juma", phone: e164, village_id: "V1" },
+  device: { serial: "SHS1", kind: "solar_home_system", manufacturer_id: "M1" },
+  registered_on: "2026-01-01",
+});
+
+export { kwh, lines, firstDue, code, overdue, describe, wrong, formErrors, revenueReport };

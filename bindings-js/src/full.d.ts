@@ -1,0 +1,27 @@
+
+// ---- the full module only (`micropower/full`, bindings-js/src/full.d.ts) -----------------------------------
+// The first-page module (`micropower`) leaves these out to stay small: the phone rules (libphonenumber's
+// metadata), registration, plan changes, OpenPAYGO tokens and reports.
+
+/** A valid phone number in E.164 (`"+255712345678"`); `region` (`"TZ"`) for numbers written without `+`. */
+export function normalizePhone(raw: string, region?: string | null): string;
+/** Every offline rule of a registration form, each failure tied to its field; empty when it may be posted. */
+export function registrationFieldErrors(request: RegistrationRequest): FieldError[];
+/** Checks a registration against what the host looked up and returns the records to store. */
+export function register(request: RegistrationRequest, context: RegistrationContext): Registration;
+export function locateVillage(hierarchy: Hierarchy, villageId: string): Location;
+export function reassignDevice(serial: string, deviceExists: boolean, newOwnerId: string, newOwner?: Customer | null): string;
+export function accrueAccessRate(rate: AccessRate, registeredOn: IsoDate, now: IsoDate, state?: AccessRateState | null): Accrual;
+export function createInstallmentPlan(id: string, currency: CurrencyCode, terms: InstallmentTerms, downPaymentPaid?: boolean): InstallmentPlan;
+export function createPlan(id: string, plan: PlanInput, downPaymentPaid?: boolean): RegisteredPlan;
+export function editPlanTotal(plan: InstallmentPlan, edit: TotalEdit): InstallmentPlan;
+export function editInstallment(plan: InstallmentPlan, number: number, amount: Decimal): InstallmentPlan;
+export function openpaygoGenerate(secretKey: string, startingCode: number | null, count: number, kind: OpenPaygoKind, value?: Decimal | null, options?: OpenPaygoOptions | null): OpenPaygoToken;
+export function openpaygoDecode(secretKey: string, token: string, startingCode?: number | null, state?: DecoderState | null, options?: OpenPaygoOptions | null): DecodedToken;
+export function openpaygoTokensForRequest(device: OpenPaygoDevice, request: TokenRequest): IssuedTokens;
+export function revenueReport(payments: PaymentRecord[], currency: CurrencyCode, from: IsoDate, to: IsoDate, groupBy: PeriodUnit, by?: GroupBy | null): RevenueReport;
+export function energySold(payments: PaymentRecord[], from: IsoDate, to: IsoDate, groupBy: PeriodUnit, currency?: CurrencyCode | null): EnergySold;
+export function debtAging(installments: InstallmentRecord[], currency: CurrencyCode, asOf: IsoDate, accessRates?: AccessRateRecord[] | null): DebtAging;
+export function portfolioAtRisk(installments: InstallmentRecord[], currency: CurrencyCode, asOf: IsoDate, days: number, accessRates?: AccessRateRecord[] | null): PortfolioAtRisk;
+export function par30_60_90(installments: InstallmentRecord[], currency: CurrencyCode, asOf: IsoDate, accessRates?: AccessRateRecord[] | null): ParSummary;
+export function collectionRate(installments: InstallmentRecord[], currency: CurrencyCode, from: IsoDate, to: IsoDate): CollectionRate;
