@@ -15,6 +15,7 @@ pub mod extract;
 pub mod group_commit;
 pub mod ids;
 pub mod notify;
+pub mod outbound;
 pub mod payments;
 pub mod providers;
 pub mod records;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::ids::now;
+use crate::outbound;
 use crate::state::AppState;
 
 /// What a vendor is asked for.
@@ -51,13 +52,12 @@ struct VendorAnswer {
 }
 
 impl HttpVendor {
-    /// An adapter for `url` (`MICROPOWER_VENDOR_URL`), with a 10-second timeout per call.
+    /// An adapter for `url` (`MICROPOWER_VENDOR_URL`: https, or http to this machine), with a 10-second
+    /// timeout per call.
     pub fn new(url: &str) -> Result<Self, VendorError> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| VendorError(format!("HTTP client: {e}")))?;
-        Ok(HttpVendor { url: url.to_owned(), client })
+        let checked = outbound::check_url(url).map_err(|e| VendorError(e.to_string()))?;
+        let client = outbound::client(Duration::from_secs(10)).map_err(|e| VendorError(e.to_string()))?;
+        Ok(HttpVendor { url: checked.into(), client })
     }
 }
 
@@ -75,8 +75,9 @@ impl VendorAdapter for HttpVendor {
             if !status.is_success() {
                 return Err(VendorError(format!("vendor answered HTTP {status}")));
             }
+            let body = outbound::read_capped(response).await.map_err(|e| VendorError(format!("vendor answer: {e}")))?;
             let answer: VendorAnswer =
-                response.json().await.map_err(|e| VendorError(format!("vendor answer unreadable: {e}")))?;
+                serde_json::from_slice(&body).map_err(|e| VendorError(format!("vendor answer unreadable: {e}")))?;
             if answer.code.trim().is_empty() {
                 return Err(VendorError("vendor answered an empty code".into()));
             }

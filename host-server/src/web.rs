@@ -60,6 +60,8 @@ fn serve(file: &'static DashboardFile, request: &HeaderMap) -> Response {
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    // The page's URL (a customer's id in its hash) stays with this server.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     if not_modified(request, file.etag) {
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }

@@ -624,6 +624,8 @@ async fn dashboard_caching(s: TestServer) {
         }
         assert_eq!(header(&plain, "content-encoding"), "", "{path}: identity without Accept-Encoding");
         assert_eq!(header(&plain, "vary"), "accept-encoding", "{path}");
+        assert_eq!(header(&plain, "referrer-policy"), "no-referrer", "{path}");
+        assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("'unsafe-inline'"), "{csp}");
         let identity = plain.bytes().await.unwrap();
 
         let zipped = get(path, &[("accept-encoding", "gzip, deflate")]).await.unwrap();
@@ -652,6 +654,7 @@ async fn dashboard_caching(s: TestServer) {
             assert_eq!(header(&again, "cache-control"), cache, "{path}");
             assert_eq!(header(&again, "content-security-policy"), csp, "{path}");
             assert_eq!(header(&again, "x-content-type-options"), "nosniff", "{path}");
+            assert_eq!(header(&again, "referrer-policy"), "no-referrer", "{path}");
             assert!(again.bytes().await.unwrap().is_empty(), "{path}: a 304 has no body");
         }
         let listed = format!("\"other\", {etag}");

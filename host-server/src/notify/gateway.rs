@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::outbound;
+
 /// A gateway's refusal or an unreachable gateway, kept on the notification for operators.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -43,16 +45,18 @@ pub struct AfricasTalking {
 pub const AFRICAS_TALKING_URL: &str = "https://api.africastalking.com/version1/messaging";
 
 fn client() -> Result<reqwest::Client, SmsError> {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| SmsError(format!("HTTP client: {e}")))
+    outbound::client(Duration::from_secs(10)).map_err(|e| SmsError(e.to_string()))
+}
+
+/// `url` if the server may send messages there (https, or http to this machine).
+fn checked(url: &str) -> Result<String, SmsError> {
+    outbound::check_url(url).map(String::from).map_err(|e| SmsError(e.to_string()))
 }
 
 impl JsonGateway {
     /// A gateway at `url`.
     pub fn new(url: &str, token: Option<String>) -> Result<Self, SmsError> {
-        Ok(JsonGateway { url: url.to_owned(), token, client: client()? })
+        Ok(JsonGateway { url: checked(url)?, token, client: client()? })
     }
 }
 
@@ -60,7 +64,7 @@ impl AfricasTalking {
     /// Africa's Talking at `url` (the live endpoint, the sandbox, or a local fake in tests).
     pub fn new(url: &str, username: &str, api_key: &str, from: Option<String>) -> Result<Self, SmsError> {
         Ok(AfricasTalking {
-            url: url.to_owned(),
+            url: checked(url)?,
             username: username.to_owned(),
             api_key: api_key.to_owned(),
             from,
@@ -103,7 +107,10 @@ impl SmsGateway for AfricasTalking {
                 .await
                 .map_err(|e| SmsError(format!("Africa's Talking unreachable: {e}")))?;
             let status = response.status();
-            let text = response.text().await.unwrap_or_default();
+            let text = match outbound::read_capped(response).await {
+                Ok(body) => String::from_utf8_lossy(&body).into_owned(),
+                Err(e) => return Err(SmsError(format!("Africa's Talking answer: {e}"))),
+            };
             if !status.is_success() {
                 return Err(SmsError(format!(
                     "Africa's Talking answered HTTP {status}: {}",
