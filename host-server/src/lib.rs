@@ -5,6 +5,7 @@
 //! writes each decision in one transaction before answering.
 
 pub mod app;
+pub mod backup;
 pub mod auth;
 pub mod config;
 pub mod crypto;
@@ -12,6 +13,7 @@ pub mod db;
 pub mod engine;
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod group_commit;
 pub mod ids;
 pub mod notify;
@@ -20,6 +22,7 @@ pub mod providers;
 pub mod records;
 pub mod repo;
 pub mod routes;
+pub mod secrets;
 pub mod server;
 pub mod snapshot;
 pub mod state;
