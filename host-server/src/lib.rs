@@ -5,8 +5,8 @@
 //! writes each decision in one transaction before answering.
 
 pub mod app;
-pub mod backup;
 pub mod auth;
+pub mod backup;
 pub mod config;
 pub mod crypto;
 pub mod db;

@@ -163,13 +163,9 @@ async fn rotate_secret_key(config: &Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let rotation = micropower_server::secrets::rotate(
-        &db,
-        config.secret_key.as_deref(),
-        new_key.as_deref(),
-        &config.data_dir,
-    )
-    .await;
+    let rotation =
+        micropower_server::secrets::rotate(&db, config.secret_key.as_deref(), new_key.as_deref(), &config.data_dir)
+            .await;
     match rotation {
         Ok(r) => {
             println!(
@@ -178,7 +174,9 @@ async fn rotate_secret_key(config: &Config) -> ExitCode {
             );
             match r.key_file {
                 Some(path) => println!("rotate-secret-key: the new key is in {}", path.display()),
-                None => println!("rotate-secret-key: set MICROPOWER_SECRET_KEY to the new key before starting the server"),
+                None => {
+                    println!("rotate-secret-key: set MICROPOWER_SECRET_KEY to the new key before starting the server")
+                }
             }
             ExitCode::SUCCESS
         }

@@ -119,7 +119,8 @@ fn read_key_file(path: &Path) -> Result<Option<SealingKey>, SecretsError> {
 }
 
 async fn stored_key<'e>(exec: impl sqlx::Executor<'e, Database = Any>) -> Result<Option<StoredKey>, sqlx::Error> {
-    let row = sqlx::query("SELECT key_id, check_value FROM sealing_key WHERE singleton = 1").fetch_optional(exec).await?;
+    let row =
+        sqlx::query("SELECT key_id, check_value FROM sealing_key WHERE singleton = 1").fetch_optional(exec).await?;
     row.map(|r| Ok(StoredKey { key_id: r.try_get("key_id")?, check_value: r.try_get("check_value")? })).transpose()
 }
 

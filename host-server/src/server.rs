@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::config::{Config, EngineKind};
 use crate::auth::{AdminKeyDelivery, NewAdminKey};
+use crate::config::{Config, EngineKind};
 use crate::db::Db;
 use crate::engine::Engine;
 use crate::state::{AppState, Inner, Metrics};

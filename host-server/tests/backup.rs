@@ -130,9 +130,11 @@ async fn a_backup_taken_during_payments_restores_every_acknowledged_one() {
     let forced = cli(&url, &["restore", file_arg, "--force"]).await;
     assert!(forced.status.success() && text(&forced).contains("kept as"), "{}", text(&forced));
 
-    let restored =
-        TestServer::start_with(common::test_config(url, &data, EngineKind::Native, Tz::UTC), tempfile::tempdir().unwrap())
-            .await;
+    let restored = TestServer::start_with(
+        common::test_config(url, &data, EngineKind::Native, Tz::UTC),
+        tempfile::tempdir().unwrap(),
+    )
+    .await;
     let stored: BTreeSet<String> = sqlx::query("SELECT provider_tx_id FROM payments WHERE provider = 'backup-test'")
         .fetch_all(&restored.state.db.pool)
         .await

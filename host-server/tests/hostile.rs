@@ -155,7 +155,12 @@ fn mistyped_openpaygo_keys(r: &Registry) -> Vec<Case> {
             };
             Case {
                 never_echo: Some(secret),
-                ..case(&format!("OpenPAYGO key mistyped: {what}"), Method::POST, "/v1/registrations", Some(body.to_string()))
+                ..case(
+                    &format!("OpenPAYGO key mistyped: {what}"),
+                    Method::POST,
+                    "/v1/registrations",
+                    Some(body.to_string()),
+                )
             }
         })
         .collect()

@@ -106,7 +106,12 @@ impl TestServer {
     }
 
     /// A server on `database_url`, its key file in `dir`.
-    pub async fn start_on(database_url: String, dir: tempfile::TempDir, engine: EngineKind, timezone: Tz) -> TestServer {
+    pub async fn start_on(
+        database_url: String,
+        dir: tempfile::TempDir,
+        engine: EngineKind,
+        timezone: Tz,
+    ) -> TestServer {
         let config = test_config(database_url, dir.path(), engine, timezone);
         Self::start_with(config, dir).await
     }
