@@ -104,9 +104,32 @@ pub async fn store_key(db: &Db, key: &str, role: &str, label: &str) -> ApiResult
     Ok(id)
 }
 
-/// On first start, stores `MICROPOWER_ADMIN_KEY` or a new key; returns the new key when one was made, to be
-/// printed once.
-pub async fn ensure_admin_key(db: &Db, configured: Option<&str>) -> ApiResult<Option<String>> {
+/// Where a generated first admin key goes.
+#[derive(Debug, Clone)]
+pub enum AdminKeyDelivery {
+    /// A new file, readable only by the server's user (0600): the key stays out of terminals' scrollback and
+    /// the logs a service manager keeps.
+    File(std::path::PathBuf),
+    /// Printed once (`--print-admin-key`).
+    Print,
+}
+
+/// A first admin key generated at this start.
+#[derive(Debug)]
+pub enum NewAdminKey {
+    /// Written to this file.
+    Written(std::path::PathBuf),
+    /// To be printed once.
+    Print(String),
+}
+
+/// On first start, stores `MICROPOWER_ADMIN_KEY` or a new key; a new key is delivered as `delivery` says
+/// (written before it is stored, so a key that could not be written is never the only admin key).
+pub async fn ensure_admin_key(
+    db: &Db,
+    configured: Option<&str>,
+    delivery: AdminKeyDelivery,
+) -> ApiResult<Option<NewAdminKey>> {
     let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM api_keys").fetch_one(&db.pool).await?.try_get("n")?;
     match configured {
         Some(key) => {
@@ -122,8 +145,17 @@ pub async fn ensure_admin_key(db: &Db, configured: Option<&str>) -> ApiResult<Op
         }
         None if count == 0 => {
             let key = new_api_key()?;
+            let new = match delivery {
+                AdminKeyDelivery::File(path) => {
+                    // A file left by an earlier database holds a key that no longer opens anything.
+                    crate::files::replace_private_file(&path, format!("{key}\n").as_bytes())
+                        .map_err(|e| ApiError::internal(format!("cannot write {}: {e}", path.display())))?;
+                    NewAdminKey::Written(path)
+                }
+                AdminKeyDelivery::Print => NewAdminKey::Print(key.clone()),
+            };
             store_key(db, &key, "admin", "first start").await?;
-            Ok(Some(key))
+            Ok(Some(new))
         }
         None => Ok(None),
     }

@@ -16,8 +16,11 @@ pub struct Config {
     pub database_url: String,
     /// `MICROPOWER_CORE=wasm|native`.
     pub engine: EngineKind,
-    /// `MICROPOWER_ADMIN_KEY`: the first admin key; generated and printed once when absent.
+    /// `MICROPOWER_ADMIN_KEY` (at least [`MIN_ADMIN_KEY_CHARS`] characters): the first admin key; when absent,
+    /// one is generated on the first start and written to `<data dir>/admin.key`.
     pub admin_key: Option<String>,
+    /// `--print-admin-key`: print a generated first admin key instead of writing it to `<data dir>/admin.key`.
+    pub print_admin_key: bool,
     /// `MICROPOWER_SECRET_KEY`: 32 bytes (64 hex characters) sealing OpenPAYGO keys; otherwise a key file.
     pub secret_key: Option<String>,
     /// `MICROPOWER_DATA_DIR`, default `./data`: the key file (and the SQLite file by default) live here.
@@ -32,6 +35,59 @@ pub struct Config {
     /// day of every instant (domain.md §7b).
     pub timezone: Tz,
 }
+
+/// What the command line asks for (the settings themselves are environment variables).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// No subcommand: serve (`--demo`, `--print-admin-key`).
+    Serve,
+    /// `backup <file> [--force]`: a consistent copy of the SQLite database, taken while the server serves.
+    Backup { file: PathBuf, force: bool },
+    /// `restore <file> [--force]`: a backup back in place of the SQLite database (server stopped).
+    Restore { file: PathBuf, force: bool },
+    /// `rotate-secret-key`: re-seal every secret under a new key (servers stopped).
+    RotateSecretKey,
+}
+
+/// The usage line printed with a command-line mistake.
+pub const USAGE: &str = "usage: micropower-server [--demo] [--print-admin-key]\n       \
+    micropower-server backup <file> [--force]\n       micropower-server restore <file> [--force]\n       \
+    micropower-server rotate-secret-key";
+
+/// The command of `args` (the program's name first); unknown words are refused rather than ignored, so that a
+/// mistyped flag does not silently start a server without it.
+pub fn command(args: &[String]) -> Result<Command, ConfigError> {
+    let bad = |reason: String| ConfigError { name: "arguments", reason };
+    let mut words = Vec::new();
+    let (mut force, mut serve_flags) = (false, false);
+    for arg in args.iter().skip(1) {
+        match arg.as_str() {
+            "--force" => force = true,
+            "--demo" | "--print-admin-key" => serve_flags = true,
+            flag if flag.starts_with('-') => return Err(bad(format!("unknown option {flag:?}"))),
+            word => words.push(word),
+        }
+    }
+    let command = match words.as_slice() {
+        [] => Command::Serve,
+        ["backup", file] => Command::Backup { file: PathBuf::from(file), force },
+        ["restore", file] => Command::Restore { file: PathBuf::from(file), force },
+        ["rotate-secret-key"] => Command::RotateSecretKey,
+        ["backup" | "restore"] => return Err(bad("name the backup file".into())),
+        [word, ..] => return Err(bad(format!("unexpected {word:?}"))),
+    };
+    match command {
+        Command::Serve if force => Err(bad("--force is for backup and restore".into())),
+        Command::Serve => Ok(command),
+        _ if serve_flags => Err(bad("--demo and --print-admin-key are for serving".into())),
+        Command::RotateSecretKey if force => Err(bad("--force is for backup and restore".into())),
+        _ => Ok(command),
+    }
+}
+
+/// The shortest `MICROPOWER_ADMIN_KEY` accepted: an admin key is the whole server, and a short one (a word, a
+/// date, `admin123`) is guessed; 32 characters is what `openssl rand -hex 16` prints.
+pub const MIN_ADMIN_KEY_CHARS: usize = 32;
 
 /// Whether log lines carry ANSI colours: only on a terminal, and not when `NO_COLOR` is set to anything but
 /// the empty string (no-color.org).
@@ -48,7 +104,7 @@ pub struct ConfigError {
 }
 
 impl Config {
-    /// Reads the environment and the arguments (`--demo`).
+    /// Reads the environment and the arguments (`--demo`, `--print-admin-key`).
     pub fn from_env(args: &[String]) -> Result<Self, ConfigError> {
         Self::from_vars(args, |name| std::env::var(name).ok())
     }
@@ -71,11 +127,26 @@ impl Config {
             None => Tz::UTC,
             Some(name) => timezone(&name)?,
         };
+        let admin_key = var("MICROPOWER_ADMIN_KEY");
+        if let Some(key) = &admin_key {
+            let chars = key.chars().count();
+            if chars < MIN_ADMIN_KEY_CHARS {
+                // The key itself is not repeated: the message lands in logs.
+                return Err(ConfigError {
+                    name: "MICROPOWER_ADMIN_KEY",
+                    reason: format!(
+                        "{chars} characters is too short to be an admin key: at least {MIN_ADMIN_KEY_CHARS} are \
+                         needed (e.g. `openssl rand -hex 32`), or leave it unset to have one generated"
+                    ),
+                });
+            }
+        }
         Ok(Config {
             listen,
             database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://./data/micropower.db".into()),
             engine,
-            admin_key: var("MICROPOWER_ADMIN_KEY"),
+            admin_key,
+            print_admin_key: args.iter().any(|a| a == "--print-admin-key"),
             secret_key: var("MICROPOWER_SECRET_KEY"),
             data_dir: PathBuf::from(var("MICROPOWER_DATA_DIR").unwrap_or_else(|| "./data".into())),
             demo,

@@ -1,10 +1,11 @@
-//! Secrets: API keys (stored as hashes) and OpenPAYGO device keys (sealed with AES-256-GCM at rest).
+//! API keys (stored as SHA-256 hashes) and secrets sealed at rest with AES-256-GCM: OpenPAYGO device keys and
+//! provider signing secrets. Which key seals them, and how a server proves it holds that key, is
+//! `crate::secrets`.
 
-use std::path::Path;
-
-use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine as _;
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 /// A secret that cannot be used.
@@ -16,8 +17,13 @@ pub enum CryptoError {
     KeyFile { path: String, reason: String },
     #[error("the operating system's random source failed: {0}")]
     Random(String),
-    #[error("a sealed secret does not open with this server's key (was MICROPOWER_SECRET_KEY changed?)")]
-    Open,
+    #[error(
+        "a secret of {slot} is sealed under key {sealed_with}, but this server holds key {held} (was the key \
+         rotated while this server ran? restart it with the current key)"
+    )]
+    OtherKey { slot: String, sealed_with: String, held: String },
+    #[error("the secret of {slot} does not open with this server's key (damaged, or copied from another row)")]
+    Open { slot: String },
 }
 
 /// `n` random bytes from the operating system.
@@ -38,87 +44,182 @@ pub fn hash_api_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-/// Seals and opens OpenPAYGO secret keys.
+/// Where a sealed secret is stored. It is the associated data of the seal, so a sealed value copied into
+/// another row or column (by someone who can write the database but does not hold the key) does not open
+/// there: device A's key cannot be made to sign device B's tokens.
+#[derive(Debug, Clone, Copy)]
+pub struct Slot<'a> {
+    pub table: &'static str,
+    pub column: &'static str,
+    pub row: &'a str,
+}
+
+impl<'a> Slot<'a> {
+    /// `devices.openpaygo_key_sealed` of the device with this canonical serial.
+    pub fn openpaygo_key(serial: &'a str) -> Self {
+        Slot { table: "devices", column: "openpaygo_key_sealed", row: serial }
+    }
+
+    /// `providers.secret_sealed` of the provider with this id.
+    pub fn provider_secret(provider_id: &'a str) -> Self {
+        Slot { table: "providers", column: "secret_sealed", row: provider_id }
+    }
+
+    fn associated_data(&self) -> String {
+        format!("micropower:{}.{}:{}", self.table, self.column, self.row)
+    }
+}
+
+impl std::fmt::Display for Slot<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{} of {:?}", self.table, self.column, self.row)
+    }
+}
+
+/// The prefix of values sealed with a key id and a [`Slot`]; values without it are the first format
+/// (`base64(nonce ‖ ciphertext)`, no associated data), which `crate::secrets` re-seals at start. Base64 has no
+/// `:`, so the two cannot be confused.
+const SEALED_PREFIX: &str = "mp2:";
+
+/// The 32-byte key that seals secrets at rest.
+pub struct SealingKey([u8; 32]);
+
+impl SealingKey {
+    /// A key from 64 hexadecimal characters (surrounding whitespace ignored).
+    pub fn from_hex(text: &str) -> Option<Self> {
+        hex::decode(text.trim()).ok()?.try_into().ok().map(SealingKey)
+    }
+
+    /// A new random key.
+    pub fn generate() -> Result<Self, CryptoError> {
+        random_bytes::<32>().map(SealingKey)
+    }
+
+    /// The key as 64 hexadecimal characters, for its file.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    fn derive(&self, label: &[u8]) -> [u8; 32] {
+        // HMAC with the key: derived values reveal nothing about the key, and the two labels keep the id (in
+        // every sealed value) and the check value (in the database) independent.
+        match <Hmac<Sha256> as Mac>::new_from_slice(&self.0) {
+            Ok(mut mac) => {
+                mac.update(label);
+                mac.finalize().into_bytes().into()
+            }
+            // HMAC takes keys of any length; this arm cannot run.
+            Err(_) => [0; 32],
+        }
+    }
+
+    /// A short public name of the key (16 hex characters), carried by every value it seals.
+    pub fn id(&self) -> String {
+        hex::encode(self.derive(b"micropower sealing key id").get(..8).unwrap_or_default())
+    }
+
+    /// The key-check value stored in the database at first start: a server holding another key sees that it
+    /// differs before it seals or opens anything.
+    pub fn check_value(&self) -> String {
+        hex::encode(self.derive(b"micropower sealing key check"))
+    }
+}
+
+/// Seals and opens secrets with one [`SealingKey`].
 pub struct Sealer {
     cipher: Aes256Gcm,
+    key_id: String,
 }
 
 impl Sealer {
-    /// The key from `MICROPOWER_SECRET_KEY` (hex), or from `<data_dir>/secret.key`, created with owner-only
-    /// permissions on first start.
-    pub fn load(secret_key_hex: Option<&str>, data_dir: &Path) -> Result<Self, CryptoError> {
-        let key = match secret_key_hex {
-            Some(text) => decode_key(text).ok_or(CryptoError::BadSecretKey)?,
-            None => key_file(&data_dir.join("secret.key"))?,
-        };
-        Ok(Sealer { cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key)) })
+    pub fn new(key: &SealingKey) -> Self {
+        Sealer { cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key.0)), key_id: key.id() }
     }
 
-    /// `base64(nonce ‖ ciphertext)`.
-    pub fn seal(&self, plaintext: &str) -> Result<String, CryptoError> {
+    /// The id of the key this sealer holds.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// `mp2:<key id>:base64(nonce ‖ ciphertext)`, the slot as associated data.
+    pub fn seal(&self, slot: Slot<'_>, plaintext: &str) -> Result<String, CryptoError> {
         let nonce = random_bytes::<12>()?;
-        let sealed =
-            self.cipher.encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes()).map_err(|_| CryptoError::Open)?;
+        let aad = slot.associated_data();
+        let sealed = self
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext.as_bytes(), aad: aad.as_bytes() })
+            .map_err(|_| CryptoError::Open { slot: slot.to_string() })?;
         let mut out = nonce.to_vec();
         out.extend(sealed);
-        Ok(base64::engine::general_purpose::STANDARD.encode(out))
+        Ok(format!("{SEALED_PREFIX}{}:{}", self.key_id, base64::engine::general_purpose::STANDARD.encode(out)))
     }
 
-    /// The plaintext of [`Sealer::seal`].
-    pub fn open(&self, sealed: &str) -> Result<String, CryptoError> {
-        let bytes = base64::engine::general_purpose::STANDARD.decode(sealed).map_err(|_| CryptoError::Open)?;
+    /// The plaintext of [`Sealer::seal`], only in the slot it was sealed for.
+    pub fn open(&self, slot: Slot<'_>, sealed: &str) -> Result<String, CryptoError> {
+        let bad = || CryptoError::Open { slot: slot.to_string() };
+        let (key_id, body) =
+            sealed.strip_prefix(SEALED_PREFIX).and_then(|rest| rest.split_once(':')).ok_or_else(bad)?;
+        if key_id != self.key_id {
+            return Err(CryptoError::OtherKey {
+                slot: slot.to_string(),
+                sealed_with: key_id.to_owned(),
+                held: self.key_id.clone(),
+            });
+        }
+        self.decrypt(body, slot.associated_data().as_bytes()).ok_or_else(bad)
+    }
+
+    /// Whether `sealed` is in the first format (no key id, no slot), which [`Sealer::open_first_format`] opens.
+    pub fn is_first_format(sealed: &str) -> bool {
+        !sealed.starts_with(SEALED_PREFIX)
+    }
+
+    /// The plaintext of a value sealed by the first format, to re-seal it with [`Sealer::seal`].
+    pub fn open_first_format(&self, slot: Slot<'_>, sealed: &str) -> Result<String, CryptoError> {
+        self.decrypt(sealed, b"").ok_or_else(|| CryptoError::Open { slot: slot.to_string() })
+    }
+
+    fn decrypt(&self, body: &str, aad: &[u8]) -> Option<String> {
+        let bytes = base64::engine::general_purpose::STANDARD.decode(body).ok()?;
         if bytes.len() < 12 {
-            return Err(CryptoError::Open);
+            return None;
         }
         let (nonce, body) = bytes.split_at(12);
-        let plain = self.cipher.decrypt(Nonce::from_slice(nonce), body).map_err(|_| CryptoError::Open)?;
-        String::from_utf8(plain).map_err(|_| CryptoError::Open)
+        let plain = self.cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: body, aad }).ok()?;
+        String::from_utf8(plain).ok()
     }
-}
-
-fn decode_key(text: &str) -> Option<[u8; 32]> {
-    hex::decode(text.trim()).ok()?.try_into().ok()
-}
-
-fn key_file(path: &Path) -> Result<[u8; 32], CryptoError> {
-    let err = |reason: String| CryptoError::KeyFile { path: path.display().to_string(), reason };
-    if let Ok(text) = std::fs::read_to_string(path) {
-        return decode_key(&text).ok_or_else(|| err("not 64 hexadecimal characters".into()));
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
-    }
-    let key = random_bytes::<32>()?;
-    write_owner_only(path, hex::encode(key).as_bytes()).map_err(|e| err(e.to_string()))?;
-    Ok(key)
-}
-
-#[cfg(unix)]
-fn write_owner_only(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-#[cfg(not(unix))]
-fn write_owner_only(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
+    const PLAIN: &str = "a29ab82edc5fbbc41ec9530f6dac86b1";
+
+    fn sealer_of(byte: &str) -> Sealer {
+        Sealer::new(&SealingKey::from_hex(&byte.repeat(32)).unwrap())
+    }
+
     #[test]
-    fn sealed_keys_open_and_differ_each_time() {
-        let sealer = Sealer::load(Some(&"ab".repeat(32)), Path::new(".")).unwrap();
-        let a = sealer.seal("a29ab82edc5fbbc41ec9530f6dac86b1").unwrap();
-        let b = sealer.seal("a29ab82edc5fbbc41ec9530f6dac86b1").unwrap();
+    fn sealed_keys_open_in_their_slot_only_and_differ_each_time() {
+        let sealer = sealer_of("ab");
+        let a = sealer.seal(Slot::openpaygo_key("A1"), PLAIN).unwrap();
+        let b = sealer.seal(Slot::openpaygo_key("A1"), PLAIN).unwrap();
         assert_ne!(a, b);
-        assert_eq!(sealer.open(&a).unwrap(), "a29ab82edc5fbbc41ec9530f6dac86b1");
-        let other = Sealer::load(Some(&"cd".repeat(32)), Path::new(".")).unwrap();
-        assert!(other.open(&a).is_err());
+        assert!(a.starts_with(&format!("mp2:{}:", sealer.key_id())), "{a}");
+        assert_eq!(sealer.open(Slot::openpaygo_key("A1"), &a).unwrap(), PLAIN);
+        assert!(matches!(sealer.open(Slot::openpaygo_key("A2"), &a), Err(CryptoError::Open { .. })));
+        assert!(matches!(sealer.open(Slot::provider_secret("A1"), &a), Err(CryptoError::Open { .. })));
+        assert!(matches!(sealer_of("cd").open(Slot::openpaygo_key("A1"), &a), Err(CryptoError::OtherKey { .. })));
+    }
+
+    #[test]
+    fn key_ids_and_check_values_differ_between_keys() {
+        let (a, b) = (SealingKey::from_hex(&"ab".repeat(32)).unwrap(), SealingKey::from_hex(&"cd".repeat(32)).unwrap());
+        assert_eq!(a.id().len(), 16);
+        assert_ne!(a.id(), b.id());
+        assert_ne!(a.check_value(), b.check_value());
+        assert!(!a.check_value().contains(&a.to_hex()));
     }
 }

@@ -4,7 +4,7 @@
 //! the process's single writer (SQLite allows one writer at a time anyway; queueing in the process avoids
 //! `SQLITE_BUSY` retries).
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -87,13 +87,20 @@ impl Db {
     }
 }
 
-/// Makes sure the SQLite file's folder exists and asks sqlx to create the file.
+/// The file of a SQLite `DATABASE_URL`; `None` for PostgreSQL and for an in-memory database.
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split_once('?').map_or(rest, |(path, _)| path);
+    (path != ":memory:" && !path.is_empty()).then(|| PathBuf::from(path))
+}
+
+/// Makes sure the SQLite file's folder exists (0700: it holds every record) and asks sqlx to create the file.
 fn sqlite_url(url: &str) -> Result<String, sqlx::Error> {
     let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    if path != ":memory:" && !path.is_empty() {
-        if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
+    if let Some(file) = sqlite_file(url) {
+        if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+            crate::files::create_private_dir(parent)
                 .map_err(|e| sqlx::Error::Configuration(format!("cannot create {}: {e}", parent.display()).into()))?;
         }
     }

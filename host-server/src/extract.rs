@@ -45,6 +45,11 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let parsed = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." || path.is_empty() { "body".to_owned() } else { path };
+        // serde repeats the offending value ("invalid type: integer `2982…`"); for a secret that is nearly
+        // the secret, and error messages reach logs and screens.
+        if holds_secret(&field) {
+            return ApiError::invalid(&field, "invalid value (not repeated: the field holds a secret)");
+        }
         ApiError::invalid(&field, e.inner().to_string())
     })?;
     // Text after the value is refused, as `serde_json::from_slice` does: the typed read stops at the end of
@@ -52,6 +57,12 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     de.end().map_err(|e| ApiError::invalid("body", e.to_string()))?;
     refuse_nul(bytes)?;
     Ok(parsed)
+}
+
+/// Whether the field at `path` (serde_path_to_error's notation) holds a secret: an OpenPAYGO key or a
+/// provider's signing secret.
+fn holds_secret(path: &str) -> bool {
+    matches!(path.rsplit('.').next(), Some("secret_key" | "secret"))
 }
 
 /// Refuses text holding a NUL character (`\u0000`): PostgreSQL cannot store one, and no name, serial or id

@@ -6,12 +6,14 @@
 
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod engine;
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod group_commit;
 pub mod ids;
 pub mod notify;
@@ -21,6 +23,7 @@ pub mod providers;
 pub mod records;
 pub mod repo;
 pub mod routes;
+pub mod secrets;
 pub mod server;
 pub mod snapshot;
 pub mod state;

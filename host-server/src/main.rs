@@ -3,7 +3,8 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use micropower_server::config::Config;
+use micropower_server::auth::NewAdminKey;
+use micropower_server::config::{Command, Config};
 use micropower_server::server;
 
 #[tokio::main]
@@ -27,6 +28,23 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let command = match micropower_server::config::command(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("micropower-server: {e}\n{}", micropower_server::config::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    match command {
+        Command::Serve => {}
+        Command::Backup { file, force } => {
+            return copied("backup", micropower_server::backup::backup(&config.database_url, &file, force).await)
+        }
+        Command::Restore { file, force } => {
+            return copied("restore", micropower_server::backup::restore(&config.database_url, &file, force).await)
+        }
+        Command::RotateSecretKey => return rotate_secret_key(&config).await,
+    }
     let (state, new_admin_key) = match server::state(&config).await {
         Ok(s) => s,
         Err(e) => {
@@ -34,8 +52,16 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Some(key) = new_admin_key {
-        println!("Created the first admin API key (shown once, store it now): {key}");
+    match new_admin_key {
+        Some(NewAdminKey::Written(path)) => println!(
+            "Created the first admin API key in {} (readable only by this user): log in to the dashboard at \
+             http://{}/ with the key in that file (`cat {}`), then keep it somewhere safe",
+            path.display(),
+            config.listen,
+            path.display()
+        ),
+        Some(NewAdminKey::Print(key)) => println!("Created the first admin API key (shown once, store it now): {key}"),
+        None => {}
     }
     if config.demo {
         match micropower_server::demo::seed(&state).await {
@@ -94,6 +120,68 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("micropower-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reports a backup or a restore; exit status 2 for what the operator must change, 1 for a failure.
+fn copied(
+    what: &str,
+    result: Result<micropower_server::backup::Copied, micropower_server::backup::BackupError>,
+) -> ExitCode {
+    use micropower_server::backup::BackupError;
+    match result {
+        Ok(c) => {
+            println!("{what}: {} ({} bytes, {} payments)", c.file.display(), c.bytes, c.payments);
+            if let Some(kept) = c.kept {
+                println!("{what}: the database it replaced is kept as {}", kept.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("micropower-server {what}: {e}");
+            match e {
+                BackupError::Postgres
+                | BackupError::NoFile
+                | BackupError::Exists(_)
+                | BackupError::Live(_)
+                | BackupError::SameFile(_) => ExitCode::from(2),
+                _ => ExitCode::FAILURE,
+            }
+        }
+    }
+}
+
+/// `rotate-secret-key`: every sealed secret under a new key; servers must be stopped.
+async fn rotate_secret_key(config: &Config) -> ExitCode {
+    let new_key = std::env::var("MICROPOWER_NEW_SECRET_KEY").ok().filter(|v| !v.trim().is_empty());
+    let db = match micropower_server::db::Db::connect(&config.database_url).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("micropower-server rotate-secret-key: database: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rotation =
+        micropower_server::secrets::rotate(&db, config.secret_key.as_deref(), new_key.as_deref(), &config.data_dir)
+            .await;
+    match rotation {
+        Ok(r) => {
+            println!(
+                "rotate-secret-key: {} secret(s) re-sealed, key {} replaced by key {}",
+                r.resealed, r.old_key_id, r.new_key_id
+            );
+            match r.key_file {
+                Some(path) => println!("rotate-secret-key: the new key is in {}", path.display()),
+                None => {
+                    println!("rotate-secret-key: set MICROPOWER_SECRET_KEY to the new key before starting the server")
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("micropower-server rotate-secret-key: {e}");
             ExitCode::FAILURE
         }
     }

@@ -221,7 +221,10 @@ impl DeviceRow {
         };
         let mut settings = settings.clone();
         if let Some(map) = settings.as_object_mut() {
-            map.insert("secret_key".into(), Value::String(sealer.open(sealed)?));
+            map.insert(
+                "secret_key".into(),
+                Value::String(sealer.open(crate::crypto::Slot::openpaygo_key(&self.serial), sealed)?),
+            );
             map.insert("count".into(), Value::from(self.token_count.unwrap_or(0)));
         }
         serde_json::from_value(settings).map(Some).map_err(ApiError::internal)

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::auth::{AdminKeyDelivery, NewAdminKey};
 use crate::config::{Config, EngineKind};
-use crate::crypto::Sealer;
 use crate::db::Db;
 use crate::engine::Engine;
 use crate::state::{AppState, Inner, Metrics};
@@ -19,6 +19,8 @@ pub enum StartError {
     Database(#[from] sqlx::Error),
     #[error("secrets: {0}")]
     Crypto(#[from] crate::crypto::CryptoError),
+    #[error("sealing key: {0}")]
+    Secrets(#[from] crate::secrets::SecretsError),
     #[error("core engine: {0}")]
     Engine(String),
     #[error("{0}")]
@@ -34,11 +36,16 @@ pub fn engine(kind: EngineKind) -> Result<Arc<dyn Engine>, StartError> {
 }
 
 /// Everything a running server shares, ready to serve.
-pub async fn state(config: &Config) -> Result<(AppState, Option<String>), StartError> {
+pub async fn state(config: &Config) -> Result<(AppState, Option<NewAdminKey>), StartError> {
     let db = Db::connect(&config.database_url).await?;
     let engine = engine(config.engine)?;
-    let sealer = Sealer::load(config.secret_key.as_deref(), &config.data_dir)?;
-    let new_admin_key = crate::auth::ensure_admin_key(&db, config.admin_key.as_deref())
+    let sealer = crate::secrets::load_sealer(&db, config.secret_key.as_deref(), &config.data_dir).await?;
+    let delivery = if config.print_admin_key {
+        AdminKeyDelivery::Print
+    } else {
+        AdminKeyDelivery::File(config.data_dir.join("admin.key"))
+    };
+    let new_admin_key = crate::auth::ensure_admin_key(&db, config.admin_key.as_deref(), delivery)
         .await
         .map_err(|e| StartError::Other(format!("admin key: {:?}", e.body)))?;
     let sqlite = db.backend == crate::db::Backend::Sqlite;

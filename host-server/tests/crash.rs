@@ -264,7 +264,8 @@ async fn postgres_database(prefix: &str) -> Option<String> {
 }
 
 /// The binary's own output when a log collector, a pipe or a file reads it (the user's terminal is not
-/// there): plain log lines without ANSI colour codes, the generated admin key printed once, and SIGTERM
+/// there): plain log lines without ANSI colour codes, the generated admin key's file named (the key itself
+/// not printed), and SIGTERM
 /// ends it with exit status 0.
 async fn output_in_a_pipe(database_url: String) {
     let dir = tempfile::tempdir().unwrap();
@@ -291,7 +292,12 @@ async fn output_in_a_pipe(database_url: String) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "exit status after SIGTERM\n{stdout}\n{stderr}");
-    assert!(stdout.contains("Created the first admin API key"), "{stdout}");
+    assert!(stdout.contains("Created the first admin API key in "), "{stdout}");
+    // The key itself goes to a private file, never to the output a log collector keeps.
+    let key_file = dir.path().join("admin.key");
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    assert!(stdout.contains(&key_file.display().to_string()), "the key file's path is not printed: {stdout}");
+    assert!(!stdout.contains(key.trim()) && !stderr.contains(key.trim()), "the admin key was printed: {stdout}");
     assert!(stdout.contains("INFO") && stdout.contains("shutting down"), "no log lines: {stdout}");
     for (name, bytes) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
         assert!(!bytes.contains(&0x1b), "ANSI escape codes in {name}:\n{}", String::from_utf8_lossy(bytes));

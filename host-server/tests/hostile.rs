@@ -28,10 +28,21 @@ struct Case {
     headers: Vec<(&'static str, String)>,
     /// Written on the socket as is: an HTTP client would resolve `..` and `%2e%2e` segments before sending.
     raw: bool,
+    /// A secret the request carries that the answer must not repeat.
+    never_echo: Option<String>,
 }
 
 fn case(name: &str, method: Method, path: &str, body: Option<String>) -> Case {
-    Case { name: name.into(), method, path: path.into(), body, key: Some(ADMIN_KEY), headers: Vec::new(), raw: false }
+    Case {
+        name: name.into(),
+        method,
+        path: path.into(),
+        body,
+        key: Some(ADMIN_KEY),
+        headers: Vec::new(),
+        raw: false,
+        never_echo: None,
+    }
 }
 
 /// A POST to a hook: no API key (providers have none), optional headers.
@@ -44,6 +55,7 @@ fn hook_case(name: &str, path: &str, body: String, headers: Vec<(&'static str, S
         key: None,
         headers,
         raw: false,
+        never_echo: None,
     }
 }
 
@@ -116,6 +128,42 @@ fn hmac_payment(tx: &str, serial: &str) -> String {
     json!({"provider": "agg", "provider_tx_id": tx, "serial": serial, "amount": "100", "currency": "TZS",
            "received_at": "2026-01-02T08:00:00Z"})
     .to_string()
+}
+
+/// Registrations of OpenPAYGO devices whose key is mistyped: refused, and the answer never repeats the key
+/// (a mistyped key is nearly the key, and error messages reach logs and screens).
+fn mistyped_openpaygo_keys(r: &Registry) -> Vec<Case> {
+    let mistyped: [(&str, Value); 5] = [
+        ("two letters past f", json!("a29ab82edc5fbbc41ec9530f6dac86zz")),
+        ("one character short", json!("a29ab82edc5fbbc41ec9530f6dac86b")),
+        ("one character too many", json!("a29ab82edc5fbbc41ec9530f6dac86b1a")),
+        ("a space inside", json!("a29ab82edc5fbbc4 1ec9530f6dac86b1")),
+        ("typed as a number", json!(29_821_005_745_415_413_u64)),
+    ];
+    mistyped
+        .into_iter()
+        .map(|(what, key)| {
+            let body = json!({
+                "customer": new_customer(&r.village),
+                "device": {"serial": "OPG-MISTYPED", "kind": "solar_home_system", "manufacturer_id": r.shs_maker,
+                           "openpaygo": {"secret_key": key, "starting_code": 123456789, "count": 0}},
+                "registered_on": "2026-01-01"
+            });
+            let secret = match &key {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            Case {
+                never_echo: Some(secret),
+                ..case(
+                    &format!("OpenPAYGO key mistyped: {what}"),
+                    Method::POST,
+                    "/v1/registrations",
+                    Some(body.to_string()),
+                )
+            }
+        })
+        .collect()
 }
 
 /// The 64-hex secret segment of a hook path (`/hooks/<kind>/<secret>[/…]`).
@@ -463,6 +511,7 @@ async fn hostile_inputs_are_refused_and_store_nothing(s: TestServer) {
     assert!(kept_deliveries(&s).await.is_empty());
     let mut cases = catalog();
     cases.extend(hook_catalog(&hooks));
+    cases.extend(mistyped_openpaygo_keys(&r));
     for c in &cases {
         let (status, text) = if c.raw {
             send_raw(&s.base, c).await
@@ -485,6 +534,11 @@ async fn hostile_inputs_are_refused_and_store_nothing(s: TestServer) {
         let shape: Value =
             serde_json::from_str(&text).unwrap_or_else(|_| panic!("{}: not the error shape: {text}", c.name));
         assert!(shape["code"].is_string() && shape["message"].is_string(), "{}: {shape}", c.name);
+        if let Some(secret) = &c.never_echo {
+            // Neither whole nor in part (a distinctive run of 8 characters).
+            let runs: Vec<&str> = (0..secret.len().saturating_sub(8)).filter_map(|i| secret.get(i..i + 8)).collect();
+            assert!(!runs.iter().any(|run| text.contains(run)), "{}: the secret comes back in {text}", c.name);
+        }
         println!("hostile: {status} {} — {}", shape["code"].as_str().unwrap_or(""), c.name);
     }
     assert_eq!(counts(&s).await, before, "a hostile request stored something");

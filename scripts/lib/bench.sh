@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/micropower/target}"
 cargo build --release --locked -p micropower-server --bins >&2
 bin="$CARGO_TARGET_DIR/release"
 work="$(mktemp -d)"
-key="bench-$(date +%s)"
+key="bench-$(date +%s)-$(od -An -tx1 -N12 /dev/urandom | tr -d " \n")"
 server_pid=""
 postgres_databases=()
 cleanup() {

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's run command, used as a new user uses it: `./scripts/run.sh --demo` on a temporary database and
 # data directory and a free port, without MICROPOWER_ADMIN_KEY (so the server generates the first admin key
-# and prints it, as on a first start). Then, as the user would: wait for /healthz, take the printed key, load
-# the dashboard (`/`, its module script, the `.wasm` that script loads, the icon), pay a demo device with the
-# key (201), and stop the server with SIGTERM, which must end it with exit status 0.
+# and writes it to a 0600 file whose path it prints, as on a first start). Then, as the user would: wait for
+# /healthz, read the key from that file, load the dashboard (`/`, its module script, the `.wasm` that script
+# loads, the icon), pay a demo device with the key (201), and stop the server with SIGTERM, which must end it
+# with exit status 0.
 #
 # MICROPOWER_RUN_PROFILE=dev: run.sh builds the debug server of the Rust tests' build (`cargo test --workspace
 # --all-targets --no-run`), a no-op after them; run on its own, this step waits for that build.
@@ -71,10 +72,16 @@ exe="${exe% (deleted)}"  # a later build in the same target directory may have r
 [ "$(basename "$exe")" = micropower-server ] || fail "process $pid started by run.sh is $exe, not micropower-server"
 ok "run.sh's process is the server itself ($exe)"
 
-key="$(sed -n 's/^Created the first admin API key (shown once, store it now): \([^[:space:]]*\)$/\1/p' "$log" | head -n 1)"
-[ -n "$key" ] || fail "the first start printed no admin API key"
+# The first start writes the admin key to a file only its user can read, and prints where (not the key).
+key_file="$(sed -n 's/^Created the first admin API key in \(.*\) (readable only by this user).*$/\1/p' "$log" | head -n 1)"
+[ -n "$key_file" ] || fail "the first start did not say where the admin API key is"
+[ -f "$key_file" ] || fail "the admin key file $key_file does not exist"
+[ "$(stat -c %a "$key_file")" = 600 ] || fail "the admin key file $key_file is $(stat -c %a "$key_file"), not 600"
+key="$(tr -d '[:space:]' <"$key_file")"
+[ -n "$key" ] || fail "the admin key file $key_file is empty"
+grep -qF "$key" "$log" && fail "the admin key itself is in the server's output"
 grep -qx "Demo data loaded." "$log" || fail "the demo data was not loaded"
-ok "the first start printed the admin key and loaded the demo data"
+ok "the first start wrote the admin key to $key_file (0600, not printed) and loaded the demo data"
 
 # The dashboard as a browser loads it: the page, its module script, and the wasm that script initialises.
 page="$tmp/index.html"
@@ -93,7 +100,7 @@ type="$(curl -fsS -o /dev/null -w '%{content_type}' "$base/favicon.ico")" || fai
 [[ "$type" == image/* ]] || fail "GET /favicon.ico answered $type"
 ok "/favicon.ico is an icon ($type)"
 
-# One payment to a demo device with the printed key, as the dashboard or a provider would send it.
+# One payment to a demo device with the key from the file, as the dashboard or a provider would send it.
 tx="run-command-$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')"
 body="{\"provider\": \"run-command-test\", \"provider_tx_id\": \"$tx\", \"serial\": \"MTR-0001\", \"amount\": \"5000\", \"currency\": \"TZS\"}"
 answer="$tmp/payment.json"
@@ -108,7 +115,7 @@ assert paid["payment_id"] and paid["serial"] == "MTR0001", paid
 assert paid["amount"] == "5000" and paid["currency"] == "TZS", paid
 assert paid["status"] in ("completed", "token_pending", "credited") and paid["allocations"], paid
 PY
-ok "POST /v1/payments to demo device MTR-0001 with the printed key: 201 ($(python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); print(p["status"], len(p["allocations"]), "allocation lines")' "$answer"))"
+ok "POST /v1/payments to demo device MTR-0001 with the key from the file: 201 ($(python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); print(p["status"], len(p["allocations"]), "allocation lines")' "$answer"))"
 
 # Stop it as a service manager would.
 kill -TERM "$pid"

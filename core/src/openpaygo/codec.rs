@@ -300,7 +300,9 @@ fn parse_secret_key(text: &str) -> CoreResult<[u8; 16]> {
         match pair {
             [hi, lo] => match (hex_digit(*hi), hex_digit(*lo)) {
                 (Some(hi), Some(lo)) => *slot = (hi << 4) | lo,
-                _ => return Err(bad(format!("{text:?} holds characters other than 0-9 and a-f"))),
+                // Never the text itself: a mistyped key is nearly the key, and error messages reach logs
+                // and screens.
+                _ => return Err(bad("expected 32 hexadecimal characters (0-9, a-f), got others".into())),
             },
             _ => return Err(bad("odd length".into())),
         }

@@ -116,13 +116,15 @@ pub async fn by_path(state: &AppState, kind: Kind, secret: &str) -> ApiResult<Op
         return Ok(None);
     }
     let sealed: Option<String> = row.try_get("secret_sealed")?;
+    let id: String = row.try_get("id")?;
+    let secret = sealed.map(|s| state.sealer.open(crate::crypto::Slot::provider_secret(&id), &s)).transpose()?;
     Ok(Some(Provider {
-        id: row.try_get("id")?,
+        id,
         kind,
         name: row.try_get("name")?,
         currency: row.try_get("currency")?,
         shortcode: row.try_get("shortcode")?,
-        secret: sealed.map(|s| state.sealer.open(&s)).transpose()?,
+        secret,
     }))
 }
 
@@ -170,13 +172,15 @@ pub async fn create(
         _ if body.shortcode.is_some() => return Err(ApiError::invalid("shortcode", "only daraja_c2b has a shortcode")),
         _ => None,
     };
+    // Before the secret is sealed: the provider's id is part of its seal.
+    let id = new_id();
     let secret = match kind {
         Kind::Wave | Kind::GenericHmac => {
             let secret = body.secret.as_deref().unwrap_or_default();
             if secret.len() < 16 || secret.len() > 512 {
                 return Err(ApiError::invalid("secret", "the signing secret: 16 to 512 characters"));
             }
-            Some(state.sealer.seal(secret)?)
+            Some(state.sealer.seal(crate::crypto::Slot::provider_secret(&id), secret)?)
         }
         Kind::DarajaC2b if body.secret.is_some() => {
             return Err(ApiError::invalid("secret", "Daraja does not sign its callbacks; the hook path is the secret"))
@@ -188,7 +192,6 @@ pub async fn create(
         return Err(ApiError::invalid("name", "1 to 64 characters are required"));
     }
     let path_secret = hex::encode(crate::crypto::random_bytes::<32>()?);
-    let id = new_id();
     let inserted = sqlx::query(
         "INSERT INTO providers (id, kind, name, currency, shortcode, secret_sealed, path_hash, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

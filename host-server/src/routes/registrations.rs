@@ -317,7 +317,11 @@ async fn insert_device(
                 map.remove("secret_key");
                 map.remove("count");
             }
-            (Some(settings.to_string()), Some(state.sealer.seal(opg.secret_key.trim())?), Some(i64::from(opg.count)))
+            (
+                Some(settings.to_string()),
+                Some(state.sealer.seal(crate::crypto::Slot::openpaygo_key(&d.serial), opg.secret_key.trim())?),
+                Some(i64::from(opg.count)),
+            )
         }
         None => (None, None, None),
     };

@@ -8,7 +8,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use micropower_server::config::{Config, EngineKind, Tz};
 use serde_json::{json, Value};
 
-pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
+/// At least 32 characters: the server refuses a shorter `MICROPOWER_ADMIN_KEY`.
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdefghijk";
+
+/// The sealing key of the test servers.
+pub fn secret_key() -> String {
+    "ab".repeat(32)
+}
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy)]
@@ -19,6 +25,7 @@ pub enum Db {
 
 pub struct TestServer {
     pub base: String,
+    pub database_url: String,
     pub client: reqwest::Client,
     pub key: String,
     pub state: micropower_server::state::AppState,
@@ -39,6 +46,28 @@ async fn postgres_url() -> Option<String> {
     pool.close().await;
     let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin);
     Some(format!("{base}/{name}"))
+}
+
+/// The settings of a test server on `database_url` with its data directory `data_dir`.
+pub fn test_config(database_url: String, data_dir: &std::path::Path, engine: EngineKind, timezone: Tz) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url,
+        engine,
+        admin_key: Some(ADMIN_KEY.into()),
+        print_admin_key: false,
+        secret_key: Some(secret_key()),
+        data_dir: data_dir.to_owned(),
+        demo: false,
+        body_limit: 64 * 1024,
+        vendor_url: None,
+        timezone,
+    }
+}
+
+/// A fresh PostgreSQL database URL (`MICROPOWER_TEST_POSTGRES_URL` set), or None.
+pub async fn fresh_postgres_url() -> Option<String> {
+    postgres_url().await
 }
 
 impl TestServer {
@@ -77,19 +106,20 @@ impl TestServer {
     }
 
     /// A server on `database_url`, its key file in `dir`.
-    async fn start_on(database_url: String, dir: tempfile::TempDir, engine: EngineKind, timezone: Tz) -> TestServer {
-        let config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            database_url,
-            engine,
-            admin_key: Some(ADMIN_KEY.into()),
-            secret_key: Some("ab".repeat(32)),
-            data_dir: dir.path().to_owned(),
-            demo: false,
-            body_limit: 64 * 1024,
-            vendor_url: None,
-            timezone,
-        };
+    pub async fn start_on(
+        database_url: String,
+        dir: tempfile::TempDir,
+        engine: EngineKind,
+        timezone: Tz,
+    ) -> TestServer {
+        let config = test_config(database_url, dir.path(), engine, timezone);
+        Self::start_with(config, dir).await
+    }
+
+    /// A server with `config` (its `listen` is ignored: a free port); `dir` lives as long as the server.
+    pub async fn start_with(mut config: Config, dir: tempfile::TempDir) -> TestServer {
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        let database_url = config.database_url.clone();
         let (state, _) = micropower_server::server::state(&config).await.expect("server state");
         let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -99,6 +129,7 @@ impl TestServer {
         }));
         TestServer {
             base: format!("http://{addr}"),
+            database_url,
             client: reqwest::Client::new(),
             key: ADMIN_KEY.into(),
             state,
