@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use common::{Db, TestServer};
 use micropower_server::config::{EngineKind, Tz};
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::Row;
 
 const DEVICES: usize = 4;
@@ -48,22 +48,11 @@ async fn register(s: &TestServer, r: &common::Registry, serial: &str) {
     .await;
 }
 
-/// Sums the installment lines of every exported payment by plan: the balances as the journal has them.
+/// The balances by plan as the journal has them.
 async fn journal_by_plan(s: &TestServer) -> BTreeMap<String, u64> {
     let text =
         s.client.get(format!("{}/v1/export", s.base)).bearer_auth(&s.key).send().await.unwrap().text().await.unwrap();
-    let mut sums = BTreeMap::new();
-    for line in text.lines() {
-        let record: Value = serde_json::from_str(line).unwrap();
-        if record["type"] != "payment" {
-            continue;
-        }
-        for allocation in record["lines"].as_array().unwrap() {
-            let amount: u64 = allocation["amount"].as_str().unwrap().parse().unwrap();
-            *sums.entry(allocation["plan_id"].as_str().unwrap().to_owned()).or_insert(0) += amount;
-        }
-    }
-    sums
+    common::journal_by_plan(&text, |_, _| {})
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -207,7 +207,7 @@ async fn crash_scenario(database_url: String) {
     );
 }
 
-/// Sums the installment lines of every exported payment by plan: the balances as the journal has them.
+/// The balances by plan as the journal has them; every line of this scenario pays an installment.
 async fn journal_by_plan(client: &reqwest::Client, port: u16) -> BTreeMap<String, u64> {
     let text = client
         .get(format!("http://127.0.0.1:{port}/v1/export"))
@@ -218,19 +218,7 @@ async fn journal_by_plan(client: &reqwest::Client, port: u16) -> BTreeMap<String
         .text()
         .await
         .unwrap();
-    let mut sums = BTreeMap::new();
-    for line in text.lines() {
-        let record: Value = serde_json::from_str(line).unwrap();
-        if record["type"] != "payment" {
-            continue;
-        }
-        for allocation in record["lines"].as_array().unwrap() {
-            assert_eq!(allocation["kind"], "installment", "{record}");
-            let amount: u64 = allocation["amount"].as_str().unwrap().parse().unwrap();
-            *sums.entry(allocation["plan_id"].as_str().unwrap().to_owned()).or_insert(0) += amount;
-        }
-    }
-    sums
+    common::journal_by_plan(&text, |record, line| assert_eq!(line["kind"], "installment", "{record}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -282,3 +282,21 @@ macro_rules! on_both_databases {
         }
     )*};
 }
+
+/// Sums the allocation lines of every payment in a `GET /v1/export` answer by plan: the balances as the
+/// journal has them. `check(record, line)` sees each line first (a test's own expectation of it).
+pub fn journal_by_plan(export: &str, check: impl Fn(&Value, &Value)) -> std::collections::BTreeMap<String, u64> {
+    let mut sums = std::collections::BTreeMap::new();
+    for line in export.lines() {
+        let record: Value = serde_json::from_str(line).unwrap();
+        if record["type"] != "payment" {
+            continue;
+        }
+        for allocation in record["lines"].as_array().unwrap() {
+            check(&record, allocation);
+            let amount: u64 = allocation["amount"].as_str().unwrap().parse().unwrap();
+            *sums.entry(allocation["plan_id"].as_str().unwrap().to_owned()).or_insert(0) += amount;
+        }
+    }
+    sums
+}
