@@ -23,6 +23,7 @@ pub mod routes;
 pub mod server;
 pub mod snapshot;
 pub mod state;
+pub mod storage;
 pub mod vendor;
 #[cfg(feature = "dashboard")]
 pub mod web;
