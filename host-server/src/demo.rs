@@ -35,14 +35,16 @@ const NAMES: [(&str, &str); 20] = [
     ("Khadija", "Mfinanga"),
 ];
 
-fn id(v: &Value) -> ApiResult<String> {
+/// The `id` of a created record's answer.
+fn id(answer: &impl serde::Serialize) -> ApiResult<String> {
+    let v = serde_json::to_value(answer).map_err(ApiError::internal)?;
     v.get("id").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| ApiError::internal("demo: no id"))
 }
 
-async fn post<F, Fut>(state: &AppState, handler: F, body: Value) -> ApiResult<Value>
+async fn post<F, Fut, A>(state: &AppState, handler: F, body: Value) -> ApiResult<A>
 where
     F: FnOnce(State<AppState>, Body<Value>) -> Fut,
-    Fut: std::future::Future<Output = ApiResult<(axum::http::StatusCode, axum::Json<Value>)>>,
+    Fut: std::future::Future<Output = ApiResult<(axum::http::StatusCode, axum::Json<A>)>>,
 {
     Ok(handler(State(state.clone()), Body(body)).await?.1 .0)
 }

@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use micropower_core::CoreError;
 
@@ -28,7 +28,7 @@ impl ApiError {
 
     /// 400 `invalid_input` for one field.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_input", message).with("field", json!(field))
+        Self::new(StatusCode::BAD_REQUEST, "invalid_input", message).with("field", field)
     }
 
     /// 404 `not_found`.
@@ -47,15 +47,21 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
     }
 
-    /// Adds a detail field.
-    pub fn with(mut self, key: &str, value: Value) -> Self {
-        self.body.insert(key.to_owned(), value);
+    /// Adds a detail field. The details are open by design (http-api.md: `…details`, the core's own among
+    /// them), so the body stays a JSON map.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.body.insert(key.to_owned(), value.into());
         self
     }
 
     /// The error code.
     pub fn code(&self) -> &str {
         self.body.get("code").and_then(Value::as_str).unwrap_or("internal")
+    }
+
+    /// The human text.
+    pub fn message(&self) -> &str {
+        self.body.get("message").and_then(Value::as_str).unwrap_or_default()
     }
 }
 

@@ -27,6 +27,7 @@ pub mod secrets;
 pub mod server;
 pub mod snapshot;
 pub mod state;
+pub mod storage;
 pub mod vendor;
 #[cfg(feature = "dashboard")]
 pub mod web;

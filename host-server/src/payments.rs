@@ -4,14 +4,14 @@
 
 use axum::http::StatusCode;
 use micropower_core::api::{
-    Allocation, AllocationKind, Channel, Currency, Payment, TokenRequest, TokenUnit, ValidationRequest,
+    Allocation, AllocationKind, AllocationLine, Channel, Currency, NoTokenReason, Payment, TokenRequest, TokenScheme,
+    TokenUnit, Validation, ValidationRequest,
 };
 use micropower_core::calls;
 use micropower_core::CoreError;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 
 use crate::db::Backend;
 use crate::error::{ApiError, ApiResult};
@@ -84,24 +84,87 @@ impl PaymentIn {
 
 /// 422 `invalid_input` for one field.
 fn unprocessable(field: &str, message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message).with("field", json!(field))
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message).with("field", field)
 }
 
 /// 422 `not_found` for a plan a payment names: like an unknown serial, a refusal of the payment (kept in
 /// the refused log), not a missing resource of the request's path.
 fn unknown_plan(id: &str) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "not_found", format!("plan {id:?} not found"))
-        .with("field", json!("plan_id"))
+        .with("field", "plan_id")
 }
 
 /// What happened to a posted payment.
 pub enum Outcome {
     /// Applied now (201).
-    Applied(Value),
+    Applied(PaymentAnswer),
     /// Applied before: the stored answer (200).
-    Repeat(Value),
+    Repeat(PaymentAnswer),
     /// Money that moved for an unknown serial, queued for an operator (202).
-    Unmatched(Value),
+    Unmatched(Queued),
+}
+
+/// The answer to money that moved for an unknown serial (202): where it waits for an operator.
+#[derive(Debug, Clone, Serialize)]
+pub struct Queued {
+    /// Always `unmatched`.
+    pub status: &'static str,
+    pub unmatched_id: String,
+    pub serial: Option<String>,
+    /// As queued (the decimal as sent, scale kept).
+    pub amount: Decimal,
+    /// As sent: nothing was decided in it yet.
+    pub currency: String,
+}
+
+/// The accepted answer of a validation (`POST /v1/payments/validate`): who is paid, the least amount
+/// accepted (null for a device-less plan, which has no minimum) and what the payment would do now.
+#[derive(Debug, Clone, Serialize)]
+pub struct Accepted {
+    /// Always true: a refusal is an error answer.
+    pub accepted: bool,
+    pub customer_name: String,
+    #[serde(with = "micropower_core::wire::dec_opt")]
+    pub minimum_amount: Option<Decimal>,
+    pub preview: Preview,
+}
+
+/// What a validated payment would do: the core's allocation, its token as a list (none or one).
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    pub allocations: Vec<AllocationLine>,
+    #[serde(with = "micropower_core::wire::dec")]
+    pub credit_used: Decimal,
+    #[serde(with = "micropower_core::wire::dec")]
+    pub credit_added: Decimal,
+    #[serde(with = "micropower_core::wire::dec")]
+    pub credit_balance: Decimal,
+    pub tokens: Vec<TokenRequest>,
+    pub no_token_reason: Option<NoTokenReason>,
+}
+
+impl Accepted {
+    fn new(customer_name: String, minimum_amount: Option<Decimal>, preview: Allocation) -> Self {
+        Accepted {
+            accepted: true,
+            customer_name,
+            minimum_amount,
+            preview: Preview {
+                allocations: preview.lines,
+                credit_used: preview.credit_used,
+                credit_added: preview.credit_added,
+                credit_balance: preview.credit_balance,
+                tokens: preview.token.into_iter().collect(),
+                no_token_reason: preview.no_token_reason,
+            },
+        }
+    }
+}
+
+impl From<Validation> for Accepted {
+    fn from(v: Validation) -> Self {
+        Accepted::new(v.customer_name, Some(v.minimum_amount), v.preview)
+    }
 }
 
 fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
@@ -125,7 +188,7 @@ fn received(state: &AppState, payment: &PaymentIn) -> ApiResult<(String, chrono:
 }
 
 /// Asks the core whether a payment would be accepted now (domain.md §5.5), without side effects: the
-/// core's `Validation` as JSON, or its refusal. A plan sold with a device is validated as its device; a
+/// core's `Validation` as the accepted answer, or its refusal. A plan sold with a device is validated as its device; a
 /// device-less plan gets the core's allocation of a plan payment as its preview.
 pub async fn validate(
     state: &AppState,
@@ -133,7 +196,7 @@ pub async fn validate(
     amount: &str,
     currency: &str,
     channel: Channel,
-) -> ApiResult<Value> {
+) -> ApiResult<Accepted> {
     let (amount, currency) = money(amount, currency)?;
     let serial = match named {
         Named::Serial(serial) => serial.to_owned(),
@@ -158,8 +221,7 @@ pub async fn validate(
     };
     drop(tx);
     let request = ValidationRequest { serial, amount, currency, received_on: state.today(), channel };
-    let validation = state.core(calls::ValidatePayment { snapshot, request })?;
-    serde_json::to_value(validation).map_err(ApiError::internal)
+    Ok(state.core(calls::ValidatePayment { snapshot, request })?.into())
 }
 
 /// A payment's amount and currency as the core takes them; a refusal names the field, like the core's own.
@@ -169,7 +231,7 @@ fn money(amount: &str, currency: &str) -> Result<(Decimal, Currency), CoreError>
     Ok((amount, Currency::parse(currency)?))
 }
 
-/// The validation of a payment to a device-less plan, in the shape of the core's `Validation`: the core's
+/// The validation of a payment to a device-less plan, in the answer's shape of the core's `Validation`: the core's
 /// allocation of a plan payment is the preview (its refusals, such as another currency, are the answer).
 /// The core has no minimum for a plan paid by id, so `minimum_amount` is null.
 async fn validate_plan(
@@ -178,11 +240,11 @@ async fn validate_plan(
     plan: &PlanRow,
     amount: Decimal,
     currency: Currency,
-) -> ApiResult<Value> {
+) -> ApiResult<Accepted> {
     let owner = repo::customer(&mut **tx, &plan.customer_id).await?;
     let preview = plan_allocation(state, tx, plan, amount, currency).await?;
     let customer_name = owner.map(|c| format!("{} {}", c.name, c.surname).trim().to_owned()).unwrap_or_default();
-    Ok(json!({"accepted": true, "customer_name": customer_name, "minimum_amount": null, "preview": preview}))
+    Ok(Accepted::new(customer_name, None, preview))
 }
 
 /// The core's allocation of `amount` paid to a device-less plan, with its owner's credit balance. Only
@@ -194,11 +256,11 @@ pub async fn plan_allocation(
     amount: Decimal,
     currency: Currency,
 ) -> ApiResult<Allocation> {
-    if plan.kind != "installments" {
+    let Some(installments) = plan.installments() else {
         return Err(unprocessable("plan_id", "only an installment plan can be paid by its id"));
-    }
-    let credit_balance = repo::credit(&mut **tx, &plan.customer_id, &plan.currency).await?;
-    state.core(calls::AllocatePlanPayment { plan: plan.installments()?, credit_balance, amount, currency })
+    };
+    let credit_balance = repo::credit(&mut **tx, &plan.customer_id, plan.currency.code()).await?;
+    state.core(calls::AllocatePlanPayment { plan: installments.clone(), credit_balance, amount, currency })
 }
 
 /// Looks up a stored answer for `(provider, provider_tx_id)`.
@@ -206,13 +268,8 @@ async fn stored_answer<'e, E: sqlx::Executor<'e, Database = Any>>(
     exec: E,
     provider: &str,
     tx_id: &str,
-) -> ApiResult<Option<Value>> {
-    let row = sqlx::query("SELECT response FROM payments WHERE provider = $1 AND provider_tx_id = $2")
-        .bind(provider)
-        .bind(tx_id)
-        .fetch_optional(exec)
-        .await?;
-    row.map(|r| serde_json::from_str(&r.try_get::<String, _>("response")?).map_err(ApiError::internal)).transpose()
+) -> ApiResult<Option<PaymentAnswer>> {
+    crate::storage::payments::answer_of(exec, provider, tx_id).await
 }
 
 /// What a checked payment pays.
@@ -321,11 +378,6 @@ pub async fn apply(state: &AppState, payment: &PaymentIn) -> ApiResult<Outcome> 
     }
 }
 
-/// A text field of an answer, for the logs ("" when absent).
-fn text<'v>(answer: &'v Value, field: &str) -> &'v str {
-    answer.get(field).and_then(Value::as_str).unwrap_or_default()
-}
-
 /// Counts and logs a committed decision and turns it into the answer.
 fn finish(state: &AppState, decision: Decision) -> ApiResult<Outcome> {
     match decision {
@@ -333,16 +385,19 @@ fn finish(state: &AppState, decision: Decision) -> ApiResult<Outcome> {
             let counter = match &outcome {
                 Outcome::Applied(v) => {
                     tracing::info!(
-                        payment = text(v, "payment_id"),
-                        serial = text(v, "serial"),
-                        plan = text(v, "plan_id"),
+                        payment = v.payment_id,
+                        serial = v.serial.as_deref().unwrap_or_default(),
+                        plan = v.plan_id.as_deref().unwrap_or_default(),
                         "payment applied"
                     );
                     &state.metrics.payments_applied
                 }
                 Outcome::Repeat(_) => &state.metrics.payments_duplicate,
                 Outcome::Unmatched(v) => {
-                    tracing::warn!(serial = text(v, "serial"), "payment for an unknown serial queued as unmatched");
+                    tracing::warn!(
+                        serial = v.serial.as_deref().unwrap_or_default(),
+                        "payment for an unknown serial queued as unmatched"
+                    );
                     &state.metrics.payments_unmatched
                 }
             };
@@ -500,7 +555,7 @@ async fn refuse(tx: &mut Transaction<'_, Any>, payment: &PaymentIn, refusal: Api
     if refusal.status.is_server_error() {
         return Err(Stop::Api(refusal));
     }
-    let message = refusal.body.get("message").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let message = refusal.message().to_owned();
     sqlx::query(
         "INSERT INTO refused_payments (id, provider, provider_tx_id, serial, plan_id, amount, currency, code, message, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -522,8 +577,8 @@ async fn refuse(tx: &mut Transaction<'_, Any>, payment: &PaymentIn, refusal: Api
 }
 
 /// Queues money that moved for an unknown serial; a repeat of the same transaction finds its first entry.
-async fn queue_unmatched(tx: &mut Transaction<'_, Any>, payment: &PaymentIn, received_at: &str) -> ApiResult<Value> {
-    payment
+async fn queue_unmatched(tx: &mut Transaction<'_, Any>, payment: &PaymentIn, received_at: &str) -> ApiResult<Queued> {
+    let amount = payment
         .amount
         .parse::<rust_decimal::Decimal>()
         .map_err(|_| ApiError::invalid("amount", "a decimal string is required"))?;
@@ -535,22 +590,26 @@ async fn queue_unmatched(tx: &mut Transaction<'_, Any>, payment: &PaymentIn, rec
     .bind(&payment.provider)
     .bind(&payment.provider_tx_id)
     .bind(&payment.serial)
-    .bind(&payment.amount)
+    .bind(amount.to_string())
     .bind(&payment.currency)
     .bind(received_at)
     .bind(&payment.payer_phone)
     .bind(now_rfc3339())
     .execute(&mut **tx)
     .await?;
-    let row = sqlx::query("SELECT id FROM unmatched_payments WHERE provider = $1 AND provider_tx_id = $2")
-        .bind(&payment.provider)
-        .bind(&payment.provider_tx_id)
-        .fetch_one(&mut **tx)
-        .await?;
-    let id: String = row.try_get("id")?;
-    Ok(
-        json!({"status": "unmatched", "unmatched_id": id, "serial": payment.serial, "amount": payment.amount, "currency": payment.currency}),
-    )
+    let unmatched_id =
+        sqlx::query_scalar("SELECT id FROM unmatched_payments WHERE provider = $1 AND provider_tx_id = $2")
+            .bind(&payment.provider)
+            .bind(&payment.provider_tx_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(Queued {
+        status: "unmatched",
+        unmatched_id,
+        serial: payment.serial.clone(),
+        amount,
+        currency: payment.currency.clone(),
+    })
 }
 
 /// A payment applied by SQLite's group-commit writer ([`crate::group_commit`]).
@@ -565,22 +624,98 @@ impl Step for Checked {
     }
 }
 
-/// A token as recorded and answered.
-#[derive(Debug, Clone, Serialize)]
-pub struct TokenOut {
-    pub kind: &'static str,
-    pub unit: Option<&'static str>,
-    pub quantity: Option<String>,
-    pub code: Option<String>,
-    pub count: Option<u32>,
-    pub status: &'static str,
+/// What a token does, as the answers and the `tokens` table name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    Energy,
+    AddTime,
+    SetTime,
+    Unlock,
+    CounterSync,
 }
 
-fn token_kind(unit: TokenUnit) -> (&'static str, Option<&'static str>) {
+/// The unit of a token's quantity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuantityUnit {
+    Kwh,
+    Days,
+}
+
+/// Whether a token's code exists yet: an external vendor's token waits as `pending` until it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenStatus {
+    Issued,
+    Pending,
+    Failed,
+}
+
+/// The database's text for the enums above (their serde names).
+macro_rules! column_names {
+    ($($ty:ident { $($variant:ident => $name:literal),* $(,)? })*) => {$(
+        impl $ty {
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $name),* }
+            }
+        }
+        impl std::str::FromStr for $ty {
+            type Err = String;
+            fn from_str(text: &str) -> Result<Self, String> {
+                match text {
+                    $($name => Ok($ty::$variant),)*
+                    other => Err(format!("unknown {} {other:?}", stringify!($ty))),
+                }
+            }
+        }
+    )*};
+}
+
+column_names! {
+    TokenKind { Energy => "energy", AddTime => "add_time", SetTime => "set_time", Unlock => "unlock", CounterSync => "counter_sync" }
+    QuantityUnit { Kwh => "kwh", Days => "days" }
+    TokenStatus { Issued => "issued", Pending => "pending", Failed => "failed" }
+    LineKind {
+        Installment => "installment", AccessRate => "access_rate", Energy => "energy", Eaas => "eaas",
+        Credit => "credit", CreditUsed => "credit_used",
+    }
+    PaymentStatus { Completed => "completed", TokenPending => "token_pending", Credited => "credited" }
+}
+
+/// A token as recorded and answered.
+#[derive(Debug, Clone)]
+pub struct TokenOut {
+    pub kind: TokenKind,
+    pub unit: Option<QuantityUnit>,
+    pub quantity: Option<Decimal>,
+    pub code: Option<String>,
+    pub count: Option<u32>,
+    pub status: TokenStatus,
+}
+
+/// A token in a payment's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenAnswer {
+    pub kind: TokenKind,
+    pub unit: Option<QuantityUnit>,
+    /// Days or kWh, as recorded (a decimal string).
+    pub quantity: Option<Decimal>,
+    pub code: Option<String>,
+    pub count: Option<u32>,
+}
+
+impl From<&TokenOut> for TokenAnswer {
+    fn from(t: &TokenOut) -> Self {
+        TokenAnswer { kind: t.kind, unit: t.unit, quantity: t.quantity, code: t.code.clone(), count: t.count }
+    }
+}
+
+fn token_kind(unit: TokenUnit) -> (TokenKind, Option<QuantityUnit>) {
     match unit {
-        TokenUnit::Kwh => ("energy", Some("kwh")),
-        TokenUnit::Days => ("add_time", Some("days")),
-        TokenUnit::Unlock => ("unlock", None),
+        TokenUnit::Kwh => (TokenKind::Energy, Some(QuantityUnit::Kwh)),
+        TokenUnit::Days => (TokenKind::AddTime, Some(QuantityUnit::Days)),
+        TokenUnit::Unlock => (TokenKind::Unlock, None),
     }
 }
 
@@ -594,19 +729,19 @@ pub async fn make_tokens(
 ) -> ApiResult<Vec<TokenOut>> {
     let Some(request) = request else { return Ok(Vec::new()) };
     let (kind, unit) = token_kind(request.unit);
-    let quantity = (request.unit != TokenUnit::Unlock).then(|| request.quantity.normalize().to_string());
+    let quantity = (request.unit != TokenUnit::Unlock).then(|| request.quantity.normalize());
     let mut out = Vec::new();
     match device.openpaygo_device(&state.sealer)? {
-        Some(opg) if device.token_scheme == "openpaygo" => {
+        Some(opg) if device.token_scheme == TokenScheme::Openpaygo => {
             let issued = state.core(calls::OpenpaygoTokensForRequest { device: opg, request: request.clone() })?;
             for t in issued.tokens {
                 out.push(TokenOut {
                     kind,
                     unit,
-                    quantity: quantity.as_ref().map(|_| t.value.normalize().to_string()),
+                    quantity: quantity.map(|_| t.value.normalize()),
                     code: Some(t.code),
                     count: Some(t.count),
-                    status: "issued",
+                    status: TokenStatus::Issued,
                 });
             }
             sqlx::query("UPDATE devices SET token_count = $1 WHERE serial = $2")
@@ -615,7 +750,7 @@ pub async fn make_tokens(
                 .execute(&mut **tx)
                 .await?;
         }
-        _ => out.push(TokenOut { kind, unit, quantity, code: None, count: None, status: "pending" }),
+        _ => out.push(TokenOut { kind, unit, quantity, code: None, count: None, status: TokenStatus::Pending }),
     }
     Ok(out)
 }
@@ -637,13 +772,13 @@ pub async fn record_tokens(
         .bind(serial)
         .bind(payment_id)
         .bind(operator_key)
-        .bind(t.kind)
-        .bind(t.unit)
-        .bind(&t.quantity)
+        .bind(t.kind.as_str())
+        .bind(t.unit.map(QuantityUnit::as_str))
+        .bind(t.quantity.map(|q| q.to_string()))
         .bind(&t.code)
         .bind(t.count.map(i64::from))
-        .bind(t.status)
-        .bind((t.status == "pending").then(now_rfc3339))
+        .bind(t.status.as_str())
+        .bind((t.status == TokenStatus::Pending).then(now_rfc3339))
         .bind(now_rfc3339())
         .execute(&mut **tx)
         .await?;
@@ -651,92 +786,135 @@ pub async fn record_tokens(
     Ok(())
 }
 
-fn kind_name(kind: AllocationKind) -> &'static str {
-    match kind {
-        AllocationKind::Installment => "installment",
-        AllocationKind::AccessRate => "access_rate",
-        AllocationKind::Energy => "energy",
-        AllocationKind::Eaas => "eaas",
+/// What one journal line paid for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineKind {
+    Installment,
+    AccessRate,
+    Energy,
+    Eaas,
+    /// Added to the credit balance.
+    Credit,
+    /// Taken from the credit balance (journal only, never in an answer's allocations).
+    CreditUsed,
+}
+
+impl From<AllocationKind> for LineKind {
+    fn from(kind: AllocationKind) -> Self {
+        match kind {
+            AllocationKind::Installment => LineKind::Installment,
+            AllocationKind::AccessRate => LineKind::AccessRate,
+            AllocationKind::Energy => LineKind::Energy,
+            AllocationKind::Eaas => LineKind::Eaas,
+        }
     }
 }
 
 /// One line of a payment's journal: a row of `allocations`, and an entry of the answer's `allocations`.
-#[derive(Debug, Clone, Serialize)]
-pub struct JournalLine<'a> {
-    /// `installment`, `access_rate`, `energy`, `eaas`; `credit` (added to the balance) and `credit_used`
-    /// (taken from it) for the credit balance.
-    pub kind: &'static str,
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalLine {
+    pub kind: LineKind,
     #[serde(with = "micropower_core::wire::dec")]
     pub amount: Decimal,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub plan_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installment: Option<u32>,
-    #[serde(with = "micropower_core::wire::dec_opt", skip_serializing_if = "Option::is_none")]
+    #[serde(with = "micropower_core::wire::dec_opt", default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<Decimal>,
 }
 
-impl JournalLine<'_> {
-    fn credit(kind: &'static str, amount: Decimal) -> Self {
+impl JournalLine {
+    fn credit(kind: LineKind, amount: Decimal) -> Self {
         JournalLine { kind, amount, plan_id: None, installment: None, quantity: None }
     }
 }
 
 /// The allocation lines as the API shows them, credit included as a line of its own.
-fn allocation_lines(allocation: &Allocation) -> Vec<JournalLine<'_>> {
-    let mut lines: Vec<JournalLine<'_>> = allocation
+fn allocation_lines(allocation: &Allocation) -> Vec<JournalLine> {
+    let mut lines: Vec<JournalLine> = allocation
         .lines
         .iter()
         .map(|l| JournalLine {
-            kind: kind_name(l.kind),
+            kind: l.kind.into(),
             amount: l.amount,
-            plan_id: l.plan_id.as_deref(),
+            plan_id: l.plan_id.clone(),
             installment: l.installment,
             quantity: l.quantity,
         })
         .collect();
     if !allocation.credit_added.is_zero() {
-        lines.push(JournalLine::credit("credit", allocation.credit_added));
+        lines.push(JournalLine::credit(LineKind::Credit, allocation.credit_added));
     }
     lines
 }
 
-/// The answer to `POST /v1/payments`, stored with the payment so a retry gets it byte for byte. `serial` is
+/// How an applied payment stands: its tokens made, one waiting for a vendor, or no token at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    Completed,
+    TokenPending,
+    Credited,
+}
+
+impl PaymentStatus {
+    /// The status of a payment whose tokens stand so.
+    pub fn of(tokens: impl IntoIterator<Item = TokenStatus>) -> Self {
+        let mut status = PaymentStatus::Credited;
+        for token in tokens {
+            match token {
+                TokenStatus::Pending => return PaymentStatus::TokenPending,
+                TokenStatus::Issued | TokenStatus::Failed => status = PaymentStatus::Completed,
+            }
+        }
+        status
+    }
+}
+
+/// The answer to `POST /v1/payments`, stored with the payment so a retry gets the same answer. `serial` is
 /// the device paid (null for a device-less plan); `plan_id` is there when the payment named a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentAnswer {
+    pub payment_id: String,
+    pub status: PaymentStatus,
+    pub serial: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_id: Option<String>,
+    #[serde(with = "micropower_core::wire::dec")]
+    pub amount: Decimal,
+    pub currency: Currency,
+    pub allocations: Vec<JournalLine>,
+    #[serde(with = "micropower_core::wire::dec")]
+    pub credit_used: Decimal,
+    pub tokens: Vec<TokenAnswer>,
+    #[serde(with = "micropower_core::wire::dec")]
+    pub credit_balance: Decimal,
+    pub no_token_reason: Option<NoTokenReason>,
+}
+
+/// The answer of an applied payment ([`PaymentAnswer`]).
 pub fn answer(
     payment_id: &str,
     serial: Option<&str>,
     plan_id: Option<&str>,
     allocation: &Allocation,
     tokens: &[TokenOut],
-) -> Value {
-    let status = if tokens.is_empty() {
-        "credited"
-    } else if tokens.iter().any(|t| t.status == "pending") {
-        "token_pending"
-    } else {
-        "completed"
-    };
-    let tokens: Vec<Value> = tokens
-        .iter()
-        .map(|t| json!({"kind": t.kind, "unit": t.unit, "quantity": t.quantity, "code": t.code, "count": t.count}))
-        .collect();
-    let mut out = json!({
-        "payment_id": payment_id,
-        "status": status,
-        "serial": serial,
-        "amount": allocation.amount.normalize().to_string(),
-        "currency": allocation.currency,
-        "allocations": allocation_lines(allocation),
-        "credit_used": allocation.credit_used.normalize().to_string(),
-        "tokens": tokens,
-        "credit_balance": allocation.credit_balance.normalize().to_string(),
-        "no_token_reason": allocation.no_token_reason,
-    });
-    if let (Some(plan_id), Some(map)) = (plan_id, out.as_object_mut()) {
-        map.insert("plan_id".into(), json!(plan_id));
+) -> PaymentAnswer {
+    PaymentAnswer {
+        payment_id: payment_id.to_owned(),
+        status: PaymentStatus::of(tokens.iter().map(|t| t.status)),
+        serial: serial.map(str::to_owned),
+        plan_id: plan_id.map(str::to_owned),
+        amount: allocation.amount,
+        currency: allocation.currency,
+        allocations: allocation_lines(allocation),
+        credit_used: allocation.credit_used,
+        tokens: tokens.iter().map(TokenAnswer::from).collect(),
+        credit_balance: allocation.credit_balance,
+        no_token_reason: allocation.no_token_reason,
     }
-    out
 }
 
 /// The row of an applied payment.
@@ -760,9 +938,9 @@ pub async fn record(
     tx: &mut Transaction<'_, Any>,
     payment: &NewPayment<'_>,
     allocation: &Allocation,
-    response: &Value,
+    response: &PaymentAnswer,
 ) -> Result<(), Stop> {
-    let status = response.get("status").and_then(Value::as_str).unwrap_or("credited");
+    let stored = serde_json::to_string(response).map_err(ApiError::internal)?;
     sqlx::query(
         "INSERT INTO payments (id, provider, provider_tx_id, serial, plan_id, customer_id, amount, currency, received_at, payer_phone, status, response, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
@@ -777,35 +955,29 @@ pub async fn record(
     .bind(allocation.currency.code())
     .bind(payment.received_at)
     .bind(payment.payer_phone)
-    .bind(status)
-    .bind(response.to_string())
+    .bind(response.status.as_str())
+    .bind(stored)
     .bind(now_rfc3339())
     .execute(&mut **tx)
     .await
     .map_err(|e| if repo::is_unique_violation(&e) { Stop::Duplicate } else { e.into() })?;
     let mut journal = allocation_lines(allocation);
     if !allocation.credit_used.is_zero() {
-        journal.push(JournalLine::credit("credit_used", allocation.credit_used));
+        journal.push(JournalLine::credit(LineKind::CreditUsed, allocation.credit_used));
     }
     insert_journal(tx, payment.id, &journal).await?;
     for plan in &allocation.plans {
         repo::update_plan_body(&mut **tx, &plan.id, plan).await?;
     }
     if let Some(owner) = payment.customer_id {
-        repo::set_credit(
-            &mut **tx,
-            owner,
-            allocation.currency.code(),
-            &allocation.credit_balance.normalize().to_string(),
-        )
-        .await?;
+        repo::set_credit(&mut **tx, owner, allocation.currency.code(), allocation.credit_balance).await?;
     }
     Ok(())
 }
 
 /// The payment's journal lines in multi-row INSERTs (one statement for any usual payment instead of one per
 /// line), in chunks that stay far below SQLite's and PostgreSQL's limits on bound parameters.
-async fn insert_journal(tx: &mut Transaction<'_, Any>, payment_id: &str, journal: &[JournalLine<'_>]) -> ApiResult<()> {
+async fn insert_journal(tx: &mut Transaction<'_, Any>, payment_id: &str, journal: &[JournalLine]) -> ApiResult<()> {
     const COLUMNS: usize = 7;
     const ROWS_PER_STATEMENT: usize = 256;
     for (chunk_no, chunk) in journal.chunks(ROWS_PER_STATEMENT).enumerate() {
@@ -826,9 +998,9 @@ async fn insert_journal(tx: &mut Transaction<'_, Any>, payment_id: &str, journal
             query = query
                 .bind(payment_id)
                 .bind(i64::try_from(line_no).unwrap_or(i64::MAX))
-                .bind(line.kind)
+                .bind(line.kind.as_str())
                 .bind(line.amount.normalize().to_string())
-                .bind(line.plan_id)
+                .bind(line.plan_id.as_deref())
                 .bind(line.installment.map(i64::from))
                 .bind(line.quantity.map(|q| q.normalize().to_string()));
         }

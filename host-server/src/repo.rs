@@ -1,9 +1,12 @@
 //! Reading and writing the records the core works on. Rows hold the core's own JSON where the core owns
 //! the structure (customers, plans, tariffs), so what is stored is exactly what the core decided.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use micropower_core::api::{
-    AccessRateState, Customer, DeviceKind, EaasPlan, InstallmentPlan, Location, OpenPaygoDevice, Tariff,
+    AccessRateState, Currency, Customer, DeviceKind, EaasPlan, InstallmentPlan, Location, Manufacturer,
+    OpenPaygoDevice, Tariff, TokenScheme,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -12,23 +15,24 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
 use crate::error::{ApiError, ApiResult};
-
-fn decode<T: for<'de> Deserialize<'de>>(text: &str, what: &str) -> ApiResult<T> {
-    serde_json::from_str(text).map_err(|e| ApiError::internal(format!("stored {what} is unreadable: {e}")))
-}
-
-/// A column stored as text that has a typed form (a decimal, a day, a device kind).
-pub fn parsed<T: std::str::FromStr>(text: &str, what: &str) -> ApiResult<T>
-where
-    T::Err: std::fmt::Display,
-{
-    text.parse().map_err(|e| ApiError::internal(format!("stored {what} {text:?} is unreadable: {e}")))
-}
+use crate::storage::column::Text;
 
 /// A customer by id.
 pub async fn customer<'e, E: Executor<'e, Database = Any>>(exec: E, id: &str) -> ApiResult<Option<Customer>> {
-    let row = sqlx::query("SELECT body FROM customers WHERE id = $1").bind(id).fetch_optional(exec).await?;
-    row.map(|r| decode(&r.try_get::<String, _>("body")?, "customer")).transpose()
+    let found: Option<Text<Customer>> =
+        sqlx::query_scalar("SELECT body FROM customers WHERE id = $1").bind(id).fetch_optional(exec).await?;
+    Ok(found.map(Into::into))
+}
+
+/// Customers whose name, surname or phone matches a `LIKE` pattern (lower case), by surname and name.
+pub async fn customers_matching<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    pattern: &str,
+    limit: i64,
+) -> ApiResult<Vec<Customer>> {
+    let sql = "SELECT body FROM customers WHERE search LIKE $1 ORDER BY surname, name LIMIT $2";
+    let found: Vec<Text<Customer>> = sqlx::query_scalar(sql).bind(pattern).bind(limit).fetch_all(exec).await?;
+    Ok(found.into_iter().map(Into::into).collect())
 }
 
 /// The customer who has this exact phone number (E.164), if any.
@@ -36,69 +40,118 @@ pub async fn customer_id_by_phone<'e, E: Executor<'e, Database = Any>>(
     exec: E,
     phone: &str,
 ) -> ApiResult<Option<String>> {
-    let row = sqlx::query("SELECT customer_id FROM customer_phones WHERE phone = $1")
-        .bind(phone)
-        .fetch_optional(exec)
-        .await?;
-    Ok(row.map(|r| r.try_get("customer_id")).transpose()?)
+    let sql = "SELECT customer_id FROM customer_phones WHERE phone = $1";
+    Ok(sqlx::query_scalar(sql).bind(phone).fetch_optional(exec).await?)
+}
+
+/// A village with its area and cluster: the core's `Location`.
+#[derive(sqlx::FromRow)]
+struct LocationRow {
+    cluster_id: String,
+    area_id: String,
+    village_id: String,
+}
+
+impl From<LocationRow> for Location {
+    fn from(r: LocationRow) -> Self {
+        Location { cluster_id: r.cluster_id, area_id: r.area_id, village_id: r.village_id }
+    }
 }
 
 /// Village → area → cluster, if the village exists.
 pub async fn location<'e, E: Executor<'e, Database = Any>>(exec: E, village_id: &str) -> ApiResult<Option<Location>> {
-    let row = sqlx::query(
-        "SELECT v.id AS village_id, a.id AS area_id, a.cluster_id AS cluster_id \
-         FROM villages v JOIN areas a ON a.id = v.area_id WHERE v.id = $1",
-    )
-    .bind(village_id)
-    .fetch_optional(exec)
-    .await?;
-    row.map(|r| {
-        Ok(Location {
-            cluster_id: r.try_get("cluster_id")?,
-            area_id: r.try_get("area_id")?,
-            village_id: r.try_get("village_id")?,
+    let sql = "SELECT v.id AS village_id, a.id AS area_id, a.cluster_id AS cluster_id \
+               FROM villages v JOIN areas a ON a.id = v.area_id WHERE v.id = $1";
+    let found: Option<LocationRow> = sqlx::query_as(sql).bind(village_id).fetch_optional(exec).await?;
+    Ok(found.map(Into::into))
+}
+
+/// What a plan sells: installments toward a price, or energy as a service by the day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanKind {
+    Installments,
+    Eaas,
+}
+
+impl PlanKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanKind::Installments => "installments",
+            PlanKind::Eaas => "eaas",
+        }
+    }
+}
+
+/// A plan as the core keeps it; the `kind` column says which.
+#[derive(Debug, Clone)]
+pub enum PlanBody {
+    Installments(InstallmentPlan),
+    Eaas(EaasPlan),
+}
+
+impl PlanBody {
+    pub fn kind(&self) -> PlanKind {
+        match self {
+            PlanBody::Installments(_) => PlanKind::Installments,
+            PlanBody::Eaas(_) => PlanKind::Eaas,
+        }
+    }
+
+    /// The core's JSON of the plan, as stored in `body`.
+    fn to_json(&self) -> Result<String, serde_json::Error> {
+        match self {
+            PlanBody::Installments(plan) => serde_json::to_string(plan),
+            PlanBody::Eaas(plan) => serde_json::to_string(plan),
+        }
+    }
+}
+
+/// The two columns a plan's body is read from.
+#[derive(sqlx::FromRow)]
+struct StoredPlan {
+    #[sqlx(try_from = "Text<PlanKind>")]
+    kind: PlanKind,
+    body: String,
+}
+
+impl TryFrom<StoredPlan> for PlanBody {
+    type Error = serde_json::Error;
+    fn try_from(stored: StoredPlan) -> Result<Self, serde_json::Error> {
+        Ok(match stored.kind {
+            PlanKind::Installments => PlanBody::Installments(serde_json::from_str(&stored.body)?),
+            PlanKind::Eaas => PlanBody::Eaas(serde_json::from_str(&stored.body)?),
         })
-    })
-    .transpose()
+    }
 }
 
 /// A stored plan: installments or EaaS, with its owner and device.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PlanRow {
     pub id: String,
     pub customer_id: String,
     pub serial: Option<String>,
-    pub kind: String,
     pub appliance: String,
-    pub currency: String,
-    pub body: Value,
+    #[sqlx(try_from = "Text<Currency>")]
+    pub currency: Currency,
+    #[sqlx(flatten, try_from = "StoredPlan")]
+    pub plan: PlanBody,
     /// 1 when sold; every write of the body adds one.
     pub version: i64,
 }
 
 impl PlanRow {
-    fn from_row(r: &AnyRow) -> ApiResult<Self> {
-        Ok(PlanRow {
-            id: r.try_get("id")?,
-            customer_id: r.try_get("customer_id")?,
-            serial: r.try_get("serial")?,
-            kind: r.try_get("kind")?,
-            appliance: r.try_get("appliance")?,
-            currency: r.try_get("currency")?,
-            body: decode(&r.try_get::<String, _>("body")?, "plan")?,
-            version: r.try_get("version")?,
-        })
+    pub fn kind(&self) -> PlanKind {
+        self.plan.kind()
     }
 
-    /// The installment plan, for `kind = installments`.
-    pub fn installments(&self) -> ApiResult<InstallmentPlan> {
-        InstallmentPlan::deserialize(&self.body)
-            .map_err(|e| ApiError::internal(format!("stored plan {}: {e}", self.id)))
-    }
-
-    /// The energy-as-a-service plan, for `kind = eaas`.
-    pub fn eaas(&self) -> ApiResult<EaasPlan> {
-        EaasPlan::deserialize(&self.body).map_err(|e| ApiError::internal(format!("stored plan {}: {e}", self.id)))
+    /// The installment plan, when it is one.
+    pub fn installments(&self) -> Option<&InstallmentPlan> {
+        match &self.plan {
+            PlanBody::Installments(plan) => Some(plan),
+            PlanBody::Eaas(_) => None,
+        }
     }
 }
 
@@ -116,8 +169,7 @@ pub async fn plan_locked<'e, E: Executor<'e, Database = Any>>(
     lock: &str,
 ) -> ApiResult<Option<PlanRow>> {
     let sql = format!("SELECT {PLAN_COLUMNS} FROM plans WHERE id = $1{lock}");
-    let row = sqlx::query(&sql).bind(id).fetch_optional(exec).await?;
-    row.as_ref().map(PlanRow::from_row).transpose()
+    Ok(sqlx::query_as(&sql).bind(id).fetch_optional(exec).await?)
 }
 
 /// A customer's plans in creation order; `deviceless` keeps only plans without a device.
@@ -128,8 +180,7 @@ pub async fn customer_plans<'e, E: Executor<'e, Database = Any>>(
 ) -> ApiResult<Vec<PlanRow>> {
     let filter = if deviceless { " AND serial IS NULL" } else { "" };
     let sql = format!("SELECT {PLAN_COLUMNS} FROM plans WHERE customer_id = $1{filter} ORDER BY seq");
-    let rows = sqlx::query(&sql).bind(customer_id).fetch_all(exec).await?;
-    rows.iter().map(PlanRow::from_row).collect()
+    Ok(sqlx::query_as(&sql).bind(customer_id).fetch_all(exec).await?)
 }
 
 /// Inserts a plan; `seq` keeps creation order (the core pays overdue plans in that order).
@@ -142,10 +193,10 @@ pub async fn insert_plan<'e, E: Executor<'e, Database = Any>>(exec: E, plan: &Pl
     .bind(&plan.id)
     .bind(&plan.customer_id)
     .bind(&plan.serial)
-    .bind(&plan.kind)
+    .bind(plan.kind().as_str())
     .bind(&plan.appliance)
-    .bind(&plan.currency)
-    .bind(plan.body.to_string())
+    .bind(plan.currency.code())
+    .bind(plan.plan.to_json().map_err(ApiError::internal)?)
     .bind(seq)
     .bind(crate::ids::now_rfc3339())
     .execute(exec)
@@ -170,64 +221,90 @@ pub async fn update_plan_body<'e, E: Executor<'e, Database = Any>, P: Serialize>
     Ok(())
 }
 
+/// A device's OpenPAYGO settings as stored: the core's `OpenPaygoDevice` without its key (sealed in a
+/// column of its own) and its count (`token_count`, which every token moves).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenPaygoSettings {
+    #[serde(default)]
+    pub starting_code: Option<u32>,
+    #[serde(default = "one")]
+    pub time_divider: u32,
+    #[serde(default)]
+    pub restricted_digits: bool,
+    #[serde(default)]
+    pub extended: bool,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl From<&OpenPaygoDevice> for OpenPaygoSettings {
+    fn from(d: &OpenPaygoDevice) -> Self {
+        OpenPaygoSettings {
+            starting_code: d.starting_code,
+            time_divider: d.time_divider,
+            restricted_digits: d.restricted_digits,
+            extended: d.extended,
+        }
+    }
+}
+
+/// The two columns of a meter's access-rate account.
+#[derive(sqlx::FromRow)]
+pub struct StoredAccess {
+    access_accrued_periods: i64,
+    #[sqlx(try_from = "Text<Decimal>")]
+    access_debt: Decimal,
+}
+
+impl TryFrom<StoredAccess> for AccessRateState {
+    type Error = std::num::TryFromIntError;
+    fn try_from(stored: StoredAccess) -> Result<Self, Self::Error> {
+        Ok(AccessRateState { accrued_periods: u32::try_from(stored.access_accrued_periods)?, debt: stored.access_debt })
+    }
+}
+
 /// A device row.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeviceRow {
     pub serial: String,
     pub serial_raw: String,
+    #[sqlx(try_from = "Text<DeviceKind>")]
     pub kind: DeviceKind,
     pub manufacturer_id: String,
-    pub token_scheme: String,
+    #[sqlx(try_from = "Text<TokenScheme>")]
+    pub token_scheme: TokenScheme,
     pub tariff_id: Option<String>,
     pub plan_id: Option<String>,
     pub owner_id: Option<String>,
+    #[sqlx(try_from = "Text<NaiveDate>")]
     pub registered_on: NaiveDate,
     /// A meter's access-rate account as last stored (the core accrues it to the day it is used).
+    #[sqlx(flatten, try_from = "StoredAccess")]
     pub access: AccessRateState,
-    /// Settings without the key.
-    pub openpaygo: Option<Value>,
+    #[sqlx(try_from = "Text<Option<OpenPaygoSettings>>")]
+    pub openpaygo: Option<OpenPaygoSettings>,
     pub openpaygo_key_sealed: Option<String>,
     pub token_count: Option<i64>,
 }
 
 impl DeviceRow {
-    fn from_row(r: &AnyRow) -> ApiResult<Self> {
-        let openpaygo: Option<String> = r.try_get("openpaygo")?;
-        Ok(DeviceRow {
-            serial: r.try_get("serial")?,
-            serial_raw: r.try_get("serial_raw")?,
-            kind: parsed(&r.try_get::<String, _>("kind")?, "device kind")?,
-            manufacturer_id: r.try_get("manufacturer_id")?,
-            token_scheme: r.try_get("token_scheme")?,
-            tariff_id: r.try_get("tariff_id")?,
-            plan_id: r.try_get("plan_id")?,
-            owner_id: r.try_get("owner_id")?,
-            registered_on: parsed(&r.try_get::<String, _>("registered_on")?, "registration day")?,
-            access: AccessRateState {
-                accrued_periods: u32::try_from(r.try_get::<i64, _>("access_accrued_periods")?)
-                    .map_err(|e| ApiError::internal(format!("stored access-rate periods: {e}")))?,
-                debt: parsed(&r.try_get::<String, _>("access_debt")?, "access-rate debt")?,
-            },
-            openpaygo: openpaygo.map(|t| decode(&t, "openpaygo settings")).transpose()?,
-            openpaygo_key_sealed: r.try_get("openpaygo_key_sealed")?,
-            token_count: r.try_get("token_count")?,
-        })
-    }
-
     /// The device's OpenPAYGO state with its key opened, for the core to make tokens.
     pub fn openpaygo_device(&self, sealer: &crate::crypto::Sealer) -> ApiResult<Option<OpenPaygoDevice>> {
         let (Some(settings), Some(sealed)) = (&self.openpaygo, &self.openpaygo_key_sealed) else {
             return Ok(None);
         };
-        let mut settings = settings.clone();
-        if let Some(map) = settings.as_object_mut() {
-            map.insert(
-                "secret_key".into(),
-                Value::String(sealer.open(crate::crypto::Slot::openpaygo_key(&self.serial), sealed)?),
-            );
-            map.insert("count".into(), Value::from(self.token_count.unwrap_or(0)));
-        }
-        serde_json::from_value(settings).map(Some).map_err(ApiError::internal)
+        let count = u32::try_from(self.token_count.unwrap_or(0))
+            .map_err(|e| ApiError::internal(format!("stored token count of {}: {e}", self.serial)))?;
+        Ok(Some(OpenPaygoDevice {
+            secret_key: sealer.open(crate::crypto::Slot::openpaygo_key(&self.serial), sealed)?,
+            starting_code: settings.starting_code,
+            count,
+            time_divider: settings.time_divider,
+            restricted_digits: settings.restricted_digits,
+            extended: settings.extended,
+        }))
     }
 }
 
@@ -241,19 +318,29 @@ pub async fn device<'e, E: Executor<'e, Database = Any>>(
     lock: &str,
 ) -> ApiResult<Option<DeviceRow>> {
     let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE serial = $1{lock}");
-    let row = sqlx::query(&sql).bind(serial).fetch_optional(exec).await?;
-    row.as_ref().map(DeviceRow::from_row).transpose()
+    Ok(sqlx::query_as(&sql).bind(serial).fetch_optional(exec).await?)
 }
 
 /// A device as the API shows it: the row, its currency (its tariff's, else its plan's) and its owner's
 /// credit balance in that currency.
+#[derive(sqlx::FromRow)]
 pub struct ListedDevice {
+    #[sqlx(flatten)]
     pub device: DeviceRow,
     pub currency: Option<String>,
     /// `None` when the owner has no balance in the currency yet.
-    pub credit: Option<String>,
-    /// A meter's tariff's access rate, which accrues on the stored account (`DeviceRow::access_debt`).
-    pub access_rate: Option<micropower_core::api::AccessRate>,
+    #[sqlx(try_from = "Text<Option<Decimal>>")]
+    pub credit: Option<Decimal>,
+    /// A meter's tariff, whose access rate accrues on the stored account (`DeviceRow::access`).
+    #[sqlx(try_from = "Text<Option<Tariff>>")]
+    pub tariff: Option<Tariff>,
+}
+
+impl ListedDevice {
+    /// A meter's tariff's access rate.
+    pub fn access_rate(&self) -> Option<micropower_core::api::AccessRate> {
+        self.tariff.as_ref().and_then(|t| t.access_rate)
+    }
 }
 
 /// Which devices to list.
@@ -287,52 +374,29 @@ pub async fn listed_devices<'e, E: Executor<'e, Database = Any>>(
          WHERE {condition} ORDER BY d.serial LIMIT $2",
         columns.join(", ")
     );
-    let rows = sqlx::query(&sql).bind(value).bind(limit).fetch_all(exec).await?;
-    rows.iter()
-        .map(|r| {
-            let tariff: Option<String> = r.try_get("tariff")?;
-            let access_rate = match tariff {
-                Some(body) => decode::<micropower_core::api::Tariff>(&body, "tariff")?.access_rate,
-                None => None,
-            };
-            Ok(ListedDevice {
-                device: DeviceRow::from_row(r)?,
-                currency: r.try_get("currency")?,
-                credit: r.try_get("credit")?,
-                access_rate,
-            })
-        })
-        .collect()
+    Ok(sqlx::query_as(&sql).bind(value).bind(limit).fetch_all(exec).await?)
 }
 
-/// A customer's credit balance in one currency ("0" when none).
+/// A customer's credit balance in one currency (zero when none).
 pub async fn credit<'e, E: Executor<'e, Database = Any>>(
     exec: E,
     customer_id: &str,
     currency: &str,
 ) -> ApiResult<Decimal> {
-    let row = sqlx::query("SELECT balance FROM credit_balances WHERE customer_id = $1 AND currency = $2")
-        .bind(customer_id)
-        .bind(currency)
-        .fetch_optional(exec)
-        .await?;
-    match row {
-        Some(r) => parsed(&r.try_get::<String, _>("balance")?, "credit balance"),
-        None => Ok(Decimal::ZERO),
-    }
+    let sql = "SELECT balance FROM credit_balances WHERE customer_id = $1 AND currency = $2";
+    let found: Option<Text<Decimal>> =
+        sqlx::query_scalar(sql).bind(customer_id).bind(currency).fetch_optional(exec).await?;
+    Ok(found.map_or(Decimal::ZERO, Into::into))
 }
 
-/// All of a customer's credit balances.
-pub async fn credits<'e, E: Executor<'e, Database = Any>>(exec: E, customer_id: &str) -> ApiResult<Value> {
-    let rows = sqlx::query("SELECT currency, balance FROM credit_balances WHERE customer_id = $1 ORDER BY currency")
-        .bind(customer_id)
-        .fetch_all(exec)
-        .await?;
-    let mut map = serde_json::Map::new();
-    for r in rows {
-        map.insert(r.try_get("currency")?, Value::String(r.try_get("balance")?));
-    }
-    Ok(Value::Object(map))
+/// All of a customer's credit balances, by currency.
+pub async fn credits<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    customer_id: &str,
+) -> ApiResult<BTreeMap<String, Decimal>> {
+    let sql = "SELECT currency, balance FROM credit_balances WHERE customer_id = $1 ORDER BY currency";
+    let rows: Vec<(String, Text<Decimal>)> = sqlx::query_as(sql).bind(customer_id).fetch_all(exec).await?;
+    Ok(rows.into_iter().map(|(currency, balance)| (currency, balance.into())).collect())
 }
 
 /// Sets a customer's credit balance in one currency.
@@ -340,7 +404,7 @@ pub async fn set_credit<'e, E: Executor<'e, Database = Any>>(
     exec: E,
     customer_id: &str,
     currency: &str,
-    balance: &str,
+    balance: Decimal,
 ) -> ApiResult<()> {
     sqlx::query(
         "INSERT INTO credit_balances (customer_id, currency, balance) VALUES ($1, $2, $3) \
@@ -348,10 +412,41 @@ pub async fn set_credit<'e, E: Executor<'e, Database = Any>>(
     )
     .bind(customer_id)
     .bind(currency)
-    .bind(balance)
+    .bind(balance.normalize().to_string())
     .execute(exec)
     .await?;
     Ok(())
+}
+
+/// A device maker as stored: its kinds as the core's JSON list, its scheme by name.
+#[derive(sqlx::FromRow)]
+struct ManufacturerRow {
+    id: String,
+    name: String,
+    #[sqlx(try_from = "Text<Vec<DeviceKind>>")]
+    device_kinds: Vec<DeviceKind>,
+    #[sqlx(try_from = "Text<TokenScheme>")]
+    token_scheme: TokenScheme,
+}
+
+/// A manufacturer by id.
+pub async fn manufacturer<'e, E: Executor<'e, Database = Any>>(exec: E, id: &str) -> ApiResult<Option<Manufacturer>> {
+    let sql = "SELECT id, name, device_kinds, token_scheme FROM manufacturers WHERE id = $1";
+    let found: Option<ManufacturerRow> = sqlx::query_as(sql).bind(id).fetch_optional(exec).await?;
+    Ok(found.map(|m| Manufacturer {
+        id: m.id,
+        name: m.name,
+        device_kinds: m.device_kinds,
+        token_scheme: m.token_scheme,
+    }))
+}
+
+/// The stored name of a token scheme (its wire name).
+pub fn token_scheme_name(scheme: TokenScheme) -> &'static str {
+    match scheme {
+        TokenScheme::Openpaygo => "openpaygo",
+        TokenScheme::External => "external",
+    }
 }
 
 /// A row's text columns as a JSON object (NULL stays null).
@@ -368,14 +463,17 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+/// A stored tariff with its name.
+#[derive(sqlx::FromRow)]
+struct TariffRow {
+    name: String,
+    #[sqlx(try_from = "Text<Tariff>")]
+    body: Tariff,
+}
+
 /// A stored tariff by id, with its name.
 pub async fn tariff<'e, E: Executor<'e, Database = Any>>(exec: E, id: &str) -> ApiResult<Option<(String, Tariff)>> {
-    let row = sqlx::query("SELECT name, body FROM tariffs WHERE id = $1").bind(id).fetch_optional(exec).await?;
-    match row {
-        None => Ok(None),
-        Some(row) => {
-            let body: String = row.try_get("body")?;
-            Ok(Some((row.try_get("name")?, serde_json::from_str(&body).map_err(ApiError::internal)?)))
-        }
-    }
+    let found: Option<TariffRow> =
+        sqlx::query_as("SELECT name, body FROM tariffs WHERE id = $1").bind(id).fetch_optional(exec).await?;
+    Ok(found.map(|t| (t.name, t.body)))
 }

@@ -1,12 +1,11 @@
 //! Loads the one account snapshot a payment decision needs (architecture.md "Boundaries"): the device, its
 //! owner, the tariff or plan, the owner's device-less plans, the access-rate state and the credit balance.
 
-use micropower_core::api::{AccountSnapshot, Billing, Customer, DeviceAccount, Owner, Resolution};
-use serde_json::Value;
+use micropower_core::api::{AccountSnapshot, Billing, Customer, DeviceAccount, Owner, Resolution, TokenScheme};
 use sqlx::{Any, Transaction};
 
 use crate::error::{ApiError, ApiResult};
-use crate::repo::{self, DeviceRow};
+use crate::repo::{self, DeviceRow, PlanBody};
 
 /// The core's snapshot of the account a payment to `device` touches.
 pub async fn load(tx: &mut Transaction<'_, Any>, device: &DeviceRow) -> ApiResult<AccountSnapshot> {
@@ -27,8 +26,11 @@ pub async fn load_with_owner(
     let (customer_plans, credit_balance) = match &owner {
         Some(customer) => {
             let plans = repo::customer_plans(&mut **tx, &customer.id, true).await?;
-            let plans = plans.iter().filter(|p| p.kind == "installments").map(repo::PlanRow::installments);
-            (plans.collect::<ApiResult<Vec<_>>>()?, repo::credit(&mut **tx, &customer.id, &currency).await?)
+            let plans = plans.into_iter().filter_map(|p| match p.plan {
+                PlanBody::Installments(plan) => Some(plan),
+                PlanBody::Eaas(_) => None,
+            });
+            (plans.collect(), repo::credit(&mut **tx, &customer.id, &currency).await?)
         }
         None => (Vec::new(), rust_decimal::Decimal::ZERO),
     };
@@ -61,21 +63,20 @@ async fn billing(tx: &mut Transaction<'_, Any>, device: &DeviceRow) -> ApiResult
     let plan =
         repo::plan(&mut **tx, plan_id).await?.ok_or_else(|| ApiError::internal(format!("missing plan {plan_id}")))?;
     let day_resolution = openpaygo_resolution(device).unwrap_or_default();
-    let billing = match plan.kind.as_str() {
-        "installments" => Billing::Installments { plan: plan.installments()?, day_resolution },
-        "eaas" => Billing::Eaas { plan: plan.eaas()?, day_resolution },
-        other => return Err(ApiError::internal(format!("plan {plan_id} has an unknown kind {other:?}"))),
+    let currency = plan.currency.code().to_owned();
+    let billing = match plan.plan {
+        PlanBody::Installments(plan) => Billing::Installments { plan, day_resolution },
+        PlanBody::Eaas(plan) => Billing::Eaas { plan, day_resolution },
     };
-    Ok((billing, plan.currency))
+    Ok((billing, currency))
 }
 
 /// An OpenPAYGO device with time divider d counts its unit (days, kWh) in steps of 1/d: the core's
 /// resolution "1/d", exact where 1/d has no finite decimal (d = 3). `None` for other token schemes.
 fn openpaygo_resolution(device: &DeviceRow) -> Option<Resolution> {
-    if device.token_scheme != "openpaygo" {
+    if device.token_scheme != TokenScheme::Openpaygo {
         return None;
     }
-    let divider =
-        device.openpaygo.as_ref().and_then(|o| o.get("time_divider")).and_then(Value::as_u64).unwrap_or(1).max(1);
-    Some(Resolution::per_divider(u32::try_from(divider).unwrap_or(u32::MAX)))
+    let divider = device.openpaygo.as_ref().map_or(1, |o| o.time_divider).max(1);
+    Some(Resolution::per_divider(divider))
 }

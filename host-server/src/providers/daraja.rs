@@ -15,8 +15,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::TimeZone;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::store::{self, RawEvent};
 use super::{by_path, decimal, deliver, unknown_hook, Delivered, Kind, Provider, Secret};
@@ -71,8 +71,30 @@ pub fn received_at(trans_time: Option<&str>) -> Option<String> {
     Some(eat.from_local_datetime(&naive).single()?.to_rfc3339())
 }
 
+/// A validation's answer in Safaricom's format. `ResultCode` is text here (`"0"`, `"C2B00012"`).
+#[derive(Serialize)]
+struct ValidationAnswer<'a> {
+    #[serde(rename = "ResultCode")]
+    code: &'a str,
+    #[serde(rename = "ResultDesc")]
+    description: &'static str,
+    /// Our validation id, which M-PESA echoes in the confirmation; only on acceptance.
+    #[serde(rename = "ThirdPartyTransID", skip_serializing_if = "Option::is_none")]
+    reference: Option<&'a str>,
+}
+
+/// A confirmation's acknowledgement in Safaricom's format, where `ResultCode` is the number 0.
+#[derive(Serialize)]
+struct Acknowledgement {
+    #[serde(rename = "ResultCode")]
+    code: u8,
+    #[serde(rename = "ResultDesc")]
+    description: &'static str,
+}
+
 fn reject(code: &str) -> Response {
-    (StatusCode::OK, Json(json!({"ResultCode": code, "ResultDesc": "Rejected"}))).into_response()
+    let answer = ValidationAnswer { code, description: "Rejected", reference: None };
+    (StatusCode::OK, Json(answer)).into_response()
 }
 
 /// What a validation decided, before it is written.
@@ -177,14 +199,14 @@ async fn validate(state: &AppState, provider: &Provider, bytes: &[u8]) -> Respon
     }
     tracing::info!(provider = %provider.id, code = verdict.code, detail = %detail, "Daraja validation answered");
     if verdict.code == "0" {
-        Json(json!({"ResultCode": "0", "ResultDesc": "Accepted", "ThirdPartyTransID": reference})).into_response()
+        Json(ValidationAnswer { code: "0", description: "Accepted", reference: Some(&reference) }).into_response()
     } else {
         reject(verdict.code)
     }
 }
 
 fn acknowledge() -> Response {
-    Json(json!({"ResultCode": 0, "ResultDesc": "Success"})).into_response()
+    Json(Acknowledgement { code: 0, description: "Success" }).into_response()
 }
 
 /// `POST /hooks/c2b/{secret}/confirmation`: the delivery is kept first; then credited once per `TransID`,
@@ -238,34 +260,46 @@ async fn confirm(state: &AppState, provider: &Provider, event_id: &str, c2b: &C2
     let tx_id = c2b.trans_id.trim();
     let serial_raw = c2b.bill_ref.clone().unwrap_or_default();
     let amount = decimal(&c2b.trans_amount);
-    let received = json!({"trans_id": tx_id, "serial": serial_raw, "amount": text(&c2b.trans_amount),
-                          "currency": provider.currency, "shortcode": text(&c2b.short_code)});
+    let received = Received {
+        trans_id: tx_id,
+        serial: &serial_raw,
+        amount: text(&c2b.trans_amount),
+        currency: &provider.currency,
+        shortcode: text(&c2b.short_code),
+    };
     if let Some(reason) = store::conflict_reason(state, &provider.id, tx_id).await? {
         return Ok(Delivered::Conflict(reason));
     }
-    let conflict = |reason: &'static str, announced: Option<Value>| {
-        let received = received.clone();
-        async move { super::conflict(state, provider, tx_id, event_id, reason, announced.as_ref(), &received).await }
+    let received = &received;
+    let conflict = |reason: &'static str, announced: Option<Announced>| async move {
+        super::conflict(state, provider, tx_id, event_id, reason, announced.as_ref(), received).await
     };
-    if provider.shortcode.as_deref() != Some(text(&c2b.short_code).as_str()) {
-        return conflict("foreign_shortcode", Some(json!({"shortcode": provider.shortcode}))).await;
+    if provider.shortcode.as_deref() != Some(received.shortcode.as_str()) {
+        return conflict("foreign_shortcode", Some(Announced::Shortcode { shortcode: provider.shortcode.clone() }))
+            .await;
     }
     let Some(amount) = amount else { return conflict("invalid_amount", None).await };
     if serial_raw.trim().is_empty() {
         return conflict("no_account_number", None).await;
     }
     if let Some(a) = store::announcement(state, &provider.id, c2b.third_party.as_deref(), tx_id).await? {
-        let announced = json!({"validation_id": a.id, "trans_id": a.provider_tx_id, "serial": a.serial_raw,
-                               "amount": a.amount, "currency": a.currency, "result_code": a.result_code});
+        let announced = || Announced::Validation {
+            validation_id: a.id.clone(),
+            trans_id: a.provider_tx_id.clone(),
+            serial: a.serial_raw.clone(),
+            amount: a.amount.clone(),
+            currency: a.currency.clone(),
+            result_code: a.result_code.clone(),
+        };
         if a.provider_tx_id != tx_id {
-            return conflict("reference_mismatch", Some(announced)).await;
+            return conflict("reference_mismatch", Some(announced())).await;
         }
         let announced_amount = a.amount.as_deref().and_then(|t| t.parse::<rust_decimal::Decimal>().ok());
         if announced_amount != Some(amount) || a.currency != provider.currency {
-            return conflict("amount_mismatch", Some(announced)).await;
+            return conflict("amount_mismatch", Some(announced())).await;
         }
         if same_serial(state, &a.serial_raw, &serial_raw) == Some(false) {
-            return conflict("account_mismatch", Some(announced)).await;
+            return conflict("account_mismatch", Some(announced())).await;
         }
     }
     let payment = PaymentIn {
@@ -282,6 +316,33 @@ async fn confirm(state: &AppState, provider: &Provider, event_id: &str, c2b: &C2
     deliver(state, provider, event_id, &payment).await
 }
 
+/// What a confirmation said, as a conflict keeps it.
+#[derive(Serialize)]
+struct Received<'a> {
+    trans_id: &'a str,
+    serial: &'a str,
+    amount: String,
+    currency: &'a str,
+    shortcode: String,
+}
+
+/// The side a confirmation is set against: the shortcode we are, or the validation that came before.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Announced {
+    Shortcode {
+        shortcode: Option<String>,
+    },
+    Validation {
+        validation_id: String,
+        trans_id: String,
+        serial: String,
+        amount: Option<String>,
+        currency: String,
+        result_code: String,
+    },
+}
+
 /// Whether two typed account numbers name the same serial (the core normalises); `None` if either is not a
 /// serial at all.
 fn same_serial(state: &AppState, a: &str, b: &str) -> Option<bool> {
@@ -293,6 +354,7 @@ fn same_serial(state: &AppState, a: &str, b: &str) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn trans_time_is_east_africa_time() {

@@ -10,8 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use micropower_core::api::Channel;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::store::{self, RawEvent};
 use super::{by_path, deliver, unknown_hook, Delivered, Kind, Provider, Secret};
@@ -112,11 +111,8 @@ pub async fn validate(
     let outcome = if answer.is_ok() { "accepted" } else { "rejected" };
     store::set_outcome(&state, &signed.event.id, outcome, input.provider_tx_id.as_deref(), Some(&code)).await;
     match answer {
-        Ok(v) => Json(crate::routes::payments::accepted(&v)).into_response(),
-        Err(refusal) if refusal.status == StatusCode::UNPROCESSABLE_ENTITY => {
-            refusal.with("accepted", json!(false)).into_response()
-        }
-        Err(other) => other.into_response(),
+        Ok(accepted) => Json(accepted).into_response(),
+        Err(refusal) => crate::routes::payments::refused_validation(refusal).into_response(),
     }
 }
 
@@ -154,7 +150,7 @@ pub async fn payments(
         Ok(Delivered::Conflict(reason)) => ApiError::conflict(format!(
             "this payment disagrees with what was announced ({reason}); nothing was credited"
         ))
-        .with("reason", json!(reason))
+        .with("reason", reason)
         .into_response(),
         Err(e) => e.into_response(),
     }
@@ -176,9 +172,13 @@ async fn pay(state: &AppState, signed: &Signed, payment: &PaymentIn) -> Result<D
         let amount = payment.amount.trim().parse::<rust_decimal::Decimal>().ok();
         let currency = payment.currency.trim().to_uppercase();
         if announced_amount != amount || a.currency != currency {
-            let announced = json!({"amount": a.amount, "currency": a.currency, "serial": a.serial_raw});
-            let received = json!({"amount": payment.amount, "currency": payment.currency, "serial": payment.serial,
-                                  "plan_id": payment.plan_id});
+            let announced = Announced { amount: a.amount.as_deref(), currency: &a.currency, serial: &a.serial_raw };
+            let received = Received {
+                amount: &payment.amount,
+                currency: &payment.currency,
+                serial: payment.serial.as_deref(),
+                plan_id: payment.plan_id.as_deref(),
+            };
             return super::conflict(
                 state,
                 provider,
@@ -192,4 +192,21 @@ async fn pay(state: &AppState, signed: &Signed, payment: &PaymentIn) -> Result<D
         }
     }
     deliver(state, provider, &signed.event.id, payment).await
+}
+
+/// What an aggregator announced in its validation, as a conflict keeps it.
+#[derive(Serialize)]
+struct Announced<'a> {
+    amount: Option<&'a str>,
+    currency: &'a str,
+    serial: &'a str,
+}
+
+/// What the aggregator's payment said, as a conflict keeps it.
+#[derive(Serialize)]
+struct Received<'a> {
+    amount: &'a str,
+    currency: &'a str,
+    serial: Option<&'a str>,
+    plan_id: Option<&'a str>,
 }

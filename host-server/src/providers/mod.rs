@@ -20,14 +20,15 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
 use crate::ids::{new_id, now_rfc3339};
+use crate::payments::{Outcome, PaymentAnswer, Queued};
+use crate::routes::payments::PostAnswer;
 use crate::state::AppState;
 
 /// The largest hook body accepted: provider callbacks are a few hundred bytes.
@@ -57,7 +58,8 @@ pub fn hooks_router() -> Router<AppState> {
 }
 
 /// A provider's kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Kind {
     DarajaC2b,
     Wave,
@@ -105,27 +107,15 @@ pub async fn by_path(state: &AppState, kind: Kind, secret: &str) -> ApiResult<Op
     if secret.len() != 64 {
         return Ok(None);
     }
-    let row =
-        sqlx::query("SELECT id, kind, name, currency, shortcode, secret_sealed FROM providers WHERE path_hash = $1")
-            .bind(path_hash(secret))
-            .fetch_optional(&state.db.pool)
-            .await?;
-    let Some(row) = row else { return Ok(None) };
-    let stored_kind: String = row.try_get("kind")?;
-    if Kind::parse(&stored_kind) != Some(kind) {
+    let Some(row) = store::provider_by_path_hash(&state.db.pool, &path_hash(secret)).await? else {
+        return Ok(None);
+    };
+    if row.kind != kind {
         return Ok(None);
     }
-    let sealed: Option<String> = row.try_get("secret_sealed")?;
-    let id: String = row.try_get("id")?;
-    let secret = sealed.map(|s| state.sealer.open(crate::crypto::Slot::provider_secret(&id), &s)).transpose()?;
-    Ok(Some(Provider {
-        id,
-        kind,
-        name: row.try_get("name")?,
-        currency: row.try_get("currency")?,
-        shortcode: row.try_get("shortcode")?,
-        secret,
-    }))
+    let secret =
+        row.secret_sealed.map(|s| state.sealer.open(crate::crypto::Slot::provider_secret(&row.id), &s)).transpose()?;
+    Ok(Some(Provider { id: row.id, kind, name: row.name, currency: row.currency, shortcode: row.shortcode, secret }))
 }
 
 /// 404 for a hook path whose secret matches no provider.
@@ -153,7 +143,7 @@ pub struct ProviderIn {
 pub async fn create(
     State(state): State<AppState>,
     Body(body): Body<ProviderIn>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<CreatedProvider>)> {
     let kind =
         Kind::parse(&body.kind).ok_or_else(|| ApiError::invalid("kind", "must be daraja_c2b, wave or generic_hmac"))?;
     let currency = body.currency.trim().to_uppercase();
@@ -209,66 +199,67 @@ pub async fn create(
     if let Err(e) = inserted {
         return Err(if crate::repo::is_unique_violation(&e) {
             ApiError::conflict(format!("a provider named {name:?} exists; give this one another name"))
-                .with("field", json!("name"))
+                .with("field", "name")
         } else {
             e.into()
         });
     }
     let hook_paths = match kind {
-        Kind::DarajaC2b => json!({
-            "validation": format!("/hooks/c2b/{path_secret}/validation"),
-            "confirmation": format!("/hooks/c2b/{path_secret}/confirmation"),
-        }),
-        Kind::Wave => json!({"webhook": format!("/hooks/wave/{path_secret}")}),
-        Kind::GenericHmac => json!({
-            "validate": format!("/hooks/hmac/{path_secret}/validate"),
-            "payments": format!("/hooks/hmac/{path_secret}/payments"),
-        }),
+        Kind::DarajaC2b => HookPaths::DarajaC2b {
+            validation: format!("/hooks/c2b/{path_secret}/validation"),
+            confirmation: format!("/hooks/c2b/{path_secret}/confirmation"),
+        },
+        Kind::Wave => HookPaths::Wave { webhook: format!("/hooks/wave/{path_secret}") },
+        Kind::GenericHmac => HookPaths::GenericHmac {
+            validate: format!("/hooks/hmac/{path_secret}/validate"),
+            payments: format!("/hooks/hmac/{path_secret}/payments"),
+        },
     };
     tracing::info!(provider = %id, kind = kind.name(), %name, "provider configured");
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            json!({"id": id, "kind": kind.name(), "name": name, "currency": currency, "shortcode": shortcode, "hook_paths": hook_paths}),
-        ),
-    ))
+    let created = CreatedProvider { id, kind: kind.name(), name, currency, shortcode, hook_paths };
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// The answer of `POST /v1/providers`: the only time the hook paths are shown.
+#[derive(Serialize)]
+pub struct CreatedProvider {
+    id: String,
+    kind: &'static str,
+    name: String,
+    currency: String,
+    shortcode: Option<String>,
+    hook_paths: HookPaths,
+}
+
+/// The hook paths of one provider, named as its kind names its callbacks.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum HookPaths {
+    DarajaC2b { validation: String, confirmation: String },
+    Wave { webhook: String },
+    GenericHmac { validate: String, payments: String },
+}
+
+/// The answer of `GET /v1/providers`.
+#[derive(Serialize)]
+pub struct ProviderList {
+    providers: Vec<store::ListedProvider>,
 }
 
 /// `GET /v1/providers` (admin): the configured providers, without secrets or hook paths.
-pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let rows =
-        sqlx::query("SELECT id, kind, name, currency, shortcode, created_at FROM providers ORDER BY created_at, id")
-            .fetch_all(&state.db.pool)
-            .await?;
-    let columns = ["id", "kind", "name", "currency", "shortcode", "created_at"];
-    let out = rows.iter().map(|r| crate::repo::text_columns(r, &columns)).collect::<ApiResult<Vec<_>>>()?;
-    Ok(Json(json!({"providers": out})))
+pub async fn list(State(state): State<AppState>) -> ApiResult<Json<ProviderList>> {
+    Ok(Json(ProviderList { providers: store::providers(&state.db.pool).await? }))
+}
+
+/// The answer of `GET /v1/payments/conflicts`.
+#[derive(Serialize)]
+pub struct ConflictList {
+    conflicts: Vec<store::Conflict>,
 }
 
 /// `GET /v1/payments/conflicts`: deliveries whose money disagreed with what was announced; nothing credited.
-pub async fn conflicts(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let rows = sqlx::query(
-        "SELECT c.id, p.name AS provider, c.provider_tx_id, c.hook_event_id, c.reason, c.announced, c.received, c.status, \
-         c.resolution, c.payment_id, c.resolved_at, c.created_at \
-         FROM payment_conflicts c JOIN providers p ON p.id = c.provider_id ORDER BY c.created_at DESC, c.id DESC LIMIT 500",
-    )
-    .fetch_all(&state.db.pool)
-    .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let mut v = crate::repo::text_columns(
-            r,
-            &["id", "provider", "provider_tx_id", "hook_event_id", "reason", "status", "created_at"],
-        )?;
-        if let Some(map) = v.as_object_mut() {
-            for column in ["announced", "received"] {
-                let text: Option<String> = r.try_get(column)?;
-                map.insert(column.into(), text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null));
-            }
-        }
-        out.push(v);
-    }
-    Ok(Json(json!({"conflicts": out})))
+pub async fn conflicts(State(state): State<AppState>) -> ApiResult<Json<ConflictList>> {
+    Ok(Json(ConflictList { conflicts: store::conflicts(&state.db.pool, 500).await? }))
 }
 
 /// The body of `POST /v1/payments/conflicts/{id}/resolve`.
@@ -289,16 +280,9 @@ pub async fn resolve(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Body(body): Body<ResolveIn>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let row = sqlx::query(
-        "SELECT c.provider_tx_id, c.received, c.status, p.name, p.currency FROM payment_conflicts c \
-         JOIN providers p ON p.id = c.provider_id WHERE c.id = $1",
-    )
-    .bind(&id)
-    .fetch_optional(&state.db.pool)
-    .await?
-    .ok_or_else(|| ApiError::not_found("conflict", &id))?;
-    if row.try_get::<String, _>("status")? != "open" {
+) -> ApiResult<(StatusCode, Json<Resolved>)> {
+    let row = store::conflict_by_id(&state.db.pool, &id).await?.ok_or_else(|| ApiError::not_found("conflict", &id))?;
+    if row.status != store::ConflictStatus::Open {
         return Err(ApiError::conflict("this conflict is already resolved"));
     }
     let resolved_at = now_rfc3339();
@@ -311,9 +295,10 @@ pub async fn resolve(
         .bind(&id)
         .execute(&state.db.pool)
         .await?;
-        return Ok((StatusCode::OK, Json(json!({"id": id, "status": "resolved", "resolution": "dismissed"}))));
+        return Ok((StatusCode::OK, Json(Resolved { id, status: "resolved", resolution: "dismissed", payment: None })));
     }
-    let received: Value = serde_json::from_str(&row.try_get::<String, _>("received")?).map_err(ApiError::internal)?;
+    // Each provider keeps its own account of what it received (store::Conflict); these fields they share.
+    let received = &row.received;
     let text = |key: &str| received.get(key).and_then(field_text);
     // The operator's serial, else what the delivery named: its serial, or the plan it paid.
     let serial = body.serial.or_else(|| text("serial")).filter(|s| !s.trim().is_empty());
@@ -326,32 +311,42 @@ pub async fn resolve(
         .and_then(decimal)
         .ok_or_else(|| ApiError::conflict("the delivery's amount is not a positive decimal: dismiss it"))?;
     let payment = crate::payments::PaymentIn {
-        provider: row.try_get("name")?,
-        provider_tx_id: row.try_get("provider_tx_id")?,
+        provider: row.name.clone(),
+        provider_tx_id: row.provider_tx_id.clone(),
         serial,
         plan_id,
         amount: amount.to_string(),
-        currency: text("currency").unwrap_or(row.try_get("currency")?),
+        currency: text("currency").unwrap_or_else(|| row.currency.clone()),
         received_at: None,
         payer_phone: None,
         money_moved: true,
     };
-    let (status, answer) = match crate::payments::apply(&state, &payment).await? {
-        crate::payments::Outcome::Applied(v) => (StatusCode::CREATED, v),
-        crate::payments::Outcome::Repeat(v) => (StatusCode::OK, v),
-        crate::payments::Outcome::Unmatched(v) => (StatusCode::ACCEPTED, v),
+    let (status, Json(answer)) = crate::payments::apply(&state, &payment).await?.response();
+    let payment_id = match &answer {
+        PostAnswer::Payment(a) => Some(a.payment_id.as_str()),
+        PostAnswer::Queued(_) => None,
     };
     sqlx::query(
         "UPDATE payment_conflicts SET status = 'resolved', resolution = 'credited', payment_id = $1, resolved_at = $2 \
          WHERE id = $3 AND status = 'open'",
     )
-    .bind(answer.get("payment_id").and_then(Value::as_str))
+    .bind(payment_id)
     .bind(&resolved_at)
     .bind(&id)
     .execute(&state.db.pool)
     .await?;
     tracing::info!(conflict = %id, "conflict resolved by crediting");
-    Ok((status, Json(json!({"id": id, "status": "resolved", "resolution": "credited", "payment": answer}))))
+    Ok((status, Json(Resolved { id, status: "resolved", resolution: "credited", payment: Some(answer) })))
+}
+
+/// The answer of `POST /v1/payments/conflicts/{id}/resolve`: the payment's answer when it was credited.
+#[derive(Serialize)]
+pub struct Resolved {
+    id: String,
+    status: &'static str,
+    resolution: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payment: Option<PostAnswer>,
 }
 
 /// The secret path segment of a hook.
@@ -365,11 +360,11 @@ pub fn unix_now() -> i64 {
 /// What became of a delivery's money.
 pub enum Delivered {
     /// Applied now.
-    Credited(Value),
+    Credited(PaymentAnswer),
     /// Applied before: the stored answer.
-    Duplicate(Value),
+    Duplicate(PaymentAnswer),
     /// Money for an unknown serial, queued for an operator.
-    Unmatched(Value),
+    Unmatched(Queued),
     /// Not credited: kept as a conflict for an operator, for this reason.
     Conflict(String),
 }
@@ -399,31 +394,59 @@ pub async fn deliver(
         return Ok(Delivered::Conflict(reason));
     }
     match crate::payments::apply(state, payment).await {
-        Ok(crate::payments::Outcome::Applied(v)) => Ok(Delivered::Credited(v)),
-        Ok(crate::payments::Outcome::Repeat(v)) => Ok(Delivered::Duplicate(v)),
-        Ok(crate::payments::Outcome::Unmatched(v)) => Ok(Delivered::Unmatched(v)),
+        Ok(Outcome::Applied(v)) => Ok(Delivered::Credited(v)),
+        Ok(Outcome::Repeat(v)) => Ok(Delivered::Duplicate(v)),
+        Ok(Outcome::Unmatched(v)) => Ok(Delivered::Unmatched(v)),
         Err(refusal) if payment.money_moved && refusal.status.is_client_error() => {
             let reason = refusal.code().to_owned();
-            let received = json!({"serial": payment.serial, "plan_id": payment.plan_id, "amount": payment.amount,
-                                  "currency": payment.currency, "refusal": Value::Object(refusal.body.clone())});
-            store::record_conflict(state, &provider.id, &payment.provider_tx_id, event_id, &reason, None, &received)
-                .await?;
+            let received = RefusedDelivery {
+                serial: payment.serial.as_deref(),
+                plan_id: payment.plan_id.as_deref(),
+                amount: &payment.amount,
+                currency: &payment.currency,
+                refusal: &refusal.body,
+            };
+            store::record_conflict(
+                state,
+                &provider.id,
+                &payment.provider_tx_id,
+                event_id,
+                &reason,
+                NO_ANNOUNCEMENT,
+                &received,
+            )
+            .await?;
             Ok(Delivered::Conflict(reason))
         }
         Err(e) => Err(e),
     }
 }
 
+/// What a conflict keeps of money the core refused after it moved: the delivery as sent, and the refusal
+/// (an error body, open by design).
+#[derive(Serialize)]
+struct RefusedDelivery<'a> {
+    serial: Option<&'a str>,
+    plan_id: Option<&'a str>,
+    amount: &'a str,
+    currency: &'a str,
+    refusal: &'a serde_json::Map<String, Value>,
+}
+
+/// A conflict without an announcement to set against the delivery.
+pub const NO_ANNOUNCEMENT: Option<&()> = None;
+
 /// Records a conflict found before the payment was tried (amount or currency not as announced, foreign
-/// shortcode, …) and returns it as the delivery's result.
-pub async fn conflict(
+/// shortcode, …) and returns it as the delivery's result. `announced` and `received` are each provider's
+/// own account of the two sides, kept as JSON for the operator.
+pub async fn conflict<A: Serialize, R: Serialize>(
     state: &AppState,
     provider: &Provider,
     provider_tx_id: &str,
     event_id: &str,
     reason: &str,
-    announced: Option<&Value>,
-    received: &Value,
+    announced: Option<&A>,
+    received: &R,
 ) -> ApiResult<Delivered> {
     store::record_conflict(state, &provider.id, provider_tx_id, event_id, reason, announced, received).await?;
     Ok(Delivered::Conflict(reason.to_owned()))

@@ -6,14 +6,17 @@
 //! side.
 
 use base64::Engine as _;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, AnyPool, Transaction};
 
-use crate::error::ApiResult;
+use super::Kind;
+use crate::error::{ApiError, ApiResult};
 use crate::group_commit::{GroupCommit, Step, StepFuture};
 use crate::ids::{new_id, now_rfc3339};
 use crate::state::AppState;
+use crate::storage::column::Text;
 
 /// One statement of a hook's write; every bound value is text or NULL.
 pub struct Insert {
@@ -132,15 +135,17 @@ pub async fn set_outcome(
 }
 
 /// A conflict for an operator: the money of this delivery is not credited.
-pub async fn record_conflict(
+pub async fn record_conflict<A: Serialize, R: Serialize>(
     state: &AppState,
     provider_id: &str,
     provider_tx_id: &str,
     event_id: &str,
     reason: &str,
-    announced: Option<&Value>,
-    received: &Value,
+    announced: Option<&A>,
+    received: &R,
 ) -> ApiResult<()> {
+    let announced = announced.map(serde_json::to_string).transpose().map_err(ApiError::internal)?;
+    let received = serde_json::to_string(received).map_err(ApiError::internal)?;
     let insert = Insert {
         sql: "INSERT INTO payment_conflicts (id, provider_id, provider_tx_id, hook_event_id, reason, announced, received, status, created_at) \
               VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8) ON CONFLICT (provider_id, provider_tx_id) DO NOTHING",
@@ -150,8 +155,8 @@ pub async fn record_conflict(
             Some(provider_tx_id.to_owned()),
             Some(event_id.to_owned()),
             Some(reason.to_owned()),
-            announced.map(Value::to_string),
-            Some(received.to_string()),
+            announced,
+            Some(received),
             Some(now_rfc3339()),
         ],
     };
@@ -163,17 +168,19 @@ pub async fn record_conflict(
 /// The open conflict of a provider transaction, if any (a conflicting transaction stays uncredited on every
 /// later delivery until an operator resolves it).
 pub async fn conflict_reason(state: &AppState, provider_id: &str, provider_tx_id: &str) -> ApiResult<Option<String>> {
-    let row = sqlx::query(
+    let row = sqlx::query_scalar(
         "SELECT reason FROM payment_conflicts WHERE provider_id = $1 AND provider_tx_id = $2 AND status = 'open'",
     )
     .bind(provider_id)
     .bind(provider_tx_id)
     .fetch_optional(&state.db.pool)
     .await?;
-    Ok(row.map(|r| r.try_get("reason")).transpose()?)
+    Ok(row)
 }
 
-/// What the provider announced before the money moved.
+/// What the provider announced before the money moved. The amount stays the text announced: a validation
+/// is kept even when its amount was no number, and a conflict shows it as it came.
+#[derive(sqlx::FromRow)]
 pub struct Announcement {
     pub id: String,
     pub provider_tx_id: String,
@@ -193,7 +200,7 @@ pub async fn announcement(
 ) -> ApiResult<Option<Announcement>> {
     let row = match our_ref.filter(|r| !r.trim().is_empty()) {
         Some(reference) => {
-            sqlx::query(
+            sqlx::query_as(
                 "SELECT id, provider_tx_id, serial_raw, amount, currency, result_code FROM provider_validations \
                  WHERE provider_id = $1 AND id = $2",
             )
@@ -203,7 +210,7 @@ pub async fn announcement(
             .await?
         }
         None => {
-            sqlx::query(
+            sqlx::query_as(
                 "SELECT id, provider_tx_id, serial_raw, amount, currency, result_code FROM provider_validations \
                  WHERE provider_id = $1 AND provider_tx_id = $2 ORDER BY created_at DESC, id DESC",
             )
@@ -213,17 +220,7 @@ pub async fn announcement(
             .await?
         }
     };
-    row.map(|r| {
-        Ok(Announcement {
-            id: r.try_get("id")?,
-            provider_tx_id: r.try_get("provider_tx_id")?,
-            serial_raw: r.try_get("serial_raw")?,
-            amount: r.try_get("amount")?,
-            currency: r.try_get("currency")?,
-            result_code: r.try_get("result_code")?,
-        })
-    })
-    .transpose()
+    Ok(row)
 }
 
 /// The insert recording an announcement.
@@ -263,4 +260,94 @@ pub async fn event_processed(state: &AppState, provider_id: &str, event_key: &st
     .fetch_optional(&state.db.pool)
     .await?;
     Ok(row.is_some())
+}
+
+/// A provider's stored configuration; its signing secret still sealed.
+#[derive(sqlx::FromRow)]
+pub struct ProviderRow {
+    pub id: String,
+    #[sqlx(try_from = "Text<Kind>")]
+    pub kind: Kind,
+    pub name: String,
+    pub currency: String,
+    pub shortcode: Option<String>,
+    pub secret_sealed: Option<String>,
+}
+
+/// The provider whose hook path hashes to `path_hash`.
+pub async fn provider_by_path_hash(pool: &AnyPool, path_hash: &str) -> ApiResult<Option<ProviderRow>> {
+    let sql = "SELECT id, kind, name, currency, shortcode, secret_sealed FROM providers WHERE path_hash = $1";
+    Ok(sqlx::query_as(sql).bind(path_hash).fetch_optional(pool).await?)
+}
+
+/// A provider as `GET /v1/providers` lists it: no secret, no hook paths.
+#[derive(Debug, sqlx::FromRow, Serialize)]
+pub struct ListedProvider {
+    pub id: String,
+    #[sqlx(try_from = "Text<Kind>")]
+    pub kind: Kind,
+    pub name: String,
+    pub currency: String,
+    pub shortcode: Option<String>,
+    pub created_at: String,
+}
+
+/// Every configured provider, oldest first.
+pub async fn providers(pool: &AnyPool) -> ApiResult<Vec<ListedProvider>> {
+    let sql = "SELECT id, kind, name, currency, shortcode, created_at FROM providers ORDER BY created_at, id";
+    Ok(sqlx::query_as(sql).fetch_all(pool).await?)
+}
+
+/// Whether an operator has decided a conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictStatus {
+    Open,
+    Resolved,
+}
+
+/// A delivery whose money disagreed with what was announced. `announced` and `received` are each provider's
+/// own account of the two sides (the structs beside each provider's wire format), kept as JSON: their shape
+/// is the provider's, so they are read back as open JSON.
+#[derive(Debug, sqlx::FromRow, Serialize)]
+pub struct Conflict {
+    pub id: String,
+    pub provider: String,
+    pub provider_tx_id: String,
+    pub hook_event_id: String,
+    pub reason: String,
+    #[sqlx(try_from = "Text<Option<Value>>")]
+    pub announced: Option<Value>,
+    #[sqlx(try_from = "Text<Value>")]
+    pub received: Value,
+    #[sqlx(try_from = "Text<ConflictStatus>")]
+    pub status: ConflictStatus,
+    pub created_at: String,
+}
+
+/// The conflicts, newest first.
+pub async fn conflicts(pool: &AnyPool, limit: i64) -> ApiResult<Vec<Conflict>> {
+    let sql = "SELECT c.id, p.name AS provider, c.provider_tx_id, c.hook_event_id, c.reason, c.announced, c.received, \
+               c.status, c.created_at FROM payment_conflicts c JOIN providers p ON p.id = c.provider_id \
+               ORDER BY c.created_at DESC, c.id DESC LIMIT $1";
+    Ok(sqlx::query_as(sql).bind(limit).fetch_all(pool).await?)
+}
+
+/// A conflict with what an operator's decision needs: its provider's name and currency.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ConflictToResolve {
+    pub provider_tx_id: String,
+    #[sqlx(try_from = "Text<Value>")]
+    pub received: Value,
+    #[sqlx(try_from = "Text<ConflictStatus>")]
+    pub status: ConflictStatus,
+    pub name: String,
+    pub currency: String,
+}
+
+/// One conflict, by id.
+pub async fn conflict_by_id(pool: &AnyPool, id: &str) -> ApiResult<Option<ConflictToResolve>> {
+    let sql = "SELECT c.provider_tx_id, c.received, c.status, p.name, p.currency FROM payment_conflicts c \
+               JOIN providers p ON p.id = c.provider_id WHERE c.id = $1";
+    Ok(sqlx::query_as(sql).bind(id).fetch_optional(pool).await?)
 }

@@ -9,12 +9,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::signature::{self, SignatureError};
 use super::store::{self, RawEvent};
-use super::{by_path, decimal, deliver, unknown_hook, Delivered, Kind, Provider, Secret};
+use super::{by_path, decimal, deliver, unknown_hook, Delivered, Kind, Provider, Secret, NO_ANNOUNCEMENT};
 use crate::error::ApiError;
 use crate::payments::PaymentIn;
 use crate::state::AppState;
@@ -125,7 +125,7 @@ pub async fn webhook(
     match store::event_processed(&state, &provider.id, &event_id).await {
         Ok(true) => {
             store::set_outcome(&state, &event.id, "duplicate", Some(&event_id), None).await;
-            return Json(json!({"status": "duplicate", "event": event_id})).into_response();
+            return Json(EventAnswer { status: "duplicate", event: &event_id }).into_response();
         }
         Ok(false) => {}
         Err(e) => return e.into_response(),
@@ -134,7 +134,7 @@ pub async fn webhook(
         Ok(Some(p)) => p,
         Ok(None) => {
             store::set_outcome(&state, &event.id, "ignored", Some(&event_id), Some(&envelope.kind)).await;
-            return Json(json!({"status": "ignored", "event": event_id})).into_response();
+            return Json(EventAnswer { status: "ignored", event: &event_id }).into_response();
         }
         Err(e) => {
             store::set_outcome(&state, &event.id, "malformed", Some(&event_id), Some(&e)).await;
@@ -149,7 +149,7 @@ pub async fn webhook(
             };
             store::set_outcome(&state, &event.id, delivered.outcome(), Some(&event_id), detail.as_deref()).await;
             tracing::info!(provider = %provider.id, event = %event_id, outcome = delivered.outcome(), "Wave event");
-            Json(json!({"status": delivered.outcome(), "event": event_id})).into_response()
+            Json(EventAnswer { status: delivered.outcome(), event: &event_id }).into_response()
         }
         Err(e) => {
             store::set_outcome(&state, &event.id, "error", Some(&event_id), Some(e.code())).await;
@@ -163,20 +163,22 @@ fn unauthorized(e: SignatureError) -> Response {
 }
 
 async fn handle(state: &AppState, provider: &Provider, event_id: &str, p: &WavePayment) -> Result<Delivered, ApiError> {
-    let received = json!({"transaction_id": p.tx_id, "serial": p.serial, "amount": p.amount, "currency": p.currency});
+    let received = Received { transaction_id: &p.tx_id, serial: &p.serial, amount: &p.amount, currency: &p.currency };
     if let Some(reason) = store::conflict_reason(state, &provider.id, &p.tx_id).await? {
         return Ok(Delivered::Conflict(reason));
     }
     if p.currency != provider.currency {
-        let announced = json!({"currency": provider.currency});
+        let announced = Announced { currency: &provider.currency };
         return super::conflict(state, provider, &p.tx_id, event_id, "currency_mismatch", Some(&announced), &received)
             .await;
     }
     let Some(amount) = decimal(&p.amount) else {
-        return super::conflict(state, provider, &p.tx_id, event_id, "invalid_amount", None, &received).await;
+        return super::conflict(state, provider, &p.tx_id, event_id, "invalid_amount", NO_ANNOUNCEMENT, &received)
+            .await;
     };
     if p.serial.is_empty() {
-        return super::conflict(state, provider, &p.tx_id, event_id, "no_account_number", None, &received).await;
+        return super::conflict(state, provider, &p.tx_id, event_id, "no_account_number", NO_ANNOUNCEMENT, &received)
+            .await;
     }
     let payment = PaymentIn {
         provider: provider.name.clone(),
@@ -190,4 +192,26 @@ async fn handle(state: &AppState, provider: &Provider, event_id: &str, p: &WaveP
         money_moved: true,
     };
     deliver(state, provider, event_id, &payment).await
+}
+
+/// Our answer to a Wave event: what became of it.
+#[derive(Serialize)]
+struct EventAnswer<'a> {
+    status: &'a str,
+    event: &'a str,
+}
+
+/// What a Wave payment said, as a conflict keeps it (the amount as Wave sent it: a string or a number).
+#[derive(Serialize)]
+struct Received<'a> {
+    transaction_id: &'a str,
+    serial: &'a str,
+    amount: &'a Value,
+    currency: &'a str,
+}
+
+/// The provider's side of a currency conflict: the currency it is configured for.
+#[derive(Serialize)]
+struct Announced<'a> {
+    currency: &'a str,
 }

@@ -6,66 +6,88 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use chrono::NaiveDate;
-use micropower_core::api::OpenPaygoKind;
+use micropower_core::api::{AccountSnapshot, Customer, DeviceKind, OpenPaygoKind, TokenScheme};
 use micropower_core::calls;
+use micropower_core::wire::Dec;
 use rust_decimal::Decimal;
-use serde::Deserialize;
-use serde_json::{json, Value};
-use sqlx::Row;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
-use crate::payments::{record_tokens, TokenOut};
+use crate::payments::{record_tokens, QuantityUnit, TokenKind, TokenOut, TokenStatus};
 use crate::repo::{self, DeviceFilter, ListedDevice};
+use crate::routes::plans::PlanView;
 use crate::state::AppState;
+use crate::storage::tokens::{self, DeviceToken};
 
 async fn canonical(state: &AppState, raw: &str) -> ApiResult<String> {
     state.normalize_serial(raw).map_err(|_| ApiError::not_found("device", raw))
 }
 
+/// A device as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct DeviceView {
+    serial: String,
+    serial_raw: String,
+    kind: DeviceKind,
+    manufacturer_id: String,
+    token_scheme: TokenScheme,
+    customer_id: Option<String>,
+    tariff_id: Option<String>,
+    plan_id: Option<String>,
+    registered_on: NaiveDate,
+    /// What a meter owes today on its access rate.
+    #[serde(with = "micropower_core::wire::dec")]
+    access_rate_debt: Decimal,
+    currency: Option<String>,
+    /// The owner's balance in the device's currency, as stored ("0" when there is none yet).
+    credit_balance: Decimal,
+    token_count: Option<i64>,
+}
+
 /// A device as the API shows it. A meter's `access_rate_debt` is what it owes today: its stored account
 /// (as of its last payment) accrued up to today by the core, as a payment today would find it. A read
 /// writes nothing; the next payment accrues and stores the same periods.
-fn device_view(state: &AppState, listed: &ListedDevice, today: NaiveDate) -> ApiResult<Value> {
+fn device_view(state: &AppState, listed: &ListedDevice, today: NaiveDate) -> ApiResult<DeviceView> {
     let d = &listed.device;
-    let access_rate_debt = match &listed.access_rate {
+    let access_rate_debt = match listed.access_rate() {
         Some(rate) => {
             let accrual = state.core(calls::AccrueAccessRate {
-                rate: *rate,
+                rate,
                 registered_on: d.registered_on,
                 state: d.access,
                 now: today,
             })?;
-            accrual.state.debt.normalize().to_string()
+            accrual.state.debt
         }
-        None => d.access.debt.normalize().to_string(),
+        None => d.access.debt,
     };
-    Ok(json!({
-        "serial": d.serial,
-        "serial_raw": d.serial_raw,
-        "kind": d.kind,
-        "manufacturer_id": d.manufacturer_id,
-        "token_scheme": d.token_scheme,
-        "customer_id": d.owner_id,
-        "tariff_id": d.tariff_id,
-        "plan_id": d.plan_id,
-        "registered_on": d.registered_on,
-        "access_rate_debt": access_rate_debt,
-        "currency": listed.currency,
-        "credit_balance": listed.credit.as_deref().unwrap_or("0"),
-        "token_count": d.token_count,
-    }))
+    Ok(DeviceView {
+        serial: d.serial.clone(),
+        serial_raw: d.serial_raw.clone(),
+        kind: d.kind,
+        manufacturer_id: d.manufacturer_id.clone(),
+        token_scheme: d.token_scheme,
+        customer_id: d.owner_id.clone(),
+        tariff_id: d.tariff_id.clone(),
+        plan_id: d.plan_id.clone(),
+        registered_on: d.registered_on,
+        access_rate_debt,
+        currency: listed.currency.clone(),
+        credit_balance: listed.credit.unwrap_or(Decimal::ZERO),
+        token_count: d.token_count,
+    })
 }
 
 /// Devices as the API shows them, as of today.
-fn device_views(state: &AppState, listed: &[ListedDevice]) -> ApiResult<Vec<Value>> {
+fn device_views(state: &AppState, listed: &[ListedDevice]) -> ApiResult<Vec<DeviceView>> {
     let today = state.today();
     listed.iter().map(|l| device_view(state, l, today)).collect()
 }
 
 /// A device as the API shows it.
-async fn one_device(state: &AppState, serial: &str, raw: &str) -> ApiResult<Value> {
+async fn one_device(state: &AppState, serial: &str, raw: &str) -> ApiResult<DeviceView> {
     let listed = repo::listed_devices(&state.db.pool, DeviceFilter::Serial(serial), 1).await?;
     device_views(state, &listed)?.into_iter().next().ok_or_else(|| ApiError::not_found("device", raw))
 }
@@ -80,18 +102,24 @@ pub struct DeviceQuery {
 /// `GET /v1/devices?query=…`: devices whose canonical serial contains the query's canonical form (the
 /// core's `normalize_serial`: `shs-d` finds `SHSD1`), by serial; every device without a query. A query
 /// that no serial can contain (`%`, `é`) is refused with `invalid_serial`, so it never reaches `LIKE`.
-pub async fn devices(State(state): State<AppState>, Query(q): Query<DeviceQuery>) -> ApiResult<Json<Value>> {
+pub async fn devices(State(state): State<AppState>, Query(q): Query<DeviceQuery>) -> ApiResult<Json<DeviceList>> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let pattern = match q.query.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => "%".to_owned(),
         Some(text) => format!("%{}%", state.normalize_serial(text)?),
     };
     let listed = repo::listed_devices(&state.db.pool, DeviceFilter::SerialLike(&pattern), limit).await?;
-    Ok(Json(json!({"devices": device_views(&state, &listed)?})))
+    Ok(Json(DeviceList { devices: device_views(&state, &listed)? }))
+}
+
+/// The answer of `GET /v1/devices`.
+#[derive(Serialize)]
+pub struct DeviceList {
+    devices: Vec<DeviceView>,
 }
 
 /// `GET /v1/devices/{serial}`
-pub async fn get_device(State(state): State<AppState>, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get_device(State(state): State<AppState>, Path(raw): Path<String>) -> ApiResult<Json<DeviceView>> {
     let serial = canonical(&state, &raw).await?;
     Ok(Json(one_device(&state, &serial, &raw).await?))
 }
@@ -100,13 +128,21 @@ pub async fn get_device(State(state): State<AppState>, Path(raw): Path<String>) 
 /// when a payment for this device arrives today (the core's `AccountSnapshot`). The dashboard previews a
 /// payment in the browser with it (`allocatePayment(snapshot, payment)` of the JS package), so the preview is
 /// the same decision `POST /v1/payments` would make now.
-pub async fn snapshot(State(state): State<AppState>, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn snapshot(State(state): State<AppState>, Path(raw): Path<String>) -> ApiResult<Json<SnapshotView>> {
     let serial = canonical(&state, &raw).await?;
     let mut tx = state.db.pool.begin().await?;
     let d = repo::device(&mut *tx, &serial, "").await?.ok_or_else(|| ApiError::not_found("device", &raw))?;
     let snapshot = crate::snapshot::load(&mut tx, &d).await?;
     drop(tx);
-    Ok(Json(json!({"serial": serial, "today": state.today(), "snapshot": snapshot})))
+    Ok(Json(SnapshotView { serial, today: state.today(), snapshot }))
+}
+
+/// The answer of `GET /v1/devices/{serial}/snapshot`.
+#[derive(Serialize)]
+pub struct SnapshotView {
+    serial: String,
+    today: NaiveDate,
+    snapshot: AccountSnapshot,
 }
 
 /// The body of `PUT /v1/devices/{serial}/owner`.
@@ -121,7 +157,7 @@ pub async fn reassign(
     State(state): State<AppState>,
     Path(raw): Path<String>,
     Body(body): Body<OwnerIn>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeviceView>> {
     let _guard = state.db.write_guard().await;
     let mut tx = state.db.pool.begin().await?;
     let serial = state.normalize_serial(&raw).ok();
@@ -153,33 +189,19 @@ pub async fn reassign(
     Ok(Json(one_device(&state, &device.serial, &raw).await?))
 }
 
+/// The answer of `GET /v1/devices/{serial}/tokens`.
+#[derive(Serialize)]
+pub struct TokenHistory {
+    serial: String,
+    tokens: Vec<DeviceToken>,
+}
+
 /// `GET /v1/devices/{serial}/tokens`: newest first.
-pub async fn tokens(State(state): State<AppState>, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn tokens(State(state): State<AppState>, Path(raw): Path<String>) -> ApiResult<Json<TokenHistory>> {
     let serial = canonical(&state, &raw).await?;
     repo::device(&state.db.pool, &serial, "").await?.ok_or_else(|| ApiError::not_found("device", &raw))?;
-    let rows = sqlx::query(
-        "SELECT id, payment_id, operator_key, kind, unit, quantity, code, count, status, attempts, last_error, created_at \
-         FROM tokens WHERE serial = $1 ORDER BY created_at DESC, id DESC",
-    )
-    .bind(&serial)
-    .fetch_all(&state.db.pool)
-    .await?;
-    let mut out = Vec::new();
-    for r in rows {
-        out.push(json!({
-            "id": r.try_get::<String, _>("id")?,
-            "payment_id": r.try_get::<Option<String>, _>("payment_id")?,
-            "cause": if r.try_get::<Option<String>, _>("operator_key")?.is_some() { "operator" } else { "payment" },
-            "kind": r.try_get::<String, _>("kind")?,
-            "unit": r.try_get::<Option<String>, _>("unit")?,
-            "quantity": r.try_get::<Option<String>, _>("quantity")?,
-            "code": r.try_get::<Option<String>, _>("code")?,
-            "count": r.try_get::<Option<i64>, _>("count")?,
-            "status": r.try_get::<String, _>("status")?,
-            "created_at": r.try_get::<String, _>("created_at")?,
-        }));
-    }
-    Ok(Json(json!({"serial": serial, "tokens": out})))
+    let tokens = tokens::of_device(&state.db.pool, &serial).await?;
+    Ok(Json(TokenHistory { serial, tokens }))
 }
 
 /// The body of `POST /v1/devices/{serial}/tokens`.
@@ -197,7 +219,7 @@ pub async fn operator_token(
     Extension(caller): Extension<Caller>,
     Path(raw): Path<String>,
     Body(body): Body<OperatorTokenIn>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<OperatorToken>)> {
     let _guard = state.db.write_guard().await;
     let mut tx = state.db.pool.begin().await?;
     let serial = canonical(&state, &raw).await?;
@@ -209,13 +231,13 @@ pub async fn operator_token(
         .ok_or_else(|| ApiError::conflict("operator tokens are made for OpenPAYGO devices only"))?;
     // (the API's kind, the OpenPAYGO kind)
     let (kind, openpaygo_kind) = match body.kind.as_str() {
-        "add_time" => ("add_time", OpenPaygoKind::AddTime),
-        "set_time" => ("set_time", OpenPaygoKind::SetTime),
-        "counter_sync" => ("counter_sync", OpenPaygoKind::CounterSync),
-        "unlock" => ("unlock", OpenPaygoKind::DisablePayg),
+        "add_time" => (TokenKind::AddTime, OpenPaygoKind::AddTime),
+        "set_time" => (TokenKind::SetTime, OpenPaygoKind::SetTime),
+        "counter_sync" => (TokenKind::CounterSync, OpenPaygoKind::CounterSync),
+        "unlock" => (TokenKind::Unlock, OpenPaygoKind::DisablePayg),
         _ => return Err(ApiError::invalid("kind", "add_time, set_time, unlock or counter_sync")),
     };
-    let needs_days = matches!(kind, "add_time" | "set_time");
+    let needs_days = matches!(kind, TokenKind::AddTime | TokenKind::SetTime);
     if needs_days != body.days.is_some() {
         return Err(ApiError::invalid(
             "days",
@@ -245,18 +267,26 @@ pub async fn operator_token(
         .await?;
     let issued = TokenOut {
         kind,
-        unit: needs_days.then_some("days"),
-        quantity: body.days.clone(),
+        unit: needs_days.then_some(QuantityUnit::Days),
+        quantity: days,
         code: Some(code.clone()),
         count: u32::try_from(count).ok(),
-        status: "issued",
+        status: TokenStatus::Issued,
     };
     record_tokens(&mut tx, &device.serial, None, Some(&caller.key_id), &[issued]).await?;
     tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"serial": device.serial, "kind": body.kind, "days": body.days, "code": code, "count": count})),
-    ))
+    Ok((StatusCode::CREATED, Json(OperatorToken { serial: device.serial, kind, days: body.days, code, count })))
+}
+
+/// The answer of `POST /v1/devices/{serial}/tokens`: the code to give the customer.
+#[derive(Serialize)]
+pub struct OperatorToken {
+    serial: String,
+    kind: TokenKind,
+    /// As the operator typed them.
+    days: Option<String>,
+    code: String,
+    count: i64,
 }
 
 /// Query of `GET /v1/customers`.
@@ -266,49 +296,57 @@ pub struct CustomerQuery {
     limit: Option<i64>,
 }
 
+/// The answer of `GET /v1/customers`.
+#[derive(Serialize)]
+pub struct CustomerList {
+    customers: Vec<Customer>,
+}
+
 /// `GET /v1/customers?query=…`: by name, surname or phone.
-pub async fn customers(State(state): State<AppState>, Query(q): Query<CustomerQuery>) -> ApiResult<Json<Value>> {
+pub async fn customers(State(state): State<AppState>, Query(q): Query<CustomerQuery>) -> ApiResult<Json<CustomerList>> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let pattern = format!("%{}%", q.query.unwrap_or_default().trim().to_lowercase());
-    let rows = sqlx::query("SELECT body FROM customers WHERE search LIKE $1 ORDER BY surname, name LIMIT $2")
-        .bind(pattern)
-        .bind(limit)
-        .fetch_all(&state.db.pool)
-        .await?;
-    let list: Vec<Value> = rows
-        .iter()
-        .map(|r| r.try_get::<String, _>("body").map(|b| serde_json::from_str(&b).unwrap_or(Value::Null)))
-        .collect::<Result<_, _>>()?;
-    Ok(Json(json!({"customers": list})))
+    Ok(Json(CustomerList { customers: repo::customers_matching(&state.db.pool, &pattern, limit).await? }))
+}
+
+/// A customer with what they have: devices, plans, credit balances and what their meters owe today.
+#[derive(Serialize)]
+pub struct CustomerView {
+    #[serde(flatten)]
+    customer: Customer,
+    devices: Vec<DeviceView>,
+    plans: Vec<PlanView>,
+    /// By currency, as stored.
+    credit_balance: BTreeMap<String, Decimal>,
+    /// By currency; only currencies with a debt.
+    access_rate_debt: BTreeMap<String, Dec>,
 }
 
 /// `GET /v1/customers/{id}`: with devices, plans, credit balances and the access-rate debt its meters owe
 /// today, by currency.
-pub async fn customer(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn customer(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<CustomerView>> {
     let c = repo::customer(&state.db.pool, &id).await?.ok_or_else(|| ApiError::not_found("customer", &id))?;
     let listed = repo::listed_devices(&state.db.pool, DeviceFilter::Owner(&id), i64::MAX).await?;
     let devices = device_views(&state, &listed)?;
     let mut access_rate_debt: BTreeMap<String, Decimal> = BTreeMap::new();
     for (device, view) in listed.iter().zip(&devices) {
-        let owed = view.get("access_rate_debt").and_then(Value::as_str).and_then(|t| t.parse::<Decimal>().ok());
-        if let (Some(currency), Some(owed)) = (&device.currency, owed.filter(|o| !o.is_zero())) {
+        if let (Some(currency), false) = (&device.currency, view.access_rate_debt.is_zero()) {
             let total = access_rate_debt.entry(currency.clone()).or_default();
-            *total = total.checked_add(owed).ok_or_else(|| ApiError::internal("access-rate debt overflows"))?;
+            *total = total
+                .checked_add(view.access_rate_debt)
+                .ok_or_else(|| ApiError::internal("access-rate debt overflows"))?;
         }
     }
-    let access_rate_debt: serde_json::Map<String, Value> =
-        access_rate_debt.into_iter().map(|(c, d)| (c, Value::String(d.normalize().to_string()))).collect();
-    let plans: Vec<Value> = repo::customer_plans(&state.db.pool, &id, false)
+    let plans = repo::customer_plans(&state.db.pool, &id, false)
         .await?
         .iter()
-        .map(|row| crate::routes::plans::plan_json(&state, row))
+        .map(|row| crate::routes::plans::plan_view(&state, row))
         .collect::<Result<_, _>>()?;
-    let mut v = serde_json::to_value(&c).map_err(ApiError::internal)?;
-    if let Some(map) = v.as_object_mut() {
-        map.insert("devices".into(), json!(devices));
-        map.insert("plans".into(), json!(plans));
-        map.insert("credit_balance".into(), repo::credits(&state.db.pool, &id).await?);
-        map.insert("access_rate_debt".into(), Value::Object(access_rate_debt));
-    }
-    Ok(Json(v))
+    Ok(Json(CustomerView {
+        customer: c,
+        devices,
+        plans,
+        credit_balance: repo::credits(&state.db.pool, &id).await?,
+        access_rate_debt: access_rate_debt.into_iter().map(|(c, d)| (c, Dec(d))).collect(),
+    }))
 }

@@ -5,15 +5,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use micropower_core::api::Channel;
-use serde::Deserialize;
-use serde_json::{json, Value};
-use sqlx::Row;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
-use crate::payments::{apply, Named, Outcome, PaymentIn};
-use crate::repo;
+use crate::payments::{apply, Accepted, Named, Outcome, PaymentAnswer, PaymentIn, PaymentStatus, Queued};
 use crate::state::AppState;
+use crate::storage::payments::{self as stored, RefusedPayment, UnmatchedPayment};
 
 /// The body of `POST /v1/payments/validate`.
 #[derive(Deserialize)]
@@ -34,88 +32,80 @@ pub struct ValidateIn {
 
 /// `POST /v1/payments/validate`: `{accepted: true, customer_name, minimum_amount, preview}` or 422
 /// `{accepted: false, code, message, minimum_amount?}`.
-pub async fn validate(State(state): State<AppState>, Body(body): Body<ValidateIn>) -> Result<Json<Value>, ApiError> {
+pub async fn validate(State(state): State<AppState>, Body(body): Body<ValidateIn>) -> Result<Json<Accepted>, ApiError> {
     let channel = body.channel.unwrap_or_default();
     let answer = match Named::of(body.serial.as_deref(), body.plan_id.as_deref()) {
         Ok(named) => crate::payments::validate(&state, named, &body.amount, &body.currency, channel).await,
         Err(e) => Err(e),
     };
-    match answer {
-        Ok(answer) => Ok(Json(accepted(&answer))),
-        Err(refusal) if refusal.status == StatusCode::UNPROCESSABLE_ENTITY => {
-            Err(refusal.with("accepted", json!(false)))
-        }
-        Err(other) => Err(other),
+    answer.map(Json).map_err(refused_validation)
+}
+
+/// A validation's refusal: a 422 says `accepted: false` beside the error.
+pub fn refused_validation(refusal: ApiError) -> ApiError {
+    if refusal.status == StatusCode::UNPROCESSABLE_ENTITY {
+        refusal.with("accepted", false)
+    } else {
+        refusal
     }
 }
 
-/// The accepted answer of a validation, from the core's `Validation`.
-pub fn accepted(answer: &Value) -> Value {
-    let preview = answer.get("preview").cloned().unwrap_or(Value::Null);
-    json!({
-        "accepted": true,
-        "customer_name": answer.get("customer_name"),
-        "minimum_amount": answer.get("minimum_amount"),
-        "preview": {
-            "allocations": preview.get("lines"),
-            "credit_used": preview.get("credit_used"),
-            "credit_added": preview.get("credit_added"),
-            "credit_balance": preview.get("credit_balance"),
-            "tokens": preview.get("token").filter(|t| !t.is_null()).map(|t| vec![t.clone()]).unwrap_or_default(),
-            "no_token_reason": preview.get("no_token_reason"),
-        },
-    })
+/// Any answer to a posted payment: applied (or applied before), or queued as unmatched.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum PostAnswer {
+    Payment(PaymentAnswer),
+    Queued(Queued),
+}
+
+impl Outcome {
+    /// The status and body that answer this outcome: 201 applied now, 200 applied before, 202 queued.
+    pub fn response(self) -> (StatusCode, Json<PostAnswer>) {
+        match self {
+            Outcome::Applied(a) => (StatusCode::CREATED, Json(PostAnswer::Payment(a))),
+            Outcome::Repeat(a) => (StatusCode::OK, Json(PostAnswer::Payment(a))),
+            Outcome::Unmatched(q) => (StatusCode::ACCEPTED, Json(PostAnswer::Queued(q))),
+        }
+    }
 }
 
 /// `POST /v1/payments`: 201 on first delivery, 200 with the identical body on any repeat.
-pub async fn post(State(state): State<AppState>, Body(body): Body<PaymentIn>) -> ApiResult<(StatusCode, Json<Value>)> {
-    Ok(match apply(&state, &body).await? {
-        Outcome::Applied(v) => (StatusCode::CREATED, Json(v)),
-        Outcome::Repeat(v) => (StatusCode::OK, Json(v)),
-        Outcome::Unmatched(v) => (StatusCode::ACCEPTED, Json(v)),
-    })
+pub async fn post(
+    State(state): State<AppState>,
+    Body(body): Body<PaymentIn>,
+) -> ApiResult<(StatusCode, Json<PostAnswer>)> {
+    Ok(apply(&state, &body).await?.response())
+}
+
+/// `GET /v1/payments/{payment_id}`: the stored answer with its tokens as they are now, and its origin.
+#[derive(Serialize)]
+pub struct PaymentDetail {
+    #[serde(flatten)]
+    answer: PaymentAnswer,
+    provider: String,
+    provider_tx_id: String,
+    received_at: String,
+    payer_phone: Option<String>,
 }
 
 /// `GET /v1/payments/{payment_id}`
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let row =
-        sqlx::query("SELECT response, provider, provider_tx_id, received_at, payer_phone FROM payments WHERE id = $1")
-            .bind(&id)
-            .fetch_optional(&state.db.pool)
-            .await?
-            .ok_or_else(|| ApiError::not_found("payment", &id))?;
-    let mut v: Value = serde_json::from_str(&row.try_get::<String, _>("response")?).map_err(ApiError::internal)?;
+pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<PaymentDetail>> {
+    let stored = stored::payment(&state.db.pool, &id).await?.ok_or_else(|| ApiError::not_found("payment", &id))?;
+    let mut answer = stored.response;
     // The stored answer shows tokens as they were; here they are as they are now (a vendor may have filled
     // a pending one since).
-    let tokens = sqlx::query(
-        "SELECT kind, unit, quantity, code, count, status FROM tokens WHERE payment_id = $1 ORDER BY count, id",
-    )
-    .bind(&id)
-    .fetch_all(&state.db.pool)
-    .await?;
+    let tokens = stored::payment_tokens(&state.db.pool, &id).await?;
     if !tokens.is_empty() {
-        let mut now = Vec::new();
-        let mut pending = false;
-        for t in &tokens {
-            pending |= t.try_get::<String, _>("status")? == "pending";
-            now.push(json!({
-                "kind": t.try_get::<String, _>("kind")?, "unit": t.try_get::<Option<String>, _>("unit")?,
-                "quantity": t.try_get::<Option<String>, _>("quantity")?, "code": t.try_get::<Option<String>, _>("code")?,
-                "count": t.try_get::<Option<i64>, _>("count")?,
-            }));
-        }
-        if let Some(map) = v.as_object_mut() {
-            map.insert("tokens".into(), json!(now));
-            map.insert("status".into(), json!(if pending { "token_pending" } else { "completed" }));
-        }
+        answer.status = PaymentStatus::of(tokens.iter().map(|t| t.status));
+        answer.tokens = tokens.iter().map(stored::PaymentToken::answer).collect();
     }
-    if let Some(map) = v.as_object_mut() {
-        map.insert("provider".into(), json!(row.try_get::<String, _>("provider")?));
-        map.insert("provider_tx_id".into(), json!(row.try_get::<String, _>("provider_tx_id")?));
-        map.insert("received_at".into(), json!(row.try_get::<String, _>("received_at")?));
-        map.insert("payer_phone".into(), json!(row.try_get::<Option<String>, _>("payer_phone")?));
-    }
-    Ok(Json(v))
+    Ok(Json(PaymentDetail {
+        answer,
+        provider: stored.provider,
+        provider_tx_id: stored.provider_tx_id,
+        received_at: stored.received_at,
+        payer_phone: stored.payer_phone,
+    }))
 }
 
 /// Query of `GET /v1/payments`.
@@ -125,79 +115,43 @@ pub struct ListQuery {
     limit: Option<i64>,
 }
 
+/// The answer of `GET /v1/payments`.
+#[derive(Serialize)]
+pub struct PaymentList {
+    payments: Vec<PaymentAnswer>,
+}
+
 /// `GET /v1/payments?serial=…`: newest first.
-pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> ApiResult<Json<PaymentList>> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let rows = match &q.serial {
-        Some(raw) => {
-            let serial = state.normalize_serial(raw).map_err(|e| e.with("field", json!("serial")))?;
-            sqlx::query("SELECT response FROM payments WHERE serial = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
-                .bind(serial)
-                .bind(limit)
-                .fetch_all(&state.db.pool)
-                .await?
-        }
-        None => {
-            sqlx::query("SELECT response FROM payments ORDER BY created_at DESC, id DESC LIMIT $1")
-                .bind(limit)
-                .fetch_all(&state.db.pool)
-                .await?
-        }
+    let serial = match &q.serial {
+        Some(raw) => Some(state.normalize_serial(raw).map_err(|e| e.with("field", "serial"))?),
+        None => None,
     };
-    let payments: Vec<Value> = rows
-        .iter()
-        .map(|r| r.try_get::<String, _>("response").map(|t| serde_json::from_str(&t).unwrap_or(Value::Null)))
-        .collect::<Result<_, _>>()?;
-    Ok(Json(json!({"payments": payments})))
+    let payments = stored::answers(&state.db.pool, serial.as_deref(), limit).await?;
+    Ok(Json(PaymentList { payments }))
+}
+
+/// The answer of `GET /v1/payments/refused`.
+#[derive(Serialize)]
+pub struct RefusedList {
+    refused: Vec<RefusedPayment>,
 }
 
 /// `GET /v1/payments/refused`
-pub async fn refused(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let rows = sqlx::query(
-        "SELECT id, provider, provider_tx_id, NULLIF(serial, '') AS serial, plan_id, amount, currency, code, message, created_at \
-         FROM refused_payments ORDER BY created_at DESC LIMIT 500",
-    )
-    .fetch_all(&state.db.pool)
-    .await?;
-    let columns = [
-        "id",
-        "provider",
-        "provider_tx_id",
-        "serial",
-        "plan_id",
-        "amount",
-        "currency",
-        "code",
-        "message",
-        "created_at",
-    ];
-    let out = rows.iter().map(|r| repo::text_columns(r, &columns)).collect::<ApiResult<Vec<_>>>()?;
-    Ok(Json(json!({"refused": out})))
+pub async fn refused(State(state): State<AppState>) -> ApiResult<Json<RefusedList>> {
+    Ok(Json(RefusedList { refused: stored::refused(&state.db.pool, 500).await? }))
+}
+
+/// The answer of `GET /v1/payments/unmatched`.
+#[derive(Serialize)]
+pub struct UnmatchedList {
+    unmatched: Vec<UnmatchedPayment>,
 }
 
 /// `GET /v1/payments/unmatched`: money waiting for an operator.
-pub async fn unmatched(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let rows = sqlx::query(
-        "SELECT id, provider, provider_tx_id, serial, amount, currency, received_at, payer_phone, status, payment_id, created_at \
-         FROM unmatched_payments ORDER BY created_at DESC LIMIT 500",
-    )
-    .fetch_all(&state.db.pool)
-    .await?;
-    let columns = [
-        "id",
-        "provider",
-        "provider_tx_id",
-        "serial",
-        "amount",
-        "currency",
-        "received_at",
-        "payer_phone",
-        "status",
-        "payment_id",
-        "created_at",
-    ];
-    let out = rows.iter().map(|r| repo::text_columns(r, &columns)).collect::<ApiResult<Vec<_>>>()?;
-    Ok(Json(json!({"unmatched": out})))
+pub async fn unmatched(State(state): State<AppState>) -> ApiResult<Json<UnmatchedList>> {
+    Ok(Json(UnmatchedList { unmatched: stored::unmatched(&state.db.pool, 500).await? }))
 }
 
 /// The body of `POST /v1/payments/unmatched/{id}/assign`.
@@ -212,34 +166,26 @@ pub async fn assign(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Body(body): Body<AssignIn>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let row = sqlx::query(
-        "SELECT provider, provider_tx_id, amount, currency, received_at, payer_phone, status FROM unmatched_payments WHERE id = $1",
-    )
-    .bind(&id)
-    .fetch_optional(&state.db.pool)
-    .await?
-    .ok_or_else(|| ApiError::not_found("unmatched payment", &id))?;
+) -> ApiResult<(StatusCode, Json<PaymentAnswer>)> {
+    let waiting = stored::unmatched_by_id(&state.db.pool, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("unmatched payment", &id))?;
     let payment = PaymentIn {
-        provider: row.try_get("provider")?,
-        provider_tx_id: row.try_get("provider_tx_id")?,
+        provider: waiting.provider,
+        provider_tx_id: waiting.provider_tx_id,
         serial: Some(body.serial),
         plan_id: None,
-        amount: row.try_get("amount")?,
-        currency: row.try_get("currency")?,
-        received_at: Some(row.try_get("received_at")?),
-        payer_phone: row.try_get("payer_phone")?,
+        amount: waiting.amount.to_string(),
+        currency: waiting.currency,
+        received_at: Some(waiting.received_at),
+        payer_phone: waiting.payer_phone,
         money_moved: false,
     };
     let (status, answer) = match apply(&state, &payment).await? {
-        Outcome::Applied(v) => (StatusCode::CREATED, v),
-        Outcome::Repeat(v) => (StatusCode::OK, v),
+        Outcome::Applied(a) => (StatusCode::CREATED, a),
+        Outcome::Repeat(a) => (StatusCode::OK, a),
         Outcome::Unmatched(_) => return Err(ApiError::internal("an assignment cannot be unmatched")),
     };
-    sqlx::query("UPDATE unmatched_payments SET status = 'assigned', payment_id = $1 WHERE id = $2")
-        .bind(answer.get("payment_id").and_then(Value::as_str))
-        .bind(&id)
-        .execute(&state.db.pool)
-        .await?;
+    stored::mark_assigned(&state.db.pool, &id, &answer.payment_id).await?;
     Ok((status, Json(answer)))
 }

@@ -2,55 +2,89 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use micropower_core::api::{InstallmentPlan, Period, TotalEdit};
+use micropower_core::api::{Currency, InstallmentPlan, InstallmentView, Period, TotalEdit};
 use micropower_core::calls::{self, CoreFn};
 use rust_decimal::Decimal;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
 use crate::payments::lock_customer;
-use crate::repo::{self, PlanRow};
+use crate::repo::{self, PlanBody, PlanKind, PlanRow};
 use crate::state::AppState;
 
-/// A plan as the API shows it: `{id, kind, appliance, customer_id, serial, currency, total_cost, paid,
-/// outstanding, installments: [{number, due_date, amount, paid, remaining}]}` for installment plans, the
-/// price per day for EaaS plans.
-pub fn plan_json(state: &AppState, row: &PlanRow) -> ApiResult<Value> {
-    let mut out = json!({
-        "id": row.id,
-        "kind": row.kind,
-        "appliance": row.appliance,
-        "customer_id": row.customer_id,
-        "serial": row.serial,
-        "currency": row.currency,
-        "version": row.version,
-    });
-    let extra = if row.kind == "installments" {
-        let plan = row.installments()?;
-        // Through the engine like every other core call, so the wasm build decides here too.
-        let summary = state.core(calls::PlanSummary { plan })?;
-        json!({
-            "period": summary.period,
-            "total_cost": summary.total_cost.normalize().to_string(),
-            "paid": summary.paid.normalize().to_string(),
-            "outstanding": summary.outstanding.normalize().to_string(),
-            "installments": summary.installments,
-        })
-    } else {
-        json!({"price_per_day": row.body.get("price_per_day"), "minimum_payable": row.body.get("minimum_payable")})
+/// A plan as the API shows it: `{id, kind, appliance, customer_id, serial, currency, version}` and, for
+/// installment plans, `{period, total_cost, paid, outstanding, installments: [{number, due_date, amount, paid,
+/// remaining}]}`, for EaaS plans the price per day and the least amount payable.
+#[derive(Debug, Serialize)]
+pub struct PlanView {
+    id: String,
+    kind: PlanKind,
+    appliance: String,
+    customer_id: String,
+    serial: Option<String>,
+    currency: Currency,
+    version: i64,
+    #[serde(flatten)]
+    terms: Terms,
+}
+
+/// What a plan's kind adds to its view.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Terms {
+    Installments {
+        period: Period,
+        #[serde(with = "micropower_core::wire::dec")]
+        total_cost: Decimal,
+        #[serde(with = "micropower_core::wire::dec")]
+        paid: Decimal,
+        #[serde(with = "micropower_core::wire::dec")]
+        outstanding: Decimal,
+        installments: Vec<InstallmentView>,
+    },
+    Eaas {
+        #[serde(with = "micropower_core::wire::dec")]
+        price_per_day: Decimal,
+        #[serde(with = "micropower_core::wire::dec")]
+        minimum_payable: Decimal,
+    },
+}
+
+/// A plan as the API shows it ([`PlanView`]).
+pub fn plan_view(state: &AppState, row: &PlanRow) -> ApiResult<PlanView> {
+    let terms = match &row.plan {
+        PlanBody::Installments(plan) => {
+            // Through the engine like every other core call, so the wasm build decides here too.
+            let summary = state.core(calls::PlanSummary { plan: plan.clone() })?;
+            Terms::Installments {
+                period: summary.period,
+                total_cost: summary.total_cost,
+                paid: summary.paid,
+                outstanding: summary.outstanding,
+                installments: summary.installments,
+            }
+        }
+        PlanBody::Eaas(plan) => {
+            Terms::Eaas { price_per_day: plan.price_per_day, minimum_payable: plan.minimum_payable }
+        }
     };
-    if let (Some(map), Value::Object(extra)) = (out.as_object_mut(), extra) {
-        map.extend(extra);
-    }
-    Ok(out)
+    Ok(PlanView {
+        id: row.id.clone(),
+        kind: row.kind(),
+        appliance: row.appliance.clone(),
+        customer_id: row.customer_id.clone(),
+        serial: row.serial.clone(),
+        currency: row.currency,
+        version: row.version,
+        terms,
+    })
 }
 
 /// `GET /v1/plans/{id}`
-pub async fn get_plan(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get_plan(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<PlanView>> {
     let row = repo::plan(&state.db.pool, &id).await?.ok_or_else(|| ApiError::not_found("plan", &id))?;
-    Ok(Json(plan_json(&state, &row)?))
+    Ok(Json(plan_view(&state, &row)?))
 }
 
 /// The body of `PUT /v1/plans/{id}/total`.
@@ -78,7 +112,7 @@ pub async fn edit_total(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Body(body): Body<TotalBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PlanView>> {
     let edit = TotalEdit { total_cost: body.total_cost, installments: body.installments, period: body.period };
     edit_plan(&state, &id, |plan| calls::EditPlanTotal { plan, edit: edit.clone() }).await
 }
@@ -88,7 +122,7 @@ pub async fn edit_installment(
     State(state): State<AppState>,
     Path((id, number)): Path<(String, u32)>,
     Body(body): Body<InstallmentBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PlanView>> {
     edit_plan(&state, &id, |plan| calls::EditInstallment { plan, number, amount: body.amount }).await
 }
 
@@ -103,7 +137,7 @@ async fn edit_plan<F: CoreFn<Output = InstallmentPlan>>(
     state: &AppState,
     id: &str,
     edit: impl Fn(InstallmentPlan) -> F,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PlanView>> {
     let _guard = state.db.write_guard().await;
     for _ in 0..OWNER_RETRIES {
         let mut tx = state.db.pool.begin().await?;
@@ -116,15 +150,15 @@ async fn edit_plan<F: CoreFn<Output = InstallmentPlan>>(
             // Its device was re-assigned meanwhile: start over under the new owner's lock.
             continue;
         }
-        if row.kind != "installments" {
+        let Some(plan) = row.installments() else {
             return Err(ApiError::conflict("only installment plans have a total and installments to edit"));
-        }
-        let edited = state.core(edit(row.installments()?))?;
+        };
+        let edited = state.core(edit(plan.clone()))?;
         repo::update_plan_body(&mut *tx, id, &edited).await?;
         tx.commit().await?;
-        row.body = serde_json::to_value(&edited).map_err(ApiError::internal)?;
+        row.plan = PlanBody::Installments(edited);
         row.version += 1;
-        return Ok(Json(plan_json(state, &row)?));
+        return Ok(Json(plan_view(state, &row)?));
     }
     Err(ApiError::conflict("the plan changed owner while it was edited; try again"))
 }

@@ -6,17 +6,19 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::NaiveDate;
 use micropower_core::api::{
-    CustomerInput, Manufacturer, PlanInput, RegisteredPlan, Registration, RegistrationContext, RegistrationRequest,
+    Customer, CustomerInput, DeviceKind, PlanInput, RegisteredPlan, Registration, RegistrationContext,
+    RegistrationRequest, TokenScheme,
 };
 use micropower_core::calls;
-use serde_json::{json, Value};
-use sqlx::Row;
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse, Body};
 use crate::ids::{new_id, now_rfc3339};
-use crate::payments::NewPayment;
-use crate::repo::{self, PlanRow};
+use crate::payments::{NewPayment, PaymentAnswer};
+use crate::repo::{self, OpenPaygoSettings, PlanBody, PlanRow};
+use crate::routes::plans::{plan_view, PlanView};
 use crate::state::AppState;
 
 /// What a sale says about its down payment (domain.md §4.1, §7: a down payment paid at the sale is a payment).
@@ -41,7 +43,7 @@ impl DownPayment {
                 // Not a boolean: left for the core's parse to refuse with its field.
                 Some(_) => return Ok(down),
             }
-            map.insert("down_payment_paid".into(), json!(false));
+            map.insert("down_payment_paid".into(), Value::Bool(false));
         }
         if let Some(provider) =
             provider_in.and_then(Value::as_object_mut).and_then(|m| m.remove("down_payment_provider"))
@@ -60,9 +62,11 @@ impl DownPayment {
 pub async fn register(
     State(state): State<AppState>,
     Body(mut body): Body<Value>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Registered>)> {
+    // The body is the core's `RegistrationRequest` plus the server's down-payment fields: patched as JSON
+    // (its open shape, before the core's parse names any field it refuses), then parsed once.
     if let Some(map) = body.as_object_mut() {
-        map.entry("registered_on").or_insert_with(|| json!(state.today()));
+        map.entry("registered_on").or_insert_with(|| Value::String(state.today().to_string()));
     }
     let mut plan_in = body.get("plan").cloned();
     let down = DownPayment::take(&mut body, plan_in.as_mut(), "plan.down_payment_provider")?;
@@ -74,7 +78,7 @@ pub async fn register(
 
     let _guard = state.db.write_guard().await;
     let mut tx = state.db.pool.begin().await?;
-    let serial = state.normalize_serial(&request.device.serial).map_err(|e| e.with("field", json!("device.serial")))?;
+    let serial = state.normalize_serial(&request.device.serial).map_err(|e| e.with("field", "device.serial"))?;
     let serial_taken = repo::device(&mut *tx, &serial, "").await?.is_some();
 
     let existing_customer = match &request.customer {
@@ -101,7 +105,7 @@ pub async fn register(
         (CustomerInput::Existing { .. }, None) => String::new(),
     };
     let location = repo::location(&mut *tx, &village_id).await?;
-    let manufacturer = load_manufacturer(&mut tx, &request.device.manufacturer_id).await?;
+    let manufacturer = repo::manufacturer(&mut *tx, &request.device.manufacturer_id).await?;
     let tariff = match &request.device.tariff_id {
         Some(id) => repo::tariff(&mut *tx, id).await?.map(|(_, t)| t),
         None => None,
@@ -132,16 +136,29 @@ pub async fn register(
     insert_device(&state, &mut tx, &registration, plan.as_ref().map(|p| p.id.as_str())).await?;
     tx.commit().await?;
     tracing::info!(serial = %registration.device.serial, customer = %registration.customer.id, "device registered");
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "customer": registration.customer,
-            "new_customer": registration.new_customer,
-            "device": device_json(&registration),
-            "plan": plan.map(|p| crate::routes::plans::plan_json(&state, &p)).transpose()?,
-            "down_payment": down_payment,
-        })),
-    ))
+    let plan = plan.map(|p| plan_view(&state, &p)).transpose()?;
+    let device = DeviceView::of(&registration);
+    let Registration { customer, new_customer, .. } = registration;
+    Ok((StatusCode::CREATED, Json(Registered { customer, new_customer, device, plan, down_payment })))
+}
+
+/// The answer of `POST /v1/registrations`.
+#[derive(Serialize)]
+pub struct Registered {
+    customer: Customer,
+    new_customer: bool,
+    device: DeviceView,
+    plan: Option<PlanView>,
+    /// The down payment paid at the sale, as a payment's answer.
+    down_payment: Option<PaymentAnswer>,
+}
+
+/// The answer of `POST /v1/customers/{id}/plans`: the plan, and its down payment paid at the sale.
+#[derive(Serialize)]
+pub struct SoldPlan {
+    #[serde(flatten)]
+    plan: PlanView,
+    down_payment: Option<PaymentAnswer>,
 }
 
 /// `POST /v1/customers/{id}/plans`: sell an appliance without a device. Besides the plan, the body may say
@@ -150,7 +167,8 @@ pub async fn sell_plan(
     State(state): State<AppState>,
     Path(customer_id): Path<String>,
     Body(mut body): Body<Value>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<SoldPlan>)> {
+    // The core's `PlanInput` plus the server's down-payment fields, taken out before the core's parse.
     let mut sale = serde_json::Map::new();
     if let Some(paid) = body.as_object_mut().and_then(|m| m.remove("down_payment_paid")) {
         sale.insert("down_payment_paid".into(), paid);
@@ -172,11 +190,7 @@ pub async fn sell_plan(
     let plan = state.core(calls::CreatePlan { id: new_id(), plan: plan_in, down_payment_paid: paid })?;
     let (row, down_payment) = sell(&state, &mut tx, &plan, &customer_id, None, &down, state.today()).await?;
     tx.commit().await?;
-    let mut answer = crate::routes::plans::plan_json(&state, &row)?;
-    if let Some(map) = answer.as_object_mut() {
-        map.insert("down_payment".into(), json!(down_payment));
-    }
-    Ok((StatusCode::CREATED, Json(answer)))
+    Ok((StatusCode::CREATED, Json(SoldPlan { plan: plan_view(&state, &row)?, down_payment })))
 }
 
 /// Stores a sold plan, and, when its down payment was paid at the sale, that payment: a payment of its own
@@ -191,7 +205,7 @@ async fn sell(
     serial: Option<&str>,
     down: &DownPayment,
     sold_on: NaiveDate,
-) -> ApiResult<(PlanRow, Option<Value>)> {
+) -> ApiResult<(PlanRow, Option<PaymentAnswer>)> {
     let mut row = store_plan(tx, plan, customer_id, serial).await?;
     let amount = match plan {
         RegisteredPlan::Installments { plan, .. } if down.paid => {
@@ -202,7 +216,7 @@ async fn sell(
     let Some(amount) = amount else { return Ok((row, None)) };
     // The customer's lock, as for every payment of theirs: the credit balance read here is theirs alone.
     crate::payments::lock_customer(state, tx, customer_id).await?;
-    let currency = micropower_core::api::Currency::parse(&row.currency)?;
+    let currency = row.currency;
     let allocation = crate::payments::plan_allocation(state, tx, &row, amount, currency).await?;
     let payment_id = new_id();
     let answer = crate::payments::answer(&payment_id, serial, Some(&row.id), &allocation, &[]);
@@ -220,26 +234,10 @@ async fn sell(
     };
     crate::payments::record(tx, &payment, &allocation, &answer).await?;
     if let Some(paid) = allocation.plans.iter().find(|p| p.id == row.id) {
-        row.body = serde_json::to_value(paid).map_err(ApiError::internal)?;
+        row.plan = PlanBody::Installments(paid.clone());
     }
     tracing::info!(plan = %row.id, payment = %payment_id, amount = %amount, "down payment recorded");
     Ok((row, Some(answer)))
-}
-
-async fn load_manufacturer(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> ApiResult<Option<Manufacturer>> {
-    let row = sqlx::query("SELECT id, name, device_kinds, token_scheme FROM manufacturers WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let kinds: String = row.try_get("device_kinds")?;
-    let scheme: String = row.try_get("token_scheme")?;
-    Ok(Some(Manufacturer {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        device_kinds: serde_json::from_str(&kinds).map_err(ApiError::internal)?,
-        token_scheme: serde_json::from_value(json!(scheme)).map_err(ApiError::internal)?,
-    }))
 }
 
 async fn insert_customer(
@@ -266,7 +264,7 @@ async fn insert_customer(
             .map_err(|e| {
                 if repo::is_unique_violation(&e) {
                     ApiError::conflict(format!("phone {phone} belongs to another customer"))
-                        .with("field", json!("customer.phone"))
+                        .with("field", "customer.phone")
                 } else {
                     e.into()
                 }
@@ -281,22 +279,19 @@ async fn store_plan(
     customer_id: &str,
     serial: Option<&str>,
 ) -> ApiResult<PlanRow> {
-    let (kind, appliance, id, currency, body) = match plan {
+    let (appliance, id, currency, body) = match plan {
         RegisteredPlan::Installments { appliance, plan } => {
-            ("installments", appliance, &plan.id, plan.currency.code(), serde_json::to_value(plan))
+            (appliance, &plan.id, plan.currency, PlanBody::Installments(plan.clone()))
         }
-        RegisteredPlan::Eaas { appliance, plan } => {
-            ("eaas", appliance, &plan.id, plan.currency.code(), serde_json::to_value(plan))
-        }
+        RegisteredPlan::Eaas { appliance, plan } => (appliance, &plan.id, plan.currency, PlanBody::Eaas(plan.clone())),
     };
     let row = PlanRow {
         id: id.clone(),
         customer_id: customer_id.to_owned(),
         serial: serial.map(str::to_owned),
-        kind: kind.to_owned(),
         appliance: appliance.clone(),
-        currency: currency.to_owned(),
-        body: body.map_err(ApiError::internal)?,
+        currency,
+        plan: body,
         version: 1,
     };
     repo::insert_plan(&mut **tx, &row).await?;
@@ -312,13 +307,9 @@ async fn insert_device(
     let d = &registration.device;
     let (settings, sealed, count) = match &d.openpaygo {
         Some(opg) => {
-            let mut settings = serde_json::to_value(opg).map_err(ApiError::internal)?;
-            if let Some(map) = settings.as_object_mut() {
-                map.remove("secret_key");
-                map.remove("count");
-            }
+            let settings = serde_json::to_string(&OpenPaygoSettings::from(opg)).map_err(ApiError::internal)?;
             (
-                Some(settings.to_string()),
+                Some(settings),
                 Some(state.sealer.seal(crate::crypto::Slot::openpaygo_key(&d.serial), opg.secret_key.trim())?),
                 Some(i64::from(opg.count)),
             )
@@ -334,7 +325,7 @@ async fn insert_device(
     .bind(&d.serial_raw)
     .bind(d.kind.as_str())
     .bind(&d.manufacturer_id)
-    .bind(json!(d.token_scheme).as_str().unwrap_or_default().to_owned())
+    .bind(repo::token_scheme_name(d.token_scheme))
     .bind(&d.tariff_id)
     .bind(plan_id)
     .bind(&d.owner_id)
@@ -352,7 +343,7 @@ async fn insert_device(
                 "duplicate_serial",
                 format!("serial {} is already registered", d.serial),
             )
-            .with("field", json!("device.serial"))
+            .with("field", "device.serial")
         } else {
             e.into()
         }
@@ -361,17 +352,32 @@ async fn insert_device(
 }
 
 /// The registered device as the API shows it: never the OpenPAYGO key.
-fn device_json(registration: &Registration) -> Value {
-    let d = &registration.device;
-    json!({
-        "serial": d.serial,
-        "serial_raw": d.serial_raw,
-        "kind": d.kind,
-        "manufacturer_id": d.manufacturer_id,
-        "token_scheme": d.token_scheme,
-        "tariff_id": d.tariff_id,
-        "customer_id": d.owner_id,
-        "registered_on": d.registered_on,
-        "token_count": d.openpaygo.as_ref().map(|o| o.count),
-    })
+#[derive(Serialize)]
+pub struct DeviceView {
+    serial: String,
+    serial_raw: String,
+    kind: DeviceKind,
+    manufacturer_id: String,
+    token_scheme: TokenScheme,
+    tariff_id: Option<String>,
+    customer_id: String,
+    registered_on: NaiveDate,
+    token_count: Option<u32>,
+}
+
+impl DeviceView {
+    fn of(registration: &Registration) -> Self {
+        let d = &registration.device;
+        DeviceView {
+            serial: d.serial.clone(),
+            serial_raw: d.serial_raw.clone(),
+            kind: d.kind,
+            manufacturer_id: d.manufacturer_id.clone(),
+            token_scheme: d.token_scheme,
+            tariff_id: d.tariff_id.clone(),
+            customer_id: d.owner_id.clone(),
+            registered_on: d.registered_on,
+            token_count: d.openpaygo.as_ref().map(|o| o.count),
+        }
+    }
 }

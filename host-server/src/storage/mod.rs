@@ -1,0 +1,6 @@
+//! The storage layer: typed rows and the queries that read and write them. Handlers call the functions
+//! here; SQL text and column names stay inside.
+
+pub mod column;
+pub mod payments;
+pub mod tokens;
