@@ -36,7 +36,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let seconds: f64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(2.0);
     let rounds: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(5);
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/allocate_payment.json");
+    let root = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    let path = std::path::Path::new(&root).join("../tests/vectors/allocate_payment.json");
     let vector: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
     let case = vector.pointer("/cases/0").ok_or("no case")?;
     let input = case.get("input").ok_or("no input")?.clone();

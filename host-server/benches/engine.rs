@@ -16,7 +16,11 @@ use micropower_server::engine::{Engine, NativeEngine, WasmConfig, WasmEngine};
 use serde_json::Value;
 
 fn allocate_payment_case() -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/allocate_payment.json");
+    // Read at run time (cargo sets it): a test binary built in another clone sharing the target
+    // directory, and found fresh here, would otherwise look in that clone.
+    let path =
+        PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()))
+            .join("../tests/vectors/allocate_payment.json");
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     doc["cases"][0].clone()
 }
