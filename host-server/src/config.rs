@@ -25,6 +25,9 @@ pub struct Config {
     pub secret_key: Option<String>,
     /// `MICROPOWER_DATA_DIR`, default `./data`: the key file (and the SQLite file by default) live here.
     pub data_dir: PathBuf,
+    /// `MICROPOWER_COMPILED_DIR`, default `<data dir>/compiled`: where the wasm engine keeps the guest
+    /// compiled for the next start.
+    pub compiled_dir: PathBuf,
     /// `--demo` or `MICROPOWER_DEMO=1`: seed a small realistic dataset into an empty database.
     pub demo: bool,
     /// Largest request body accepted, in bytes.
@@ -141,6 +144,7 @@ impl Config {
                 });
             }
         }
+        let data_dir = PathBuf::from(var("MICROPOWER_DATA_DIR").unwrap_or_else(|| "./data".into()));
         Ok(Config {
             listen,
             database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://./data/micropower.db".into()),
@@ -148,7 +152,8 @@ impl Config {
             admin_key,
             print_admin_key: args.iter().any(|a| a == "--print-admin-key"),
             secret_key: var("MICROPOWER_SECRET_KEY"),
-            data_dir: PathBuf::from(var("MICROPOWER_DATA_DIR").unwrap_or_else(|| "./data".into())),
+            compiled_dir: var("MICROPOWER_COMPILED_DIR").map_or_else(|| data_dir.join("compiled"), PathBuf::from),
+            data_dir,
             demo,
             body_limit: 256 * 1024,
             vendor_url: var("MICROPOWER_VENDOR_URL"),

@@ -27,10 +27,11 @@ pub enum StartError {
     Other(String),
 }
 
-/// The engine the configuration asks for (the wasm engine compiles the embedded guest: about a second).
-pub fn engine(kind: EngineKind) -> Result<Arc<dyn Engine>, StartError> {
+/// The engine the configuration asks for. The wasm engine compiles the embedded guest (seconds of CPU) on
+/// the first start and keeps it compiled in `compiled_dir` for the next ones.
+pub fn engine(kind: EngineKind, compiled_dir: &std::path::Path) -> Result<Arc<dyn Engine>, StartError> {
     let started = std::time::Instant::now();
-    let engine = crate::engine::new(kind).map_err(|e| StartError::Engine(e.to_string()))?;
+    let engine = crate::engine::new(kind, Some(compiled_dir)).map_err(|e| StartError::Engine(e.to_string()))?;
     tracing::info!(engine = engine.name(), ms = started.elapsed().as_millis() as u64, "core engine ready");
     Ok(engine)
 }
@@ -38,7 +39,7 @@ pub fn engine(kind: EngineKind) -> Result<Arc<dyn Engine>, StartError> {
 /// Everything a running server shares, ready to serve.
 pub async fn state(config: &Config) -> Result<(AppState, Option<NewAdminKey>), StartError> {
     let db = Db::connect(&config.database_url).await?;
-    let engine = engine(config.engine)?;
+    let engine = engine(config.engine, &config.compiled_dir)?;
     let sealer = crate::secrets::load_sealer(&db, config.secret_key.as_deref(), &config.data_dir).await?;
     let delivery = if config.print_admin_key {
         AdminKeyDelivery::Print

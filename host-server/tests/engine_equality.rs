@@ -133,7 +133,7 @@ fn both_engines_refuse_alike_outside_the_vectors() {
 
 #[test]
 fn engine_is_chosen_by_name() {
-    assert_eq!(micropower_server::engine::new("native".parse().unwrap()).unwrap().name(), "native");
+    assert_eq!(micropower_server::engine::new("native".parse().unwrap(), None).unwrap().name(), "native");
     assert!("python".parse::<micropower_server::engine::EngineKind>().is_err());
     assert_eq!(WASM.name(), "wasm");
 }

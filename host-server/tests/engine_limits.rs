@@ -5,6 +5,7 @@
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
+use micropower_server::engine::cache::Source;
 use micropower_server::engine::{Engine, EngineError, NativeEngine, WasmConfig, WasmEngine};
 use serde_json::json;
 
@@ -92,5 +93,28 @@ fn a_fresh_instance_per_call_decides_like_reused_instances() {
         assert_eq!(first, NativeEngine.call_text(function, &input), "{function} {input}");
     }
     eprintln!("a call on a new instance (instantiate + warm-up + call) took {:?}", started.elapsed() / 3);
-    assert_eq!(fresh.idle_instances(), 0, "an instance that served its one call is not kept");
+    // Each retired instance is replaced off the callers' path, up to the pool's size and no further.
+    let slots = fresh.config().max_concurrent as usize;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while fresh.idle_instances() < slots {
+        assert!(Instant::now() < deadline, "the pool was not refilled: {} of {slots}", fresh.idle_instances());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(fresh.idle_instances(), slots, "more instances kept than the pool holds");
+}
+
+/// The first start compiles the guest and keeps it; the next loads it, and decides alike.
+#[test]
+fn the_compiled_guest_is_kept_for_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = WasmEngine::with_cache(WasmConfig::default(), dir.path()).expect("wasm engine");
+    assert_eq!(first.source(), Source::CompiledAndCached);
+    let started = Instant::now();
+    let second = WasmEngine::with_cache(WasmConfig::default(), dir.path()).expect("wasm engine");
+    eprintln!("a start from the kept guest took {:?}", started.elapsed());
+    assert_eq!(second.source(), Source::Cached);
+    let (input, want) = round_money();
+    assert_eq!(second.call_text("round_money", &input), Ok(want.clone()));
+    assert_eq!(first.call_text("round_money", &input), Ok(want));
 }

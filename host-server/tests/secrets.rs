@@ -288,7 +288,8 @@ on_both!(rotate_secret_key);
 fn a_mistyped_openpaygo_key_is_not_echoed() {
     let mistyped = "a29ab82edc5fbbc41ec9530f6dac86zz";
     for kind in [EngineKind::Native, EngineKind::Wasm] {
-        let engine = micropower_server::server::engine(kind).unwrap();
+        let compiled = tempfile::tempdir().unwrap();
+        let engine = micropower_server::server::engine(kind, compiled.path()).unwrap();
         let e = engine
             .call(micropower_core::calls::OpenpaygoGenerate {
                 secret_key: mistyped.into(),

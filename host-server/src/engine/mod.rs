@@ -21,6 +21,8 @@
 //! and the SQLite writer needs the decision in its own task anyway. The rare slow calls (a new instance, a
 //! runaway guest) hold one worker for a fraction of a second; they do not stop the others.
 
+#[cfg(feature = "wasm-engine")]
+pub mod cache;
 mod native;
 #[cfg(feature = "wasm-engine")]
 mod wasm;
@@ -136,14 +138,20 @@ impl std::str::FromStr for EngineKind {
     }
 }
 
-/// Builds the engine of that kind; the wasm engine compiles the embedded component and warms one instance
-/// (a few seconds of CPU).
-pub fn new(kind: EngineKind) -> Result<Arc<dyn Engine>, EngineError> {
+/// Builds the engine of that kind. The wasm engine compiles the embedded component (a few seconds of CPU),
+/// or loads it from `cache_dir` where an earlier start kept it compiled, and warms its instances.
+pub fn new(kind: EngineKind, cache_dir: Option<&std::path::Path>) -> Result<Arc<dyn Engine>, EngineError> {
     Ok(match kind {
         #[cfg(feature = "wasm-engine")]
-        EngineKind::Wasm => Arc::new(WasmEngine::new(WasmConfig::default())?),
+        EngineKind::Wasm => Arc::new(match cache_dir {
+            Some(dir) => WasmEngine::with_cache(WasmConfig::default(), dir)?,
+            None => WasmEngine::new(WasmConfig::default())?,
+        }),
         #[cfg(not(feature = "wasm-engine"))]
-        EngineKind::Wasm => return Err(EngineError::Internal(NO_WASM_ENGINE.to_owned())),
+        EngineKind::Wasm => {
+            let _ = cache_dir;
+            return Err(EngineError::Internal(NO_WASM_ENGINE.to_owned()));
+        }
         EngineKind::Native => Arc::new(NativeEngine),
     })
 }
@@ -155,7 +163,7 @@ pub fn from_env() -> Result<Arc<dyn Engine>, EngineError> {
         Err(std::env::VarError::NotPresent) => EngineKind::default(),
         Err(e) => return Err(EngineError::Internal(format!("MICROPOWER_CORE: {e}"))),
     };
-    new(kind)
+    new(kind, None)
 }
 
 #[cfg(test)]
@@ -175,7 +183,7 @@ mod tests {
         } else {
             assert!(matches!(&parsed, Err(EngineError::Internal(m)) if m.contains("wasm-engine")), "{parsed:?}");
             assert_eq!(EngineKind::default(), EngineKind::Native);
-            assert!(new(EngineKind::Wasm).is_err());
+            assert!(new(EngineKind::Wasm, None).is_err());
         }
     }
 }

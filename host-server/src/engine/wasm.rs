@@ -1,8 +1,10 @@
 //! The core as a WebAssembly component inside wasmtime.
 //!
-//! At start: the embedded component (built by `build.rs` from `host-server/guest`) is compiled once, linked
-//! against an empty WASI (`wasmtime_wasi::p2::add_to_linker_sync`) and pre-instantiated once
-//! ([`InstancePre`](wasmtime::component::InstancePre)); one instance is created and warmed.
+//! At start: the embedded component (built by `build.rs` from `host-server/guest`) is compiled, or loaded
+//! from the data directory where an earlier start kept it compiled ([`super::cache`]), linked against an
+//! empty WASI (`wasmtime_wasi::p2::add_to_linker_sync`) and pre-instantiated once
+//! ([`InstancePre`](wasmtime::component::InstancePre)); one instance is created and warmed, the rest of the
+//! pool is warmed on a background thread.
 //!
 //! Instances: each lives in its own [`Store`] (its own memory, [`StoreLimits`] and fuel), taken from the
 //! pooling allocator. A new instance first runs the guest's `warm-up` export under
@@ -19,18 +21,25 @@
 //! depends on what the instance served before). A call refused memory on a reused instance is retried once
 //! on a new instance, so a fragmented heap never decides an outcome.
 //!
-//! Concurrency: at most [`WasmConfig::max_concurrent`] calls run at once (the pool's size); further
-//! callers wait for a free slot.
+//! Concurrency: at most [`WasmConfig::max_concurrent`] calls run at once; further callers wait for a free
+//! slot. The default is the number of threads that can call at once (the runtime's workers, one per core,
+//! and the SQLite writer), so nobody waits and no instance is kept that no caller can use: each holds about
+//! 5 MiB once warm.
+//!
+//! Replacement: an instance retired (worn out, trapped, stopped by a limit) is replaced by a background
+//! thread, so the 0.1 s warm-up of its successor lands in no request, nor in a writer's batch.
 
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{
     Config, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, StoreLimits,
     StoreLimitsBuilder, Trap,
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::cache::{self, Source};
 use super::{Engine, EngineError};
 
 #[allow(missing_docs, clippy::all, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -61,18 +70,20 @@ pub struct WasmConfig {
     pub memory_bytes: usize,
     /// Calls one instance serves before it is replaced by a new one.
     pub calls_per_instance: u64,
-    /// Calls that may run at once: the size of the instance pool. Further callers wait.
+    /// Calls that may run at once: the number of warm instances kept. Further callers wait.
     pub max_concurrent: u32,
 }
 
 impl Default for WasmConfig {
     fn default() -> Self {
+        // The threads that call the core: tokio's workers (one per core) and SQLite's writer thread.
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         Self {
             fuel: 1_000_000_000,
             warm_up_fuel: 4_000_000_000,
             memory_bytes: 64 << 20,
             calls_per_instance: 100_000,
-            max_concurrent: 8,
+            max_concurrent: u32::try_from(cores + 1).unwrap_or(u32::MAX),
         }
     }
 }
@@ -84,34 +95,53 @@ const TABLES_PER_STORE: u32 = 8;
 
 /// The core inside wasmtime; see the module documentation.
 pub struct WasmEngine {
+    instances: Arc<Instances>,
+    gate: Gate,
+    source: Source,
+}
+
+/// What makes and keeps instances, shared with the threads that warm replacements.
+struct Instances {
     engine: wasmtime::Engine,
     pre: CorePre<State>,
     config: WasmConfig,
-    gate: Gate,
     idle: Mutex<Vec<Instance>>,
 }
 
 impl std::fmt::Debug for WasmEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WasmEngine").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("WasmEngine").field("config", &self.instances.config).finish_non_exhaustive()
     }
 }
 
 impl WasmEngine {
     /// Compiles the embedded guest component, pre-instantiates it and warms one instance.
     pub fn new(config: WasmConfig) -> Result<Self, EngineError> {
-        Self::with_component(config, GUEST_COMPONENT)
+        Self::build(config, GUEST_COMPONENT, None)
+    }
+
+    /// Same as [`WasmEngine::new`], the compiled guest kept in `dir` for the next start (and loaded from it
+    /// when an earlier start kept it there).
+    pub fn with_cache(config: WasmConfig, dir: &Path) -> Result<Self, EngineError> {
+        Self::build(config, GUEST_COMPONENT, Some(dir))
     }
 
     /// Same as [`WasmEngine::new`] with another component of the `core` world (tests, tools).
     pub fn with_component(config: WasmConfig, component: &[u8]) -> Result<Self, EngineError> {
+        Self::build(config, component, None)
+    }
+
+    fn build(config: WasmConfig, component: &[u8], cache_dir: Option<&Path>) -> Result<Self, EngineError> {
         let setup = |what: &str, e: wasmtime::Error| EngineError::Internal(format!("{what}: {e:#}"));
         let n = config.max_concurrent.max(1);
+        // Room for twice the pool: a retired instance's successor may still be warming in the background
+        // while a caller makes one of its own. Slots are address space, not memory.
+        let slots = 2 * n;
         let mut pool = PoolingAllocationConfig::new();
-        pool.total_component_instances(n)
-            .total_core_instances(n * INSTANCES_PER_STORE)
-            .total_memories(n * MEMORIES_PER_STORE)
-            .total_tables(n * TABLES_PER_STORE)
+        pool.total_component_instances(slots)
+            .total_core_instances(slots * INSTANCES_PER_STORE)
+            .total_memories(slots * MEMORIES_PER_STORE)
+            .total_tables(slots * TABLES_PER_STORE)
             .max_core_instances_per_component(INSTANCES_PER_STORE)
             .max_memories_per_component(MEMORIES_PER_STORE)
             .max_tables_per_component(TABLES_PER_STORE)
@@ -119,20 +149,30 @@ impl WasmEngine {
         let mut wt = Config::new();
         wt.allocation_strategy(InstanceAllocationStrategy::Pooling(pool)).consume_fuel(true);
         let engine = wasmtime::Engine::new(&wt).map_err(|e| setup("configuring wasmtime", e))?;
-        let component = Component::new(&engine, component).map_err(|e| setup("compiling the guest", e))?;
+        let (component, source) =
+            cache::component(&engine, component, cache_dir).map_err(|e| setup("compiling the guest", e))?;
+        tracing::debug!(?source, "wasm guest ready");
         let mut linker = Linker::<State>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| setup("linking WASI", e))?;
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| setup("pre-instantiating", e))?;
         let pre = CorePre::new(instance_pre).map_err(|e| setup("checking the guest's exports", e))?;
-        let this = Self { engine, pre, config, gate: Gate::new(n), idle: Mutex::new(Vec::new()) };
-        let first = this.new_instance()?;
-        this.park(first);
-        Ok(this)
+        let instances = Arc::new(Instances { engine, pre, config, idle: Mutex::new(Vec::new()) });
+        let first = instances.new_instance()?;
+        instances.park(first);
+        for _ in 1..n {
+            Instances::replace_in_background(&instances);
+        }
+        Ok(Self { instances, gate: Gate::new(n), source })
     }
 
     /// The limits this engine runs with.
     pub fn config(&self) -> WasmConfig {
-        self.config
+        self.instances.config
+    }
+
+    /// Whether this start compiled the guest or loaded it compiled.
+    pub fn source(&self) -> Source {
+        self.source
     }
 
     /// [`Engine::call_text`], and the fuel the call used (roughly the wasm instructions it ran): for tuning
@@ -150,37 +190,43 @@ impl WasmEngine {
 
     /// Warm instances waiting for a call; for tests and metrics.
     pub fn idle_instances(&self) -> usize {
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.instances.idle.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     /// Runs `f` on an idle instance (or a new one) under a fresh fuel budget; returns the result and the
-    /// fuel used. The instance goes back to the idle list unless it failed or is worn out.
+    /// fuel used. The instance goes back to the idle list unless it failed or is worn out; then a successor
+    /// is warmed in the background.
     fn run<R>(&self, f: impl Fn(&Core, &mut Store<State>) -> wasmtime::Result<R>) -> (Result<R, EngineError>, u64) {
         let _slot = self.gate.enter();
-        let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let instances = &self.instances;
+        let budget = instances.config.fuel;
+        let idle = instances.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
         let reused = idle.is_some();
-        let mut instance = match idle.map_or_else(|| self.new_instance(), Ok) {
+        let mut instance = match idle.map_or_else(|| instances.new_instance(), Ok) {
             Ok(instance) => instance,
             Err(e) => return (Err(e), 0),
         };
-        let (mut result, mut fuel) = instance.run(&f, self.config.fuel);
+        let (mut result, mut fuel) = instance.run(&f, budget);
         if reused && instance.store.data().limits.hit.is_some() {
             // Memory refused on an instance that served other calls before: its heap's history must not
             // decide this call, so try once more on a new instance.
             drop(instance);
-            instance = match self.new_instance() {
+            Instances::replace_in_background(instances);
+            instance = match instances.new_instance() {
                 Ok(instance) => instance,
                 Err(e) => return (Err(e), fuel),
             };
-            (result, fuel) = instance.run(&f, self.config.fuel);
+            (result, fuel) = instance.run(&f, budget);
         }
-        if result.is_ok() {
-            self.park(instance);
+        // A failed or worn instance is dropped here, before `_slot` lets the next caller in.
+        if result.is_err() || !instances.park(instance) {
+            Instances::replace_in_background(instances);
         }
-        // A failed instance is dropped here, before `_slot` lets the next caller in.
         (result, fuel)
     }
+}
 
+impl Instances {
     /// A new store and instance under this engine's limits, warmed up.
     fn new_instance(&self) -> Result<Instance, EngineError> {
         let mut store = Store::new(&self.engine, State::new(&self.config));
@@ -193,12 +239,36 @@ impl WasmEngine {
         Ok(Instance { store, core: warmed?, calls: 0 })
     }
 
-    /// Returns a healthy instance to the idle list, unless it has served its share or grown too big.
-    fn park(&self, instance: Instance) {
+    /// Returns a healthy instance to the idle list; false (the instance dropped) when it has served its
+    /// share or grown too big.
+    fn park(&self, instance: Instance) -> bool {
         let worn = instance.calls >= self.config.calls_per_instance
             || instance.store.data().limits.memory > self.config.memory_bytes / 2;
         if !worn {
-            self.idle.lock().unwrap_or_else(PoisonError::into_inner).push(instance);
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            // More than one per slot can exist for a moment (a caller made one while a successor warmed);
+            // the extra one is dropped, not kept.
+            if idle.len() < self.config.max_concurrent.max(1) as usize {
+                idle.push(instance);
+            }
+        }
+        !worn
+    }
+
+    /// Warms a new instance on a thread of its own and parks it, so that no caller waits for it.
+    fn replace_in_background(this: &Arc<Self>) {
+        let instances = Arc::clone(this);
+        let spawned = std::thread::Builder::new().name("wasm-warm-up".into()).spawn(move || {
+            match instances.new_instance() {
+                Ok(instance) => {
+                    instances.park(instance);
+                }
+                // The next caller that finds no idle instance makes one itself, and meets the failure there.
+                Err(e) => tracing::warn!("warming a wasm instance in the background failed: {e}"),
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start a thread to warm a wasm instance: {e}");
         }
     }
 }

@@ -58,6 +58,8 @@ pub fn test_config(database_url: String, data_dir: &std::path::Path, engine: Eng
         print_admin_key: false,
         secret_key: Some(secret_key()),
         data_dir: data_dir.to_owned(),
+        // One compiled guest for every test server of this build: each compiling its own cost seconds.
+        compiled_dir: std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled-guest"),
         demo: false,
         body_limit: 64 * 1024,
         vendor_url: None,
