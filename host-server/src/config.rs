@@ -50,12 +50,15 @@ pub enum Command {
     Restore { file: PathBuf, force: bool },
     /// `rotate-secret-key`: re-seal every secret under a new key (servers stopped).
     RotateSecretKey,
+    /// `compile-guest`: compile the wasm engine's guest into `MICROPOWER_COMPILED_DIR` ahead of the first
+    /// start (an install step: the first start then loads it instead of compiling for seconds).
+    CompileGuest,
 }
 
 /// The usage line printed with a command-line mistake.
 pub const USAGE: &str = "usage: micropower-server [--demo] [--print-admin-key]\n       \
     micropower-server backup <file> [--force]\n       micropower-server restore <file> [--force]\n       \
-    micropower-server rotate-secret-key";
+    micropower-server rotate-secret-key\n       micropower-server compile-guest";
 
 /// The command of `args` (the program's name first); unknown words are refused rather than ignored, so that a
 /// mistyped flag does not silently start a server without it.
@@ -76,6 +79,7 @@ pub fn command(args: &[String]) -> Result<Command, ConfigError> {
         ["backup", file] => Command::Backup { file: PathBuf::from(file), force },
         ["restore", file] => Command::Restore { file: PathBuf::from(file), force },
         ["rotate-secret-key"] => Command::RotateSecretKey,
+        ["compile-guest"] => Command::CompileGuest,
         ["backup" | "restore"] => return Err(bad("name the backup file".into())),
         [word, ..] => return Err(bad(format!("unexpected {word:?}"))),
     };
@@ -83,7 +87,9 @@ pub fn command(args: &[String]) -> Result<Command, ConfigError> {
         Command::Serve if force => Err(bad("--force is for backup and restore".into())),
         Command::Serve => Ok(command),
         _ if serve_flags => Err(bad("--demo and --print-admin-key are for serving".into())),
-        Command::RotateSecretKey if force => Err(bad("--force is for backup and restore".into())),
+        Command::RotateSecretKey | Command::CompileGuest if force => {
+            Err(bad("--force is for backup and restore".into()))
+        }
         _ => Ok(command),
     }
 }
@@ -182,6 +188,33 @@ mod tests {
 
     fn with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         Config::from_vars(&[], |name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned()))
+    }
+
+    fn words(words: &[&str]) -> Result<Command, ConfigError> {
+        let args: Vec<String> =
+            std::iter::once("micropower-server").chain(words.iter().copied()).map(String::from).collect();
+        command(&args)
+    }
+
+    #[test]
+    fn commands_are_read_and_misplaced_options_refused() {
+        assert!(matches!(words(&[]), Ok(Command::Serve)));
+        assert!(matches!(words(&["compile-guest"]), Ok(Command::CompileGuest)));
+        assert!(matches!(words(&["rotate-secret-key"]), Ok(Command::RotateSecretKey)));
+        assert!(matches!(words(&["backup", "b.db", "--force"]), Ok(Command::Backup { force: true, .. })));
+        assert!(words(&["compile-guest", "--force"]).is_err());
+        assert!(words(&["compile-guest", "--demo"]).is_err());
+        assert!(words(&["compile"]).is_err());
+    }
+
+    #[test]
+    fn the_compiled_guest_lives_in_the_data_directory_unless_told_otherwise() {
+        assert_eq!(
+            with(&[("MICROPOWER_DATA_DIR", "/srv/mp")]).unwrap().compiled_dir,
+            PathBuf::from("/srv/mp/compiled")
+        );
+        let elsewhere = with(&[("MICROPOWER_DATA_DIR", "/srv/mp"), ("MICROPOWER_COMPILED_DIR", "/var/cache/mp")]);
+        assert_eq!(elsewhere.unwrap().compiled_dir, PathBuf::from("/var/cache/mp"));
     }
 
     #[test]

@@ -44,6 +44,7 @@ async fn main() -> ExitCode {
             return copied("restore", micropower_server::backup::restore(&config.database_url, &file, force).await)
         }
         Command::RotateSecretKey => return rotate_secret_key(&config).await,
+        Command::CompileGuest => return compile_guest(&config),
     }
     let (state, new_admin_key) = match server::state(&config).await {
         Ok(s) => s,
@@ -154,6 +155,20 @@ fn copied(
 }
 
 /// `rotate-secret-key`: every sealed secret under a new key; servers must be stopped.
+/// `compile-guest`: the wasm engine built once with its cache, which compiles and keeps the guest.
+fn compile_guest(config: &Config) -> ExitCode {
+    match server::engine(micropower_server::config::EngineKind::Wasm, &config.compiled_dir) {
+        Ok(_) => {
+            println!("compile-guest: the compiled guest is in {}", config.compiled_dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("micropower-server compile-guest: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 async fn rotate_secret_key(config: &Config) -> ExitCode {
     let new_key = std::env::var("MICROPOWER_NEW_SECRET_KEY").ok().filter(|v| !v.trim().is_empty());
     let db = match micropower_server::db::Db::connect(&config.database_url).await {
