@@ -28,7 +28,7 @@ for db in $databases; do
             echo "== $db, $engine engine, $devices meters" >&2
             start_server "$url" "$engine" "$dir" "$port"
             results="$("$bin/micropower-loadgen" --url "http://127.0.0.1:$port" --key "$key" --devices "$devices" \
-                --connections "$connections" --seconds "$seconds" --fsync-dir "$dir" --run-id "$run_id" $setup)"
+                --connections "$connections" --seconds "$seconds" --fsync-dir "$dir" --run-id "$run_id" --server-pid "$server_pid" $setup)"
             setup="--skip-setup"
             stop_server
             while read -r result; do
@@ -36,8 +36,10 @@ for db in $databases; do
 import json, sys
 db, engine, rss, r = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
 ratio = r["payments_per_s"] / r["fsync_per_s"] if r["fsync_per_s"] else float("nan")
+known = lambda v: "–" if v is None else f"{v:g}"
 print(f'| {db} | {engine} | {r["connections"]} | {r["devices"]} | {r["payments_per_s"]:.0f} | {r["p50_ms"]} | {r["p99_ms"]} | '
-      f'{r["fsync_per_s"]:.0f} | {ratio:.2f} | {rss/1024:.0f} MB | {r["errors"]} |')
+      f'{r["p999_ms"]} | {r["max_ms"]} | {known(r["server_cpu_us_per_payment"])} | {known(r["loadgen_cpu_us_per_payment"])} | '
+      f'{known(r["mean_batch"])} | {r["fsync_per_s"]:.0f} | {ratio:.2f} | {rss/1024:.0f} MB | {r["errors"]} |')
 PY
 )"
                 echo "$row" >&2
@@ -47,8 +49,8 @@ PY
     done
 done
 
-table="| database | engine | connections | meters | payments/s | p50 ms | p99 ms | fsync/s (same run) | payments/s ÷ fsync/s | server peak RSS | errors |
-| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+table="| database | engine | connections | meters | payments/s | p50 ms | p99 ms | p99.9 ms | max ms | server CPU µs/payment | loadgen CPU µs/payment | mean batch | fsync/s (same run) | payments/s ÷ fsync/s | server peak RSS | errors |
+| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 $(printf '%s\n' "${rows[@]}")"
 ratios="$(python3 - "$table" <<'PY'
 import sys
@@ -74,8 +76,11 @@ if [ "${1:-}" = "--write" ]; then
 Command (release build; per database and meter count one fresh database, on which a server runs with each
 core engine in turn, native first — the meters are registered once; meters: $device_counts; connections:
 $connections; unique payments for $seconds s per connection count; the fsync rate is a single-threaded 4 KiB
-write + fsync loop in the database's folder, measured right after each load; peak RSS is the server's over
-its whole run, registration included; run on $(date -u +%F) on this project's shared 2-core machine):
+write + fsync loop in the database's folder, measured right after each load; one meter in ten is an
+OpenPAYGO meter (a token generated per payment); CPU per payment is user + system time of the server's
+process (and of the load generator) over the load, divided by the payments answered; mean batch is the
+payments per commit of SQLite's writer; peak RSS is the server's over its whole run, registration included,
+with the guest compiled beforehand (`compile-guest`, as an install does); run on $(date -u +%F) on this project's shared 2-core machine):
 
 \`\`\`sh
 BENCH_DEVICES=\"$device_counts\" BENCH_CONNECTIONS=\"$connections\" BENCH_SECONDS=$seconds scripts/bench-server.sh --write

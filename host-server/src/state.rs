@@ -44,6 +44,9 @@ pub struct Metrics {
     pub payments_unmatched: AtomicU64,
     pub core_calls: AtomicU64,
     pub core_errors: AtomicU64,
+    /// Commits of SQLite's payment writer, and the payments they carried: their ratio is the batch size.
+    pub writer_batches: AtomicU64,
+    pub writer_jobs: AtomicU64,
 }
 
 impl Metrics {

@@ -33,6 +33,8 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         ("micropower_payments_unmatched_total", "Payments queued for an unknown serial.", &m.payments_unmatched),
         ("micropower_core_calls_total", "Calls into the core engine.", &m.core_calls),
         ("micropower_core_errors_total", "Core refusals and engine failures.", &m.core_errors),
+        ("micropower_writer_batches_total", "Commits of SQLite's payment writer.", &m.writer_batches),
+        ("micropower_writer_jobs_total", "Payments those commits carried.", &m.writer_jobs),
     ];
     let mut text = String::new();
     for (name, help, value) in counters {
