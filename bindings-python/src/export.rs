@@ -14,13 +14,12 @@ use micropower_core::api::{
     DeviceKind, EnergyPurchase, EnergySold, GroupBy, InstallmentRecord, Location, ParSummary, PaymentRecord,
     PeriodUnit, PortfolioAtRisk, RevenueReport, Tariff, Village,
 };
+pub use micropower_core::export::{
+    ExportDevice, ExportLine, ExportPayment, ExportPlan, ExportToken, Meta, NamedTariff, PaymentDetails, EXPORT_VERSION,
+};
 use micropower_core::{CoreError, CoreResult};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-/// The export format version this reader knows (`{"type": "meta", "version": 1}`).
-pub const EXPORT_VERSION: u64 = 1;
 
 /// Everything an export holds, as read.
 #[derive(Debug, Clone, Default)]
@@ -53,147 +52,6 @@ pub struct Dataset {
     pub payment_details: Vec<PaymentDetails>,
     /// Lines of a type this reader does not know, by type.
     pub skipped: BTreeMap<String, u64>,
-}
-
-/// The export's first line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Meta {
-    /// The format version.
-    pub version: u64,
-    /// When the server wrote the export (RFC 3339).
-    #[serde(default)]
-    pub exported_at: Option<String>,
-}
-
-/// A tariff line: the core's tariff plus the server's id and name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NamedTariff {
-    /// The server's name for the tariff.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// The tariff (its `id` is the server's).
-    #[serde(flatten)]
-    pub tariff: Tariff,
-}
-
-/// A device line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExportDevice {
-    /// Canonical serial.
-    pub serial: String,
-    /// Meter, SHS or e-bike.
-    pub kind: DeviceKind,
-    /// The owner.
-    #[serde(default)]
-    pub customer_id: Option<String>,
-    /// A meter's tariff.
-    #[serde(default)]
-    pub tariff_id: Option<String>,
-    /// The plan the device was sold on.
-    #[serde(default)]
-    pub plan_id: Option<String>,
-    /// Registration day.
-    #[serde(default)]
-    pub registered_on: Option<NaiveDate>,
-    /// Village → area → cluster.
-    #[serde(default)]
-    pub location: Option<Location>,
-}
-
-/// A plan line; `body` is the plan as the server stores it (installments or EaaS terms).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ExportPlan {
-    /// The plan's id.
-    pub id: String,
-    /// `installments` or `eaas`.
-    pub kind: String,
-    /// What was sold.
-    #[serde(default)]
-    pub appliance: Option<String>,
-    /// The customer.
-    #[serde(default)]
-    pub customer_id: Option<String>,
-    /// The device sold with it, if any.
-    #[serde(default)]
-    pub serial: Option<String>,
-    /// The plan's currency.
-    pub currency: Currency,
-    /// The plan itself.
-    #[serde(default)]
-    pub body: Value,
-}
-
-/// A token line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExportToken {
-    /// The token's id.
-    pub id: String,
-    /// The device.
-    pub serial: String,
-    /// The payment that bought it (none for operator tokens).
-    #[serde(default)]
-    pub payment_id: Option<String>,
-    /// `energy`, `add_time`, `set_time`, `unlock`, `counter_sync`.
-    pub kind: String,
-    /// `kwh`, `days`, or none.
-    #[serde(default)]
-    pub unit: Option<String>,
-    /// kWh or days.
-    #[serde(with = "micropower_core::wire::dec_opt", default)]
-    pub quantity: Option<Decimal>,
-    /// What the customer types.
-    #[serde(default)]
-    pub code: Option<String>,
-    /// The OpenPAYGO count.
-    #[serde(default)]
-    pub count: Option<u32>,
-    /// The server's token status.
-    #[serde(default)]
-    pub status: Option<String>,
-    /// When it was made (RFC 3339).
-    #[serde(default)]
-    pub created_at: Option<String>,
-}
-
-/// What a payment line carries beyond the core's [`PaymentRecord`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PaymentDetails {
-    /// The serial the payment carried.
-    #[serde(default)]
-    pub serial: Option<String>,
-    /// What was paid.
-    #[serde(with = "micropower_core::wire::dec_opt", default)]
-    pub amount: Option<Decimal>,
-    /// The payment provider.
-    #[serde(default)]
-    pub provider: Option<String>,
-    /// The provider's transaction id.
-    #[serde(default)]
-    pub provider_tx_id: Option<String>,
-    /// When the money arrived (RFC 3339).
-    #[serde(default)]
-    pub received_at: Option<String>,
-    /// The paying customer.
-    #[serde(default)]
-    pub customer_id: Option<String>,
-    /// The server's payment status.
-    #[serde(default)]
-    pub status: Option<String>,
-    /// Money that went to the credit balance.
-    #[serde(with = "micropower_core::wire::dec_opt", default)]
-    pub credit_added: Option<Decimal>,
-    /// Credit spent by this payment.
-    #[serde(with = "micropower_core::wire::dec_opt", default)]
-    pub credit_used: Option<Decimal>,
-}
-
-/// A payment line as it is handed back: the core's record and the rest, in one object.
-#[derive(Serialize)]
-struct PaymentOut<'a> {
-    #[serde(flatten)]
-    record: &'a PaymentRecord,
-    #[serde(flatten)]
-    details: &'a PaymentDetails,
 }
 
 /// Only the `type` of a line, read before the whole line.
@@ -264,10 +122,13 @@ impl ExportReader {
         self.lines += 1;
         let n = self.lines;
         let tag: Tag = serde_json::from_slice(text).map_err(|e| bad_line(n, e))?;
+        let Some(read) = ExportLine::read(&tag.kind, text) else {
+            *self.data.skipped.entry(tag.kind.into_owned()).or_default() += 1;
+            return Ok(());
+        };
         let data = &mut self.data;
-        match tag.kind.as_ref() {
-            "meta" => {
-                let meta: Meta = read(text, n)?;
+        match read.map_err(|e| bad_line(n, e))? {
+            ExportLine::Meta(meta) => {
                 if meta.version != EXPORT_VERSION {
                     return Err(bad_line(
                         n,
@@ -276,29 +137,23 @@ impl ExportReader {
                 }
                 data.meta = Some(meta);
             }
-            "cluster" => data.clusters.push(read(text, n)?),
-            "area" => data.areas.push(read(text, n)?),
-            "village" => data.villages.push(read(text, n)?),
-            "customer" => data.customers.push(read(text, n)?),
-            "tariff" => data.tariffs.push(read(text, n)?),
-            "device" => data.devices.push(read(text, n)?),
-            "plan" => data.plans.push(read(text, n)?),
-            "token" => data.tokens.push(read(text, n)?),
-            "installment" => data.installments.push(read(text, n)?),
-            "access_rate" => data.access_rates.push(read(text, n)?),
-            "payment" => {
-                // The core's record ignores the other fields; the details read only those.
-                data.payments.push(read(text, n)?);
-                data.payment_details.push(read(text, n)?);
+            ExportLine::Cluster(c) => data.clusters.push(c),
+            ExportLine::Area(a) => data.areas.push(a),
+            ExportLine::Village(v) => data.villages.push(v),
+            ExportLine::Customer(c) => data.customers.push(c),
+            ExportLine::Tariff(t) => data.tariffs.push(t),
+            ExportLine::Device(d) => data.devices.push(d),
+            ExportLine::Plan(p) => data.plans.push(p),
+            ExportLine::Token(t) => data.tokens.push(t),
+            ExportLine::Installment(i) => data.installments.push(i),
+            ExportLine::AccessRate(a) => data.access_rates.push(a),
+            ExportLine::Payment(p) => {
+                data.payments.push(p.record);
+                data.payment_details.push(p.details);
             }
-            other => *data.skipped.entry(other.to_owned()).or_default() += 1,
         }
         Ok(())
     }
-}
-
-fn read<'a, T: Deserialize<'a>>(text: &'a [u8], line: u64) -> CoreResult<T> {
-    serde_json::from_slice(text).map_err(|e| bad_line(line, e))
 }
 
 /// Which records a filtered dataset keeps: all the given fields must match (`None` matches anything).
@@ -403,7 +258,7 @@ impl Dataset {
                     .payments
                     .iter()
                     .zip(&self.payment_details)
-                    .map(|(record, details)| PaymentOut { record, details })
+                    .map(|(record, details)| ExportPayment { record: record.clone(), details: details.clone() })
                     .collect::<Vec<_>>(),
             ),
             "skipped" => serde_json::to_string(&self.skipped),
@@ -684,7 +539,7 @@ mod tests {
     #[test]
     fn tables_come_back_as_json() {
         let data = read_in_chunks(EXPORT.len());
-        let payments: Value = serde_json::from_str(&data.table_json("payments").unwrap()).unwrap();
+        let payments: serde_json::Value = serde_json::from_str(&data.table_json("payments").unwrap()).unwrap();
         assert_eq!(payments[0]["serial"], "MTR1");
         assert_eq!(payments[0]["lines"][0]["amount"], "1000");
         assert!(data.table_json("nope").is_err());

@@ -15,6 +15,7 @@ pub mod allocation;
 pub mod api;
 pub mod calls;
 pub mod error;
+pub mod export;
 pub mod json;
 pub mod money;
 mod num;

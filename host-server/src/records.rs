@@ -1,16 +1,22 @@
-//! The flat records the core's reports read (`report::PaymentRecord`, `report::InstallmentRecord`), built
-//! from the database. The export writes the same records, so an analyst's reports equal the server's.
+//! The records of the export (`micropower_core::export`), read from the database. The reports read the same
+//! records (`report::PaymentRecord`, `report::InstallmentRecord`, `report::AccessRateRecord`), so an
+//! analyst's reports equal the server's.
 
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use micropower_core::api::{AccessRateState, DeviceKind, InstallmentPlan, Location, Tariff};
+use micropower_core::api::{
+    AccessRateRecord, AccessRateState, AllocationKind, AllocationLine, CatchmentArea, Cluster, Currency, Customer,
+    DeviceKind, InstallmentPlan, InstallmentRecord, Location, PaymentRecord, Tariff, Village,
+};
+use micropower_core::export::{
+    ExportDevice, ExportLine, ExportPayment, ExportPlan, ExportToken, NamedTariff, PaymentDetails,
+};
 use rust_decimal::Decimal;
-use serde_json::{json, Value};
 use sqlx::AnyPool;
 
 use crate::error::{ApiError, ApiResult};
-use crate::payments::{LineKind, PaymentStatus};
+use crate::payments::{LineKind, PaymentStatus, QuantityUnit, TokenKind, TokenStatus};
 use crate::repo::StoredAccess;
 use crate::storage::column::Text;
 
@@ -62,7 +68,8 @@ struct PaymentRow {
     customer_id: Option<String>,
     #[sqlx(try_from = "Text<Decimal>")]
     amount: Decimal,
-    currency: String,
+    #[sqlx(try_from = "Text<Currency>")]
+    currency: Currency,
     received_at: String,
     #[sqlx(try_from = "Text<PaymentStatus>")]
     status: PaymentStatus,
@@ -70,39 +77,58 @@ struct PaymentRow {
     device_kind: Option<DeviceKind>,
 }
 
-/// One payment record per applied payment: a superset of the core's `PaymentRecord`, its `received_on` the
-/// business day of its instant in `zone`.
+/// The allocation kind of a journal line that is one of the payment's allocation lines (not credit).
+fn allocation_kind(kind: LineKind) -> Option<AllocationKind> {
+    match kind {
+        LineKind::Installment => Some(AllocationKind::Installment),
+        LineKind::AccessRate => Some(AllocationKind::AccessRate),
+        LineKind::Energy => Some(AllocationKind::Energy),
+        LineKind::Eaas => Some(AllocationKind::Eaas),
+        LineKind::Credit | LineKind::CreditUsed => None,
+    }
+}
+
+/// A payment's allocation lines and the credit it added and used.
+#[derive(Default)]
+struct Journal {
+    lines: Vec<AllocationLine>,
+    credit_added: Decimal,
+    credit_used: Decimal,
+}
+
+/// One payment record per applied payment: the core's `PaymentRecord` with the rest of the payment, its
+/// `received_on` the business day of its instant in `zone`.
 pub async fn payments(
     pool: &AnyPool,
     locations: &HashMap<String, Location>,
     zone: chrono_tz::Tz,
-) -> ApiResult<Vec<Value>> {
+) -> ApiResult<Vec<ExportPayment>> {
     let lines: Vec<JournalRow> = sqlx::query_as(
         "SELECT payment_id, kind, amount, plan_id, installment, quantity FROM allocations ORDER BY payment_id, line_no",
     )
     .fetch_all(pool)
     .await?;
-    let mut by_payment: HashMap<String, (Vec<Value>, Decimal, Decimal)> = HashMap::new();
+    let mut by_payment: HashMap<String, Journal> = HashMap::new();
     for r in lines {
-        let entry = by_payment.entry(r.payment_id).or_insert_with(|| (Vec::new(), Decimal::ZERO, Decimal::ZERO));
-        match r.kind {
-            LineKind::Credit => entry.1 = r.amount,
-            LineKind::CreditUsed => entry.2 = r.amount,
-            _ => {
-                let mut line = json!({"kind": r.kind, "amount": r.amount});
-                if let Some(map) = line.as_object_mut() {
-                    if let Some(p) = r.plan_id {
-                        map.insert("plan_id".into(), json!(p));
-                    }
-                    if let Some(n) = r.installment {
-                        map.insert("installment".into(), json!(n));
-                    }
-                    if let Some(q) = r.quantity {
-                        map.insert("quantity".into(), json!(q));
-                    }
-                }
-                entry.0.push(line);
+        let journal = by_payment.entry(r.payment_id).or_default();
+        match (r.kind, allocation_kind(r.kind)) {
+            (LineKind::Credit, _) => journal.credit_added = r.amount,
+            (LineKind::CreditUsed, _) => journal.credit_used = r.amount,
+            (_, Some(kind)) => {
+                let installment = r
+                    .installment
+                    .map(u32::try_from)
+                    .transpose()
+                    .map_err(|e| ApiError::internal(format!("installment number: {e}")))?;
+                journal.lines.push(AllocationLine {
+                    kind,
+                    amount: r.amount,
+                    plan_id: r.plan_id,
+                    installment,
+                    quantity: r.quantity,
+                });
             }
+            (_, None) => {}
         }
     }
     // A payment to a device-less plan has no device (serial ''): no device kind, and the plan it paid.
@@ -116,35 +142,45 @@ pub async fn payments(
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let received_on = chrono::DateTime::parse_from_rfc3339(&r.received_at)
-            .map(|t| crate::ids::business_day(&t, zone).to_string())
+            .map(|t| crate::ids::business_day(&t, zone))
             .map_err(|e| ApiError::internal(format!("payment {} received_at: {e}", r.id)))?;
-        let (lines, credit_added, credit_used) = by_payment.remove(&r.id).unwrap_or_default();
-        let location = r.customer_id.as_ref().and_then(|c| locations.get(c));
-        out.push(json!({
-            "type": "payment",
-            "payment_id": r.id,
-            "received_on": received_on,
-            "received_at": r.received_at,
-            "currency": r.currency,
-            "device_kind": r.device_kind,
-            "location": location,
-            "lines": lines,
-            "serial": r.serial,
-            "plan_id": r.plan_id,
-            "amount": r.amount,
-            "provider": r.provider,
-            "provider_tx_id": r.provider_tx_id,
-            "customer_id": r.customer_id,
-            "status": r.status,
-            "credit_added": credit_added,
-            "credit_used": credit_used,
-        }));
+        let journal = by_payment.remove(&r.id).unwrap_or_default();
+        // Every payment names a customer with a village: a device payment its owner, a plan payment the
+        // plan's customer.
+        let location = r
+            .customer_id
+            .as_ref()
+            .and_then(|c| locations.get(c))
+            .cloned()
+            .ok_or_else(|| ApiError::internal(format!("payment {} has no customer location", r.id)))?;
+        out.push(ExportPayment {
+            record: PaymentRecord {
+                payment_id: r.id,
+                received_on,
+                currency: r.currency,
+                device_kind: r.device_kind,
+                location,
+                lines: journal.lines,
+            },
+            details: PaymentDetails {
+                serial: r.serial,
+                plan_id: r.plan_id,
+                amount: Some(r.amount),
+                provider: Some(r.provider),
+                provider_tx_id: Some(r.provider_tx_id),
+                received_at: Some(r.received_at),
+                customer_id: r.customer_id,
+                status: Some(r.status.as_str().to_owned()),
+                credit_added: Some(journal.credit_added),
+                credit_used: Some(journal.credit_used),
+            },
+        });
     }
     Ok(out)
 }
 
 /// One installment record per installment of every installment plan: the core's `InstallmentRecord`.
-pub async fn installments(pool: &AnyPool, locations: &HashMap<String, Location>) -> ApiResult<Vec<Value>> {
+pub async fn installments(pool: &AnyPool, locations: &HashMap<String, Location>) -> ApiResult<Vec<InstallmentRecord>> {
     let rows: Vec<(String, Text<InstallmentPlan>)> =
         sqlx::query_as("SELECT customer_id, body FROM plans WHERE kind = 'installments' ORDER BY seq")
             .fetch_all(pool)
@@ -153,17 +189,16 @@ pub async fn installments(pool: &AnyPool, locations: &HashMap<String, Location>)
     for (customer, plan) in rows {
         let plan: InstallmentPlan = plan.into();
         for i in &plan.installments {
-            out.push(json!({
-                "type": "installment",
-                "plan_id": plan.id,
-                "customer_id": customer,
-                "currency": plan.currency,
-                "location": locations.get(&customer),
-                "number": i.number,
-                "due_date": i.due_date,
-                "amount": i.amount.normalize().to_string(),
-                "paid": i.paid.normalize().to_string(),
-            }));
+            out.push(InstallmentRecord {
+                plan_id: plan.id.clone(),
+                customer_id: customer.clone(),
+                currency: plan.currency,
+                location: locations.get(&customer).cloned(),
+                number: i.number,
+                due_date: i.due_date,
+                amount: i.amount.normalize(),
+                paid: i.paid.normalize(),
+            });
         }
     }
     Ok(out)
@@ -185,7 +220,7 @@ struct MeterAccount {
 /// One access-rate record per meter whose tariff charges an access rate: the core's `AccessRateRecord`, the
 /// account as stored at the meter's last payment. Reports accrue it up to their own day (the core does);
 /// nothing here writes.
-pub async fn access_rates(pool: &AnyPool, locations: &HashMap<String, Location>) -> ApiResult<Vec<Value>> {
+pub async fn access_rates(pool: &AnyPool, locations: &HashMap<String, Location>) -> ApiResult<Vec<AccessRateRecord>> {
     let rows: Vec<MeterAccount> = sqlx::query_as(
         "SELECT d.serial, d.owner_id, d.registered_on, d.access_accrued_periods, d.access_debt, t.body AS tariff \
          FROM devices d JOIN tariffs t ON t.id = d.tariff_id ORDER BY d.serial",
@@ -195,34 +230,167 @@ pub async fn access_rates(pool: &AnyPool, locations: &HashMap<String, Location>)
     let mut out = Vec::new();
     for r in rows {
         let Some(rate) = r.tariff.access_rate else { continue };
-        out.push(json!({
-            "type": "access_rate",
-            "serial": r.serial,
-            "customer_id": r.owner_id,
-            "currency": r.tariff.currency,
-            "location": r.owner_id.as_ref().and_then(|o| locations.get(o)),
-            "registered_on": r.registered_on,
-            "rate": rate,
-            "state": {"accrued_periods": r.access.accrued_periods, "debt": r.access.debt},
-        }));
+        out.push(AccessRateRecord {
+            location: r.owner_id.as_ref().and_then(|o| locations.get(o)).cloned(),
+            serial: r.serial,
+            customer_id: r.owner_id,
+            currency: r.tariff.currency,
+            registered_on: r.registered_on,
+            rate,
+            state: r.access,
+        });
     }
     Ok(out)
 }
 
 /// The one currency the records use, for reports asked without `currency`.
-pub fn only_currency<'a>(records: impl Iterator<Item = &'a Value>) -> ApiResult<Option<String>> {
-    let mut seen: Option<String> = None;
-    for c in records.filter_map(|r| r.get("currency").and_then(Value::as_str)) {
-        match &seen {
-            None => seen = Some(c.to_owned()),
-            Some(s) if s == c => {}
-            Some(_) => {
-                return Err(ApiError::invalid(
-                    "currency",
-                    "the data holds several currencies: name one with ?currency=",
-                ))
-            }
-        }
+pub fn only_currency(mut currencies: impl Iterator<Item = Currency>) -> ApiResult<Option<String>> {
+    let Some(first) = currencies.next() else { return Ok(None) };
+    if currencies.any(|c| c != first) {
+        return Err(ApiError::invalid("currency", "the data holds several currencies: name one with ?currency="));
     }
-    Ok(seen)
+    Ok(Some(first.code().to_owned()))
+}
+
+/// The registry's clusters, areas and villages, as export lines.
+pub async fn places(pool: &AnyPool) -> ApiResult<Vec<ExportLine>> {
+    let clusters: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, name FROM clusters ORDER BY id").fetch_all(pool).await?;
+    let areas: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT id, name, cluster_id FROM areas ORDER BY id").fetch_all(pool).await?;
+    let villages: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT id, name, area_id FROM villages ORDER BY id").fetch_all(pool).await?;
+    let clusters = clusters.into_iter().map(|(id, name)| ExportLine::Cluster(Cluster { id, name }));
+    let areas =
+        areas.into_iter().map(|(id, name, cluster_id)| ExportLine::Area(CatchmentArea { id, name, cluster_id }));
+    let villages = villages.into_iter().map(|(id, name, area_id)| ExportLine::Village(Village { id, name, area_id }));
+    Ok(clusters.chain(areas).chain(villages).collect())
+}
+
+/// Every customer as the core stores them.
+pub async fn customers(pool: &AnyPool) -> ApiResult<Vec<Customer>> {
+    let rows: Vec<Text<Customer>> =
+        sqlx::query_scalar("SELECT body FROM customers ORDER BY id").fetch_all(pool).await?;
+    Ok(rows.into_iter().map(Customer::from).collect())
+}
+
+/// Every tariff with the server's id and name.
+pub async fn tariffs(pool: &AnyPool) -> ApiResult<Vec<NamedTariff>> {
+    let rows: Vec<(String, String, Text<Tariff>)> =
+        sqlx::query_as("SELECT id, name, body FROM tariffs ORDER BY id").fetch_all(pool).await?;
+    let named = rows.into_iter().map(|(id, name, tariff)| {
+        let tariff = Tariff { id: Some(id), ..tariff.into() };
+        NamedTariff { name: Some(name), tariff }
+    });
+    Ok(named.collect())
+}
+
+/// A device row of the export.
+#[derive(sqlx::FromRow)]
+struct DeviceLine {
+    serial: String,
+    #[sqlx(try_from = "Text<DeviceKind>")]
+    kind: DeviceKind,
+    owner_id: Option<String>,
+    tariff_id: Option<String>,
+    plan_id: Option<String>,
+    #[sqlx(try_from = "Text<NaiveDate>")]
+    registered_on: NaiveDate,
+}
+
+/// Every device with where its owner lives.
+pub async fn devices(pool: &AnyPool, locations: &HashMap<String, Location>) -> ApiResult<Vec<ExportDevice>> {
+    let rows: Vec<DeviceLine> =
+        sqlx::query_as("SELECT serial, kind, owner_id, tariff_id, plan_id, registered_on FROM devices ORDER BY serial")
+            .fetch_all(pool)
+            .await?;
+    let devices = rows.into_iter().map(|r| ExportDevice {
+        location: r.owner_id.as_ref().and_then(|o| locations.get(o)).cloned(),
+        serial: r.serial,
+        kind: r.kind,
+        customer_id: r.owner_id,
+        tariff_id: r.tariff_id,
+        plan_id: r.plan_id,
+        registered_on: Some(r.registered_on),
+    });
+    Ok(devices.collect())
+}
+
+/// A plan row of the export.
+#[derive(sqlx::FromRow)]
+struct PlanLine {
+    id: String,
+    #[sqlx(try_from = "Text<crate::repo::PlanKind>")]
+    kind: crate::repo::PlanKind,
+    appliance: String,
+    customer_id: String,
+    serial: Option<String>,
+    #[sqlx(try_from = "Text<Currency>")]
+    currency: Currency,
+    #[sqlx(try_from = "Text<serde_json::Value>")]
+    body: serde_json::Value,
+}
+
+/// Every plan, its body as stored (installments or EaaS terms).
+pub async fn plans(pool: &AnyPool) -> ApiResult<Vec<ExportPlan>> {
+    let rows: Vec<PlanLine> =
+        sqlx::query_as("SELECT id, kind, appliance, customer_id, serial, currency, body FROM plans ORDER BY seq")
+            .fetch_all(pool)
+            .await?;
+    let plans = rows.into_iter().map(|r| ExportPlan {
+        id: r.id,
+        kind: r.kind.as_str().to_owned(),
+        appliance: Some(r.appliance),
+        customer_id: Some(r.customer_id),
+        serial: r.serial,
+        currency: r.currency,
+        body: r.body,
+    });
+    Ok(plans.collect())
+}
+
+/// A token row of the export.
+#[derive(sqlx::FromRow)]
+struct TokenLine {
+    id: String,
+    serial: String,
+    payment_id: Option<String>,
+    #[sqlx(try_from = "Text<TokenKind>")]
+    kind: TokenKind,
+    #[sqlx(try_from = "Text<Option<QuantityUnit>>")]
+    unit: Option<QuantityUnit>,
+    #[sqlx(try_from = "Text<Option<Decimal>>")]
+    quantity: Option<Decimal>,
+    code: Option<String>,
+    count: Option<i64>,
+    #[sqlx(try_from = "Text<TokenStatus>")]
+    status: TokenStatus,
+    created_at: String,
+}
+
+/// Every token issued, oldest first.
+pub async fn tokens(pool: &AnyPool) -> ApiResult<Vec<ExportToken>> {
+    let rows: Vec<TokenLine> = sqlx::query_as(
+        "SELECT id, serial, payment_id, kind, unit, quantity, code, count, status, created_at FROM tokens ORDER BY created_at, id",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let count =
+                r.count.map(u32::try_from).transpose().map_err(|e| ApiError::internal(format!("token count: {e}")))?;
+            Ok(ExportToken {
+                id: r.id,
+                serial: r.serial,
+                payment_id: r.payment_id,
+                kind: r.kind.as_str().to_owned(),
+                unit: r.unit.map(|u| u.as_str().to_owned()),
+                quantity: r.quantity,
+                code: r.code,
+                count,
+                status: Some(r.status.as_str().to_owned()),
+                created_at: Some(r.created_at),
+            })
+        })
+        .collect()
 }

@@ -8,7 +8,6 @@ use micropower_core::calls;
 use micropower_core::report::{CollectionRate, DebtAging, EnergySold, PortfolioAtRisk, RevenueReport};
 use serde::de::{DeserializeOwned, IntoDeserializer};
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 use crate::records;
@@ -39,9 +38,11 @@ fn choice<T: DeserializeOwned>(field: &str, text: Option<&str>, default: &str) -
         .map_err(|e: serde::de::value::Error| ApiError::invalid(field, e.to_string()))
 }
 
-/// The export's records (supersets of the core's) as the core's record type.
-fn typed<T: DeserializeOwned>(records: Vec<Value>) -> ApiResult<Vec<T>> {
-    records.into_iter().map(|r| T::deserialize(r).map_err(ApiError::internal)).collect()
+/// The core's records of the export's payment lines.
+async fn payment_records(state: &AppState) -> ApiResult<Vec<PaymentRecord>> {
+    let locations = records::customer_locations(&state.db.pool).await?;
+    let payments = records::payments(&state.db.pool, &locations, state.timezone).await?;
+    Ok(payments.into_iter().map(|p| p.record).collect())
 }
 
 fn window(state: &AppState, q: &ReportQuery) -> ApiResult<(NaiveDate, NaiveDate)> {
@@ -55,23 +56,19 @@ fn window(state: &AppState, q: &ReportQuery) -> ApiResult<(NaiveDate, NaiveDate)
 
 /// `GET /v1/reports/revenue?from&to&group_by=day|week|month&by=cluster|area|village|kind&currency`
 pub async fn revenue(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<RevenueReport>> {
-    let locations = records::customer_locations(&state.db.pool).await?;
-    let payments = records::payments(&state.db.pool, &locations, state.timezone).await?;
-    let currency = currency_or(&q, records::only_currency(payments.iter())?)?;
+    let payments = payment_records(&state).await?;
+    let currency = currency_or(&q, records::only_currency(payments.iter().map(|p| p.currency))?)?;
     let (from, to) = window(&state, &q)?;
     let group_by = choice("group_by", q.group_by.as_deref(), "month")?;
     let by = choice("by", q.by.as_deref(), "none")?;
-    let payments: Vec<PaymentRecord> = typed(payments)?;
     Ok(Json(state.core(calls::RevenueReport { payments, currency, from, to, group_by, by })?))
 }
 
 /// `GET /v1/reports/energy?from&to&group_by`
 pub async fn energy(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<EnergySold>> {
-    let locations = records::customer_locations(&state.db.pool).await?;
-    let payments = records::payments(&state.db.pool, &locations, state.timezone).await?;
+    let payments = payment_records(&state).await?;
     let (from, to) = window(&state, &q)?;
     let group_by = choice("group_by", q.group_by.as_deref(), "month")?;
-    let payments: Vec<PaymentRecord> = typed(payments)?;
     Ok(Json(state.core(calls::EnergySold { payments, currency: q.currency, from, to, group_by })?))
 }
 
@@ -84,8 +81,9 @@ async fn debts(
     let locations = records::customer_locations(&state.db.pool).await?;
     let installments = records::installments(&state.db.pool, &locations).await?;
     let access_rates = records::access_rates(&state.db.pool, &locations).await?;
-    let currency = currency_or(q, records::only_currency(installments.iter().chain(&access_rates))?)?;
-    Ok((typed(installments)?, typed(access_rates)?, currency))
+    let owed = installments.iter().map(|i| i.currency).chain(access_rates.iter().map(|a| a.currency));
+    let currency = currency_or(q, records::only_currency(owed)?)?;
+    Ok((installments, access_rates, currency))
 }
 
 /// `GET /v1/reports/debt?as_of&currency`: aging buckets of what is owed, and the access-rate line.
@@ -110,8 +108,7 @@ pub async fn collection(
 ) -> ApiResult<Json<CollectionRate>> {
     let locations = records::customer_locations(&state.db.pool).await?;
     let installments = records::installments(&state.db.pool, &locations).await?;
-    let currency = currency_or(&q, records::only_currency(installments.iter())?)?;
+    let currency = currency_or(&q, records::only_currency(installments.iter().map(|i| i.currency))?)?;
     let (from, to) = window(&state, &q)?;
-    let installments: Vec<InstallmentRecord> = typed(installments)?;
     Ok(Json(state.core(calls::CollectionRate { installments, currency, from, to })?))
 }
