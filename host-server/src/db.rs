@@ -78,6 +78,14 @@ impl Db {
         }
     }
 
+    /// [`Db::write_guard`] for a thread outside the runtime (SQLite's payment writer).
+    pub fn blocking_write_guard(&self) -> WriteGuard<'_> {
+        match self.backend {
+            Backend::Sqlite => WriteGuard(Some(self.writer.blocking_lock())),
+            Backend::Postgres => WriteGuard(None),
+        }
+    }
+
     /// `" FOR UPDATE"` where the database has row locks.
     pub fn for_update(&self) -> &'static str {
         match self.backend {

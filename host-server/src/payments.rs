@@ -19,6 +19,7 @@ use crate::group_commit::{GroupCommit, Step, StepFuture};
 use crate::ids::{new_id, now_rfc3339};
 use crate::repo::{self, DeviceRow, PlanRow};
 use crate::state::{AppState, Metrics};
+use crate::storage::store::{self as sql, PaymentStore};
 
 /// A payment as providers and operators post it (`POST /v1/payments`): for a device by its `serial`, or
 /// for a plan by its `plan_id` (domain.md §5: a TV sold without a device is paid by its plan's id).
@@ -249,9 +250,9 @@ async fn validate_plan(
 
 /// The core's allocation of `amount` paid to a device-less plan, with its owner's credit balance. Only
 /// installment plans can be paid by id: an energy-as-a-service plan sells days of its device.
-pub async fn plan_allocation(
+pub async fn plan_allocation<S: PaymentStore>(
     state: &AppState,
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut S,
     plan: &PlanRow,
     amount: Decimal,
     currency: Currency,
@@ -259,7 +260,7 @@ pub async fn plan_allocation(
     let Some(installments) = plan.installments() else {
         return Err(unprocessable("plan_id", "only an installment plan can be paid by its id"));
     };
-    let credit_balance = repo::credit(&mut **tx, &plan.customer_id, plan.currency.code()).await?;
+    let credit_balance = tx.credit(&plan.customer_id, plan.currency.code()).await?;
     state.core(calls::AllocatePlanPayment { plan: installments.clone(), credit_balance, amount, currency })
 }
 
@@ -412,7 +413,7 @@ fn finish(state: &AppState, decision: Decision) -> ApiResult<Outcome> {
 }
 
 /// Everything one payment writes, inside the caller's transaction.
-async fn decide(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checked) -> Result<Decision, Stop> {
+pub(crate) async fn decide<S: PaymentStore>(state: &AppState, tx: &mut S, c: &Checked) -> Result<Decision, Stop> {
     match &c.target {
         Target::Device(serial) => decide_device(state, tx, c, serial.as_deref(), None).await,
         Target::Plan(id) => decide_plan(state, tx, c, id).await,
@@ -421,10 +422,9 @@ async fn decide(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checked) ->
 
 /// Takes the row lock of a customer on PostgreSQL: every write of a customer's plans, credit balance or
 /// payments holds it, so they apply one after the other. SQLite's single writer does that already.
-pub async fn lock_customer(state: &AppState, tx: &mut Transaction<'_, Any>, id: &str) -> ApiResult<()> {
+pub async fn lock_customer<S: PaymentStore>(state: &AppState, tx: &mut S, id: &str) -> ApiResult<()> {
     if state.db.backend == Backend::Postgres {
-        let sql = format!("SELECT id FROM customers WHERE id = $1{}", state.db.for_update());
-        sqlx::query(&sql).bind(id).fetch_optional(&mut **tx).await?;
+        tx.lock_customer(id).await?;
     }
     Ok(())
 }
@@ -432,20 +432,20 @@ pub async fn lock_customer(state: &AppState, tx: &mut Transaction<'_, Any>, id: 
 /// A device payment: lock the device (and its owner), check for a copy applied meanwhile, load the
 /// snapshot, ask the core, write the decision. `plan_id` is the plan the payment named, when it named the
 /// device's plan instead of the device.
-async fn decide_device(
+async fn decide_device<S: PaymentStore>(
     state: &AppState,
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut S,
     c: &Checked,
     serial: Option<&str>,
     plan_id: Option<&str>,
 ) -> Result<Decision, Stop> {
     let payment = &c.payment;
     let device = match serial {
-        Some(s) => repo::device(&mut **tx, s, state.db.for_update()).await?,
+        Some(s) => tx.device(s, state.db.for_update()).await?,
         None => None,
     };
     // Checked again under the lock: a concurrent copy of this payment may have committed meanwhile.
-    if let Some(answer) = stored_answer(&mut **tx, &payment.provider, &payment.provider_tx_id).await? {
+    if let Some(answer) = tx.stored_answer(&payment.provider, &payment.provider_tx_id).await? {
         return Ok(Decision::Done(Outcome::Repeat(answer)));
     }
     let Some(device) = device else {
@@ -487,12 +487,8 @@ async fn decide_device(
     };
     record(tx, &row, &allocation, &response).await?;
     if let Some(access) = &allocation.access_rate {
-        sqlx::query("UPDATE devices SET access_accrued_periods = $1, access_debt = $2 WHERE serial = $3")
-            .bind(i64::from(access.accrued_periods))
-            .bind(access.debt.normalize().to_string())
-            .bind(&device.serial)
-            .execute(&mut **tx)
-            .await?;
+        let args = sql::args![i64::from(access.accrued_periods), access.debt.normalize().to_string(), &device.serial];
+        tx.execute(sql::UPDATE_ACCESS, &args).await?;
     }
     record_tokens(tx, &device.serial, Some(&payment_id), None, &tokens).await?;
     // The customer's SMS is queued in the payment's own transaction: both happen, or neither.
@@ -505,10 +501,10 @@ async fn decide_device(
 /// A payment that names a plan. A plan sold with a device is paid as its device (the token goes to the
 /// device it was sold with); a device-less plan through the core's allocation of a plan payment, under its
 /// owner's lock like any payment of that customer.
-async fn decide_plan(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checked, id: &str) -> Result<Decision, Stop> {
+async fn decide_plan<S: PaymentStore>(state: &AppState, tx: &mut S, c: &Checked, id: &str) -> Result<Decision, Stop> {
     let payment = &c.payment;
-    let Some(found) = repo::plan(&mut **tx, id).await? else {
-        if let Some(answer) = stored_answer(&mut **tx, &payment.provider, &payment.provider_tx_id).await? {
+    let Some(found) = tx.plan(id).await? else {
+        if let Some(answer) = tx.stored_answer(&payment.provider, &payment.provider_tx_id).await? {
             return Ok(Decision::Done(Outcome::Repeat(answer)));
         }
         return refuse(tx, payment, unknown_plan(id)).await;
@@ -519,10 +515,10 @@ async fn decide_plan(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checke
     // A device-less plan never changes owner (only a device is re-assigned, with its plan), so the owner
     // read before the lock is the one to lock; the plan is read again under it.
     lock_customer(state, tx, &found.customer_id).await?;
-    if let Some(answer) = stored_answer(&mut **tx, &payment.provider, &payment.provider_tx_id).await? {
+    if let Some(answer) = tx.stored_answer(&payment.provider, &payment.provider_tx_id).await? {
         return Ok(Decision::Done(Outcome::Repeat(answer)));
     }
-    let plan = repo::plan(&mut **tx, id).await?.ok_or_else(|| ApiError::internal(format!("plan {id} vanished")))?;
+    let plan = tx.plan(id).await?.ok_or_else(|| ApiError::internal(format!("plan {id} vanished")))?;
     let allocation = match &c.money {
         Ok((amount, currency)) => plan_allocation(state, tx, &plan, *amount, *currency).await,
         Err(refusal) => Err(refusal.clone().into()),
@@ -544,65 +540,58 @@ async fn decide_plan(state: &AppState, tx: &mut Transaction<'_, Any>, c: &Checke
         payer_phone: payment.payer_phone.as_deref(),
     };
     record(tx, &row, &allocation, &response).await?;
-    if let Some(owner) = repo::customer(&mut **tx, &plan.customer_id).await? {
+    if let Some(owner) = tx.customer(&plan.customer_id).await? {
         crate::notify::enqueue_payment(tx, &payment_id, &owner).await?;
     }
     Ok(Decision::Done(Outcome::Applied(response)))
 }
 
 /// Keeps a refused attempt in the refused log (in the payment's transaction) and returns the refusal.
-async fn refuse(tx: &mut Transaction<'_, Any>, payment: &PaymentIn, refusal: ApiError) -> Result<Decision, Stop> {
+async fn refuse<S: PaymentStore>(tx: &mut S, payment: &PaymentIn, refusal: ApiError) -> Result<Decision, Stop> {
     if refusal.status.is_server_error() {
         return Err(Stop::Api(refusal));
     }
     let message = refusal.message().to_owned();
-    sqlx::query(
-        "INSERT INTO refused_payments (id, provider, provider_tx_id, serial, plan_id, amount, currency, code, message, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(new_id())
-    .bind(&payment.provider)
-    .bind(&payment.provider_tx_id)
-    // The column predates payments by plan id: "" when the payment named a plan.
-    .bind(payment.serial.as_deref().unwrap_or_default())
-    .bind(&payment.plan_id)
-    .bind(&payment.amount)
-    .bind(&payment.currency)
-    .bind(refusal.code())
-    .bind(message)
-    .bind(now_rfc3339())
-    .execute(&mut **tx)
-    .await?;
+    let args = sql::args![
+        new_id(),
+        &payment.provider,
+        &payment.provider_tx_id,
+        // The column predates payments by plan id: "" when the payment named a plan.
+        payment.serial.as_deref().unwrap_or_default(),
+        &payment.plan_id,
+        &payment.amount,
+        &payment.currency,
+        refusal.code().to_owned(),
+        message,
+        now_rfc3339(),
+    ];
+    tx.execute(sql::INSERT_REFUSED, &args).await?;
+    drop(args);
     Ok(Decision::Refused(refusal))
 }
 
 /// Queues money that moved for an unknown serial; a repeat of the same transaction finds its first entry.
-async fn queue_unmatched(tx: &mut Transaction<'_, Any>, payment: &PaymentIn, received_at: &str) -> ApiResult<Queued> {
+async fn queue_unmatched<S: PaymentStore>(tx: &mut S, payment: &PaymentIn, received_at: &str) -> ApiResult<Queued> {
     let amount = payment
         .amount
         .parse::<rust_decimal::Decimal>()
         .map_err(|_| ApiError::invalid("amount", "a decimal string is required"))?;
-    sqlx::query(
-        "INSERT INTO unmatched_payments (id, provider, provider_tx_id, serial, amount, currency, received_at, payer_phone, status, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9) ON CONFLICT (provider, provider_tx_id) DO NOTHING",
-    )
-    .bind(new_id())
-    .bind(&payment.provider)
-    .bind(&payment.provider_tx_id)
-    .bind(&payment.serial)
-    .bind(amount.to_string())
-    .bind(&payment.currency)
-    .bind(received_at)
-    .bind(&payment.payer_phone)
-    .bind(now_rfc3339())
-    .execute(&mut **tx)
-    .await?;
-    let unmatched_id =
-        sqlx::query_scalar("SELECT id FROM unmatched_payments WHERE provider = $1 AND provider_tx_id = $2")
-            .bind(&payment.provider)
-            .bind(&payment.provider_tx_id)
-            .fetch_one(&mut **tx)
-            .await?;
+    let args = sql::args![
+        new_id(),
+        &payment.provider,
+        &payment.provider_tx_id,
+        &payment.serial,
+        amount.to_string(),
+        &payment.currency,
+        received_at,
+        &payment.payer_phone,
+        now_rfc3339(),
+    ];
+    tx.execute(sql::INSERT_UNMATCHED, &args).await?;
+    let unmatched_id = tx
+        .text(sql::UNMATCHED_ID, &sql::args![&payment.provider, &payment.provider_tx_id])
+        .await?
+        .ok_or_else(|| ApiError::internal("an unmatched payment vanished"))?;
     Ok(Queued {
         status: "unmatched",
         unmatched_id,
@@ -612,8 +601,25 @@ async fn queue_unmatched(tx: &mut Transaction<'_, Any>, payment: &PaymentIn, rec
     })
 }
 
-/// A payment applied by SQLite's group-commit writer ([`crate::group_commit`]).
-pub type Writer = GroupCommit<Checked>;
+/// SQLite's payment writer: payments waiting together share one commit (one fsync), and each answers only
+/// after it.
+pub enum Writer {
+    /// A thread with its own connection to the database file ([`crate::storage::sqlite_writer`]).
+    Thread(crate::storage::sqlite_writer::SqliteWriter),
+    /// sqlx's group commit ([`crate::group_commit`]), for an in-memory database, which a second
+    /// connection could not open.
+    Group(GroupCommit<Checked>),
+}
+
+impl Writer {
+    /// The decision of `checked`, after the commit that made it durable.
+    pub async fn submit(&self, checked: Checked) -> ApiResult<Decision> {
+        match self {
+            Writer::Thread(writer) => writer.submit(checked).await,
+            Writer::Group(writer) => writer.submit(checked).await,
+        }
+    }
+}
 
 impl Step for Checked {
     type Output = Decision;
@@ -721,9 +727,9 @@ fn token_kind(unit: TokenUnit) -> (TokenKind, Option<QuantityUnit>) {
 
 /// Makes the tokens a decision asks for: OpenPAYGO codes now (the new count persisted in the same
 /// transaction), or a pending request for an external vendor's system.
-pub async fn make_tokens(
+pub async fn make_tokens<S: PaymentStore>(
     state: &AppState,
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut S,
     device: &DeviceRow,
     request: Option<&TokenRequest>,
 ) -> ApiResult<Vec<TokenOut>> {
@@ -744,11 +750,7 @@ pub async fn make_tokens(
                     status: TokenStatus::Issued,
                 });
             }
-            sqlx::query("UPDATE devices SET token_count = $1 WHERE serial = $2")
-                .bind(i64::from(issued.new_count))
-                .bind(&device.serial)
-                .execute(&mut **tx)
-                .await?;
+            tx.execute(sql::UPDATE_TOKEN_COUNT, &sql::args![i64::from(issued.new_count), &device.serial]).await?;
         }
         _ => out.push(TokenOut { kind, unit, quantity, code: None, count: None, status: TokenStatus::Pending }),
     }
@@ -756,32 +758,29 @@ pub async fn make_tokens(
 }
 
 /// Records tokens in the device's history, after the payment (or operator action) that caused them.
-pub async fn record_tokens(
-    tx: &mut Transaction<'_, Any>,
+pub async fn record_tokens<S: PaymentStore>(
+    tx: &mut S,
     serial: &str,
     payment_id: Option<&str>,
     operator_key: Option<&str>,
     tokens: &[TokenOut],
 ) -> ApiResult<()> {
     for t in tokens {
-        sqlx::query(
-            "INSERT INTO tokens (id, serial, payment_id, operator_key, kind, unit, quantity, code, count, status, next_attempt, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(new_id())
-        .bind(serial)
-        .bind(payment_id)
-        .bind(operator_key)
-        .bind(t.kind.as_str())
-        .bind(t.unit.map(QuantityUnit::as_str))
-        .bind(t.quantity.map(|q| q.to_string()))
-        .bind(&t.code)
-        .bind(t.count.map(i64::from))
-        .bind(t.status.as_str())
-        .bind((t.status == TokenStatus::Pending).then(now_rfc3339))
-        .bind(now_rfc3339())
-        .execute(&mut **tx)
-        .await?;
+        let args = sql::args![
+            new_id(),
+            serial,
+            payment_id,
+            operator_key,
+            t.kind.as_str(),
+            t.unit.map(QuantityUnit::as_str),
+            t.quantity.map(|q| q.to_string()),
+            &t.code,
+            t.count.map(i64::from),
+            t.status.as_str(),
+            (t.status == TokenStatus::Pending).then(now_rfc3339),
+            now_rfc3339(),
+        ];
+        tx.execute(sql::INSERT_TOKEN, &args).await?;
     }
     Ok(())
 }
@@ -934,50 +933,50 @@ pub struct NewPayment<'a> {
 /// Writes what every applied payment writes, inside the caller's transaction: the payment with its stored
 /// answer, its journal, the plans it touched and the owner's credit balance. A duplicate
 /// `(provider, provider_tx_id)` stops with [`Stop::Duplicate`].
-pub async fn record(
-    tx: &mut Transaction<'_, Any>,
+pub async fn record<S: PaymentStore>(
+    tx: &mut S,
     payment: &NewPayment<'_>,
     allocation: &Allocation,
     response: &PaymentAnswer,
 ) -> Result<(), Stop> {
     let stored = serde_json::to_string(response).map_err(ApiError::internal)?;
-    sqlx::query(
-        "INSERT INTO payments (id, provider, provider_tx_id, serial, plan_id, customer_id, amount, currency, received_at, payer_phone, status, response, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(payment.id)
-    .bind(payment.provider)
-    .bind(payment.provider_tx_id)
-    .bind(payment.serial)
-    .bind(payment.plan_id)
-    .bind(payment.customer_id)
-    .bind(allocation.amount.normalize().to_string())
-    .bind(allocation.currency.code())
-    .bind(payment.received_at)
-    .bind(payment.payer_phone)
-    .bind(response.status.as_str())
-    .bind(stored)
-    .bind(now_rfc3339())
-    .execute(&mut **tx)
-    .await
-    .map_err(|e| if repo::is_unique_violation(&e) { Stop::Duplicate } else { e.into() })?;
+    let args = sql::args![
+        payment.id,
+        payment.provider,
+        payment.provider_tx_id,
+        payment.serial,
+        payment.plan_id,
+        payment.customer_id,
+        allocation.amount.normalize().to_string(),
+        allocation.currency.code(),
+        payment.received_at,
+        payment.payer_phone,
+        response.status.as_str(),
+        stored,
+        now_rfc3339(),
+    ];
+    if !tx.insert_unique(sql::INSERT_PAYMENT, &args).await? {
+        return Err(Stop::Duplicate);
+    }
     let mut journal = allocation_lines(allocation);
     if !allocation.credit_used.is_zero() {
         journal.push(JournalLine::credit(LineKind::CreditUsed, allocation.credit_used));
     }
     insert_journal(tx, payment.id, &journal).await?;
     for plan in &allocation.plans {
-        repo::update_plan_body(&mut **tx, &plan.id, plan).await?;
+        let body = serde_json::to_string(plan).map_err(ApiError::internal)?;
+        tx.execute(repo::UPDATE_PLAN_BODY, &sql::args![body, plan.id.as_str()]).await?;
     }
     if let Some(owner) = payment.customer_id {
-        repo::set_credit(&mut **tx, owner, allocation.currency.code(), allocation.credit_balance).await?;
+        let balance = allocation.credit_balance.normalize().to_string();
+        tx.execute(repo::SET_CREDIT, &sql::args![owner, allocation.currency.code(), balance]).await?;
     }
     Ok(())
 }
 
 /// The payment's journal lines in multi-row INSERTs (one statement for any usual payment instead of one per
 /// line), in chunks that stay far below SQLite's and PostgreSQL's limits on bound parameters.
-async fn insert_journal(tx: &mut Transaction<'_, Any>, payment_id: &str, journal: &[JournalLine]) -> ApiResult<()> {
+async fn insert_journal<S: PaymentStore>(tx: &mut S, payment_id: &str, journal: &[JournalLine]) -> ApiResult<()> {
     const COLUMNS: usize = 7;
     const ROWS_PER_STATEMENT: usize = 256;
     for (chunk_no, chunk) in journal.chunks(ROWS_PER_STATEMENT).enumerate() {
@@ -992,19 +991,20 @@ async fn insert_journal(tx: &mut Transaction<'_, Any>, payment_id: &str, journal
             "INSERT INTO allocations (payment_id, line_no, kind, amount, plan_id, installment, quantity) VALUES {}",
             rows.join(", ")
         );
-        let mut query = sqlx::query(&sql);
+        let mut args = Vec::with_capacity(chunk.len() * COLUMNS);
         for (n, line) in chunk.iter().enumerate() {
             let line_no = chunk_no * ROWS_PER_STATEMENT + n;
-            query = query
-                .bind(payment_id)
-                .bind(i64::try_from(line_no).unwrap_or(i64::MAX))
-                .bind(line.kind.as_str())
-                .bind(line.amount.normalize().to_string())
-                .bind(line.plan_id.as_deref())
-                .bind(line.installment.map(i64::from))
-                .bind(line.quantity.map(|q| q.normalize().to_string()));
+            args.extend(sql::args![
+                payment_id,
+                i64::try_from(line_no).unwrap_or(i64::MAX),
+                line.kind.as_str(),
+                line.amount.normalize().to_string(),
+                line.plan_id.as_deref(),
+                line.installment.map(i64::from),
+                line.quantity.map(|q| q.normalize().to_string()),
+            ]);
         }
-        query.execute(&mut **tx).await?;
+        tx.execute(&sql, &args).await?;
     }
     Ok(())
 }

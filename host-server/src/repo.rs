@@ -155,7 +155,7 @@ impl PlanRow {
     }
 }
 
-const PLAN_COLUMNS: &str = "id, customer_id, serial, kind, appliance, currency, body, version";
+pub const PLAN_COLUMNS: &str = "id, customer_id, serial, kind, appliance, currency, body, version";
 
 /// A plan by id.
 pub async fn plan<'e, E: Executor<'e, Database = Any>>(exec: E, id: &str) -> ApiResult<Option<PlanRow>> {
@@ -204,6 +204,8 @@ pub async fn insert_plan<'e, E: Executor<'e, Database = Any>>(exec: E, plan: &Pl
     Ok(())
 }
 
+pub const UPDATE_PLAN_BODY: &str = "UPDATE plans SET body = $1, version = version + 1 WHERE id = $2";
+
 /// Replaces a plan's body with the core's new version of it. The caller holds the plan owner's lock (every
 /// writer of a plan takes it first: a payment after its device's, an edit before the plan's), so the body it
 /// read is still the stored one.
@@ -213,11 +215,7 @@ pub async fn update_plan_body<'e, E: Executor<'e, Database = Any>, P: Serialize>
     body: &P,
 ) -> ApiResult<()> {
     let text = serde_json::to_string(body).map_err(ApiError::internal)?;
-    sqlx::query("UPDATE plans SET body = $1, version = version + 1 WHERE id = $2")
-        .bind(text)
-        .bind(id)
-        .execute(exec)
-        .await?;
+    sqlx::query(UPDATE_PLAN_BODY).bind(text).bind(id).execute(exec).await?;
     Ok(())
 }
 
@@ -308,7 +306,8 @@ impl DeviceRow {
     }
 }
 
-const DEVICE_COLUMNS: &str = "serial, serial_raw, kind, manufacturer_id, token_scheme, tariff_id, plan_id, owner_id, \
+pub const DEVICE_COLUMNS: &str =
+    "serial, serial_raw, kind, manufacturer_id, token_scheme, tariff_id, plan_id, owner_id, \
     registered_on, access_accrued_periods, access_debt, openpaygo, openpaygo_key_sealed, token_count";
 
 /// A device by canonical serial; `lock` takes the row lock where the database has them.
@@ -399,6 +398,9 @@ pub async fn credits<'e, E: Executor<'e, Database = Any>>(
     Ok(rows.into_iter().map(|(currency, balance)| (currency, balance.into())).collect())
 }
 
+pub const SET_CREDIT: &str = "INSERT INTO credit_balances (customer_id, currency, balance) VALUES ($1, $2, $3) \
+     ON CONFLICT (customer_id, currency) DO UPDATE SET balance = excluded.balance";
+
 /// Sets a customer's credit balance in one currency.
 pub async fn set_credit<'e, E: Executor<'e, Database = Any>>(
     exec: E,
@@ -406,15 +408,12 @@ pub async fn set_credit<'e, E: Executor<'e, Database = Any>>(
     currency: &str,
     balance: Decimal,
 ) -> ApiResult<()> {
-    sqlx::query(
-        "INSERT INTO credit_balances (customer_id, currency, balance) VALUES ($1, $2, $3) \
-         ON CONFLICT (customer_id, currency) DO UPDATE SET balance = excluded.balance",
-    )
-    .bind(customer_id)
-    .bind(currency)
-    .bind(balance.normalize().to_string())
-    .execute(exec)
-    .await?;
+    sqlx::query(SET_CREDIT)
+        .bind(customer_id)
+        .bind(currency)
+        .bind(balance.normalize().to_string())
+        .execute(exec)
+        .await?;
     Ok(())
 }
 

@@ -60,7 +60,16 @@ pub async fn state(config: &Config) -> Result<(AppState, Option<NewAdminKey>), S
         timezone: config.timezone,
     }));
     if sqlite {
-        let _ = state.writer.set(crate::payments::Writer::spawn(state.clone(), "payment writer"));
+        let writer = match crate::db::sqlite_file(&config.database_url) {
+            Some(file) => crate::payments::Writer::Thread(
+                crate::storage::sqlite_writer::SqliteWriter::spawn(state.clone(), &file)
+                    .map_err(|e| StartError::Other(format!("payment writer: {e}")))?,
+            ),
+            None => {
+                crate::payments::Writer::Group(crate::group_commit::GroupCommit::spawn(state.clone(), "payment writer"))
+            }
+        };
+        let _ = state.writer.set(writer);
         let _ = state.hook_writer.set(crate::providers::store::HookWriter::spawn(state.clone(), "hook writer"));
     }
     Ok((state, new_admin_key))

@@ -2,35 +2,35 @@
 //! owner, the tariff or plan, the owner's device-less plans, the access-rate state and the credit balance.
 
 use micropower_core::api::{AccountSnapshot, Billing, Customer, DeviceAccount, Owner, Resolution, TokenScheme};
-use sqlx::{Any, Transaction};
 
 use crate::error::{ApiError, ApiResult};
-use crate::repo::{self, DeviceRow, PlanBody};
+use crate::repo::{DeviceRow, PlanBody};
+use crate::storage::store::PaymentStore;
 
 /// The core's snapshot of the account a payment to `device` touches.
-pub async fn load(tx: &mut Transaction<'_, Any>, device: &DeviceRow) -> ApiResult<AccountSnapshot> {
+pub async fn load<S: PaymentStore>(tx: &mut S, device: &DeviceRow) -> ApiResult<AccountSnapshot> {
     load_with_owner(tx, device).await.map(|(snapshot, _)| snapshot)
 }
 
 /// The snapshot and the owner's full record, which a payment needs again for its SMS: read once, because on
-/// SQLite every statement is a round trip to the one writer's connection.
-pub async fn load_with_owner(
-    tx: &mut Transaction<'_, Any>,
+/// PostgreSQL (and sqlx's SQLite) every statement is a round trip.
+pub async fn load_with_owner<S: PaymentStore>(
+    tx: &mut S,
     device: &DeviceRow,
 ) -> ApiResult<(AccountSnapshot, Option<Customer>)> {
     let owner = match &device.owner_id {
-        Some(id) => repo::customer(&mut **tx, id).await?,
+        Some(id) => tx.customer(id).await?,
         None => None,
     };
     let (billing, currency) = billing(tx, device).await?;
     let (customer_plans, credit_balance) = match &owner {
         Some(customer) => {
-            let plans = repo::customer_plans(&mut **tx, &customer.id, true).await?;
+            let plans = tx.deviceless_plans(&customer.id).await?;
             let plans = plans.into_iter().filter_map(|p| match p.plan {
                 PlanBody::Installments(plan) => Some(plan),
                 PlanBody::Eaas(_) => None,
             });
-            (plans.collect(), repo::credit(&mut **tx, &customer.id, &currency).await?)
+            (plans.collect(), tx.credit(&customer.id, &currency).await?)
         }
         None => (Vec::new(), rust_decimal::Decimal::ZERO),
     };
@@ -44,9 +44,10 @@ pub async fn load_with_owner(
 }
 
 /// The device's billing and its currency.
-async fn billing(tx: &mut Transaction<'_, Any>, device: &DeviceRow) -> ApiResult<(Billing, String)> {
+async fn billing<S: PaymentStore>(tx: &mut S, device: &DeviceRow) -> ApiResult<(Billing, String)> {
     if let Some(tariff_id) = &device.tariff_id {
-        let (_, tariff) = repo::tariff(&mut **tx, tariff_id)
+        let tariff = tx
+            .tariff(tariff_id)
             .await?
             .ok_or_else(|| ApiError::internal(format!("device {} names a missing tariff", device.serial)))?;
         let currency = tariff.currency.code().to_owned();
@@ -60,8 +61,7 @@ async fn billing(tx: &mut Transaction<'_, Any>, device: &DeviceRow) -> ApiResult
         .plan_id
         .as_ref()
         .ok_or_else(|| ApiError::internal(format!("device {} has no tariff or plan", device.serial)))?;
-    let plan =
-        repo::plan(&mut **tx, plan_id).await?.ok_or_else(|| ApiError::internal(format!("missing plan {plan_id}")))?;
+    let plan = tx.plan(plan_id).await?.ok_or_else(|| ApiError::internal(format!("missing plan {plan_id}")))?;
     let day_resolution = openpaygo_resolution(device).unwrap_or_default();
     let currency = plan.currency.code().to_owned();
     let billing = match plan.plan {

@@ -25,6 +25,9 @@ fn stamp(at: chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+pub const INSERT_NOTIFICATION: &str = "INSERT INTO notifications (id, kind, payment_id, customer_id, phone, message, status, attempts, next_attempt, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8)";
+
 /// Queues a notification, inside the caller's transaction.
 pub async fn enqueue(
     tx: &mut Transaction<'_, Any>,
@@ -36,33 +39,40 @@ pub async fn enqueue(
 ) -> ApiResult<String> {
     let id = new_id();
     let at = now_rfc3339();
-    sqlx::query(
-        "INSERT INTO notifications (id, kind, payment_id, customer_id, phone, message, status, attempts, next_attempt, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8)",
-    )
-    .bind(&id)
-    .bind(kind)
-    .bind(payment_id)
-    .bind(customer_id)
-    .bind(phone)
-    .bind(message)
-    .bind(&at)
-    .bind(&at)
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query(INSERT_NOTIFICATION)
+        .bind(&id)
+        .bind(kind)
+        .bind(payment_id)
+        .bind(customer_id)
+        .bind(phone)
+        .bind(message)
+        .bind(&at)
+        .bind(&at)
+        .execute(&mut **tx)
+        .await?;
     Ok(id)
 }
 
 /// Queues the confirmation SMS of an applied payment to the device owner's main phone (never to the payer's
 /// number a provider reports: Daraja masks it, and the payer may not be the customer).
-pub async fn enqueue_payment(
-    tx: &mut Transaction<'_, Any>,
+pub async fn enqueue_payment<S: crate::storage::store::PaymentStore>(
+    tx: &mut S,
     payment_id: &str,
     owner: &micropower_core::api::Customer,
 ) -> ApiResult<()> {
     let Some(phone) = owner.phones.first() else { return Ok(()) };
-    enqueue(tx, "payment", Some(payment_id), &owner.id, phone, None).await?;
-    Ok(())
+    let at = now_rfc3339();
+    let args = crate::storage::store::args![
+        new_id(),
+        "payment",
+        Some(payment_id),
+        owner.id.as_str(),
+        phone.as_str(),
+        None::<&str>,
+        at.as_str(),
+        at.as_str()
+    ];
+    tx.execute(INSERT_NOTIFICATION, &args).await
 }
 
 /// A payment's text, or `None` while one of its tokens is still pending.

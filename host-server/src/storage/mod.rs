@@ -3,4 +3,6 @@
 
 pub mod column;
 pub mod payments;
+pub mod sqlite_writer;
+pub mod store;
 pub mod tokens;

@@ -1,0 +1,330 @@
+//! SQLite's payment writer: one thread owning a synchronous connection to the database file. sqlx runs each
+//! SQLite statement on a worker thread of its own, so a payment's dozen statements were a dozen hand-offs
+//! between threads, one after another inside the one writer; here each is a call into the library, with
+//! its statement prepared once and cached.
+//!
+//! Group commit as before ([`crate::group_commit`]): the thread takes the payments waiting together, applies
+//! each in its own savepoint of one `BEGIN IMMEDIATE` transaction (a failing payment undoes only itself),
+//! commits once (one fsync, `synchronous = FULL` in WAL mode), and only then answers each. It holds
+//! [`crate::db::Db`]'s write guard meanwhile, so the writes that still go through sqlx wait for it rather
+//! than meet `SQLITE_BUSY`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use micropower_core::api::{AccessRateState, Customer, EaasPlan, InstallmentPlan, Tariff};
+use rusqlite::types::{ToSqlOutput, Type, ValueRef};
+use rusqlite::{Connection, OptionalExtension, Row, ToSql};
+use rust_decimal::Decimal;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{ApiError, ApiResult};
+use crate::payments::{Checked, Decision, PaymentAnswer};
+use crate::repo::{DeviceRow, PlanBody, PlanKind, PlanRow, DEVICE_COLUMNS, PLAN_COLUMNS};
+use crate::state::AppState;
+use crate::storage::column::FromText;
+use crate::storage::store::{self, Arg, PaymentStore};
+
+/// The most payments one commit carries.
+const MAX_BATCH: usize = 128;
+
+type Job = (Checked, oneshot::Sender<ApiResult<Decision>>);
+
+/// The queue in front of the writer thread.
+pub struct SqliteWriter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl SqliteWriter {
+    /// Opens a second connection to the database file (migrated already by the pool) and starts the thread.
+    pub fn spawn(state: AppState, file: &Path) -> Result<Self, String> {
+        let conn = open(file).map_err(|e| format!("cannot open {}: {e}", file.display()))?;
+        let (jobs, queue) = mpsc::channel::<Job>(4 * MAX_BATCH);
+        std::thread::Builder::new()
+            .name("payment-writer".into())
+            .spawn(move || run(&state, &conn, queue))
+            .map_err(|e| format!("cannot start its thread: {e}"))?;
+        Ok(SqliteWriter { jobs })
+    }
+
+    /// Applies a payment in the next batch; answers after that batch's commit.
+    pub async fn submit(&self, checked: Checked) -> ApiResult<Decision> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || ApiError::internal("the payment writer stopped");
+        self.jobs.send((checked, reply)).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// The writer's connection, set up like the pool's (db.rs).
+fn open(file: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(file)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    // Every statement of the payment path, journal shapes included, stays prepared.
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn run(state: &AppState, conn: &Connection, mut queue: mpsc::Receiver<Job>) {
+    while let Some(first) = queue.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_batch(state, conn, batch);
+    }
+}
+
+fn run_batch(state: &AppState, conn: &Connection, batch: Vec<Job>) {
+    let _guard = state.db.blocking_write_guard();
+    if let Err(e) = run_sql(conn, "BEGIN IMMEDIATE") {
+        let message = e.to_string();
+        for (_, reply) in batch {
+            let _ = reply.send(Err(ApiError::internal(&message)));
+        }
+        return;
+    }
+    let mut store = SqliteStore { conn };
+    let mut done = Vec::with_capacity(batch.len());
+    for (checked, reply) in batch {
+        let result = in_savepoint(state, &mut store, &checked);
+        done.push((reply, result));
+    }
+    if let Err(e) = run_sql(conn, "COMMIT") {
+        // A failed COMMIT may leave the transaction open; nothing of it was acknowledged.
+        let _ = run_sql(conn, "ROLLBACK");
+        let message = e.to_string();
+        for (reply, _) in done {
+            let _ = reply.send(Err(ApiError::internal(&message)));
+        }
+        return;
+    }
+    for (reply, result) in done {
+        let _ = reply.send(result);
+    }
+}
+
+fn in_savepoint(state: &AppState, store: &mut SqliteStore<'_>, checked: &Checked) -> ApiResult<Decision> {
+    run_sql(store.conn, "SAVEPOINT job").map_err(ApiError::internal)?;
+    // The store answers every call at once, so the payment's future completes without ever waiting.
+    match futures_executor::block_on(crate::payments::decide(state, store, checked)) {
+        Ok(decision) => {
+            run_sql(store.conn, "RELEASE SAVEPOINT job").map_err(ApiError::internal)?;
+            Ok(decision)
+        }
+        Err(stop) => {
+            run_sql(store.conn, "ROLLBACK TO SAVEPOINT job").map_err(ApiError::internal)?;
+            run_sql(store.conn, "RELEASE SAVEPOINT job").map_err(ApiError::internal)?;
+            Err(stop.into())
+        }
+    }
+}
+
+fn run_sql(conn: &Connection, sql: &str) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute([])
+}
+
+/// The writer's connection inside its open transaction.
+pub struct SqliteStore<'c> {
+    conn: &'c Connection,
+}
+
+impl ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Arg::Text(Some(text)) => ValueRef::Text(text.as_bytes()),
+            Arg::Int(Some(n)) => ValueRef::Integer(*n),
+            Arg::Text(None) | Arg::Int(None) => ValueRef::Null,
+        }))
+    }
+}
+
+impl SqliteStore<'_> {
+    fn execute(&self, sql: &str, args: &[Arg<'_>]) -> rusqlite::Result<usize> {
+        self.conn.prepare_cached(sql)?.execute(rusqlite::params_from_iter(args))
+    }
+
+    fn row<T>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        read: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> ApiResult<Option<T>> {
+        let mut statement = self.conn.prepare_cached(sql).map_err(ApiError::internal)?;
+        statement.query_row(rusqlite::params_from_iter(args), read).optional().map_err(ApiError::internal)
+    }
+
+    fn rows<T>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> ApiResult<Vec<T>> {
+        let mut statement = self.conn.prepare_cached(sql).map_err(ApiError::internal)?;
+        let rows = statement.query_map(rusqlite::params_from_iter(args), read).map_err(ApiError::internal)?;
+        rows.collect::<rusqlite::Result<Vec<T>>>().map_err(ApiError::internal)
+    }
+}
+
+/// A column as the text sqlx's `Any` driver would read (integers as their digits), or NULL.
+fn text(row: &Row<'_>, i: usize) -> rusqlite::Result<Option<String>> {
+    match row.get_ref(i)? {
+        ValueRef::Null => Ok(None),
+        ValueRef::Text(bytes) => String::from_utf8(bytes.to_vec())
+            .map(Some)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e))),
+        ValueRef::Integer(n) => Ok(Some(n.to_string())),
+        ValueRef::Real(_) => Err(rusqlite::Error::InvalidColumnType(i, row_name(row, i), Type::Real)),
+        ValueRef::Blob(_) => Err(rusqlite::Error::InvalidColumnType(i, row_name(row, i), Type::Blob)),
+    }
+}
+
+fn row_name(row: &Row<'_>, i: usize) -> String {
+    row.as_ref().column_name(i).map(str::to_owned).unwrap_or_default()
+}
+
+/// A text column read as `T` by the same parsing as sqlx's rows ([`crate::storage::column`]).
+fn typed<T: FromText>(row: &Row<'_>, i: usize) -> rusqlite::Result<T> {
+    T::from_text(text(row, i)?).map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, e))
+}
+
+/// A row of `DEVICE_COLUMNS`, in their order.
+fn device_row(row: &Row<'_>) -> rusqlite::Result<DeviceRow> {
+    let accrued: i64 = row.get(9)?;
+    Ok(DeviceRow {
+        serial: row.get(0)?,
+        serial_raw: row.get(1)?,
+        kind: typed(row, 2)?,
+        manufacturer_id: row.get(3)?,
+        token_scheme: typed(row, 4)?,
+        tariff_id: row.get(5)?,
+        plan_id: row.get(6)?,
+        owner_id: row.get(7)?,
+        registered_on: typed(row, 8)?,
+        access: AccessRateState {
+            accrued_periods: u32::try_from(accrued)
+                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(9, Type::Integer, Box::new(e)))?,
+            debt: typed(row, 10)?,
+        },
+        openpaygo: typed(row, 11)?,
+        openpaygo_key_sealed: row.get(12)?,
+        token_count: row.get(13)?,
+    })
+}
+
+/// A row of `PLAN_COLUMNS`, in their order; `kind` says how `body` reads.
+fn plan_row(row: &Row<'_>) -> rusqlite::Result<PlanRow> {
+    let kind: PlanKind = typed(row, 3)?;
+    let plan = match kind {
+        PlanKind::Installments => PlanBody::Installments(typed::<InstallmentPlan>(row, 6)?),
+        PlanKind::Eaas => PlanBody::Eaas(typed::<EaasPlan>(row, 6)?),
+    };
+    Ok(PlanRow {
+        id: row.get(0)?,
+        customer_id: row.get(1)?,
+        serial: row.get(2)?,
+        appliance: row.get(4)?,
+        currency: typed(row, 5)?,
+        plan,
+        version: row.get(7)?,
+    })
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+/// Each call runs to its end before returning: the futures are ready when first polled.
+impl PaymentStore for SqliteStore<'_> {
+    async fn device(&mut self, serial: &str, _lock: &str) -> ApiResult<Option<DeviceRow>> {
+        let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE serial = $1");
+        self.row(&sql, &store::args![serial], device_row)
+    }
+
+    async fn stored_answer(&mut self, provider: &str, provider_tx_id: &str) -> ApiResult<Option<PaymentAnswer>> {
+        self.row(store::STORED_ANSWER, &store::args![provider, provider_tx_id], |row| typed(row, 0))
+    }
+
+    async fn customer(&mut self, id: &str) -> ApiResult<Option<Customer>> {
+        self.row("SELECT body FROM customers WHERE id = $1", &store::args![id], |row| typed(row, 0))
+    }
+
+    async fn tariff(&mut self, id: &str) -> ApiResult<Option<Tariff>> {
+        self.row("SELECT body FROM tariffs WHERE id = $1", &store::args![id], |row| typed(row, 0))
+    }
+
+    async fn plan(&mut self, id: &str) -> ApiResult<Option<PlanRow>> {
+        let sql = format!("SELECT {PLAN_COLUMNS} FROM plans WHERE id = $1");
+        self.row(&sql, &store::args![id], plan_row)
+    }
+
+    async fn deviceless_plans(&mut self, customer_id: &str) -> ApiResult<Vec<PlanRow>> {
+        let sql = format!("SELECT {PLAN_COLUMNS} FROM plans WHERE customer_id = $1 AND serial IS NULL ORDER BY seq");
+        self.rows(&sql, &store::args![customer_id], plan_row)
+    }
+
+    async fn credit(&mut self, customer_id: &str, currency: &str) -> ApiResult<Decimal> {
+        let sql = "SELECT balance FROM credit_balances WHERE customer_id = $1 AND currency = $2";
+        let found = self.row(sql, &store::args![customer_id, currency], |row| typed::<Decimal>(row, 0))?;
+        Ok(found.unwrap_or(Decimal::ZERO))
+    }
+
+    /// The writer is SQLite's only writer while its transaction is open.
+    async fn lock_customer(&mut self, _id: &str) -> ApiResult<()> {
+        Ok(())
+    }
+
+    async fn text(&mut self, sql: &str, args: &[Arg<'_>]) -> ApiResult<Option<String>> {
+        Ok(self.row(sql, args, |row| text(row, 0))?.flatten())
+    }
+
+    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> ApiResult<()> {
+        SqliteStore::execute(self, sql, args).map_err(ApiError::internal)?;
+        Ok(())
+    }
+
+    async fn insert_unique(&mut self, sql: &str, args: &[Arg<'_>]) -> ApiResult<bool> {
+        match SqliteStore::execute(self, sql, args) {
+            Ok(_) => Ok(true),
+            Err(e) if is_unique_violation(&e) => Ok(false),
+            Err(e) => Err(ApiError::internal(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite takes `$n` as a named parameter numbered by its first appearance, so binding by position
+    /// matches PostgreSQL's numbering exactly when the numbers rise (as every shared statement's do).
+    #[test]
+    fn dollar_parameters_bind_by_first_appearance() {
+        let conn = Connection::open_in_memory().unwrap();
+        let rising: (String, i64) = conn
+            .query_row("SELECT $1, $2", rusqlite::params_from_iter(&store::args!["a", 2_i64]), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(rising, ("a".to_owned(), 2));
+        let repeated: (String, String) = conn
+            .query_row("SELECT $1 || $2, $1", rusqlite::params_from_iter(&store::args!["x", "y"]), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(repeated, ("xy".to_owned(), "x".to_owned()));
+        // Falling numbers would be bound by position, not by number: the reason for the ordering rule.
+        let falling: String = conn
+            .query_row("SELECT $2 || $1", rusqlite::params_from_iter(&store::args!["p", "q"]), |r| r.get(0))
+            .unwrap();
+        assert_eq!(falling, "pq");
+    }
+}
