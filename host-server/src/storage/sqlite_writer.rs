@@ -105,6 +105,8 @@ fn run_batch(state: &AppState, conn: &Connection, batch: Vec<Job>) {
         }
         return;
     }
+    crate::state::Metrics::bump(&state.metrics.writer_batches);
+    state.metrics.writer_jobs.fetch_add(done.len() as u64, std::sync::atomic::Ordering::Relaxed);
     for (reply, result) in done {
         let _ = reply.send(result);
     }
