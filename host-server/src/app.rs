@@ -5,7 +5,7 @@
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
@@ -30,27 +30,42 @@ macro_rules! v1_routes {
 
 v1_routes! {
     post "/clusters" => registry::create_cluster, "registry", "Create a cluster";
-    get "/clusters" => registry::list_hierarchy, "registry", "The hierarchy: clusters with their areas and villages";
+    get "/clusters" => registry::clusters, "registry", "Clusters by name (paged)";
+    get "/clusters/{id}" => registry::cluster, "registry", "One cluster";
+    patch "/clusters/{id}" => registry::patch_cluster, "registry", "Rename a cluster";
     post "/areas" => registry::create_area, "registry", "Create a catchment area (MPM mini-grid) under a cluster";
+    get "/areas" => registry::areas, "registry", "Catchment areas by name, optionally of one cluster (paged)";
+    get "/areas/{id}" => registry::area, "registry", "One catchment area";
+    patch "/areas/{id}" => registry::patch_area, "registry", "Rename a catchment area";
     post "/villages" => registry::create_village, "registry", "Create a village under an area";
+    get "/villages" => registry::villages, "registry", "Villages by name, optionally of one area (paged)";
+    get "/villages/{id}" => registry::village, "registry", "One village";
+    patch "/villages/{id}" => registry::patch_village, "registry", "Rename a village";
     post "/manufacturers" => registry::create_manufacturer, "registry", "Create a manufacturer with its device kinds and token scheme";
+    get "/manufacturers" => registry::manufacturers, "registry", "Manufacturers by name (paged)";
+    get "/manufacturers/{id}" => registry::manufacturer, "registry", "One manufacturer";
+    patch "/manufacturers/{id}" => registry::patch_manufacturer, "registry", "Rename a manufacturer";
     post "/tariffs" => registry::create_tariff, "registry", "Create a meter tariff; answers its unit price";
+    get "/tariffs" => registry::tariffs, "registry", "Tariffs by name, each with its unit price (paged)";
+    get "/tariffs/{id}" => registry::tariff, "registry", "One tariff with its unit price";
     post "/registrations" => registrations::register, "registry", "Register a customer and a device together, atomically";
-    get "/customers" => devices::customers, "registry", "Search customers by name, surname or phone";
+    post "/customers" => devices::create_customer, "registry", "Create a customer without a device";
+    get "/customers" => devices::customers, "registry", "Search customers by name, surname, phone or national id, newest first (paged)";
     get "/customers/{id}" => devices::customer, "registry", "A customer with devices, plans and credit balances";
+    patch "/customers/{id}" => devices::patch_customer, "registry", "Change a customer's names, phones, village or national id";
     post "/customers/{id}/plans" => registrations::sell_plan, "plans", "Sell an appliance without a device";
     get "/plans/{id}" => plans::get_plan, "plans", "A plan with its installments";
     put "/plans/{id}/total" => plans::edit_total, "plans", "Change a plan's total (MPM's edit rules)";
     put "/plans/{id}/installments/{number}" => plans::edit_installment, "plans", "Change one untouched installment";
     get "/devices/{serial}" => devices::get_device, "devices", "A device with its debts, credit and token count";
-    get "/devices" => devices::devices, "devices", "Search devices by serial";
+    get "/devices" => devices::devices, "devices", "Search devices by serial, with their owner's name and phone (paged)";
     get "/devices/{serial}/snapshot" => devices::snapshot, "devices", "The account as the core sees it now (the dashboard's payment preview)";
     put "/devices/{serial}/owner" => devices::reassign, "devices", "Re-assign a device to another customer";
     get "/devices/{serial}/tokens" => devices::tokens, "tokens", "A device's token history";
     post "/devices/{serial}/tokens" => devices::operator_token, "tokens", "An operator token (no money moves)";
     post "/payments/validate" => payments::validate, "payments", "Would this payment be accepted? No side effects";
     post "/payments" => payments::post, "payments", "Apply a payment exactly once";
-    get "/payments" => payments::list, "payments", "Payments, newest first, optionally of one serial";
+    get "/payments" => payments::list, "payments", "Payments, newest first, optionally of one serial and between two business days (paged)";
     get "/payments/refused" => payments::refused, "payments", "Payments refused before money moved";
     get "/payments/unmatched" => payments::unmatched, "payments", "Money that arrived for an unknown serial";
     get "/payments/conflicts" => providers::conflicts, "payments", "Provider deliveries whose money disagreed with what was announced (nothing credited)";
@@ -64,6 +79,8 @@ v1_routes! {
     get "/reports/collection" => reports::collection, "reports", "Collection rate over a period";
     get "/export" => export::export, "reports", "Every record as JSON Lines (the Python package's input)";
     post "/api-keys" => system::create_key, "system", "Create an API key (admin)";
+    get "/api-keys" => system::list_keys, "system", "API keys: labels, roles, creation, last use; never a key (admin, paged)";
+    delete "/api-keys/{id}" => system::revoke_key, "system", "Revoke an API key at once (admin)";
     post "/providers" => providers::create, "providers", "Configure a payment provider; answers its hook paths once (admin)";
     get "/sms-templates" => notify::templates::list, "notifications", "Customer SMS templates with their defaults";
     put "/sms-templates/{name}" => notify::templates::put, "notifications", "Edit (or reset with null) an SMS template";
@@ -144,13 +161,25 @@ async fn reshape(response: Response) -> Response {
 pub fn openapi() -> Value {
     let mut paths: Map<String, Value> = Map::new();
     for (method, path, tag, summary) in V1_ROUTES {
-        let parameters: Vec<Value> = path
+        let mut parameters: Vec<Value> = path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
+        let list = (*method == "get").then(|| LISTS.iter().find(|(p, _)| p == path)).flatten();
+        let ok = match list {
+            Some((_, filters)) => {
+                parameters.extend(page_parameters());
+                parameters.extend(filters.iter().map(|(name, description)| {
+                    json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": "string"}})
+                }));
+                json!({"description": "One page, newest first where time orders the list, else by name or serial",
+                       "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Page"}}}})
+            }
+            None => json!({"description": "OK", "content": {"application/json": {}}}),
+        };
         let mut responses = json!({
-            "200": {"description": "OK", "content": {"application/json": {}}},
+            "200": ok,
             "4XX": {"description": "Refused", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
         });
         if *method == "post" {
@@ -166,10 +195,11 @@ pub fn openapi() -> Value {
             "security": [{"bearer": []}],
             "responses": responses,
         });
-        if let (true, Some(map)) = (*method == "post" || *method == "put", operation.as_object_mut()) {
+        if let (true, Some(map)) = (matches!(*method, "post" | "put" | "patch"), operation.as_object_mut()) {
+            let schema = request_schema(method, path).unwrap_or_else(|| json!({"type": "object"}));
             map.insert(
                 "requestBody".into(),
-                json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}}}}),
+                json!({"required": true, "content": {"application/json": {"schema": schema}}}),
             );
         }
         if let Some(entry) = paths.entry(format!("/v1{path}")).or_insert_with(|| json!({})).as_object_mut() {
@@ -202,7 +232,15 @@ pub fn openapi() -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Error": {
+            "schemas": {
+                "Page": {
+                    "type": "object", "required": ["items", "next_cursor"],
+                    "properties": {
+                        "items": {"type": "array", "items": {"type": "object"}},
+                        "next_cursor": {"type": ["string", "null"], "description": "Pass as ?cursor= for the next page; null on the last page"},
+                    },
+                },
+                "Error": {
                 "type": "object", "required": ["code", "message"],
                 "properties": {
                     "code": {"type": "string", "enum": error_codes()},
@@ -212,6 +250,93 @@ pub fn openapi() -> Value {
                 },
             }},
         },
+    })
+}
+
+/// The paged lists (`GET` of these paths) with their filters beside `limit` and `cursor`.
+const LISTS: &[(&str, &[(&str, &str)])] = &[
+    ("/clusters", &[]),
+    ("/areas", &[("cluster_id", "Only the areas of this cluster")]),
+    ("/villages", &[("area_id", "Only the villages of this area")]),
+    ("/manufacturers", &[]),
+    ("/tariffs", &[]),
+    (
+        "/customers",
+        &[
+            ("query", "Part of a name, surname, phone number or national id"),
+            ("phone_region", "ISO 3166 region a local phone number in query is read in"),
+        ],
+    ),
+    ("/devices", &[("query", "Part of a serial, in any spelling the core normalises")]),
+    ("/devices/{serial}/tokens", &[]),
+    (
+        "/payments",
+        &[
+            ("serial", "Only this device's payments"),
+            (
+                "from",
+                "First business day (YYYY-MM-DD, MICROPOWER_TIMEZONE) of the time the server recorded the payment",
+            ),
+            ("to", "Last business day, included"),
+        ],
+    ),
+    ("/payments/refused", &[]),
+    ("/payments/unmatched", &[("status", "open or assigned")]),
+    ("/payments/conflicts", &[("status", "open or resolved")]),
+    ("/notifications", &[("status", "pending, sent or failed")]),
+    ("/api-keys", &[]),
+];
+
+fn page_parameters() -> [Value; 2] {
+    [
+        json!({"name": "limit", "in": "query", "required": false, "description": "Items per page, 1 to 500 (default 50); anything else is a 422",
+               "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}}),
+        json!({"name": "cursor", "in": "query", "required": false, "description": "next_cursor of the previous page, unchanged; a bad cursor is a 422",
+               "schema": {"type": "string"}}),
+    ]
+}
+
+/// The request bodies the registry's edits take (the other bodies are documented as objects in
+/// http-api.md and the issues).
+fn request_schema(method: &str, path: &str) -> Option<Value> {
+    let name = json!({"type": "string", "minLength": 1, "maxLength": 200});
+    let phones = json!({"type": "array", "items": {"type": "string"}, "minItems": 1,
+                        "description": "Phone numbers, normalised to E.164 by the core; the first is the primary one"});
+    let closed = |required: Vec<&str>, properties: Value| json!({"type": "object", "additionalProperties": false, "required": required, "properties": properties});
+    Some(match (method, path) {
+        ("patch", "/clusters/{id}" | "/areas/{id}" | "/villages/{id}" | "/manufacturers/{id}") => {
+            closed(vec!["name"], json!({"name": name}))
+        }
+        ("post", "/clusters") => closed(vec!["name"], json!({"name": name})),
+        ("post", "/areas") => {
+            closed(vec!["name", "cluster_id"], json!({"name": name, "cluster_id": {"type": "string"}}))
+        }
+        ("post", "/villages") => closed(vec!["name", "area_id"], json!({"name": name, "area_id": {"type": "string"}})),
+        ("post", "/customers") => closed(
+            vec!["name", "surname", "village_id"],
+            json!({
+                "name": name, "surname": name, "phones": phones,
+                "phone": {"type": "string", "description": "One number, instead of or before phones"},
+                "village_id": {"type": "string"},
+                "national_id": {"type": ["string", "null"]},
+                "geo": {"type": ["object", "null"], "properties": {"lat": {"type": "string"}, "lng": {"type": "string"}}, "description": "Degrees as decimal strings"},
+                "phone_region": {"type": "string", "description": "ISO 3166 region local numbers are read in"},
+            }),
+        ),
+        ("patch", "/customers/{id}") => closed(
+            vec![],
+            json!({
+                "name": name, "surname": name, "phones": phones,
+                "village_id": {"type": "string"},
+                "national_id": {"type": ["string", "null"], "description": "null removes it"},
+                "phone_region": {"type": "string"},
+            }),
+        ),
+        ("post", "/api-keys") => closed(
+            vec!["role"],
+            json!({"role": {"type": "string", "enum": ["admin", "operator", "viewer"]}, "label": {"type": "string"}}),
+        ),
+        _ => return None,
     })
 }
 

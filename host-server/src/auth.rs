@@ -54,7 +54,8 @@ pub async fn require_key(
         .ok_or_else(|| {
             ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing Authorization: Bearer <api key>")
         })?;
-    let row = sqlx::query("SELECT id, role FROM api_keys WHERE key_hash = $1")
+    // No cache of keys: every request reads its key, so a revocation holds from the next request on.
+    let row = sqlx::query("SELECT id, role, last_used_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
         .bind(hash_api_key(token))
         .fetch_optional(&state.db.pool)
         .await?;
@@ -83,8 +84,27 @@ pub async fn require_key(
             format!("this needs the {needed:?} role").to_lowercase(),
         ));
     }
+    let last_used: Option<String> = row.try_get("last_used_at")?;
+    record_use(&state, &caller.key_id, last_used.as_deref());
     request.extensions_mut().insert(caller);
     Ok(next.run(request).await)
+}
+
+/// Records a key's use at most once a minute, off the request's path: the request neither waits for the
+/// write nor fails with it, and a busy key costs one write a minute, not one per request.
+fn record_use(state: &AppState, key_id: &str, last_used: Option<&str>) {
+    let now = crate::ids::now();
+    let since = (now - chrono::Duration::minutes(1)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    if last_used.is_some_and(|at| at >= since.as_str()) {
+        return;
+    }
+    let at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let (state, key_id) = (state.clone(), key_id.to_owned());
+    tokio::spawn(async move {
+        if let Err(e) = crate::storage::api_keys::touch(&state.db.pool, &key_id, &at, &since).await {
+            tracing::warn!(key = %key_id, error = ?e.body, "could not record an API key's use");
+        }
+    });
 }
 
 /// Stores a key's hash with its role; returns the key's id.

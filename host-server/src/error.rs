@@ -31,6 +31,11 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_input", message).with("field", field)
     }
 
+    /// 422 `invalid_input` for a well-formed request whose value is refused (a list's limit, cursor or filter).
+    pub fn unprocessable(field: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message).with("field", field)
+    }
+
     /// 404 `not_found`.
     pub fn not_found(what: &str, id: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} {id:?} not found"))

@@ -34,3 +34,15 @@ pub fn instant_on(day: NaiveDate, zone: Tz) -> String {
         .unwrap_or_else(|| noon.and_utc())
         .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
+
+/// The first instant of `day` in the operator's time zone, as RFC 3339 UTC with milliseconds (how the
+/// server writes `created_at`, so instants compare as text). A day that starts inside a DST gap starts at
+/// the gap's end.
+pub fn day_start(day: NaiveDate, zone: Tz) -> String {
+    let midnight = day.and_time(NaiveTime::MIN);
+    let start = (0..=4)
+        .find_map(|hour| zone.from_local_datetime(&(midnight + chrono::Duration::hours(hour))).earliest())
+        .map(|at| at.with_timezone(&Utc))
+        .unwrap_or_else(|| midnight.and_utc());
+    start.to_rfc3339_opts(SecondsFormat::Millis, true)
+}

@@ -24,17 +24,6 @@ pub async fn customer<'e, E: Executor<'e, Database = Any>>(exec: E, id: &str) ->
     Ok(found.map(Into::into))
 }
 
-/// Customers whose name, surname or phone matches a `LIKE` pattern (lower case), by surname and name.
-pub async fn customers_matching<'e, E: Executor<'e, Database = Any>>(
-    exec: E,
-    pattern: &str,
-    limit: i64,
-) -> ApiResult<Vec<Customer>> {
-    let sql = "SELECT body FROM customers WHERE search LIKE $1 ORDER BY surname, name LIMIT $2";
-    let found: Vec<Text<Customer>> = sqlx::query_scalar(sql).bind(pattern).bind(limit).fetch_all(exec).await?;
-    Ok(found.into_iter().map(Into::into).collect())
-}
-
 /// The customer who has this exact phone number (E.164), if any.
 pub async fn customer_id_by_phone<'e, E: Executor<'e, Database = Any>>(
     exec: E,
@@ -346,8 +335,6 @@ impl ListedDevice {
 pub enum DeviceFilter<'a> {
     /// One device by canonical serial.
     Serial(&'a str),
-    /// Canonical serials matching a `LIKE` pattern.
-    SerialLike(&'a str),
     /// A customer's devices.
     Owner(&'a str),
 }
@@ -361,7 +348,6 @@ pub async fn listed_devices<'e, E: Executor<'e, Database = Any>>(
 ) -> ApiResult<Vec<ListedDevice>> {
     let (condition, value) = match filter {
         DeviceFilter::Serial(serial) => ("d.serial = $1", serial),
-        DeviceFilter::SerialLike(pattern) => ("d.serial LIKE $1", pattern),
         DeviceFilter::Owner(id) => ("d.owner_id = $1", id),
     };
     let columns: Vec<String> = DEVICE_COLUMNS.split(',').map(|c| format!("d.{}", c.trim())).collect();

@@ -92,9 +92,9 @@ async fn copies_of_one_delivery_credit_once(a: Arc<TestServer>, b: Arc<TestServe
     assert!(answers.iter().all(|(_, answer)| answer == &answers[0].1), "every copy gets the same answer");
     assert_eq!(plan_paid(&a, "SHS-C").await, "700");
     let (_, list) = b.get("/v1/payments?serial=SHS-C").await;
-    assert_eq!(list["payments"].as_array().unwrap().len(), 1);
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
     let (_, tokens) = b.get("/v1/devices/SHS-C/tokens").await;
-    assert_eq!(tokens["tokens"].as_array().unwrap().len(), answers[0].1["tokens"].as_array().unwrap().len());
+    assert_eq!(tokens["items"].as_array().unwrap().len(), answers[0].1["tokens"].as_array().unwrap().len());
 }
 
 /// 100 different payments of 100 TZS at once on one device, and the same 100 posted one by one on a twin
@@ -128,7 +128,7 @@ async fn different_payments_on_one_device_apply_in_turn(a: Arc<TestServer>, b: A
     assert_eq!(plan_paid(&a, "SHS-Q").await, "2100");
 
     let tokens = |history: Value| {
-        let mut list: Vec<(i64, Value, Value, Value)> = history["tokens"]
+        let mut list: Vec<(i64, Value, Value, Value)> = history["items"]
             .as_array()
             .unwrap()
             .iter()
@@ -137,16 +137,16 @@ async fn different_payments_on_one_device_apply_in_turn(a: Arc<TestServer>, b: A
         list.sort_by_key(|t| t.0);
         list
     };
-    let concurrent = tokens(b.get("/v1/devices/SHS-P/tokens").await.1);
-    let sequential = tokens(b.get("/v1/devices/SHS-Q/tokens").await.1);
+    let concurrent = tokens(b.get("/v1/devices/SHS-P/tokens?limit=500").await.1);
+    let sequential = tokens(b.get("/v1/devices/SHS-Q/tokens?limit=500").await.1);
     assert!(!concurrent.is_empty());
     let mut counts: Vec<i64> = concurrent.iter().map(|t| t.0).collect();
     counts.dedup();
     assert_eq!(counts.len(), concurrent.len(), "no OpenPAYGO count is used twice");
     assert_eq!(concurrent, sequential, "same tokens, counts and codes as one by one");
 
-    let (_, list) = b.get("/v1/payments?serial=SHS-P").await;
-    assert_eq!(list["payments"].as_array().unwrap().len(), COPIES);
+    let (_, list) = b.get("/v1/payments?serial=SHS-P&limit=500").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), COPIES);
 }
 
 /// A plan's installments as `(number, due date, amount, paid)`, from the core's plan or the API's view.

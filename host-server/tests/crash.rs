@@ -174,8 +174,16 @@ async fn crash_scenario(database_url: String) {
 
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert_eq!(acknowledged.len(), CLIENTS * PAYMENTS_PER_CLIENT);
-    let (_, list) = call(&client, port, reqwest::Method::GET, "/v1/payments?limit=1000", None).await.unwrap();
-    let stored = list["payments"].as_array().unwrap();
+    let mut stored = Vec::new();
+    let mut path = "/v1/payments?limit=500".to_owned();
+    loop {
+        let (_, page) = call(&client, port, reqwest::Method::GET, &path, None).await.unwrap();
+        stored.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/v1/payments?limit=500&cursor={cursor}"),
+            None => break,
+        }
+    }
     assert_eq!(stored.len(), acknowledged.len(), "every acknowledged payment stored exactly once");
     let journal = journal_by_plan(&client, port).await;
     let mut money_in_plans = 0u64;
@@ -188,8 +196,10 @@ async fn crash_scenario(database_url: String) {
         assert_eq!(journal.get(plan_id).copied().unwrap_or(0), paid, "CR{d}: journal lines = stored balance");
         money_in_plans += paid;
         let (_, tokens) =
-            call(&client, port, reqwest::Method::GET, &format!("/v1/devices/CR{d}/tokens"), None).await.unwrap();
-        for t in tokens["tokens"].as_array().unwrap() {
+            call(&client, port, reqwest::Method::GET, &format!("/v1/devices/CR{d}/tokens?limit=500"), None)
+                .await
+                .unwrap();
+        for t in tokens["items"].as_array().unwrap() {
             assert!(counts_seen.insert((d, t["count"].as_i64().unwrap())), "OpenPAYGO count used twice on CR{d}: {t}");
         }
     }

@@ -121,9 +121,13 @@ async fn meter_worked_examples(s: TestServer) {
     let (_, device) = s.get("/v1/devices/mtr-5").await;
     assert_eq!((&device["currency"], &device["credit_balance"]), (&json!("TZS"), &json!("1")), "{device}");
     let (_, found) = s.get("/v1/devices?query=MTR").await;
-    let listed: Vec<_> = found["devices"].as_array().unwrap().iter().map(|d| d["serial"].clone()).collect();
+    let listed: Vec<_> = found["items"].as_array().unwrap().iter().map(|d| d["serial"].clone()).collect();
     assert_eq!(listed, [json!("MTR1"), json!("MTR2"), json!("MTR3"), json!("MTR4"), json!("MTR5")]);
-    assert_eq!(found["devices"][4], device);
+    let mut listed = found["items"][4].clone();
+    let owner_shown = listed.as_object_mut().unwrap().remove("customer").unwrap();
+    assert_eq!(listed, device, "a listed device is the device, with its owner");
+    assert_eq!(owner_shown["id"], device["customer_id"]);
+    assert!(owner_shown["name"].is_string() && owner_shown["phone"].is_string(), "{owner_shown}");
     let (_, owner) = s.get(&format!("/v1/customers/{}", device["customer_id"].as_str().unwrap())).await;
     assert_eq!(owner["devices"], json!([device]));
     assert_eq!(owner["credit_balance"], json!({"TZS": "1"}));
@@ -161,7 +165,7 @@ async fn shs_worked_examples(s: TestServer) {
     assert_eq!(last["tokens"][0]["kind"], "unlock");
     assert_eq!(amounts(&last), pairs(&[("installment", "550"), ("credit", "450")]));
     let (_, history) = s.get("/v1/devices/SHS-1/tokens").await;
-    assert_eq!(history["tokens"].as_array().unwrap().len(), 3);
+    assert_eq!(history["items"].as_array().unwrap().len(), 3);
 }
 
 /// The same payment twice (and twenty copies at once) credits once and answers identically.
@@ -193,7 +197,7 @@ async fn duplicates_credit_once(s: TestServer) {
         s.get(&format!("/v1/plans/{}", s.get("/v1/devices/SHS-D").await.1["plan_id"].as_str().unwrap())).await;
     assert_eq!(plan["paid"], "900", "800 + 100, each once");
     let (_, list) = s.get("/v1/payments?serial=SHS-D").await;
-    assert_eq!(list["payments"].as_array().unwrap().len(), 2);
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
 }
 
 /// A payment that clears 300 installments at once writes its 300 journal lines (more than one multi-row
@@ -240,10 +244,10 @@ async fn refusals_are_logged(s: TestServer) {
     let (code, body) = s.post("/v1/payments", kes).await;
     assert_eq!((code, body["code"].as_str()), (422, Some("currency_mismatch")));
     let (_, log) = s.get("/v1/payments/refused").await;
-    let codes: Vec<&str> = log["refused"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> = log["items"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();
     assert!(codes.contains(&"unknown_serial") && codes.contains(&"currency_mismatch"), "{log}");
     let (_, list) = s.get("/v1/payments").await;
-    assert!(list["payments"].as_array().unwrap().is_empty());
+    assert!(list["items"].as_array().unwrap().is_empty());
     // Bad input is a 4xx with the error shape and the field at fault.
     let (code, body) = s.post("/v1/payments", json!({"provider": "test", "serial": "SHS-R"})).await;
     assert_eq!(code, 400);
@@ -277,7 +281,7 @@ async fn validation_answers(s: TestServer) {
         s.post("/v1/payments/validate", json!({"serial": "ZZZ9", "amount": "600", "currency": "TZS"})).await;
     assert_eq!((code, unknown["code"].as_str()), (422, Some("unknown_serial")));
     let (_, list) = s.get("/v1/payments").await;
-    assert!(list["payments"].as_array().unwrap().is_empty());
+    assert!(list["items"].as_array().unwrap().is_empty());
 }
 
 /// MPM's edit rules through the API.
@@ -308,9 +312,9 @@ async fn operator_tokens(s: TestServer) {
     let (code, bad) = s.post("/v1/devices/SHS-O/tokens", json!({"kind": "add_time"})).await;
     assert_eq!((code, bad["field"].as_str()), (400, Some("days")));
     let (_, history) = s.get("/v1/devices/SHS-O/tokens").await;
-    assert!(history["tokens"].as_array().unwrap().iter().all(|t| t["cause"] == "operator"));
+    assert!(history["items"].as_array().unwrap().iter().all(|t| t["cause"] == "operator"));
     let (_, list) = s.get("/v1/payments").await;
-    assert!(list["payments"].as_array().unwrap().is_empty());
+    assert!(list["items"].as_array().unwrap().is_empty());
 }
 
 /// Money that arrived for an unknown serial waits in the queue and is applied once when assigned.
@@ -322,13 +326,13 @@ async fn unmatched_money_is_assigned(s: TestServer) {
     let queued = s.ok("/v1/payments", body, 202).await;
     assert_eq!(queued["status"], "unmatched");
     let (_, queue) = s.get("/v1/payments/unmatched").await;
-    let id = queue["unmatched"][0]["id"].as_str().unwrap().to_owned();
+    let id = queue["items"][0]["id"].as_str().unwrap().to_owned();
     let applied = s.ok(&format!("/v1/payments/unmatched/{id}/assign"), json!({"serial": "SHS-U"}), 201).await;
     assert_eq!(applied["tokens"][0]["quantity"], "8");
     let again = s.ok(&format!("/v1/payments/unmatched/{id}/assign"), json!({"serial": "SHS-U"}), 200).await;
     assert_eq!(again, applied);
     let (_, queue) = s.get("/v1/payments/unmatched").await;
-    assert_eq!(queue["unmatched"][0]["status"], "assigned");
+    assert_eq!(queue["items"][0]["status"], "assigned");
 }
 
 /// 401 without or with a wrong key, 403 for a viewer writing, secrets never returned.
@@ -458,6 +462,27 @@ async fn openapi_lists_the_contract() {
         ("get", "/v1/reports/par"),
         ("get", "/v1/reports/collection"),
         ("get", "/v1/export"),
+        ("get", "/v1/clusters"),
+        ("get", "/v1/clusters/{id}"),
+        ("patch", "/v1/clusters/{id}"),
+        ("get", "/v1/areas"),
+        ("get", "/v1/areas/{id}"),
+        ("patch", "/v1/areas/{id}"),
+        ("get", "/v1/villages"),
+        ("get", "/v1/villages/{id}"),
+        ("patch", "/v1/villages/{id}"),
+        ("get", "/v1/manufacturers"),
+        ("get", "/v1/manufacturers/{id}"),
+        ("patch", "/v1/manufacturers/{id}"),
+        ("get", "/v1/tariffs"),
+        ("get", "/v1/tariffs/{id}"),
+        ("post", "/v1/customers"),
+        ("patch", "/v1/customers/{id}"),
+        ("get", "/v1/devices"),
+        ("get", "/v1/payments/conflicts"),
+        ("get", "/v1/notifications"),
+        ("get", "/v1/api-keys"),
+        ("delete", "/v1/api-keys/{id}"),
         ("get", "/healthz"),
         ("get", "/metrics"),
     ] {
@@ -523,9 +548,9 @@ async fn dashboard_and_its_snapshot() {
     register_shs(&s, &r, "SHS-D1").await;
     let (code, found) = s.get("/v1/devices?query=shs-d").await;
     assert_eq!(code, 200);
-    assert_eq!(found["devices"][0]["serial"], "SHSD1");
+    assert_eq!(found["items"][0]["serial"], "SHSD1");
     let (code, all) = s.get("/v1/devices?query=%20").await;
-    assert_eq!((code, all["devices"].as_array().map(Vec::len)), (200, Some(1)));
+    assert_eq!((code, all["items"].as_array().map(Vec::len)), (200, Some(1)));
     let (code, refused) = s.get("/v1/devices?query=%25").await;
     assert_eq!((code, refused["code"].as_str()), (400, Some("invalid_serial")), "{refused}");
     let (code, account) = s.get("/v1/devices/shs-d1/snapshot").await;

@@ -109,7 +109,7 @@ async fn plans_are_paid_by_id(s: TestServer) {
     let (code, mismatch) = s.post("/v1/payments", kes).await;
     assert_eq!((code, mismatch["code"].as_str()), (422, Some("currency_mismatch")));
     let (_, log) = s.get("/v1/payments/refused").await;
-    let refused: Vec<(Value, Value, Value)> = log["refused"]
+    let refused: Vec<(Value, Value, Value)> = log["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -145,7 +145,7 @@ async fn plans_are_paid_by_id(s: TestServer) {
     assert_eq!((&shs["serial"], &shs["plan_id"]), (&json!("SHSTV"), &json!(shs_plan)));
     assert_eq!(shs["tokens"][0]["quantity"], "8", "{shs}");
     let (_, listed) = s.get("/v1/payments?serial=SHS-TV").await;
-    assert_eq!(listed["payments"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
 
     // Revenue counts what the plan payments paid for (not the 200 of credit), grouped without a device.
     let (code, revenue) = s.get("/v1/reports/revenue?from=2026-01-01&to=2026-01-31&group_by=month&by=kind").await;
@@ -204,7 +204,7 @@ async fn down_payments_are_payments(s: TestServer) {
     );
     assert!(shown["received_at"].as_str().unwrap().starts_with("2026-01-01"), "the sale's day: {shown}");
     let (_, listed) = s.get("/v1/payments?serial=shs-dp").await;
-    assert_eq!(listed["payments"], json!([down.clone()]), "listed with the device's payments");
+    assert_eq!(listed["items"], json!([down.clone()]), "listed with the device's payments");
     // The device's next payment pays the first installment: the down payment is already in.
     let next = s.ok("/v1/payments", payment("dp-1", "SHS-DP", "700", "2026-01-02T08:00:00Z"), 201).await;
     assert_eq!(lines(&next), vec![line("installment", "700", &plan_id, 1)]);

@@ -59,7 +59,7 @@ impl FakeGateway {
 }
 
 async fn outbox(s: &TestServer) -> Vec<Value> {
-    s.get("/v1/notifications").await.1["notifications"].as_array().unwrap().clone()
+    s.get("/v1/notifications").await.1["items"].as_array().unwrap().clone()
 }
 
 /// Makes every pending notification due now, instead of after its backoff.

@@ -55,11 +55,11 @@ async fn register_shs_in(s: &TestServer, r: &Registry, serial: &str, currency: &
 async fn payments_of(s: &TestServer, serial: &str) -> Vec<Value> {
     let (code, list) = s.get(&format!("/v1/payments?serial={serial}")).await;
     assert_eq!(code, 200, "{list}");
-    list["payments"].as_array().unwrap().clone()
+    list["items"].as_array().unwrap().clone()
 }
 
 async fn conflicts(s: &TestServer) -> Vec<Value> {
-    s.get("/v1/payments/conflicts").await.1["conflicts"].as_array().unwrap().clone()
+    s.get("/v1/payments/conflicts").await.1["items"].as_array().unwrap().clone()
 }
 
 async fn hook_events(s: &TestServer) -> i64 {
@@ -231,7 +231,7 @@ async fn daraja_c2b(s: TestServer) {
     assert_eq!((code, ack["ResultCode"].as_i64()), (200, Some(0)));
     let (_, queue) = s.get("/v1/payments/unmatched").await;
     let queued: Vec<&Value> =
-        queue["unmatched"].as_array().unwrap().iter().filter(|u| u["provider_tx_id"] == "RKL8").collect();
+        queue["items"].as_array().unwrap().iter().filter(|u| u["provider_tx_id"] == "RKL8").collect();
     assert_eq!(queued.len(), 1);
     assert_eq!((queued[0]["amount"].as_str(), queued[0]["serial"].as_str()), (Some("300.00"), Some("SHS-TYPO")));
 
@@ -277,7 +277,7 @@ async fn daraja_c2b(s: TestServer) {
     assert_eq!(sha, hex::encode(sha2::Sha256::digest(body.as_bytes())));
     // And the customer's SMS is queued with the payment.
     let (_, outbox) = s.get("/v1/notifications").await;
-    assert_eq!(outbox["notifications"].as_array().unwrap().iter().filter(|n| n["kind"] == "payment").count(), 2);
+    assert_eq!(outbox["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "payment").count(), 2);
 
     // The operator decides: credit the tampered one as received (once), dismiss the foreign shortcode.
     let all = conflicts(&s).await;

@@ -147,7 +147,7 @@ async function customersView() {
       ["Phones", (c) => (c.phones || []).join(", ")],
       ["Village", (c) => fmt(c.village_id)],
       ["Id", (c) => c.id],
-    ], data.customers || [], { id: "customers-table" }));
+    ], data.items || [], { id: "customers-table" }));
 }
 
 async function customerView(id) {
@@ -168,7 +168,9 @@ function devicesTable(devices) {
   return table([
     ["Serial", (d) => h("a", { href: `#/device/${encodeURIComponent(d.serial)}` }, d.serial)],
     ["Kind", (d) => d.kind],
-    ["Customer", (d) => d.customer_id ? h("a", { href: `#/customer/${encodeURIComponent(d.customer_id)}` }, d.customer_id) : "—"],
+    // A list names the owner; a customer's own page has no need to.
+    ["Customer", (d) => d.customer_id ? h("a", { href: `#/customer/${encodeURIComponent(d.customer_id)}` },
+      d.customer ? `${d.customer.name} ${d.customer.surname}${d.customer.phone ? ` (${d.customer.phone})` : ""}` : d.customer_id) : "—"],
     ["Credit", (d) => `${d.credit_balance} ${d.currency || ""}`, "num"],
     ["Tokens issued", (d) => fmt(d.token_count), "num"],
   ], devices, { id: "devices-table" });
@@ -179,7 +181,7 @@ async function devicesView() {
   const data = await api(`/v1/devices?query=${encodeURIComponent(q)}`);
   main.replaceChildren(h("h1", {}, "Devices"),
     searchBox("Serial", q, (v) => { location.hash = `#/devices?q=${encodeURIComponent(v)}`; }),
-    devicesTable(data.devices || []));
+    devicesTable(data.items || []));
 }
 
 function tokenCodes(tokens) {
@@ -201,7 +203,7 @@ async function paymentsView() {
       // Installment 0 is a down payment.
       ["Paid for", (p) => (p.allocations || []).map((a) => h("div", {}, `${a.kind} ${a.amount}${a.installment != null ? ` (#${a.installment})` : ""}`))],
       ["Tokens", (p) => tokenCodes(p.tokens)],
-    ], data.payments || [], { id: "payments-table" }));
+    ], data.items || [], { id: "payments-table" }));
 }
 
 // ---- device page and the payment preview ---------------------------------------------------------------------
@@ -288,7 +290,7 @@ async function deviceView(serial) {
       ["Created", (t) => t.created_at], ["Cause", (t) => t.cause], ["Kind", (t) => t.kind],
       ["Quantity", (t) => `${fmt(t.quantity)} ${t.unit || ""}`, "num"], ["Code", (t) => h("span", { class: "token" }, fmt(t.code))],
       ["Status", (t) => t.status],
-    ], tokens.tokens || [], { id: "tokens-table" }));
+    ], tokens.items || [], { id: "tokens-table" }));
 }
 
 // ---- registration with the schedule preview -------------------------------------------------------------------
@@ -296,9 +298,14 @@ async function deviceView(serial) {
 async function registerView() {
   // Started before the form's data arrives: the phone rules load while the server answers.
   const phoneReady = loadFull();
-  const hierarchy = await api("/v1/clusters");
-  const villages = (hierarchy.clusters || []).flatMap((c) => (c.areas || []).flatMap((a) =>
-    (a.villages || []).map((v) => ({ id: v.id, label: `${v.name} — ${a.name}, ${c.name}` }))));
+  const [clusters, areas, places] = await Promise.all(
+    ["/v1/clusters?limit=500", "/v1/areas?limit=500", "/v1/villages?limit=500"].map((path) => api(path)));
+  const clusterName = new Map((clusters.items || []).map((c) => [c.id, c.name]));
+  const areaOf = new Map((areas.items || []).map((a) => [a.id, a]));
+  const villages = (places.items || []).map((v) => {
+    const a = areaOf.get(v.area_id);
+    return { id: v.id, label: a ? `${v.name} — ${a.name}, ${clusterName.get(a.cluster_id) || ""}` : v.name };
+  });
   const input = (name, label, attrs = {}) => h("label", {}, label, h("input", { name, ...attrs }));
   const select = (name, label, options) => h("label", {}, label,
     h("select", { name }, options.map(([value, text]) => h("option", { value }, text))));

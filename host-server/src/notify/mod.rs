@@ -10,7 +10,6 @@ pub mod templates;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
 use sqlx::{Any, Row, Transaction};
 
 use crate::error::{ApiError, ApiResult};
@@ -222,38 +221,27 @@ pub fn spawn_worker(state: AppState, gateway: Arc<dyn SmsGateway>, every: Durati
     })
 }
 
-/// `GET /v1/notifications`: the outbox, newest first.
-pub async fn list(axum::extract::State(state): axum::extract::State<AppState>) -> ApiResult<axum::Json<Value>> {
-    let rows = sqlx::query(
-        "SELECT id, kind, payment_id, customer_id, phone, message, status, attempts, next_attempt, last_error, sent_at, created_at \
-         FROM notifications ORDER BY created_at DESC, id DESC LIMIT 500",
-    )
-    .fetch_all(&state.db.pool)
-    .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let mut v = crate::repo::text_columns(
-            r,
-            &[
-                "id",
-                "kind",
-                "payment_id",
-                "customer_id",
-                "phone",
-                "message",
-                "status",
-                "next_attempt",
-                "last_error",
-                "sent_at",
-                "created_at",
-            ],
-        )?;
-        if let Some(map) = v.as_object_mut() {
-            map.insert("attempts".into(), Value::from(r.try_get::<i64, _>("attempts")?));
-        }
-        out.push(v);
-    }
-    Ok(axum::Json(serde_json::json!({"notifications": out})))
+/// Filter of `GET /v1/notifications`.
+#[derive(serde::Deserialize)]
+pub struct OutboxQuery {
+    /// `pending`, `sent` or `failed`; every message when absent.
+    status: Option<String>,
+}
+
+/// `GET /v1/notifications?status=`: the outbox, newest first.
+pub async fn list(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::Query(page): axum::extract::Query<crate::storage::page::PageQuery>,
+    axum::extract::Query(q): axum::extract::Query<OutboxQuery>,
+) -> ApiResult<axum::Json<crate::storage::page::Page<crate::storage::notifications::Notification>>> {
+    use crate::storage::notifications::{outbox, STATUSES};
+    let page = page.request("notifications")?;
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some(text) if STATUSES.contains(&text) => Some(text),
+        Some(_) => return Err(ApiError::unprocessable("status", "status is pending, sent or failed")),
+    };
+    Ok(axum::Json(outbox(&state.db.pool, status, &page).await?))
 }
 
 #[cfg(test)]

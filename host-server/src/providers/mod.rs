@@ -30,6 +30,7 @@ use crate::ids::{new_id, now_rfc3339};
 use crate::payments::{Outcome, PaymentAnswer, Queued};
 use crate::routes::payments::PostAnswer;
 use crate::state::AppState;
+use crate::storage::page::{Page, PageQuery};
 
 /// The largest hook body accepted: provider callbacks are a few hundred bytes.
 pub const HOOK_BODY_LIMIT: usize = 16 * 1024;
@@ -251,15 +252,29 @@ pub async fn list(State(state): State<AppState>) -> ApiResult<Json<ProviderList>
     Ok(Json(ProviderList { providers: store::providers(&state.db.pool).await? }))
 }
 
-/// The answer of `GET /v1/payments/conflicts`.
-#[derive(Serialize)]
-pub struct ConflictList {
-    conflicts: Vec<store::Conflict>,
+/// Filter of `GET /v1/payments/conflicts`.
+#[derive(Deserialize)]
+pub struct ConflictQuery {
+    /// `open` or `resolved`; every conflict when absent.
+    status: Option<String>,
 }
 
-/// `GET /v1/payments/conflicts`: deliveries whose money disagreed with what was announced; nothing credited.
-pub async fn conflicts(State(state): State<AppState>) -> ApiResult<Json<ConflictList>> {
-    Ok(Json(ConflictList { conflicts: store::conflicts(&state.db.pool, 500).await? }))
+/// `GET /v1/payments/conflicts?status=`: deliveries whose money disagreed with what was announced; nothing
+/// credited. Newest first.
+pub async fn conflicts(
+    State(state): State<AppState>,
+    axum::extract::Query(page): axum::extract::Query<PageQuery>,
+    axum::extract::Query(q): axum::extract::Query<ConflictQuery>,
+) -> ApiResult<Json<Page<store::Conflict>>> {
+    let page = page.request("conflicts")?;
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(
+            store::ConflictStatus::parse(text)
+                .ok_or_else(|| ApiError::unprocessable("status", "status is open or resolved"))?,
+        ),
+    };
+    Ok(Json(store::conflicts(&state.db.pool, status, &page).await?))
 }
 
 /// The body of `POST /v1/payments/conflicts/{id}/resolve`.

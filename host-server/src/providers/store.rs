@@ -17,6 +17,7 @@ use crate::group_commit::{GroupCommit, Step, StepFuture};
 use crate::ids::{new_id, now_rfc3339};
 use crate::state::AppState;
 use crate::storage::column::Text;
+use crate::storage::page::{Keyset, ListQuery, Order, Page, PageRequest};
 
 /// One statement of a hook's write; every bound value is text or NULL.
 pub struct Insert {
@@ -325,12 +326,39 @@ pub struct Conflict {
     pub created_at: String,
 }
 
-/// The conflicts, newest first.
-pub async fn conflicts(pool: &AnyPool, limit: i64) -> ApiResult<Vec<Conflict>> {
-    let sql = "SELECT c.id, p.name AS provider, c.provider_tx_id, c.hook_event_id, c.reason, c.announced, c.received, \
-               c.status, c.created_at FROM payment_conflicts c JOIN providers p ON p.id = c.provider_id \
-               ORDER BY c.created_at DESC, c.id DESC LIMIT $1";
-    Ok(sqlx::query_as(sql).bind(limit).fetch_all(pool).await?)
+impl ConflictStatus {
+    /// A status as stored and as a query names it.
+    pub fn parse(text: &str) -> Option<ConflictStatus> {
+        match text {
+            "open" => Some(ConflictStatus::Open),
+            "resolved" => Some(ConflictStatus::Resolved),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            ConflictStatus::Open => "open",
+            ConflictStatus::Resolved => "resolved",
+        }
+    }
+}
+
+/// The conflicts, newest first; only those in `status` when given.
+pub async fn conflicts(
+    pool: &AnyPool,
+    status: Option<ConflictStatus>,
+    page: &PageRequest,
+) -> ApiResult<Page<Conflict>> {
+    let mut q = ListQuery::new(
+        "SELECT c.id, p.name AS provider, c.provider_tx_id, c.hook_event_id, c.reason, c.announced, c.received, \
+         c.status, c.created_at FROM payment_conflicts c JOIN providers p ON p.id = c.provider_id",
+    );
+    if let Some(status) = status {
+        q.filter("c.status = {}", status.name());
+    }
+    let keyset = Keyset { list: "conflicts", key: "c.created_at", id: "c.id", order: Order::NewestFirst };
+    q.page(pool, keyset, page, |c: &Conflict| (c.created_at.clone(), c.id.clone())).await
 }
 
 /// A conflict with what an operator's decision needs: its provider's name and currency.

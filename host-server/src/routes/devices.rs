@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use chrono::NaiveDate;
-use micropower_core::api::{AccountSnapshot, Customer, DeviceKind, OpenPaygoKind, TokenScheme};
+use micropower_core::api::{AccountSnapshot, Customer, DeviceKind, GeoPoint, OpenPaygoKind, TokenScheme};
 use micropower_core::calls;
 use micropower_core::wire::Dec;
 use rust_decimal::Decimal;
@@ -19,6 +19,8 @@ use crate::payments::{record_tokens, QuantityUnit, TokenKind, TokenOut, TokenSta
 use crate::repo::{self, DeviceFilter, ListedDevice};
 use crate::routes::plans::PlanView;
 use crate::state::AppState;
+use crate::storage;
+use crate::storage::page::{Page, PageQuery};
 use crate::storage::tokens::{self, DeviceToken};
 
 async fn canonical(state: &AppState, raw: &str) -> ApiResult<String> {
@@ -92,30 +94,50 @@ async fn one_device(state: &AppState, serial: &str, raw: &str) -> ApiResult<Devi
     device_views(state, &listed)?.into_iter().next().ok_or_else(|| ApiError::not_found("device", raw))
 }
 
-/// Query of `GET /v1/devices`.
+/// Filter of `GET /v1/devices`.
 #[derive(Deserialize)]
 pub struct DeviceQuery {
     query: Option<String>,
-    limit: Option<i64>,
+}
+
+/// Who owns a device, as a list shows them.
+#[derive(Debug, Serialize)]
+pub struct OwnerView {
+    id: String,
+    name: String,
+    surname: String,
+    /// The primary phone.
+    phone: Option<String>,
+}
+
+/// A device in a list: the device and its owner's name and phone.
+#[derive(Debug, Serialize)]
+pub struct ListedDeviceView {
+    #[serde(flatten)]
+    device: DeviceView,
+    customer: Option<OwnerView>,
 }
 
 /// `GET /v1/devices?query=…`: devices whose canonical serial contains the query's canonical form (the
 /// core's `normalize_serial`: `shs-d` finds `SHSD1`), by serial; every device without a query. A query
 /// that no serial can contain (`%`, `é`) is refused with `invalid_serial`, so it never reaches `LIKE`.
-pub async fn devices(State(state): State<AppState>, Query(q): Query<DeviceQuery>) -> ApiResult<Json<DeviceList>> {
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+pub async fn devices(
+    State(state): State<AppState>,
+    Query(page): Query<PageQuery>,
+    Query(q): Query<DeviceQuery>,
+) -> ApiResult<Json<Page<ListedDeviceView>>> {
+    let page = page.request("devices")?;
     let pattern = match q.query.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => "%".to_owned(),
         Some(text) => format!("%{}%", state.normalize_serial(text)?),
     };
-    let listed = repo::listed_devices(&state.db.pool, DeviceFilter::SerialLike(&pattern), limit).await?;
-    Ok(Json(DeviceList { devices: device_views(&state, &listed)? }))
-}
-
-/// The answer of `GET /v1/devices`.
-#[derive(Serialize)]
-pub struct DeviceList {
-    devices: Vec<DeviceView>,
+    let found = storage::devices::matching(&state.db.pool, &pattern, &page).await?;
+    let today = state.today();
+    Ok(Json(found.try_map(|d| {
+        let customer =
+            d.owner.map(|c| OwnerView { phone: c.phones.first().cloned(), id: c.id, name: c.name, surname: c.surname });
+        Ok(ListedDeviceView { device: device_view(&state, &d.listed, today)?, customer })
+    })?))
 }
 
 /// `GET /v1/devices/{serial}`
@@ -189,19 +211,16 @@ pub async fn reassign(
     Ok(Json(one_device(&state, &device.serial, &raw).await?))
 }
 
-/// The answer of `GET /v1/devices/{serial}/tokens`.
-#[derive(Serialize)]
-pub struct TokenHistory {
-    serial: String,
-    tokens: Vec<DeviceToken>,
-}
-
 /// `GET /v1/devices/{serial}/tokens`: newest first.
-pub async fn tokens(State(state): State<AppState>, Path(raw): Path<String>) -> ApiResult<Json<TokenHistory>> {
+pub async fn tokens(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<Json<Page<DeviceToken>>> {
+    let page = page.request("tokens")?;
     let serial = canonical(&state, &raw).await?;
     repo::device(&state.db.pool, &serial, "").await?.ok_or_else(|| ApiError::not_found("device", &raw))?;
-    let tokens = tokens::of_device(&state.db.pool, &serial).await?;
-    Ok(Json(TokenHistory { serial, tokens }))
+    Ok(Json(tokens::of_device(&state.db.pool, &serial, &page).await?))
 }
 
 /// The body of `POST /v1/devices/{serial}/tokens`.
@@ -289,24 +308,171 @@ pub struct OperatorToken {
     count: i64,
 }
 
-/// Query of `GET /v1/customers`.
+/// Filter of `GET /v1/customers`.
 #[derive(Deserialize)]
 pub struct CustomerQuery {
     query: Option<String>,
-    limit: Option<i64>,
+    /// The region a local phone number in `query` is read in (ISO 3166, e.g. `TZ`).
+    phone_region: Option<String>,
 }
 
-/// The answer of `GET /v1/customers`.
-#[derive(Serialize)]
-pub struct CustomerList {
-    customers: Vec<Customer>,
+/// `GET /v1/customers?query=…`: by name, surname, phone or national id, newest first. A query that the
+/// core reads as a phone number also finds the customer by that number as stored (`0712 345 678` finds
+/// `+255712345678` when the region is given).
+pub async fn customers(
+    State(state): State<AppState>,
+    Query(page): Query<PageQuery>,
+    Query(q): Query<CustomerQuery>,
+) -> ApiResult<Json<Page<Customer>>> {
+    let page = page.request("customers")?;
+    let text = q.query.unwrap_or_default().trim().to_lowercase();
+    let mut needles = Vec::new();
+    if !text.is_empty() {
+        if let Ok(phone) = state.core(calls::NormalizePhone { raw: text.clone(), region: q.phone_region.clone() }) {
+            needles.push(phone);
+        }
+        needles.push(text);
+    }
+    Ok(Json(storage::customers::matching(&state.db.pool, &needles, &page).await?))
 }
 
-/// `GET /v1/customers?query=…`: by name, surname or phone.
-pub async fn customers(State(state): State<AppState>, Query(q): Query<CustomerQuery>) -> ApiResult<Json<CustomerList>> {
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let pattern = format!("%{}%", q.query.unwrap_or_default().trim().to_lowercase());
-    Ok(Json(CustomerList { customers: repo::customers_matching(&state.db.pool, &pattern, limit).await? }))
+/// The body of `POST /v1/customers`: a customer without a device yet.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomerIn {
+    name: String,
+    surname: String,
+    /// Several numbers; the first is the primary one. `phone` may name one instead (or as well, first).
+    #[serde(default)]
+    phones: Vec<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    village_id: String,
+    #[serde(default)]
+    national_id: Option<String>,
+    #[serde(default)]
+    geo: Option<GeoPoint>,
+    /// The region local numbers are read in (ISO 3166, e.g. `TZ`); numbers in `+` form need none.
+    #[serde(default)]
+    phone_region: Option<String>,
+}
+
+/// The body of `PATCH /v1/customers/{id}`: the fields to change. `national_id: null` removes it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerPatch {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    surname: Option<String>,
+    /// The whole new list; the first is the primary one.
+    #[serde(default)]
+    phones: Option<Vec<String>>,
+    #[serde(default)]
+    village_id: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    national_id: Option<Option<String>>,
+    #[serde(default)]
+    phone_region: Option<String>,
+}
+
+/// A field that was sent, even as `null`.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+fn person_name(field: &str, text: &str) -> ApiResult<String> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > 200 {
+        return Err(ApiError::invalid(field, "a name of 1 to 200 characters is required"));
+    }
+    Ok(text.to_owned())
+}
+
+/// The numbers as the core normalises them (E.164), in order, without repeats; at least one.
+fn phones(state: &AppState, raw: &[String], region: Option<&str>) -> ApiResult<Vec<String>> {
+    let mut phones: Vec<String> = Vec::with_capacity(raw.len());
+    for text in raw {
+        let e164 = state
+            .core(calls::NormalizePhone { raw: text.clone(), region: region.map(str::to_owned) })
+            .map_err(|e| e.with("field", "phones"))?;
+        if !phones.contains(&e164) {
+            phones.push(e164);
+        }
+    }
+    if phones.is_empty() {
+        return Err(ApiError::invalid("phones", "at least one phone number is required"));
+    }
+    Ok(phones)
+}
+
+fn national_id(text: Option<&str>) -> Option<String> {
+    text.map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned)
+}
+
+async fn require_village(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> ApiResult<()> {
+    match repo::location(&mut **tx, id).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::not_found("village", id).with("field", "village_id")),
+    }
+}
+
+/// `POST /v1/customers`: a customer without a device yet (a plan may be sold to them, or a device
+/// registered for them by id, later).
+pub async fn create_customer(
+    State(state): State<AppState>,
+    Body(body): Body<NewCustomerIn>,
+) -> ApiResult<(StatusCode, Json<Customer>)> {
+    let raw: Vec<String> = body.phone.iter().cloned().chain(body.phones.iter().cloned()).collect();
+    let customer = Customer {
+        id: crate::ids::new_id(),
+        name: person_name("name", &body.name)?,
+        surname: person_name("surname", &body.surname)?,
+        phones: phones(&state, &raw, body.phone_region.as_deref())?,
+        village_id: body.village_id.trim().to_owned(),
+        geo: body.geo,
+        national_id: national_id(body.national_id.as_deref()),
+    };
+    let _guard = state.db.write_guard().await;
+    let mut tx = state.db.pool.begin().await?;
+    require_village(&mut tx, &customer.village_id).await?;
+    storage::customers::insert(&mut tx, &customer).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(customer)))
+}
+
+/// `PATCH /v1/customers/{id}`: names, phones, village, national id.
+pub async fn patch_customer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(body): Body<CustomerPatch>,
+) -> ApiResult<Json<Customer>> {
+    let new_phones = match &body.phones {
+        Some(raw) => Some(phones(&state, raw, body.phone_region.as_deref())?),
+        None => None,
+    };
+    let _guard = state.db.write_guard().await;
+    let mut tx = state.db.pool.begin().await?;
+    let mut c = repo::customer(&mut *tx, &id).await?.ok_or_else(|| ApiError::not_found("customer", &id))?;
+    if let Some(name) = &body.name {
+        c.name = person_name("name", name)?;
+    }
+    if let Some(surname) = &body.surname {
+        c.surname = person_name("surname", surname)?;
+    }
+    if let Some(phones) = new_phones {
+        c.phones = phones;
+    }
+    if let Some(village_id) = &body.village_id {
+        c.village_id = village_id.trim().to_owned();
+        require_village(&mut tx, &c.village_id).await?;
+    }
+    if let Some(nid) = &body.national_id {
+        c.national_id = national_id(nid.as_deref());
+    }
+    storage::customers::update(&mut tx, &c).await?;
+    tx.commit().await?;
+    Ok(Json(c))
 }
 
 /// A customer with what they have: devices, plans, credit balances and what their meters owe today.

@@ -4,6 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
+use chrono::NaiveDate;
 use micropower_core::api::Channel;
 use serde::{Deserialize, Serialize};
 
@@ -11,7 +12,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
 use crate::payments::{apply, Accepted, Named, Outcome, PaymentAnswer, PaymentIn, PaymentStatus, Queued};
 use crate::state::AppState;
-use crate::storage::payments::{self as stored, RefusedPayment, UnmatchedPayment};
+use crate::storage::page::{Page, PageQuery};
+use crate::storage::payments::{self as stored, PaymentFilter, RefusedPayment, UnmatchedPayment, UnmatchedStatus};
 
 /// The body of `POST /v1/payments/validate`.
 #[derive(Deserialize)]
@@ -108,50 +110,81 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiRe
     }))
 }
 
-/// Query of `GET /v1/payments`.
+/// Filters of `GET /v1/payments`.
 #[derive(Deserialize)]
 pub struct ListQuery {
     serial: Option<String>,
-    limit: Option<i64>,
+    /// First business day (YYYY-MM-DD, operator's time zone) the payment was recorded on.
+    from: Option<String>,
+    /// Last business day, included.
+    to: Option<String>,
 }
 
-/// The answer of `GET /v1/payments`.
-#[derive(Serialize)]
-pub struct PaymentList {
-    payments: Vec<PaymentAnswer>,
+fn day(field: &str, text: &str) -> ApiResult<NaiveDate> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| ApiError::unprocessable(field, "a date YYYY-MM-DD is required"))
 }
 
-/// `GET /v1/payments?serial=…`: newest first.
-pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> ApiResult<Json<PaymentList>> {
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+/// `GET /v1/payments?serial=&from=&to=`: newest first. `from` and `to` are business days in the operator's
+/// time zone and bound the time the server recorded the payment (`created_at`), the same instant the list
+/// is ordered by; a provider's own `received_at` is kept as sent, with whatever offset, so it cannot be
+/// compared as stored.
+pub async fn list(
+    State(state): State<AppState>,
+    Query(page): Query<PageQuery>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Page<PaymentAnswer>>> {
+    let page = page.request("payments")?;
     let serial = match &q.serial {
         Some(raw) => Some(state.normalize_serial(raw).map_err(|e| e.with("field", "serial"))?),
         None => None,
     };
-    let payments = stored::answers(&state.db.pool, serial.as_deref(), limit).await?;
-    Ok(Json(PaymentList { payments }))
+    let from = q.from.as_deref().map(|t| day("from", t)).transpose()?;
+    let to = q.to.as_deref().map(|t| day("to", t)).transpose()?;
+    if let (Some(from), Some(to)) = (from, to) {
+        if to < from {
+            return Err(ApiError::unprocessable("to", "to is before from"));
+        }
+    }
+    let filter = PaymentFilter {
+        serial,
+        since: from.map(|d| crate::ids::day_start(d, state.timezone)),
+        until: to.and_then(|d| d.succ_opt()).map(|d| crate::ids::day_start(d, state.timezone)),
+    };
+    Ok(Json(stored::answers(&state.db.pool, &filter, &page).await?))
 }
 
-/// The answer of `GET /v1/payments/refused`.
-#[derive(Serialize)]
-pub struct RefusedList {
-    refused: Vec<RefusedPayment>,
+/// `GET /v1/payments/refused`: newest first.
+pub async fn refused(
+    State(state): State<AppState>,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<Json<Page<RefusedPayment>>> {
+    let page = page.request("refused")?;
+    Ok(Json(stored::refused(&state.db.pool, &page).await?))
 }
 
-/// `GET /v1/payments/refused`
-pub async fn refused(State(state): State<AppState>) -> ApiResult<Json<RefusedList>> {
-    Ok(Json(RefusedList { refused: stored::refused(&state.db.pool, 500).await? }))
+/// Filter of `GET /v1/payments/unmatched`.
+#[derive(Deserialize)]
+pub struct UnmatchedQuery {
+    /// `open` or `assigned`; every entry when absent.
+    status: Option<String>,
 }
 
-/// The answer of `GET /v1/payments/unmatched`.
-#[derive(Serialize)]
-pub struct UnmatchedList {
-    unmatched: Vec<UnmatchedPayment>,
-}
-
-/// `GET /v1/payments/unmatched`: money waiting for an operator.
-pub async fn unmatched(State(state): State<AppState>) -> ApiResult<Json<UnmatchedList>> {
-    Ok(Json(UnmatchedList { unmatched: stored::unmatched(&state.db.pool, 500).await? }))
+/// `GET /v1/payments/unmatched?status=`: money waiting for an operator, newest first.
+pub async fn unmatched(
+    State(state): State<AppState>,
+    Query(page): Query<PageQuery>,
+    Query(q): Query<UnmatchedQuery>,
+) -> ApiResult<Json<Page<UnmatchedPayment>>> {
+    let page = page.request("unmatched")?;
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(
+            UnmatchedStatus::parse(text)
+                .ok_or_else(|| ApiError::unprocessable("status", "status is open or assigned"))?,
+        ),
+    };
+    Ok(Json(stored::unmatched(&state.db.pool, status, &page).await?))
 }
 
 /// The body of `POST /v1/payments/unmatched/{id}/assign`.

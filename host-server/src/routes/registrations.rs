@@ -122,7 +122,7 @@ pub async fn register(
     let registration = state.core(calls::Register { request, context })?;
 
     if registration.new_customer {
-        insert_customer(&mut tx, &registration.customer).await?;
+        crate::storage::customers::insert(&mut tx, &registration.customer).await?;
     }
     let (plan, down_payment) = match &registration.plan {
         Some(plan) => {
@@ -238,39 +238,6 @@ async fn sell(
     }
     tracing::info!(plan = %row.id, payment = %payment_id, amount = %amount, "down payment recorded");
     Ok((row, Some(answer)))
-}
-
-async fn insert_customer(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    customer: &micropower_core::api::Customer,
-) -> ApiResult<()> {
-    let search = format!("{} {} {}", customer.name, customer.surname, customer.phones.join(" ")).to_lowercase();
-    sqlx::query("INSERT INTO customers (id, name, surname, village_id, body, search, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-        .bind(&customer.id)
-        .bind(&customer.name)
-        .bind(&customer.surname)
-        .bind(&customer.village_id)
-        .bind(serde_json::to_string(customer).map_err(ApiError::internal)?)
-        .bind(search)
-        .bind(now_rfc3339())
-        .execute(&mut **tx)
-        .await?;
-    for phone in &customer.phones {
-        sqlx::query("INSERT INTO customer_phones (phone, customer_id) VALUES ($1, $2)")
-            .bind(phone)
-            .bind(&customer.id)
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| {
-                if repo::is_unique_violation(&e) {
-                    ApiError::conflict(format!("phone {phone} belongs to another customer"))
-                        .with("field", "customer.phone")
-                } else {
-                    e.into()
-                }
-            })?;
-    }
-    Ok(())
 }
 
 async fn store_plan(

@@ -1,6 +1,6 @@
 //! The hierarchy (clusters ⊃ areas ⊃ villages), manufacturers and tariffs.
 
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use micropower_core::api::{DeviceKind, Tariff, TokenScheme};
@@ -11,6 +11,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
 use crate::ids::{new_id, now_rfc3339};
 use crate::state::AppState;
+use crate::storage::page::{Page, PageQuery};
+use crate::storage::registry::{self as stored, Area, Cluster, ManufacturerView, Named, Village};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,29 +47,6 @@ pub struct NewTariff {
     name: String,
     #[serde(flatten)]
     tariff: Tariff,
-}
-
-/// A cluster of catchment areas.
-#[derive(Serialize, sqlx::FromRow)]
-pub struct Cluster {
-    id: String,
-    name: String,
-}
-
-/// A catchment area (MPM "mini-grid").
-#[derive(Serialize, sqlx::FromRow)]
-pub struct Area {
-    id: String,
-    name: String,
-    cluster_id: String,
-}
-
-/// A village.
-#[derive(Serialize, sqlx::FromRow)]
-pub struct Village {
-    id: String,
-    name: String,
-    area_id: String,
 }
 
 fn require_name(name: &str) -> ApiResult<String> {
@@ -139,65 +118,6 @@ pub async fn create_village(
     Ok((StatusCode::CREATED, Json(Village { id, name, area_id: body.area_id })))
 }
 
-/// The answer of `GET /v1/clusters`.
-#[derive(Serialize)]
-pub struct Hierarchy {
-    clusters: Vec<ClusterTree>,
-}
-
-/// A cluster with its areas.
-#[derive(Serialize)]
-pub struct ClusterTree {
-    id: String,
-    name: String,
-    areas: Vec<AreaTree>,
-}
-
-/// An area with its villages.
-#[derive(Serialize)]
-pub struct AreaTree {
-    id: String,
-    name: String,
-    villages: Vec<VillageLeaf>,
-}
-
-/// A village in the hierarchy.
-#[derive(Serialize)]
-pub struct VillageLeaf {
-    id: String,
-    name: String,
-}
-
-/// `GET /v1/clusters`, with areas and villages nested.
-pub async fn list_hierarchy(State(state): State<AppState>) -> ApiResult<Json<Hierarchy>> {
-    let clusters: Vec<Cluster> =
-        sqlx::query_as("SELECT id, name FROM clusters ORDER BY name").fetch_all(&state.db.pool).await?;
-    let areas: Vec<Area> =
-        sqlx::query_as("SELECT id, name, cluster_id FROM areas ORDER BY name").fetch_all(&state.db.pool).await?;
-    let villages: Vec<Village> =
-        sqlx::query_as("SELECT id, name, area_id FROM villages ORDER BY name").fetch_all(&state.db.pool).await?;
-    let tree = clusters
-        .into_iter()
-        .map(|c| {
-            let areas = areas
-                .iter()
-                .filter(|a| a.cluster_id == c.id)
-                .map(|a| AreaTree {
-                    id: a.id.clone(),
-                    name: a.name.clone(),
-                    villages: villages
-                        .iter()
-                        .filter(|v| v.area_id == a.id)
-                        .map(|v| VillageLeaf { id: v.id.clone(), name: v.name.clone() })
-                        .collect(),
-                })
-                .collect();
-            ClusterTree { id: c.id, name: c.name, areas }
-        })
-        .collect();
-    Ok(Json(Hierarchy { clusters: tree }))
-}
-
 /// `POST /v1/manufacturers`
 pub async fn create_manufacturer(
     State(state): State<AppState>,
@@ -223,15 +143,6 @@ pub async fn create_manufacturer(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-/// A manufacturer as the API shows it.
-#[derive(Serialize)]
-pub struct ManufacturerView {
-    id: String,
-    name: String,
-    device_kinds: Vec<DeviceKind>,
-    token_scheme: TokenScheme,
-}
-
 /// `POST /v1/tariffs`: the core validates the tariff and computes its unit price.
 pub async fn create_tariff(
     State(state): State<AppState>,
@@ -254,11 +165,163 @@ pub async fn create_tariff(
 }
 
 /// A tariff as the API shows it: the core's tariff with its name and unit price.
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 pub struct TariffView {
     #[serde(flatten)]
     tariff: Tariff,
     name: String,
     #[serde(with = "micropower_core::wire::dec")]
     unit_price: Decimal,
+}
+
+fn tariff_view(state: &AppState, stored: stored::StoredTariff) -> ApiResult<TariffView> {
+    let tariff = Tariff { id: Some(stored.id), ..stored.body };
+    let unit_price = state.core(micropower_core::calls::UnitPrice { tariff: tariff.clone() })?.0;
+    Ok(TariffView { tariff, name: stored.name, unit_price })
+}
+
+/// Filter of `GET /v1/areas`.
+#[derive(Deserialize)]
+pub struct AreaQuery {
+    cluster_id: Option<String>,
+}
+
+/// Filter of `GET /v1/villages`.
+#[derive(Deserialize)]
+pub struct VillageQuery {
+    area_id: Option<String>,
+}
+
+/// `GET /v1/clusters`: by name.
+pub async fn clusters(State(state): State<AppState>, Query(page): Query<PageQuery>) -> ApiResult<Json<Page<Cluster>>> {
+    let page = page.request("clusters")?;
+    Ok(Json(stored::clusters(&state.db.pool, &page).await?))
+}
+
+/// `GET /v1/areas?cluster_id=`: by name.
+pub async fn areas(
+    State(state): State<AppState>,
+    Query(page): Query<PageQuery>,
+    Query(q): Query<AreaQuery>,
+) -> ApiResult<Json<Page<Area>>> {
+    let page = page.request("areas")?;
+    Ok(Json(stored::areas(&state.db.pool, q.cluster_id.as_deref().filter(|s| !s.is_empty()), &page).await?))
+}
+
+/// `GET /v1/villages?area_id=`: by name.
+pub async fn villages(
+    State(state): State<AppState>,
+    Query(page): Query<PageQuery>,
+    Query(q): Query<VillageQuery>,
+) -> ApiResult<Json<Page<Village>>> {
+    let page = page.request("villages")?;
+    Ok(Json(stored::villages(&state.db.pool, q.area_id.as_deref().filter(|s| !s.is_empty()), &page).await?))
+}
+
+/// `GET /v1/manufacturers`: by name.
+pub async fn manufacturers(
+    State(state): State<AppState>,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<Json<Page<ManufacturerView>>> {
+    let page = page.request("manufacturers")?;
+    Ok(Json(stored::manufacturers(&state.db.pool, &page).await?))
+}
+
+/// `GET /v1/tariffs`: by name, each with its unit price.
+pub async fn tariffs(
+    State(state): State<AppState>,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<Json<Page<TariffView>>> {
+    let page = page.request("tariffs")?;
+    let found = stored::tariffs(&state.db.pool, &page).await?;
+    Ok(Json(found.try_map(|t| tariff_view(&state, t))?))
+}
+
+/// `GET /v1/clusters/{id}`
+pub async fn cluster(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Cluster>> {
+    stored::cluster(&state.db.pool, &id).await?.map(Json).ok_or_else(|| ApiError::not_found("cluster", &id))
+}
+
+/// `GET /v1/areas/{id}`
+pub async fn area(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Area>> {
+    stored::area(&state.db.pool, &id).await?.map(Json).ok_or_else(|| ApiError::not_found("area", &id))
+}
+
+/// `GET /v1/villages/{id}`
+pub async fn village(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Village>> {
+    stored::village(&state.db.pool, &id).await?.map(Json).ok_or_else(|| ApiError::not_found("village", &id))
+}
+
+/// `GET /v1/manufacturers/{id}`
+pub async fn manufacturer(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<ManufacturerView>> {
+    stored::manufacturer(&state.db.pool, &id).await?.map(Json).ok_or_else(|| ApiError::not_found("manufacturer", &id))
+}
+
+/// `GET /v1/tariffs/{id}`
+pub async fn tariff(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<TariffView>> {
+    let found = stored::tariff(&state.db.pool, &id).await?.ok_or_else(|| ApiError::not_found("tariff", &id))?;
+    Ok(Json(tariff_view(&state, found)?))
+}
+
+/// The body of the `PATCH` of a cluster, area, village or manufacturer: only its name changes here (a
+/// village moving to another area would move its customers' reports with it).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rename {
+    name: String,
+}
+
+async fn rename(state: &AppState, what: Named, id: &str, body: &Rename) -> ApiResult<()> {
+    let name = require_name(&body.name)?;
+    if stored::rename(&state.db.pool, what, id, &name).await? {
+        Ok(())
+    } else {
+        let noun = match what {
+            Named::Cluster => "cluster",
+            Named::Area => "area",
+            Named::Village => "village",
+            Named::Manufacturer => "manufacturer",
+        };
+        Err(ApiError::not_found(noun, id))
+    }
+}
+
+/// `PATCH /v1/clusters/{id}` `{name}`
+pub async fn patch_cluster(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(body): Body<Rename>,
+) -> ApiResult<Json<Cluster>> {
+    rename(&state, Named::Cluster, &id, &body).await?;
+    cluster(State(state), Path(id)).await
+}
+
+/// `PATCH /v1/areas/{id}` `{name}`
+pub async fn patch_area(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(body): Body<Rename>,
+) -> ApiResult<Json<Area>> {
+    rename(&state, Named::Area, &id, &body).await?;
+    area(State(state), Path(id)).await
+}
+
+/// `PATCH /v1/villages/{id}` `{name}`
+pub async fn patch_village(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(body): Body<Rename>,
+) -> ApiResult<Json<Village>> {
+    rename(&state, Named::Village, &id, &body).await?;
+    village(State(state), Path(id)).await
+}
+
+/// `PATCH /v1/manufacturers/{id}` `{name}`
+pub async fn patch_manufacturer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(body): Body<Rename>,
+) -> ApiResult<Json<ManufacturerView>> {
+    rename(&state, Named::Manufacturer, &id, &body).await?;
+    manufacturer(State(state), Path(id)).await
 }

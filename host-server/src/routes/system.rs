@@ -11,9 +11,11 @@ use serde_json::{json, Value};
 
 use crate::auth::store_key;
 use crate::crypto::new_api_key;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
 use crate::state::AppState;
+use crate::storage::api_keys::{self, ApiKey};
+use crate::storage::page::{Page, PageQuery};
 
 /// `GET /healthz`: 200 when the database answers and the core engine decides.
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
@@ -63,4 +65,31 @@ pub async fn create_key(
     let key = new_api_key()?;
     let id = store_key(&state.db, &key, &body.role, body.label.as_deref().unwrap_or("")).await?;
     Ok((StatusCode::CREATED, Json(json!({"id": id, "role": body.role, "key": key}))))
+}
+
+/// `GET /v1/api-keys` (admin): labels, roles, creation, last use and revocation; never a key.
+pub async fn list_keys(
+    State(state): State<AppState>,
+    axum::extract::Query(page): axum::extract::Query<PageQuery>,
+) -> ApiResult<Json<Page<ApiKey>>> {
+    let page = page.request("api-keys")?;
+    Ok(Json(api_keys::keys(&state.db.pool, &page).await?))
+}
+
+/// `DELETE /v1/api-keys/{id}` (admin): revoked at once, the next request with that key answers 401. The last
+/// admin key cannot be revoked: nobody could make another.
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> ApiResult<Json<ApiKey>> {
+    let _guard = state.db.write_guard().await;
+    let mut tx = state.db.pool.begin().await?;
+    let key = api_keys::key(&mut *tx, &id).await?.ok_or_else(|| ApiError::not_found("API key", &id))?;
+    if key.role == "admin" && key.revoked_at.is_none() && api_keys::active_admins(&mut *tx).await? <= 1 {
+        return Err(ApiError::conflict("this is the last admin key; create another admin key first"));
+    }
+    api_keys::revoke(&mut *tx, &id, &crate::ids::now_rfc3339()).await?;
+    let key = api_keys::key(&mut *tx, &id).await?.ok_or_else(|| ApiError::not_found("API key", &id))?;
+    tx.commit().await?;
+    Ok(Json(key))
 }

@@ -1,8 +1,14 @@
 //! The storage layer: typed rows and the queries that read and write them. Handlers call the functions
 //! here; SQL text and column names stay inside.
 
+pub mod api_keys;
 pub mod column;
+pub mod customers;
+pub mod devices;
+pub mod notifications;
+pub mod page;
 pub mod payments;
+pub mod registry;
 pub mod sqlite_writer;
 pub mod store;
 pub mod tokens;

@@ -8,6 +8,7 @@ use sqlx::{Any, Executor};
 use crate::error::ApiResult;
 use crate::payments::{PaymentAnswer, QuantityUnit, TokenAnswer, TokenKind, TokenStatus};
 use crate::storage::column::Text;
+use crate::storage::page::{Keyset, ListQuery, Order, Page, PageRequest};
 
 /// An applied payment: the answer stored with it, and where it came from.
 #[derive(sqlx::FromRow)]
@@ -38,30 +39,46 @@ pub async fn answer_of<'e, E: Executor<'e, Database = Any>>(
     Ok(found.map(Into::into))
 }
 
-/// Stored answers, newest first; of one device when `serial` is given.
+/// A stored answer with its place in the list.
+#[derive(sqlx::FromRow)]
+pub struct ListedAnswer {
+    #[sqlx(try_from = "Text<PaymentAnswer>")]
+    pub response: PaymentAnswer,
+    pub id: String,
+    pub created_at: String,
+}
+
+/// What the payment list is narrowed to.
+#[derive(Debug, Default)]
+pub struct PaymentFilter {
+    /// One device's (canonical serial).
+    pub serial: Option<String>,
+    /// Recorded at or after this instant (RFC 3339 UTC, as `created_at` is written).
+    pub since: Option<String>,
+    /// Recorded before this instant.
+    pub until: Option<String>,
+}
+
+const PAYMENTS: Keyset = Keyset { list: "payments", key: "created_at", id: "id", order: Order::NewestFirst };
+
+/// Stored answers, newest first (by the time the server recorded them).
 pub async fn answers<'e, E: Executor<'e, Database = Any>>(
     exec: E,
-    serial: Option<&str>,
-    limit: i64,
-) -> ApiResult<Vec<PaymentAnswer>> {
-    let found: Vec<Text<PaymentAnswer>> = match serial {
-        Some(serial) => {
-            sqlx::query_scalar(
-                "SELECT response FROM payments WHERE serial = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
-            )
-            .bind(serial)
-            .bind(limit)
-            .fetch_all(exec)
-            .await?
-        }
-        None => {
-            sqlx::query_scalar("SELECT response FROM payments ORDER BY created_at DESC, id DESC LIMIT $1")
-                .bind(limit)
-                .fetch_all(exec)
-                .await?
-        }
-    };
-    Ok(found.into_iter().map(Into::into).collect())
+    filter: &PaymentFilter,
+    page: &PageRequest,
+) -> ApiResult<Page<PaymentAnswer>> {
+    let mut q = ListQuery::new("SELECT response, id, created_at FROM payments");
+    if let Some(serial) = &filter.serial {
+        q.filter("serial = {}", serial.clone());
+    }
+    if let Some(since) = &filter.since {
+        q.filter("created_at >= {}", since.clone());
+    }
+    if let Some(until) = &filter.until {
+        q.filter("created_at < {}", until.clone());
+    }
+    let found = q.page(exec, PAYMENTS, page, |r: &ListedAnswer| (r.created_at.clone(), r.id.clone())).await?;
+    Ok(found.map(|r| r.response))
 }
 
 /// A payment's token as it stands now (a vendor may have filled a pending one since the answer).
@@ -118,11 +135,17 @@ pub struct RefusedPayment {
 }
 
 /// The refused log, newest first.
-pub async fn refused<'e, E: Executor<'e, Database = Any>>(exec: E, limit: i64) -> ApiResult<Vec<RefusedPayment>> {
+pub async fn refused<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    page: &PageRequest,
+) -> ApiResult<Page<RefusedPayment>> {
     // A payment by plan id is stored with serial '' (the column predates such payments).
-    let sql = "SELECT id, provider, provider_tx_id, NULLIF(serial, '') AS serial, plan_id, amount, currency, code, \
-               message, created_at FROM refused_payments ORDER BY created_at DESC LIMIT $1";
-    Ok(sqlx::query_as(sql).bind(limit).fetch_all(exec).await?)
+    let q = ListQuery::new(
+        "SELECT id, provider, provider_tx_id, NULLIF(serial, '') AS serial, plan_id, amount, currency, code, \
+         message, created_at FROM refused_payments",
+    );
+    let keyset = Keyset { list: "refused", key: "created_at", id: "id", order: Order::NewestFirst };
+    q.page(exec, keyset, page, |r: &RefusedPayment| (r.created_at.clone(), r.id.clone())).await
 }
 
 /// Whether an operator has placed money that arrived for an unknown serial.
@@ -131,6 +154,21 @@ pub async fn refused<'e, E: Executor<'e, Database = Any>>(exec: E, limit: i64) -
 pub enum UnmatchedStatus {
     Open,
     Assigned,
+}
+
+impl UnmatchedStatus {
+    /// The stored (and wire) name.
+    pub fn name(self) -> &'static str {
+        match self {
+            UnmatchedStatus::Open => "open",
+            UnmatchedStatus::Assigned => "assigned",
+        }
+    }
+
+    /// A status as a query names it.
+    pub fn parse(text: &str) -> Option<UnmatchedStatus> {
+        [UnmatchedStatus::Open, UnmatchedStatus::Assigned].into_iter().find(|s| s.name() == text)
+    }
 }
 
 /// Money that arrived for an unknown serial.
@@ -154,10 +192,18 @@ pub struct UnmatchedPayment {
 const UNMATCHED_COLUMNS: &str =
     "id, provider, provider_tx_id, serial, amount, currency, received_at, payer_phone, status, payment_id, created_at";
 
-/// The unmatched queue, newest first.
-pub async fn unmatched<'e, E: Executor<'e, Database = Any>>(exec: E, limit: i64) -> ApiResult<Vec<UnmatchedPayment>> {
-    let sql = format!("SELECT {UNMATCHED_COLUMNS} FROM unmatched_payments ORDER BY created_at DESC LIMIT $1");
-    Ok(sqlx::query_as(&sql).bind(limit).fetch_all(exec).await?)
+/// The unmatched queue, newest first; only entries in `status` when given.
+pub async fn unmatched<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    status: Option<UnmatchedStatus>,
+    page: &PageRequest,
+) -> ApiResult<Page<UnmatchedPayment>> {
+    let mut q = ListQuery::new(format!("SELECT {UNMATCHED_COLUMNS} FROM unmatched_payments"));
+    if let Some(status) = status {
+        q.filter("status = {}", status.name());
+    }
+    let keyset = Keyset { list: "unmatched", key: "created_at", id: "id", order: Order::NewestFirst };
+    q.page(exec, keyset, page, |r: &UnmatchedPayment| (r.created_at.clone(), r.id.clone())).await
 }
 
 /// One entry of the unmatched queue.

@@ -7,6 +7,7 @@ use sqlx::{Any, Executor};
 use crate::error::ApiResult;
 use crate::payments::{QuantityUnit, TokenKind, TokenStatus};
 use crate::storage::column::Text;
+use crate::storage::page::{Keyset, ListQuery, Order, Page, PageRequest};
 
 /// What caused a token: a payment, or an operator (MPM issue #490).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,9 +39,16 @@ pub struct DeviceToken {
 }
 
 /// A device's tokens, newest first.
-pub async fn of_device<'e, E: Executor<'e, Database = Any>>(exec: E, serial: &str) -> ApiResult<Vec<DeviceToken>> {
-    let sql = "SELECT id, payment_id, CASE WHEN operator_key IS NULL THEN 'payment' ELSE 'operator' END AS cause, \
-               kind, unit, quantity, code, count, status, created_at \
-               FROM tokens WHERE serial = $1 ORDER BY created_at DESC, id DESC";
-    Ok(sqlx::query_as(sql).bind(serial).fetch_all(exec).await?)
+pub async fn of_device<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    serial: &str,
+    page: &PageRequest,
+) -> ApiResult<Page<DeviceToken>> {
+    let mut q = ListQuery::new(
+        "SELECT id, payment_id, CASE WHEN operator_key IS NULL THEN 'payment' ELSE 'operator' END AS cause, \
+         kind, unit, quantity, code, count, status, created_at FROM tokens",
+    );
+    q.filter("serial = {}", serial);
+    let keyset = Keyset { list: "tokens", key: "created_at", id: "id", order: Order::NewestFirst };
+    q.page(exec, keyset, page, |t: &DeviceToken| (t.created_at.clone(), t.id.clone())).await
 }
