@@ -80,7 +80,12 @@ async fn main() -> ExitCode {
                     std::time::Duration::from_secs(5),
                 );
             }
-            Err(e) => eprintln!("micropower-server: vendor adapter disabled: {e}"),
+            // A configured vendor that cannot be used (plain http to another host, a malformed URL) stops the
+            // start: serving with its tokens silently pending would hide the mistake.
+            Err(e) => {
+                eprintln!("micropower-server: cannot start: MICROPOWER_VENDOR_URL: {e}");
+                return ExitCode::from(2);
+            }
         },
         None => tracing::warn!("MICROPOWER_VENDOR_URL is not set: tokens of external manufacturers stay pending"),
     }
@@ -93,7 +98,10 @@ async fn main() -> ExitCode {
             );
         }
         Ok(None) => tracing::warn!("MICROPOWER_SMS_GATEWAY is not set: customer SMS wait in the outbox"),
-        Err(e) => eprintln!("micropower-server: SMS gateway disabled: {e}"),
+        Err(e) => {
+            eprintln!("micropower-server: cannot start: SMS gateway: {e}");
+            return ExitCode::from(2);
+        }
     }
     match micropower_server::notify::reminders::ReminderSettings::from_env() {
         Ok(settings) => {

@@ -391,3 +391,34 @@ async fn postgres_over_tls() {
         .expect("verify-full accepted a certificate no authority signed");
     assert!(!e.to_string().contains("without TLS"), "{e}");
 }
+
+/// A vendor URL the server may not call (plain http to another host) stops the start with its reason,
+/// rather than a server whose external tokens stay pending without a word.
+#[test]
+fn an_unusable_vendor_url_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    let mut command = server_command(&url, dir.path());
+    command
+        .env("MICROPOWER_CORE", "native")
+        .env("MICROPOWER_LISTEN", "127.0.0.1:0")
+        .env("MICROPOWER_VENDOR_URL", "http://vendor.example/tokens")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the server started with an unusable vendor URL");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("MICROPOWER_VENDOR_URL"), "{stderr}");
+}
