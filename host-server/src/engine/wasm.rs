@@ -210,8 +210,8 @@ impl WasmEngine {
         if reused && instance.store.data().limits.hit.is_some() {
             // Memory refused on an instance that served other calls before: its heap's history must not
             // decide this call, so try once more on a new instance.
+            // The new instance takes the dropped one's place, so no successor is warmed for it.
             drop(instance);
-            Instances::replace_in_background(instances);
             instance = match instances.new_instance() {
                 Ok(instance) => instance,
                 Err(e) => return (Err(e), fuel),
