@@ -116,10 +116,16 @@ fn cpu_seconds(pid: &str) -> Option<f64> {
     Some(ticks as f64 / 100.0)
 }
 
-/// A counter of the server's `/metrics`, if it has that counter.
-async fn metric(client: &reqwest::Client, args: &Args, name: &str) -> Option<f64> {
-    let text =
-        client.get(format!("{}/metrics", args.url)).bearer_auth(&args.key).send().await.ok()?.text().await.ok()?;
+/// The server's `/metrics` text (empty when it cannot be read).
+async fn metrics(client: &reqwest::Client, args: &Args) -> String {
+    match client.get(format!("{}/metrics", args.url)).bearer_auth(&args.key).send().await {
+        Ok(resp) => resp.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// A counter of a `/metrics` text, if it has that counter.
+fn metric(text: &str, name: &str) -> Option<f64> {
     text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
@@ -133,11 +139,12 @@ struct Costs {
 
 impl Costs {
     async fn now(client: &reqwest::Client, args: &Args) -> Self {
+        let text = metrics(client, args).await;
         Costs {
             server_cpu: args.server_pid.and_then(|pid| cpu_seconds(&pid.to_string())),
             own_cpu: cpu_seconds("self"),
-            batches: metric(client, args, "micropower_writer_batches_total").await,
-            jobs: metric(client, args, "micropower_writer_jobs_total").await,
+            batches: metric(&text, "micropower_writer_batches_total"),
+            jobs: metric(&text, "micropower_writer_jobs_total"),
         }
     }
 }
