@@ -99,23 +99,18 @@ impl Db {
 /// sqlx's default (`prefer`) would encrypt traffic that never leaves the machine, which cost a third of the
 /// payment path's throughput in the benchmark. An explicit `sslmode` is always kept.
 fn postgres_url(url: &str) -> String {
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    if query.split('&').any(|p| p.starts_with("sslmode=")) {
+    let Ok(mut parsed) = reqwest::Url::parse(url) else { return url.to_owned() };
+    if parsed.query_pairs().any(|(name, _)| name == "sslmode") {
         return url.to_owned();
     }
-    let authority = base.split_once("://").map_or(base, |(_, rest)| rest);
-    let authority = authority.split_once('/').map_or(authority, |(host, _)| host);
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-    let host = match host_port.strip_prefix('[') {
-        Some(v6) => v6.split_once(']').map_or(v6, |(host, _)| host),
-        None => host_port.split_once(':').map_or(host_port, |(host, _)| host),
-    };
+    let host = parsed.host_str().unwrap_or_default();
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
     let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    match (loopback, query.is_empty()) {
-        (false, _) => url.to_owned(),
-        (true, true) => format!("{base}?sslmode=disable"),
-        (true, false) => format!("{base}?{query}&sslmode=disable"),
+    if !loopback {
+        return url.to_owned();
     }
+    parsed.query_pairs_mut().append_pair("sslmode", "disable");
+    parsed.into()
 }
 
 /// The file of a SQLite `DATABASE_URL`; `None` for PostgreSQL and for an in-memory database.
