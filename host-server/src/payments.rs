@@ -4,8 +4,8 @@
 
 use axum::http::StatusCode;
 use micropower_core::api::{
-    Allocation, AllocationKind, AllocationLine, Channel, Currency, NoTokenReason, Payment, TokenRequest, TokenScheme,
-    TokenUnit, Validation, ValidationRequest,
+    Allocation, AllocationKind, AllocationLine, Channel, Currency, Customer, NoTokenReason, Payment, TokenRequest,
+    TokenScheme, TokenUnit, Validation, ValidationRequest,
 };
 use micropower_core::calls;
 use micropower_core::CoreError;
@@ -352,10 +352,8 @@ pub async fn apply(state: &AppState, payment: &PaymentIn) -> ApiResult<Outcome> 
     check_text("provider", &payment.provider, 64)?;
     check_text("provider_tx_id", &payment.provider_tx_id, 128)?;
     let checked = Checked::new(state, payment)?;
-    if let Some(answer) = stored_answer(&state.db.pool, &payment.provider, &payment.provider_tx_id).await? {
-        Metrics::bump(&state.metrics.payments_duplicate);
-        return Ok(Outcome::Repeat(answer));
-    }
+    // No look for a stored answer out here: the decision looks under the account's lock (it must, for a copy
+    // that commits meanwhile), and one more read before it was one more round trip for every new payment.
     if let Some(writer) = state.writer.get() {
         let decision = writer.submit(checked).await?;
         return finish(state, decision);
@@ -424,9 +422,18 @@ pub(crate) async fn decide<S: PaymentStore>(state: &AppState, tx: &mut S, c: &Ch
 /// payments holds it, so they apply one after the other. SQLite's single writer does that already.
 pub async fn lock_customer<S: PaymentStore>(state: &AppState, tx: &mut S, id: &str) -> ApiResult<()> {
     if state.db.backend == Backend::Postgres {
-        tx.lock_customer(id).await?;
+        tx.locked_customer(id).await?;
     }
     Ok(())
+}
+
+/// [`lock_customer`] for a caller that reads the customer too: one statement on PostgreSQL, the lock and
+/// the read together.
+async fn lock_owner<S: PaymentStore>(state: &AppState, tx: &mut S, id: &str) -> ApiResult<Option<Customer>> {
+    match state.db.backend {
+        Backend::Postgres => tx.locked_customer(id).await,
+        Backend::Sqlite => tx.customer(id).await,
+    }
 }
 
 /// A device payment: lock the device (and its owner), check for a copy applied meanwhile, load the
@@ -459,14 +466,15 @@ async fn decide_device<S: PaymentStore>(
     };
     // The owner's row lock serialises payments on the owner's other devices (shared credit and device-less
     // plans) and edits of the owner's plans.
-    if let Some(owner) = &device.owner_id {
-        lock_customer(state, tx, owner).await?;
-    }
+    let owner = match &device.owner_id {
+        Some(id) => lock_owner(state, tx, id).await?,
+        None => None,
+    };
     let (amount, currency) = match &c.money {
         Ok(money) => *money,
         Err(refusal) => return refuse(tx, payment, refusal.clone().into()).await,
     };
-    let (snapshot, owner) = crate::snapshot::load_with_owner(tx, &device).await?;
+    let snapshot = crate::snapshot::load_for_owner(tx, &device, owner.as_ref()).await?;
     let paid = Payment { serial: device.serial.clone(), amount, currency, received_on: c.received_on };
     let allocation = match state.core(calls::AllocatePayment { snapshot: Some(snapshot), payment: paid }) {
         Ok(a) => a,

@@ -24,6 +24,13 @@ pub async fn customer<'e, E: Executor<'e, Database = Any>>(exec: E, id: &str) ->
     Ok(found.map(Into::into))
 }
 
+/// A customer, read under its row lock (PostgreSQL only: SQLite has no `FOR UPDATE`).
+pub async fn locked_customer<'e, E: Executor<'e, Database = Any>>(exec: E, id: &str) -> ApiResult<Option<Customer>> {
+    let sql = "SELECT body FROM customers WHERE id = $1 FOR UPDATE";
+    let found: Option<Text<Customer>> = sqlx::query_scalar(sql).bind(id).fetch_optional(exec).await?;
+    Ok(found.map(Into::into))
+}
+
 /// The customer who has this exact phone number (E.164), if any.
 pub async fn customer_id_by_phone<'e, E: Executor<'e, Database = Any>>(
     exec: E,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::auth::cache::Freshness;
 use crate::auth::{AdminKeyDelivery, NewAdminKey};
 use crate::config::{Config, EngineKind};
 use crate::db::Db;
@@ -57,6 +58,7 @@ pub async fn state(config: &Config) -> Result<(AppState, Option<NewAdminKey>), S
         metrics: Metrics::default(),
         writer: std::sync::OnceLock::new(),
         hook_writer: std::sync::OnceLock::new(),
+        keys: crate::auth::cache::KeyCache::new(if sqlite { Freshness::Owned } else { Freshness::Shared }),
         timezone: config.timezone,
     }));
     if sqlite {

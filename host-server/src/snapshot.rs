@@ -9,21 +9,22 @@ use crate::storage::store::PaymentStore;
 
 /// The core's snapshot of the account a payment to `device` touches.
 pub async fn load<S: PaymentStore>(tx: &mut S, device: &DeviceRow) -> ApiResult<AccountSnapshot> {
-    load_with_owner(tx, device).await.map(|(snapshot, _)| snapshot)
-}
-
-/// The snapshot and the owner's full record, which a payment needs again for its SMS: read once, because on
-/// PostgreSQL (and sqlx's SQLite) every statement is a round trip.
-pub async fn load_with_owner<S: PaymentStore>(
-    tx: &mut S,
-    device: &DeviceRow,
-) -> ApiResult<(AccountSnapshot, Option<Customer>)> {
     let owner = match &device.owner_id {
         Some(id) => tx.customer(id).await?,
         None => None,
     };
+    load_for_owner(tx, device, owner.as_ref()).await
+}
+
+/// The snapshot, with the device's owner already read (a payment reads it as it takes the owner's lock, and
+/// again needs it for its SMS: on PostgreSQL every statement is a round trip).
+pub async fn load_for_owner<S: PaymentStore>(
+    tx: &mut S,
+    device: &DeviceRow,
+    owner: Option<&Customer>,
+) -> ApiResult<AccountSnapshot> {
     let (billing, currency) = billing(tx, device).await?;
-    let (customer_plans, credit_balance) = match &owner {
+    let (customer_plans, credit_balance) = match owner {
         Some(customer) => {
             let plans = tx.deviceless_plans(&customer.id).await?;
             let plans = plans.into_iter().filter_map(|p| match p.plan {
@@ -38,9 +39,9 @@ pub async fn load_with_owner<S: PaymentStore>(
         serial: device.serial.clone(),
         kind: device.kind,
         registered_on: device.registered_on,
-        owner: owner.as_ref().map(|c| Owner { id: c.id.clone(), name: c.name.clone(), surname: c.surname.clone() }),
+        owner: owner.map(|c| Owner { id: c.id.clone(), name: c.name.clone(), surname: c.surname.clone() }),
     };
-    Ok((AccountSnapshot { device: account, billing, customer_plans, credit_balance }, owner))
+    Ok(AccountSnapshot { device: account, billing, customer_plans, credit_balance })
 }
 
 /// The device's billing and its currency.

@@ -24,6 +24,8 @@ pub struct Inner {
     pub writer: std::sync::OnceLock<crate::payments::Writer>,
     /// SQLite's group-commit writer for provider hook deliveries (unset on PostgreSQL).
     pub hook_writer: std::sync::OnceLock<crate::providers::store::HookWriter>,
+    /// API keys recently seen ([`crate::auth::cache`]).
+    pub keys: crate::auth::cache::KeyCache,
     /// The operator's time zone (`MICROPOWER_TIMEZONE`): the business day of every instant.
     pub timezone: chrono_tz::Tz,
 }

@@ -91,5 +91,6 @@ pub async fn revoke_key(
     api_keys::revoke(&mut *tx, &id, &crate::ids::now_rfc3339()).await?;
     let key = api_keys::key(&mut *tx, &id).await?.ok_or_else(|| ApiError::not_found("API key", &id))?;
     tx.commit().await?;
+    state.keys.evict(&id);
     Ok(Json(key))
 }

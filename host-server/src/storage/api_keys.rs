@@ -25,6 +25,20 @@ pub async fn keys<'e, E: Executor<'e, Database = Any>>(exec: E, page: &PageReque
     q.page(exec, keyset, page, |k: &ApiKey| (k.created_at.clone(), k.id.clone())).await
 }
 
+/// An active key as authentication reads it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ActiveKey {
+    pub id: String,
+    pub role: String,
+    pub last_used_at: Option<String>,
+}
+
+/// The active (not revoked) key with this hash.
+pub async fn active_by_hash<'e, E: Executor<'e, Database = Any>>(exec: E, hash: &str) -> ApiResult<Option<ActiveKey>> {
+    let sql = "SELECT id, role, last_used_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL";
+    Ok(sqlx::query_as(sql).bind(hash).fetch_optional(exec).await?)
+}
+
 /// A key by id.
 pub async fn key<'e, E: Executor<'e, Database = Any>>(exec: E, id: &str) -> ApiResult<Option<ApiKey>> {
     let sql = "SELECT id, label, role, created_at, last_used_at, revoked_at FROM api_keys WHERE id = $1";

@@ -108,8 +108,8 @@ pub trait PaymentStore {
     async fn deviceless_plans(&mut self, customer_id: &str) -> ApiResult<Vec<PlanRow>>;
     /// A customer's credit balance in one currency (zero when none).
     async fn credit(&mut self, customer_id: &str, currency: &str) -> ApiResult<Decimal>;
-    /// Takes a customer's row lock (asked for on PostgreSQL only).
-    async fn lock_customer(&mut self, id: &str) -> ApiResult<()>;
+    /// Takes a customer's row lock and reads the customer, in one statement (asked for on PostgreSQL only).
+    async fn locked_customer(&mut self, id: &str) -> ApiResult<Option<Customer>>;
     /// One text column of at most one row.
     async fn text(&mut self, sql: &str, args: &[Arg<'_>]) -> ApiResult<Option<String>>;
     /// Runs a write.
@@ -148,9 +148,8 @@ impl PaymentStore for Transaction<'_, Any> {
         repo::credit(&mut **self, customer_id, currency).await
     }
 
-    async fn lock_customer(&mut self, id: &str) -> ApiResult<()> {
-        sqlx::query("SELECT id FROM customers WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut **self).await?;
-        Ok(())
+    async fn locked_customer(&mut self, id: &str) -> ApiResult<Option<Customer>> {
+        repo::locked_customer(&mut **self, id).await
     }
 
     async fn text(&mut self, sql: &str, args: &[Arg<'_>]) -> ApiResult<Option<String>> {

@@ -5,12 +5,18 @@ use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
+use std::sync::Arc;
+
 use sqlx::Row;
 
 use crate::crypto::{hash_api_key, new_api_key};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+
+pub mod cache;
+
+use cache::KnownKey;
 
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -54,19 +60,7 @@ pub async fn require_key(
         .ok_or_else(|| {
             ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing Authorization: Bearer <api key>")
         })?;
-    // No cache of keys: every request reads its key, so a revocation holds from the next request on.
-    let row = sqlx::query("SELECT id, role, last_used_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
-        .bind(hash_api_key(token))
-        .fetch_optional(&state.db.pool)
-        .await?;
-    let Some(row) = row else {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown API key"));
-    };
-    let role_text: String = row.try_get("role")?;
-    let caller = Caller {
-        key_id: row.try_get("id")?,
-        role: Role::parse(&role_text).ok_or_else(|| ApiError::internal(format!("stored role {role_text:?}")))?,
-    };
+    let caller = known_key(&state, token).await?;
     // Inside the nested `/v1` router the path arrives without its prefix; accept both forms.
     let path = request.uri().path();
     let path = path.strip_prefix("/v1").unwrap_or(path);
@@ -84,22 +78,41 @@ pub async fn require_key(
             format!("this needs the {needed:?} role").to_lowercase(),
         ));
     }
-    let last_used: Option<String> = row.try_get("last_used_at")?;
-    record_use(&state, &caller.key_id, last_used.as_deref());
-    request.extensions_mut().insert(caller);
+    record_use(&state, &caller);
+    request.extensions_mut().insert(Caller { key_id: caller.id.clone(), role: caller.role });
     Ok(next.run(request).await)
+}
+
+/// The key of a request, from the cache or else the database; 401 when no active key has this value.
+async fn known_key(state: &AppState, token: &str) -> Result<Arc<KnownKey>, ApiError> {
+    let hash = hash_api_key(token);
+    if let Some(key) = state.keys.get(&hash) {
+        return Ok(key);
+    }
+    let row = crate::storage::api_keys::active_by_hash(&state.db.pool, &hash)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown API key"))?;
+    let role = Role::parse(&row.role).ok_or_else(|| ApiError::internal(format!("stored role {:?}", row.role)))?;
+    let last_recorded_ms = row
+        .last_used_at
+        .as_deref()
+        .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+        .map_or(0, |at| at.timestamp_millis());
+    let key = Arc::new(KnownKey::new(row.id, role, last_recorded_ms));
+    state.keys.insert(hash, Arc::clone(&key));
+    Ok(key)
 }
 
 /// Records a key's use at most once a minute, off the request's path: the request neither waits for the
 /// write nor fails with it, and a busy key costs one write a minute, not one per request.
-fn record_use(state: &AppState, key_id: &str, last_used: Option<&str>) {
+fn record_use(state: &AppState, key: &KnownKey) {
     let now = crate::ids::now();
-    let since = (now - chrono::Duration::minutes(1)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    if last_used.is_some_and(|at| at >= since.as_str()) {
+    if !key.claim_use_record(now.timestamp_millis()) {
         return;
     }
+    let since = (now - chrono::Duration::minutes(1)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let (state, key_id) = (state.clone(), key_id.to_owned());
+    let (state, key_id) = (state.clone(), key.id.clone());
     tokio::spawn(async move {
         if let Err(e) = crate::storage::api_keys::touch(&state.db.pool, &key_id, &at, &since).await {
             tracing::warn!(key = %key_id, error = ?e.body, "could not record an API key's use");

@@ -1,0 +1,131 @@
+//! The API keys recently seen, so a request does not read its key from the database: on SQLite that read
+//! was a hop to one of sqlx's worker threads and back on every request, on PostgreSQL a round trip.
+//!
+//! Only keys that opened the API are kept; an unknown key is read every time. A revocation through this
+//! server evicts the key at once. Another server on the same PostgreSQL database cannot tell this one, so
+//! there an entry is trusted for [`Freshness::Shared`] only: a key revoked elsewhere stops working here
+//! within that time.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use super::Role;
+
+/// The most keys kept; a server with more in use reads the rest from the database.
+const CAPACITY: usize = 4096;
+
+/// How long an entry is trusted.
+#[derive(Debug, Clone, Copy)]
+pub enum Freshness {
+    /// One server owns the database (SQLite): every revocation passes through it. The entry is still
+    /// re-read now and then, in case the file was changed by hand.
+    Owned,
+    /// Several servers may share the database (PostgreSQL).
+    Shared,
+}
+
+impl Freshness {
+    fn ttl(self) -> Duration {
+        match self {
+            Freshness::Owned => Duration::from_secs(60),
+            Freshness::Shared => Duration::from_secs(1),
+        }
+    }
+}
+
+/// A key as checked: who it is, what it may do, and when its use was last written down.
+#[derive(Debug)]
+pub struct KnownKey {
+    pub id: String,
+    pub role: Role,
+    read_at: Instant,
+    /// Milliseconds since the Unix epoch of the last use recorded in the database (0: never).
+    last_recorded_ms: AtomicI64,
+}
+
+impl KnownKey {
+    pub fn new(id: String, role: Role, last_recorded_ms: i64) -> Self {
+        KnownKey { id, role, read_at: Instant::now(), last_recorded_ms: AtomicI64::new(last_recorded_ms) }
+    }
+
+    /// True for the one caller that should record a use at `now_ms`: none was recorded in the minute
+    /// before. Claimed atomically, so concurrent requests with the same key record it once.
+    pub fn claim_use_record(&self, now_ms: i64) -> bool {
+        let last = self.last_recorded_ms.load(Ordering::Relaxed);
+        now_ms - last >= 60_000
+            && self.last_recorded_ms.compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
+}
+
+/// Keys by the hash of the key.
+pub struct KeyCache {
+    freshness: Freshness,
+    keys: RwLock<HashMap<String, Arc<KnownKey>>>,
+}
+
+impl KeyCache {
+    pub fn new(freshness: Freshness) -> Self {
+        KeyCache { freshness, keys: RwLock::new(HashMap::new()) }
+    }
+
+    /// The key with this hash, if it was seen recently enough to be trusted.
+    pub fn get(&self, hash: &str) -> Option<Arc<KnownKey>> {
+        let keys = self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        keys.get(hash).filter(|k| k.read_at.elapsed() < self.freshness.ttl()).cloned()
+    }
+
+    /// Remembers a key just read from the database.
+    pub fn insert(&self, hash: String, key: Arc<KnownKey>) {
+        let mut keys = self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if keys.len() >= CAPACITY && !keys.contains_key(&hash) {
+            // Stale entries first; a cache still full of fresh ones starts over (rare: 4,096 keys in use).
+            let ttl = self.freshness.ttl();
+            keys.retain(|_, k| k.read_at.elapsed() < ttl);
+            if keys.len() >= CAPACITY {
+                keys.clear();
+            }
+        }
+        keys.insert(hash, key);
+    }
+
+    /// Forgets a key by id (a revocation): its next request reads the database and is refused.
+    pub fn evict(&self, id: &str) {
+        let mut keys = self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        keys.retain(|_, k| k.id != id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_use_is_claimed_once_a_minute() {
+        let key = KnownKey::new("k".into(), Role::Viewer, 0);
+        assert!(key.claim_use_record(100_000));
+        assert!(!key.claim_use_record(100_001));
+        assert!(!key.claim_use_record(159_999));
+        assert!(key.claim_use_record(160_000));
+    }
+
+    #[test]
+    fn an_evicted_key_is_gone() {
+        let cache = KeyCache::new(Freshness::Owned);
+        cache.insert("h1".into(), Arc::new(KnownKey::new("a".into(), Role::Admin, 0)));
+        cache.insert("h2".into(), Arc::new(KnownKey::new("b".into(), Role::Viewer, 0)));
+        cache.evict("a");
+        assert!(cache.get("h1").is_none());
+        assert_eq!(cache.get("h2").map(|k| k.id.clone()), Some("b".to_owned()));
+    }
+
+    #[test]
+    fn a_full_cache_keeps_taking_keys() {
+        let cache = KeyCache::new(Freshness::Shared);
+        for n in 0..=CAPACITY {
+            cache.insert(format!("h{n}"), Arc::new(KnownKey::new(format!("k{n}"), Role::Viewer, 0)));
+        }
+        assert!(cache.get(&format!("h{CAPACITY}")).is_some());
+    }
+}
