@@ -295,6 +295,17 @@ pub struct Checked {
 }
 
 impl Checked {
+    /// True when a stored answer is one to this payment: the same device (or plan) and the same money.
+    fn repeats(&self, stored: &PaymentAnswer) -> bool {
+        let same_target = match &self.target {
+            Target::Device(serial) => serial.is_some() && stored.serial == *serial,
+            Target::Plan(id) => stored.plan_id.as_deref() == Some(id.as_str()),
+        };
+        let same_money =
+            matches!(&self.money, Ok((amount, currency)) if *amount == stored.amount && *currency == stored.currency);
+        same_target && same_money
+    }
+
     fn new(state: &AppState, payment: &PaymentIn) -> ApiResult<Self> {
         let target = match payment.named()? {
             Named::Serial(raw) => Target::Device(state.normalize_serial(raw).ok()),
@@ -370,6 +381,9 @@ pub async fn apply(state: &AppState, payment: &PaymentIn) -> ApiResult<Outcome> 
             let answer = stored_answer(&state.db.pool, &payment.provider, &payment.provider_tx_id)
                 .await?
                 .ok_or_else(|| ApiError::internal("a duplicate payment vanished"))?;
+            if !checked.repeats(&answer) {
+                return Err(changed_repeat());
+            }
             Metrics::bump(&state.metrics.payments_duplicate);
             Ok(Outcome::Repeat(answer))
         }
@@ -451,9 +465,9 @@ async fn decide_device<S: PaymentStore>(
         Some(s) => tx.device(s, state.db.for_update()).await?,
         None => None,
     };
-    // Checked again under the lock: a concurrent copy of this payment may have committed meanwhile.
+    // Checked under the lock: a concurrent copy of this payment may have committed meanwhile.
     if let Some(answer) = tx.stored_answer(&payment.provider, &payment.provider_tx_id).await? {
-        return Ok(Decision::Done(Outcome::Repeat(answer)));
+        return repeat(tx, c, answer).await;
     }
     let Some(device) = device else {
         if payment.money_moved {
@@ -513,7 +527,7 @@ async fn decide_plan<S: PaymentStore>(state: &AppState, tx: &mut S, c: &Checked,
     let payment = &c.payment;
     let Some(found) = tx.plan(id).await? else {
         if let Some(answer) = tx.stored_answer(&payment.provider, &payment.provider_tx_id).await? {
-            return Ok(Decision::Done(Outcome::Repeat(answer)));
+            return repeat(tx, c, answer).await;
         }
         return refuse(tx, payment, unknown_plan(id)).await;
     };
@@ -524,7 +538,7 @@ async fn decide_plan<S: PaymentStore>(state: &AppState, tx: &mut S, c: &Checked,
     // read before the lock is the one to lock; the plan is read again under it.
     lock_customer(state, tx, &found.customer_id).await?;
     if let Some(answer) = tx.stored_answer(&payment.provider, &payment.provider_tx_id).await? {
-        return Ok(Decision::Done(Outcome::Repeat(answer)));
+        return repeat(tx, c, answer).await;
     }
     let plan = tx.plan(id).await?.ok_or_else(|| ApiError::internal(format!("plan {id} vanished")))?;
     let allocation = match &c.money {
@@ -552,6 +566,22 @@ async fn decide_plan<S: PaymentStore>(state: &AppState, tx: &mut S, c: &Checked,
         crate::notify::enqueue_payment(tx, &payment_id, &owner).await?;
     }
     Ok(Decision::Done(Outcome::Applied(response)))
+}
+
+/// The answer to a second delivery of a stored `(provider, provider_tx_id)`: the stored answer when it
+/// names the same account and money, else a 409 kept in the refused log. Answering the stored answer to a
+/// changed repeat would tell a provider that 5,000 was credited when it now says 500.
+async fn repeat<S: PaymentStore>(tx: &mut S, c: &Checked, stored: PaymentAnswer) -> Result<Decision, Stop> {
+    if c.repeats(&stored) {
+        return Ok(Decision::Done(Outcome::Repeat(stored)));
+    }
+    refuse(tx, &c.payment, changed_repeat()).await
+}
+
+fn changed_repeat() -> ApiError {
+    ApiError::conflict(
+        "this provider_tx_id was applied before with another serial, plan, amount or currency; nothing was applied",
+    )
 }
 
 /// Keeps a refused attempt in the refused log (in the payment's transaction) and returns the refusal.

@@ -16,6 +16,8 @@ on_both_databases!(
     meter_worked_examples,
     shs_worked_examples,
     duplicates_credit_once,
+    changed_repeats_conflict,
+    narrower_roles,
     refusals_are_logged,
     validation_answers,
     plan_edits,
@@ -198,6 +200,48 @@ async fn duplicates_credit_once(s: TestServer) {
     assert_eq!(plan["paid"], "900", "800 + 100, each once");
     let (_, list) = s.get("/v1/payments?serial=SHS-D").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
+}
+
+/// A repeat of a `(provider, provider_tx_id)` that names another device or other money is not the same
+/// payment: 409 `conflict`, logged as refused, nothing applied; the true repeat still gets the stored answer.
+async fn changed_repeats_conflict(s: TestServer) {
+    let r = registry(&s).await;
+    register_shs(&s, &r, "SHS-R1").await;
+    register_shs(&s, &r, "SHS-R2").await;
+    let first = s.ok("/v1/payments", payment("rep-1", "SHS-R1", "800", "2026-01-02T08:00:00Z"), 201).await;
+    for (serial, amount) in [("SHS-R1", "8000"), ("SHS-R2", "800")] {
+        let (code, body) = s.post("/v1/payments", payment("rep-1", serial, amount, "2026-01-02T08:00:00Z")).await;
+        assert_eq!((code, body["code"].as_str()), (409, Some("conflict")), "{serial} {amount}: {body}");
+    }
+    let same = s.ok("/v1/payments", payment("rep-1", "shs-r1", "800.00", "2026-01-02T08:00:00Z"), 200).await;
+    assert_eq!(same, first, "the same serial as typed otherwise and the same amount at another scale");
+    let (_, refused) = s.get("/v1/payments/refused").await;
+    let codes: Vec<&str> = refused["items"].as_array().unwrap().iter().filter_map(|i| i["code"].as_str()).collect();
+    assert_eq!(codes, ["conflict", "conflict"]);
+    let (_, list) = s.get("/v1/payments").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
+
+/// What only an admin may do: unlock tokens, SMS template edits, conflict resolution.
+async fn narrower_roles(s: TestServer) {
+    let r = registry(&s).await;
+    register_shs(&s, &r, "SHS-N").await;
+    let operator = s.ok("/v1/api-keys", json!({"role": "operator"}), 201).await;
+    let key = operator["key"].as_str();
+    let unlock = json!({"kind": "unlock"});
+    let (code, _) = s.send(Method::POST, "/v1/devices/SHS-N/tokens", Some(unlock), key).await;
+    assert_eq!(code, 403);
+    let (code, _) =
+        s.send(Method::POST, "/v1/devices/SHS-N/tokens", Some(json!({"kind": "add_time", "days": "1"})), key).await;
+    assert_eq!(code, 201, "other operator tokens stay an operator's");
+    let template = json!({"text": "Paid {amount}"});
+    let (code, _) = s.send(Method::PUT, "/v1/sms-templates/payment_received", Some(template), key).await;
+    assert_eq!(code, 403);
+    let (code, _) = s.send(Method::GET, "/v1/sms-templates", None, key).await;
+    assert_eq!(code, 200);
+    let resolve = json!({"action": "dismiss"});
+    let (code, _) = s.send(Method::POST, "/v1/payments/conflicts/any/resolve", Some(resolve), key).await;
+    assert_eq!(code, 403);
 }
 
 /// A payment that clears 300 installments at once writes its 300 journal lines (more than one multi-row

@@ -64,7 +64,7 @@ pub async fn require_key(
     // Inside the nested `/v1` router the path arrives without its prefix; accept both forms.
     let path = request.uri().path();
     let path = path.strip_prefix("/v1").unwrap_or(path);
-    let needed = if path.starts_with("/api-keys") || path.starts_with("/providers") {
+    let needed = if admin_only(request.method(), path) {
         Role::Admin
     } else if matches!(*request.method(), Method::GET | Method::HEAD) {
         Role::Viewer
@@ -81,6 +81,16 @@ pub async fn require_key(
     record_use(&state, &caller);
     request.extensions_mut().insert(Caller { key_id: caller.id.clone(), role: caller.role });
     Ok(next.run(request).await)
+}
+
+/// Paths only an admin may use: keys and providers (secrets), SMS template edits (what every customer
+/// reads) and conflict resolution (money a provider's delivery contradicted). Unlock tokens are checked by
+/// their handler, which reads the token's kind.
+fn admin_only(method: &Method, path: &str) -> bool {
+    path.starts_with("/api-keys")
+        || path.starts_with("/providers")
+        || (path.starts_with("/sms-templates") && !matches!(*method, Method::GET | Method::HEAD))
+        || (path.starts_with("/payments/conflicts/") && path.ends_with("/resolve"))
 }
 
 /// The key of a request, from the cache or else the database; 401 when no active key has this value.

@@ -256,6 +256,10 @@ pub async fn operator_token(
         "unlock" => (TokenKind::Unlock, OpenPaygoKind::DisablePayg),
         _ => return Err(ApiError::invalid("kind", "add_time, set_time, unlock or counter_sync")),
     };
+    // An unlock token frees a device for good, whatever is still owed: an admin's decision.
+    if kind == TokenKind::Unlock && caller.role < crate::auth::Role::Admin {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "an unlock token needs the admin role"));
+    }
     let needs_days = matches!(kind, TokenKind::AddTime | TokenKind::SetTime);
     if needs_days != body.days.is_some() {
         return Err(ApiError::invalid(
