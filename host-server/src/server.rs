@@ -58,6 +58,7 @@ pub async fn state(config: &Config) -> Result<(AppState, Option<NewAdminKey>), S
         writer: std::sync::OnceLock::new(),
         hook_writer: std::sync::OnceLock::new(),
         timezone: config.timezone,
+        trusted_proxy_header: config.trusted_proxy_header.clone(),
     }));
     if sqlite {
         let writer = match crate::db::sqlite_file(&config.database_url) {
