@@ -216,7 +216,12 @@ pub fn openapi() -> Value {
             "parameters": [{"name": "secret", "in": "path", "required": true, "schema": {"type": "string"}}],
             "security": [],
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
-            "responses": {"200": {"description": "Answered in the provider's format", "content": {"application/json": {}}}},
+            "responses": {
+                "200": {"description": "Answered in the provider's format", "content": {"application/json": {}}},
+                "401": {"description": "Signature missing, malformed, stale or wrong (Wave, generic): nothing stored"},
+                "403": {"description": "From outside the provider's allowed_sources: nothing stored"},
+                "404": {"description": "No such secret, a retired one (rotation) or a removed provider"},
+            },
         });
         if let Some(entry) = paths.entry((*path).to_owned()).or_insert_with(|| json!({})).as_object_mut() {
             entry.insert((*method).to_owned(), operation);

@@ -817,6 +817,16 @@ async fn hook_paths_rotate_with_a_grace_period_and_removed_providers_close(s: Te
     assert_eq!(hook_events(&s).await, 6, "its deliveries stay");
     let (code, _) = s.post("/v1/providers", json!({"kind": "wave", "secret": WAVE_SECRET, "currency": "XOF"})).await;
     assert_eq!(code, 409, "a removed provider's name stays taken: its payments are recorded under it");
+    // Both routes are in the published contract, the rotation with its body.
+    let (_, doc) = s.get("/v1/openapi.json").await;
+    let rotate = &doc["paths"]["/v1/providers/{id}/rotate"]["post"];
+    let schema = &rotate["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(schema["properties"]["grace_seconds"]["type"], "integer", "{rotate}");
+    assert!(doc["paths"]["/v1/providers/{id}"]["delete"].is_object());
+    let create = &doc["paths"]["/v1/providers"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    assert!(
+        create["properties"]["allowed_sources"].is_object() && create["properties"]["require_validation"].is_object()
+    );
 }
 
 /// Issue 19: a provider's `allowed_sources` refuses deliveries from elsewhere with 403 (Safaricom's shape
