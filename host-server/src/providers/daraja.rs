@@ -2,8 +2,10 @@
 //!
 //! Validation (before the money moves) asks the core and answers `0` or a rejection code, always HTTP 200,
 //! with our validation id as `ThirdPartyTransID`; M-PESA echoes it in the confirmation, which is checked
-//! against what was validated. Confirmation (the money has moved) credits once per `TransID`, queues an
-//! unknown serial as unmatched, and always acknowledges: a non-zero answer cannot undo a completed payment.
+//! against what was validated (an echoed id we never gave is a conflict; with the provider's
+//! `require_validation`, so is a confirmation without an accepted validation). Confirmation (the money has
+//! moved) credits once per `TransID`, queues an unknown serial as unmatched, and always acknowledges: a
+//! non-zero answer cannot undo a completed payment.
 //! The `MSISDN` is masked by Safaricom, so it is never used as an identity (nor kept as the payer's phone).
 
 use std::time::Duration;

@@ -310,9 +310,11 @@ pub async fn create(
         return Err(ApiError::invalid("name", "1 to 64 characters are required"));
     }
     let path_secret = hex::encode(crate::crypto::random_bytes::<32>()?);
-    let stored_sources = match allowed_sources.is_empty() {
-        true => None,
-        false => Some(serde_json::to_string(&allowed_sources).map_err(ApiError::internal)?),
+    // Stored as NULL when empty, which reads as "from anywhere".
+    let stored_sources = if allowed_sources.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(&allowed_sources).map_err(ApiError::internal)?)
     };
     let new = store::NewProvider {
         id: &id,
