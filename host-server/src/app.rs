@@ -85,7 +85,9 @@ v1_routes! {
     get "/sms-templates" => notify::templates::list, "notifications", "Customer SMS templates with their defaults";
     put "/sms-templates/{name}" => notify::templates::put, "notifications", "Edit (or reset with null) an SMS template";
     get "/notifications" => notify::list, "notifications", "The customer SMS outbox, newest first";
-    get "/providers" => providers::list, "providers", "The configured providers, without secrets (admin)";
+    get "/providers" => providers::list, "providers", "The configured providers, removed ones with removed_at, without secrets (admin)";
+    post "/providers/{id}/rotate" => providers::rotate, "providers", "New hook paths, answered once; the previous ones work for grace_seconds, then 404 (admin)";
+    delete "/providers/{id}" => providers::remove, "providers", "Remove a provider: its hooks answer 404, its history stays (admin)";
 }
 
 /// The whole application, testable without a socket (`tower::ServiceExt::oneshot`).
@@ -214,7 +216,12 @@ pub fn openapi() -> Value {
             "parameters": [{"name": "secret", "in": "path", "required": true, "schema": {"type": "string"}}],
             "security": [],
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
-            "responses": {"200": {"description": "Answered in the provider's format", "content": {"application/json": {}}}},
+            "responses": {
+                "200": {"description": "Answered in the provider's format", "content": {"application/json": {}}},
+                "401": {"description": "Signature missing, malformed, stale or wrong (Wave, generic): nothing stored"},
+                "403": {"description": "From outside the provider's allowed_sources: nothing stored"},
+                "404": {"description": "No such secret, a retired one (rotation) or a removed provider"},
+            },
         });
         if let Some(entry) = paths.entry((*path).to_owned()).or_insert_with(|| json!({})).as_object_mut() {
             entry.insert((*method).to_owned(), operation);
@@ -331,6 +338,23 @@ fn request_schema(method: &str, path: &str) -> Option<Value> {
                 "national_id": {"type": ["string", "null"], "description": "null removes it"},
                 "phone_region": {"type": "string"},
             }),
+        ),
+        ("post", "/providers") => closed(
+            vec!["kind", "currency"],
+            json!({
+                "kind": {"type": "string", "enum": ["daraja_c2b", "wave", "generic_hmac"]},
+                "currency": {"type": "string", "description": "ISO 4217"},
+                "shortcode": {"type": "string", "description": "daraja_c2b only: the paybill or till number, 5 to 7 digits"},
+                "secret": {"type": "string", "minLength": 16, "maxLength": 512, "description": "wave and generic_hmac: the signing secret (required)"},
+                "name": {"type": "string", "minLength": 1, "maxLength": 64, "description": "What its payments are recorded under; default the kind"},
+                "require_validation": {"type": "boolean", "default": false, "description": "daraja_c2b only: a confirmation without an accepted validation is a conflict"},
+                "allowed_sources": {"type": "array", "items": {"type": "string"}, "maxItems": 64, "description": "CIDR blocks deliveries may come from; empty: anywhere"},
+            }),
+        ),
+        ("post", "/providers/{id}/rotate") => closed(
+            vec![],
+            json!({"grace_seconds": {"type": "integer", "minimum": 0, "maximum": 604800, "default": 0,
+                                     "description": "How long the previous hook paths keep working"}}),
         ),
         ("post", "/api-keys") => closed(
             vec!["role"],

@@ -37,6 +37,11 @@ pub struct Config {
     /// `MICROPOWER_TIMEZONE`, an IANA name, default UTC: the operator's time zone, which decides the business
     /// day of every instant (domain.md §7b).
     pub timezone: Tz,
+    /// `MICROPOWER_TRUSTED_PROXY_HEADER` (e.g. `X-Forwarded-For`), off by default: the header a reverse proxy
+    /// in front of the server writes the client's address in. Only the last address in it is read (the one
+    /// the proxy appended; those before it are whatever the client sent). Off, a hook's source is the
+    /// socket's peer. Read only for the providers' source allowlists.
+    pub trusted_proxy_header: Option<axum::http::HeaderName>,
 }
 
 /// What the command line asks for (the settings themselves are environment variables).
@@ -150,6 +155,13 @@ impl Config {
                 });
             }
         }
+        let trusted_proxy_header = match var("MICROPOWER_TRUSTED_PROXY_HEADER") {
+            None => None,
+            Some(name) => Some(name.trim().parse::<axum::http::HeaderName>().map_err(|_| ConfigError {
+                name: "MICROPOWER_TRUSTED_PROXY_HEADER",
+                reason: format!("{name:?} is not an HTTP header name (such as X-Forwarded-For or X-Real-IP)"),
+            })?),
+        };
         let data_dir = PathBuf::from(var("MICROPOWER_DATA_DIR").unwrap_or_else(|| "./data".into()));
         Ok(Config {
             listen,
@@ -164,6 +176,7 @@ impl Config {
             body_limit: 256 * 1024,
             vendor_url: var("MICROPOWER_VENDOR_URL"),
             timezone,
+            trusted_proxy_header,
         })
     }
 }
@@ -229,6 +242,15 @@ mod tests {
             let e = with(&[("MICROPOWER_TIMEZONE", bad)]).expect_err(bad).to_string();
             assert!(e.starts_with("MICROPOWER_TIMEZONE: ") && e.contains(bad) && e.contains("IANA"), "{e}");
         }
+    }
+
+    #[test]
+    fn the_trusted_proxy_header_is_off_unless_named_and_must_be_a_header_name() {
+        assert_eq!(with(&[]).unwrap().trusted_proxy_header, None);
+        let named = with(&[("MICROPOWER_TRUSTED_PROXY_HEADER", "X-Forwarded-For")]).unwrap();
+        assert_eq!(named.trusted_proxy_header.unwrap().as_str(), "x-forwarded-for");
+        let e = with(&[("MICROPOWER_TRUSTED_PROXY_HEADER", "X Forwarded")]).unwrap_err().to_string();
+        assert!(e.starts_with("MICROPOWER_TRUSTED_PROXY_HEADER: "), "{e}");
     }
 
     #[test]

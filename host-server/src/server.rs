@@ -60,6 +60,7 @@ pub async fn state(config: &Config) -> Result<(AppState, Option<NewAdminKey>), S
         hook_writer: std::sync::OnceLock::new(),
         keys: crate::auth::cache::KeyCache::new(if sqlite { Freshness::Owned } else { Freshness::Shared }),
         timezone: config.timezone,
+        trusted_proxy_header: config.trusted_proxy_header.clone(),
     }));
     if sqlite {
         let writer = match crate::db::sqlite_file(&config.database_url) {

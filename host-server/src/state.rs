@@ -28,6 +28,8 @@ pub struct Inner {
     pub keys: crate::auth::cache::KeyCache,
     /// The operator's time zone (`MICROPOWER_TIMEZONE`): the business day of every instant.
     pub timezone: chrono_tz::Tz,
+    /// `MICROPOWER_TRUSTED_PROXY_HEADER`: where a hook's source address is read when a proxy fronts us.
+    pub trusted_proxy_header: Option<axum::http::HeaderName>,
 }
 
 impl std::ops::Deref for AppState {
@@ -49,6 +51,28 @@ pub struct Metrics {
     /// Commits of SQLite's payment writer, and the payments they carried: their ratio is the batch size.
     pub writer_batches: AtomicU64,
     pub writer_jobs: AtomicU64,
+    /// Hook deliveries refused before they were kept, by provider kind and reason (bad signature, source
+    /// not allowed): the only trace of them, since an unauthenticated body is not stored.
+    pub hook_rejected: HookRejections,
+}
+
+/// `micropower_hook_rejected_total{provider_kind, reason}`: few label pairs, all known in advance.
+#[derive(Default)]
+pub struct HookRejections(std::sync::Mutex<std::collections::BTreeMap<(&'static str, &'static str), u64>>);
+
+impl HookRejections {
+    /// Counts one refused delivery.
+    pub fn bump(&self, provider_kind: &'static str, reason: &'static str) {
+        // A poisoned lock only means another thread panicked mid-increment: the map itself is still whole.
+        let mut counts = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *counts.entry((provider_kind, reason)).or_insert(0) += 1;
+    }
+
+    /// Every `(provider_kind, reason, count)` counted so far.
+    pub fn snapshot(&self) -> Vec<(&'static str, &'static str, u64)> {
+        let counts = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        counts.iter().map(|(&(kind, reason), &n)| (kind, reason, n)).collect()
+    }
 }
 
 impl Metrics {

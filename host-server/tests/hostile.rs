@@ -495,8 +495,9 @@ async fn counts(s: &TestServer) -> Vec<(String, i64)> {
     out
 }
 
-/// Raw hook deliveries by outcome. Every delivery reaching a known hook is kept raw before the answer (the
-/// providers' audit trail), so a refused one adds a row marked with why it was refused, and nothing else.
+/// Raw hook deliveries by outcome. A delivery reaching a known hook is kept raw before the answer (the
+/// providers' audit trail) once its signature, where the provider signs, is good: a malformed one adds a row
+/// marked with why it was refused, and nothing else; a badly signed one adds nothing.
 async fn kept_deliveries(s: &TestServer) -> Vec<(String, i64)> {
     sqlx::query_as("SELECT outcome, COUNT(*) FROM hook_events GROUP BY outcome ORDER BY outcome")
         .fetch_all(&s.state.db.pool)

@@ -16,7 +16,17 @@ use micropower_server::providers::signature::sign;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-on_both_databases!(providers_are_configured_by_admins, daraja_c2b, wave, generic_hmac, nul_characters_in_hook_bodies);
+on_both_databases!(
+    providers_are_configured_by_admins,
+    daraja_c2b,
+    wave,
+    generic_hmac,
+    nul_characters_in_hook_bodies,
+    daraja_can_require_validation_and_never_trusts_an_unknown_reference,
+    signatures_are_checked_before_a_delivery_is_kept,
+    hook_paths_rotate_with_a_grace_period_and_removed_providers_close,
+    deliveries_from_outside_the_allowlist_are_refused,
+);
 
 /// POSTs raw bytes to a hook (no API key) with extra headers; returns status and JSON (or text).
 async fn hook(s: &TestServer, path: &str, body: impl Into<Vec<u8>>, headers: &[(&str, String)]) -> (u16, Value) {
@@ -590,5 +600,341 @@ async fn nul_characters_in_hook_bodies(s: TestServer) {
     for (hook, outcome) in &kept {
         let expected = if hook == "validation" { "rejected" } else { "malformed" };
         assert_eq!(outcome, expected, "{hook}");
+    }
+}
+
+/// `/metrics`' count of hook deliveries refused for `reason` at `kind`'s hooks (0 when never counted).
+async fn rejected(s: &TestServer, kind: &str, reason: &str) -> u64 {
+    let (code, text) = s.get("/metrics").await;
+    assert_eq!(code, 200);
+    let line = format!("micropower_hook_rejected_total{{provider_kind=\"{kind}\",reason=\"{reason}\"}} ");
+    text.as_str().unwrap().lines().find_map(|l| l.strip_prefix(&line)).map_or(0, |n| n.parse().unwrap())
+}
+
+/// Issue 19: with `require_validation`, a Daraja confirmation credits only after an accepted validation; and
+/// whatever the flag, a `ThirdPartyTransID` that names no validation of ours is a conflict (it used to skip
+/// every check against the validation and credit).
+async fn daraja_can_require_validation_and_never_trusts_an_unknown_reference(s: TestServer) {
+    let r = registry(&s).await;
+    register_shs_in(&s, &r, "SHS-V1", "KES").await;
+    let lenient =
+        s.ok("/v1/providers", json!({"kind": "daraja_c2b", "shortcode": "600984", "currency": "KES"}), 201).await;
+    assert_eq!(lenient["require_validation"], false, "off by default");
+    let strict = s
+        .ok(
+            "/v1/providers",
+            json!({"kind": "daraja_c2b", "shortcode": "600985", "currency": "KES", "name": "strict",
+                   "require_validation": true}),
+            201,
+        )
+        .await;
+    assert_eq!(strict["require_validation"], true);
+    let (_, list) = s.get("/v1/providers").await;
+    let flags: Vec<(String, bool)> = list["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap().to_owned(), p["require_validation"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(flags, vec![("daraja_c2b".to_owned(), false), ("strict".to_owned(), true)]);
+    let (code, body) = s
+        .post(
+            "/v1/providers",
+            json!({"kind": "wave", "secret": WAVE_SECRET, "currency": "KES", "require_validation": true}),
+        )
+        .await;
+    assert_eq!((code, body["field"].as_str()), (400, Some("require_validation")));
+    let path = |p: &Value, key: &str| p["hook_paths"][key].as_str().unwrap().to_owned();
+    let reason_of = |tx: &'static str| {
+        let s = &s;
+        async move {
+            let found: Vec<Value> = conflicts(s).await.into_iter().filter(|c| c["provider_tx_id"] == tx).collect();
+            assert_eq!(found.len(), 1, "{tx}: {found:?}");
+            found[0]["reason"].as_str().unwrap().to_owned()
+        }
+    };
+
+    // Without the flag: no validation, no reference → credited as before; a forged reference → a conflict.
+    let (code, _) =
+        hook(&s, &path(&lenient, "confirmation"), c2b("RV1", "SHS-V1", json!("100.00"), "600984", "").to_string(), &[])
+            .await;
+    assert_eq!(code, 200);
+    assert_eq!(payments_of(&s, "SHS-V1").await.len(), 1);
+    let forged = c2b("RV2", "SHS-V1", json!("100.00"), "600984", "no-such-validation");
+    let (code, ack) = hook(&s, &path(&lenient, "confirmation"), forged.to_string(), &[]).await;
+    assert_eq!((code, ack["ResultCode"].as_i64()), (200, Some(0)), "the money moved: acknowledged");
+    assert_eq!(reason_of("RV2").await, "unknown_validation_reference");
+    assert_eq!(
+        conflicts(&s).await.iter().find(|c| c["provider_tx_id"] == "RV2").unwrap()["received"]["third_party_trans_id"],
+        "no-such-validation"
+    );
+    // Another provider's reference is unknown to this one.
+    let (_, ok) =
+        hook(&s, &path(&strict, "validation"), c2b("RV3", "SHS-V1", json!("100.00"), "600985", "").to_string(), &[])
+            .await;
+    let strict_ref = ok["ThirdPartyTransID"].as_str().unwrap().to_owned();
+    hook(
+        &s,
+        &path(&lenient, "confirmation"),
+        c2b("RV3", "SHS-V1", json!("100.00"), "600984", &strict_ref).to_string(),
+        &[],
+    )
+    .await;
+    assert_eq!(reason_of("RV3").await, "unknown_validation_reference");
+    assert_eq!(payments_of(&s, "SHS-V1").await.len(), 1, "neither was credited");
+
+    // With the flag: credited after an accepted validation (by its reference, or by TransID alone).
+    let strict_confirm = path(&strict, "confirmation");
+    let (code, _) =
+        hook(&s, &strict_confirm, c2b("RV3", "SHS-V1", json!("100.00"), "600985", &strict_ref).to_string(), &[]).await;
+    assert_eq!(code, 200);
+    assert_eq!(payments_of(&s, "SHS-V1").await.len(), 2);
+    hook(&s, &path(&strict, "validation"), c2b("RV4", "SHS-V1", json!("100.00"), "600985", "").to_string(), &[]).await;
+    hook(&s, &strict_confirm, c2b("RV4", "SHS-V1", json!("100.00"), "600985", "").to_string(), &[]).await;
+    assert_eq!(payments_of(&s, "SHS-V1").await.len(), 3);
+    // No validation at all, or only a rejected one: a conflict, nothing credited.
+    let (code, ack) =
+        hook(&s, &strict_confirm, c2b("RV5", "SHS-V1", json!("100.00"), "600985", "").to_string(), &[]).await;
+    assert_eq!((code, ack["ResultCode"].as_i64()), (200, Some(0)));
+    assert_eq!(reason_of("RV5").await, "no_validation");
+    let (_, refused) =
+        hook(&s, &path(&strict, "validation"), c2b("RV6", "NO-SUCH-V", json!("100.00"), "600985", "").to_string(), &[])
+            .await;
+    assert_eq!(refused["ResultCode"], "C2B00012");
+    hook(&s, &strict_confirm, c2b("RV6", "SHS-V1", json!("100.00"), "600985", "").to_string(), &[]).await;
+    assert_eq!(reason_of("RV6").await, "validation_rejected");
+    assert_eq!(payments_of(&s, "SHS-V1").await.len(), 3);
+}
+
+/// Issue 19: a Wave or generic delivery whose signature fails is refused before anything of it is stored,
+/// and counted in `/metrics` by kind and reason; a signing provider cannot be created without its secret.
+async fn signatures_are_checked_before_a_delivery_is_kept(s: TestServer) {
+    let (code, body) = s.post("/v1/providers", json!({"kind": "wave", "currency": "XOF"})).await;
+    assert_eq!((code, body["field"].as_str()), (422, Some("secret")), "{body}");
+    let (code, body) = s.post("/v1/providers", json!({"kind": "generic_hmac", "currency": "TZS"})).await;
+    assert_eq!((code, body["field"].as_str()), (422, Some("secret")), "{body}");
+    let wave = s.ok("/v1/providers", json!({"kind": "wave", "secret": WAVE_SECRET, "currency": "XOF"}), 201).await;
+    let agg = s
+        .ok(
+            "/v1/providers",
+            json!({"kind": "generic_hmac", "secret": AGG_SECRET, "currency": "TZS", "name": "agg"}),
+            201,
+        )
+        .await;
+    let wave_path = wave["hook_paths"]["webhook"].as_str().unwrap();
+    let agg_path = agg["hook_paths"]["payments"].as_str().unwrap();
+    let body = json!({"id": "AE_S1", "type": "test.test_event", "data": {"pad": "p".repeat(2000)}}).to_string();
+
+    let forged = vec![("Wave-Signature", sign(b"not-the-wave-secret", now(), b"", body.as_bytes()))];
+    assert_eq!(hook(&s, wave_path, body.clone(), &forged).await.0, 401);
+    assert_eq!(hook(&s, wave_path, body.clone(), &[]).await.0, 401);
+    let stale = vec![("Wave-Signature", sign(WAVE_SECRET.as_bytes(), now() - 400, b"", body.as_bytes()))];
+    assert_eq!(hook(&s, wave_path, body.clone(), &stale).await.0, 401);
+    let forged = vec![("X-Signature", sign(b"not-the-agg-secret", now(), b".", body.as_bytes()))];
+    assert_eq!(hook(&s, agg_path, body.clone(), &forged).await.0, 401);
+    assert_eq!(hook(&s, agg_path, body.clone(), &[("X-Signature", "t=1,v1".into())]).await.0, 401);
+    assert_eq!(hook_events(&s).await, 0, "no refused delivery is stored");
+    assert_eq!(rejected(&s, "wave", "signature_mismatch").await, 1);
+    assert_eq!(rejected(&s, "wave", "signature_missing").await, 1);
+    assert_eq!(rejected(&s, "wave", "signature_stale").await, 1);
+    assert_eq!(rejected(&s, "generic_hmac", "signature_mismatch").await, 1);
+    assert_eq!(rejected(&s, "generic_hmac", "signature_malformed").await, 1);
+
+    // A good signature is still kept whole, before the answer.
+    let good = vec![("Wave-Signature", sign(WAVE_SECRET.as_bytes(), now(), b"", body.as_bytes()))];
+    let (code, answer) = hook(&s, wave_path, body.clone(), &good).await;
+    assert_eq!((code, answer["status"].as_str()), (200, Some("ignored")));
+    let kept: (String,) = sqlx::query_as("SELECT body FROM hook_events").fetch_one(&s.state.db.pool).await.unwrap();
+    assert_eq!(kept.0, body);
+}
+
+/// Issue 19: `POST /v1/providers/{id}/rotate` answers new hook paths; the old ones work for the grace period,
+/// then answer 404. `DELETE /v1/providers/{id}` closes every hook and keeps the history.
+async fn hook_paths_rotate_with_a_grace_period_and_removed_providers_close(s: TestServer) {
+    let r = registry(&s).await;
+    register_shs_in(&s, &r, "SHS-R1", "XOF").await;
+    let created = s.ok("/v1/providers", json!({"kind": "wave", "secret": WAVE_SECRET, "currency": "XOF"}), 201).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let send = |path: String, event: Value| {
+        let s = &s;
+        let text = event.to_string();
+        let headers = vec![("Wave-Signature", sign(WAVE_SECRET.as_bytes(), now(), b"", text.as_bytes()))];
+        async move { hook(s, &path, text, &headers).await.0 }
+    };
+    let ping = |n: u32| json!({"id": format!("AE_P{n}"), "type": "test.test_event", "data": {}});
+    let first = created["hook_paths"]["webhook"].as_str().unwrap().to_owned();
+    assert_eq!(send(first.clone(), wave_event("AE_R1", "TR1", "SHS-R1", "100", "XOF")).await, 200);
+
+    // Only an admin rotates; an unknown provider is 404.
+    let operator = s.ok("/v1/api-keys", json!({"role": "operator"}), 201).await;
+    let (code, _) =
+        s.send(Method::POST, &format!("/v1/providers/{id}/rotate"), Some(json!({})), operator["key"].as_str()).await;
+    assert_eq!(code, 403);
+    let (code, _) = s.post("/v1/providers/no-such-provider/rotate", json!({})).await;
+    assert_eq!(code, 404);
+    let (code, body) = s.post(&format!("/v1/providers/{id}/rotate"), json!({"grace_seconds": 700_000})).await;
+    assert_eq!((code, body["field"].as_str()), (400, Some("grace_seconds")));
+
+    // Grace 0 (the default): the old path closes at once; the answer has creation's shape.
+    let rotated = s.ok(&format!("/v1/providers/{id}/rotate"), json!({}), 200).await;
+    for key in ["id", "kind", "name", "currency", "shortcode", "require_validation", "allowed_sources"] {
+        assert_eq!(rotated[key], created[key], "{key}");
+    }
+    let second = rotated["hook_paths"]["webhook"].as_str().unwrap().to_owned();
+    assert_eq!(secret_segment(&second).len(), 64);
+    assert_ne!(second, first);
+    assert_eq!(send(first.clone(), ping(1)).await, 404);
+    assert_eq!(send(second.clone(), ping(2)).await, 200);
+
+    // A grace period: both paths work until it is over, then only the new one.
+    let rotated = s.ok(&format!("/v1/providers/{id}/rotate"), json!({"grace_seconds": 1}), 200).await;
+    let third = rotated["hook_paths"]["webhook"].as_str().unwrap().to_owned();
+    assert!(rotated["previous_paths_expire_at"].is_string(), "{rotated}");
+    assert_eq!(send(second.clone(), ping(3)).await, 200, "within the grace period");
+    assert_eq!(send(third.clone(), ping(4)).await, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(send(second.clone(), ping(5)).await, 404, "after the grace period");
+    assert_eq!(send(third.clone(), wave_event("AE_R2", "TR2", "SHS-R1", "100", "XOF")).await, 200);
+    assert_eq!(send(third.clone(), wave_event("AE_R3", "TR3", "SHS-R1", "100", "EUR")).await, 200, "a conflict");
+
+    // Removal: hooks 404, listed as removed, history kept, name still taken; repeating it changes nothing.
+    let (code, _) = s.send(Method::DELETE, &format!("/v1/providers/{id}"), None, operator["key"].as_str()).await;
+    assert_eq!(code, 403);
+    let (code, removed) = s.send(Method::DELETE, &format!("/v1/providers/{id}"), None, Some(&s.key)).await;
+    assert_eq!(code, 200, "{removed}");
+    let removed_at = removed["removed_at"].as_str().unwrap().to_owned();
+    assert_eq!(send(third.clone(), ping(6)).await, 404);
+    let (code, again) = s.send(Method::DELETE, &format!("/v1/providers/{id}"), None, Some(&s.key)).await;
+    assert_eq!((code, again["removed_at"].as_str()), (200, Some(removed_at.as_str())));
+    let (code, _) = s.send(Method::DELETE, "/v1/providers/no-such-provider", None, Some(&s.key)).await;
+    assert_eq!(code, 404);
+    let (_, list) = s.get("/v1/providers").await;
+    assert_eq!(list["providers"][0]["removed_at"].as_str(), Some(removed_at.as_str()));
+    let (code, _) = s.post(&format!("/v1/providers/{id}/rotate"), json!({})).await;
+    assert_eq!(code, 404, "a removed provider has no paths to rotate");
+    assert_eq!(payments_of(&s, "SHS-R1").await.len(), 2, "its payments stay");
+    assert!(conflicts(&s).await.iter().any(|c| c["provider_tx_id"] == "TR3"), "its conflicts stay");
+    assert_eq!(hook_events(&s).await, 6, "its deliveries stay");
+    let (code, _) = s.post("/v1/providers", json!({"kind": "wave", "secret": WAVE_SECRET, "currency": "XOF"})).await;
+    assert_eq!(code, 409, "a removed provider's name stays taken: its payments are recorded under it");
+    // Both routes are in the published contract, the rotation with its body.
+    let (_, doc) = s.get("/v1/openapi.json").await;
+    let rotate = &doc["paths"]["/v1/providers/{id}/rotate"]["post"];
+    let schema = &rotate["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(schema["properties"]["grace_seconds"]["type"], "integer", "{rotate}");
+    assert!(doc["paths"]["/v1/providers/{id}"]["delete"].is_object());
+    let create = &doc["paths"]["/v1/providers"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    assert!(
+        create["properties"]["allowed_sources"].is_object() && create["properties"]["require_validation"].is_object()
+    );
+}
+
+/// Issue 19: a provider's `allowed_sources` refuses deliveries from elsewhere with 403 (Safaricom's shape
+/// for a Daraja validation), stores nothing of them and counts them. Here the source is the socket's peer
+/// (no trusted proxy header configured): 127.0.0.1.
+async fn deliveries_from_outside_the_allowlist_are_refused(s: TestServer) {
+    let (code, body) = s
+        .post(
+            "/v1/providers",
+            json!({"kind": "wave", "secret": WAVE_SECRET, "currency": "XOF", "allowed_sources": ["not-an-address"]}),
+        )
+        .await;
+    assert_eq!((code, body["field"].as_str()), (400, Some("allowed_sources")));
+    let safaricom = s
+        .ok(
+            "/v1/providers",
+            json!({"kind": "daraja_c2b", "shortcode": "600984", "currency": "KES",
+                   "allowed_sources": ["196.201.214.0/24", "196.201.213.44"]}),
+            201,
+        )
+        .await;
+    assert_eq!(safaricom["allowed_sources"], json!(["196.201.214.0/24", "196.201.213.44/32"]));
+    let local = s
+        .ok(
+            "/v1/providers",
+            json!({"kind": "wave", "secret": WAVE_SECRET, "currency": "XOF", "allowed_sources": ["127.0.0.0/8"]}),
+            201,
+        )
+        .await;
+    let elsewhere = s
+        .ok(
+            "/v1/providers",
+            json!({"kind": "generic_hmac", "secret": AGG_SECRET, "currency": "TZS", "name": "agg",
+                   "allowed_sources": ["10.0.0.0/8"]}),
+            201,
+        )
+        .await;
+    let (_, list) = s.get("/v1/providers").await;
+    assert_eq!(list["providers"][0]["allowed_sources"], safaricom["allowed_sources"]);
+
+    let c2b_body = c2b("RA1", "SHS-A1", json!("100.00"), "600984", "").to_string();
+    let (code, answer) = hook(&s, safaricom["hook_paths"]["validation"].as_str().unwrap(), c2b_body.clone(), &[]).await;
+    assert_eq!((code, &answer), (403, &json!({"ResultCode": "C2B00016", "ResultDesc": "Rejected"})));
+    let (code, answer) = hook(&s, safaricom["hook_paths"]["confirmation"].as_str().unwrap(), c2b_body, &[]).await;
+    assert_eq!((code, answer["code"].as_str()), (403, Some("forbidden")));
+    let text = json!({"provider": "agg", "provider_tx_id": "GA1", "serial": "X", "amount": "1", "currency": "TZS"})
+        .to_string();
+    let signed = vec![("X-Signature", sign(AGG_SECRET.as_bytes(), now(), b".", text.as_bytes()))];
+    let (code, answer) = hook(&s, elsewhere["hook_paths"]["payments"].as_str().unwrap(), text, &signed).await;
+    assert_eq!((code, answer["code"].as_str()), (403, Some("forbidden")));
+    assert_eq!(hook_events(&s).await, 0, "nothing of a refused delivery is stored");
+    assert_eq!(rejected(&s, "daraja_c2b", "source_not_allowed").await, 2);
+    assert_eq!(rejected(&s, "generic_hmac", "source_not_allowed").await, 1);
+
+    // From inside the allowlist: answered as usual.
+    let event = json!({"id": "AE_A1", "type": "test.test_event", "data": {}}).to_string();
+    let signed = vec![("Wave-Signature", sign(WAVE_SECRET.as_bytes(), now(), b"", event.as_bytes()))];
+    let (code, answer) = hook(&s, local["hook_paths"]["webhook"].as_str().unwrap(), event, &signed).await;
+    assert_eq!((code, answer["status"].as_str()), (200, Some("ignored")));
+}
+
+/// A server behind a proxy that writes the client's address in `X-Forwarded-For`.
+async fn behind_a_proxy(db: Db) -> Option<TestServer> {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match db {
+        Db::Sqlite => format!("sqlite://{}/test.db", dir.path().display()),
+        Db::Postgres => fresh_postgres_url().await?,
+    };
+    let mut config = test_config(url, dir.path(), EngineKind::Wasm, micropower_server::config::Tz::UTC);
+    config.trusted_proxy_header = Some("x-forwarded-for".parse().unwrap());
+    Some(TestServer::start_with(config, dir).await)
+}
+
+/// With `MICROPOWER_TRUSTED_PROXY_HEADER`, the source is the last address of that header (the one the proxy
+/// appended); the addresses a client put before it, and a request without the header, do not pass.
+async fn the_source_behind_a_proxy_is_the_last_forwarded_address(s: TestServer) {
+    let wave = s
+        .ok(
+            "/v1/providers",
+            json!({"kind": "wave", "secret": WAVE_SECRET, "currency": "XOF", "allowed_sources": ["196.201.214.0/24"]}),
+            201,
+        )
+        .await;
+    let path = wave["hook_paths"]["webhook"].as_str().unwrap();
+    let send = |forwarded: Option<&'static str>| {
+        let s = &s;
+        let event = json!({"id": "AE_X", "type": "test.test_event", "data": {}}).to_string();
+        let mut headers = vec![("Wave-Signature", sign(WAVE_SECRET.as_bytes(), now(), b"", event.as_bytes()))];
+        if let Some(value) = forwarded {
+            headers.push(("X-Forwarded-For", value.to_owned()));
+        }
+        async move { hook(s, path, event, &headers).await.0 }
+    };
+    assert_eq!(send(Some("10.1.2.3, 196.201.214.9")).await, 200);
+    assert_eq!(send(Some("196.201.214.9, 10.1.2.3")).await, 403, "a client-written first hop does not count");
+    assert_eq!(send(None).await, 403, "no header: the source is unknown");
+    assert_eq!(send(Some("garbage")).await, 403);
+    assert_eq!(rejected(&s, "wave", "source_not_allowed").await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_source_behind_a_proxy_sqlite() {
+    the_source_behind_a_proxy_is_the_last_forwarded_address(behind_a_proxy(Db::Sqlite).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_source_behind_a_proxy_postgres() {
+    if let Some(s) = behind_a_proxy(Db::Postgres).await {
+        the_source_behind_a_proxy_is_the_last_forwarded_address(s).await;
     }
 }

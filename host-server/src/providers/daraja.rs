@@ -2,8 +2,10 @@
 //!
 //! Validation (before the money moves) asks the core and answers `0` or a rejection code, always HTTP 200,
 //! with our validation id as `ThirdPartyTransID`; M-PESA echoes it in the confirmation, which is checked
-//! against what was validated. Confirmation (the money has moved) credits once per `TransID`, queues an
-//! unknown serial as unmatched, and always acknowledges: a non-zero answer cannot undo a completed payment.
+//! against what was validated (an echoed id we never gave is a conflict; with the provider's
+//! `require_validation`, so is a confirmation without an accepted validation). Confirmation (the money has
+//! moved) credits once per `TransID`, queues an unknown serial as unmatched, and always acknowledges: a
+//! non-zero answer cannot undo a completed payment.
 //! The `MSISDN` is masked by Safaricom, so it is never used as an identity (nor kept as the payer's phone).
 
 use std::time::Duration;
@@ -19,7 +21,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::store::{self, RawEvent};
-use super::{by_path, decimal, deliver, unknown_hook, Delivered, Kind, Provider, Secret};
+use super::{
+    by_path, decimal, deliver, forbidden_source, source_allowed, unknown_hook, Delivered, Kind, Provider, Secret,
+    Source,
+};
 use crate::error::ApiError;
 use crate::ids::new_id;
 use crate::payments::PaymentIn;
@@ -149,11 +154,13 @@ async fn judge(state: &AppState, provider: &Provider, bytes: &[u8]) -> Verdict {
     }
 }
 
-/// `POST /hooks/c2b/{secret}/validation`: always HTTP 200 in Safaricom's format (an unknown path is 404 and
-/// an oversized body 413: neither comes from Safaricom).
+/// `POST /hooks/c2b/{secret}/validation`: always HTTP 200 in Safaricom's format (an unknown path is 404, an
+/// oversized body 413, and a delivery from outside the provider's allowlist 403 with Safaricom's rejection:
+/// none comes from Safaricom).
 pub async fn validation(
     State(state): State<AppState>,
     secret: Secret,
+    source: Source,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let provider = match by_path(&state, Kind::DarajaC2b, &secret).await {
@@ -161,6 +168,10 @@ pub async fn validation(
         Ok(None) => return unknown_hook().into_response(),
         Err(_) => return reject("C2B00016"),
     };
+    if !source_allowed(&state, &provider, &source) {
+        let answer = ValidationAnswer { code: "C2B00016", description: "Rejected", reference: None };
+        return (StatusCode::FORBIDDEN, Json(answer)).into_response();
+    }
     let bytes = match crate::extract::body_bytes(body) {
         Ok(b) => b,
         Err(e) => return e.into_response(),
@@ -212,10 +223,11 @@ fn acknowledge() -> Response {
 /// `POST /hooks/c2b/{secret}/confirmation`: the delivery is kept first; then credited once per `TransID`,
 /// queued as unmatched, or kept as a conflict; answered with Safaricom's success acknowledgement. A body
 /// that is not a confirmation is 400 (kept raw for an operator); a failure of ours is 500, never a false
-/// acknowledgement.
+/// acknowledgement. A delivery from outside the provider's allowlist is 403 and not kept.
 pub async fn confirmation(
     State(state): State<AppState>,
     secret: Secret,
+    source: Source,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let provider = match by_path(&state, Kind::DarajaC2b, &secret).await {
@@ -223,6 +235,9 @@ pub async fn confirmation(
         Ok(None) => return unknown_hook().into_response(),
         Err(e) => return e.into_response(),
     };
+    if !source_allowed(&state, &provider, &source) {
+        return forbidden_source().into_response();
+    }
     let bytes = match crate::extract::body_bytes(body) {
         Ok(b) => b,
         Err(e) => return e.into_response(),
@@ -262,6 +277,7 @@ async fn confirm(state: &AppState, provider: &Provider, event_id: &str, c2b: &C2
     let amount = decimal(&c2b.trans_amount);
     let received = Received {
         trans_id: tx_id,
+        third_party_trans_id: c2b.third_party.as_deref().map(str::trim).unwrap_or_default(),
         serial: &serial_raw,
         amount: text(&c2b.trans_amount),
         currency: &provider.currency,
@@ -282,24 +298,36 @@ async fn confirm(state: &AppState, provider: &Provider, event_id: &str, c2b: &C2
     if serial_raw.trim().is_empty() {
         return conflict("no_account_number", None).await;
     }
-    if let Some(a) = store::announcement(state, &provider.id, c2b.third_party.as_deref(), tx_id).await? {
-        let announced = || Announced::Validation {
-            validation_id: a.id.clone(),
-            trans_id: a.provider_tx_id.clone(),
-            serial: a.serial_raw.clone(),
-            amount: a.amount.clone(),
-            currency: a.currency.clone(),
-            result_code: a.result_code.clone(),
-        };
-        if a.provider_tx_id != tx_id {
-            return conflict("reference_mismatch", Some(announced())).await;
-        }
-        let announced_amount = a.amount.as_deref().and_then(|t| t.parse::<rust_decimal::Decimal>().ok());
-        if announced_amount != Some(amount) || a.currency != provider.currency {
-            return conflict("amount_mismatch", Some(announced())).await;
-        }
-        if same_serial(state, &a.serial_raw, &serial_raw) == Some(false) {
-            return conflict("account_mismatch", Some(announced())).await;
+    // Our reference, when M-PESA echoes one: the id of the validation we accepted.
+    let reference = c2b.third_party.as_deref().map(str::trim).filter(|r| !r.is_empty());
+    match store::announcement(state, &provider.id, reference, tx_id).await? {
+        // A reference we never gave out is forged or meant for someone else: it names no validation to
+        // check the money against, so it is never credited on trust, whatever `require_validation` says.
+        None if reference.is_some() => return conflict("unknown_validation_reference", None).await,
+        None if provider.require_validation => return conflict("no_validation", None).await,
+        None => {}
+        Some(a) => {
+            let announced = || Announced::Validation {
+                validation_id: a.id.clone(),
+                trans_id: a.provider_tx_id.clone(),
+                serial: a.serial_raw.clone(),
+                amount: a.amount.clone(),
+                currency: a.currency.clone(),
+                result_code: a.result_code.clone(),
+            };
+            if a.provider_tx_id != tx_id {
+                return conflict("reference_mismatch", Some(announced())).await;
+            }
+            if provider.require_validation && a.result_code != "0" {
+                return conflict("validation_rejected", Some(announced())).await;
+            }
+            let announced_amount = a.amount.as_deref().and_then(|t| t.parse::<rust_decimal::Decimal>().ok());
+            if announced_amount != Some(amount) || a.currency != provider.currency {
+                return conflict("amount_mismatch", Some(announced())).await;
+            }
+            if same_serial(state, &a.serial_raw, &serial_raw) == Some(false) {
+                return conflict("account_mismatch", Some(announced())).await;
+            }
         }
     }
     let payment = PaymentIn {
@@ -320,6 +348,8 @@ async fn confirm(state: &AppState, provider: &Provider, event_id: &str, c2b: &C2
 #[derive(Serialize)]
 struct Received<'a> {
     trans_id: &'a str,
+    /// The validation reference M-PESA echoed (empty when none).
+    third_party_trans_id: &'a str,
     serial: &'a str,
     amount: String,
     currency: &'a str,

@@ -13,7 +13,10 @@ use micropower_core::api::Channel;
 use serde::{Deserialize, Serialize};
 
 use super::store::{self, RawEvent};
-use super::{by_path, deliver, unknown_hook, Delivered, Kind, Provider, Secret};
+use super::{
+    by_path, check_signature, deliver, forbidden_source, source_allowed, unknown_hook, Delivered, Kind, Provider,
+    Secret, Source,
+};
 use crate::error::ApiError;
 use crate::ids::new_id;
 use crate::payments::PaymentIn;
@@ -26,10 +29,12 @@ struct Signed {
     bytes: Bytes,
 }
 
-/// Finds the provider, keeps the delivery, checks the signature.
+/// Finds the provider, checks the source and the signature, and only then keeps the delivery: a body whose
+/// signature fails is not stored (see [`super::check_signature`]).
 async fn admit(
     state: &AppState,
     secret: &str,
+    source: &Source,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     hook: &'static str,
@@ -39,16 +44,14 @@ async fn admit(
         Ok(None) => return Err(unknown_hook().into_response()),
         Err(e) => return Err(e.into_response()),
     };
+    if !source_allowed(state, &provider, source) {
+        return Err(forbidden_source().into_response());
+    }
     let bytes = crate::extract::body_bytes(body).map_err(IntoResponse::into_response)?;
     let header = headers.get("x-signature").and_then(|v| v.to_str().ok());
+    check_signature(state, &provider, header, b".", &bytes).map_err(IntoResponse::into_response)?;
     let event = RawEvent::new(&provider.id, hook, &bytes, header);
     store::write(state, vec![event.insert("received", None, None)]).await.map_err(IntoResponse::into_response)?;
-    let key = provider.secret.as_deref().unwrap_or_default();
-    if let Err(e) = super::signature::verify(key.as_bytes(), header, b".", &bytes, super::unix_now()) {
-        store::set_outcome(state, &event.id, "bad_signature", None, Some(&e.to_string())).await;
-        tracing::warn!(provider = %provider.id, error = %e, "generic hook refused");
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()).into_response());
-    }
     Ok(Signed { provider, event, bytes })
 }
 
@@ -71,10 +74,11 @@ pub struct ValidateIn {
 pub async fn validate(
     State(state): State<AppState>,
     secret: Secret,
+    source: Source,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let signed = match admit(&state, &secret, &headers, body, "validate").await {
+    let signed = match admit(&state, &secret, &source, &headers, body, "validate").await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -117,14 +121,16 @@ pub async fn validate(
 }
 
 /// `POST /hooks/hmac/{secret}/payments`: 201 / 200 (repeat) / 202 (unmatched) as `POST /v1/payments`, 409
-/// `conflict` when the money disagrees with the announcement, 401 for a bad signature.
+/// `conflict` when the money disagrees with the announcement, 401 for a bad signature, 403 from outside the
+/// provider's allowlist.
 pub async fn payments(
     State(state): State<AppState>,
     secret: Secret,
+    source: Source,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let signed = match admit(&state, &secret, &headers, body, "payments").await {
+    let signed = match admit(&state, &secret, &source, &headers, body, "payments").await {
         Ok(s) => s,
         Err(r) => return r,
     };

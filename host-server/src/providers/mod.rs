@@ -4,9 +4,13 @@
 //!   unguessable secret segment (stored hashed, like API keys) and none of Safaricom's banned words.
 //! - The hooks live under `/hooks/…`, outside the API-key layer: a provider cannot send our API key, so a
 //!   hook is authenticated by its secret path segment and, where the provider signs, by the signature.
-//! - Every delivery is kept raw with its SHA-256 before the answer ([`store`]); money goes through the same
-//!   exactly-once [`crate::payments::apply`] as `POST /v1/payments`; a delivery whose money disagrees with
-//!   what was announced becomes a conflict for an operator and credits nothing.
+//! - Every delivery is kept raw with its SHA-256 before the answer ([`store`]), once it is authenticated: a
+//!   delivery from outside the provider's allowlist, or whose signature fails, is refused before anything of
+//!   it is stored, and counted in `/metrics` instead ([`source_allowed`], [`check_signature`]).
+//! - Money goes through the same exactly-once [`crate::payments::apply`] as `POST /v1/payments`; a delivery
+//!   whose money disagrees with what was announced becomes a conflict for an operator and credits nothing.
+//! - `POST /v1/providers/{id}/rotate` replaces the hook paths (the old ones work for a grace period);
+//!   `DELETE /v1/providers/{id}` closes every hook of a provider and keeps its history.
 //!
 //! Wire formats live here (one file per provider); every business decision is the core's.
 
@@ -16,10 +20,14 @@ pub mod signature;
 pub mod store;
 pub mod wave;
 
-use axum::extract::{DefaultBodyLimit, Path, State};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -96,6 +104,10 @@ pub struct Provider {
     pub currency: String,
     pub shortcode: Option<String>,
     pub secret: Option<String>,
+    /// Daraja: a confirmation without an accepted validation before it is a conflict.
+    pub require_validation: bool,
+    /// The networks its deliveries may come from; empty: anywhere.
+    pub allowed_sources: Vec<IpNet>,
 }
 
 fn path_hash(secret: &str) -> String {
@@ -103,20 +115,119 @@ fn path_hash(secret: &str) -> String {
 }
 
 /// The provider a hook path belongs to; `None` (answered 404, like any unknown path) when the secret segment
-/// matches no provider of that kind.
+/// matches no active provider of that kind, or only a path that a rotation has retired.
 pub async fn by_path(state: &AppState, kind: Kind, secret: &str) -> ApiResult<Option<Provider>> {
     if secret.len() != 64 {
         return Ok(None);
     }
-    let Some(row) = store::provider_by_path_hash(&state.db.pool, &path_hash(secret)).await? else {
+    let Some(row) = store::provider_by_path_hash(&state.db.pool, &path_hash(secret), &now_rfc3339()).await? else {
         return Ok(None);
     };
     if row.kind != kind {
         return Ok(None);
     }
-    let secret =
-        row.secret_sealed.map(|s| state.sealer.open(crate::crypto::Slot::provider_secret(&row.id), &s)).transpose()?;
-    Ok(Some(Provider { id: row.id, kind, name: row.name, currency: row.currency, shortcode: row.shortcode, secret }))
+    // Written by `create` from parsed blocks, so a block that does not parse back is a damaged row: refuse
+    // the delivery (500) rather than drop the block and widen the allowlist.
+    let allowed_sources = row
+        .allowed_sources()
+        .map_err(ApiError::internal)?
+        .iter()
+        .map(|text| parse_source(text).ok_or_else(|| ApiError::internal(format!("stored source {text:?}"))))
+        .collect::<ApiResult<Vec<IpNet>>>()?;
+    let secret = row
+        .secret_sealed
+        .as_deref()
+        .map(|s| state.sealer.open(crate::crypto::Slot::provider_secret(&row.id), s))
+        .transpose()?;
+    Ok(Some(Provider {
+        id: row.id,
+        kind,
+        name: row.name,
+        currency: row.currency,
+        shortcode: row.shortcode,
+        secret,
+        require_validation: row.require_validation != 0,
+        allowed_sources,
+    }))
+}
+
+/// A CIDR block (`196.201.214.0/24`, `2001:db8::/32`) or a single address, which is its own block.
+fn parse_source(text: &str) -> Option<IpNet> {
+    let text = text.trim();
+    text.parse::<IpNet>().ok().or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from)).map(|net| net.trunc())
+}
+
+/// Where a hook delivery came from: the last address in the trusted proxy's header when one is configured
+/// (`MICROPOWER_TRUSTED_PROXY_HEADER`), else the socket's peer. `None` when it cannot be known (no such
+/// header on the request, or no socket, as in a test that calls the router directly).
+pub struct Source(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let address = match &state.trusted_proxy_header {
+            // Only the last hop is the proxy's own writing; any address before it is the client's say-so.
+            Some(header) => parts
+                .headers
+                .get_all(header)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .flat_map(|value| value.split(','))
+                .next_back()
+                .and_then(|hop| hop.trim().parse::<IpAddr>().ok()),
+            None => parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| peer.ip()),
+        };
+        Ok(Source(address.map(|ip| ip.to_canonical())))
+    }
+}
+
+/// Whether a delivery from `source` may reach `provider`'s hooks. A refusal is counted in `/metrics` and
+/// logged; nothing of the delivery is kept. An unknown source is refused when there is an allowlist.
+pub fn source_allowed(state: &AppState, provider: &Provider, source: &Source) -> bool {
+    if provider.allowed_sources.is_empty() {
+        return true;
+    }
+    if source.0.is_some_and(|ip| provider.allowed_sources.iter().any(|net| net.contains(&ip))) {
+        return true;
+    }
+    state.metrics.hook_rejected.bump(provider.kind.name(), "source_not_allowed");
+    tracing::warn!(provider = %provider.id, source = ?source.0, "hook delivery from outside the provider's allowlist refused");
+    false
+}
+
+/// 403 for a delivery from outside a provider's allowlist, in the API's error shape.
+pub fn forbidden_source() -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this hook does not take deliveries from this address")
+}
+
+/// Checks a signed delivery before anything of it is kept: an unauthenticated body is not ours to store
+/// (anyone who learns the path could fill the database). A refusal is counted in `/metrics` by reason and
+/// logged with the body's SHA-256 and length, the only trace kept; it answers 401.
+pub fn check_signature(
+    state: &AppState,
+    provider: &Provider,
+    header: Option<&str>,
+    separator: &[u8],
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let checked = match provider.secret.as_deref() {
+        Some(key) if !key.is_empty() => signature::verify(key.as_bytes(), header, separator, body, unix_now())
+            .map_err(|e| (e.label(), e.to_string())),
+        // `create` refuses a signing kind without a secret; a row without one is never verified with an
+        // empty key (which anybody can sign with).
+        _ => Err(("no_signing_secret", "this provider has no signing secret configured".to_owned())),
+    };
+    let Err((reason, message)) = checked else { return Ok(()) };
+    state.metrics.hook_rejected.bump(provider.kind.name(), reason);
+    tracing::warn!(
+        provider = %provider.id,
+        reason,
+        body_sha256 = %hex::encode(Sha256::digest(body)),
+        body_len = body.len(),
+        "hook delivery refused before it was kept: bad signature"
+    );
+    Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message))
 }
 
 /// 404 for a hook path whose secret matches no provider.
@@ -137,10 +248,19 @@ pub struct ProviderIn {
     /// What its payments are recorded under (`provider`); default the kind. Unique.
     #[serde(default)]
     name: Option<String>,
+    /// Daraja only: credit a confirmation only after an accepted validation of it. Default false.
+    #[serde(default)]
+    require_validation: bool,
+    /// CIDR blocks (or single addresses) its deliveries may come from; empty or absent: anywhere.
+    #[serde(default)]
+    allowed_sources: Vec<String>,
 }
 
-/// `POST /v1/providers` (admin): 201 `{id, kind, name, currency, shortcode, hook_paths}`. The hook paths are
-/// shown only here (their secret segment is stored hashed); the signing secret is sealed and never returned.
+/// The most blocks an allowlist holds: a provider publishes a handful of ranges.
+const MAX_ALLOWED_SOURCES: usize = 64;
+
+/// `POST /v1/providers` (admin): 201 [`CreatedProvider`]. The hook paths are shown only here and on
+/// rotation (their secret segment is stored hashed); the signing secret is sealed and never returned.
 pub async fn create(
     State(state): State<AppState>,
     Body(body): Body<ProviderIn>,
@@ -163,11 +283,18 @@ pub async fn create(
         _ if body.shortcode.is_some() => return Err(ApiError::invalid("shortcode", "only daraja_c2b has a shortcode")),
         _ => None,
     };
+    if body.require_validation && kind != Kind::DarajaC2b {
+        return Err(ApiError::invalid("require_validation", "only daraja_c2b has a validation to require"));
+    }
+    let allowed_sources = allowed_sources(&body.allowed_sources)?;
     // Before the secret is sealed: the provider's id is part of its seal.
     let id = new_id();
     let secret = match kind {
         Kind::Wave | Kind::GenericHmac => {
-            let secret = body.secret.as_deref().unwrap_or_default();
+            // Missing is refused on its own: verifying with an empty key would accept anybody's signature.
+            let secret = body.secret.as_deref().ok_or_else(|| {
+                ApiError::unprocessable("secret", format!("a {} provider needs its signing secret", kind.name()))
+            })?;
             if secret.len() < 16 || secret.len() > 512 {
                 return Err(ApiError::invalid("secret", "the signing secret: 16 to 512 characters"));
             }
@@ -183,21 +310,24 @@ pub async fn create(
         return Err(ApiError::invalid("name", "1 to 64 characters are required"));
     }
     let path_secret = hex::encode(crate::crypto::random_bytes::<32>()?);
-    let inserted = sqlx::query(
-        "INSERT INTO providers (id, kind, name, currency, shortcode, secret_sealed, path_hash, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&id)
-    .bind(kind.name())
-    .bind(&name)
-    .bind(&currency)
-    .bind(&shortcode)
-    .bind(&secret)
-    .bind(path_hash(&path_secret))
-    .bind(now_rfc3339())
-    .execute(&state.db.pool)
-    .await;
-    if let Err(e) = inserted {
+    // Stored as NULL when empty, which reads as "from anywhere".
+    let stored_sources = if allowed_sources.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(&allowed_sources).map_err(ApiError::internal)?)
+    };
+    let new = store::NewProvider {
+        id: &id,
+        kind,
+        name: &name,
+        currency: &currency,
+        shortcode: shortcode.as_deref(),
+        secret_sealed: secret.as_deref(),
+        require_validation: body.require_validation,
+        allowed_sources: stored_sources.as_deref(),
+        path_hash: &path_hash(&path_secret),
+    };
+    if let Err(e) = store::insert_provider(&state.db.pool, &new).await {
         return Err(if crate::repo::is_unique_violation(&e) {
             ApiError::conflict(format!("a provider named {name:?} exists; give this one another name"))
                 .with("field", "name")
@@ -205,23 +335,42 @@ pub async fn create(
             e.into()
         });
     }
-    let hook_paths = match kind {
-        Kind::DarajaC2b => HookPaths::DarajaC2b {
-            validation: format!("/hooks/c2b/{path_secret}/validation"),
-            confirmation: format!("/hooks/c2b/{path_secret}/confirmation"),
-        },
-        Kind::Wave => HookPaths::Wave { webhook: format!("/hooks/wave/{path_secret}") },
-        Kind::GenericHmac => HookPaths::GenericHmac {
-            validate: format!("/hooks/hmac/{path_secret}/validate"),
-            payments: format!("/hooks/hmac/{path_secret}/payments"),
-        },
-    };
     tracing::info!(provider = %id, kind = kind.name(), %name, "provider configured");
-    let created = CreatedProvider { id, kind: kind.name(), name, currency, shortcode, hook_paths };
+    let created = CreatedProvider {
+        id,
+        kind: kind.name(),
+        name,
+        currency,
+        shortcode,
+        require_validation: body.require_validation,
+        allowed_sources,
+        hook_paths: HookPaths::of(kind, &path_secret),
+        previous_paths_expire_at: None,
+    };
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-/// The answer of `POST /v1/providers`: the only time the hook paths are shown.
+/// An allowlist as given, each block checked and written in its canonical form (`196.201.214.7/24` is
+/// `196.201.214.0/24`).
+fn allowed_sources(given: &[String]) -> ApiResult<Vec<String>> {
+    if given.len() > MAX_ALLOWED_SOURCES {
+        return Err(ApiError::invalid("allowed_sources", format!("at most {MAX_ALLOWED_SOURCES} blocks")));
+    }
+    given
+        .iter()
+        .map(|text| {
+            parse_source(text).map(|net| net.to_string()).ok_or_else(|| {
+                ApiError::invalid(
+                    "allowed_sources",
+                    format!("{text:?} is not a CIDR block (196.201.214.0/24) or an address"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The answer of `POST /v1/providers` and `POST /v1/providers/{id}/rotate`: the only times the hook paths are
+/// shown.
 #[derive(Serialize)]
 pub struct CreatedProvider {
     id: String,
@@ -229,7 +378,12 @@ pub struct CreatedProvider {
     name: String,
     currency: String,
     shortcode: Option<String>,
+    require_validation: bool,
+    allowed_sources: Vec<String>,
     hook_paths: HookPaths,
+    /// On rotation: until when the previous hook paths keep working (the grace period's end).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_paths_expire_at: Option<String>,
 }
 
 /// The hook paths of one provider, named as its kind names its callbacks.
@@ -241,15 +395,94 @@ pub enum HookPaths {
     GenericHmac { validate: String, payments: String },
 }
 
+impl HookPaths {
+    /// The paths of a `kind` provider whose secret segment is `path_secret`.
+    fn of(kind: Kind, path_secret: &str) -> HookPaths {
+        match kind {
+            Kind::DarajaC2b => HookPaths::DarajaC2b {
+                validation: format!("/hooks/c2b/{path_secret}/validation"),
+                confirmation: format!("/hooks/c2b/{path_secret}/confirmation"),
+            },
+            Kind::Wave => HookPaths::Wave { webhook: format!("/hooks/wave/{path_secret}") },
+            Kind::GenericHmac => HookPaths::GenericHmac {
+                validate: format!("/hooks/hmac/{path_secret}/validate"),
+                payments: format!("/hooks/hmac/{path_secret}/payments"),
+            },
+        }
+    }
+}
+
 /// The answer of `GET /v1/providers`.
 #[derive(Serialize)]
 pub struct ProviderList {
     providers: Vec<store::ListedProvider>,
 }
 
-/// `GET /v1/providers` (admin): the configured providers, without secrets or hook paths.
+/// `GET /v1/providers` (admin): the configured providers, removed ones included (with `removed_at`), without
+/// secrets or hook paths.
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<ProviderList>> {
     Ok(Json(ProviderList { providers: store::providers(&state.db.pool).await? }))
+}
+
+/// The longest grace period of a rotation: long enough to redeploy a provider's configuration, short enough
+/// that a leaked path does not stay open for good.
+pub const MAX_GRACE_SECONDS: u32 = 7 * 24 * 3600;
+
+/// The body of `POST /v1/providers/{id}/rotate`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateIn {
+    /// How long the previous hook paths keep working; default 0 (they stop at once).
+    #[serde(default)]
+    grace_seconds: u32,
+}
+
+/// `POST /v1/providers/{id}/rotate` (admin): new hook paths, answered as at creation; the previous ones keep
+/// working for `grace_seconds`, then answer 404 (a leaked path is closed, a provider's reconfiguration is
+/// not a race). The signing secret is unchanged.
+pub async fn rotate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(body): Body<RotateIn>,
+) -> ApiResult<Json<CreatedProvider>> {
+    if body.grace_seconds > MAX_GRACE_SECONDS {
+        return Err(ApiError::invalid("grace_seconds", format!("0 to {MAX_GRACE_SECONDS} seconds (7 days)")));
+    }
+    let row = store::provider_by_id(&state.db.pool, &id)
+        .await?
+        .filter(|row| row.removed_at.is_none())
+        .ok_or_else(|| ApiError::not_found("provider", &id))?;
+    let path_secret = hex::encode(crate::crypto::random_bytes::<32>()?);
+    let grace = chrono::Duration::seconds(i64::from(body.grace_seconds));
+    let expire_at = (crate::ids::now() + grace).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    if !store::rotate_path(&state.db.pool, &id, &path_hash(&path_secret), &expire_at).await? {
+        return Err(ApiError::not_found("provider", &id));
+    }
+    tracing::info!(provider = %id, grace_seconds = body.grace_seconds, "provider hook paths rotated");
+    let listed = row.listed()?;
+    Ok(Json(CreatedProvider {
+        id: listed.id,
+        kind: listed.kind.name(),
+        name: listed.name,
+        currency: listed.currency,
+        shortcode: listed.shortcode,
+        require_validation: listed.require_validation,
+        allowed_sources: listed.allowed_sources,
+        hook_paths: HookPaths::of(listed.kind, &path_secret),
+        previous_paths_expire_at: Some(expire_at),
+    }))
+}
+
+/// `DELETE /v1/providers/{id}` (admin): its hooks answer 404 from now on. Its history (deliveries,
+/// payments, conflicts) is kept, and so it stays listed with `removed_at` and its name stays taken: the
+/// payments recorded under that name must not be joined by another provider's. Repeating it changes nothing.
+pub async fn remove(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<store::ListedProvider>> {
+    if !store::remove_provider(&state.db.pool, &id).await? {
+        return Err(ApiError::not_found("provider", &id));
+    }
+    tracing::info!(provider = %id, "provider removed");
+    let row = store::provider_by_id(&state.db.pool, &id).await?.ok_or_else(|| ApiError::not_found("provider", &id))?;
+    Ok(Json(row.listed()?))
 }
 
 /// Filter of `GET /v1/payments/conflicts`.

@@ -20,6 +20,18 @@ pub enum SignatureError {
     Mismatch,
 }
 
+impl SignatureError {
+    /// The `reason` label of `micropower_hook_rejected_total`.
+    pub fn label(self) -> &'static str {
+        match self {
+            SignatureError::Missing => "signature_missing",
+            SignatureError::Malformed => "signature_malformed",
+            SignatureError::Stale => "signature_stale",
+            SignatureError::Mismatch => "signature_mismatch",
+        }
+    }
+}
+
 /// Checks `header` against `secret` over `t ‖ separator ‖ body`, at `now` (unix seconds). Every `v1` is tried
 /// (a provider rotating its secret sends two), each compared in constant time by `verify_slice`.
 pub fn verify(

@@ -273,30 +273,173 @@ pub struct ProviderRow {
     pub currency: String,
     pub shortcode: Option<String>,
     pub secret_sealed: Option<String>,
+    /// 0 or 1 (see migration 0007).
+    pub require_validation: i64,
+    /// A JSON array of CIDR blocks, or NULL.
+    pub allowed_sources: Option<String>,
+    pub created_at: String,
+    pub removed_at: Option<String>,
 }
 
-/// The provider whose hook path hashes to `path_hash`.
-pub async fn provider_by_path_hash(pool: &AnyPool, path_hash: &str) -> ApiResult<Option<ProviderRow>> {
-    let sql = "SELECT id, kind, name, currency, shortcode, secret_sealed FROM providers WHERE path_hash = $1";
-    Ok(sqlx::query_as(sql).bind(path_hash).fetch_optional(pool).await?)
+const PROVIDER_COLUMNS: &str = "p.id, p.kind, p.name, p.currency, p.shortcode, p.secret_sealed, \
+    p.require_validation, p.allowed_sources, p.created_at, p.removed_at";
+
+/// The provider a hook path belongs to, at `now`: one not removed, by a path that is its current one or a
+/// previous one still in its grace period.
+pub async fn provider_by_path_hash(pool: &AnyPool, path_hash: &str, now: &str) -> ApiResult<Option<ProviderRow>> {
+    let sql = format!(
+        "SELECT {PROVIDER_COLUMNS} FROM provider_hook_paths h JOIN providers p ON p.id = h.provider_id \
+         WHERE h.path_hash = $1 AND p.removed_at IS NULL AND (h.expires_at IS NULL OR h.expires_at > $2)"
+    );
+    Ok(sqlx::query_as(&sql).bind(path_hash).bind(now).fetch_optional(pool).await?)
+}
+
+/// One provider by id, removed or not.
+pub async fn provider_by_id(pool: &AnyPool, id: &str) -> ApiResult<Option<ProviderRow>> {
+    let sql = format!("SELECT {PROVIDER_COLUMNS} FROM providers p WHERE p.id = $1");
+    Ok(sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?)
+}
+
+/// A new provider's row, before it is written.
+pub struct NewProvider<'a> {
+    pub id: &'a str,
+    pub kind: Kind,
+    pub name: &'a str,
+    pub currency: &'a str,
+    pub shortcode: Option<&'a str>,
+    pub secret_sealed: Option<&'a str>,
+    pub require_validation: bool,
+    /// The allowlist as stored (a JSON array), `None` when deliveries may come from anywhere.
+    pub allowed_sources: Option<&'a str>,
+    pub path_hash: &'a str,
+}
+
+/// Writes a new provider with its first hook path, atomically. A taken name is a unique violation.
+pub async fn insert_provider(pool: &AnyPool, p: &NewProvider<'_>) -> Result<(), sqlx::Error> {
+    let created_at = now_rfc3339();
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO providers (id, kind, name, currency, shortcode, secret_sealed, path_hash, created_at, \
+         require_validation, allowed_sources) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(p.id)
+    .bind(p.kind.name())
+    .bind(p.name)
+    .bind(p.currency)
+    .bind(p.shortcode)
+    .bind(p.secret_sealed)
+    .bind(p.path_hash)
+    .bind(&created_at)
+    .bind(i64::from(p.require_validation))
+    .bind(p.allowed_sources)
+    .execute(&mut *tx)
+    .await?;
+    insert_path(&mut tx, p.id, p.path_hash, &created_at).await?;
+    tx.commit().await
+}
+
+async fn insert_path(
+    tx: &mut Transaction<'_, Any>,
+    provider_id: &str,
+    path_hash: &str,
+    created_at: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO provider_hook_paths (path_hash, provider_id, expires_at, created_at) VALUES ($1, $2, NULL, $3)",
+    )
+    .bind(path_hash)
+    .bind(provider_id)
+    .bind(created_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Gives a provider a new current hook path; its previous paths stop working at `old_paths_expire_at` (or
+/// sooner, when an earlier rotation already said so). False when the provider is unknown or removed.
+pub async fn rotate_path(
+    pool: &AnyPool,
+    provider_id: &str,
+    new_path_hash: &str,
+    old_paths_expire_at: &str,
+) -> ApiResult<bool> {
+    let mut tx = pool.begin().await?;
+    let updated = sqlx::query("UPDATE providers SET path_hash = $1 WHERE id = $2 AND removed_at IS NULL")
+        .bind(new_path_hash)
+        .bind(provider_id)
+        .execute(&mut *tx)
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "UPDATE provider_hook_paths SET expires_at = $1 \
+         WHERE provider_id = $2 AND (expires_at IS NULL OR expires_at > $1)",
+    )
+    .bind(old_paths_expire_at)
+    .bind(provider_id)
+    .execute(&mut *tx)
+    .await?;
+    insert_path(&mut tx, provider_id, new_path_hash, &now_rfc3339()).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Marks a provider removed (its hooks answer 404 from now on); its history stays. Idempotent: a provider
+/// already removed keeps its first removal instant. False when there is no such provider.
+pub async fn remove_provider(pool: &AnyPool, provider_id: &str) -> ApiResult<bool> {
+    let updated = sqlx::query("UPDATE providers SET removed_at = COALESCE(removed_at, $1) WHERE id = $2")
+        .bind(now_rfc3339())
+        .bind(provider_id)
+        .execute(pool)
+        .await?;
+    Ok(updated.rows_affected() > 0)
 }
 
 /// A provider as `GET /v1/providers` lists it: no secret, no hook paths.
-#[derive(Debug, sqlx::FromRow, Serialize)]
+#[derive(Debug, Serialize)]
 pub struct ListedProvider {
     pub id: String,
-    #[sqlx(try_from = "Text<Kind>")]
     pub kind: Kind,
     pub name: String,
     pub currency: String,
     pub shortcode: Option<String>,
+    pub require_validation: bool,
+    pub allowed_sources: Vec<String>,
     pub created_at: String,
+    /// When it was removed (its hooks answer 404 since); `null` while it is active.
+    pub removed_at: Option<String>,
 }
 
-/// Every configured provider, oldest first.
+impl ProviderRow {
+    /// The allowlist as stored. An unreadable one (never written by the server) is an error, never taken
+    /// for "no allowlist".
+    pub fn allowed_sources(&self) -> Result<Vec<String>, serde_json::Error> {
+        self.allowed_sources.as_deref().map(serde_json::from_str).transpose().map(Option::unwrap_or_default)
+    }
+
+    /// The row as listed.
+    pub fn listed(self) -> ApiResult<ListedProvider> {
+        let allowed_sources = self.allowed_sources().map_err(ApiError::internal)?;
+        Ok(ListedProvider {
+            id: self.id,
+            kind: self.kind,
+            name: self.name,
+            currency: self.currency,
+            shortcode: self.shortcode,
+            require_validation: self.require_validation != 0,
+            allowed_sources,
+            created_at: self.created_at,
+            removed_at: self.removed_at,
+        })
+    }
+}
+
+/// Every configured provider, removed ones included, oldest first.
 pub async fn providers(pool: &AnyPool) -> ApiResult<Vec<ListedProvider>> {
-    let sql = "SELECT id, kind, name, currency, shortcode, created_at FROM providers ORDER BY created_at, id";
-    Ok(sqlx::query_as(sql).fetch_all(pool).await?)
+    let sql = format!("SELECT {PROVIDER_COLUMNS} FROM providers p ORDER BY p.created_at, p.id");
+    let rows: Vec<ProviderRow> = sqlx::query_as(&sql).fetch_all(pool).await?;
+    rows.into_iter().map(ProviderRow::listed).collect()
 }
 
 /// Whether an operator has decided a conflict.

@@ -6,15 +6,17 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::signature::{self, SignatureError};
 use super::store::{self, RawEvent};
-use super::{by_path, decimal, deliver, unknown_hook, Delivered, Kind, Provider, Secret, NO_ANNOUNCEMENT};
+use super::{
+    by_path, check_signature, decimal, deliver, forbidden_source, source_allowed, unknown_hook, Delivered, Kind,
+    Provider, Secret, Source, NO_ANNOUNCEMENT,
+};
 use crate::error::ApiError;
 use crate::payments::PaymentIn;
 use crate::state::AppState;
@@ -86,10 +88,12 @@ pub fn payment_of(envelope: &Envelope) -> Result<Option<WavePayment>, String> {
 }
 
 /// `POST /hooks/wave/{secret}`: 200 once the event is kept and handled (Wave retries anything else), 401 for
-/// a missing, stale or wrong signature, 400 for a body that is not a Wave event.
+/// a missing, stale or wrong signature (not kept: see [`super::check_signature`]), 403 from outside the
+/// provider's allowlist, 400 for a body that is not a Wave event.
 pub async fn webhook(
     State(state): State<AppState>,
     secret: Secret,
+    source: Source,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -98,20 +102,20 @@ pub async fn webhook(
         Ok(None) => return unknown_hook().into_response(),
         Err(e) => return e.into_response(),
     };
+    if !source_allowed(&state, &provider, &source) {
+        return forbidden_source().into_response();
+    }
     let bytes = match crate::extract::body_bytes(body) {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
     let header = headers.get("wave-signature").and_then(|v| v.to_str().ok());
+    if let Err(refused) = check_signature(&state, &provider, header, b"", &bytes) {
+        return refused.into_response();
+    }
     let event = RawEvent::new(&provider.id, "webhook", &bytes, header);
     if let Err(e) = store::write(&state, vec![event.insert("received", None, None)]).await {
         return e.into_response();
-    }
-    let secret = provider.secret.as_deref().unwrap_or_default();
-    if let Err(e) = signature::verify(secret.as_bytes(), header, b"", &bytes, super::unix_now()) {
-        store::set_outcome(&state, &event.id, "bad_signature", None, Some(&e.to_string())).await;
-        tracing::warn!(provider = %provider.id, error = %e, "Wave webhook refused");
-        return unauthorized(e);
     }
     let envelope = match parse_envelope(&bytes) {
         Ok(e) => e,
@@ -156,10 +160,6 @@ pub async fn webhook(
             e.into_response()
         }
     }
-}
-
-fn unauthorized(e: SignatureError) -> Response {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()).into_response()
 }
 
 async fn handle(state: &AppState, provider: &Provider, event_id: &str, p: &WavePayment) -> Result<Delivered, ApiError> {

@@ -45,6 +45,14 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             value.load(Ordering::Relaxed)
         ));
     }
+    let name = "micropower_hook_rejected_total";
+    text.push_str(&format!(
+        "# HELP {name} Hook deliveries refused before they were kept (bad signature, source not allowed).\n\
+         # TYPE {name} counter\n"
+    ));
+    for (kind, reason, count) in m.hook_rejected.snapshot() {
+        text.push_str(&format!("{name}{{provider_kind=\"{kind}\",reason=\"{reason}\"}} {count}\n"));
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 

@@ -64,6 +64,7 @@ pub fn test_config(database_url: String, data_dir: &std::path::Path, engine: Eng
         body_limit: 64 * 1024,
         vendor_url: None,
         timezone,
+        trusted_proxy_header: None,
     }
 }
 
