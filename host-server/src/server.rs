@@ -59,6 +59,7 @@ pub async fn state(config: &Config) -> Result<(AppState, Option<NewAdminKey>), S
         writer: std::sync::OnceLock::new(),
         hook_writer: std::sync::OnceLock::new(),
         keys: crate::auth::cache::KeyCache::new(if sqlite { Freshness::Owned } else { Freshness::Shared }),
+        provider_names: crate::providers::names::ProviderNames::default(),
         timezone: config.timezone,
         trusted_proxy_header: config.trusted_proxy_header.clone(),
     }));

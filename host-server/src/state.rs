@@ -26,6 +26,8 @@ pub struct Inner {
     pub hook_writer: std::sync::OnceLock<crate::providers::store::HookWriter>,
     /// API keys recently seen ([`crate::auth::cache`]).
     pub keys: crate::auth::cache::KeyCache,
+    /// The configured providers' names ([`crate::providers::names`]).
+    pub provider_names: crate::providers::names::ProviderNames,
     /// The operator's time zone (`MICROPOWER_TIMEZONE`): the business day of every instant.
     pub timezone: chrono_tz::Tz,
     /// `MICROPOWER_TRUSTED_PROXY_HEADER`: where a hook's source address is read when a proxy fronts us.

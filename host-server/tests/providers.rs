@@ -123,6 +123,11 @@ async fn providers_are_configured_by_admins(s: TestServer) {
         segments.insert(segment);
     }
     assert_eq!(segments.len(), 3, "one secret per provider");
+    // A configured provider's name belongs to its hooks: no API key posts money under it.
+    let mut posed = payment("posed-1", "ANY-1", "100", "2026-01-02T08:00:00Z");
+    posed["provider"] = json!("agg");
+    let (code, body) = s.post("/v1/payments", posed).await;
+    assert_eq!((code, body["field"].as_str()), (403, Some("provider")), "{body}");
     let (code, body) =
         s.post("/v1/providers", json!({"kind": "daraja_c2b", "shortcode": "12", "currency": "KES"})).await;
     assert_eq!((code, body["field"].as_str()), (400, Some("shortcode")));

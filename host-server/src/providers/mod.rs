@@ -16,6 +16,7 @@
 
 pub mod daraja;
 pub mod generic;
+pub mod names;
 pub mod signature;
 pub mod store;
 pub mod wave;
@@ -335,6 +336,7 @@ pub async fn create(
             e.into()
         });
     }
+    state.provider_names.invalidate();
     tracing::info!(provider = %id, kind = kind.name(), %name, "provider configured");
     let created = CreatedProvider {
         id,

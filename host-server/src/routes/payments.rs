@@ -71,11 +71,20 @@ impl Outcome {
     }
 }
 
-/// `POST /v1/payments`: 201 on first delivery, 200 with the identical body on any repeat.
+/// `POST /v1/payments`: 201 on first delivery, 200 with the identical body on any repeat. A configured
+/// provider's name belongs to its hooks: money posted under it here is refused (403).
 pub async fn post(
     State(state): State<AppState>,
     Body(body): Body<PaymentIn>,
 ) -> ApiResult<(StatusCode, Json<PostAnswer>)> {
+    if state.provider_names.contains(&state.db.pool, &body.provider).await? {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("{:?} is a configured provider: its payments arrive through its hooks only", body.provider),
+        )
+        .with("field", "provider"));
+    }
     Ok(apply(&state, &body).await?.response())
 }
 
