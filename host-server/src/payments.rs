@@ -391,8 +391,22 @@ pub async fn apply(state: &AppState, payment: &PaymentIn) -> ApiResult<Outcome> 
     }
 }
 
+/// Decides a payment inside the caller's transaction, for a write that must commit with it (a conflict's
+/// resolution); the caller commits, then answers through [`finish`]. On SQLite the caller holds the write
+/// guard.
+pub(crate) async fn decide_payment(
+    state: &AppState,
+    tx: &mut Transaction<'_, Any>,
+    payment: &PaymentIn,
+) -> ApiResult<Decision> {
+    check_text("provider", &payment.provider, 64)?;
+    check_text("provider_tx_id", &payment.provider_tx_id, 128)?;
+    let checked = Checked::new(state, payment)?;
+    Ok(decide(state, tx, &checked).await?)
+}
+
 /// Counts and logs a committed decision and turns it into the answer.
-fn finish(state: &AppState, decision: Decision) -> ApiResult<Outcome> {
+pub(crate) fn finish(state: &AppState, decision: Decision) -> ApiResult<Outcome> {
     match decision {
         Decision::Done(outcome) => {
             let counter = match &outcome {

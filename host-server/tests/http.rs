@@ -239,7 +239,7 @@ async fn narrower_roles(s: TestServer) {
     assert_eq!(code, 403);
     let (code, _) = s.send(Method::GET, "/v1/sms-templates", None, key).await;
     assert_eq!(code, 200);
-    let resolve = json!({"action": "dismiss"});
+    let resolve = json!({"credit": false});
     let (code, _) = s.send(Method::POST, "/v1/payments/conflicts/any/resolve", Some(resolve), key).await;
     assert_eq!(code, 403);
 }

@@ -311,6 +311,34 @@ async fn daraja_c2b(s: TestServer) {
     assert_eq!(payments_of(&s, "SHS-K1").await.len(), 3, "dismissing credits nothing");
     let statuses: Vec<String> = conflicts(&s).await.iter().map(|c| c["status"].as_str().unwrap().to_owned()).collect();
     assert!(statuses.iter().all(|st| st == "resolved"), "{statuses:?}");
+
+    // A credit and a dismissal of one conflict sent at once: exactly one decision wins, and money moves
+    // only when the credit won.
+    let (_, ok) = post(validation.clone(), c2b("RKL11", "SHS-K1", json!("700.00"), "600984", "")).await;
+    let reference = ok["ThirdPartyTransID"].as_str().unwrap().to_owned();
+    post(confirmation.clone(), c2b("RKL11", "SHS-K1", json!("7000.00"), "600984", &reference)).await;
+    let rkl11 =
+        conflicts(&s).await.iter().find(|c| c["provider_tx_id"] == "RKL11").unwrap()["id"].as_str().unwrap().to_owned();
+    let s = std::sync::Arc::new(s);
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let (s, path) = (s.clone(), format!("/v1/payments/conflicts/{rkl11}/resolve"));
+        tasks.push(tokio::spawn(async move { s.post(&path, json!({"credit": n % 2 == 0})).await }));
+    }
+    let mut won = Vec::new();
+    for t in tasks {
+        let (code, body) = t.await.unwrap();
+        match code {
+            200 | 201 => won.push(body["resolution"].as_str().unwrap().to_owned()),
+            409 => assert_eq!(body["code"], "conflict"),
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "one decision wins: {won:?}");
+    let credited = usize::from(won[0] == "credited");
+    assert_eq!(payments_of(&s, "SHS-K1").await.len(), 3 + credited);
+    let decided = conflicts(&s).await.into_iter().find(|c| c["provider_tx_id"] == "RKL11").unwrap();
+    assert_eq!(decided["resolution"].as_str(), Some(won[0].as_str()));
 }
 
 fn wave_event(id: &str, tx: &str, serial: &str, amount: &str, currency: &str) -> Value {

@@ -124,6 +124,9 @@ fn record_use(state: &AppState, key: &KnownKey) {
     let at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let (state, key_id) = (state.clone(), key.id.clone());
     tokio::spawn(async move {
+        // Through the write guard like every write beside SQLite's payment writer: a write slipped between
+        // another transaction's read and its write fails that transaction (SQLITE_BUSY_SNAPSHOT).
+        let _guard = state.db.write_guard().await;
         if let Err(e) = crate::storage::api_keys::touch(&state.db.pool, &key_id, &at, &since).await {
             tracing::warn!(key = %key_id, error = ?e.body, "could not record an API key's use");
         }

@@ -537,14 +537,9 @@ pub async fn resolve(
     }
     let resolved_at = now_rfc3339();
     if !body.credit {
-        sqlx::query(
-            "UPDATE payment_conflicts SET status = 'resolved', resolution = 'dismissed', resolved_at = $1 \
-             WHERE id = $2 AND status = 'open'",
-        )
-        .bind(&resolved_at)
-        .bind(&id)
-        .execute(&state.db.pool)
-        .await?;
+        if !store::claim_conflict(&state.db.pool, &id, "dismissed", &resolved_at).await? {
+            return Err(already_resolved());
+        }
         return Ok((StatusCode::OK, Json(Resolved { id, status: "resolved", resolution: "dismissed", payment: None })));
     }
     // Each provider keeps its own account of what it received (store::Conflict); these fields they share.
@@ -571,22 +566,34 @@ pub async fn resolve(
         payer_phone: None,
         money_moved: true,
     };
-    let (status, Json(answer)) = crate::payments::apply(&state, &payment).await?.response();
-    let payment_id = match &answer {
-        PostAnswer::Payment(a) => Some(a.payment_id.as_str()),
-        PostAnswer::Queued(_) => None,
+    // The claim and the payment commit together: a dismissal racing this credit either finds the conflict
+    // claimed, or claims it first and this one stops here, crediting nothing. SQLite's write guard keeps the
+    // payment writer out meanwhile, as for every write through sqlx.
+    let guard = state.db.write_guard().await;
+    let mut tx = state.db.pool.begin().await?;
+    if !store::claim_conflict(&mut *tx, &id, "credited", &resolved_at).await? {
+        return Err(already_resolved());
+    }
+    let decision = crate::payments::decide_payment(&state, &mut tx, &payment).await?;
+    let outcome = match decision {
+        crate::payments::Decision::Done(outcome) => outcome,
+        // Refused (another currency, say): nothing commits, the conflict stays open for another decision.
+        crate::payments::Decision::Refused(refusal) => return Err(refusal),
     };
-    sqlx::query(
-        "UPDATE payment_conflicts SET status = 'resolved', resolution = 'credited', payment_id = $1, resolved_at = $2 \
-         WHERE id = $3 AND status = 'open'",
-    )
-    .bind(payment_id)
-    .bind(&resolved_at)
-    .bind(&id)
-    .execute(&state.db.pool)
-    .await?;
+    let payment_id = match &outcome {
+        Outcome::Applied(a) | Outcome::Repeat(a) => Some(a.payment_id.clone()),
+        Outcome::Unmatched(_) => None,
+    };
+    store::set_conflict_payment(&mut *tx, &id, payment_id.as_deref()).await?;
+    tx.commit().await?;
+    drop(guard);
+    let (status, Json(answer)) = crate::payments::finish(&state, crate::payments::Decision::Done(outcome))?.response();
     tracing::info!(conflict = %id, "conflict resolved by crediting");
     Ok((status, Json(Resolved { id, status: "resolved", resolution: "credited", payment: Some(answer) })))
+}
+
+fn already_resolved() -> ApiError {
+    ApiError::conflict("this conflict is already resolved")
 }
 
 /// The answer of `POST /v1/payments/conflicts/{id}/resolve`: the payment's answer when it was credited.

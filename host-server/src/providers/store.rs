@@ -442,6 +442,34 @@ pub async fn providers(pool: &AnyPool) -> ApiResult<Vec<ListedProvider>> {
     rows.into_iter().map(ProviderRow::listed).collect()
 }
 
+/// Marks an open conflict resolved as `resolution` (`credited` or `dismissed`); false when it was not open
+/// (another decision came first).
+pub async fn claim_conflict<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
+    id: &str,
+    resolution: &str,
+    at: &str,
+) -> ApiResult<bool> {
+    let sql = "UPDATE payment_conflicts SET status = 'resolved', resolution = $1, resolved_at = $2 \
+               WHERE id = $3 AND status = 'open'";
+    let done = sqlx::query(sql).bind(resolution).bind(at).bind(id).execute(exec).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Links a credited conflict to the payment it made (none when the money went to the unmatched queue).
+pub async fn set_conflict_payment<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
+    id: &str,
+    payment_id: Option<&str>,
+) -> ApiResult<()> {
+    sqlx::query("UPDATE payment_conflicts SET payment_id = $1 WHERE id = $2")
+        .bind(payment_id)
+        .bind(id)
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
 /// Whether an operator has decided a conflict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -466,6 +494,11 @@ pub struct Conflict {
     pub received: Value,
     #[sqlx(try_from = "Text<ConflictStatus>")]
     pub status: ConflictStatus,
+    /// `credited` or `dismissed` once resolved.
+    pub resolution: Option<String>,
+    /// The payment a credit made (null when dismissed, or when the money went to the unmatched queue).
+    pub payment_id: Option<String>,
+    pub resolved_at: Option<String>,
     pub created_at: String,
 }
 
@@ -495,7 +528,8 @@ pub async fn conflicts(
 ) -> ApiResult<Page<Conflict>> {
     let mut q = ListQuery::new(
         "SELECT c.id, p.name AS provider, c.provider_tx_id, c.hook_event_id, c.reason, c.announced, c.received, \
-         c.status, c.created_at FROM payment_conflicts c JOIN providers p ON p.id = c.provider_id",
+         c.status, c.resolution, c.payment_id, c.resolved_at, c.created_at \
+         FROM payment_conflicts c JOIN providers p ON p.id = c.provider_id",
     );
     if let Some(status) = status {
         q.filter("c.status = {}", status.name());
