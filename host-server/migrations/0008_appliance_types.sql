@@ -16,3 +16,9 @@ CREATE TABLE appliance_types (
 
 -- The type a plan was sold from; null for a plan sold with its terms typed in.
 ALTER TABLE plans ADD COLUMN appliance_type_id TEXT REFERENCES appliance_types (id);
+
+-- Also issue 16 ("every money-moving write records the API key that made it"), in this migration because it
+-- is the branch's one migration number: the key that recorded a payment (POST /v1/payments, a sale's down
+-- payment, an unmatched payment's assignment, a conflict credited by an operator). Null for a provider's hook
+-- delivery (the payment's provider names it) and for payments recorded before this column.
+ALTER TABLE payments ADD COLUMN recorded_by_key TEXT;

@@ -11,7 +11,12 @@ use micropower_server::config::EngineKind;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-on_both_databases!(appliance_types_are_created_listed_and_edited, appliance_types_are_checked, sales_start_from_a_type,);
+on_both_databases!(
+    appliance_types_are_created_listed_and_edited,
+    appliance_types_are_checked,
+    sales_start_from_a_type,
+    payments_record_the_key_that_made_them,
+);
 
 async fn patch(s: &TestServer, path: &str, body: Value) -> (u16, Value) {
     s.send(Method::PATCH, path, Some(body), Some(&s.key)).await
@@ -234,4 +239,87 @@ async fn sales_start_from_a_type(s: TestServer) {
     assert_eq!((code, &refused["field"]), (422, &json!("plan.appliance_type_id")), "{refused}");
     let (code, _) = s.get("/v1/devices/SHS-CAT-2").await;
     assert_eq!(code, 404, "the refused registration stored nothing");
+}
+
+/// A new key of `role` labelled `label`: (key, id).
+async fn new_key(s: &TestServer, role: &str, label: &str) -> (String, String) {
+    let created = s.ok("/v1/api-keys", json!({"role": role, "label": label}), 201).await;
+    let (key, id) = (created["key"].as_str().unwrap().to_owned(), created["id"].as_str().unwrap().to_owned());
+    // Known issue, not this test's subject: on SQLite, the write of a key's first use (off the request's path)
+    // can meet a payment's writer and fail it with "database is locked" (500). Wait for that write first.
+    s.send(Method::GET, "/v1/clusters", None, Some(&key)).await;
+    for _ in 0..100 {
+        let (_, keys) = s.get("/v1/api-keys?limit=500").await;
+        if keys["items"].as_array().unwrap().iter().any(|k| k["id"] == id.as_str() && k["last_used_at"].is_string()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    (key, id)
+}
+
+async fn recorded_by(s: &TestServer, payment_id: &Value) -> Value {
+    let (code, detail) = s.get(&format!("/v1/payments/{}", payment_id.as_str().unwrap())).await;
+    assert_eq!(code, 200, "{detail}");
+    detail["recorded_by"].clone()
+}
+
+/// Every money-moving write names its API key: a payment (cash taken at the office, its receipt number as
+/// the transaction id), a sale's down payment, an unmatched payment's assignment. A revoked key keeps its
+/// label on what it recorded.
+async fn payments_record_the_key_that_made_them(s: TestServer) {
+    let r = registry(&s).await;
+    let (till, till_id) = new_key(&s, "operator", "Office till").await;
+    let (clerk, clerk_id) = new_key(&s, "operator", "Clerk").await;
+    let shs = s.ok("/v1/appliance-types", shs_type(), 201).await;
+    let registration = json!({
+        "customer": new_customer(&r.village),
+        "device": {"serial": "SHS-KEY", "kind": "solar_home_system", "manufacturer_id": r.shs_maker,
+                   "openpaygo": {"secret_key": KEY, "starting_code": 123456789, "count": 0}},
+        "plan": {"appliance_type_id": shs["id"]},
+    });
+    let (code, reg) = s.send(Method::POST, "/v1/registrations", Some(registration), Some(&clerk)).await;
+    assert_eq!(code, 201, "{reg}");
+    assert_eq!(
+        recorded_by(&s, &reg["down_payment"]["payment_id"]).await,
+        json!({"key_id": clerk_id, "label": "Clerk"}),
+        "the down payment is the clerk's"
+    );
+
+    let cash = json!({"provider": "cash", "provider_tx_id": "RCPT-0001", "serial": "SHS-KEY", "amount": "600",
+                      "currency": "TZS"});
+    let (code, paid) = s.send(Method::POST, "/v1/payments", Some(cash.clone()), Some(&till)).await;
+    assert_eq!(code, 201, "{paid}");
+    assert_eq!(recorded_by(&s, &paid["payment_id"]).await, json!({"key_id": till_id, "label": "Office till"}));
+    // A repeat by another key is the same payment, still the till's.
+    let (code, again) = s.send(Method::POST, "/v1/payments", Some(cash), Some(&clerk)).await;
+    assert_eq!((code, &again["payment_id"]), (200, &paid["payment_id"]));
+    assert_eq!(recorded_by(&s, &paid["payment_id"]).await["key_id"], till_id.as_str());
+    // The key cannot be forged in the body.
+    let forged = json!({"provider": "cash", "provider_tx_id": "RCPT-0002", "serial": "SHS-KEY", "amount": "600",
+                        "currency": "TZS", "recorded_by": "someone"});
+    let (code, _) = s.send(Method::POST, "/v1/payments", Some(forged), Some(&till)).await;
+    assert_eq!(code, 400);
+
+    // Unmatched money is recorded by the key that assigns it.
+    let mut lost = payment("lost-1", "SHS-TYPO", "600", "2026-01-02T08:00:00Z");
+    lost["money_moved"] = json!(true);
+    s.ok("/v1/payments", lost, 202).await;
+    let (_, queue) = s.get("/v1/payments/unmatched").await;
+    let id = queue["items"][0]["id"].as_str().unwrap();
+    let (code, assigned) = s
+        .send(
+            Method::POST,
+            &format!("/v1/payments/unmatched/{id}/assign"),
+            Some(json!({"serial": "SHS-KEY"})),
+            Some(&till),
+        )
+        .await;
+    assert_eq!(code, 201, "{assigned}");
+    assert_eq!(recorded_by(&s, &assigned["payment_id"]).await["key_id"], till_id.as_str());
+
+    // Revoked, the key still names what it recorded.
+    let (code, _) = s.send(Method::DELETE, &format!("/v1/api-keys/{till_id}"), None, Some(&s.key)).await;
+    assert!((200..300).contains(&code), "{code}");
+    assert_eq!(recorded_by(&s, &paid["payment_id"]).await["label"], "Office till");
 }

@@ -19,11 +19,12 @@ pub mod wave;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
 use crate::ids::{new_id, now_rfc3339};
@@ -293,6 +294,7 @@ pub struct ResolveIn {
 /// cannot credit twice; an unknown serial lands in the unmatched queue.
 pub async fn resolve(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Body(body): Body<ResolveIn>,
 ) -> ApiResult<(StatusCode, Json<Resolved>)> {
@@ -335,6 +337,8 @@ pub async fn resolve(
         received_at: None,
         payer_phone: None,
         money_moved: true,
+        // The money is credited by the operator's decision, not by the delivery.
+        recorded_by: Some(caller.key_id),
     };
     let (status, Json(answer)) = crate::payments::apply(&state, &payment).await?.response();
     let payment_id = match &answer {

@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use chrono::NaiveDate;
 use micropower_core::api::{
     Customer, CustomerInput, DeviceKind, PlanInput, RegisteredPlan, Registration, RegistrationContext,
@@ -13,6 +13,7 @@ use micropower_core::calls;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse, Body};
 use crate::ids::{new_id, now_rfc3339};
@@ -62,7 +63,18 @@ impl DownPayment {
 /// paid at the sale (`down_payment_paid`, default true).
 pub async fn register(
     State(state): State<AppState>,
-    Body(mut body): Body<Value>,
+    Extension(caller): Extension<Caller>,
+    Body(body): Body<Value>,
+) -> ApiResult<(StatusCode, Json<Registered>)> {
+    registration(&state, Some(&caller.key_id), body).await
+}
+
+/// A registration (`POST /v1/registrations`), its down payment recorded by the API key `recorded_by`
+/// (None for the demo's seed, which no key makes).
+pub async fn registration(
+    state: &AppState,
+    recorded_by: Option<&str>,
+    mut body: Value,
 ) -> ApiResult<(StatusCode, Json<Registered>)> {
     // The body is the core's `RegistrationRequest` plus the server's down-payment fields: patched as JSON
     // (its open shape, before the core's parse names any field it refuses), then parsed once.
@@ -140,16 +152,17 @@ pub async fn register(
                 customer_id: &registration.customer.id,
                 serial,
                 appliance_type_id: appliance_type_id.as_deref(),
+                recorded_by,
             };
-            let (row, paid) = sell(&state, &mut tx, plan, &sale, &down, sold_on).await?;
+            let (row, paid) = sell(state, &mut tx, plan, &sale, &down, sold_on).await?;
             (Some(row), paid)
         }
         None => (None, None),
     };
-    insert_device(&state, &mut tx, &registration, plan.as_ref().map(|p| p.id.as_str())).await?;
+    insert_device(state, &mut tx, &registration, plan.as_ref().map(|p| p.id.as_str())).await?;
     tx.commit().await?;
     tracing::info!(serial = %registration.device.serial, customer = %registration.customer.id, "device registered");
-    let plan = plan.map(|p| plan_view(&state, &p)).transpose()?;
+    let plan = plan.map(|p| plan_view(state, &p)).transpose()?;
     let device = DeviceView::of(&registration);
     let Registration { customer, new_customer, .. } = registration;
     Ok((StatusCode::CREATED, Json(Registered { customer, new_customer, device, plan, down_payment })))
@@ -178,6 +191,7 @@ pub struct SoldPlan {
 /// `down_payment_paid` (default true) and `down_payment_provider` (default `cash`).
 pub async fn sell_plan(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(customer_id): Path<String>,
     Body(mut body): Body<Value>,
 ) -> ApiResult<(StatusCode, Json<SoldPlan>)> {
@@ -202,17 +216,24 @@ pub async fn sell_plan(
         return Err(ApiError::not_found("customer", &customer_id));
     }
     let plan = state.core(calls::CreatePlan { id: new_id(), plan: plan_in, down_payment_paid: paid })?;
-    let sale = Sale { customer_id: &customer_id, serial: None, appliance_type_id: appliance_type_id.as_deref() };
+    let sale = Sale {
+        customer_id: &customer_id,
+        serial: None,
+        appliance_type_id: appliance_type_id.as_deref(),
+        recorded_by: Some(&caller.key_id),
+    };
     let (row, down_payment) = sell(&state, &mut tx, &plan, &sale, &down, state.today()).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(SoldPlan { plan: plan_view(&state, &row)?, down_payment })))
 }
 
-/// Who a plan is sold to, with which device, from which catalog type.
+/// Who a plan is sold to, with which device, from which catalog type, and the API key that sold it (which
+/// records the down payment).
 struct Sale<'a> {
     customer_id: &'a str,
     serial: Option<&'a str>,
     appliance_type_id: Option<&'a str>,
+    recorded_by: Option<&'a str>,
 }
 
 /// Stores a sold plan, and, when its down payment was paid at the sale, that payment: a payment of its own
@@ -253,6 +274,7 @@ async fn sell(
         customer_id: Some(customer_id),
         received_at: &received_at,
         payer_phone: None,
+        recorded_by_key: sale.recorded_by,
     };
     crate::payments::record(tx, &payment, &allocation, &answer).await?;
     if let Some(paid) = allocation.plans.iter().find(|p| p.id == row.id) {
