@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
-use crate::routes::{devices, export, payments, plans, registrations, registry, reports, system};
+use crate::routes::{appliance_types, devices, export, payments, plans, registrations, registry, reports, system};
 use crate::state::AppState;
 use crate::{notify, providers};
 
@@ -48,6 +48,10 @@ v1_routes! {
     post "/tariffs" => registry::create_tariff, "registry", "Create a meter tariff; answers its unit price";
     get "/tariffs" => registry::tariffs, "registry", "Tariffs by name, each with its unit price (paged)";
     get "/tariffs/{id}" => registry::tariff, "registry", "One tariff with its unit price";
+    post "/appliance-types" => appliance_types::create, "registry", "Add an appliance type to the catalog: price and default terms";
+    get "/appliance-types" => appliance_types::list, "registry", "The appliance catalog by name (paged)";
+    get "/appliance-types/{id}" => appliance_types::get, "registry", "One appliance type";
+    patch "/appliance-types/{id}" => appliance_types::patch, "registry", "Change an appliance type (plans already sold keep their terms)";
     post "/registrations" => registrations::register, "registry", "Register a customer and a device together, atomically";
     post "/customers" => devices::create_customer, "registry", "Create a customer without a device";
     get "/customers" => devices::customers, "registry", "Search customers by name, surname, phone or national id, newest first (paged)";
@@ -267,6 +271,7 @@ const LISTS: &[(&str, &[(&str, &str)])] = &[
     ("/villages", &[("area_id", "Only the villages of this area")]),
     ("/manufacturers", &[]),
     ("/tariffs", &[]),
+    ("/appliance-types", &[]),
     (
         "/customers",
         &[
@@ -356,11 +361,37 @@ fn request_schema(method: &str, path: &str) -> Option<Value> {
             json!({"grace_seconds": {"type": "integer", "minimum": 0, "maximum": 604800, "default": 0,
                                      "description": "How long the previous hook paths keep working"}}),
         ),
+        ("post", "/appliance-types") => {
+            closed(vec!["name", "kind", "price", "currency", "default_terms"], appliance_type_properties(name))
+        }
+        ("patch", "/appliance-types/{id}") => closed(vec![], appliance_type_properties(name)),
         ("post", "/api-keys") => closed(
             vec!["role"],
             json!({"role": {"type": "string", "enum": ["admin", "operator", "viewer"]}, "label": {"type": "string"}}),
         ),
         _ => return None,
+    })
+}
+
+/// The fields of an appliance type (`POST` requires them all, `PATCH` replaces those it gives).
+fn appliance_type_properties(name: Value) -> Value {
+    let money = json!({"type": "string", "description": "A decimal string, never a JSON number with a fraction"});
+    json!({
+        "name": name,
+        "kind": {"type": "string", "enum": ["solar_home_system", "e_bike", "other"]},
+        "price": money,
+        "currency": {"type": "string", "description": "ISO 4217 code"},
+        "default_terms": {
+            "oneOf": [
+                {"type": "object", "additionalProperties": false, "required": ["installments", "period"],
+                 "description": "An installment plan of the price, starting on the day of the sale",
+                 "properties": {"down_payment": money, "installments": {"type": "integer", "minimum": 1},
+                                "period": {"type": "string", "description": "weekly, monthly or every_N_days"}}},
+                {"type": "object", "additionalProperties": false, "required": ["eaas"],
+                 "properties": {"eaas": {"type": "object", "required": ["price_per_day"],
+                                         "properties": {"price_per_day": money, "minimum_payable": money}}}},
+            ],
+        },
     })
 }
 

@@ -45,6 +45,10 @@ pub struct PaymentIn {
     /// unmatched queue instead of being refused.
     #[serde(default)]
     pub money_moved: bool,
+    /// The API key that posted the payment (its id): the server's, never read from the body; None for a
+    /// provider's hook delivery.
+    #[serde(skip)]
+    pub recorded_by: Option<String>,
 }
 
 /// What a payment (or a validation) names: a device, or a plan.
@@ -520,6 +524,7 @@ async fn decide_device<S: PaymentStore>(
         customer_id: device.owner_id.as_deref(),
         received_at: &c.received_at,
         payer_phone: payment.payer_phone.as_deref(),
+        recorded_by_key: payment.recorded_by.as_deref(),
     };
     record(tx, &row, &allocation, &response).await?;
     if let Some(access) = &allocation.access_rate {
@@ -574,6 +579,7 @@ async fn decide_plan<S: PaymentStore>(state: &AppState, tx: &mut S, c: &Checked,
         customer_id: Some(&plan.customer_id),
         received_at: &c.received_at,
         payer_phone: payment.payer_phone.as_deref(),
+        recorded_by_key: payment.recorded_by.as_deref(),
     };
     record(tx, &row, &allocation, &response).await?;
     if let Some(owner) = tx.customer(&plan.customer_id).await? {
@@ -980,6 +986,8 @@ pub struct NewPayment<'a> {
     pub customer_id: Option<&'a str>,
     pub received_at: &'a str,
     pub payer_phone: Option<&'a str>,
+    /// The API key that recorded it; None for a hook delivery.
+    pub recorded_by_key: Option<&'a str>,
 }
 
 /// Writes what every applied payment writes, inside the caller's transaction: the payment with its stored
@@ -1006,6 +1014,7 @@ pub async fn record<S: PaymentStore>(
         response.status.as_str(),
         stored,
         now_rfc3339(),
+        payment.recorded_by_key,
     ];
     if !tx.insert_unique(sql::INSERT_PAYMENT, &args).await? {
         return Err(Stop::Duplicate);

@@ -135,6 +135,8 @@ pub struct PlanRow {
     pub plan: PlanBody,
     /// 1 when sold; every write of the body adds one.
     pub version: i64,
+    /// The catalog type the plan was sold from, if any (its terms were copied at the sale).
+    pub appliance_type_id: Option<String>,
 }
 
 impl PlanRow {
@@ -151,7 +153,7 @@ impl PlanRow {
     }
 }
 
-pub const PLAN_COLUMNS: &str = "id, customer_id, serial, kind, appliance, currency, body, version";
+pub const PLAN_COLUMNS: &str = "id, customer_id, serial, kind, appliance, currency, body, version, appliance_type_id";
 
 /// A plan by id.
 pub async fn plan<'e, E: Executor<'e, Database = Any>>(exec: E, id: &str) -> ApiResult<Option<PlanRow>> {
@@ -183,8 +185,8 @@ pub async fn customer_plans<'e, E: Executor<'e, Database = Any>>(
 pub async fn insert_plan<'e, E: Executor<'e, Database = Any>>(exec: E, plan: &PlanRow) -> ApiResult<()> {
     let seq = crate::ids::now().timestamp_micros();
     sqlx::query(
-        "INSERT INTO plans (id, customer_id, serial, kind, appliance, currency, body, seq, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO plans (id, customer_id, serial, kind, appliance, currency, body, seq, created_at, \
+         appliance_type_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&plan.id)
     .bind(&plan.customer_id)
@@ -195,6 +197,7 @@ pub async fn insert_plan<'e, E: Executor<'e, Database = Any>>(exec: E, plan: &Pl
     .bind(plan.plan.to_json().map_err(ApiError::internal)?)
     .bind(seq)
     .bind(crate::ids::now_rfc3339())
+    .bind(&plan.appliance_type_id)
     .execute(exec)
     .await?;
     Ok(())

@@ -97,6 +97,7 @@ async fn bad_limits_and_cursors_are_refused(s: TestServer) {
         "/v1/villages",
         "/v1/manufacturers",
         "/v1/tariffs",
+        "/v1/appliance-types",
         "/v1/customers",
         "/v1/devices",
         "/v1/api-keys",

@@ -303,6 +303,14 @@ async fn daraja_c2b(s: TestServer) {
         (credited["resolution"].as_str(), credited["payment"]["amount"].as_str()),
         (Some("credited"), Some("8000"))
     );
+    // Credited by the operator's decision: recorded by the operator's key; a hook's payment by its provider.
+    let payment_id = credited["payment"]["payment_id"].as_str().unwrap();
+    let (_, detail) = s.get(&format!("/v1/payments/{payment_id}")).await;
+    assert!(detail["recorded_by"]["key_id"].is_string(), "{detail}");
+    let hooked = payments_of(&s, "SHS-K1").await;
+    let hooked = hooked.iter().find(|p| p["payment_id"] != payment_id).unwrap();
+    let (_, detail) = s.get(&format!("/v1/payments/{}", hooked["payment_id"].as_str().unwrap())).await;
+    assert_eq!(detail["recorded_by"], json!({"provider": detail["provider"]}), "{detail}");
     let (code, again) = s.post(&format!("/v1/payments/conflicts/{rkl9}/resolve"), json!({"credit": true})).await;
     assert_eq!((code, again["code"].as_str()), (409, Some("conflict")), "decided once");
     assert_eq!(payments_of(&s, "SHS-K1").await.len(), 3);

@@ -340,6 +340,7 @@ async fn confirm(state: &AppState, provider: &Provider, event_id: &str, c2b: &C2
         received_at: received_at(c2b.trans_time.as_deref()),
         payer_phone: None,
         money_moved: true,
+        recorded_by: None,
     };
     deliver(state, provider, event_id, &payment).await
 }

@@ -27,12 +27,13 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, State
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
 use crate::ids::{new_id, now_rfc3339};
@@ -528,6 +529,7 @@ pub struct ResolveIn {
 /// cannot credit twice; an unknown serial lands in the unmatched queue.
 pub async fn resolve(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Body(body): Body<ResolveIn>,
 ) -> ApiResult<(StatusCode, Json<Resolved>)> {
@@ -565,6 +567,8 @@ pub async fn resolve(
         received_at: None,
         payer_phone: None,
         money_moved: true,
+        // The money is credited by the operator's decision, not by the delivery.
+        recorded_by: Some(caller.key_id),
     };
     // The claim and the payment commit together: a dismissal racing this credit either finds the conflict
     // claimed, or claims it first and this one stops here, crediting nothing. SQLite's write guard keeps the

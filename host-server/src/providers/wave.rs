@@ -190,6 +190,7 @@ async fn handle(state: &AppState, provider: &Provider, event_id: &str, p: &WaveP
         received_at: p.received_at.clone(),
         payer_phone: None,
         money_moved: true,
+        recorded_by: None,
     };
     deliver(state, provider, event_id, &payment).await
 }

@@ -3,17 +3,20 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use chrono::NaiveDate;
 use micropower_core::api::Channel;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
 use crate::payments::{apply, Accepted, Named, Outcome, PaymentAnswer, PaymentIn, PaymentStatus, Queued};
 use crate::state::AppState;
 use crate::storage::page::{Page, PageQuery};
-use crate::storage::payments::{self as stored, PaymentFilter, RefusedPayment, UnmatchedPayment, UnmatchedStatus};
+use crate::storage::payments::{
+    self as stored, PaymentFilter, RecordedBy, RefusedPayment, UnmatchedPayment, UnmatchedStatus,
+};
 
 /// The body of `POST /v1/payments/validate`.
 #[derive(Deserialize)]
@@ -75,7 +78,8 @@ impl Outcome {
 /// provider's name belongs to its hooks: money posted under it here is refused (403).
 pub async fn post(
     State(state): State<AppState>,
-    Body(body): Body<PaymentIn>,
+    Extension(caller): Extension<Caller>,
+    Body(mut body): Body<PaymentIn>,
 ) -> ApiResult<(StatusCode, Json<PostAnswer>)> {
     if state.provider_names.contains(&state.db.pool, &body.provider).await? {
         return Err(ApiError::new(
@@ -85,6 +89,7 @@ pub async fn post(
         )
         .with("field", "provider"));
     }
+    body.recorded_by = Some(caller.key_id);
     Ok(apply(&state, &body).await?.response())
 }
 
@@ -97,11 +102,14 @@ pub struct PaymentDetail {
     provider_tx_id: String,
     received_at: String,
     payer_phone: Option<String>,
+    /// `{key_id, label}` of the API key that recorded it, `{provider}` for a provider's hook delivery.
+    recorded_by: Option<RecordedBy>,
 }
 
 /// `GET /v1/payments/{payment_id}`
 pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<PaymentDetail>> {
     let stored = stored::payment(&state.db.pool, &id).await?.ok_or_else(|| ApiError::not_found("payment", &id))?;
+    let recorded_by = stored.recorded_by();
     let mut answer = stored.response;
     // The stored answer shows tokens as they were; here they are as they are now (a vendor may have filled
     // a pending one since).
@@ -112,6 +120,7 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiRe
     }
     Ok(Json(PaymentDetail {
         answer,
+        recorded_by,
         provider: stored.provider,
         provider_tx_id: stored.provider_tx_id,
         received_at: stored.received_at,
@@ -206,6 +215,7 @@ pub struct AssignIn {
 /// `POST /v1/payments/unmatched/{id}/assign`: applies the waiting money to a device, once.
 pub async fn assign(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Body(body): Body<AssignIn>,
 ) -> ApiResult<(StatusCode, Json<PaymentAnswer>)> {
@@ -222,6 +232,7 @@ pub async fn assign(
         received_at: Some(waiting.received_at),
         payer_phone: waiting.payer_phone,
         money_moved: false,
+        recorded_by: Some(caller.key_id),
     };
     let (status, answer) = match apply(&state, &payment).await? {
         Outcome::Applied(a) => (StatusCode::CREATED, a),

@@ -21,6 +21,8 @@ pub struct PlanView {
     id: String,
     kind: PlanKind,
     appliance: String,
+    /// The catalog type the plan was sold from (`POST /v1/appliance-types`), or null.
+    appliance_type_id: Option<String>,
     customer_id: String,
     serial: Option<String>,
     currency: Currency,
@@ -73,6 +75,7 @@ pub fn plan_view(state: &AppState, row: &PlanRow) -> ApiResult<PlanView> {
         id: row.id.clone(),
         kind: row.kind(),
         appliance: row.appliance.clone(),
+        appliance_type_id: row.appliance_type_id.clone(),
         customer_id: row.customer_id.clone(),
         serial: row.serial.clone(),
         currency: row.currency,

@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use chrono::NaiveDate;
 use micropower_core::api::{
     Customer, CustomerInput, DeviceKind, PlanInput, RegisteredPlan, Registration, RegistrationContext,
@@ -13,11 +13,13 @@ use micropower_core::calls;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse, Body};
 use crate::ids::{new_id, now_rfc3339};
 use crate::payments::{NewPayment, PaymentAnswer};
 use crate::repo::{self, OpenPaygoSettings, PlanBody, PlanRow};
+use crate::routes::appliance_types::fill_sale;
 use crate::routes::plans::{plan_view, PlanView};
 use crate::state::AppState;
 
@@ -61,7 +63,18 @@ impl DownPayment {
 /// paid at the sale (`down_payment_paid`, default true).
 pub async fn register(
     State(state): State<AppState>,
-    Body(mut body): Body<Value>,
+    Extension(caller): Extension<Caller>,
+    Body(body): Body<Value>,
+) -> ApiResult<(StatusCode, Json<Registered>)> {
+    registration(&state, Some(&caller.key_id), body).await
+}
+
+/// A registration (`POST /v1/registrations`), its down payment recorded by the API key `recorded_by`
+/// (None for the demo's seed, which no key makes).
+pub async fn registration(
+    state: &AppState,
+    recorded_by: Option<&str>,
+    mut body: Value,
 ) -> ApiResult<(StatusCode, Json<Registered>)> {
     // The body is the core's `RegistrationRequest` plus the server's down-payment fields: patched as JSON
     // (its open shape, before the core's parse names any field it refuses), then parsed once.
@@ -69,6 +82,13 @@ pub async fn register(
         map.entry("registered_on").or_insert_with(|| Value::String(state.today().to_string()));
     }
     let mut plan_in = body.get("plan").cloned();
+    // A plan of a catalog type starts from the type's terms on the day of the registration (a day the core's
+    // parse refuses below is refused there, whatever the day the plan was filled with).
+    let registered_on = body.get("registered_on").and_then(Value::as_str).and_then(|d| d.parse().ok());
+    let appliance_type_id = match plan_in.as_mut() {
+        Some(plan) => fill_sale(&state.db.pool, plan, registered_on.unwrap_or_else(|| state.today()), "plan").await?,
+        None => None,
+    };
     let down = DownPayment::take(&mut body, plan_in.as_mut(), "plan.down_payment_provider")?;
     if let (Some(plan), Some(map)) = (plan_in, body.as_object_mut()) {
         map.insert("plan".into(), plan);
@@ -128,15 +148,21 @@ pub async fn register(
         Some(plan) => {
             let serial = Some(registration.device.serial.as_str());
             let sold_on = registration.device.registered_on;
-            let (row, paid) = sell(&state, &mut tx, plan, &registration.customer.id, serial, &down, sold_on).await?;
+            let sale = Sale {
+                customer_id: &registration.customer.id,
+                serial,
+                appliance_type_id: appliance_type_id.as_deref(),
+                recorded_by,
+            };
+            let (row, paid) = sell(state, &mut tx, plan, &sale, &down, sold_on).await?;
             (Some(row), paid)
         }
         None => (None, None),
     };
-    insert_device(&state, &mut tx, &registration, plan.as_ref().map(|p| p.id.as_str())).await?;
+    insert_device(state, &mut tx, &registration, plan.as_ref().map(|p| p.id.as_str())).await?;
     tx.commit().await?;
     tracing::info!(serial = %registration.device.serial, customer = %registration.customer.id, "device registered");
-    let plan = plan.map(|p| plan_view(&state, &p)).transpose()?;
+    let plan = plan.map(|p| plan_view(state, &p)).transpose()?;
     let device = DeviceView::of(&registration);
     let Registration { customer, new_customer, .. } = registration;
     Ok((StatusCode::CREATED, Json(Registered { customer, new_customer, device, plan, down_payment })))
@@ -165,6 +191,7 @@ pub struct SoldPlan {
 /// `down_payment_paid` (default true) and `down_payment_provider` (default `cash`).
 pub async fn sell_plan(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(customer_id): Path<String>,
     Body(mut body): Body<Value>,
 ) -> ApiResult<(StatusCode, Json<SoldPlan>)> {
@@ -181,6 +208,7 @@ pub async fn sell_plan(
         Some(Value::Bool(paid)) => *paid,
         Some(_) => return Err(ApiError::invalid("down_payment_paid", "true or false is required")),
     };
+    let appliance_type_id = fill_sale(&state.db.pool, &mut body, state.today(), "").await?;
     let plan_in: PlanInput = parse(&serde_json::to_vec(&body).map_err(ApiError::internal)?)?;
     let _guard = state.db.write_guard().await;
     let mut tx = state.db.pool.begin().await?;
@@ -188,9 +216,24 @@ pub async fn sell_plan(
         return Err(ApiError::not_found("customer", &customer_id));
     }
     let plan = state.core(calls::CreatePlan { id: new_id(), plan: plan_in, down_payment_paid: paid })?;
-    let (row, down_payment) = sell(&state, &mut tx, &plan, &customer_id, None, &down, state.today()).await?;
+    let sale = Sale {
+        customer_id: &customer_id,
+        serial: None,
+        appliance_type_id: appliance_type_id.as_deref(),
+        recorded_by: Some(&caller.key_id),
+    };
+    let (row, down_payment) = sell(&state, &mut tx, &plan, &sale, &down, state.today()).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(SoldPlan { plan: plan_view(&state, &row)?, down_payment })))
+}
+
+/// Who a plan is sold to, with which device, from which catalog type, and the API key that sold it (which
+/// records the down payment).
+struct Sale<'a> {
+    customer_id: &'a str,
+    serial: Option<&'a str>,
+    appliance_type_id: Option<&'a str>,
+    recorded_by: Option<&'a str>,
 }
 
 /// Stores a sold plan, and, when its down payment was paid at the sale, that payment: a payment of its own
@@ -201,12 +244,12 @@ async fn sell(
     state: &AppState,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     plan: &RegisteredPlan,
-    customer_id: &str,
-    serial: Option<&str>,
+    sale: &Sale<'_>,
     down: &DownPayment,
     sold_on: NaiveDate,
 ) -> ApiResult<(PlanRow, Option<PaymentAnswer>)> {
-    let mut row = store_plan(tx, plan, customer_id, serial).await?;
+    let Sale { customer_id, serial, .. } = *sale;
+    let mut row = store_plan(tx, plan, sale).await?;
     let amount = match plan {
         RegisteredPlan::Installments { plan, .. } if down.paid => {
             plan.installments.iter().find(|i| i.number == 0).map(|i| i.amount).filter(|a| !a.is_zero())
@@ -231,6 +274,7 @@ async fn sell(
         customer_id: Some(customer_id),
         received_at: &received_at,
         payer_phone: None,
+        recorded_by_key: sale.recorded_by,
     };
     crate::payments::record(tx, &payment, &allocation, &answer).await?;
     if let Some(paid) = allocation.plans.iter().find(|p| p.id == row.id) {
@@ -243,8 +287,7 @@ async fn sell(
 async fn store_plan(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     plan: &RegisteredPlan,
-    customer_id: &str,
-    serial: Option<&str>,
+    sale: &Sale<'_>,
 ) -> ApiResult<PlanRow> {
     let (appliance, id, currency, body) = match plan {
         RegisteredPlan::Installments { appliance, plan } => {
@@ -254,12 +297,13 @@ async fn store_plan(
     };
     let row = PlanRow {
         id: id.clone(),
-        customer_id: customer_id.to_owned(),
-        serial: serial.map(str::to_owned),
+        customer_id: sale.customer_id.to_owned(),
+        serial: sale.serial.map(str::to_owned),
         appliance: appliance.clone(),
         currency,
         plan: body,
         version: 1,
+        appliance_type_id: sale.appliance_type_id.map(str::to_owned),
     };
     repo::insert_plan(&mut **tx, &row).await?;
     Ok(row)

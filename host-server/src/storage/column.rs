@@ -100,6 +100,7 @@ text_columns! {
     parsed: Decimal, NaiveDate, Currency, Period, DeviceKind, TokenKind, QuantityUnit, TokenStatus, LineKind,
         PaymentStatus;
     named: TokenScheme, crate::repo::PlanKind, crate::storage::payments::UnmatchedStatus, crate::providers::Kind,
-        crate::providers::store::ConflictStatus, crate::storage::tokens::TokenCause;
+        crate::providers::store::ConflictStatus, crate::storage::tokens::TokenCause, crate::storage::appliance_types::ApplianceKind;
     json: Customer, Vec<DeviceKind>, InstallmentPlan, EaasPlan, Tariff, PaymentAnswer, crate::repo::OpenPaygoSettings, serde_json::Value,
+        crate::storage::appliance_types::DefaultTerms,
 }

@@ -2,6 +2,7 @@
 //! here; SQL text and column names stay inside.
 
 pub mod api_keys;
+pub mod appliance_types;
 pub mod column;
 pub mod customers;
 pub mod devices;

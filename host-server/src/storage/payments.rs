@@ -19,11 +19,43 @@ pub struct StoredPayment {
     pub provider_tx_id: String,
     pub received_at: String,
     pub payer_phone: Option<String>,
+    /// The API key that recorded the payment, and its label (kept when the key is revoked).
+    pub recorded_by_key: Option<String>,
+    pub recorded_by_label: Option<String>,
+    /// The payment's provider when it is a configured one (its hooks deliver payments without a key).
+    pub hook_provider: Option<String>,
+}
+
+/// Who recorded a payment: an API key, or a configured provider's hook.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum RecordedBy {
+    Key { key_id: String, label: String },
+    Provider { provider: String },
+}
+
+impl StoredPayment {
+    /// Who recorded the payment; None for a payment recorded before keys were (and by no configured provider).
+    pub fn recorded_by(&self) -> Option<RecordedBy> {
+        match (&self.recorded_by_key, &self.hook_provider) {
+            (Some(key_id), _) => Some(RecordedBy::Key {
+                key_id: key_id.clone(),
+                label: self.recorded_by_label.clone().unwrap_or_default(),
+            }),
+            (None, Some(provider)) => Some(RecordedBy::Provider { provider: provider.clone() }),
+            (None, None) => None,
+        }
+    }
 }
 
 /// A payment by id.
 pub async fn payment<'e, E: Executor<'e, Database = Any>>(exec: E, id: &str) -> ApiResult<Option<StoredPayment>> {
-    let sql = "SELECT response, provider, provider_tx_id, received_at, payer_phone FROM payments WHERE id = $1";
+    let sql = "SELECT p.response, p.provider, p.provider_tx_id, p.received_at, p.payer_phone, p.recorded_by_key, \
+               k.label AS recorded_by_label, pr.name AS hook_provider \
+               FROM payments p \
+               LEFT JOIN api_keys k ON k.id = p.recorded_by_key \
+               LEFT JOIN providers pr ON pr.name = p.provider \
+               WHERE p.id = $1";
     Ok(sqlx::query_as(sql).bind(id).fetch_optional(exec).await?)
 }
 

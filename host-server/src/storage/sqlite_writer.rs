@@ -261,6 +261,7 @@ fn plan_row(row: &Row<'_>) -> rusqlite::Result<PlanRow> {
         currency: typed(row, 5)?,
         plan,
         version: row.get(7)?,
+        appliance_type_id: row.get(8)?,
     })
 }
 

@@ -81,8 +81,8 @@ macro_rules! args {
 }
 pub(crate) use args;
 
-pub const INSERT_PAYMENT: &str = "INSERT INTO payments (id, provider, provider_tx_id, serial, plan_id, customer_id, amount, currency, received_at, payer_phone, status, response, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+pub const INSERT_PAYMENT: &str = "INSERT INTO payments (id, provider, provider_tx_id, serial, plan_id, customer_id, amount, currency, received_at, payer_phone, status, response, created_at, recorded_by_key) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 pub const INSERT_TOKEN: &str = "INSERT INTO tokens (id, serial, payment_id, operator_key, kind, unit, quantity, code, count, status, next_attempt, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 pub const INSERT_REFUSED: &str = "INSERT INTO refused_payments (id, provider, provider_tx_id, serial, plan_id, amount, currency, code, message, created_at) \
