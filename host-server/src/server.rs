@@ -60,6 +60,7 @@ pub async fn state(config: &Config) -> Result<(AppState, Option<NewAdminKey>), S
         hook_writer: std::sync::OnceLock::new(),
         keys: crate::auth::cache::KeyCache::new(if sqlite { Freshness::Owned } else { Freshness::Shared }),
         provider_names: crate::providers::names::ProviderNames::default(),
+        failed_auth: crate::auth::limit::FailedAuth::default(),
         timezone: config.timezone,
         trusted_proxy_header: config.trusted_proxy_header.clone(),
     }));

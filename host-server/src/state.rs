@@ -26,6 +26,8 @@ pub struct Inner {
     pub hook_writer: std::sync::OnceLock<crate::providers::store::HookWriter>,
     /// API keys recently seen ([`crate::auth::cache`]).
     pub keys: crate::auth::cache::KeyCache,
+    /// Failed authentications per client address ([`crate::auth::limit`]).
+    pub failed_auth: crate::auth::limit::FailedAuth,
     /// The configured providers' names ([`crate::providers::names`]).
     pub provider_names: crate::providers::names::ProviderNames,
     /// The operator's time zone (`MICROPOWER_TIMEZONE`): the business day of every instant.

@@ -18,6 +18,7 @@ on_both_databases!(
     duplicates_credit_once,
     changed_repeats_conflict,
     narrower_roles,
+    failed_authentications_are_limited,
     refusals_are_logged,
     validation_answers,
     plan_edits,
@@ -220,6 +221,25 @@ async fn changed_repeats_conflict(s: TestServer) {
     assert_eq!(codes, ["conflict", "conflict"]);
     let (_, list) = s.get("/v1/payments").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
+
+/// Failed authentications from one address: 401 up to the limit, then 429 with `Retry-After` for every
+/// request from it, a valid key's included, until the window ends.
+async fn failed_authentications_are_limited(s: TestServer) {
+    use micropower_server::auth::limit::FAILURES;
+    for n in 0..FAILURES {
+        let (code, _) = s.send(Method::GET, "/v1/payments", None, Some(&format!("guess-{n}"))).await;
+        assert_eq!(code, 401);
+    }
+    let response =
+        reqwest::Client::new().get(format!("{}/v1/payments", s.base)).bearer_auth("guess-last").send().await.unwrap();
+    assert_eq!(response.status(), 429);
+    let wait: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "too_many_requests");
+    let (code, _) = s.get("/v1/payments").await;
+    assert_eq!(code, 429, "the address waits, whatever key it sends now");
 }
 
 /// What only an admin may do: unlock tokens, SMS template edits, conflict resolution.

@@ -15,6 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 pub mod cache;
+pub mod limit;
 
 use cache::KnownKey;
 
@@ -50,17 +51,23 @@ pub async fn require_key(
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let token = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing Authorization: Bearer <api key>")
-        })?;
-    let caller = known_key(&state, token).await?;
+    let address = crate::providers::client_address(&state, request.headers(), request.extensions());
+    let now = std::time::Instant::now();
+    if let Some(wait) = address.and_then(|a| state.failed_auth.blocked(a, now)) {
+        return Ok(too_many_failures(wait));
+    }
+    let token = bearer(request.headers()).map(str::to_owned);
+    let caller = match authenticate(&state, token.as_deref()).await {
+        Ok(caller) => caller,
+        Err(refusal) => {
+            if refusal.status == StatusCode::UNAUTHORIZED {
+                if let Some(address) = address {
+                    state.failed_auth.fail(address, now);
+                }
+            }
+            return Err(refusal);
+        }
+    };
     // Inside the nested `/v1` router the path arrives without its prefix; accept both forms.
     let path = request.uri().path();
     let path = path.strip_prefix("/v1").unwrap_or(path);
@@ -91,6 +98,37 @@ fn admin_only(method: &Method, path: &str) -> bool {
         || path.starts_with("/providers")
         || (path.starts_with("/sms-templates") && !matches!(*method, Method::GET | Method::HEAD))
         || (path.starts_with("/payments/conflicts/") && path.ends_with("/resolve"))
+}
+
+/// The key in `Authorization: Bearer <api key>`, if any.
+fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// The caller a request's bearer key names; 401 without one or with an unknown key.
+async fn authenticate(state: &AppState, token: Option<&str>) -> Result<Arc<KnownKey>, ApiError> {
+    let token = token.ok_or_else(|| {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing Authorization: Bearer <api key>")
+    })?;
+    known_key(state, token).await
+}
+
+/// 429 with `Retry-After` (whole seconds, rounded up).
+fn too_many_failures(wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let refusal = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_requests",
+        format!("too many failed authentications from this address; retry in {seconds} s"),
+    );
+    let mut response = axum::response::IntoResponse::into_response(refusal);
+    response.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+    response
 }
 
 /// The key of a request, from the cache or else the database; 401 when no active key has this value.

@@ -168,20 +168,29 @@ impl FromRequestParts<AppState> for Source {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let address = match &state.trusted_proxy_header {
-            // Only the last hop is the proxy's own writing; any address before it is the client's say-so.
-            Some(header) => parts
-                .headers
-                .get_all(header)
-                .iter()
-                .filter_map(|value| value.to_str().ok())
-                .flat_map(|value| value.split(','))
-                .next_back()
-                .and_then(|hop| hop.trim().parse::<IpAddr>().ok()),
-            None => parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| peer.ip()),
-        };
-        Ok(Source(address.map(|ip| ip.to_canonical())))
+        Ok(Source(client_address(state, &parts.headers, &parts.extensions)))
     }
+}
+
+/// A request's client address as [`Source`] defines it (also the key of the API's failed-authentication
+/// limit).
+pub fn client_address(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> Option<IpAddr> {
+    let address = match &state.trusted_proxy_header {
+        // Only the last hop is the proxy's own writing; any address before it is the client's say-so.
+        Some(header) => headers
+            .get_all(header)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .next_back()
+            .and_then(|hop| hop.trim().parse::<IpAddr>().ok()),
+        None => extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| peer.ip()),
+    };
+    address.map(|ip| ip.to_canonical())
 }
 
 /// Whether a delivery from `source` may reach `provider`'s hooks. A refusal is counted in `/metrics` and
