@@ -10,7 +10,9 @@ use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
-use crate::routes::{appliance_types, devices, export, payments, plans, registrations, registry, reports, system};
+use crate::routes::{
+    appliance_types, devices, export, payments, plans, receipts, registrations, registry, reports, system,
+};
 use crate::state::AppState;
 use crate::{notify, providers};
 
@@ -76,6 +78,7 @@ v1_routes! {
     post "/payments/conflicts/{id}/resolve" => providers::resolve, "payments", "An operator's decision on a conflict: credit the money as received (optionally to another serial) or dismiss it";
     post "/payments/unmatched/{id}/assign" => payments::assign, "payments", "Apply waiting money to a device";
     get "/payments/{payment_id}" => payments::get, "payments", "One payment, with its tokens as they are now";
+    get "/payments/{payment_id}/receipt" => receipts::receipt, "payments", "A printable HTML receipt of one payment";
     get "/reports/revenue" => reports::revenue, "reports", "Revenue per period, by allocation kind and by place or device kind";
     get "/reports/energy" => reports::energy, "reports", "Energy sold per period";
     get "/reports/debt" => reports::debt, "reports", "Outstanding debt in aging buckets";
@@ -181,6 +184,9 @@ pub fn openapi() -> Value {
                 }));
                 json!({"description": "One page, newest first where time orders the list, else by name or serial",
                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Page"}}}})
+            }
+            None if path.ends_with("/receipt") => {
+                json!({"description": "A printable page", "content": {"text/html": {}}})
             }
             None => json!({"description": "OK", "content": {"application/json": {}}}),
         };

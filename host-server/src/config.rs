@@ -42,6 +42,10 @@ pub struct Config {
     /// the proxy appended; those before it are whatever the client sent). Off, a hook's source is the
     /// socket's peer. Read only for the providers' source allowlists.
     pub trusted_proxy_header: Option<axum::http::HeaderName>,
+    /// `MICROPOWER_OPERATOR_NAME`, default `micropower`: the operator's name, printed on receipts.
+    pub operator_name: String,
+    /// `MICROPOWER_OPERATOR_ADDRESS`, default empty: the operator's address, printed on receipts.
+    pub operator_address: String,
 }
 
 /// What the command line asks for (the settings themselves are environment variables).
@@ -177,6 +181,8 @@ impl Config {
             vendor_url: var("MICROPOWER_VENDOR_URL"),
             timezone,
             trusted_proxy_header,
+            operator_name: var("MICROPOWER_OPERATOR_NAME").map_or_else(|| "micropower".into(), |v| v.trim().to_owned()),
+            operator_address: var("MICROPOWER_OPERATOR_ADDRESS").map(|v| v.trim().to_owned()).unwrap_or_default(),
         })
     }
 }
@@ -251,6 +257,16 @@ mod tests {
         assert_eq!(named.trusted_proxy_header.unwrap().as_str(), "x-forwarded-for");
         let e = with(&[("MICROPOWER_TRUSTED_PROXY_HEADER", "X Forwarded")]).unwrap_err().to_string();
         assert!(e.starts_with("MICROPOWER_TRUSTED_PROXY_HEADER: "), "{e}");
+    }
+
+    #[test]
+    fn the_operator_printed_on_receipts_has_defaults() {
+        let default = with(&[]).unwrap();
+        assert_eq!((default.operator_name.as_str(), default.operator_address.as_str()), ("micropower", ""));
+        let named =
+            with(&[("MICROPOWER_OPERATOR_NAME", " SunCo Energy "), ("MICROPOWER_OPERATOR_ADDRESS", "Box 12, Mwanza")])
+                .unwrap();
+        assert_eq!((named.operator_name.as_str(), named.operator_address.as_str()), ("SunCo Energy", "Box 12, Mwanza"));
     }
 
     #[test]

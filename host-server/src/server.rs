@@ -63,6 +63,10 @@ pub async fn state(config: &Config) -> Result<(AppState, Option<NewAdminKey>), S
         failed_auth: crate::auth::limit::FailedAuth::default(),
         timezone: config.timezone,
         trusted_proxy_header: config.trusted_proxy_header.clone(),
+        operator: crate::state::Operator {
+            name: config.operator_name.clone(),
+            address: config.operator_address.clone(),
+        },
     }));
     if sqlite {
         let writer = match crate::db::sqlite_file(&config.database_url) {

@@ -34,6 +34,15 @@ pub struct Inner {
     pub timezone: chrono_tz::Tz,
     /// `MICROPOWER_TRUSTED_PROXY_HEADER`: where a hook's source address is read when a proxy fronts us.
     pub trusted_proxy_header: Option<axum::http::HeaderName>,
+    /// `MICROPOWER_OPERATOR_NAME` and `MICROPOWER_OPERATOR_ADDRESS`: who prints the receipts.
+    pub operator: Operator,
+}
+
+/// The operator as its receipts name it.
+#[derive(Debug, Clone, Default)]
+pub struct Operator {
+    pub name: String,
+    pub address: String,
 }
 
 impl std::ops::Deref for AppState {

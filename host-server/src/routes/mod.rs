@@ -5,6 +5,7 @@ pub mod devices;
 pub mod export;
 pub mod payments;
 pub mod plans;
+pub mod receipts;
 pub mod registrations;
 pub mod registry;
 pub mod reports;

@@ -97,35 +97,44 @@ pub async fn post(
 #[derive(Serialize)]
 pub struct PaymentDetail {
     #[serde(flatten)]
-    answer: PaymentAnswer,
-    provider: String,
-    provider_tx_id: String,
-    received_at: String,
-    payer_phone: Option<String>,
+    pub answer: PaymentAnswer,
+    pub provider: String,
+    pub provider_tx_id: String,
+    pub received_at: String,
+    pub payer_phone: Option<String>,
     /// `{key_id, label}` of the API key that recorded it, `{provider}` for a provider's hook delivery.
-    recorded_by: Option<RecordedBy>,
+    pub recorded_by: Option<RecordedBy>,
+    /// Whom the payment was credited to (the receipt names them; the JSON answer names the serial or plan).
+    #[serde(skip)]
+    pub customer_id: Option<String>,
 }
 
 /// `GET /v1/payments/{payment_id}`
 pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<PaymentDetail>> {
-    let stored = stored::payment(&state.db.pool, &id).await?.ok_or_else(|| ApiError::not_found("payment", &id))?;
+    detail(&state, &id).await.map(Json)
+}
+
+/// A payment as `GET /v1/payments/{payment_id}` and its receipt show it; 404 for an unknown id.
+pub async fn detail(state: &AppState, id: &str) -> ApiResult<PaymentDetail> {
+    let stored = stored::payment(&state.db.pool, id).await?.ok_or_else(|| ApiError::not_found("payment", id))?;
     let recorded_by = stored.recorded_by();
     let mut answer = stored.response;
     // The stored answer shows tokens as they were; here they are as they are now (a vendor may have filled
     // a pending one since).
-    let tokens = stored::payment_tokens(&state.db.pool, &id).await?;
+    let tokens = stored::payment_tokens(&state.db.pool, id).await?;
     if !tokens.is_empty() {
         answer.status = PaymentStatus::of(tokens.iter().map(|t| t.status));
         answer.tokens = tokens.iter().map(stored::PaymentToken::answer).collect();
     }
-    Ok(Json(PaymentDetail {
+    Ok(PaymentDetail {
         answer,
         recorded_by,
         provider: stored.provider,
         provider_tx_id: stored.provider_tx_id,
         received_at: stored.received_at,
         payer_phone: stored.payer_phone,
-    }))
+        customer_id: stored.customer_id,
+    })
 }
 
 /// Filters of `GET /v1/payments`.

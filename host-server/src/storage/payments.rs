@@ -19,6 +19,8 @@ pub struct StoredPayment {
     pub provider_tx_id: String,
     pub received_at: String,
     pub payer_phone: Option<String>,
+    /// The customer the payment was credited to (the device's or the plan's owner then).
+    pub customer_id: Option<String>,
     /// The API key that recorded the payment, and its label (kept when the key is revoked).
     pub recorded_by_key: Option<String>,
     pub recorded_by_label: Option<String>,
@@ -50,7 +52,7 @@ impl StoredPayment {
 
 /// A payment by id.
 pub async fn payment<'e, E: Executor<'e, Database = Any>>(exec: E, id: &str) -> ApiResult<Option<StoredPayment>> {
-    let sql = "SELECT p.response, p.provider, p.provider_tx_id, p.received_at, p.payer_phone, p.recorded_by_key, \
+    let sql = "SELECT p.response, p.provider, p.provider_tx_id, p.received_at, p.payer_phone, p.customer_id, p.recorded_by_key, \
                k.label AS recorded_by_label, pr.name AS hook_provider \
                FROM payments p \
                LEFT JOIN api_keys k ON k.id = p.recorded_by_key \

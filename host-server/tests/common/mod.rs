@@ -65,6 +65,8 @@ pub fn test_config(database_url: String, data_dir: &std::path::Path, engine: Eng
         vendor_url: None,
         timezone,
         trusted_proxy_header: None,
+        operator_name: "micropower".into(),
+        operator_address: String::new(),
     }
 }
 
