@@ -270,10 +270,19 @@ async fn payments_and_plan_edits_keep_each_other(a: Arc<TestServer>, b: Arc<Test
     type PaidLines = Vec<(String, Vec<(u32, Decimal)>)>;
     let mut paid_lines: HashMap<String, PaidLines> = HashMap::new();
     let mut credit: HashMap<String, Decimal> = HashMap::new();
+    let mut refused_edits: HashMap<String, usize> = HashMap::new();
     for task in tasks {
         let (plan, body, (status, answer)) = task.await.unwrap();
         match plan {
             Some(plan) => {
+                // An edit keeps each touched installment at what it paid and spreads the rest over the
+                // untouched ones; when payments and edits alternate tightly, every installment can be touched
+                // and the core refuses the next edit of the total. A refusal changes nothing: counted, not
+                // replayed.
+                if status == 422 && answer["code"] == "no_untouched_installments" {
+                    *refused_edits.entry(plan).or_default() += 1;
+                    continue;
+                }
                 assert_eq!(status, 200, "edit {body}: {answer}");
                 let edit: TotalEdit = serde_json::from_value(body).unwrap();
                 edits.entry(plan).or_default().push((answer["version"].as_i64().unwrap(), edit, answer));
@@ -317,7 +326,8 @@ async fn payments_and_plan_edits_keep_each_other(a: Arc<TestServer>, b: Arc<Test
         let mut payments = payments.into_iter();
         let mut plan_edits = edits.remove(plan).unwrap_or_default();
         plan_edits.sort_by_key(|e| e.0);
-        assert!(plan_edits.len() >= 33, "{plan}: every edit answered");
+        let refused = refused_edits.get(plan).copied().unwrap_or_default();
+        assert!(plan_edits.len() + refused >= 33, "{plan}: every edit answered");
         for (version, edit, answer) in plan_edits {
             let seen: Decimal = schedule(&answer["installments"]).iter().map(|i| i.3).sum();
             // The payments that committed before this edit are those that bring the plan to what it saw paid.
