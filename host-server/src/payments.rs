@@ -268,15 +268,6 @@ pub async fn plan_allocation<S: PaymentStore>(
     state.core(calls::AllocatePlanPayment { plan: installments.clone(), credit_balance, amount, currency })
 }
 
-/// Looks up a stored answer for `(provider, provider_tx_id)`.
-async fn stored_answer<'e, E: sqlx::Executor<'e, Database = Any>>(
-    exec: E,
-    provider: &str,
-    tx_id: &str,
-) -> ApiResult<Option<PaymentAnswer>> {
-    crate::storage::payments::answer_of(exec, provider, tx_id).await
-}
-
 /// What a checked payment pays.
 enum Target {
     /// A device: the serial in canonical form, or None when it cannot be one (then no device has it).
@@ -311,6 +302,8 @@ impl Checked {
     }
 
     fn new(state: &AppState, payment: &PaymentIn) -> ApiResult<Self> {
+        check_text("provider", &payment.provider, 64)?;
+        check_text("provider_tx_id", &payment.provider_tx_id, 128)?;
         let target = match payment.named()? {
             Named::Serial(raw) => Target::Device(state.normalize_serial(raw).ok()),
             Named::Plan(id) => Target::Plan(id.to_owned()),
@@ -364,8 +357,6 @@ pub enum Decision {
 /// Applies a payment exactly once. On SQLite, payments waiting at the same moment share one commit (and so
 /// one fsync) through the group-commit writer; each still answers only after that commit.
 pub async fn apply(state: &AppState, payment: &PaymentIn) -> ApiResult<Outcome> {
-    check_text("provider", &payment.provider, 64)?;
-    check_text("provider_tx_id", &payment.provider_tx_id, 128)?;
     let checked = Checked::new(state, payment)?;
     // No look for a stored answer out here: the decision looks under the account's lock (it must, for a copy
     // that commits meanwhile), and one more read before it was one more round trip for every new payment.
@@ -382,9 +373,10 @@ pub async fn apply(state: &AppState, payment: &PaymentIn) -> ApiResult<Outcome> 
         // A concurrent copy of this payment won the race to the unique key: answer what it stored.
         Err(Stop::Duplicate) => {
             drop(tx);
-            let answer = stored_answer(&state.db.pool, &payment.provider, &payment.provider_tx_id)
-                .await?
-                .ok_or_else(|| ApiError::internal("a duplicate payment vanished"))?;
+            let answer =
+                crate::storage::payments::answer_of(&state.db.pool, &payment.provider, &payment.provider_tx_id)
+                    .await?
+                    .ok_or_else(|| ApiError::internal("a duplicate payment vanished"))?;
             if !checked.repeats(&answer) {
                 return Err(changed_repeat());
             }
@@ -403,8 +395,6 @@ pub(crate) async fn decide_payment(
     tx: &mut Transaction<'_, Any>,
     payment: &PaymentIn,
 ) -> ApiResult<Decision> {
-    check_text("provider", &payment.provider, 64)?;
-    check_text("provider_tx_id", &payment.provider_tx_id, 128)?;
     let checked = Checked::new(state, payment)?;
     Ok(decide(state, tx, &checked).await?)
 }

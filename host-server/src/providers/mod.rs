@@ -544,7 +544,7 @@ pub async fn resolve(
 ) -> ApiResult<(StatusCode, Json<Resolved>)> {
     let row = store::conflict_by_id(&state.db.pool, &id).await?.ok_or_else(|| ApiError::not_found("conflict", &id))?;
     if row.status != store::ConflictStatus::Open {
-        return Err(ApiError::conflict("this conflict is already resolved"));
+        return Err(already_resolved());
     }
     let resolved_at = now_rfc3339();
     if !body.credit {
