@@ -86,7 +86,7 @@ v1_routes! {
     get "/reports/collection" => reports::collection, "reports", "Collection rate over a period";
     get "/export" => export::export, "reports", "Every record as JSON Lines (the Python package's input)";
     post "/api-keys" => system::create_key, "system", "Create an API key (admin)";
-    get "/api-keys" => system::list_keys, "system", "API keys: labels, roles, creation, last use; never a key (admin, paged)";
+    get "/api-keys" => system::list_keys, "system", "API keys: labels, roles, creation, last use, expiry; never a key (admin, paged)";
     delete "/api-keys/{id}" => system::revoke_key, "system", "Revoke an API key at once (admin)";
     post "/providers" => providers::create, "providers", "Configure a payment provider; answers its hook paths once (admin)";
     get "/sms-templates" => notify::templates::list, "notifications", "Customer SMS templates with their defaults";
@@ -373,7 +373,9 @@ fn request_schema(method: &str, path: &str) -> Option<Value> {
         ("patch", "/appliance-types/{id}") => closed(vec![], appliance_type_properties(name)),
         ("post", "/api-keys") => closed(
             vec!["role"],
-            json!({"role": {"type": "string", "enum": ["admin", "operator", "viewer"]}, "label": {"type": "string"}}),
+            json!({"role": {"type": "string", "enum": ["admin", "operator", "viewer"]}, "label": {"type": "string"},
+                   "expires_at": {"type": "string", "format": "date-time",
+                                  "description": "When the key stops working by itself (in the future); absent: never"}}),
         ),
         _ => return None,
     })

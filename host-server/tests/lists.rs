@@ -1,6 +1,6 @@
 //! Issue 16's lists and edits over a real socket, on SQLite and on PostgreSQL: one pagination for every
 //! list (limit, cursor, refusals), the registry's lists and reads by id, customer and name edits, and API
-//! keys listed and revoked.
+//! keys listed, revoked and expiring.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
@@ -22,6 +22,7 @@ on_both_databases!(
     devices_show_their_owner,
     status_and_date_filters,
     api_keys_are_listed_and_revoked,
+    api_keys_expire,
 );
 
 /// Walks a list with `limit`, answering every item in order and the number of pages.
@@ -412,4 +413,47 @@ async fn api_keys_are_listed_and_revoked(s: TestServer) {
     assert_eq!(code, 401);
     let (code, keys) = s.send(Method::GET, "/v1/api-keys", None, Some(second["key"].as_str().unwrap())).await;
     assert_eq!((code, keys["items"].as_array().unwrap().len()), (200, 3));
+}
+
+fn utc_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from(std::time::SystemTime::now())
+}
+
+async fn api_keys_expire(s: TestServer) {
+    let at = |seconds: i64| {
+        (utc_now() + chrono::Duration::seconds(seconds)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    let (code, body) = s.post("/v1/api-keys", json!({"role": "operator", "expires_at": at(-1)})).await;
+    assert_eq!((code, body["field"].as_str()), (400, Some("expires_at")), "{body}");
+    let (code, body) = s.post("/v1/api-keys", json!({"role": "operator", "expires_at": "next week"})).await;
+    assert_eq!(code, 400, "{body}");
+
+    // A key that works until its expiry, also while the server remembers it, then answers 401.
+    let expires_at = at(2);
+    let created = s.ok("/v1/api-keys", json!({"role": "operator", "expires_at": expires_at}), 201).await;
+    assert_eq!(created["expires_at"], json!(expires_at));
+    let key = created["key"].as_str().unwrap().to_owned();
+    let (code, _) = s.send(Method::GET, "/v1/clusters", None, Some(&key)).await;
+    assert_eq!(code, 200);
+    let (_, keys) = s.get("/v1/api-keys").await;
+    let listed = keys["items"].as_array().unwrap().iter().find(|k| k["id"] == created["id"]).unwrap().clone();
+    assert_eq!(listed["expires_at"], json!(expires_at));
+    let until = chrono::DateTime::parse_from_rfc3339(&expires_at).unwrap();
+    let wait = (until.with_timezone(&chrono::Utc) - utc_now()).num_milliseconds() + 100;
+    tokio::time::sleep(std::time::Duration::from_millis(wait.max(0).unsigned_abs())).await;
+    let (code, body) = s.send(Method::GET, "/v1/clusters", None, Some(&key)).await;
+    assert_eq!((code, &body["code"]), (401, &json!("unauthorized")), "expired");
+
+    // An admin key that will expire does not keep the server administrable: the one that never expires
+    // stays the last admin key.
+    s.ok("/v1/api-keys", json!({"role": "admin", "expires_at": at(3600)}), 201).await;
+    let (_, keys) = s.get("/v1/api-keys").await;
+    let lasting =
+        keys["items"].as_array().unwrap().iter().find(|k| k["role"] == "admin" && k["expires_at"].is_null()).unwrap()
+            ["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let (code, body) = s.send(Method::DELETE, &format!("/v1/api-keys/{lasting}"), None, Some(&s.key)).await;
+    assert_eq!(code, 409, "{body}");
 }

@@ -43,11 +43,23 @@ pub struct KnownKey {
     read_at: Instant,
     /// Milliseconds since the Unix epoch of the last use recorded in the database (0: never).
     last_recorded_ms: AtomicI64,
+    /// Milliseconds since the Unix epoch from which the key no longer opens the API.
+    expires_at_ms: Option<i64>,
 }
 
 impl KnownKey {
-    pub fn new(id: String, role: Role, last_recorded_ms: i64) -> Self {
-        KnownKey { id, role, read_at: Instant::now(), last_recorded_ms: AtomicI64::new(last_recorded_ms) }
+    pub fn new(id: String, role: Role, last_recorded_ms: i64, expires_at_ms: Option<i64>) -> Self {
+        KnownKey {
+            id,
+            role,
+            read_at: Instant::now(),
+            last_recorded_ms: AtomicI64::new(last_recorded_ms),
+            expires_at_ms,
+        }
+    }
+
+    fn expired(&self, now_ms: i64) -> bool {
+        self.expires_at_ms.is_some_and(|at| now_ms >= at)
     }
 
     /// True for the one caller that should record a use at `now_ms`: none was recorded in the minute
@@ -70,10 +82,11 @@ impl KeyCache {
         KeyCache { freshness, keys: RwLock::new(HashMap::new()) }
     }
 
-    /// The key with this hash, if it was seen recently enough to be trusted.
-    pub fn get(&self, hash: &str) -> Option<Arc<KnownKey>> {
+    /// The key with this hash, if it was seen recently enough to be trusted and has not expired by `now_ms`
+    /// (an expired key is read again, and refused, from the database).
+    pub fn get(&self, hash: &str, now_ms: i64) -> Option<Arc<KnownKey>> {
         let keys = self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        keys.get(hash).filter(|k| k.read_at.elapsed() < self.freshness.ttl()).cloned()
+        keys.get(hash).filter(|k| k.read_at.elapsed() < self.freshness.ttl() && !k.expired(now_ms)).cloned()
     }
 
     /// Remembers a key just read from the database.
@@ -103,7 +116,7 @@ mod tests {
 
     #[test]
     fn a_use_is_claimed_once_a_minute() {
-        let key = KnownKey::new("k".into(), Role::Viewer, 0);
+        let key = KnownKey::new("k".into(), Role::Viewer, 0, None);
         assert!(key.claim_use_record(100_000));
         assert!(!key.claim_use_record(100_001));
         assert!(!key.claim_use_record(159_999));
@@ -113,19 +126,27 @@ mod tests {
     #[test]
     fn an_evicted_key_is_gone() {
         let cache = KeyCache::new(Freshness::Owned);
-        cache.insert("h1".into(), Arc::new(KnownKey::new("a".into(), Role::Admin, 0)));
-        cache.insert("h2".into(), Arc::new(KnownKey::new("b".into(), Role::Viewer, 0)));
+        cache.insert("h1".into(), Arc::new(KnownKey::new("a".into(), Role::Admin, 0, None)));
+        cache.insert("h2".into(), Arc::new(KnownKey::new("b".into(), Role::Viewer, 0, None)));
         cache.evict("a");
-        assert!(cache.get("h1").is_none());
-        assert_eq!(cache.get("h2").map(|k| k.id.clone()), Some("b".to_owned()));
+        assert!(cache.get("h1", 0).is_none());
+        assert_eq!(cache.get("h2", 0).map(|k| k.id.clone()), Some("b".to_owned()));
+    }
+
+    #[test]
+    fn an_expired_key_is_not_served() {
+        let cache = KeyCache::new(Freshness::Owned);
+        cache.insert("h".into(), Arc::new(KnownKey::new("k".into(), Role::Operator, 0, Some(5_000))));
+        assert!(cache.get("h", 4_999).is_some());
+        assert!(cache.get("h", 5_000).is_none());
     }
 
     #[test]
     fn a_full_cache_keeps_taking_keys() {
         let cache = KeyCache::new(Freshness::Shared);
         for n in 0..=CAPACITY {
-            cache.insert(format!("h{n}"), Arc::new(KnownKey::new(format!("k{n}"), Role::Viewer, 0)));
+            cache.insert(format!("h{n}"), Arc::new(KnownKey::new(format!("k{n}"), Role::Viewer, 0, None)));
         }
-        assert!(cache.get(&format!("h{CAPACITY}")).is_some());
+        assert!(cache.get(&format!("h{CAPACITY}"), 0).is_some());
     }
 }

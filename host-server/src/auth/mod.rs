@@ -134,19 +134,20 @@ fn too_many_failures(wait: std::time::Duration) -> Response {
 /// The key of a request, from the cache or else the database; 401 when no active key has this value.
 async fn known_key(state: &AppState, token: &str) -> Result<Arc<KnownKey>, ApiError> {
     let hash = hash_api_key(token);
-    if let Some(key) = state.keys.get(&hash) {
+    let now = crate::ids::now();
+    if let Some(key) = state.keys.get(&hash, now.timestamp_millis()) {
         return Ok(key);
     }
-    let row = crate::storage::api_keys::active_by_hash(&state.db.pool, &hash)
+    let at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let row = crate::storage::api_keys::active_by_hash(&state.db.pool, &hash, &at)
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown API key"))?;
     let role = Role::parse(&row.role).ok_or_else(|| ApiError::internal(format!("stored role {:?}", row.role)))?;
-    let last_recorded_ms = row
-        .last_used_at
-        .as_deref()
-        .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
-        .map_or(0, |at| at.timestamp_millis());
-    let key = Arc::new(KnownKey::new(row.id, role, last_recorded_ms));
+    let millis = |at: Option<&str>| {
+        at.and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok()).map(|at| at.timestamp_millis())
+    };
+    let last_recorded_ms = millis(row.last_used_at.as_deref()).unwrap_or(0);
+    let key = Arc::new(KnownKey::new(row.id, role, last_recorded_ms, millis(row.expires_at.as_deref())));
     state.keys.insert(hash, Arc::clone(&key));
     Ok(key)
 }
@@ -172,17 +173,20 @@ fn record_use(state: &AppState, key: &KnownKey) {
 }
 
 /// Stores a key's hash with its role; returns the key's id.
-pub async fn store_key(db: &Db, key: &str, role: &str, label: &str) -> ApiResult<String> {
+pub async fn store_key(db: &Db, key: &str, role: &str, label: &str, expires_at: Option<&str>) -> ApiResult<String> {
     if Role::parse(role).is_none() {
         return Err(ApiError::invalid("role", "must be admin, operator or viewer"));
     }
     let id = crate::ids::new_id();
-    sqlx::query("INSERT INTO api_keys (id, key_hash, role, label, created_at) VALUES ($1, $2, $3, $4, $5)")
+    let sql =
+        "INSERT INTO api_keys (id, key_hash, role, label, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
+    sqlx::query(sql)
         .bind(&id)
         .bind(hash_api_key(key))
         .bind(role)
         .bind(label)
         .bind(crate::ids::now_rfc3339())
+        .bind(expires_at)
         .execute(&db.pool)
         .await?;
     Ok(id)
@@ -223,7 +227,7 @@ pub async fn ensure_admin_key(
                 .await?
                 .is_some();
             if !exists {
-                store_key(db, key, "admin", "MICROPOWER_ADMIN_KEY").await?;
+                store_key(db, key, "admin", "MICROPOWER_ADMIN_KEY", None).await?;
             }
             Ok(None)
         }
@@ -238,7 +242,7 @@ pub async fn ensure_admin_key(
                 }
                 AdminKeyDelivery::Print => NewAdminKey::Print(key.clone()),
             };
-            store_key(db, &key, "admin", "first start").await?;
+            store_key(db, &key, "admin", "first start", None).await?;
             Ok(Some(new))
         }
         None => Ok(None),

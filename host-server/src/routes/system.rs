@@ -6,8 +6,8 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::auth::store_key;
 use crate::crypto::new_api_key;
@@ -63,16 +63,36 @@ pub struct NewKey {
     role: String,
     #[serde(default)]
     label: Option<String>,
+    /// When the key stops working by itself (RFC 3339, in the future); absent: never.
+    #[serde(default)]
+    expires_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+}
+
+/// The answer of `POST /v1/api-keys`: the only time the key is shown.
+#[derive(Serialize)]
+pub struct CreatedKey {
+    id: String,
+    role: String,
+    key: String,
+    expires_at: Option<String>,
 }
 
 /// `POST /v1/api-keys` (admin): a new key, shown once.
 pub async fn create_key(
     State(state): State<AppState>,
     Body(body): Body<NewKey>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
+    let now = crate::ids::now();
+    let expires_at = match body.expires_at.map(|at| at.with_timezone(&chrono::Utc)) {
+        Some(at) if at <= now => return Err(ApiError::invalid("expires_at", "must be in the future")),
+        // Stored like every instant (UTC, milliseconds), so the database compares it as text.
+        Some(at) => Some(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        None => None,
+    };
     let key = new_api_key()?;
-    let id = store_key(&state.db, &key, &body.role, body.label.as_deref().unwrap_or("")).await?;
-    Ok((StatusCode::CREATED, Json(json!({"id": id, "role": body.role, "key": key}))))
+    let label = body.label.as_deref().unwrap_or("");
+    let id = store_key(&state.db, &key, &body.role, label, expires_at.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(CreatedKey { id, role: body.role, key, expires_at })))
 }
 
 /// `GET /v1/api-keys` (admin): labels, roles, creation, last use and revocation; never a key.
@@ -93,8 +113,14 @@ pub async fn revoke_key(
     let _guard = state.db.write_guard().await;
     let mut tx = state.db.pool.begin().await?;
     let key = api_keys::key(&mut *tx, &id).await?.ok_or_else(|| ApiError::not_found("API key", &id))?;
-    if key.role == "admin" && key.revoked_at.is_none() && api_keys::active_admins(&mut *tx).await? <= 1 {
-        return Err(ApiError::conflict("this is the last admin key; create another admin key first"));
+    if key.role == "admin"
+        && key.revoked_at.is_none()
+        && key.expires_at.is_none()
+        && api_keys::lasting_admins(&mut *tx).await? <= 1
+    {
+        return Err(ApiError::conflict(
+            "this is the last admin key that never expires; create another such admin key first",
+        ));
     }
     api_keys::revoke(&mut *tx, &id, &crate::ids::now_rfc3339()).await?;
     let key = api_keys::key(&mut *tx, &id).await?.ok_or_else(|| ApiError::not_found("API key", &id))?;

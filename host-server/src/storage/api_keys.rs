@@ -16,11 +16,13 @@ pub struct ApiKey {
     /// To the minute: the server records a use at most once a minute per key.
     pub last_used_at: Option<String>,
     pub revoked_at: Option<String>,
+    /// When the key stops working by itself; `None`: never.
+    pub expires_at: Option<String>,
 }
 
 /// The keys, newest first.
 pub async fn keys<'e, E: Executor<'e, Database = Any>>(exec: E, page: &PageRequest) -> ApiResult<Page<ApiKey>> {
-    let q = ListQuery::new("SELECT id, label, role, created_at, last_used_at, revoked_at FROM api_keys");
+    let q = ListQuery::new("SELECT id, label, role, created_at, last_used_at, revoked_at, expires_at FROM api_keys");
     let keyset = Keyset { list: "api-keys", key: "created_at", id: "id", order: Order::NewestFirst };
     q.page(exec, keyset, page, |k: &ApiKey| (k.created_at.clone(), k.id.clone())).await
 }
@@ -31,23 +33,31 @@ pub struct ActiveKey {
     pub id: String,
     pub role: String,
     pub last_used_at: Option<String>,
+    pub expires_at: Option<String>,
 }
 
-/// The active (not revoked) key with this hash.
-pub async fn active_by_hash<'e, E: Executor<'e, Database = Any>>(exec: E, hash: &str) -> ApiResult<Option<ActiveKey>> {
-    let sql = "SELECT id, role, last_used_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL";
-    Ok(sqlx::query_as(sql).bind(hash).fetch_optional(exec).await?)
+/// The key with this hash that is neither revoked nor expired at `now`. The expiry comes along so a cached
+/// key stops working at that instant too.
+pub async fn active_by_hash<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    hash: &str,
+    now: &str,
+) -> ApiResult<Option<ActiveKey>> {
+    let sql = "SELECT id, role, last_used_at, expires_at FROM api_keys
+               WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)";
+    Ok(sqlx::query_as(sql).bind(hash).bind(now).fetch_optional(exec).await?)
 }
 
 /// A key by id.
 pub async fn key<'e, E: Executor<'e, Database = Any>>(exec: E, id: &str) -> ApiResult<Option<ApiKey>> {
-    let sql = "SELECT id, label, role, created_at, last_used_at, revoked_at FROM api_keys WHERE id = $1";
+    let sql = "SELECT id, label, role, created_at, last_used_at, revoked_at, expires_at FROM api_keys WHERE id = $1";
     Ok(sqlx::query_as(sql).bind(id).fetch_optional(exec).await?)
 }
 
-/// How many keys with the admin role still open the API.
-pub async fn active_admins<'e, E: Executor<'e, Database = Any>>(exec: E) -> ApiResult<i64> {
-    let sql = "SELECT COUNT(*) FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL";
+/// How many keys with the admin role are neither revoked nor ever to expire: the keys that keep the server
+/// administrable.
+pub async fn lasting_admins<'e, E: Executor<'e, Database = Any>>(exec: E) -> ApiResult<i64> {
+    let sql = "SELECT COUNT(*) FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL AND expires_at IS NULL";
     Ok(sqlx::query_scalar(sql).fetch_one(exec).await?)
 }
 
