@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
 use crate::routes::{
-    appliance_types, devices, export, payments, plans, receipts, registrations, registry, reports, system,
+    appliance_types, audit, devices, export, payments, plans, receipts, registrations, registry, reports, system,
 };
 use crate::state::AppState;
 use crate::{notify, providers};
@@ -94,6 +94,7 @@ v1_routes! {
     get "/notifications" => notify::list, "notifications", "The customer SMS outbox, newest first";
     get "/providers" => providers::list, "providers", "The configured providers, removed ones with removed_at, without secrets (admin)";
     post "/providers/{id}/rotate" => providers::rotate, "providers", "New hook paths, answered once; the previous ones work for grace_seconds, then 404 (admin)";
+    get "/audit" => audit::list, "system", "Who moved money or changed a secret, when, before and after: the audit log and the payment journal, newest first (admin, paged)";
     delete "/providers/{id}" => providers::remove, "providers", "Remove a provider: its hooks answer 404, its history stays (admin)";
 }
 
@@ -303,6 +304,16 @@ const LISTS: &[(&str, &[(&str, &str)])] = &[
     ("/payments/conflicts", &[("status", "open or resolved")]),
     ("/notifications", &[("status", "pending, sent or failed")]),
     ("/api-keys", &[]),
+    (
+        "/audit",
+        &[
+            ("entity_kind", "Only entries about this kind of entity (payment, plan, device, provider, api_key, …)"),
+            ("entity_id", "Only entries about this entity"),
+            ("action", "Only this action (payment.recorded, plan.edited, provider.rotated, …)"),
+            ("from", "First business day (YYYY-MM-DD, MICROPOWER_TIMEZONE) or an RFC 3339 instant"),
+            ("to", "Last business day (included) or an RFC 3339 instant (excluded)"),
+        ],
+    ),
 ];
 
 fn page_parameters() -> [Value; 2] {

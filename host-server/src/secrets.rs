@@ -13,6 +13,7 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::crypto::{CryptoError, Sealer, SealingKey, Slot};
 use crate::db::{Backend, Db};
+use crate::storage::audit::{Action, Actor, Entry};
 
 /// Why the sealing key cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -284,6 +285,13 @@ async fn adopt(db: &Db, key: &SealingKey, sealer: &Sealer, source: &KeySource) -
     Ok(())
 }
 
+/// The sealing key as the audit log keeps it: its id (a fingerprint), never the key.
+#[derive(serde::Serialize)]
+struct KeyAudit<'a> {
+    key_id: &'a str,
+    resealed: Option<usize>,
+}
+
 /// What `rotate-secret-key` did.
 #[derive(Debug)]
 pub struct Rotation {
@@ -349,6 +357,14 @@ pub async fn rotate(
         .bind(crate::ids::now_rfc3339())
         .execute(&mut *tx)
         .await?;
+    let new_key_id = new_key.id();
+    let before = KeyAudit { key_id: old.key_id(), resealed: None };
+    let after = KeyAudit { key_id: &new_key_id, resealed: Some(resealed) };
+    let entry = Entry::new(&Actor::System("rotate-secret-key"), Action::SecretKeyRotated, "secret_key", new_key.id())
+        .before(&before)
+        .and_then(|e| e.after(&after))
+        .map_err(|e| SecretsError::Rotate(format!("{:?}", e.body)))?;
+    crate::storage::audit::record(&mut *tx, &entry).await?;
     tx.commit().await?;
     let key_file = if secret_key_hex.is_none() {
         let path = key_file(data_dir);

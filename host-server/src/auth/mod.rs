@@ -13,6 +13,7 @@ use crate::crypto::{hash_api_key, new_api_key};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::storage::audit::{self, Action, Actor, Entry};
 
 pub mod cache;
 pub mod limit;
@@ -90,11 +91,12 @@ pub async fn require_key(
     Ok(next.run(request).await)
 }
 
-/// Paths only an admin may use: keys and providers (secrets), SMS template edits (what every customer
-/// reads) and conflict resolution (money a provider's delivery contradicted). Unlock tokens are checked by
+/// Paths only an admin may use: keys and providers (secrets), the audit log (who did what with both), SMS
+/// template edits (what every customer reads) and conflict resolution (money a provider's delivery contradicted). Unlock tokens are checked by
 /// their handler, which reads the token's kind.
 fn admin_only(method: &Method, path: &str) -> bool {
     path.starts_with("/api-keys")
+        || path.starts_with("/audit")
         || path.starts_with("/providers")
         || (path.starts_with("/sms-templates") && !matches!(*method, Method::GET | Method::HEAD))
         || (path.starts_with("/payments/conflicts/") && path.ends_with("/resolve"))
@@ -172,12 +174,23 @@ fn record_use(state: &AppState, key: &KnownKey) {
     });
 }
 
-/// Stores a key's hash with its role; returns the key's id.
-pub async fn store_key(db: &Db, key: &str, role: &str, label: &str, expires_at: Option<&str>) -> ApiResult<String> {
+/// Stores a key's hash with its role and expiry, and its creation by `actor` in the audit log; returns the
+/// key's id.
+pub async fn store_key(
+    db: &Db,
+    key: &str,
+    role: &str,
+    label: &str,
+    expires_at: Option<&str>,
+    actor: &Actor,
+) -> ApiResult<String> {
     if Role::parse(role).is_none() {
         return Err(ApiError::invalid("role", "must be admin, operator or viewer"));
     }
     let id = crate::ids::new_id();
+    let created_at = crate::ids::now_rfc3339();
+    let _guard = db.write_guard().await;
+    let mut tx = db.pool.begin().await?;
     let sql =
         "INSERT INTO api_keys (id, key_hash, role, label, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
     sqlx::query(sql)
@@ -185,10 +198,14 @@ pub async fn store_key(db: &Db, key: &str, role: &str, label: &str, expires_at: 
         .bind(hash_api_key(key))
         .bind(role)
         .bind(label)
-        .bind(crate::ids::now_rfc3339())
+        .bind(&created_at)
         .bind(expires_at)
-        .execute(&db.pool)
+        .execute(&mut *tx)
         .await?;
+    let created =
+        crate::storage::api_keys::key(&mut *tx, &id).await?.ok_or_else(|| ApiError::internal("key not stored"))?;
+    audit::record(&mut *tx, &Entry::new(actor, Action::ApiKeyCreated, "api_key", &id).after(&created)?).await?;
+    tx.commit().await?;
     Ok(id)
 }
 
@@ -227,7 +244,8 @@ pub async fn ensure_admin_key(
                 .await?
                 .is_some();
             if !exists {
-                store_key(db, key, "admin", "MICROPOWER_ADMIN_KEY", None).await?;
+                store_key(db, key, "admin", "MICROPOWER_ADMIN_KEY", None, &Actor::System("MICROPOWER_ADMIN_KEY"))
+                    .await?;
             }
             Ok(None)
         }
@@ -242,7 +260,7 @@ pub async fn ensure_admin_key(
                 }
                 AdminKeyDelivery::Print => NewAdminKey::Print(key.clone()),
             };
-            store_key(db, &key, "admin", "first start", None).await?;
+            store_key(db, &key, "admin", "first start", None, &Actor::System("first start")).await?;
             Ok(Some(new))
         }
         None => Ok(None),

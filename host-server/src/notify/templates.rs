@@ -9,6 +9,7 @@ use sqlx::{Any, Executor, Row};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
 use crate::state::AppState;
+use crate::storage::audit::{self, Action, Actor, Entry};
 
 /// `(name, default text, placeholders it may use)`.
 pub const TEMPLATES: &[(&str, &str, &[&str])] = &[
@@ -109,13 +110,17 @@ pub struct TemplateIn {
 /// the template's own, so a typo is refused instead of reaching customers as `{nmae}`.
 pub async fn put(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     Path(name): Path<String>,
     Body(body): Body<TemplateIn>,
 ) -> ApiResult<Json<Value>> {
     let (name, default, vars) = known(&name).ok_or_else(|| ApiError::not_found("SMS template", &name))?;
+    let _guard = state.db.write_guard().await;
+    let mut tx = state.db.pool.begin().await?;
+    let before = text(&mut *tx, name).await?;
     match &body.text {
         None => {
-            sqlx::query("DELETE FROM sms_templates WHERE name = $1").bind(*name).execute(&state.db.pool).await?;
+            sqlx::query("DELETE FROM sms_templates WHERE name = $1").bind(*name).execute(&mut *tx).await?;
         }
         Some(text) => {
             if text.trim().is_empty() || text.chars().count() > MAX_LEN {
@@ -134,12 +139,25 @@ pub async fn put(
             .bind(*name)
             .bind(text)
             .bind(crate::ids::now_rfc3339())
-            .execute(&state.db.pool)
+            .execute(&mut *tx)
             .await?;
         }
     }
     let current = body.text.unwrap_or_else(|| (*default).to_owned());
+    let state_of = |text: &str| TemplateAudit { text: text.to_owned(), customised: text != *default };
+    let entry = Entry::new(&Actor::ApiKey(caller.key_id), Action::SmsTemplateChanged, "sms_template", *name)
+        .before(&state_of(&before))?
+        .after(&state_of(&current))?;
+    audit::record(&mut *tx, &entry).await?;
+    tx.commit().await?;
     Ok(Json(json!({"name": name, "text": current, "default": default, "placeholders": vars})))
+}
+
+/// A template as the audit log keeps it.
+#[derive(serde::Serialize)]
+struct TemplateAudit {
+    text: String,
+    customised: bool,
 }
 
 #[cfg(test)]

@@ -40,6 +40,7 @@ use crate::ids::{new_id, now_rfc3339};
 use crate::payments::{Outcome, PaymentAnswer, Queued};
 use crate::routes::payments::PostAnswer;
 use crate::state::AppState;
+use crate::storage::audit::{Action, Actor, Entry};
 use crate::storage::page::{Page, PageQuery};
 
 /// The largest hook body accepted: provider callbacks are a few hundred bytes.
@@ -274,6 +275,7 @@ const MAX_ALLOWED_SOURCES: usize = 64;
 /// rotation (their secret segment is stored hashed); the signing secret is sealed and never returned.
 pub async fn create(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Body(body): Body<ProviderIn>,
 ) -> ApiResult<(StatusCode, Json<CreatedProvider>)> {
     let kind =
@@ -338,7 +340,18 @@ pub async fn create(
         allowed_sources: stored_sources.as_deref(),
         path_hash: &path_hash(&path_secret),
     };
-    if let Err(e) = store::insert_provider(&state.db.pool, &new).await {
+    let audited = ProviderCreated {
+        id: &id,
+        kind: kind.name(),
+        name: &name,
+        currency: &currency,
+        shortcode: shortcode.as_deref(),
+        require_validation: body.require_validation,
+        allowed_sources: &allowed_sources,
+        signing_secret: secret.is_some(),
+    };
+    let entry = Entry::new(&Actor::ApiKey(caller.key_id), Action::ProviderCreated, "provider", &id).after(&audited)?;
+    if let Err(e) = store::insert_provider(&state.db.pool, &new, &entry).await {
         return Err(if crate::repo::is_unique_violation(&e) {
             ApiError::conflict(format!("a provider named {name:?} exists; give this one another name"))
                 .with("field", "name")
@@ -379,6 +392,27 @@ fn allowed_sources(given: &[String]) -> ApiResult<Vec<String>> {
             })
         })
         .collect()
+}
+
+/// A new provider as the audit log keeps it: whether it has a signing secret, never the secret, nor its hook
+/// paths (knowing one is enough to post payments).
+#[derive(Serialize)]
+struct ProviderCreated<'a> {
+    id: &'a str,
+    kind: &'static str,
+    name: &'a str,
+    currency: &'a str,
+    shortcode: Option<&'a str>,
+    require_validation: bool,
+    allowed_sources: &'a [String],
+    signing_secret: bool,
+}
+
+/// A rotation as the audit log keeps it: not the paths, old or new.
+#[derive(Serialize)]
+struct ProviderRotated<'a> {
+    grace_seconds: u32,
+    previous_paths_expire_at: &'a str,
 }
 
 /// The answer of `POST /v1/providers` and `POST /v1/providers/{id}/rotate`: the only times the hook paths are
@@ -454,6 +488,7 @@ pub struct RotateIn {
 /// not a race). The signing secret is unchanged.
 pub async fn rotate(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Body(body): Body<RotateIn>,
 ) -> ApiResult<Json<CreatedProvider>> {
@@ -467,7 +502,9 @@ pub async fn rotate(
     let path_secret = hex::encode(crate::crypto::random_bytes::<32>()?);
     let grace = chrono::Duration::seconds(i64::from(body.grace_seconds));
     let expire_at = (crate::ids::now() + grace).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    if !store::rotate_path(&state.db.pool, &id, &path_hash(&path_secret), &expire_at).await? {
+    let rotated = ProviderRotated { grace_seconds: body.grace_seconds, previous_paths_expire_at: &expire_at };
+    let entry = Entry::new(&Actor::ApiKey(caller.key_id), Action::ProviderRotated, "provider", &id).after(&rotated)?;
+    if !store::rotate_path(&state.db.pool, &id, &path_hash(&path_secret), &expire_at, &entry).await? {
         return Err(ApiError::not_found("provider", &id));
     }
     tracing::info!(provider = %id, grace_seconds = body.grace_seconds, "provider hook paths rotated");
@@ -488,9 +525,25 @@ pub async fn rotate(
 /// `DELETE /v1/providers/{id}` (admin): its hooks answer 404 from now on. Its history (deliveries,
 /// payments, conflicts) is kept, and so it stays listed with `removed_at` and its name stays taken: the
 /// payments recorded under that name must not be joined by another provider's. Repeating it changes nothing.
-pub async fn remove(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<store::ListedProvider>> {
-    if !store::remove_provider(&state.db.pool, &id).await? {
-        return Err(ApiError::not_found("provider", &id));
+pub async fn remove(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<store::ListedProvider>> {
+    let before = store::provider_by_id(&state.db.pool, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("provider", &id))?
+        .listed()?;
+    // Removing a removed provider changes nothing and records nothing.
+    if before.removed_at.is_none() {
+        let at = now_rfc3339();
+        let after = store::ListedProvider { removed_at: Some(at.clone()), ..before.clone() };
+        let entry = Entry::new(&Actor::ApiKey(caller.key_id), Action::ProviderDeleted, "provider", &id)
+            .before(&before)?
+            .after(&after)?;
+        if !store::remove_provider(&state.db.pool, &id, &at, &entry).await? {
+            return Err(ApiError::not_found("provider", &id));
+        }
     }
     tracing::info!(provider = %id, "provider removed");
     let row = store::provider_by_id(&state.db.pool, &id).await?.ok_or_else(|| ApiError::not_found("provider", &id))?;
@@ -547,10 +600,19 @@ pub async fn resolve(
         return Err(already_resolved());
     }
     let resolved_at = now_rfc3339();
+    let actor = Actor::ApiKey(caller.key_id.clone());
+    let before = ConflictAudit { status: "open", resolution: None, serial: None, plan_id: None, payment_id: None };
     if !body.credit {
-        if !store::claim_conflict(&state.db.pool, &id, "dismissed", &resolved_at).await? {
+        let after = ConflictAudit { status: "resolved", resolution: Some("dismissed"), ..before };
+        let entry =
+            Entry::new(&actor, Action::ConflictResolved, "payment_conflict", &id).before(&before)?.after(&after)?;
+        let _guard = state.db.write_guard().await;
+        let mut tx = state.db.pool.begin().await?;
+        if !store::claim_conflict(&mut *tx, &id, "dismissed", &resolved_at).await? {
             return Err(already_resolved());
         }
+        crate::storage::audit::record(&mut *tx, &entry).await?;
+        tx.commit().await?;
         return Ok((StatusCode::OK, Json(Resolved { id, status: "resolved", resolution: "dismissed", payment: None })));
     }
     // Each provider keeps its own account of what it received (store::Conflict); these fields they share.
@@ -569,8 +631,8 @@ pub async fn resolve(
     let payment = crate::payments::PaymentIn {
         provider: row.name.clone(),
         provider_tx_id: row.provider_tx_id.clone(),
-        serial,
-        plan_id,
+        serial: serial.clone(),
+        plan_id: plan_id.clone(),
         amount: amount.to_string(),
         currency: text("currency").unwrap_or_else(|| row.currency.clone()),
         received_at: None,
@@ -598,11 +660,31 @@ pub async fn resolve(
         Outcome::Unmatched(_) => None,
     };
     store::set_conflict_payment(&mut *tx, &id, payment_id.as_deref()).await?;
+    let after = ConflictAudit {
+        status: "resolved",
+        resolution: Some("credited"),
+        serial: serial.as_deref(),
+        plan_id: plan_id.as_deref(),
+        payment_id: payment_id.as_deref(),
+    };
+    let entry = Entry::new(&actor, Action::ConflictResolved, "payment_conflict", &id).before(&before)?.after(&after)?;
+    crate::storage::audit::record(&mut *tx, &entry).await?;
     tx.commit().await?;
     drop(guard);
     let (status, Json(answer)) = crate::payments::finish(&state, crate::payments::Decision::Done(outcome))?.response();
     tracing::info!(conflict = %id, "conflict resolved by crediting");
     Ok((status, Json(Resolved { id, status: "resolved", resolution: "credited", payment: Some(answer) })))
+}
+
+/// A conflict as the audit log keeps it: the decision, and the payment a credit made (none when the money went
+/// to the unmatched queue).
+#[derive(Clone, Copy, Serialize)]
+struct ConflictAudit<'a> {
+    status: &'static str,
+    resolution: Option<&'static str>,
+    serial: Option<&'a str>,
+    plan_id: Option<&'a str>,
+    payment_id: Option<&'a str>,
 }
 
 fn already_resolved() -> ApiError {

@@ -16,6 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::group_commit::{GroupCommit, Step, StepFuture};
 use crate::ids::{new_id, now_rfc3339};
 use crate::state::AppState;
+use crate::storage::audit::{self, Entry};
 use crate::storage::column::Text;
 use crate::storage::page::{Keyset, ListQuery, Order, Page, PageRequest};
 
@@ -315,7 +316,7 @@ pub struct NewProvider<'a> {
 }
 
 /// Writes a new provider with its first hook path, atomically. A taken name is a unique violation.
-pub async fn insert_provider(pool: &AnyPool, p: &NewProvider<'_>) -> Result<(), sqlx::Error> {
+pub async fn insert_provider(pool: &AnyPool, p: &NewProvider<'_>, entry: &Entry) -> Result<(), sqlx::Error> {
     let created_at = now_rfc3339();
     let mut tx = pool.begin().await?;
     sqlx::query(
@@ -335,6 +336,7 @@ pub async fn insert_provider(pool: &AnyPool, p: &NewProvider<'_>) -> Result<(), 
     .execute(&mut *tx)
     .await?;
     insert_path(&mut tx, p.id, p.path_hash, &created_at).await?;
+    audit::record(&mut *tx, entry).await?;
     tx.commit().await
 }
 
@@ -362,6 +364,7 @@ pub async fn rotate_path(
     provider_id: &str,
     new_path_hash: &str,
     old_paths_expire_at: &str,
+    entry: &Entry,
 ) -> ApiResult<bool> {
     let mut tx = pool.begin().await?;
     let updated = sqlx::query("UPDATE providers SET path_hash = $1 WHERE id = $2 AND removed_at IS NULL")
@@ -381,23 +384,31 @@ pub async fn rotate_path(
     .execute(&mut *tx)
     .await?;
     insert_path(&mut tx, provider_id, new_path_hash, &now_rfc3339()).await?;
+    audit::record(&mut *tx, entry).await?;
     tx.commit().await?;
     Ok(true)
 }
 
-/// Marks a provider removed (its hooks answer 404 from now on); its history stays. Idempotent: a provider
-/// already removed keeps its first removal instant. False when there is no such provider.
-pub async fn remove_provider(pool: &AnyPool, provider_id: &str) -> ApiResult<bool> {
-    let updated = sqlx::query("UPDATE providers SET removed_at = COALESCE(removed_at, $1) WHERE id = $2")
-        .bind(now_rfc3339())
+/// Marks a provider removed at `at` (its hooks answer 404 from now on), with its audit `entry`; its history
+/// stays. A provider already removed keeps its first removal instant, and then nothing is recorded. False
+/// when there is no such provider or it was already removed.
+pub async fn remove_provider(pool: &AnyPool, provider_id: &str, at: &str, entry: &Entry) -> ApiResult<bool> {
+    let mut tx = pool.begin().await?;
+    let updated = sqlx::query("UPDATE providers SET removed_at = $1 WHERE id = $2 AND removed_at IS NULL")
+        .bind(at)
         .bind(provider_id)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
-    Ok(updated.rows_affected() > 0)
+    if updated.rows_affected() == 0 {
+        return Ok(false);
+    }
+    audit::record(&mut *tx, entry).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// A provider as `GET /v1/providers` lists it: no secret, no hook paths.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ListedProvider {
     pub id: String,
     pub kind: Kind,

@@ -20,6 +20,7 @@ use crate::repo::{self, DeviceFilter, ListedDevice};
 use crate::routes::plans::PlanView;
 use crate::state::AppState;
 use crate::storage;
+use crate::storage::audit::{self, Action, Actor, Entry};
 use crate::storage::page::{Page, PageQuery};
 use crate::storage::tokens::{self, DeviceToken};
 
@@ -177,6 +178,7 @@ pub struct OwnerIn {
 /// `PUT /v1/devices/{serial}/owner`: re-assigns the device (and its plan) to another customer.
 pub async fn reassign(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(raw): Path<String>,
     Body(body): Body<OwnerIn>,
 ) -> ApiResult<Json<DeviceView>> {
@@ -207,8 +209,22 @@ pub async fn reassign(
             .execute(&mut *tx)
             .await?;
     }
+    // The plan, and what is owed on it, now belongs to the new owner.
+    let before = Ownership { owner_id: device.owner_id.as_deref(), plan_id: device.plan_id.as_deref() };
+    let after = Ownership { owner_id: Some(&owner_id), ..before };
+    let entry = Entry::new(&Actor::ApiKey(caller.key_id), Action::DeviceReassigned, "device", &device.serial)
+        .before(&before)?
+        .after(&after)?;
+    audit::record(&mut *tx, &entry).await?;
     tx.commit().await?;
     Ok(Json(one_device(&state, &device.serial, &raw).await?))
+}
+
+/// A device's owner as the audit log keeps it.
+#[derive(Clone, Copy, Serialize)]
+struct Ownership<'a> {
+    owner_id: Option<&'a str>,
+    plan_id: Option<&'a str>,
 }
 
 /// `GET /v1/devices/{serial}/tokens`: newest first.
@@ -297,8 +313,20 @@ pub async fn operator_token(
         status: TokenStatus::Issued,
     };
     record_tokens(&mut tx, &device.serial, None, Some(&caller.key_id), &[issued]).await?;
+    let after = TokenAudit { kind, days: body.days.as_deref(), count };
+    let entry = Entry::new(&Actor::ApiKey(caller.key_id.clone()), Action::TokenIssued, "device", &device.serial)
+        .after(&after)?;
+    audit::record(&mut *tx, &entry).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(OperatorToken { serial: device.serial, kind, days: body.days, code, count })))
+}
+
+/// An operator token as the audit log keeps it: not its code, which works on the device for whoever reads it.
+#[derive(Serialize)]
+struct TokenAudit<'a> {
+    kind: TokenKind,
+    days: Option<&'a str>,
+    count: i64,
 }
 
 /// The answer of `POST /v1/devices/{serial}/tokens`: the code to give the customer.

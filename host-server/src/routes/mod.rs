@@ -1,6 +1,7 @@
 //! The HTTP API (http-api.md): one file per part of the contract.
 
 pub mod appliance_types;
+pub mod audit;
 pub mod devices;
 pub mod export;
 pub mod payments;

@@ -13,6 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
 use crate::payments::{apply, Accepted, Named, Outcome, PaymentAnswer, PaymentIn, PaymentStatus, Queued};
 use crate::state::AppState;
+use crate::storage::audit::{self, Action, Actor, Entry};
 use crate::storage::page::{Page, PageQuery};
 use crate::storage::payments::{
     self as stored, PaymentFilter, RecordedBy, RefusedPayment, UnmatchedPayment, UnmatchedStatus,
@@ -232,14 +233,14 @@ pub async fn assign(
         .await?
         .ok_or_else(|| ApiError::not_found("unmatched payment", &id))?;
     let payment = PaymentIn {
-        provider: waiting.provider,
-        provider_tx_id: waiting.provider_tx_id,
+        provider: waiting.provider.clone(),
+        provider_tx_id: waiting.provider_tx_id.clone(),
         serial: Some(body.serial),
         plan_id: None,
         amount: waiting.amount.to_string(),
-        currency: waiting.currency,
-        received_at: Some(waiting.received_at),
-        payer_phone: waiting.payer_phone,
+        currency: waiting.currency.clone(),
+        received_at: Some(waiting.received_at.clone()),
+        payer_phone: waiting.payer_phone.clone(),
         money_moved: false,
         recorded_by: Some(caller.key_id),
     };
@@ -248,6 +249,29 @@ pub async fn assign(
         Outcome::Repeat(a) => (StatusCode::OK, a),
         Outcome::Unmatched(_) => return Err(ApiError::internal("an assignment cannot be unmatched")),
     };
-    stored::mark_assigned(&state.db.pool, &id, &answer.payment_id).await?;
+    let actor = Actor::ApiKey(payment.recorded_by.clone().unwrap_or_default());
+    let before = Assignment { status: waiting.status, serial: waiting.serial.as_deref(), payment_id: None };
+    let after = Assignment {
+        status: UnmatchedStatus::Assigned,
+        serial: answer.serial.as_deref(),
+        payment_id: Some(&answer.payment_id),
+    };
+    let entry =
+        Entry::new(&actor, Action::UnmatchedAssigned, "unmatched_payment", &id).before(&before)?.after(&after)?;
+    // The payment itself is in the journal, committed by `apply`; this records the operator's decision with
+    // the mark that closes the entry.
+    let _guard = state.db.write_guard().await;
+    let mut tx = state.db.pool.begin().await?;
+    stored::mark_assigned(&mut *tx, &id, &answer.payment_id).await?;
+    audit::record(&mut *tx, &entry).await?;
+    tx.commit().await?;
     Ok((status, Json(answer)))
+}
+
+/// An unmatched entry as the audit log keeps it.
+#[derive(Serialize)]
+struct Assignment<'a> {
+    status: UnmatchedStatus,
+    serial: Option<&'a str>,
+    payment_id: Option<&'a str>,
 }

@@ -1,17 +1,19 @@
 //! Plans: view, and MPM's edits (a new total, one installment).
 
 use axum::extract::{Path, State};
-use axum::Json;
+use axum::{Extension, Json};
 use micropower_core::api::{Currency, InstallmentPlan, InstallmentView, Period, TotalEdit};
 use micropower_core::calls::{self, CoreFn};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
 use crate::payments::lock_customer;
 use crate::repo::{self, PlanBody, PlanKind, PlanRow};
 use crate::state::AppState;
+use crate::storage::audit::{self, Action, Actor, Entry};
 
 /// A plan as the API shows it: `{id, kind, appliance, customer_id, serial, currency, version}` and, for
 /// installment plans, `{period, total_cost, paid, outstanding, installments: [{number, due_date, amount, paid,
@@ -113,20 +115,24 @@ pub struct InstallmentBody {
 /// `PUT /v1/plans/{id}/total`: the core applies MPM's edit rules; the plan is locked meanwhile.
 pub async fn edit_total(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Body(body): Body<TotalBody>,
 ) -> ApiResult<Json<PlanView>> {
     let edit = TotalEdit { total_cost: body.total_cost, installments: body.installments, period: body.period };
-    edit_plan(&state, &id, |plan| calls::EditPlanTotal { plan, edit: edit.clone() }).await
+    let actor = Actor::ApiKey(caller.key_id);
+    edit_plan(&state, &actor, &id, |plan| calls::EditPlanTotal { plan, edit: edit.clone() }).await
 }
 
 /// `PUT /v1/plans/{id}/installments/{number}`
 pub async fn edit_installment(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((id, number)): Path<(String, u32)>,
     Body(body): Body<InstallmentBody>,
 ) -> ApiResult<Json<PlanView>> {
-    edit_plan(&state, &id, |plan| calls::EditInstallment { plan, number, amount: body.amount }).await
+    let actor = Actor::ApiKey(caller.key_id);
+    edit_plan(&state, &actor, &id, |plan| calls::EditInstallment { plan, number, amount: body.amount }).await
 }
 
 /// How often an edit starts over because the plan changed owner between reading it and locking the owner.
@@ -138,6 +144,7 @@ const OWNER_RETRIES: usize = 3;
 /// payment would erase the edit (or the edit the payment's paid amounts).
 async fn edit_plan<F: CoreFn<Output = InstallmentPlan>>(
     state: &AppState,
+    actor: &Actor,
     id: &str,
     edit: impl Fn(InstallmentPlan) -> F,
 ) -> ApiResult<Json<PlanView>> {
@@ -158,10 +165,14 @@ async fn edit_plan<F: CoreFn<Output = InstallmentPlan>>(
         };
         let edited = state.core(edit(plan.clone()))?;
         repo::update_plan_body(&mut *tx, id, &edited).await?;
-        tx.commit().await?;
+        let before = plan_view(state, &row)?;
         row.plan = PlanBody::Installments(edited);
         row.version += 1;
-        return Ok(Json(plan_view(state, &row)?));
+        let after = plan_view(state, &row)?;
+        audit::record(&mut *tx, &Entry::new(actor, Action::PlanEdited, "plan", id).before(&before)?.after(&after)?)
+            .await?;
+        tx.commit().await?;
+        return Ok(Json(after));
     }
     Err(ApiError::conflict("the plan changed owner while it was edited; try again"))
 }

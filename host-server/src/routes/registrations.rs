@@ -22,6 +22,7 @@ use crate::repo::{self, OpenPaygoSettings, PlanBody, PlanRow};
 use crate::routes::appliance_types::fill_sale;
 use crate::routes::plans::{plan_view, PlanView};
 use crate::state::AppState;
+use crate::storage::audit::{self, Action, Actor, Entry};
 
 /// What a sale says about its down payment (domain.md §4.1, §7: a down payment paid at the sale is a payment).
 struct DownPayment {
@@ -66,16 +67,17 @@ pub async fn register(
     Extension(caller): Extension<Caller>,
     Body(body): Body<Value>,
 ) -> ApiResult<(StatusCode, Json<Registered>)> {
-    registration(&state, Some(&caller.key_id), body).await
+    registration(&state, &Actor::ApiKey(caller.key_id), body).await
 }
 
-/// A registration (`POST /v1/registrations`), its down payment recorded by the API key `recorded_by`
-/// (None for the demo's seed, which no key makes).
+/// A registration (`POST /v1/registrations`) by `actor`, whose API key records its down payment (none for
+/// the demo's seed, which no key makes).
 pub async fn registration(
     state: &AppState,
-    recorded_by: Option<&str>,
+    actor: &Actor,
     mut body: Value,
 ) -> ApiResult<(StatusCode, Json<Registered>)> {
+    let recorded_by = actor.key_id();
     // The body is the core's `RegistrationRequest` plus the server's down-payment fields: patched as JSON
     // (its open shape, before the core's parse names any field it refuses), then parsed once.
     if let Some(map) = body.as_object_mut() {
@@ -160,12 +162,40 @@ pub async fn registration(
         None => (None, None),
     };
     insert_device(state, &mut tx, &registration, plan.as_ref().map(|p| p.id.as_str())).await?;
-    tx.commit().await?;
-    tracing::info!(serial = %registration.device.serial, customer = %registration.customer.id, "device registered");
     let plan = plan.map(|p| plan_view(state, &p)).transpose()?;
     let device = DeviceView::of(&registration);
+    let after = RegistrationAudit {
+        customer_id: &registration.customer.id,
+        new_customer: registration.new_customer,
+        device: &device,
+        openpaygo_key: registration.device.openpaygo.is_some(),
+        plan: plan.as_ref(),
+        down_payment_id: down_payment.as_ref().map(|p| p.payment_id.as_str()),
+    };
+    let entry = Entry::new(actor, Action::RegistrationCreated, "device", &registration.device.serial).after(&after)?;
+    audit::record(&mut *tx, &entry).await?;
+    tx.commit().await?;
+    tracing::info!(serial = %registration.device.serial, customer = %registration.customer.id, "device registered");
     let Registration { customer, new_customer, .. } = registration;
     Ok((StatusCode::CREATED, Json(Registered { customer, new_customer, device, plan, down_payment })))
+}
+
+/// A registration as the audit log keeps it: whether the device has an OpenPAYGO key, never the key.
+#[derive(Serialize)]
+struct RegistrationAudit<'a> {
+    customer_id: &'a str,
+    new_customer: bool,
+    device: &'a DeviceView,
+    openpaygo_key: bool,
+    plan: Option<&'a PlanView>,
+    down_payment_id: Option<&'a str>,
+}
+
+/// A sale as the audit log keeps it: the plan sold and the down payment it recorded.
+#[derive(Serialize)]
+struct SaleAudit<'a> {
+    plan: &'a PlanView,
+    down_payment_id: Option<&'a str>,
 }
 
 /// The answer of `POST /v1/registrations`.
@@ -223,8 +253,13 @@ pub async fn sell_plan(
         recorded_by: Some(&caller.key_id),
     };
     let (row, down_payment) = sell(&state, &mut tx, &plan, &sale, &down, state.today()).await?;
+    let plan = plan_view(&state, &row)?;
+    let after = SaleAudit { plan: &plan, down_payment_id: down_payment.as_ref().map(|p| p.payment_id.as_str()) };
+    let entry =
+        Entry::new(&Actor::ApiKey(caller.key_id.clone()), Action::SaleCreated, "plan", &row.id).after(&after)?;
+    audit::record(&mut *tx, &entry).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(SoldPlan { plan: plan_view(&state, &row)?, down_payment })))
+    Ok((StatusCode::CREATED, Json(SoldPlan { plan, down_payment })))
 }
 
 /// Who a plan is sold to, with which device, from which catalog type, and the API key that sold it (which

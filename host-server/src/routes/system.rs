@@ -5,16 +5,17 @@ use std::sync::atomic::Ordering;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::Json;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::auth::store_key;
+use crate::auth::{store_key, Caller};
 use crate::crypto::new_api_key;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
 use crate::state::AppState;
 use crate::storage::api_keys::{self, ApiKey};
+use crate::storage::audit::{self, Action, Actor, Entry};
 use crate::storage::page::{Page, PageQuery};
 
 /// `GET /healthz`: 200 when the database answers and the core engine decides.
@@ -80,6 +81,7 @@ pub struct CreatedKey {
 /// `POST /v1/api-keys` (admin): a new key, shown once.
 pub async fn create_key(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Body(body): Body<NewKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
     let now = crate::ids::now();
@@ -91,7 +93,8 @@ pub async fn create_key(
     };
     let key = new_api_key()?;
     let label = body.label.as_deref().unwrap_or("");
-    let id = store_key(&state.db, &key, &body.role, label, expires_at.as_deref()).await?;
+    let actor = Actor::ApiKey(caller.key_id);
+    let id = store_key(&state.db, &key, &body.role, label, expires_at.as_deref(), &actor).await?;
     Ok((StatusCode::CREATED, Json(CreatedKey { id, role: body.role, key, expires_at })))
 }
 
@@ -108,6 +111,7 @@ pub async fn list_keys(
 /// admin key cannot be revoked: nobody could make another.
 pub async fn revoke_key(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> ApiResult<Json<ApiKey>> {
     let _guard = state.db.write_guard().await;
@@ -122,8 +126,14 @@ pub async fn revoke_key(
             "this is the last admin key that never expires; create another such admin key first",
         ));
     }
+    let before = key;
     api_keys::revoke(&mut *tx, &id, &crate::ids::now_rfc3339()).await?;
     let key = api_keys::key(&mut *tx, &id).await?.ok_or_else(|| ApiError::not_found("API key", &id))?;
+    // Revoking a revoked key changes nothing, and records nothing.
+    if before.revoked_at.is_none() {
+        let entry = Entry::new(&Actor::ApiKey(caller.key_id), Action::ApiKeyRevoked, "api_key", &id);
+        audit::record(&mut *tx, &entry.before(&before)?.after(&key)?).await?;
+    }
     tx.commit().await?;
     state.keys.evict(&id);
     Ok(Json(key))

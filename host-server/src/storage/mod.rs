@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod appliance_types;
+pub mod audit;
 pub mod column;
 pub mod customers;
 pub mod devices;
