@@ -11,7 +11,8 @@ use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
 use crate::routes::{
-    appliance_types, audit, devices, export, payments, plans, receipts, registrations, registry, reports, system,
+    appliance_types, audit, bulk_tokens, devices, export, payments, plans, receipts, registrations, registry, reports,
+    system,
 };
 use crate::state::AppState;
 use crate::{notify, providers};
@@ -69,6 +70,7 @@ v1_routes! {
     put "/devices/{serial}/owner" => devices::reassign, "devices", "Re-assign a device to another customer";
     get "/devices/{serial}/tokens" => devices::tokens, "tokens", "A device's token history";
     post "/devices/{serial}/tokens" => devices::operator_token, "tokens", "An operator token (no money moves)";
+    post "/tokens/bulk" => bulk_tokens::bulk, "tokens", "One operator token for many devices, all or none, with its reason; answers a CSV of serial, code, count (admin)";
     post "/payments/validate" => payments::validate, "payments", "Would this payment be accepted? No side effects";
     post "/payments" => payments::post, "payments", "Apply a payment exactly once";
     get "/payments" => payments::list, "payments", "Payments, newest first, optionally of one serial and between two business days (paged)";
@@ -382,6 +384,16 @@ fn request_schema(method: &str, path: &str) -> Option<Value> {
             closed(vec!["name", "kind", "price", "currency", "default_terms"], appliance_type_properties(name))
         }
         ("patch", "/appliance-types/{id}") => closed(vec![], appliance_type_properties(name)),
+        ("post", "/tokens/bulk") => closed(
+            vec!["serials", "kind", "reason"],
+            json!({
+                "serials": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 10000,
+                            "description": "Or a text/csv body with a serial column, and kind, days, reason in the query"},
+                "kind": {"type": "string", "enum": ["add_time", "set_time", "counter_sync", "unlock"]},
+                "days": {"type": "string", "description": "add_time and set_time only: a decimal string"},
+                "reason": {"type": "string", "minLength": 1, "maxLength": 500, "description": "Kept with every token's audit entry"},
+            }),
+        ),
         ("post", "/api-keys") => closed(
             vec!["role"],
             json!({"role": {"type": "string", "enum": ["admin", "operator", "viewer"]}, "label": {"type": "string"},

@@ -18,6 +18,7 @@ pub mod group_commit;
 pub mod html;
 pub mod ids;
 pub mod notify;
+pub mod operator_tokens;
 pub mod outbound;
 pub mod payments;
 pub mod providers;

@@ -92,14 +92,16 @@ pub async fn require_key(
 }
 
 /// Paths only an admin may use: keys and providers (secrets), the audit log (who did what with both), SMS
-/// template edits (what every customer reads) and conflict resolution (money a provider's delivery contradicted). Unlock tokens are checked by
-/// their handler, which reads the token's kind.
+/// template edits (what every customer reads), conflict resolution (money a provider's delivery contradicted)
+/// and bulk tokens (credit for many devices at once). A single unlock token is checked by its handler, which
+/// reads the token's kind.
 fn admin_only(method: &Method, path: &str) -> bool {
     path.starts_with("/api-keys")
         || path.starts_with("/audit")
         || path.starts_with("/providers")
         || (path.starts_with("/sms-templates") && !matches!(*method, Method::GET | Method::HEAD))
         || (path.starts_with("/payments/conflicts/") && path.ends_with("/resolve"))
+        || path.starts_with("/tokens/bulk")
 }
 
 /// The key in `Authorization: Bearer <api key>`, if any.

@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use chrono::NaiveDate;
-use micropower_core::api::{AccountSnapshot, Customer, DeviceKind, GeoPoint, OpenPaygoKind, TokenScheme};
+use micropower_core::api::{AccountSnapshot, Customer, DeviceKind, GeoPoint, TokenScheme};
 use micropower_core::calls;
 use micropower_core::wire::Dec;
 use rust_decimal::Decimal;
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
-use crate::payments::{record_tokens, QuantityUnit, TokenKind, TokenOut, TokenStatus};
+use crate::operator_tokens::{self, OperatorToken, TokenOrder};
 use crate::repo::{self, DeviceFilter, ListedDevice};
 use crate::routes::plans::PlanView;
 use crate::state::AppState;
@@ -248,7 +248,7 @@ pub struct OperatorTokenIn {
     days: Option<String>,
 }
 
-/// `POST /v1/devices/{serial}/tokens`: a token an operator makes (MPM issue #490); no money moves.
+/// `POST /v1/devices/{serial}/tokens`: a token an operator makes; no money moves.
 pub async fn operator_token(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -261,83 +261,10 @@ pub async fn operator_token(
     let device = repo::device(&mut *tx, &serial, state.db.for_update())
         .await?
         .ok_or_else(|| ApiError::not_found("device", &raw))?;
-    let opg = device
-        .openpaygo_device(&state.sealer)?
-        .ok_or_else(|| ApiError::conflict("operator tokens are made for OpenPAYGO devices only"))?;
-    // (the API's kind, the OpenPAYGO kind)
-    let (kind, openpaygo_kind) = match body.kind.as_str() {
-        "add_time" => (TokenKind::AddTime, OpenPaygoKind::AddTime),
-        "set_time" => (TokenKind::SetTime, OpenPaygoKind::SetTime),
-        "counter_sync" => (TokenKind::CounterSync, OpenPaygoKind::CounterSync),
-        "unlock" => (TokenKind::Unlock, OpenPaygoKind::DisablePayg),
-        _ => return Err(ApiError::invalid("kind", "add_time, set_time, unlock or counter_sync")),
-    };
-    // An unlock token frees a device for good, whatever is still owed: an admin's decision.
-    if kind == TokenKind::Unlock && caller.role < crate::auth::Role::Admin {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "an unlock token needs the admin role"));
-    }
-    let needs_days = matches!(kind, TokenKind::AddTime | TokenKind::SetTime);
-    if needs_days != body.days.is_some() {
-        return Err(ApiError::invalid(
-            "days",
-            if needs_days { "required for add_time and set_time" } else { "only for add_time and set_time" },
-        ));
-    }
-    let days = match &body.days {
-        Some(text) => Some(micropower_core::wire::dec::parse(text).map_err(|why| ApiError::invalid("days", why))?),
-        None => None,
-    };
-    let token = state.core(calls::OpenpaygoGenerate {
-        secret_key: opg.secret_key,
-        starting_code: opg.starting_code,
-        count: opg.count,
-        kind: openpaygo_kind,
-        value: days,
-        time_divider: opg.time_divider,
-        restricted_digits: opg.restricted_digits,
-        extended: opg.extended,
-    })?;
-    let code = token.code;
-    let count = i64::from(token.count);
-    sqlx::query("UPDATE devices SET token_count = $1 WHERE serial = $2")
-        .bind(count)
-        .bind(&device.serial)
-        .execute(&mut *tx)
-        .await?;
-    let issued = TokenOut {
-        kind,
-        unit: needs_days.then_some(QuantityUnit::Days),
-        quantity: days,
-        code: Some(code.clone()),
-        count: u32::try_from(count).ok(),
-        status: TokenStatus::Issued,
-    };
-    record_tokens(&mut tx, &device.serial, None, Some(&caller.key_id), &[issued]).await?;
-    let after = TokenAudit { kind, days: body.days.as_deref(), count };
-    let entry = Entry::new(&Actor::ApiKey(caller.key_id.clone()), Action::TokenIssued, "device", &device.serial)
-        .after(&after)?;
-    audit::record(&mut *tx, &entry).await?;
+    let order = TokenOrder::parse(&body.kind, body.days.as_deref(), caller.role)?;
+    let token = operator_tokens::issue(&state, &mut tx, &device, &order, &caller.key_id, None).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(OperatorToken { serial: device.serial, kind, days: body.days, code, count })))
-}
-
-/// An operator token as the audit log keeps it: not its code, which works on the device for whoever reads it.
-#[derive(Serialize)]
-struct TokenAudit<'a> {
-    kind: TokenKind,
-    days: Option<&'a str>,
-    count: i64,
-}
-
-/// The answer of `POST /v1/devices/{serial}/tokens`: the code to give the customer.
-#[derive(Serialize)]
-pub struct OperatorToken {
-    serial: String,
-    kind: TokenKind,
-    /// As the operator typed them.
-    days: Option<String>,
-    code: String,
-    count: i64,
+    Ok((StatusCode::CREATED, Json(token)))
 }
 
 /// Filter of `GET /v1/customers`.

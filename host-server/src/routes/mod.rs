@@ -2,6 +2,7 @@
 
 pub mod appliance_types;
 pub mod audit;
+pub mod bulk_tokens;
 pub mod devices;
 pub mod export;
 pub mod payments;
