@@ -98,7 +98,7 @@ pub async fn registration(
 
     let _guard = state.db.write_guard().await;
     let mut tx = state.db.pool.begin().await?;
-    let serial = state.normalize_serial(&request.device.serial).map_err(|e| e.with("field", "device.serial"))?;
+    let serial = state.normalize_serial(&request.device.serial).await.map_err(|e| e.with("field", "device.serial"))?;
     let serial_taken = repo::device(&mut *tx, &serial, "").await?.is_some();
 
     let existing_customer = match &request.customer {
@@ -107,7 +107,7 @@ pub async fn registration(
             let mut found = None;
             for raw in new.phone.iter().chain(new.phones.iter()) {
                 let phone =
-                    state.core(calls::NormalizePhone { raw: raw.clone(), region: request.phone_region.clone() });
+                    state.core(calls::NormalizePhone { raw: raw.clone(), region: request.phone_region.clone() }).await;
                 // A phone the core refuses is reported by `register` below with its field.
                 if let Ok(phone) = phone {
                     if let Some(id) = repo::customer_id_by_phone(&mut *tx, &phone).await? {
@@ -139,7 +139,7 @@ pub async fn registration(
         new_customer_id: Some(new_id()),
         new_plan_id: Some(new_id()),
     };
-    let registration = state.core(calls::Register { request, context })?;
+    let registration = state.core(calls::Register { request, context }).await?;
 
     if registration.new_customer {
         crate::storage::customers::insert(&mut tx, &registration.customer).await?;
@@ -162,7 +162,10 @@ pub async fn registration(
     insert_device(state, &mut tx, &registration, plan.as_ref().map(|p| p.id.as_str())).await?;
     tx.commit().await?;
     tracing::info!(serial = %registration.device.serial, customer = %registration.customer.id, "device registered");
-    let plan = plan.map(|p| plan_view(state, &p)).transpose()?;
+    let plan = match plan {
+        Some(p) => Some(plan_view(state, &p).await?),
+        None => None,
+    };
     let device = DeviceView::of(&registration);
     let Registration { customer, new_customer, .. } = registration;
     Ok((StatusCode::CREATED, Json(Registered { customer, new_customer, device, plan, down_payment })))
@@ -215,7 +218,7 @@ pub async fn sell_plan(
     if repo::customer(&mut *tx, &customer_id).await?.is_none() {
         return Err(ApiError::not_found("customer", &customer_id));
     }
-    let plan = state.core(calls::CreatePlan { id: new_id(), plan: plan_in, down_payment_paid: paid })?;
+    let plan = state.core(calls::CreatePlan { id: new_id(), plan: plan_in, down_payment_paid: paid }).await?;
     let sale = Sale {
         customer_id: &customer_id,
         serial: None,
@@ -224,7 +227,7 @@ pub async fn sell_plan(
     };
     let (row, down_payment) = sell(&state, &mut tx, &plan, &sale, &down, state.today()).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(SoldPlan { plan: plan_view(&state, &row)?, down_payment })))
+    Ok((StatusCode::CREATED, Json(SoldPlan { plan: plan_view(&state, &row).await?, down_payment })))
 }
 
 /// Who a plan is sold to, with which device, from which catalog type, and the API key that sold it (which
