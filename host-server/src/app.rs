@@ -104,6 +104,7 @@ v1_routes! {
 pub fn app(state: AppState, body_limit: usize) -> Router {
     let v1 = v1_router()
         .route("/openapi.json", get(|| async { Json(openapi()) }))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::heavy::limit))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::require_key));
     let router = Router::new()
         .route("/healthz", get(system::healthz))

@@ -46,6 +46,9 @@ pub struct Config {
     pub operator_name: String,
     /// `MICROPOWER_OPERATOR_ADDRESS`, default empty: the operator's address, printed on receipts.
     pub operator_address: String,
+    /// `MICROPOWER_HEAVY_CONCURRENCY`, `MICROPOWER_HEAVY_QUEUE_WAIT_MS`, `MICROPOWER_HEAVY_TIMEOUT_SECS`: the
+    /// gate of the reports and the export ([`crate::heavy`]).
+    pub heavy: crate::heavy::HeavyConfig,
 }
 
 /// What the command line asks for (the settings themselves are environment variables).
@@ -166,6 +169,28 @@ impl Config {
                 reason: format!("{name:?} is not an HTTP header name (such as X-Forwarded-For or X-Real-IP)"),
             })?),
         };
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            var(name).map_or(Ok(default), |v| {
+                v.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ConfigError { name, reason: format!("{v:?} is not a whole number above zero") })
+            })
+        };
+        let defaults = crate::heavy::HeavyConfig::default();
+        let heavy = crate::heavy::HeavyConfig {
+            concurrent: u32::try_from(number("MICROPOWER_HEAVY_CONCURRENCY", u64::from(defaults.concurrent))?)
+                .unwrap_or(u32::MAX),
+            queue_wait: std::time::Duration::from_millis(number(
+                "MICROPOWER_HEAVY_QUEUE_WAIT_MS",
+                u64::try_from(defaults.queue_wait.as_millis()).unwrap_or(u64::MAX),
+            )?),
+            timeout: std::time::Duration::from_secs(number(
+                "MICROPOWER_HEAVY_TIMEOUT_SECS",
+                defaults.timeout.as_secs(),
+            )?),
+        };
         let data_dir = PathBuf::from(var("MICROPOWER_DATA_DIR").unwrap_or_else(|| "./data".into()));
         Ok(Config {
             listen,
@@ -183,6 +208,7 @@ impl Config {
             trusted_proxy_header,
             operator_name: var("MICROPOWER_OPERATOR_NAME").map_or_else(|| "micropower".into(), |v| v.trim().to_owned()),
             operator_address: var("MICROPOWER_OPERATOR_ADDRESS").map(|v| v.trim().to_owned()).unwrap_or_default(),
+            heavy,
         })
     }
 }
@@ -267,6 +293,25 @@ mod tests {
             with(&[("MICROPOWER_OPERATOR_NAME", " SunCo Energy "), ("MICROPOWER_OPERATOR_ADDRESS", "Box 12, Mwanza")])
                 .unwrap();
         assert_eq!((named.operator_name.as_str(), named.operator_address.as_str()), ("SunCo Energy", "Box 12, Mwanza"));
+    }
+
+    #[test]
+    fn the_heavy_route_gate_is_configurable_and_refuses_nonsense() {
+        assert_eq!(with(&[]).unwrap().heavy, crate::heavy::HeavyConfig::default());
+        let set = with(&[
+            ("MICROPOWER_HEAVY_CONCURRENCY", "4"),
+            ("MICROPOWER_HEAVY_QUEUE_WAIT_MS", "250"),
+            ("MICROPOWER_HEAVY_TIMEOUT_SECS", "30"),
+        ])
+        .unwrap()
+        .heavy;
+        assert_eq!(set.concurrent, 4);
+        assert_eq!(set.queue_wait, std::time::Duration::from_millis(250));
+        assert_eq!(set.timeout, std::time::Duration::from_secs(30));
+        for bad in ["0", "-1", "two"] {
+            let e = with(&[("MICROPOWER_HEAVY_CONCURRENCY", bad)]).expect_err(bad).to_string();
+            assert!(e.starts_with("MICROPOWER_HEAVY_CONCURRENCY: "), "{e}");
+        }
     }
 
     #[test]

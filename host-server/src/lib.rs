@@ -15,6 +15,7 @@ pub mod error;
 pub mod extract;
 pub mod files;
 pub mod group_commit;
+pub mod heavy;
 pub mod html;
 pub mod ids;
 pub mod notify;

@@ -105,16 +105,18 @@ pub async fn issue(
     let opg = device
         .openpaygo_device(&state.sealer)?
         .ok_or_else(|| ApiError::conflict("operator tokens are made for OpenPAYGO devices only"))?;
-    let token = state.core(calls::OpenpaygoGenerate {
-        secret_key: opg.secret_key,
-        starting_code: opg.starting_code,
-        count: opg.count,
-        kind: order.openpaygo_kind,
-        value: order.days,
-        time_divider: opg.time_divider,
-        restricted_digits: opg.restricted_digits,
-        extended: opg.extended,
-    })?;
+    let token = state
+        .core(calls::OpenpaygoGenerate {
+            secret_key: opg.secret_key,
+            starting_code: opg.starting_code,
+            count: opg.count,
+            kind: order.openpaygo_kind,
+            value: order.days,
+            time_divider: opg.time_divider,
+            restricted_digits: opg.restricted_digits,
+            extended: opg.extended,
+        })
+        .await?;
     let count = i64::from(token.count);
     crate::repo::set_token_count(&mut **tx, &device.serial, count).await?;
     let issued = TokenOut {

@@ -214,7 +214,7 @@ pub async fn validate(
             }
         }
     };
-    let canonical = state.normalize_serial(&serial).ok();
+    let canonical = state.normalize_serial(&serial).await.ok();
     let mut tx = state.db.pool.begin().await?;
     let device = match &canonical {
         Some(s) => repo::device(&mut *tx, s, "").await?,
@@ -226,7 +226,7 @@ pub async fn validate(
     };
     drop(tx);
     let request = ValidationRequest { serial, amount, currency, received_on: state.today(), channel };
-    Ok(state.core(calls::ValidatePayment { snapshot, request })?.into())
+    Ok(state.core(calls::ValidatePayment { snapshot, request }).await?.into())
 }
 
 /// A payment's amount and currency as the core takes them; a refusal names the field, like the core's own.
@@ -265,7 +265,7 @@ pub async fn plan_allocation<S: PaymentStore>(
         return Err(unprocessable("plan_id", "only an installment plan can be paid by its id"));
     };
     let credit_balance = tx.credit(&plan.customer_id, plan.currency.code()).await?;
-    state.core(calls::AllocatePlanPayment { plan: installments.clone(), credit_balance, amount, currency })
+    state.core(calls::AllocatePlanPayment { plan: installments.clone(), credit_balance, amount, currency }).await
 }
 
 /// What a checked payment pays.
@@ -301,11 +301,11 @@ impl Checked {
         same_target && same_money
     }
 
-    fn new(state: &AppState, payment: &PaymentIn) -> ApiResult<Self> {
+    async fn new(state: &AppState, payment: &PaymentIn) -> ApiResult<Self> {
         check_text("provider", &payment.provider, 64)?;
         check_text("provider_tx_id", &payment.provider_tx_id, 128)?;
         let target = match payment.named()? {
-            Named::Serial(raw) => Target::Device(state.normalize_serial(raw).ok()),
+            Named::Serial(raw) => Target::Device(state.normalize_serial(raw).await.ok()),
             Named::Plan(id) => Target::Plan(id.to_owned()),
         };
         let (received_at, received_on) = received(state, payment)?;
@@ -357,7 +357,7 @@ pub enum Decision {
 /// Applies a payment exactly once. On SQLite, payments waiting at the same moment share one commit (and so
 /// one fsync) through the group-commit writer; each still answers only after that commit.
 pub async fn apply(state: &AppState, payment: &PaymentIn) -> ApiResult<Outcome> {
-    let checked = Checked::new(state, payment)?;
+    let checked = Checked::new(state, payment).await?;
     // No look for a stored answer out here: the decision looks under the account's lock (it must, for a copy
     // that commits meanwhile), and one more read before it was one more round trip for every new payment.
     if let Some(writer) = state.writer.get() {
@@ -395,7 +395,7 @@ pub(crate) async fn decide_payment(
     tx: &mut Transaction<'_, Any>,
     payment: &PaymentIn,
 ) -> ApiResult<Decision> {
-    let checked = Checked::new(state, payment)?;
+    let checked = Checked::new(state, payment).await?;
     Ok(decide(state, tx, &checked).await?)
 }
 
@@ -498,7 +498,7 @@ async fn decide_device<S: PaymentStore>(
     };
     let snapshot = crate::snapshot::load_for_owner(tx, &device, owner.as_ref()).await?;
     let paid = Payment { serial: device.serial.clone(), amount, currency, received_on: c.received_on };
-    let allocation = match state.core(calls::AllocatePayment { snapshot: Some(snapshot), payment: paid }) {
+    let allocation = match state.core(calls::AllocatePayment { snapshot: Some(snapshot), payment: paid }).await {
         Ok(a) => a,
         Err(refusal) => return refuse(tx, payment, refusal).await,
     };
@@ -787,7 +787,7 @@ pub async fn make_tokens<S: PaymentStore>(
     let mut out = Vec::new();
     match device.openpaygo_device(&state.sealer)? {
         Some(opg) if device.token_scheme == TokenScheme::Openpaygo => {
-            let issued = state.core(calls::OpenpaygoTokensForRequest { device: opg, request: request.clone() })?;
+            let issued = state.core(calls::OpenpaygoTokensForRequest { device: opg, request: request.clone() }).await?;
             for t in issued.tokens {
                 out.push(TokenOut {
                     kind,

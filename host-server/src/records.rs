@@ -75,6 +75,7 @@ struct PaymentRow {
     status: PaymentStatus,
     #[sqlx(try_from = "Text<Option<DeviceKind>>")]
     device_kind: Option<DeviceKind>,
+    created_at: String,
 }
 
 /// The allocation kind of a journal line that is one of the payment's allocation lines (not credit).
@@ -96,6 +97,12 @@ struct Journal {
     credit_used: Decimal,
 }
 
+/// How many rows a paged read takes per query: memory stays bounded whatever the table's size.
+pub const PAGE_ROWS: i64 = 1000;
+
+/// Where a paged read resumes: the sort key and id of the last row read.
+pub type After = (String, String);
+
 /// One payment record per applied payment: the core's `PaymentRecord` with the rest of the payment, its
 /// `received_on` the business day of its instant in `zone`.
 pub async fn payments(
@@ -103,11 +110,37 @@ pub async fn payments(
     locations: &HashMap<String, Location>,
     zone: chrono_tz::Tz,
 ) -> ApiResult<Vec<ExportPayment>> {
-    let lines: Vec<JournalRow> = sqlx::query_as(
-        "SELECT payment_id, kind, amount, plan_id, installment, quantity FROM allocations ORDER BY payment_id, line_no",
-    )
-    .fetch_all(pool)
-    .await?;
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let (page, next) = payments_page(pool, locations, zone, after.as_ref()).await?;
+        out.extend(page);
+        match next {
+            Some(key) => after = Some(key),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Up to [`PAGE_ROWS`] payments of [`payments`] after `after` (`created_at`, `id`), and where the next page
+/// starts (`None` after the last).
+pub async fn payments_page(
+    pool: &AnyPool,
+    locations: &HashMap<String, Location>,
+    zone: chrono_tz::Tz,
+    after: Option<&After>,
+) -> ApiResult<(Vec<ExportPayment>, Option<After>)> {
+    let filter = if after.is_some() { "WHERE (p.created_at, p.id) > ($1, $2)" } else { "" };
+    let page = format!("SELECT p.id FROM payments p {filter} ORDER BY p.created_at, p.id LIMIT {PAGE_ROWS}");
+    let lines_sql = format!(
+        "SELECT payment_id, kind, amount, plan_id, installment, quantity FROM allocations \
+         WHERE payment_id IN ({page}) ORDER BY payment_id, line_no"
+    );
+    let mut lines_query = sqlx::query_as::<_, JournalRow>(&lines_sql);
+    if let Some((created_at, id)) = after {
+        lines_query = lines_query.bind(created_at).bind(id);
+    }
+    let lines: Vec<JournalRow> = lines_query.fetch_all(pool).await?;
     let mut by_payment: HashMap<String, Journal> = HashMap::new();
     for r in lines {
         let journal = by_payment.entry(r.payment_id).or_default();
@@ -132,13 +165,18 @@ pub async fn payments(
         }
     }
     // A payment to a device-less plan has no device (serial ''): no device kind, and the plan it paid.
-    let rows: Vec<PaymentRow> = sqlx::query_as(
-        "SELECT p.id, p.provider, p.provider_tx_id, NULLIF(p.serial, '') AS serial, p.plan_id, p.customer_id, p.amount, \
-         p.currency, p.received_at, p.status, d.kind AS device_kind \
-         FROM payments p LEFT JOIN devices d ON d.serial = p.serial ORDER BY p.created_at, p.id",
-    )
-    .fetch_all(pool)
-    .await?;
+    let rows_sql = format!(
+        "SELECT p.id, p.provider, p.provider_tx_id, NULLIF(p.serial, '') AS serial, p.plan_id, p.customer_id, \
+         p.amount, p.currency, p.received_at, p.status, d.kind AS device_kind, p.created_at \
+         FROM payments p LEFT JOIN devices d ON d.serial = p.serial {filter} ORDER BY p.created_at, p.id \
+         LIMIT {PAGE_ROWS}"
+    );
+    let mut rows_query = sqlx::query_as::<_, PaymentRow>(&rows_sql);
+    if let Some((created_at, id)) = after {
+        rows_query = rows_query.bind(created_at).bind(id);
+    }
+    let rows: Vec<PaymentRow> = rows_query.fetch_all(pool).await?;
+    let next = next_page(&rows, |r| (r.created_at.clone(), r.id.clone()));
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let received_on = chrono::DateTime::parse_from_rfc3339(&r.received_at)
@@ -176,17 +214,52 @@ pub async fn payments(
             },
         });
     }
-    Ok(out)
+    Ok((out, next))
+}
+
+/// The key of the next page: the last row's, when the page is full.
+fn next_page<R>(rows: &[R], key: impl Fn(&R) -> After) -> Option<After> {
+    let full = i64::try_from(rows.len()).is_ok_and(|n| n >= PAGE_ROWS);
+    rows.last().filter(|_| full).map(key)
 }
 
 /// One installment record per installment of every installment plan: the core's `InstallmentRecord`.
 pub async fn installments(pool: &AnyPool, locations: &HashMap<String, Location>) -> ApiResult<Vec<InstallmentRecord>> {
-    let rows: Vec<(String, Text<InstallmentPlan>)> =
-        sqlx::query_as("SELECT customer_id, body FROM plans WHERE kind = 'installments' ORDER BY seq")
-            .fetch_all(pool)
-            .await?;
     let mut out = Vec::new();
-    for (customer, plan) in rows {
+    let mut after = None;
+    loop {
+        let (page, next) = installments_page(pool, locations, after.as_ref()).await?;
+        out.extend(page);
+        match next {
+            Some(key) => after = Some(key),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Where a read of plans resumes: the last plan's `seq` and id.
+pub type AfterPlan = (i64, String);
+
+/// The installments of up to [`PAGE_ROWS`] installment plans after `after`, and where the next page starts.
+pub async fn installments_page(
+    pool: &AnyPool,
+    locations: &HashMap<String, Location>,
+    after: Option<&AfterPlan>,
+) -> ApiResult<(Vec<InstallmentRecord>, Option<AfterPlan>)> {
+    let filter = if after.is_some() { "AND (seq, id) > ($1, $2)" } else { "" };
+    let sql = format!(
+        "SELECT customer_id, body, seq, id FROM plans WHERE kind = 'installments' {filter} ORDER BY seq, id \
+         LIMIT {PAGE_ROWS}"
+    );
+    let mut query = sqlx::query_as::<_, (String, Text<InstallmentPlan>, i64, String)>(&sql);
+    if let Some((seq, id)) = after {
+        query = query.bind(*seq).bind(id);
+    }
+    let rows = query.fetch_all(pool).await?;
+    let full = i64::try_from(rows.len()).is_ok_and(|n| n >= PAGE_ROWS);
+    let next = rows.last().filter(|_| full).map(|(_, _, seq, id)| (*seq, id.clone()));
+    let mut out = Vec::new();
+    for (customer, plan, _, _) in rows {
         let plan: InstallmentPlan = plan.into();
         for i in &plan.installments {
             out.push(InstallmentRecord {
@@ -201,7 +274,7 @@ pub async fn installments(pool: &AnyPool, locations: &HashMap<String, Location>)
             });
         }
     }
-    Ok(out)
+    Ok((out, next))
 }
 
 /// A meter's access-rate account with its tariff.
@@ -221,12 +294,36 @@ struct MeterAccount {
 /// account as stored at the meter's last payment. Reports accrue it up to their own day (the core does);
 /// nothing here writes.
 pub async fn access_rates(pool: &AnyPool, locations: &HashMap<String, Location>) -> ApiResult<Vec<AccessRateRecord>> {
-    let rows: Vec<MeterAccount> = sqlx::query_as(
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let (page, next) = access_rates_page(pool, locations, after.as_deref()).await?;
+        out.extend(page);
+        match next {
+            Some(key) => after = Some(key),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// The access-rate records of up to [`PAGE_ROWS`] devices with a tariff after serial `after`, and the
+/// serial the next page starts after.
+pub async fn access_rates_page(
+    pool: &AnyPool,
+    locations: &HashMap<String, Location>,
+    after: Option<&str>,
+) -> ApiResult<(Vec<AccessRateRecord>, Option<String>)> {
+    let filter = if after.is_some() { "WHERE d.serial > $1" } else { "" };
+    let sql = format!(
         "SELECT d.serial, d.owner_id, d.registered_on, d.access_accrued_periods, d.access_debt, t.body AS tariff \
-         FROM devices d JOIN tariffs t ON t.id = d.tariff_id ORDER BY d.serial",
-    )
-    .fetch_all(pool)
-    .await?;
+         FROM devices d JOIN tariffs t ON t.id = d.tariff_id {filter} ORDER BY d.serial LIMIT {PAGE_ROWS}"
+    );
+    let mut query = sqlx::query_as::<_, MeterAccount>(&sql);
+    if let Some(serial) = after {
+        query = query.bind(serial);
+    }
+    let rows: Vec<MeterAccount> = query.fetch_all(pool).await?;
+    let next = next_key(&rows, |r| r.serial.clone());
     let mut out = Vec::new();
     for r in rows {
         let Some(rate) = r.tariff.access_rate else { continue };
@@ -240,7 +337,13 @@ pub async fn access_rates(pool: &AnyPool, locations: &HashMap<String, Location>)
             state: r.access,
         });
     }
-    Ok(out)
+    Ok((out, next))
+}
+
+/// The key of the next page of a table read by one text key: the last row's, when the page is full.
+fn next_key<R>(rows: &[R], key: impl Fn(&R) -> String) -> Option<String> {
+    let full = i64::try_from(rows.len()).is_ok_and(|n| n >= PAGE_ROWS);
+    rows.last().filter(|_| full).map(key)
 }
 
 /// The one currency the records use, for reports asked without `currency`.
@@ -267,11 +370,18 @@ pub async fn places(pool: &AnyPool) -> ApiResult<Vec<ExportLine>> {
     Ok(clusters.chain(areas).chain(villages).collect())
 }
 
-/// Every customer as the core stores them.
-pub async fn customers(pool: &AnyPool) -> ApiResult<Vec<Customer>> {
-    let rows: Vec<Text<Customer>> =
-        sqlx::query_scalar("SELECT body FROM customers ORDER BY id").fetch_all(pool).await?;
-    Ok(rows.into_iter().map(Customer::from).collect())
+/// Up to [`PAGE_ROWS`] customers as the core stores them, by id after `after`, and the id the next page
+/// starts after.
+pub async fn customers_page(pool: &AnyPool, after: Option<&str>) -> ApiResult<(Vec<Customer>, Option<String>)> {
+    let filter = if after.is_some() { "WHERE id > $1" } else { "" };
+    let sql = format!("SELECT id, body FROM customers {filter} ORDER BY id LIMIT {PAGE_ROWS}");
+    let mut query = sqlx::query_as::<_, (String, Text<Customer>)>(&sql);
+    if let Some(id) = after {
+        query = query.bind(id);
+    }
+    let rows = query.fetch_all(pool).await?;
+    let next = next_key(&rows, |(id, _)| id.clone());
+    Ok((rows.into_iter().map(|(_, c)| Customer::from(c)).collect(), next))
 }
 
 /// Every tariff with the server's id and name.
@@ -298,12 +408,24 @@ struct DeviceLine {
     registered_on: NaiveDate,
 }
 
-/// Every device with where its owner lives.
-pub async fn devices(pool: &AnyPool, locations: &HashMap<String, Location>) -> ApiResult<Vec<ExportDevice>> {
-    let rows: Vec<DeviceLine> =
-        sqlx::query_as("SELECT serial, kind, owner_id, tariff_id, plan_id, registered_on FROM devices ORDER BY serial")
-            .fetch_all(pool)
-            .await?;
+/// Up to [`PAGE_ROWS`] devices by serial after `after`, with where their owner lives, and the serial the
+/// next page starts after.
+pub async fn devices_page(
+    pool: &AnyPool,
+    locations: &HashMap<String, Location>,
+    after: Option<&str>,
+) -> ApiResult<(Vec<ExportDevice>, Option<String>)> {
+    let filter = if after.is_some() { "WHERE serial > $1" } else { "" };
+    let sql = format!(
+        "SELECT serial, kind, owner_id, tariff_id, plan_id, registered_on FROM devices {filter} ORDER BY serial \
+         LIMIT {PAGE_ROWS}"
+    );
+    let mut query = sqlx::query_as::<_, DeviceLine>(&sql);
+    if let Some(serial) = after {
+        query = query.bind(serial);
+    }
+    let rows: Vec<DeviceLine> = query.fetch_all(pool).await?;
+    let next = next_key(&rows, |r| r.serial.clone());
     let devices = rows.into_iter().map(|r| ExportDevice {
         location: r.owner_id.as_ref().and_then(|o| locations.get(o)).cloned(),
         serial: r.serial,
@@ -313,7 +435,7 @@ pub async fn devices(pool: &AnyPool, locations: &HashMap<String, Location>) -> A
         plan_id: r.plan_id,
         registered_on: Some(r.registered_on),
     });
-    Ok(devices.collect())
+    Ok((devices.collect(), next))
 }
 
 /// A plan row of the export.
@@ -329,14 +451,24 @@ struct PlanLine {
     currency: Currency,
     #[sqlx(try_from = "Text<serde_json::Value>")]
     body: serde_json::Value,
+    seq: i64,
 }
 
-/// Every plan, its body as stored (installments or EaaS terms).
-pub async fn plans(pool: &AnyPool) -> ApiResult<Vec<ExportPlan>> {
-    let rows: Vec<PlanLine> =
-        sqlx::query_as("SELECT id, kind, appliance, customer_id, serial, currency, body FROM plans ORDER BY seq")
-            .fetch_all(pool)
-            .await?;
+/// Up to [`PAGE_ROWS`] plans by `seq` and id after `after`, their bodies as stored (installments or EaaS
+/// terms), and where the next page starts.
+pub async fn plans_page(pool: &AnyPool, after: Option<&AfterPlan>) -> ApiResult<(Vec<ExportPlan>, Option<AfterPlan>)> {
+    let filter = if after.is_some() { "WHERE (seq, id) > ($1, $2)" } else { "" };
+    let sql = format!(
+        "SELECT id, kind, appliance, customer_id, serial, currency, body, seq FROM plans {filter} \
+         ORDER BY seq, id LIMIT {PAGE_ROWS}"
+    );
+    let mut query = sqlx::query_as::<_, PlanLine>(&sql);
+    if let Some((seq, id)) = after {
+        query = query.bind(*seq).bind(id);
+    }
+    let rows: Vec<PlanLine> = query.fetch_all(pool).await?;
+    let full = i64::try_from(rows.len()).is_ok_and(|n| n >= PAGE_ROWS);
+    let next = rows.last().filter(|_| full).map(|r| (r.seq, r.id.clone()));
     let plans = rows.into_iter().map(|r| ExportPlan {
         id: r.id,
         kind: r.kind.as_str().to_owned(),
@@ -346,7 +478,7 @@ pub async fn plans(pool: &AnyPool) -> ApiResult<Vec<ExportPlan>> {
         currency: r.currency,
         body: r.body,
     });
-    Ok(plans.collect())
+    Ok((plans.collect(), next))
 }
 
 /// A token row of the export.
@@ -368,14 +500,22 @@ struct TokenLine {
     created_at: String,
 }
 
-/// Every token issued, oldest first.
-pub async fn tokens(pool: &AnyPool) -> ApiResult<Vec<ExportToken>> {
-    let rows: Vec<TokenLine> = sqlx::query_as(
-        "SELECT id, serial, payment_id, kind, unit, quantity, code, count, status, created_at FROM tokens ORDER BY created_at, id",
-    )
-    .fetch_all(pool)
-    .await?;
-    rows.into_iter()
+/// Every token issued, oldest first: up to [`PAGE_ROWS`] after `after` (`created_at`, `id`), and where the
+/// next page starts (`None` after the last).
+pub async fn tokens_page(pool: &AnyPool, after: Option<&After>) -> ApiResult<(Vec<ExportToken>, Option<After>)> {
+    let filter = if after.is_some() { "WHERE (created_at, id) > ($1, $2)" } else { "" };
+    let sql = format!(
+        "SELECT id, serial, payment_id, kind, unit, quantity, code, count, status, created_at FROM tokens \
+         {filter} ORDER BY created_at, id LIMIT {PAGE_ROWS}"
+    );
+    let mut query = sqlx::query_as::<_, TokenLine>(&sql);
+    if let Some((created_at, id)) = after {
+        query = query.bind(created_at).bind(id);
+    }
+    let rows: Vec<TokenLine> = query.fetch_all(pool).await?;
+    let next = next_page(&rows, |r| (r.created_at.clone(), r.id.clone()));
+    let tokens = rows
+        .into_iter()
         .map(|r| {
             let count =
                 r.count.map(u32::try_from).transpose().map_err(|e| ApiError::internal(format!("token count: {e}")))?;
@@ -392,5 +532,6 @@ pub async fn tokens(pool: &AnyPool) -> ApiResult<Vec<ExportToken>> {
                 created_at: Some(r.created_at),
             })
         })
-        .collect()
+        .collect::<ApiResult<_>>()?;
+    Ok((tokens, next))
 }

@@ -39,8 +39,16 @@ pub fn engine(kind: EngineKind, compiled_dir: &std::path::Path) -> Result<Arc<dy
 
 /// Everything a running server shares, ready to serve.
 pub async fn state(config: &Config) -> Result<(AppState, Option<NewAdminKey>), StartError> {
-    let db = Db::connect(&config.database_url).await?;
     let engine = engine(config.engine, &config.compiled_dir)?;
+    state_with_engine(config, engine).await
+}
+
+/// [`state`] with an engine of the caller's (tests wrap one to watch or slow its calls).
+pub async fn state_with_engine(
+    config: &Config,
+    engine: Arc<dyn Engine>,
+) -> Result<(AppState, Option<NewAdminKey>), StartError> {
+    let db = Db::connect(&config.database_url).await?;
     let sealer = crate::secrets::load_sealer(&db, config.secret_key.as_deref(), &config.data_dir).await?;
     let delivery = if config.print_admin_key {
         AdminKeyDelivery::Print
@@ -51,9 +59,13 @@ pub async fn state(config: &Config) -> Result<(AppState, Option<NewAdminKey>), S
         .await
         .map_err(|e| StartError::Other(format!("admin key: {:?}", e.body)))?;
     let sqlite = db.backend == crate::db::Backend::Sqlite;
+    let slots = engine.slots();
+    let engine_slots = Arc::new(tokio::sync::Semaphore::new(slots));
     let state = AppState(Arc::new(Inner {
         db,
         engine,
+        engine_slots,
+        heavy: crate::heavy::Heavy::new(config.heavy, slots),
         sealer,
         metrics: Metrics::default(),
         writer: std::sync::OnceLock::new(),

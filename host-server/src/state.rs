@@ -18,6 +18,11 @@ pub struct AppState(pub Arc<Inner>);
 pub struct Inner {
     pub db: Db,
     pub engine: Arc<dyn Engine>,
+    /// [`Engine::slots`] permits: what an async caller of the core waits for, holding no thread
+    /// ([`Inner::core`]).
+    pub engine_slots: Arc<tokio::sync::Semaphore>,
+    /// The gate of the routes that read whole tables ([`crate::heavy`]).
+    pub heavy: crate::heavy::Heavy,
     pub sealer: Sealer,
     pub metrics: Metrics,
     /// SQLite's group-commit payment writer (set once at start; PostgreSQL runs payments side by side).
@@ -102,15 +107,41 @@ impl Inner {
     }
 
     /// The canonical form of a serial as typed (the core's `normalize_serial`), or its refusal.
-    pub fn normalize_serial(&self, raw: &str) -> ApiResult<String> {
-        self.core(micropower_core::calls::NormalizeSerial { raw: raw.to_owned() })
+    pub async fn normalize_serial(&self, raw: &str) -> ApiResult<String> {
+        self.core(micropower_core::calls::NormalizeSerial { raw: raw.to_owned() }).await
     }
 
     /// Asks the core (through the configured engine) with a function's argument struct: every decision the
-    /// server makes goes through here.
-    pub fn core<F: CoreFn>(&self, args: F) -> ApiResult<F::Output> {
+    /// server makes goes through here or [`Inner::core_blocking`]. The call runs on tokio's blocking pool once
+    /// one of the engine's slots is free, never on a runtime worker (`engine/mod.rs`, "From async code").
+    /// Outside a runtime (SQLite's payment writer drives the payment code's futures on its own thread) it
+    /// calls at once: that thread is no worker, and the writer needs the decision before its next statement.
+    pub async fn core<F: CoreFn>(&self, args: F) -> ApiResult<F::Output> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return self.core_blocking(args);
+        }
+        let slot = Arc::clone(&self.engine_slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::internal("the core engine's slots are closed"))?;
+        let engine = Arc::clone(&self.engine);
+        let called = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            engine.call(args)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("the core call did not finish: {e}")))?;
+        self.counted(called)
+    }
+
+    /// [`Inner::core`] on the calling thread: only for threads that are not runtime workers.
+    pub fn core_blocking<F: CoreFn>(&self, args: F) -> ApiResult<F::Output> {
+        self.counted(self.engine.call(args))
+    }
+
+    fn counted<T>(&self, called: Result<T, crate::engine::EngineError>) -> ApiResult<T> {
         Metrics::bump(&self.metrics.core_calls);
-        self.engine.call(args).map_err(|e| {
+        called.map_err(|e| {
             Metrics::bump(&self.metrics.core_errors);
             ApiError::from(e)
         })

@@ -14,12 +14,16 @@
 //!
 //! A call is synchronous and CPU-bound. One `allocate_payment` costs about 55 µs on the wasm engine
 //! (an idle warm instance, a fresh fuel budget, JSON text both ways) and 2 µs natively
-//! (`BENCHMARKS.md`, "Core engine"); the first calls after start, or after an instance is replaced, also pay for a
-//! new instance (≈ 0.1 s: the core's phone-number tables load in the guest). A runaway guest runs until its
-//! fuel is spent (≈ 0.25 s with [`WasmConfig::default`]). The server calls it directly on its runtime
-//! workers (`state::Inner::core`): a hop through `spawn_blocking` would cost more than the ordinary call,
-//! and the SQLite writer needs the decision in its own task anyway. The rare slow calls (a new instance, a
-//! runaway guest) hold one worker for a fraction of a second; they do not stop the others.
+//! (`BENCHMARKS.md`, "Core engine"); but a report over 100,000 payments runs for seconds, the first calls
+//! after start or after an instance is replaced pay for a new instance (≈ 0.1 s), a runaway guest runs until
+//! its fuel is spent (≈ 0.25 s), and when every slot is busy the wasm engine's gate makes the caller wait.
+//! On a runtime worker any of these stops every other request that worker serves: a few heavy reports
+//! would hold all the workers, and a Daraja validation (answered within seconds or the customer's money is
+//! refused) would wait behind them (issue 19, "Staying responsive"). So async code never calls
+//! [`Engine::call`] itself: `state::Inner::core` waits for one of [`Engine::slots`] on an async semaphore
+//! (a waiting request holds no thread) and runs the call on tokio's blocking pool (`spawn_blocking`), which
+//! costs a few µs per call. Only SQLite's payment writer, a thread of its own outside the runtime, calls the
+//! engine directly (`state::Inner::core_blocking`).
 
 #[cfg(feature = "wasm-engine")]
 pub mod cache;
@@ -45,6 +49,14 @@ pub trait Engine: Send + Sync {
 
     /// `"wasm"` or `"native"`: the value of `MICROPOWER_CORE` that selects this engine.
     fn name(&self) -> &'static str;
+
+    /// How many calls can run at once without waiting inside the engine: async callers queue for these on a
+    /// semaphore rather than on the engine's own (blocking) gate. The wasm engine has its slot count; the
+    /// native one has no gate, and takes as many (one per core and one more) since more calls at once than
+    /// cores would only share them.
+    fn slots(&self) -> usize {
+        std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get) + 1
+    }
 
     /// True when the core is linked into this process, so a typed call needs no text at all.
     fn is_native(&self) -> bool {

@@ -22,8 +22,9 @@
 //! on a new instance, so a fragmented heap never decides an outcome.
 //!
 //! Concurrency: at most [`WasmConfig::max_concurrent`] calls run at once; further callers wait for a free
-//! slot. The default is the number of threads that can call at once (the runtime's workers, one per core,
-//! and the SQLite writer), so nobody waits and no instance is kept that no caller can use: each holds about
+//! slot. The default is one per core and one for the SQLite writer: async callers run on tokio's blocking
+//! pool behind a semaphore of [`Engine::slots`] permits (`state::Inner::core`), so they rarely meet the gate
+//! and it never blocks a runtime worker; more instances would only share the same cores, each holding about
 //! 5 MiB once warm.
 //!
 //! Replacement: an instance retired (worn out, trapped, stopped by a limit) is replaced by a background
@@ -76,7 +77,7 @@ pub struct WasmConfig {
 
 impl Default for WasmConfig {
     fn default() -> Self {
-        // The threads that call the core: tokio's workers (one per core) and SQLite's writer thread.
+        // One call per core, and one for SQLite's writer thread.
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         Self {
             fuel: 1_000_000_000,
@@ -308,6 +309,10 @@ impl Instance {
 }
 
 impl Engine for WasmEngine {
+    fn slots(&self) -> usize {
+        self.instances.config.max_concurrent.max(1) as usize
+    }
+
     fn call_text(&self, function: &str, input: &str) -> Result<String, EngineError> {
         self.call_metered(function, input).0
     }

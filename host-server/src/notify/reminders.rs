@@ -74,7 +74,7 @@ pub async fn run_once(state: &AppState, today: NaiveDate, settings: ReminderSett
         let body: String = row.try_get("body")?;
         let plan: micropower_core::api::InstallmentPlan =
             serde_json::from_str(&body).map_err(|e| ApiError::internal(format!("stored plan {plan_id}: {e}")))?;
-        let summary = state.core(micropower_core::calls::PlanSummary { plan })?;
+        let summary = state.core(micropower_core::calls::PlanSummary { plan }).await?;
         let open: Vec<Due> = summary
             .installments
             .iter()

@@ -325,7 +325,7 @@ async fn confirm(state: &AppState, provider: &Provider, event_id: &str, c2b: &C2
             if announced_amount != Some(amount) || a.currency != provider.currency {
                 return conflict("amount_mismatch", Some(announced())).await;
             }
-            if same_serial(state, &a.serial_raw, &serial_raw) == Some(false) {
+            if same_serial(state, &a.serial_raw, &serial_raw).await == Some(false) {
                 return conflict("account_mismatch", Some(announced())).await;
             }
         }
@@ -376,9 +376,9 @@ enum Announced {
 
 /// Whether two typed account numbers name the same serial (the core normalises); `None` if either is not a
 /// serial at all.
-fn same_serial(state: &AppState, a: &str, b: &str) -> Option<bool> {
-    let a = state.normalize_serial(a).ok()?;
-    let b = state.normalize_serial(b).ok()?;
+async fn same_serial(state: &AppState, a: &str, b: &str) -> Option<bool> {
+    let a = state.normalize_serial(a).await.ok()?;
+    let b = state.normalize_serial(b).await.ok()?;
     Some(a == b)
 }
 

@@ -284,6 +284,7 @@ pub async fn create(
     // The core knows the currencies (and their minor units); ask it rather than keep a second list.
     state
         .core(micropower_core::calls::RoundMoney { amount: rust_decimal::Decimal::ZERO, currency: currency.to_owned() })
+        .await
         .map_err(|_| ApiError::invalid("currency", "an ISO 4217 currency code is required"))?;
     let shortcode = match kind {
         Kind::DarajaC2b => {

@@ -98,12 +98,12 @@ fn require_name(name: &str) -> ApiResult<String> {
 
 /// Refuses a type whose terms would not make a plan: the core is asked to create the plan a sale of it today
 /// would create, and its refusal is given the catalog's field names.
-fn check(state: &AppState, t: &ApplianceType) -> ApiResult<()> {
+async fn check(state: &AppState, t: &ApplianceType) -> ApiResult<()> {
     if t.price.is_sign_negative() {
         return Err(ApiError::unprocessable("price", "must not be negative"));
     }
     let plan = PlanInput { appliance: t.name.clone(), currency: t.currency, terms: terms_of(t, state.today()) };
-    match state.core(calls::CreatePlan { id: "appliance-type-check".into(), plan, down_payment_paid: false }) {
+    match state.core(calls::CreatePlan { id: "appliance-type-check".into(), plan, down_payment_paid: false }).await {
         Ok(_) => Ok(()),
         Err(e) => {
             let mut e = unprocessable(e);
@@ -176,7 +176,7 @@ pub async fn create(
         created_at: now.clone(),
         updated_at: now,
     };
-    check(&state, &created)?;
+    check(&state, &created).await?;
     stored::insert(&state.db.pool, &created).await?;
     tracing::info!(id = %created.id, name = %created.name, "appliance type created");
     Ok((StatusCode::CREATED, Json(created)))
@@ -227,7 +227,7 @@ pub async fn patch(
         t.default_terms = read_terms(terms)?;
     }
     t.updated_at = now_rfc3339();
-    check(&state, &t)?;
+    check(&state, &t).await?;
     stored::update(&mut *tx, &t).await?;
     tx.commit().await?;
     Ok(Json(t))

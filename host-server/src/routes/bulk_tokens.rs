@@ -89,7 +89,7 @@ pub async fn bulk(
     if listed.is_empty() || listed.len() > MOST_SERIALS {
         return Err(ApiError::invalid("serials", format!("1 to {MOST_SERIALS} serials")));
     }
-    let (canonical, mut problems) = canonical_serials(&state, listed);
+    let (canonical, mut problems) = canonical_serials(&state, listed).await;
 
     let _guard = state.db.write_guard().await;
     let mut tx = state.db.pool.begin().await?;
@@ -154,12 +154,12 @@ fn serials_of_csv(body: &[u8]) -> ApiResult<Vec<Listed>> {
 
 /// Each serial in its canonical form (the core's), and the problems of those that have none or repeat one
 /// listed before.
-fn canonical_serials(state: &AppState, listed: Vec<Listed>) -> (Vec<Listed>, Vec<Problem>) {
+async fn canonical_serials(state: &AppState, listed: Vec<Listed>) -> (Vec<Listed>, Vec<Problem>) {
     let mut seen = std::collections::HashMap::new();
     let mut canonical = Vec::with_capacity(listed.len());
     let mut problems = Vec::new();
     for item in listed {
-        match state.normalize_serial(&item.serial) {
+        match state.normalize_serial(&item.serial).await {
             Err(e) => problems.push(problem(&item, "invalid_serial", e.message().to_owned())),
             Ok(serial) => match seen.get(&serial) {
                 Some(first) => {

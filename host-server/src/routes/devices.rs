@@ -25,7 +25,7 @@ use crate::storage::page::{Page, PageQuery};
 use crate::storage::tokens::{self, DeviceToken};
 
 async fn canonical(state: &AppState, raw: &str) -> ApiResult<String> {
-    state.normalize_serial(raw).map_err(|_| ApiError::not_found("device", raw))
+    state.normalize_serial(raw).await.map_err(|_| ApiError::not_found("device", raw))
 }
 
 /// A device as the API shows it.
@@ -52,16 +52,13 @@ pub struct DeviceView {
 /// A device as the API shows it. A meter's `access_rate_debt` is what it owes today: its stored account
 /// (as of its last payment) accrued up to today by the core, as a payment today would find it. A read
 /// writes nothing; the next payment accrues and stores the same periods.
-fn device_view(state: &AppState, listed: &ListedDevice, today: NaiveDate) -> ApiResult<DeviceView> {
+async fn device_view(state: &AppState, listed: &ListedDevice, today: NaiveDate) -> ApiResult<DeviceView> {
     let d = &listed.device;
     let access_rate_debt = match listed.access_rate() {
         Some(rate) => {
-            let accrual = state.core(calls::AccrueAccessRate {
-                rate,
-                registered_on: d.registered_on,
-                state: d.access,
-                now: today,
-            })?;
+            let accrual = state
+                .core(calls::AccrueAccessRate { rate, registered_on: d.registered_on, state: d.access, now: today })
+                .await?;
             accrual.state.debt
         }
         None => d.access.debt,
@@ -84,15 +81,19 @@ fn device_view(state: &AppState, listed: &ListedDevice, today: NaiveDate) -> Api
 }
 
 /// Devices as the API shows them, as of today.
-fn device_views(state: &AppState, listed: &[ListedDevice]) -> ApiResult<Vec<DeviceView>> {
+async fn device_views(state: &AppState, listed: &[ListedDevice]) -> ApiResult<Vec<DeviceView>> {
     let today = state.today();
-    listed.iter().map(|l| device_view(state, l, today)).collect()
+    let mut views = Vec::with_capacity(listed.len());
+    for l in listed {
+        views.push(device_view(state, l, today).await?);
+    }
+    Ok(views)
 }
 
 /// A device as the API shows it.
 async fn one_device(state: &AppState, serial: &str, raw: &str) -> ApiResult<DeviceView> {
     let listed = repo::listed_devices(&state.db.pool, DeviceFilter::Serial(serial), 1).await?;
-    device_views(state, &listed)?.into_iter().next().ok_or_else(|| ApiError::not_found("device", raw))
+    device_views(state, &listed).await?.into_iter().next().ok_or_else(|| ApiError::not_found("device", raw))
 }
 
 /// Filter of `GET /v1/devices`.
@@ -130,15 +131,26 @@ pub async fn devices(
     let page = page.request("devices")?;
     let pattern = match q.query.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => "%".to_owned(),
-        Some(text) => format!("%{}%", state.normalize_serial(text)?),
+        Some(text) => format!("%{}%", state.normalize_serial(text).await?),
     };
     let found = storage::devices::matching(&state.db.pool, &pattern, &page).await?;
     let today = state.today();
-    Ok(Json(found.try_map(|d| {
-        let customer =
-            d.owner.map(|c| OwnerView { phone: c.phones.first().cloned(), id: c.id, name: c.name, surname: c.surname });
-        Ok(ListedDeviceView { device: device_view(&state, &d.listed, today)?, customer })
-    })?))
+    Ok(Json(
+        found
+            .try_map_async(|d| {
+                let state = &state;
+                async move {
+                    let customer = d.owner.map(|c| OwnerView {
+                        phone: c.phones.first().cloned(),
+                        id: c.id,
+                        name: c.name,
+                        surname: c.surname,
+                    });
+                    Ok(ListedDeviceView { device: device_view(state, &d.listed, today).await?, customer })
+                }
+            })
+            .await?,
+    ))
 }
 
 /// `GET /v1/devices/{serial}`
@@ -184,18 +196,20 @@ pub async fn reassign(
 ) -> ApiResult<Json<DeviceView>> {
     let _guard = state.db.write_guard().await;
     let mut tx = state.db.pool.begin().await?;
-    let serial = state.normalize_serial(&raw).ok();
+    let serial = state.normalize_serial(&raw).await.ok();
     let device = match &serial {
         Some(s) => repo::device(&mut *tx, s, state.db.for_update()).await?,
         None => None,
     };
     let owner = repo::customer(&mut *tx, &body.customer_id).await?;
-    let owner_id = state.core(calls::ReassignDevice {
-        serial: raw.clone(),
-        device_exists: device.is_some(),
-        new_owner: owner,
-        new_owner_id: body.customer_id.clone(),
-    })?;
+    let owner_id = state
+        .core(calls::ReassignDevice {
+            serial: raw.clone(),
+            device_exists: device.is_some(),
+            new_owner: owner,
+            new_owner_id: body.customer_id.clone(),
+        })
+        .await?;
     let device = device.ok_or_else(|| ApiError::not_found("device", &raw))?;
     sqlx::query("UPDATE devices SET owner_id = $1 WHERE serial = $2")
         .bind(&owner_id)
@@ -287,7 +301,8 @@ pub async fn customers(
     let text = q.query.unwrap_or_default().trim().to_lowercase();
     let mut needles = Vec::new();
     if !text.is_empty() {
-        if let Ok(phone) = state.core(calls::NormalizePhone { raw: text.clone(), region: q.phone_region.clone() }) {
+        if let Ok(phone) = state.core(calls::NormalizePhone { raw: text.clone(), region: q.phone_region.clone() }).await
+        {
             needles.push(phone);
         }
         needles.push(text);
@@ -349,11 +364,12 @@ fn person_name(field: &str, text: &str) -> ApiResult<String> {
 }
 
 /// The numbers as the core normalises them (E.164), in order, without repeats; at least one.
-fn phones(state: &AppState, raw: &[String], region: Option<&str>) -> ApiResult<Vec<String>> {
+async fn phones(state: &AppState, raw: &[String], region: Option<&str>) -> ApiResult<Vec<String>> {
     let mut phones: Vec<String> = Vec::with_capacity(raw.len());
     for text in raw {
         let e164 = state
             .core(calls::NormalizePhone { raw: text.clone(), region: region.map(str::to_owned) })
+            .await
             .map_err(|e| e.with("field", "phones"))?;
         if !phones.contains(&e164) {
             phones.push(e164);
@@ -387,7 +403,7 @@ pub async fn create_customer(
         id: crate::ids::new_id(),
         name: person_name("name", &body.name)?,
         surname: person_name("surname", &body.surname)?,
-        phones: phones(&state, &raw, body.phone_region.as_deref())?,
+        phones: phones(&state, &raw, body.phone_region.as_deref()).await?,
         village_id: body.village_id.trim().to_owned(),
         geo: body.geo,
         national_id: national_id(body.national_id.as_deref()),
@@ -407,7 +423,7 @@ pub async fn patch_customer(
     Body(body): Body<CustomerPatch>,
 ) -> ApiResult<Json<Customer>> {
     let new_phones = match &body.phones {
-        Some(raw) => Some(phones(&state, raw, body.phone_region.as_deref())?),
+        Some(raw) => Some(phones(&state, raw, body.phone_region.as_deref()).await?),
         None => None,
     };
     let _guard = state.db.write_guard().await;
@@ -452,7 +468,7 @@ pub struct CustomerView {
 pub async fn customer(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<CustomerView>> {
     let c = repo::customer(&state.db.pool, &id).await?.ok_or_else(|| ApiError::not_found("customer", &id))?;
     let listed = repo::listed_devices(&state.db.pool, DeviceFilter::Owner(&id), i64::MAX).await?;
-    let devices = device_views(&state, &listed)?;
+    let devices = device_views(&state, &listed).await?;
     let mut access_rate_debt: BTreeMap<String, Decimal> = BTreeMap::new();
     for (device, view) in listed.iter().zip(&devices) {
         if let (Some(currency), false) = (&device.currency, view.access_rate_debt.is_zero()) {
@@ -462,11 +478,10 @@ pub async fn customer(State(state): State<AppState>, Path(id): Path<String>) -> 
                 .ok_or_else(|| ApiError::internal("access-rate debt overflows"))?;
         }
     }
-    let plans = repo::customer_plans(&state.db.pool, &id, false)
-        .await?
-        .iter()
-        .map(|row| crate::routes::plans::plan_view(&state, row))
-        .collect::<Result<_, _>>()?;
+    let mut plans = Vec::new();
+    for row in repo::customer_plans(&state.db.pool, &id, false).await? {
+        plans.push(crate::routes::plans::plan_view(&state, &row).await?);
+    }
     Ok(Json(CustomerView {
         customer: c,
         devices,

@@ -164,7 +164,7 @@ pub async fn list(
 ) -> ApiResult<Json<Page<PaymentAnswer>>> {
     let page = page.request("payments")?;
     let serial = match &q.serial {
-        Some(raw) => Some(state.normalize_serial(raw).map_err(|e| e.with("field", "serial"))?),
+        Some(raw) => Some(state.normalize_serial(raw).await.map_err(|e| e.with("field", "serial"))?),
         None => None,
     };
     let from = q.from.as_deref().map(|t| day("from", t)).transpose()?;

@@ -56,11 +56,11 @@ enum Terms {
 }
 
 /// A plan as the API shows it ([`PlanView`]).
-pub fn plan_view(state: &AppState, row: &PlanRow) -> ApiResult<PlanView> {
+pub async fn plan_view(state: &AppState, row: &PlanRow) -> ApiResult<PlanView> {
     let terms = match &row.plan {
         PlanBody::Installments(plan) => {
             // Through the engine like every other core call, so the wasm build decides here too.
-            let summary = state.core(calls::PlanSummary { plan: plan.clone() })?;
+            let summary = state.core(calls::PlanSummary { plan: plan.clone() }).await?;
             Terms::Installments {
                 period: summary.period,
                 total_cost: summary.total_cost,
@@ -89,7 +89,7 @@ pub fn plan_view(state: &AppState, row: &PlanRow) -> ApiResult<PlanView> {
 /// `GET /v1/plans/{id}`
 pub async fn get_plan(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<PlanView>> {
     let row = repo::plan(&state.db.pool, &id).await?.ok_or_else(|| ApiError::not_found("plan", &id))?;
-    Ok(Json(plan_view(&state, &row)?))
+    Ok(Json(plan_view(&state, &row).await?))
 }
 
 /// The body of `PUT /v1/plans/{id}/total`.
@@ -163,12 +163,12 @@ async fn edit_plan<F: CoreFn<Output = InstallmentPlan>>(
         let Some(plan) = row.installments() else {
             return Err(ApiError::conflict("only installment plans have a total and installments to edit"));
         };
-        let edited = state.core(edit(plan.clone()))?;
+        let edited = state.core(edit(plan.clone())).await?;
         repo::update_plan_body(&mut *tx, id, &edited).await?;
-        let before = plan_view(state, &row)?;
+        let before = plan_view(state, &row).await?;
         row.plan = PlanBody::Installments(edited);
         row.version += 1;
-        let after = plan_view(state, &row)?;
+        let after = plan_view(state, &row).await?;
         audit::record(&mut *tx, &Entry::new(actor, Action::PlanEdited, "plan", id).before(&before)?.after(&after)?)
             .await?;
         tx.commit().await?;

@@ -100,7 +100,7 @@ pub async fn registration(
 
     let _guard = state.db.write_guard().await;
     let mut tx = state.db.pool.begin().await?;
-    let serial = state.normalize_serial(&request.device.serial).map_err(|e| e.with("field", "device.serial"))?;
+    let serial = state.normalize_serial(&request.device.serial).await.map_err(|e| e.with("field", "device.serial"))?;
     let serial_taken = repo::device(&mut *tx, &serial, "").await?.is_some();
 
     let existing_customer = match &request.customer {
@@ -109,7 +109,7 @@ pub async fn registration(
             let mut found = None;
             for raw in new.phone.iter().chain(new.phones.iter()) {
                 let phone =
-                    state.core(calls::NormalizePhone { raw: raw.clone(), region: request.phone_region.clone() });
+                    state.core(calls::NormalizePhone { raw: raw.clone(), region: request.phone_region.clone() }).await;
                 // A phone the core refuses is reported by `register` below with its field.
                 if let Ok(phone) = phone {
                     if let Some(id) = repo::customer_id_by_phone(&mut *tx, &phone).await? {
@@ -141,7 +141,7 @@ pub async fn registration(
         new_customer_id: Some(new_id()),
         new_plan_id: Some(new_id()),
     };
-    let registration = state.core(calls::Register { request, context })?;
+    let registration = state.core(calls::Register { request, context }).await?;
 
     if registration.new_customer {
         crate::storage::customers::insert(&mut tx, &registration.customer).await?;
@@ -162,7 +162,10 @@ pub async fn registration(
         None => (None, None),
     };
     insert_device(state, &mut tx, &registration, plan.as_ref().map(|p| p.id.as_str())).await?;
-    let plan = plan.map(|p| plan_view(state, &p)).transpose()?;
+    let plan = match plan {
+        Some(p) => Some(plan_view(state, &p).await?),
+        None => None,
+    };
     let device = DeviceView::of(&registration);
     let after = RegistrationAudit {
         customer_id: &registration.customer.id,
@@ -245,7 +248,7 @@ pub async fn sell_plan(
     if repo::customer(&mut *tx, &customer_id).await?.is_none() {
         return Err(ApiError::not_found("customer", &customer_id));
     }
-    let plan = state.core(calls::CreatePlan { id: new_id(), plan: plan_in, down_payment_paid: paid })?;
+    let plan = state.core(calls::CreatePlan { id: new_id(), plan: plan_in, down_payment_paid: paid }).await?;
     let sale = Sale {
         customer_id: &customer_id,
         serial: None,
@@ -253,7 +256,7 @@ pub async fn sell_plan(
         recorded_by: Some(&caller.key_id),
     };
     let (row, down_payment) = sell(&state, &mut tx, &plan, &sale, &down, state.today()).await?;
-    let plan = plan_view(&state, &row)?;
+    let plan = plan_view(&state, &row).await?;
     let after = SaleAudit { plan: &plan, down_payment_id: down_payment.as_ref().map(|p| p.payment_id.as_str()) };
     let entry =
         Entry::new(&Actor::ApiKey(caller.key_id.clone()), Action::SaleCreated, "plan", &row.id).after(&after)?;

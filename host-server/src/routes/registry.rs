@@ -151,7 +151,7 @@ pub async fn create_tariff(
     let name = require_name(&body.name)?;
     let id = new_id();
     let tariff = Tariff { id: Some(id.clone()), ..body.tariff };
-    let unit_price = state.core(micropower_core::calls::UnitPrice { tariff: tariff.clone() })?.0;
+    let unit_price = state.core(micropower_core::calls::UnitPrice { tariff: tariff.clone() }).await?.0;
     let stored = serde_json::to_string(&tariff).map_err(ApiError::internal)?;
     sqlx::query("INSERT INTO tariffs (id, name, currency, body, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&id)
@@ -174,9 +174,9 @@ pub struct TariffView {
     unit_price: Decimal,
 }
 
-fn tariff_view(state: &AppState, stored: stored::StoredTariff) -> ApiResult<TariffView> {
+async fn tariff_view(state: &AppState, stored: stored::StoredTariff) -> ApiResult<TariffView> {
     let tariff = Tariff { id: Some(stored.id), ..stored.body };
-    let unit_price = state.core(micropower_core::calls::UnitPrice { tariff: tariff.clone() })?.0;
+    let unit_price = state.core(micropower_core::calls::UnitPrice { tariff: tariff.clone() }).await?.0;
     Ok(TariffView { tariff, name: stored.name, unit_price })
 }
 
@@ -234,7 +234,7 @@ pub async fn tariffs(
 ) -> ApiResult<Json<Page<TariffView>>> {
     let page = page.request("tariffs")?;
     let found = stored::tariffs(&state.db.pool, &page).await?;
-    Ok(Json(found.try_map(|t| tariff_view(&state, t))?))
+    Ok(Json(found.try_map_async(|t| tariff_view(&state, t)).await?))
 }
 
 /// `GET /v1/clusters/{id}`
@@ -260,7 +260,7 @@ pub async fn manufacturer(State(state): State<AppState>, Path(id): Path<String>)
 /// `GET /v1/tariffs/{id}`
 pub async fn tariff(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<TariffView>> {
     let found = stored::tariff(&state.db.pool, &id).await?.ok_or_else(|| ApiError::not_found("tariff", &id))?;
-    Ok(Json(tariff_view(&state, found)?))
+    Ok(Json(tariff_view(&state, found).await?))
 }
 
 /// The body of the `PATCH` of a cluster, area, village or manufacturer: only its name changes here (a

@@ -61,7 +61,7 @@ pub async fn revenue(State(state): State<AppState>, Query(q): Query<ReportQuery>
     let (from, to) = window(&state, &q)?;
     let group_by = choice("group_by", q.group_by.as_deref(), "month")?;
     let by = choice("by", q.by.as_deref(), "none")?;
-    Ok(Json(state.core(calls::RevenueReport { payments, currency, from, to, group_by, by })?))
+    Ok(Json(state.core(calls::RevenueReport { payments, currency, from, to, group_by, by }).await?))
 }
 
 /// `GET /v1/reports/energy?from&to&group_by`
@@ -69,7 +69,7 @@ pub async fn energy(State(state): State<AppState>, Query(q): Query<ReportQuery>)
     let payments = payment_records(&state).await?;
     let (from, to) = window(&state, &q)?;
     let group_by = choice("group_by", q.group_by.as_deref(), "month")?;
-    Ok(Json(state.core(calls::EnergySold { payments, currency: q.currency, from, to, group_by })?))
+    Ok(Json(state.core(calls::EnergySold { payments, currency: q.currency, from, to, group_by }).await?))
 }
 
 /// What is owed: every installment, and every meter's access-rate account as stored (the core accrues it up
@@ -90,7 +90,7 @@ async fn debts(
 pub async fn debt(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<DebtAging>> {
     let (installments, access_rates, currency) = debts(&state, &q).await?;
     let as_of = q.as_of.unwrap_or_else(|| state.today());
-    Ok(Json(state.core(calls::DebtAging { installments, access_rates, currency, as_of })?))
+    Ok(Json(state.core(calls::DebtAging { installments, access_rates, currency, as_of }).await?))
 }
 
 /// `GET /v1/reports/par?days=30&as_of&currency`
@@ -98,7 +98,7 @@ pub async fn par(State(state): State<AppState>, Query(q): Query<ReportQuery>) ->
     let (installments, access_rates, currency) = debts(&state, &q).await?;
     let as_of = q.as_of.unwrap_or_else(|| state.today());
     let days = q.days.unwrap_or(30);
-    Ok(Json(state.core(calls::PortfolioAtRisk { installments, access_rates, currency, as_of, days })?))
+    Ok(Json(state.core(calls::PortfolioAtRisk { installments, access_rates, currency, as_of, days }).await?))
 }
 
 /// `GET /v1/reports/collection?from&to&currency`
@@ -110,5 +110,5 @@ pub async fn collection(
     let installments = records::installments(&state.db.pool, &locations).await?;
     let currency = currency_or(&q, records::only_currency(installments.iter().map(|i| i.currency))?)?;
     let (from, to) = window(&state, &q)?;
-    Ok(Json(state.core(calls::CollectionRate { installments, currency, from, to })?))
+    Ok(Json(state.core(calls::CollectionRate { installments, currency, from, to }).await?))
 }

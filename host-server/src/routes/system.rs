@@ -21,7 +21,7 @@ use crate::storage::page::{Page, PageQuery};
 /// `GET /healthz`: 200 when the database answers and the core engine decides.
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     let db = sqlx::query("SELECT 1").execute(&state.db.pool).await.is_ok();
-    let core = state.normalize_serial("ok-1").is_ok();
+    let core = state.normalize_serial("ok-1").await.is_ok();
     let status = if db && core { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(json!({"database": db, "core": core, "engine": state.engine.name()})))
 }

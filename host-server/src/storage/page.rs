@@ -109,6 +109,18 @@ impl<T> Page<T> {
     pub fn try_map<U>(self, f: impl FnMut(T) -> ApiResult<U>) -> ApiResult<Page<U>> {
         Ok(Page { items: self.items.into_iter().map(f).collect::<ApiResult<_>>()?, next_cursor: self.next_cursor })
     }
+
+    /// As [`Page::try_map`], for a conversion that asks the core (which is async: `state::Inner::core`).
+    pub async fn try_map_async<U, F>(self, mut f: impl FnMut(T) -> F) -> ApiResult<Page<U>>
+    where
+        F: std::future::Future<Output = ApiResult<U>>,
+    {
+        let mut items = Vec::with_capacity(self.items.len());
+        for item in self.items {
+            items.push(f(item).await?);
+        }
+        Ok(Page { items, next_cursor: self.next_cursor })
+    }
 }
 
 /// The direction of a list.

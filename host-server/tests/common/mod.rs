@@ -67,6 +67,23 @@ pub fn test_config(database_url: String, data_dir: &std::path::Path, engine: Eng
         trusted_proxy_header: None,
         operator_name: "micropower".into(),
         operator_address: String::new(),
+        heavy: micropower_server::heavy::HeavyConfig::default(),
+    }
+}
+
+/// A database URL for one test: a file in `dir` on SQLite, a fresh database on PostgreSQL (None, with a
+/// message, when PostgreSQL is not configured here).
+pub async fn database_url(db: Db, dir: &std::path::Path) -> Option<String> {
+    match db {
+        Db::Sqlite => Some(format!("sqlite://{}/test.db", dir.display())),
+        Db::Postgres => {
+            let url = postgres_url().await;
+            if url.is_none() {
+                assert!(std::env::var("CI").is_err(), "MICROPOWER_TEST_POSTGRES_URL must be set in CI");
+                eprintln!("skipped: MICROPOWER_TEST_POSTGRES_URL is not set");
+            }
+            url
+        }
     }
 }
 
@@ -122,10 +139,20 @@ impl TestServer {
     }
 
     /// A server with `config` (its `listen` is ignored: a free port); `dir` lives as long as the server.
-    pub async fn start_with(mut config: Config, dir: tempfile::TempDir) -> TestServer {
+    pub async fn start_with(config: Config, dir: tempfile::TempDir) -> TestServer {
+        let engine = micropower_server::server::engine(config.engine, &config.compiled_dir).expect("engine");
+        Self::start_with_engine(config, dir, engine).await
+    }
+
+    /// [`Self::start_with`] on an engine of the test's.
+    pub async fn start_with_engine(
+        mut config: Config,
+        dir: tempfile::TempDir,
+        engine: std::sync::Arc<dyn micropower_server::engine::Engine>,
+    ) -> TestServer {
         config.listen = "127.0.0.1:0".parse().unwrap();
         let database_url = config.database_url.clone();
-        let (state, _) = micropower_server::server::state(&config).await.expect("server state");
+        let (state, _) = micropower_server::server::state_with_engine(&config, engine).await.expect("server state");
         let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
