@@ -14,6 +14,7 @@ use crate::payments::{record_tokens, QuantityUnit, TokenKind, TokenOut, TokenSta
 use crate::repo::DeviceRow;
 use crate::state::AppState;
 use crate::storage::audit::{self, Action, Actor, Entry};
+use crate::storage::store::{self as sql, PaymentStore};
 
 /// Which token to make, checked once for however many devices get it.
 #[derive(Debug, Clone)]
@@ -118,7 +119,7 @@ pub async fn issue(
         })
         .await?;
     let count = i64::from(token.count);
-    crate::repo::set_token_count(&mut **tx, &device.serial, count).await?;
+    tx.execute(sql::UPDATE_TOKEN_COUNT, &sql::args![count, &device.serial]).await?;
     let issued = TokenOut {
         kind: order.kind,
         unit: order.days.is_some().then_some(QuantityUnit::Days),

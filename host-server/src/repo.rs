@@ -309,12 +309,6 @@ pub const DEVICE_COLUMNS: &str =
     "serial, serial_raw, kind, manufacturer_id, token_scheme, tariff_id, plan_id, owner_id, \
     registered_on, access_accrued_periods, access_debt, openpaygo, openpaygo_key_sealed, token_count";
 
-/// Moves a device's token count to `count` (each token moves it on; the device refuses a count it saw).
-pub async fn set_token_count<'e, E: Executor<'e, Database = Any>>(exec: E, serial: &str, count: i64) -> ApiResult<()> {
-    sqlx::query("UPDATE devices SET token_count = $1 WHERE serial = $2").bind(count).bind(serial).execute(exec).await?;
-    Ok(())
-}
-
 /// A device by canonical serial; `lock` takes the row lock where the database has them.
 pub async fn device<'e, E: Executor<'e, Database = Any>>(
     exec: E,
