@@ -284,7 +284,13 @@ core_functions! {
         pub group_by: PeriodUnit,
         #[serde(default)]
         pub by: GroupBy,
-    } |a| report::revenue_report(&a.payments, &Currency::parse(&a.currency)?, a.from, a.to, a.group_by, a.by);
+        /// The report of earlier records under the same arguments: the answer continues it (a host folding
+        /// its records in page by page).
+        #[serde(default)]
+        pub so_far: Option<report::RevenueReport>,
+    } |a| report::revenue_report_after(
+        a.so_far.as_ref(), &a.payments, &Currency::parse(&a.currency)?, a.from, a.to, a.group_by, a.by,
+    );
 
     /// [`report::energy_sold`]
     "energy_sold" => EnergySold -> report::EnergySold {
@@ -294,9 +300,13 @@ core_functions! {
         pub from: NaiveDate,
         pub to: NaiveDate,
         pub group_by: PeriodUnit,
+        /// The report of earlier records under the same arguments: the answer continues it (a host folding
+        /// its records in page by page).
+        #[serde(default)]
+        pub so_far: Option<report::EnergySold>,
     } |a| {
         let currency = a.currency.as_deref().map(Currency::parse).transpose()?;
-        report::energy_sold(&a.payments, currency.as_ref(), a.from, a.to, a.group_by)
+        report::energy_sold_after(a.so_far.as_ref(), &a.payments, currency.as_ref(), a.from, a.to, a.group_by)
     };
 
     /// [`report::debt_aging`]
@@ -307,7 +317,13 @@ core_functions! {
         pub access_rates: Vec<AccessRateRecord>,
         pub currency: String,
         pub as_of: NaiveDate,
-    } |a| report::debt_aging(&a.installments, &a.access_rates, &Currency::parse(&a.currency)?, a.as_of);
+        /// The report of earlier records under the same arguments: the answer continues it (a host folding
+        /// its records in page by page).
+        #[serde(default)]
+        pub so_far: Option<report::DebtAging>,
+    } |a| report::debt_aging_after(
+        a.so_far.as_ref(), &a.installments, &a.access_rates, &Currency::parse(&a.currency)?, a.as_of,
+    );
 
     /// [`report::portfolio_at_risk`]
     "portfolio_at_risk" => PortfolioAtRisk -> report::PortfolioAtRisk {
@@ -317,8 +333,12 @@ core_functions! {
         pub currency: String,
         pub as_of: NaiveDate,
         pub days: u32,
-    } |a| report::portfolio_at_risk(
-        &a.installments, &a.access_rates, &Currency::parse(&a.currency)?, a.as_of, a.days,
+        /// The report of earlier plans under the same arguments: the answer continues it (a host folding
+        /// its plans in page by page).
+        #[serde(default)]
+        pub so_far: Option<report::PortfolioAtRisk>,
+    } |a| report::portfolio_at_risk_after(
+        a.so_far.as_ref(), &a.installments, &a.access_rates, &Currency::parse(&a.currency)?, a.as_of, a.days,
     );
 
     /// [`report::par_30_60_90`]
@@ -328,7 +348,13 @@ core_functions! {
         pub access_rates: Vec<AccessRateRecord>,
         pub currency: String,
         pub as_of: NaiveDate,
-    } |a| report::par_30_60_90(&a.installments, &a.access_rates, &Currency::parse(&a.currency)?, a.as_of);
+        /// The report of earlier plans under the same arguments: the answer continues it (a host folding
+        /// its plans in page by page).
+        #[serde(default)]
+        pub so_far: Option<report::ParSummary>,
+    } |a| report::par_30_60_90_after(
+        a.so_far.as_ref(), &a.installments, &a.access_rates, &Currency::parse(&a.currency)?, a.as_of,
+    );
 
     /// [`report::collection_rate`]
     "collection_rate" => CollectionRate -> report::CollectionRate {
@@ -336,5 +362,9 @@ core_functions! {
         pub currency: String,
         pub from: NaiveDate,
         pub to: NaiveDate,
-    } |a| report::collection_rate(&a.installments, &Currency::parse(&a.currency)?, a.from, a.to);
+        /// The report of earlier records under the same arguments: the answer continues it (a host folding
+        /// its records in page by page).
+        #[serde(default)]
+        pub so_far: Option<report::CollectionRate>,
+    } |a| report::collection_rate_after(a.so_far.as_ref(), &a.installments, &Currency::parse(&a.currency)?, a.from, a.to);
 }

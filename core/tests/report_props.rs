@@ -1,13 +1,15 @@
 //! Invariants of the reports over generated records: no input makes a report panic, debt-aging buckets and
 //! the access-rate line add up to what is outstanding, the access-rate line is the accrual of every meter up
 //! to the report's day, revenue equals the in-window lines of the report's currency, PAR is monotone in its
-//! threshold and collection never exceeds what was due.
+//! threshold, collection never exceeds what was due, and every report folded in page by page (`so_far`) equals
+//! the report of all records at once.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use chrono::{Datelike, NaiveDate, Weekday};
 use micropower_core::access_rate::{accrue, AccessRateState};
 use micropower_core::allocation::{AllocationKind, AllocationLine};
+use micropower_core::calls::{self, CoreFn};
 use micropower_core::money::Currency;
 use micropower_core::registry::{DeviceKind, Location};
 use micropower_core::report::*;
@@ -336,5 +338,70 @@ proptest! {
         if let Some(rate) = c.rate {
             prop_assert!(Decimal::ZERO <= rate && rate <= Decimal::ONE);
         }
+    }
+
+    #[test]
+    fn payment_reports_folded_page_by_page_equal_one_call(
+        pays in payments(money(), date()),
+        (from, to) in window(),
+        unit in unit(),
+        by in group_by(),
+        page in 1usize..12,
+        with_currency in any::<bool>(),
+    ) {
+        let currency = "TZS".to_owned();
+        let revenue = |payments: &[PaymentRecord], so_far| calls::RevenueReport {
+            payments: payments.to_vec(), currency: currency.clone(), from, to, group_by: unit, by, so_far,
+        }.call().unwrap();
+        let energy = |payments: &[PaymentRecord], so_far| calls::EnergySold {
+            payments: payments.to_vec(), currency: with_currency.then(|| currency.clone()), from, to, group_by: unit, so_far,
+        }.call().unwrap();
+        let (mut r, mut e) = (None, None);
+        for chunk in pays.chunks(page) {
+            r = Some(revenue(chunk, r));
+            e = Some(energy(chunk, e));
+        }
+        prop_assert_eq!(r.unwrap_or_else(|| revenue(&[], None)), revenue(&pays, None));
+        prop_assert_eq!(e.unwrap_or_else(|| energy(&[], None)), energy(&pays, None));
+    }
+
+    #[test]
+    fn debt_reports_folded_plan_by_plan_equal_one_call(
+        insts in installments(money(), date()),
+        meters in access_rates(fee(), date()),
+        as_of in date(),
+        (from, to) in window(),
+        days in 1u32..400,
+        plans_per_page in 1u8..5,
+    ) {
+        let currency = "TZS".to_owned();
+        // Pages hold whole plans, as the server reads them: PAR is decided per plan.
+        let mut pages: Vec<Vec<InstallmentRecord>> = Vec::new();
+        for plan in 0u8..8 {
+            let of_plan = insts.iter().filter(|r| r.plan_id == format!("plan-{plan}")).cloned();
+            if plan % plans_per_page == 0 || pages.is_empty() {
+                pages.push(Vec::new());
+            }
+            pages.last_mut().unwrap().extend(of_plan);
+        }
+        let (mut aging, mut par, mut summary, mut rate) = (None, None, None, None);
+        // Meters come after the installments, in pages of their own.
+        let meter_pages = meters.chunks(3).map(|m| (Vec::new(), m.to_vec()));
+        for (installments, access_rates) in pages.into_iter().map(|i| (i, Vec::new())).chain(meter_pages) {
+            aging = Some(calls::DebtAging {
+                installments: installments.clone(), access_rates: access_rates.clone(), currency: currency.clone(), as_of, so_far: aging,
+            }.call().unwrap());
+            par = Some(calls::PortfolioAtRisk {
+                installments: installments.clone(), access_rates: access_rates.clone(), currency: currency.clone(), as_of, days, so_far: par,
+            }.call().unwrap());
+            summary = Some(calls::Par306090 {
+                installments: installments.clone(), access_rates, currency: currency.clone(), as_of, so_far: summary,
+            }.call().unwrap());
+            rate = Some(calls::CollectionRate { installments, currency: currency.clone(), from, to, so_far: rate }.call().unwrap());
+        }
+        prop_assert_eq!(aging, Some(debt_aging(&insts, &meters, &tzs(), as_of).unwrap()));
+        prop_assert_eq!(par, Some(portfolio_at_risk(&insts, &meters, &tzs(), as_of, days).unwrap()));
+        prop_assert_eq!(summary, Some(par_30_60_90(&insts, &meters, &tzs(), as_of).unwrap()));
+        prop_assert_eq!(rate, Some(collection_rate(&insts, &tzs(), from, to).unwrap()));
     }
 }

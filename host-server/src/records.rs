@@ -103,27 +103,9 @@ pub const PAGE_ROWS: i64 = 1000;
 /// Where a paged read resumes: the sort key and id of the last row read.
 pub type After = (String, String);
 
-/// One payment record per applied payment: the core's `PaymentRecord` with the rest of the payment, its
-/// `received_on` the business day of its instant in `zone`.
-pub async fn payments(
-    pool: &AnyPool,
-    locations: &HashMap<String, Location>,
-    zone: chrono_tz::Tz,
-) -> ApiResult<Vec<ExportPayment>> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let (page, next) = payments_page(pool, locations, zone, after.as_ref()).await?;
-        out.extend(page);
-        match next {
-            Some(key) => after = Some(key),
-            None => return Ok(out),
-        }
-    }
-}
-
-/// Up to [`PAGE_ROWS`] payments of [`payments`] after `after` (`created_at`, `id`), and where the next page
-/// starts (`None` after the last).
+/// One payment record per payment, oldest first: the core's `PaymentRecord` with the rest of the payment, its
+/// `received_on` the business day of its instant in `zone`. Up to [`PAGE_ROWS`] after `after` (`created_at`,
+/// `id`), and where the next page starts (`None` after the last).
 pub async fn payments_page(
     pool: &AnyPool,
     locations: &HashMap<String, Location>,
@@ -223,24 +205,11 @@ fn next_page<R>(rows: &[R], key: impl Fn(&R) -> After) -> Option<After> {
     rows.last().filter(|_| full).map(key)
 }
 
-/// One installment record per installment of every installment plan: the core's `InstallmentRecord`.
-pub async fn installments(pool: &AnyPool, locations: &HashMap<String, Location>) -> ApiResult<Vec<InstallmentRecord>> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let (page, next) = installments_page(pool, locations, after.as_ref()).await?;
-        out.extend(page);
-        match next {
-            Some(key) => after = Some(key),
-            None => return Ok(out),
-        }
-    }
-}
-
 /// Where a read of plans resumes: the last plan's `seq` and id.
 pub type AfterPlan = (i64, String);
 
-/// The installments of up to [`PAGE_ROWS`] installment plans after `after`, and where the next page starts.
+/// One installment record per installment of every installment plan (the core's `InstallmentRecord`): those
+/// of up to [`PAGE_ROWS`] plans after `after`, and where the next page starts. A page holds whole plans.
 pub async fn installments_page(
     pool: &AnyPool,
     locations: &HashMap<String, Location>,
@@ -293,21 +262,8 @@ struct MeterAccount {
 /// One access-rate record per meter whose tariff charges an access rate: the core's `AccessRateRecord`, the
 /// account as stored at the meter's last payment. Reports accrue it up to their own day (the core does);
 /// nothing here writes.
-pub async fn access_rates(pool: &AnyPool, locations: &HashMap<String, Location>) -> ApiResult<Vec<AccessRateRecord>> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let (page, next) = access_rates_page(pool, locations, after.as_deref()).await?;
-        out.extend(page);
-        match next {
-            Some(key) => after = Some(key),
-            None => return Ok(out),
-        }
-    }
-}
-
-/// The access-rate records of up to [`PAGE_ROWS`] devices with a tariff after serial `after`, and the
-/// serial the next page starts after.
+/// Those of up to [`PAGE_ROWS`] devices with a tariff after serial `after`, and the serial the next page
+/// starts after.
 pub async fn access_rates_page(
     pool: &AnyPool,
     locations: &HashMap<String, Location>,
@@ -353,6 +309,28 @@ pub fn only_currency(mut currencies: impl Iterator<Item = Currency>) -> ApiResul
         return Err(ApiError::invalid("currency", "the data holds several currencies: name one with ?currency="));
     }
     Ok(Some(first.code().to_owned()))
+}
+
+/// The currencies of the payment records (of [`payments_page`]).
+pub async fn payment_currencies(pool: &AnyPool) -> ApiResult<Vec<Currency>> {
+    let rows: Vec<(Text<Currency>,)> = sqlx::query_as("SELECT DISTINCT currency FROM payments").fetch_all(pool).await?;
+    Ok(rows.into_iter().map(|(c,)| c.into()).collect())
+}
+
+/// The currencies of the installment records (of [`installments_page`]).
+pub async fn installment_currencies(pool: &AnyPool) -> ApiResult<Vec<Currency>> {
+    let rows: Vec<(Text<Currency>,)> =
+        sqlx::query_as("SELECT DISTINCT currency FROM plans WHERE kind = 'installments'").fetch_all(pool).await?;
+    Ok(rows.into_iter().map(|(c,)| c.into()).collect())
+}
+
+/// The currencies of the access-rate records (of [`access_rates_page`]): those of the tariffs in use that
+/// charge an access rate.
+pub async fn access_rate_currencies(pool: &AnyPool) -> ApiResult<Vec<Currency>> {
+    let rows: Vec<(Text<Tariff>,)> =
+        sqlx::query_as("SELECT body FROM tariffs WHERE id IN (SELECT tariff_id FROM devices)").fetch_all(pool).await?;
+    let tariffs = rows.into_iter().map(|(t,)| Tariff::from(t));
+    Ok(tariffs.filter(|t| t.access_rate.is_some()).map(|t| t.currency).collect())
 }
 
 /// The registry's clusters, areas and villages, as export lines.

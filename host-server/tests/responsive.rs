@@ -1,6 +1,7 @@
 //! Staying responsive under heavy reads (issue 19): the core is never called on a runtime worker, heavy
 //! routes queue behind a small limit and answer 503 with `Retry-After` past its wait, and the export streams
-//! in pages with the same lines as before.
+//! in pages with the same lines as before, and the reports fold their records in page by page with the same
+//! numbers as one core call over every record.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
@@ -11,9 +12,13 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use common::*;
+use micropower_core::api::{GroupBy, PaymentRecord, PeriodUnit};
+use micropower_core::calls::{self, CoreFn};
+use micropower_core::export::ExportLine;
 use micropower_server::config::{EngineKind, Tz};
 use micropower_server::engine::{Engine, EngineError, NativeEngine};
 use micropower_server::heavy::HeavyConfig;
+use rust_decimal::Decimal;
 use serde_json::json;
 
 /// The native core behind the text interface, so every call passes here; a `revenue_report` waits until
@@ -173,6 +178,39 @@ async fn the_export_streams_every_row_of_several_pages_once_in_order(s: TestServ
     let without_meta = |text: &str| text.lines().skip(1).map(str::to_owned).collect::<Vec<_>>();
     assert!(without_meta(&first) == without_meta(&second), "a second export has the same lines");
     assert!(first.ends_with('\n'));
+
+    // The reports read the same 2,100 payments in three pages; the core continues each page's report from
+    // the last, which must give what one call over every exported record gives.
+    let records: Vec<PaymentRecord> = first
+        .lines()
+        .filter_map(|l| match serde_json::from_str(l).unwrap() {
+            ExportLine::Payment(p) => Some(p.record),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(records.len(), total);
+    let (from, to) = ("2026-01-01".parse().unwrap(), "2026-01-31".parse().unwrap());
+    let revenue = calls::RevenueReport {
+        payments: records.clone(),
+        currency: "TZS".into(),
+        from,
+        to,
+        group_by: PeriodUnit::Day,
+        by: GroupBy::Kind,
+        so_far: None,
+    }
+    .call()
+    .unwrap();
+    assert!(revenue.total > Decimal::ZERO);
+    let (status, served) =
+        s.get("/v1/reports/revenue?currency=TZS&from=2026-01-01&to=2026-01-31&group_by=day&by=kind").await;
+    assert_eq!(status, 200, "{served}");
+    assert_eq!(served, serde_json::to_value(&revenue).unwrap());
+    let energy =
+        calls::EnergySold { payments: records, currency: None, from, to, group_by: PeriodUnit::Week, so_far: None };
+    let (status, served) = s.get("/v1/reports/energy?from=2026-01-01&to=2026-01-31&group_by=week").await;
+    assert_eq!(status, 200, "{served}");
+    assert_eq!(served, serde_json::to_value(energy.call().unwrap()).unwrap());
 }
 
 mod validation_during_reports {

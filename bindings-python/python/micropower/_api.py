@@ -278,17 +278,24 @@ def openpaygo_tokens_for_request(device, request):
 # --- reports --------------------------------------------------------------------------------------
 
 
-def revenue_report(payments, currency, from_, to, group_by, by="none"):
+def _continuing(args, so_far):
+    if so_far is not None:
+        args["so_far"] = so_far
+    return args
+
+
+def revenue_report(payments, currency, from_, to, group_by, by="none", so_far=None):
     """Revenue per period ("day", "week", "month") split by allocation kind, and by "cluster", "area",
-    "village" or "kind" (`rows`, `by_kind`, `total`)."""
+    "village" or "kind" (`rows`, `by_kind`, `total`). Every report takes `so_far`: the report of earlier
+    records under the same arguments, which the answer continues, to fold records in page by page."""
     args = {"payments": payments, "currency": currency, "from": from_, "to": to, "group_by": group_by, "by": by}
-    return _record("revenue_report", args)
+    return _record("revenue_report", _continuing(args, so_far))
 
 
-def energy_sold(payments, from_, to, group_by, currency=None):
+def energy_sold(payments, from_, to, group_by, currency=None, so_far=None):
     """kWh sold per period (and their money when `currency` is given)."""
     args = {"payments": payments, "currency": currency, "from": from_, "to": to, "group_by": group_by}
-    return _record("energy_sold", args)
+    return _record("energy_sold", _continuing(args, so_far))
 
 
 def _with_access_rates(args, access_rates):
@@ -297,27 +304,28 @@ def _with_access_rates(args, access_rates):
     return args
 
 
-def debt_aging(installments, currency, as_of, access_rates=None):
+def debt_aging(installments, currency, as_of, access_rates=None, so_far=None):
     """Outstanding installment debt by days overdue: current, 1-30, 31-60, 61-90, over 90; and the meters'
     access-rate debt (`access_rates`: their accounts as stored) accrued up to `as_of`, as its own line."""
     args = {"installments": installments, "currency": currency, "as_of": as_of}
-    return _record("debt_aging", _with_access_rates(args, access_rates))
+    return _record("debt_aging", _continuing(_with_access_rates(args, access_rates), so_far))
 
 
-def portfolio_at_risk(installments, currency, as_of, days, access_rates=None):
+def portfolio_at_risk(installments, currency, as_of, days, access_rates=None, so_far=None):
     """PAR `days`: the outstanding balance of plans with an installment overdue more than `days` days (and of
-    meters whose oldest unpaid access-rate fee is), over everything outstanding."""
+    meters whose oldest unpaid access-rate fee is), over everything outstanding. Folded in with `so_far`,
+    every installment of a plan must come in the same call."""
     args = {"installments": installments, "currency": currency, "as_of": as_of, "days": days}
-    return _record("portfolio_at_risk", _with_access_rates(args, access_rates))
+    return _record("portfolio_at_risk", _continuing(_with_access_rates(args, access_rates), so_far))
 
 
-def par_30_60_90(installments, currency, as_of, access_rates=None):
+def par_30_60_90(installments, currency, as_of, access_rates=None, so_far=None):
     """PAR30, PAR60 and PAR90 in one pass."""
     args = {"installments": installments, "currency": currency, "as_of": as_of}
-    return _record("par_30_60_90", _with_access_rates(args, access_rates))
+    return _record("par_30_60_90", _continuing(_with_access_rates(args, access_rates), so_far))
 
 
-def collection_rate(installments, currency, from_, to):
+def collection_rate(installments, currency, from_, to, so_far=None):
     """Collected / due for the installments due from `from_` to `to`."""
     args = {"installments": installments, "currency": currency, "from": from_, "to": to}
-    return _record("collection_rate", args)
+    return _record("collection_rate", _continuing(args, so_far))

@@ -67,17 +67,38 @@ def revenue_report(
     to: Day,
     group_by: Literal["day", "week", "month"],
     by: Literal["cluster", "area", "village", "kind", "none"] = "none",
+    so_far: Obj | None = None,
 ) -> Record: ...
 def energy_sold(
-    payments: Sequence[Obj], from_: Day, to: Day, group_by: Literal["day", "week", "month"], currency: str | None = None
+    payments: Sequence[Obj],
+    from_: Day,
+    to: Day,
+    group_by: Literal["day", "week", "month"],
+    currency: str | None = None,
+    so_far: Obj | None = None,
 ) -> Record: ...
 def debt_aging(
-    installments: Sequence[Obj], currency: str, as_of: Day, access_rates: Sequence[Obj] | None = None
+    installments: Sequence[Obj],
+    currency: str,
+    as_of: Day,
+    access_rates: Sequence[Obj] | None = None,
+    so_far: Obj | None = None,
 ) -> Record: ...
 def portfolio_at_risk(
-    installments: Sequence[Obj], currency: str, as_of: Day, days: int, access_rates: Sequence[Obj] | None = None
+    installments: Sequence[Obj],
+    currency: str,
+    as_of: Day,
+    days: int,
+    access_rates: Sequence[Obj] | None = None,
+    so_far: Obj | None = None,
 ) -> Record: ...
 def par_30_60_90(
-    installments: Sequence[Obj], currency: str, as_of: Day, access_rates: Sequence[Obj] | None = None
+    installments: Sequence[Obj],
+    currency: str,
+    as_of: Day,
+    access_rates: Sequence[Obj] | None = None,
+    so_far: Obj | None = None,
 ) -> Record: ...
-def collection_rate(installments: Sequence[Obj], currency: str, from_: Day, to: Day) -> Record: ...
+def collection_rate(
+    installments: Sequence[Obj], currency: str, from_: Day, to: Day, so_far: Obj | None = None
+) -> Record: ...

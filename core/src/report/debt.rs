@@ -81,7 +81,20 @@ pub fn debt_aging(
     currency: &Currency,
     as_of: NaiveDate,
 ) -> CoreResult<DebtAging> {
-    let mut aging = DebtAging::default();
+    debt_aging_after(None, installments, access_rates, currency, as_of)
+}
+
+/// [`debt_aging`] continued: `so_far` is the aging of earlier records under the same arguments, and the
+/// answer is the aging of those and these records together. Buckets add up record by record, so a host
+/// can fold its records in page by page.
+pub(crate) fn debt_aging_after(
+    so_far: Option<&DebtAging>,
+    installments: &[InstallmentRecord],
+    access_rates: &[AccessRateRecord],
+    currency: &Currency,
+    as_of: NaiveDate,
+) -> CoreResult<DebtAging> {
+    let mut aging = so_far.map(checked_aging).transpose()?.unwrap_or_default();
     for (i, record) in installments.iter().enumerate() {
         if record.currency != *currency {
             continue;
@@ -121,6 +134,27 @@ pub fn debt_aging(
         outstanding: aging.outstanding.normalize(),
         installments: aging.installments,
     })
+}
+
+/// A carried aging whose amounts are in range and whose totals agree with its parts.
+fn checked_aging(aging: &DebtAging) -> CoreResult<DebtAging> {
+    let buckets = [
+        ("current", aging.current),
+        ("days_1_30", aging.days_1_30),
+        ("days_31_60", aging.days_31_60),
+        ("days_61_90", aging.days_61_90),
+        ("days_over_90", aging.days_over_90),
+    ];
+    for (name, bucket) in buckets {
+        check_amount(bucket.amount, || format!("so_far.{name}.amount"))?;
+    }
+    check_amount(aging.access_rate.amount, || "so_far.access_rate.amount".to_owned())?;
+    let owed = num::sum(buckets.iter().map(|(_, b)| b.amount).chain([aging.access_rate.amount]))?;
+    let count = buckets.iter().try_fold(0u64, |n, (_, b)| n.checked_add(b.installments));
+    if owed != aging.outstanding || count != Some(aging.installments) {
+        return Err(CoreError::invalid("so_far", "outstanding and installments must be the sums of the buckets"));
+    }
+    Ok(*aging)
 }
 
 /// A meter's access-rate debt on `as_of` (its stored account accrued up to that day) and how many days its
@@ -187,8 +221,22 @@ pub fn portfolio_at_risk(
     as_of: NaiveDate,
     days: u32,
 ) -> CoreResult<PortfolioAtRisk> {
+    portfolio_at_risk_after(None, installments, access_rates, currency, as_of, days)
+}
+
+/// [`portfolio_at_risk`] continued: `so_far` is the PAR of earlier records under the same arguments, and the
+/// answer is the PAR of those and these records together. PAR is decided per plan, so every installment of
+/// a plan must come in the same call (a host pages by plan, not by installment).
+pub(crate) fn portfolio_at_risk_after(
+    so_far: Option<&PortfolioAtRisk>,
+    installments: &[InstallmentRecord],
+    access_rates: &[AccessRateRecord],
+    currency: &Currency,
+    as_of: NaiveDate,
+    days: u32,
+) -> CoreResult<PortfolioAtRisk> {
     check_days(days)?;
-    Exposure::of(installments, access_rates, currency, as_of)?.at_risk(days)
+    Exposure::of(installments, access_rates, currency, as_of)?.at_risk(days, so_far, "so_far")
 }
 
 /// PAR30, PAR60 and PAR90 in one pass over the records; each is what [`portfolio_at_risk`] gives.
@@ -198,8 +246,23 @@ pub fn par_30_60_90(
     currency: &Currency,
     as_of: NaiveDate,
 ) -> CoreResult<ParSummary> {
+    par_30_60_90_after(None, installments, access_rates, currency, as_of)
+}
+
+/// [`par_30_60_90`] continued, as [`portfolio_at_risk_after`].
+pub(crate) fn par_30_60_90_after(
+    so_far: Option<&ParSummary>,
+    installments: &[InstallmentRecord],
+    access_rates: &[AccessRateRecord],
+    currency: &Currency,
+    as_of: NaiveDate,
+) -> CoreResult<ParSummary> {
     let exposure = Exposure::of(installments, access_rates, currency, as_of)?;
-    Ok(ParSummary { par30: exposure.at_risk(30)?, par60: exposure.at_risk(60)?, par90: exposure.at_risk(90)? })
+    Ok(ParSummary {
+        par30: exposure.at_risk(30, so_far.map(|s| &s.par30), "so_far.par30")?,
+        par60: exposure.at_risk(60, so_far.map(|s| &s.par60), "so_far.par60")?,
+        par90: exposure.at_risk(90, so_far.map(|s| &s.par90), "so_far.par90")?,
+    })
 }
 
 fn check_days(days: u32) -> CoreResult<()> {
@@ -257,11 +320,26 @@ impl Exposure {
         Ok(Exposure { outstanding, plans })
     }
 
-    fn at_risk(&self, days: u32) -> CoreResult<PortfolioAtRisk> {
+    /// PAR `days` of these plans, added to `carried` (the PAR of plans seen before, named `field` in errors).
+    fn at_risk(&self, days: u32, carried: Option<&PortfolioAtRisk>, field: &str) -> CoreResult<PortfolioAtRisk> {
         let threshold = i64::from(days);
-        let at_risk = num::sum(self.plans.iter().filter(|(_, worst)| *worst > threshold).map(|(balance, _)| *balance))?;
-        let ratio = if self.outstanding.is_zero() { Decimal::ZERO } else { ratio(at_risk, self.outstanding)? };
-        Ok(PortfolioAtRisk { days, at_risk: at_risk.normalize(), outstanding: self.outstanding.normalize(), ratio })
+        let mut at_risk =
+            num::sum(self.plans.iter().filter(|(_, worst)| *worst > threshold).map(|(balance, _)| *balance))?;
+        let mut outstanding = self.outstanding;
+        if let Some(carried) = carried {
+            if carried.days != days {
+                return Err(CoreError::invalid(&format!("{field}.days"), format!("must be {days}")));
+            }
+            check_amount(carried.at_risk, || format!("{field}.at_risk"))?;
+            check_amount(carried.outstanding, || format!("{field}.outstanding"))?;
+            if carried.at_risk > carried.outstanding {
+                return Err(CoreError::invalid(&format!("{field}.at_risk"), "cannot exceed what is outstanding"));
+            }
+            at_risk = num::add(at_risk, carried.at_risk)?;
+            outstanding = num::add(outstanding, carried.outstanding)?;
+        }
+        let ratio = if outstanding.is_zero() { Decimal::ZERO } else { ratio(at_risk, outstanding)? };
+        Ok(PortfolioAtRisk { days, at_risk: at_risk.normalize(), outstanding: outstanding.normalize(), ratio })
     }
 }
 
@@ -290,8 +368,30 @@ pub fn collection_rate(
     from: NaiveDate,
     to: NaiveDate,
 ) -> CoreResult<CollectionRate> {
+    collection_rate_after(None, installments, currency, from, to)
+}
+
+/// [`collection_rate`] continued: `so_far` is the rate of earlier installments under the same arguments, and
+/// the answer is the rate of those and these together.
+pub(crate) fn collection_rate_after(
+    so_far: Option<&CollectionRate>,
+    installments: &[InstallmentRecord],
+    currency: &Currency,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> CoreResult<CollectionRate> {
     check_window(from, to)?;
-    let (mut due, mut collected) = (Decimal::ZERO, Decimal::ZERO);
+    let (mut due, mut collected) = match so_far {
+        Some(carried) => {
+            check_amount(carried.due, || "so_far.due".to_owned())?;
+            check_amount(carried.collected, || "so_far.collected".to_owned())?;
+            if carried.collected > carried.due {
+                return Err(CoreError::invalid("so_far.collected", "cannot exceed what was due"));
+            }
+            (carried.due, carried.collected)
+        }
+        None => (Decimal::ZERO, Decimal::ZERO),
+    };
     for (i, record) in installments.iter().enumerate() {
         if record.currency != *currency || record.due_date < from || record.due_date > to {
             continue;

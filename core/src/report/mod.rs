@@ -52,7 +52,9 @@ pub use debt::{
     collection_rate, debt_aging, par_30_60_90, portfolio_at_risk, AccessRateDebt, AgingBucket, CollectionRate,
     DebtAging, ParSummary, PortfolioAtRisk,
 };
+pub(crate) use debt::{collection_rate_after, debt_aging_after, par_30_60_90_after, portfolio_at_risk_after};
 pub use revenue::{energy_sold, revenue_report, EnergyRow, EnergySold, KindAmounts, RevenueReport, RevenueRow};
+pub(crate) use revenue::{energy_sold_after, revenue_report_after};
 
 /// The group of `by: kind` for payments without a device: appliances sold on a plan of their own (a TV).
 pub const NO_DEVICE_GROUP: &str = "appliance";

@@ -1,6 +1,7 @@
 //! Revenue per period split by allocation kind and by place or device kind, and energy sold per period:
 //! the two reports over payment records.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
@@ -40,6 +41,25 @@ impl KindAmounts {
         };
         *slot = num::add(*slot, amount)?;
         Ok(())
+    }
+
+    fn plus(&self, other: &KindAmounts) -> CoreResult<KindAmounts> {
+        Ok(KindAmounts {
+            installment: num::add(self.installment, other.installment)?,
+            access_rate: num::add(self.access_rate, other.access_rate)?,
+            energy: num::add(self.energy, other.energy)?,
+            eaas: num::add(self.eaas, other.eaas)?,
+        })
+    }
+
+    /// Each kind's wire name and amount.
+    fn named(&self) -> [(&'static str, Decimal); 4] {
+        [
+            ("installment", self.installment),
+            ("access_rate", self.access_rate),
+            ("energy", self.energy),
+            ("eaas", self.eaas),
+        ]
     }
 
     /// The sum over all kinds.
@@ -86,10 +106,38 @@ pub fn revenue_report(
     group_by: PeriodUnit,
     by: GroupBy,
 ) -> CoreResult<RevenueReport> {
+    revenue_report_after(None, payments, currency, from, to, group_by, by)
+}
+
+/// [`revenue_report`] continued: `so_far` is the report of earlier payments under the same arguments, and
+/// the answer is the report of those and `payments` together. A host with more payments than it wants to
+/// hold at once reads them page by page and folds each page in; revenue adds up by period and group, so the
+/// result equals one call over every payment.
+pub(crate) fn revenue_report_after(
+    so_far: Option<&RevenueReport>,
+    payments: &[PaymentRecord],
+    currency: &Currency,
+    from: NaiveDate,
+    to: NaiveDate,
+    group_by: PeriodUnit,
+    by: GroupBy,
+) -> CoreResult<RevenueReport> {
     check_window(from, to)?;
     // Keys borrow the ids from the records: one map entry per row, no copy per payment.
-    let mut rows: BTreeMap<(NaiveDate, Option<&str>), KindAmounts> = BTreeMap::new();
-    let mut whole = KindAmounts::default();
+    let mut rows: BTreeMap<(NaiveDate, Option<Cow<'_, str>>), KindAmounts> = BTreeMap::new();
+    for (i, row) in so_far.map_or(&[][..], |r| r.rows.as_slice()).iter().enumerate() {
+        check_carried_period(row.period_start, group_by, from, to, || format!("so_far.rows[{i}].period_start"))?;
+        if row.group.is_some() != (by != GroupBy::None) {
+            return Err(CoreError::invalid(&format!("so_far.rows[{i}].group"), "was made with another `by`"));
+        }
+        for (name, amount) in row.by_kind.named() {
+            check_amount(amount, || format!("so_far.rows[{i}].by_kind.{name}"))?;
+        }
+        let key = (row.period_start, row.group.as_deref().map(Cow::Borrowed));
+        if rows.insert(key, row.by_kind).is_some() {
+            return Err(CoreError::invalid(&format!("so_far.rows[{i}]"), "repeats an earlier row's period and group"));
+        }
+    }
     for (i, payment) in payments.iter().enumerate() {
         if payment.currency != *currency || payment.received_on < from || payment.received_on > to {
             continue;
@@ -98,25 +146,50 @@ pub fn revenue_report(
             continue;
         }
         let period = group_by.start_of(payment.received_on)?;
-        let row = rows.entry((period, by.key(payment))).or_default();
+        let row = rows.entry((period, by.key(payment).map(Cow::Borrowed))).or_default();
         for (j, line) in payment.lines.iter().enumerate() {
             check_amount(line.amount, || format!("payments[{i}].lines[{j}].amount"))?;
             row.add(line.kind, line.amount)?;
-            whole.add(line.kind, line.amount)?;
         }
+    }
+    // The window's sums are the rows' sums: every line lands in exactly one row.
+    let mut whole = KindAmounts::default();
+    for amounts in rows.values() {
+        whole = whole.plus(amounts)?;
     }
     let rows = rows
         .into_iter()
         .map(|((period_start, group), by_kind)| {
             Ok(RevenueRow {
                 period_start,
-                group: group.map(str::to_owned),
+                group: group.map(Cow::into_owned),
                 total: by_kind.total()?,
                 by_kind: normalized(by_kind),
             })
         })
         .collect::<CoreResult<Vec<_>>>()?;
     Ok(RevenueReport { rows, total: whole.total()?, by_kind: normalized(whole) })
+}
+
+/// Refuses a carried row's period that this report could not have made: not the first day of a period of
+/// `group_by`, or outside the periods the window touches.
+fn check_carried_period(
+    period_start: NaiveDate,
+    group_by: PeriodUnit,
+    from: NaiveDate,
+    to: NaiveDate,
+    field: impl Fn() -> String,
+) -> CoreResult<()> {
+    if group_by.start_of(period_start)? != period_start {
+        return Err(CoreError::invalid(
+            &field(),
+            format!("{period_start} does not start a period of {}", format!("{group_by:?}").to_lowercase()),
+        ));
+    }
+    if period_start < group_by.start_of(from)? || period_start > to {
+        return Err(CoreError::invalid(&field(), format!("{period_start} is outside the report's window")));
+    }
+    Ok(())
 }
 
 /// Energy sold in one period.
@@ -156,9 +229,39 @@ pub fn energy_sold(
     to: NaiveDate,
     group_by: PeriodUnit,
 ) -> CoreResult<EnergySold> {
+    energy_sold_after(None, payments, currency, from, to, group_by)
+}
+
+/// [`energy_sold`] continued: `so_far` is the report of earlier payments under the same arguments, and the
+/// answer is the report of those and `payments` together (see [`revenue_report_after`]).
+pub(crate) fn energy_sold_after(
+    so_far: Option<&EnergySold>,
+    payments: &[PaymentRecord],
+    currency: Option<&Currency>,
+    from: NaiveDate,
+    to: NaiveDate,
+    group_by: PeriodUnit,
+) -> CoreResult<EnergySold> {
     check_window(from, to)?;
     let mut rows: BTreeMap<NaiveDate, (Decimal, Decimal)> = BTreeMap::new();
-    let (mut kwh, mut amount) = (Decimal::ZERO, Decimal::ZERO);
+    for (i, row) in so_far.map_or(&[][..], |r| r.rows.as_slice()).iter().enumerate() {
+        let field = |name: &str| format!("so_far.rows[{i}].{name}");
+        check_carried_period(row.period_start, group_by, from, to, || field("period_start"))?;
+        check_amount(row.kwh, || field("kwh"))?;
+        let amount = match (currency, row.amount) {
+            (Some(_), Some(amount)) => {
+                check_amount(amount, || field("amount"))?;
+                amount
+            }
+            (None, None) => Decimal::ZERO,
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(CoreError::invalid(&field("amount"), "was made with another `currency`"));
+            }
+        };
+        if rows.insert(row.period_start, (row.kwh, amount)).is_some() {
+            return Err(CoreError::invalid(&format!("so_far.rows[{i}]"), "repeats an earlier row's period"));
+        }
+    }
     for (i, payment) in payments.iter().enumerate() {
         if currency.is_some_and(|c| payment.currency != *c) || payment.received_on < from || payment.received_on > to {
             continue;
@@ -174,13 +277,13 @@ pub fn energy_sold(
             check_amount(line.amount, || field("amount"))?;
             let row = rows.entry(group_by.start_of(payment.received_on)?).or_default();
             row.0 = num::add(row.0, quantity)?;
-            kwh = num::add(kwh, quantity)?;
             if currency.is_some() {
                 row.1 = num::add(row.1, line.amount)?;
-                amount = num::add(amount, line.amount)?;
             }
         }
     }
+    let kwh = num::sum(rows.values().map(|(kwh, _)| *kwh))?;
+    let amount = num::sum(rows.values().map(|(_, amount)| *amount))?;
     let money = |value: Decimal| currency.map(|_| value.normalize());
     Ok(EnergySold {
         rows: rows

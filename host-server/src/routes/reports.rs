@@ -1,10 +1,11 @@
-//! Reports (domain.md §7), computed by the core over the same records the export writes.
+//! Reports (domain.md §7), computed by the core over the same records the export writes, read and folded in
+//! page by page so that neither the server's memory nor one core call grows with the history.
 
 use axum::extract::{Query, State};
 use axum::Json;
 use chrono::NaiveDate;
 use micropower_core::api::{AccessRateRecord, InstallmentRecord, PaymentRecord};
-use micropower_core::calls;
+use micropower_core::calls::{self, CoreFn};
 use micropower_core::report::{CollectionRate, DebtAging, EnergySold, PortfolioAtRisk, RevenueReport};
 use serde::de::{DeserializeOwned, IntoDeserializer};
 use serde::Deserialize;
@@ -38,11 +39,59 @@ fn choice<T: DeserializeOwned>(field: &str, text: Option<&str>, default: &str) -
         .map_err(|e: serde::de::value::Error| ApiError::invalid(field, e.to_string()))
 }
 
-/// The core's records of the export's payment lines.
-async fn payment_records(state: &AppState) -> ApiResult<Vec<PaymentRecord>> {
+/// A report over every payment record, folded in page by page: the core continues the report of the
+/// pages before (`so_far`) with each page, so the server holds one page and the report, never the whole
+/// history, and no single core call grows with it. `call` makes the core call for a page.
+async fn over_payments<F: CoreFn>(
+    state: &AppState,
+    call: impl Fn(Vec<PaymentRecord>, Option<F::Output>) -> F,
+) -> ApiResult<F::Output> {
     let locations = records::customer_locations(&state.db.pool).await?;
-    let payments = records::payments(&state.db.pool, &locations, state.timezone).await?;
-    Ok(payments.into_iter().map(|p| p.record).collect())
+    let (mut after, mut so_far) = (None, None);
+    loop {
+        let (page, next) = records::payments_page(&state.db.pool, &locations, state.timezone, after.as_ref()).await?;
+        let report = state.core(call(page.into_iter().map(|p| p.record).collect(), so_far.take())).await?;
+        match next {
+            Some(key) => (after, so_far) = (Some(key), Some(report)),
+            None => return Ok(report),
+        }
+    }
+}
+
+/// A report over what is owed, folded in as [`over_payments`] does: installment plans page by page (a page
+/// holds whole plans, which PAR needs), then, when `with_meters`, the meters' access-rate accounts.
+async fn over_debts<F: CoreFn>(
+    state: &AppState,
+    with_meters: bool,
+    call: impl Fn(Vec<InstallmentRecord>, Vec<AccessRateRecord>, Option<F::Output>) -> F,
+) -> ApiResult<F::Output> {
+    let pool = &state.db.pool;
+    let locations = records::customer_locations(pool).await?;
+    let (mut after_plan, mut so_far) = (None, None);
+    loop {
+        let (page, next) = records::installments_page(pool, &locations, after_plan.as_ref()).await?;
+        let report = state.core(call(page, Vec::new(), so_far.take())).await?;
+        so_far = Some(report);
+        match next {
+            Some(key) => after_plan = Some(key),
+            None => break,
+        }
+    }
+    if with_meters {
+        let mut after_serial: Option<String> = None;
+        loop {
+            let (page, next) = records::access_rates_page(pool, &locations, after_serial.as_deref()).await?;
+            // A page of devices without an access rate holds no record: nothing to fold in.
+            if !page.is_empty() {
+                so_far = Some(state.core(call(Vec::new(), page, so_far.take())).await?);
+            }
+            match next {
+                Some(key) => after_serial = Some(key),
+                None => break,
+            }
+        }
+    }
+    so_far.ok_or_else(|| ApiError::internal("a report folded no page"))
 }
 
 fn window(state: &AppState, q: &ReportQuery) -> ApiResult<(NaiveDate, NaiveDate)> {
@@ -56,49 +105,79 @@ fn window(state: &AppState, q: &ReportQuery) -> ApiResult<(NaiveDate, NaiveDate)
 
 /// `GET /v1/reports/revenue?from&to&group_by=day|week|month&by=cluster|area|village|kind&currency`
 pub async fn revenue(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<RevenueReport>> {
-    let payments = payment_records(&state).await?;
-    let currency = currency_or(&q, records::only_currency(payments.iter().map(|p| p.currency))?)?;
+    let found = records::only_currency(records::payment_currencies(&state.db.pool).await?.into_iter())?;
+    let currency = currency_or(&q, found)?;
     let (from, to) = window(&state, &q)?;
     let group_by = choice("group_by", q.group_by.as_deref(), "month")?;
     let by = choice("by", q.by.as_deref(), "none")?;
-    Ok(Json(state.core(calls::RevenueReport { payments, currency, from, to, group_by, by }).await?))
+    let report = over_payments(&state, |payments, so_far| calls::RevenueReport {
+        payments,
+        currency: currency.clone(),
+        from,
+        to,
+        group_by,
+        by,
+        so_far,
+    });
+    Ok(Json(report.await?))
 }
 
 /// `GET /v1/reports/energy?from&to&group_by`
 pub async fn energy(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<EnergySold>> {
-    let payments = payment_records(&state).await?;
     let (from, to) = window(&state, &q)?;
     let group_by = choice("group_by", q.group_by.as_deref(), "month")?;
-    Ok(Json(state.core(calls::EnergySold { payments, currency: q.currency, from, to, group_by }).await?))
+    let report = over_payments(&state, |payments, so_far| calls::EnergySold {
+        payments,
+        currency: q.currency.clone(),
+        from,
+        to,
+        group_by,
+        so_far,
+    });
+    Ok(Json(report.await?))
 }
 
-/// What is owed: every installment, and every meter's access-rate account as stored (the core accrues it up
-/// to the report's day, so debt no payment has touched yet is owed too), with the report's currency.
-async fn debts(
-    state: &AppState,
-    q: &ReportQuery,
-) -> ApiResult<(Vec<InstallmentRecord>, Vec<AccessRateRecord>, String)> {
-    let locations = records::customer_locations(&state.db.pool).await?;
-    let installments = records::installments(&state.db.pool, &locations).await?;
-    let access_rates = records::access_rates(&state.db.pool, &locations).await?;
-    let owed = installments.iter().map(|i| i.currency).chain(access_rates.iter().map(|a| a.currency));
-    let currency = currency_or(q, records::only_currency(owed)?)?;
-    Ok((installments, access_rates, currency))
+/// The currency of a report over what is owed: the query's, or the only one the installment plans (and,
+/// `with_meters`, the access-rate tariffs in use) hold.
+async fn debt_currency(state: &AppState, q: &ReportQuery, with_meters: bool) -> ApiResult<String> {
+    if let Some(currency) = &q.currency {
+        return Ok(currency.clone());
+    }
+    let mut owed = records::installment_currencies(&state.db.pool).await?;
+    if with_meters {
+        owed.extend(records::access_rate_currencies(&state.db.pool).await?);
+    }
+    currency_or(q, records::only_currency(owed.into_iter())?)
 }
 
 /// `GET /v1/reports/debt?as_of&currency`: aging buckets of what is owed, and the access-rate line.
 pub async fn debt(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<DebtAging>> {
-    let (installments, access_rates, currency) = debts(&state, &q).await?;
+    let currency = debt_currency(&state, &q, true).await?;
     let as_of = q.as_of.unwrap_or_else(|| state.today());
-    Ok(Json(state.core(calls::DebtAging { installments, access_rates, currency, as_of }).await?))
+    let report = over_debts(&state, true, |installments, access_rates, so_far| calls::DebtAging {
+        installments,
+        access_rates,
+        currency: currency.clone(),
+        as_of,
+        so_far,
+    });
+    Ok(Json(report.await?))
 }
 
 /// `GET /v1/reports/par?days=30&as_of&currency`
 pub async fn par(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<PortfolioAtRisk>> {
-    let (installments, access_rates, currency) = debts(&state, &q).await?;
+    let currency = debt_currency(&state, &q, true).await?;
     let as_of = q.as_of.unwrap_or_else(|| state.today());
     let days = q.days.unwrap_or(30);
-    Ok(Json(state.core(calls::PortfolioAtRisk { installments, access_rates, currency, as_of, days }).await?))
+    let report = over_debts(&state, true, |installments, access_rates, so_far| calls::PortfolioAtRisk {
+        installments,
+        access_rates,
+        currency: currency.clone(),
+        as_of,
+        days,
+        so_far,
+    });
+    Ok(Json(report.await?))
 }
 
 /// `GET /v1/reports/collection?from&to&currency`
@@ -106,9 +185,14 @@ pub async fn collection(
     State(state): State<AppState>,
     Query(q): Query<ReportQuery>,
 ) -> ApiResult<Json<CollectionRate>> {
-    let locations = records::customer_locations(&state.db.pool).await?;
-    let installments = records::installments(&state.db.pool, &locations).await?;
-    let currency = currency_or(&q, records::only_currency(installments.iter().map(|i| i.currency))?)?;
+    let currency = debt_currency(&state, &q, false).await?;
     let (from, to) = window(&state, &q)?;
-    Ok(Json(state.core(calls::CollectionRate { installments, currency, from, to }).await?))
+    let report = over_debts(&state, false, |installments, _, so_far| calls::CollectionRate {
+        installments,
+        currency: currency.clone(),
+        from,
+        to,
+        so_far,
+    });
+    Ok(Json(report.await?))
 }
