@@ -468,6 +468,59 @@ fn catalog() -> Vec<Case> {
         case("admin route with a bad key", Method::POST, "/v1/api-keys", Some(json!({"role": "admin"}).to_string()));
     viewer_admin.key = Some("x");
     cases.extend([no_key, foreign, viewer_admin]);
+    cases.extend(audit_keys_and_bulk_token_cases());
+    cases
+}
+
+/// The routes of the security review (issue 19): the audit list, API keys with an expiry, and bulk tokens.
+fn audit_keys_and_bulk_token_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for (label, query) in [
+        ("audit list with an impossible date", "from=2026-02-30"),
+        ("audit list with a limit of a million", "limit=1000000"),
+        ("audit list with a forged cursor", "cursor=%27%3B%20DROP%20TABLE%20audit_log%3B%20--"),
+        ("audit list filtered by an SQL-looking date", "to=%27%20OR%201%3D1"),
+    ] {
+        cases.push(case(label, Method::GET, &format!("/v1/audit?{query}"), None));
+    }
+    for (label, body) in [
+        ("API key that expired before it was made", json!({"role": "viewer", "expires_at": "2000-01-01T00:00:00Z"})),
+        ("API key expiring 'tomorrow'", json!({"role": "viewer", "expires_at": "tomorrow"})),
+        ("API key expiring at a number", json!({"role": "viewer", "expires_at": 1e12})),
+        ("API key of an unknown role", json!({"role": "root"})),
+        ("API key with a label of 100,000 characters", json!({"role": "viewer", "label": "l".repeat(100_000)})),
+    ] {
+        cases.push(case(label, Method::POST, "/v1/api-keys", Some(body.to_string())));
+    }
+    let bulk = |serials: Value, kind: &str, days: Value, reason: &str| {
+        json!({"serials": serials, "kind": kind, "days": days, "reason": reason}).to_string()
+    };
+    let too_many: Vec<String> = (0..10_001).map(|i| format!("SHS-{i}")).collect();
+    for (label, body) in [
+        ("bulk tokens for no serial", bulk(json!([]), "add_time", json!("7"), "outage")),
+        ("bulk tokens for an unknown serial", bulk(json!(["SHS-H", "NOPE-1"]), "add_time", json!("7"), "outage")),
+        ("bulk tokens naming a serial twice", bulk(json!(["SHS-H", "shs-h"]), "add_time", json!("7"), "outage")),
+        ("bulk tokens for 10,001 serials", bulk(json!(too_many), "add_time", json!("7"), "outage")),
+        ("bulk tokens of an unknown kind", bulk(json!(["SHS-H"]), "free_energy", json!("7"), "outage")),
+        ("bulk tokens of negative days", bulk(json!(["SHS-H"]), "add_time", json!("-7"), "outage")),
+        ("bulk tokens of 1e30 days", bulk(json!(["SHS-H"]), "add_time", json!("1e30"), "outage")),
+        ("bulk tokens without a reason", bulk(json!(["SHS-H"]), "add_time", json!("7"), " ")),
+        ("bulk tokens with an SQL-looking serial", bulk(json!(["' OR '1'='1"]), "add_time", json!("7"), "outage")),
+    ] {
+        cases.push(case(label, Method::POST, "/v1/tokens/bulk", Some(body)));
+    }
+    let csv = |name: &str, body: &str, query: &str| {
+        let mut c = case(name, Method::POST, &format!("/v1/tokens/bulk?{query}"), Some(body.to_owned()));
+        c.headers.push(("content-type", "text/csv".to_owned()));
+        c
+    };
+    cases.push(csv("bulk-token CSV without a serial column", "device\nSHS-H\n", "kind=add_time&days=7&reason=outage"));
+    cases.push(csv(
+        "bulk-token CSV that is binary",
+        "\u{0}\u{1}\u{2}PK\u{3}\u{4}",
+        "kind=add_time&days=7&reason=outage",
+    ));
+    cases.push(csv("bulk-token CSV without its kind", "serial\nSHS-H\n", "reason=outage"));
     cases
 }
 
@@ -487,6 +540,7 @@ async fn counts(s: &TestServer) -> Vec<(String, i64)> {
         "providers",
         "provider_validations",
         "payment_conflicts",
+        "audit_log",
     ] {
         let sql = format!("SELECT COUNT(*) AS n FROM {table}");
         let n: i64 = sqlx::Row::try_get(&sqlx::query(&sql).fetch_one(&s.state.db.pool).await.unwrap(), "n").unwrap();
@@ -526,7 +580,10 @@ async fn hostile_inputs_are_refused_and_store_nothing(s: TestServer) {
                 req = req.header(*name, value);
             }
             if let Some(body) = &c.body {
-                req = req.header("content-type", "application/json").body(body.clone());
+                if !c.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
+                    req = req.header("content-type", "application/json");
+                }
+                req = req.body(body.clone());
             }
             let resp = req.send().await.unwrap_or_else(|e| panic!("{}: no answer: {e}", c.name));
             let status = resp.status().as_u16();
