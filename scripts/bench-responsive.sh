@@ -61,18 +61,18 @@ for db in $databases; do
 import glob, json, sys
 db, v, folder, readers, seeded, seed_s, before, after, seconds, rss = sys.argv[1:11]
 v = json.loads(v)
-statuses, times = {}, []
+times = {}
 for path in glob.glob(f"{folder}/reader-*.txt"):
     for line in open(path):
         parts = line.split()
         if len(parts) == 2:
-            statuses[parts[0]] = statuses.get(parts[0], 0) + 1
-            times.append(float(parts[1]))
-times.sort()
-p50 = times[len(times) // 2] if times else 0
-answered = ", ".join(f"{n} × {s}" for s, n in sorted(statuses.items()))
+            times.setdefault(parts[0], []).append(float(parts[1]))
+def median(xs):
+    return sorted(xs)[len(xs) // 2]
+# Each status with its own median time: a report's own time is not hidden among the gate's fast 503s.
+answered = ", ".join(f"{len(t)} × {s} (p50 {median(t):.1f} s)" for s, t in sorted(times.items()))
 pay_s = (int(after) - int(before)) / (int(seconds) + 2)
-print(f"| {db} | {seeded} ({seed_s} s) | {readers} | {answered} (p50 {p50:.2f} s) | {v['validations_per_s']:.0f} | "
+print(f"| {db} | {seeded} ({seed_s} s) | {readers} | {answered} | {v['validations_per_s']:.0f} | "
       f"{v['p50_ms']} | {v['p99_ms']} | {v['max_ms']} | {v['errors']} | {pay_s:.0f} | {int(rss) / 1024:.0f} MiB |")
 PY
 )"
@@ -80,7 +80,7 @@ PY
     rows+=("$row")
 done
 
-table="| database | payments seeded (time) | report clients | report answers (p50) | validations/s | validation p50 ms | p99 ms | max ms | validation errors | payments/s meanwhile | server peak RSS |
+table="| database | payments seeded (time) | report clients | report answers (median time) | validations/s | validation p50 ms | p99 ms | max ms | validation errors | payments/s meanwhile | server peak RSS |
 | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 $(printf '%s\n' "${rows[@]}")"
 echo "$table"
