@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use crate::error::ApiError;
 use crate::routes::{
     appliance_types, audit, bulk_tokens, devices, export, payments, plans, receipts, registrations, registry, reports,
-    system,
+    system, tariffs,
 };
 use crate::state::AppState;
 use crate::{notify, providers};
@@ -48,9 +48,10 @@ v1_routes! {
     get "/manufacturers" => registry::manufacturers, "registry", "Manufacturers by name (paged)";
     get "/manufacturers/{id}" => registry::manufacturer, "registry", "One manufacturer";
     patch "/manufacturers/{id}" => registry::patch_manufacturer, "registry", "Rename a manufacturer";
-    post "/tariffs" => registry::create_tariff, "registry", "Create a meter tariff; answers its unit price";
-    get "/tariffs" => registry::tariffs, "registry", "Tariffs by name, each with its unit price (paged)";
-    get "/tariffs/{id}" => registry::tariff, "registry", "One tariff with its unit price";
+    post "/tariffs" => tariffs::create_tariff, "registry", "Create a meter tariff; answers its unit price";
+    get "/tariffs" => tariffs::tariffs, "registry", "Tariffs by name, each as in force today with its unit price (paged)";
+    get "/tariffs/{id}" => tariffs::tariff, "registry", "One tariff as in force today, with every version";
+    post "/tariffs/{id}/versions" => tariffs::add_version, "registry", "New prices from a business day on: payments are priced by the version in force on their business day";
     post "/appliance-types" => appliance_types::create, "registry", "Add an appliance type to the catalog: price and default terms";
     get "/appliance-types" => appliance_types::list, "registry", "The appliance catalog by name (paged)";
     get "/appliance-types/{id}" => appliance_types::get, "registry", "One appliance type";
@@ -68,6 +69,7 @@ v1_routes! {
     get "/devices" => devices::devices, "devices", "Search devices by serial, with their owner's name and phone (paged)";
     get "/devices/{serial}/snapshot" => devices::snapshot, "devices", "The account as the core sees it now (the dashboard's payment preview)";
     put "/devices/{serial}/owner" => devices::reassign, "devices", "Re-assign a device to another customer";
+    put "/devices/{serial}/tariff" => tariffs::move_meter, "devices", "Move a meter to another tariff in the same currency";
     get "/devices/{serial}/tokens" => devices::tokens, "tokens", "A device's token history";
     post "/devices/{serial}/tokens" => devices::operator_token, "tokens", "An operator token (no money moves)";
     post "/tokens/bulk" => bulk_tokens::bulk, "tokens", "One operator token for many devices, all or none, with its reason; answers a CSV of serial, code, count (admin)";

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
 use crate::payments::{apply, PaymentIn};
-use crate::routes::{registrations, registry};
+use crate::routes::{registrations, registry, tariffs};
 use crate::state::AppState;
 
 const NAMES: [(&str, &str); 20] = [
@@ -102,7 +102,7 @@ pub async fn seed(state: &AppState) -> ApiResult<bool> {
     .await?
     .1
      .0;
-    let tariff = registry::create_tariff(
+    let tariff = tariffs::create_tariff(
         State(state.clone()),
         Body(
             serde_json::from_value(json!({

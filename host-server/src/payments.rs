@@ -220,12 +220,13 @@ pub async fn validate(
         Some(s) => repo::device(&mut *tx, s, "").await?,
         None => None,
     };
+    let today = state.today();
     let snapshot = match &device {
-        Some(d) => Some(crate::snapshot::load(&mut tx, d).await?),
+        Some(d) => Some(crate::snapshot::load(&mut tx, d, today).await?),
         None => None,
     };
     drop(tx);
-    let request = ValidationRequest { serial, amount, currency, received_on: state.today(), channel };
+    let request = ValidationRequest { serial, amount, currency, received_on: today, channel };
     Ok(state.core(calls::ValidatePayment { snapshot, request }).await?.into())
 }
 
@@ -496,7 +497,7 @@ async fn decide_device<S: PaymentStore>(
         Ok(money) => *money,
         Err(refusal) => return refuse(tx, payment, refusal.clone().into()).await,
     };
-    let snapshot = crate::snapshot::load_for_owner(tx, &device, owner.as_ref()).await?;
+    let snapshot = crate::snapshot::load_for_owner(tx, &device, owner.as_ref(), c.received_on).await?;
     let paid = Payment { serial: device.serial.clone(), amount, currency, received_on: c.received_on };
     let allocation = match state.core(calls::AllocatePayment { snapshot: Some(snapshot), payment: paid }).await {
         Ok(a) => a,

@@ -466,9 +466,19 @@ struct TariffRow {
     body: Tariff,
 }
 
-/// A stored tariff by id, with its name.
-pub async fn tariff<'e, E: Executor<'e, Database = Any>>(exec: E, id: &str) -> ApiResult<Option<(String, Tariff)>> {
-    let found: Option<TariffRow> =
-        sqlx::query_as("SELECT name, body FROM tariffs WHERE id = $1").bind(id).fetch_optional(exec).await?;
+/// The body of a tariff's version in force on business day `$1` (`YYYY-MM-DD`) of the tariff `t`: the latest
+/// `tariff_versions` row starting on or before it, else the tariff's first body. The day is `$1` because it
+/// comes first in a statement, and SQLite numbers `$n` by first appearance.
+pub const TARIFF_IN_FORCE: &str = "COALESCE((SELECT v.body FROM tariff_versions v WHERE v.tariff_id = t.id \
+     AND v.effective_from <= $1 ORDER BY v.effective_from DESC LIMIT 1), t.body)";
+
+/// A stored tariff by id, with its name, as in force on business day `on`.
+pub async fn tariff<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    id: &str,
+    on: NaiveDate,
+) -> ApiResult<Option<(String, Tariff)>> {
+    let sql = format!("SELECT t.name AS name, {TARIFF_IN_FORCE} AS body FROM tariffs t WHERE t.id = $2");
+    let found: Option<TariffRow> = sqlx::query_as(&sql).bind(on.to_string()).bind(id).fetch_optional(exec).await?;
     Ok(found.map(|t| (t.name, t.body)))
 }

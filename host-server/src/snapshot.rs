@@ -1,19 +1,21 @@
 //! Loads the one account snapshot a payment decision needs (architecture.md "Boundaries"): the device, its
 //! owner, the tariff or plan, the owner's device-less plans, the access-rate state and the credit balance.
 
+use chrono::NaiveDate;
 use micropower_core::api::{AccountSnapshot, Billing, Customer, DeviceAccount, Owner, Resolution, TokenScheme};
 
 use crate::error::{ApiError, ApiResult};
 use crate::repo::{DeviceRow, PlanBody};
 use crate::storage::store::PaymentStore;
 
-/// The core's snapshot of the account a payment to `device` touches.
-pub async fn load<S: PaymentStore>(tx: &mut S, device: &DeviceRow) -> ApiResult<AccountSnapshot> {
+/// The core's snapshot of the account a payment to `device` on business day `on` touches (a meter's tariff
+/// is the version in force that day).
+pub async fn load<S: PaymentStore>(tx: &mut S, device: &DeviceRow, on: NaiveDate) -> ApiResult<AccountSnapshot> {
     let owner = match &device.owner_id {
         Some(id) => tx.customer(id).await?,
         None => None,
     };
-    load_for_owner(tx, device, owner.as_ref()).await
+    load_for_owner(tx, device, owner.as_ref(), on).await
 }
 
 /// The snapshot, with the device's owner already read (a payment reads it as it takes the owner's lock, and
@@ -22,8 +24,9 @@ pub async fn load_for_owner<S: PaymentStore>(
     tx: &mut S,
     device: &DeviceRow,
     owner: Option<&Customer>,
+    on: NaiveDate,
 ) -> ApiResult<AccountSnapshot> {
-    let (billing, currency) = billing(tx, device).await?;
+    let (billing, currency) = billing(tx, device, on).await?;
     let (customer_plans, credit_balance) = match owner {
         Some(customer) => {
             let plans = tx.deviceless_plans(&customer.id).await?;
@@ -45,10 +48,10 @@ pub async fn load_for_owner<S: PaymentStore>(
 }
 
 /// The device's billing and its currency.
-async fn billing<S: PaymentStore>(tx: &mut S, device: &DeviceRow) -> ApiResult<(Billing, String)> {
+async fn billing<S: PaymentStore>(tx: &mut S, device: &DeviceRow, on: NaiveDate) -> ApiResult<(Billing, String)> {
     if let Some(tariff_id) = &device.tariff_id {
         let tariff = tx
-            .tariff(tariff_id)
+            .tariff(tariff_id, on)
             .await?
             .ok_or_else(|| ApiError::internal(format!("device {} names a missing tariff", device.serial)))?;
         let currency = tariff.currency.code().to_owned();

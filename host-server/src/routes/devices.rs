@@ -91,7 +91,7 @@ async fn device_views(state: &AppState, listed: &[ListedDevice]) -> ApiResult<Ve
 }
 
 /// A device as the API shows it.
-async fn one_device(state: &AppState, serial: &str, raw: &str) -> ApiResult<DeviceView> {
+pub(crate) async fn one_device(state: &AppState, serial: &str, raw: &str) -> ApiResult<DeviceView> {
     let listed = repo::listed_devices(&state.db.pool, DeviceFilter::Serial(serial), 1).await?;
     device_views(state, &listed).await?.into_iter().next().ok_or_else(|| ApiError::not_found("device", raw))
 }
@@ -167,9 +167,10 @@ pub async fn snapshot(State(state): State<AppState>, Path(raw): Path<String>) ->
     let serial = canonical(&state, &raw).await?;
     let mut tx = state.db.pool.begin().await?;
     let d = repo::device(&mut *tx, &serial, "").await?.ok_or_else(|| ApiError::not_found("device", &raw))?;
-    let snapshot = crate::snapshot::load(&mut tx, &d).await?;
+    let today = state.today();
+    let snapshot = crate::snapshot::load(&mut tx, &d, today).await?;
     drop(tx);
-    Ok(Json(SnapshotView { serial, today: state.today(), snapshot }))
+    Ok(Json(SnapshotView { serial, today, snapshot }))
 }
 
 /// The answer of `GET /v1/devices/{serial}/snapshot`.

@@ -12,3 +12,4 @@ pub mod registrations;
 pub mod registry;
 pub mod reports;
 pub mod system;
+pub mod tariffs;

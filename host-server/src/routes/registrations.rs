@@ -129,7 +129,7 @@ pub async fn registration(
     let location = repo::location(&mut *tx, &village_id).await?;
     let manufacturer = repo::manufacturer(&mut *tx, &request.device.manufacturer_id).await?;
     let tariff = match &request.device.tariff_id {
-        Some(id) => repo::tariff(&mut *tx, id).await?.map(|(_, t)| t),
+        Some(id) => repo::tariff(&mut *tx, id, request.registered_on).await?.map(|(_, t)| t),
         None => None,
     };
     let context = RegistrationContext {

@@ -1,11 +1,10 @@
-//! The hierarchy (clusters ⊃ areas ⊃ villages), manufacturers and tariffs.
+//! The hierarchy (clusters ⊃ areas ⊃ villages) and manufacturers.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use micropower_core::api::{DeviceKind, Tariff, TokenScheme};
-use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use micropower_core::api::{DeviceKind, TokenScheme};
+use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
@@ -42,14 +41,7 @@ pub struct NewManufacturer {
     token_scheme: TokenScheme,
 }
 
-#[derive(Deserialize)]
-pub struct NewTariff {
-    name: String,
-    #[serde(flatten)]
-    tariff: Tariff,
-}
-
-fn require_name(name: &str) -> ApiResult<String> {
+pub(crate) fn require_name(name: &str) -> ApiResult<String> {
     let name = name.trim();
     if name.is_empty() || name.len() > 200 {
         return Err(ApiError::invalid("name", "a name of 1 to 200 characters is required"));
@@ -143,43 +135,6 @@ pub async fn create_manufacturer(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-/// `POST /v1/tariffs`: the core validates the tariff and computes its unit price.
-pub async fn create_tariff(
-    State(state): State<AppState>,
-    Body(body): Body<NewTariff>,
-) -> ApiResult<(StatusCode, Json<TariffView>)> {
-    let name = require_name(&body.name)?;
-    let id = new_id();
-    let tariff = Tariff { id: Some(id.clone()), ..body.tariff };
-    let unit_price = state.core(micropower_core::calls::UnitPrice { tariff: tariff.clone() }).await?.0;
-    let stored = serde_json::to_string(&tariff).map_err(ApiError::internal)?;
-    sqlx::query("INSERT INTO tariffs (id, name, currency, body, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(&id)
-        .bind(&name)
-        .bind(tariff.currency.code())
-        .bind(&stored)
-        .bind(now_rfc3339())
-        .execute(&state.db.pool)
-        .await?;
-    Ok((StatusCode::CREATED, Json(TariffView { tariff, name, unit_price })))
-}
-
-/// A tariff as the API shows it: the core's tariff with its name and unit price.
-#[derive(Debug, Serialize)]
-pub struct TariffView {
-    #[serde(flatten)]
-    tariff: Tariff,
-    name: String,
-    #[serde(with = "micropower_core::wire::dec")]
-    unit_price: Decimal,
-}
-
-async fn tariff_view(state: &AppState, stored: stored::StoredTariff) -> ApiResult<TariffView> {
-    let tariff = Tariff { id: Some(stored.id), ..stored.body };
-    let unit_price = state.core(micropower_core::calls::UnitPrice { tariff: tariff.clone() }).await?.0;
-    Ok(TariffView { tariff, name: stored.name, unit_price })
-}
-
 /// Filter of `GET /v1/areas`.
 #[derive(Deserialize)]
 pub struct AreaQuery {
@@ -227,16 +182,6 @@ pub async fn manufacturers(
     Ok(Json(stored::manufacturers(&state.db.pool, &page).await?))
 }
 
-/// `GET /v1/tariffs`: by name, each with its unit price.
-pub async fn tariffs(
-    State(state): State<AppState>,
-    Query(page): Query<PageQuery>,
-) -> ApiResult<Json<Page<TariffView>>> {
-    let page = page.request("tariffs")?;
-    let found = stored::tariffs(&state.db.pool, &page).await?;
-    Ok(Json(found.try_map_async(|t| tariff_view(&state, t)).await?))
-}
-
 /// `GET /v1/clusters/{id}`
 pub async fn cluster(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Cluster>> {
     stored::cluster(&state.db.pool, &id).await?.map(Json).ok_or_else(|| ApiError::not_found("cluster", &id))
@@ -255,12 +200,6 @@ pub async fn village(State(state): State<AppState>, Path(id): Path<String>) -> A
 /// `GET /v1/manufacturers/{id}`
 pub async fn manufacturer(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<ManufacturerView>> {
     stored::manufacturer(&state.db.pool, &id).await?.map(Json).ok_or_else(|| ApiError::not_found("manufacturer", &id))
-}
-
-/// `GET /v1/tariffs/{id}`
-pub async fn tariff(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<TariffView>> {
-    let found = stored::tariff(&state.db.pool, &id).await?.ok_or_else(|| ApiError::not_found("tariff", &id))?;
-    Ok(Json(tariff_view(&state, found).await?))
 }
 
 /// The body of the `PATCH` of a cluster, area, village or manufacturer: only its name changes here (a

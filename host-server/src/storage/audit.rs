@@ -49,10 +49,14 @@ pub enum Action {
     SmsTemplateChanged,
     #[serde(rename = "secret_key.rotated")]
     SecretKeyRotated,
+    #[serde(rename = "tariff.version_added")]
+    TariffVersionAdded,
+    #[serde(rename = "device.tariff_changed")]
+    DeviceTariffChanged,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 17] = [
         Action::PaymentRecorded,
         Action::UnmatchedAssigned,
         Action::ConflictResolved,
@@ -68,6 +72,8 @@ impl Action {
         Action::ApiKeyRevoked,
         Action::SmsTemplateChanged,
         Action::SecretKeyRotated,
+        Action::TariffVersionAdded,
+        Action::DeviceTariffChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +93,8 @@ impl Action {
             Action::ApiKeyRevoked => "api_key.revoked",
             Action::SmsTemplateChanged => "sms_template.changed",
             Action::SecretKeyRotated => "secret_key.rotated",
+            Action::TariffVersionAdded => "tariff.version_added",
+            Action::DeviceTariffChanged => "device.tariff_changed",
         }
     }
 

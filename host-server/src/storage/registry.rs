@@ -1,11 +1,13 @@
 //! The hierarchy (clusters ⊃ areas ⊃ villages), manufacturers and tariffs as the lists and edits read and
 //! write them.
 
+use chrono::NaiveDate;
 use micropower_core::api::{DeviceKind, Tariff, TokenScheme};
 use serde::Serialize;
 use sqlx::{Any, Executor};
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
+use crate::repo;
 use crate::storage::column::Text;
 use crate::storage::page::{Keyset, ListQuery, Order, Page, PageRequest};
 
@@ -118,12 +120,23 @@ pub async fn manufacturers<'e, E: Executor<'e, Database = Any>>(
     q.page(exec, by_name("manufacturers"), page, |m: &ManufacturerView| (m.name.clone(), m.id.clone())).await
 }
 
-/// Tariffs by name.
+/// `SELECT` of [`StoredTariff`]s from `tariffs t`, each as in force on business day `on`. The day is a
+/// `NaiveDate`'s own text (digits and dashes), so it is written into the statement, which keeps the list
+/// builder's parameter numbering its own.
+fn tariffs_in_force(on: NaiveDate) -> String {
+    format!(
+        "SELECT t.id AS id, t.name AS name, {} AS body FROM tariffs t",
+        repo::TARIFF_IN_FORCE.replace("$1", &format!("'{on}'"))
+    )
+}
+
+/// Tariffs by name, each as in force on business day `on`.
 pub async fn tariffs<'e, E: Executor<'e, Database = Any>>(
     exec: E,
     page: &PageRequest,
+    on: NaiveDate,
 ) -> ApiResult<Page<StoredTariff>> {
-    let q = ListQuery::new("SELECT id, name, body FROM tariffs");
+    let q = ListQuery::new(tariffs_in_force(on));
     q.page(exec, by_name("tariffs"), page, |t: &StoredTariff| (t.name.clone(), t.id.clone())).await
 }
 
@@ -151,9 +164,83 @@ pub async fn manufacturer<'e, E: Executor<'e, Database = Any>>(
     Ok(sqlx::query_as(sql).bind(id).fetch_optional(exec).await?)
 }
 
-/// A tariff by id.
-pub async fn tariff<'e, E: Executor<'e, Database = Any>>(exec: E, id: &str) -> ApiResult<Option<StoredTariff>> {
-    Ok(sqlx::query_as("SELECT id, name, body FROM tariffs WHERE id = $1").bind(id).fetch_optional(exec).await?)
+/// A tariff by id as in force on business day `on`; `lock` is `Db::for_update` when the caller is about to
+/// add a version.
+pub async fn tariff<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    id: &str,
+    on: NaiveDate,
+    lock: &str,
+) -> ApiResult<Option<StoredTariff>> {
+    let sql = format!("{} WHERE t.id = $1 {lock}", tariffs_in_force(on));
+    Ok(sqlx::query_as(&sql).bind(id).fetch_optional(exec).await?)
+}
+
+/// A tariff's first body: the prices in force before its first version.
+pub async fn first_tariff<'e, E: Executor<'e, Database = Any>>(exec: E, id: &str) -> ApiResult<Option<Tariff>> {
+    let row: Option<(Text<Tariff>,)> =
+        sqlx::query_as("SELECT body FROM tariffs WHERE id = $1").bind(id).fetch_optional(exec).await?;
+    Ok(row.map(|(t,)| t.into()))
+}
+
+/// A later version of a tariff: its prices from `effective_from` on.
+#[derive(Debug, sqlx::FromRow)]
+pub struct TariffVersion {
+    #[sqlx(try_from = "Text<NaiveDate>")]
+    pub effective_from: NaiveDate,
+    #[sqlx(try_from = "Text<Tariff>")]
+    pub body: Tariff,
+    pub created_at: String,
+}
+
+/// A tariff's versions after its first, oldest first.
+pub async fn tariff_versions<'e, E: Executor<'e, Database = Any>>(exec: E, id: &str) -> ApiResult<Vec<TariffVersion>> {
+    let sql =
+        "SELECT effective_from, body, created_at FROM tariff_versions WHERE tariff_id = $1 ORDER BY effective_from";
+    Ok(sqlx::query_as(sql).bind(id).fetch_all(exec).await?)
+}
+
+/// Stores a version of tariff `id`.
+pub async fn add_tariff_version<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    id: &str,
+    effective_from: NaiveDate,
+    body: &Tariff,
+) -> ApiResult<()> {
+    let body = serde_json::to_string(body).map_err(ApiError::internal)?;
+    sqlx::query("INSERT INTO tariff_versions (tariff_id, effective_from, body, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(effective_from.to_string())
+        .bind(body)
+        .bind(crate::ids::now_rfc3339())
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
+/// The latest business day in `zone` of a payment to a meter on tariff `id` received on or after `since`,
+/// if any. Instants are kept as sent, with their own offsets, so the text comparison only narrows the read
+/// (an instant's own date is at most a day from its business day) and each candidate's day is computed.
+pub async fn last_priced_day<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    id: &str,
+    since: NaiveDate,
+    zone: chrono_tz::Tz,
+) -> ApiResult<Option<NaiveDate>> {
+    let narrowed = since.checked_sub_days(chrono::Days::new(2)).unwrap_or(since);
+    let sql = "SELECT p.received_at FROM payments p JOIN devices d ON d.serial = p.serial \
+               WHERE d.tariff_id = $1 AND p.received_at >= $2";
+    let instants: Vec<(String,)> = sqlx::query_as(sql).bind(id).bind(narrowed.to_string()).fetch_all(exec).await?;
+    let mut last = None;
+    for (text,) in instants {
+        let at = chrono::DateTime::parse_from_rfc3339(&text)
+            .map_err(|e| ApiError::internal(format!("a stored payment instant {text:?}: {e}")))?;
+        let day = crate::ids::business_day(&at, zone);
+        if day >= since && last.is_none_or(|l| day > l) {
+            last = Some(day);
+        }
+    }
+    Ok(last)
 }
 
 /// Renames a row; false when there is no row with that id.

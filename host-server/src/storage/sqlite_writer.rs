@@ -12,6 +12,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use chrono::NaiveDate;
+
 use micropower_core::api::{AccessRateState, Customer, EaasPlan, InstallmentPlan, Tariff};
 use rusqlite::types::{ToSqlOutput, Type, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, ToSql};
@@ -20,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{ApiError, ApiResult};
 use crate::payments::{Checked, Decision, PaymentAnswer};
-use crate::repo::{DeviceRow, PlanBody, PlanKind, PlanRow, DEVICE_COLUMNS, PLAN_COLUMNS};
+use crate::repo::{self, DeviceRow, PlanBody, PlanKind, PlanRow, DEVICE_COLUMNS, PLAN_COLUMNS};
 use crate::state::AppState;
 use crate::storage::column::FromText;
 use crate::storage::store::{self, Arg, PaymentStore};
@@ -286,8 +288,10 @@ impl PaymentStore for SqliteStore<'_> {
         self.row("SELECT body FROM customers WHERE id = $1", &store::args![id], |row| typed(row, 0))
     }
 
-    async fn tariff(&mut self, id: &str) -> ApiResult<Option<Tariff>> {
-        self.row("SELECT body FROM tariffs WHERE id = $1", &store::args![id], |row| typed(row, 0))
+    async fn tariff(&mut self, id: &str, on: NaiveDate) -> ApiResult<Option<Tariff>> {
+        let sql = format!("SELECT {} FROM tariffs t WHERE t.id = $2", repo::TARIFF_IN_FORCE);
+        let on = on.to_string();
+        self.row(&sql, &store::args![on.as_str(), id], |row| typed(row, 0))
     }
 
     async fn plan(&mut self, id: &str) -> ApiResult<Option<PlanRow>> {

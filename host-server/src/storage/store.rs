@@ -9,6 +9,8 @@
 
 use std::borrow::Cow;
 
+use chrono::NaiveDate;
+
 use micropower_core::api::{Customer, Tariff};
 use rust_decimal::Decimal;
 use sqlx::{Any, Transaction};
@@ -102,7 +104,8 @@ pub trait PaymentStore {
     /// The stored answer of `(provider, provider_tx_id)`.
     async fn stored_answer(&mut self, provider: &str, provider_tx_id: &str) -> ApiResult<Option<PaymentAnswer>>;
     async fn customer(&mut self, id: &str) -> ApiResult<Option<Customer>>;
-    async fn tariff(&mut self, id: &str) -> ApiResult<Option<Tariff>>;
+    /// A tariff as in force on business day `on` (its version of that day).
+    async fn tariff(&mut self, id: &str, on: NaiveDate) -> ApiResult<Option<Tariff>>;
     async fn plan(&mut self, id: &str) -> ApiResult<Option<PlanRow>>;
     /// A customer's plans without a device, in creation order.
     async fn deviceless_plans(&mut self, customer_id: &str) -> ApiResult<Vec<PlanRow>>;
@@ -132,8 +135,8 @@ impl PaymentStore for Transaction<'_, Any> {
         repo::customer(&mut **self, id).await
     }
 
-    async fn tariff(&mut self, id: &str) -> ApiResult<Option<Tariff>> {
-        Ok(repo::tariff(&mut **self, id).await?.map(|(_, tariff)| tariff))
+    async fn tariff(&mut self, id: &str, on: NaiveDate) -> ApiResult<Option<Tariff>> {
+        Ok(repo::tariff(&mut **self, id, on).await?.map(|(_, tariff)| tariff))
     }
 
     async fn plan(&mut self, id: &str) -> ApiResult<Option<PlanRow>> {
