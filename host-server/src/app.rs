@@ -11,8 +11,8 @@ use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
 use crate::routes::{
-    appliance_types, audit, bulk_tokens, devices, export, payments, plans, receipts, registrations, registry, reports,
-    system,
+    appliance_types, audit, bulk_tokens, devices, export, payments, plans, receipts, reconciliations, registrations, registry,
+    reports, system,
 };
 use crate::state::AppState;
 use crate::{notify, providers};
@@ -81,6 +81,10 @@ v1_routes! {
     post "/payments/unmatched/{id}/assign" => payments::assign, "payments", "Apply waiting money to a device";
     get "/payments/{payment_id}" => payments::get, "payments", "One payment, with its tokens as they are now";
     get "/payments/{payment_id}/receipt" => receipts::receipt, "payments", "A printable HTML receipt of one payment";
+    post "/reconciliations" => reconciliations::create, "payments", "Reconcile a provider's statement (?provider=; the file as a text/csv body or the multipart field `file`): each line recorded, missing, mismatch, unmatched or skipped, and the provider's payments not on it";
+    get "/reconciliations" => reconciliations::list, "payments", "Statement reconciliations, newest first (paged)";
+    get "/reconciliations/{id}" => reconciliations::get, "payments", "One reconciliation with its lines, what was applied and the payments not on the statement";
+    post "/reconciliations/{id}/apply" => reconciliations::apply, "payments", "Credit every missing line once through the provider's payment path; a mismatch becomes a conflict";
     get "/reports/revenue" => reports::revenue, "reports", "Revenue per period, by allocation kind and by place or device kind";
     get "/reports/energy" => reports::energy, "reports", "Energy sold per period";
     get "/reports/debt" => reports::debt, "reports", "Outstanding debt in aging buckets";
@@ -212,11 +216,15 @@ pub fn openapi() -> Value {
             "responses": responses,
         });
         if let (true, Some(map)) = (matches!(*method, "post" | "put" | "patch"), operation.as_object_mut()) {
-            let schema = request_schema(method, path).unwrap_or_else(|| json!({"type": "object"}));
-            map.insert(
-                "requestBody".into(),
-                json!({"required": true, "content": {"application/json": {"schema": schema}}}),
-            );
+            if UPLOADS.contains(path) {
+                map.insert("requestBody".into(), upload_body());
+            } else if !WITHOUT_BODY.contains(path) {
+                let schema = request_schema(method, path).unwrap_or_else(|| json!({"type": "object"}));
+                map.insert(
+                    "requestBody".into(),
+                    json!({"required": true, "content": {"application/json": {"schema": schema}}}),
+                );
+            }
         }
         if let Some(entry) = paths.entry(format!("/v1{path}")).or_insert_with(|| json!({})).as_object_mut() {
             entry.insert((*method).to_owned(), operation);
@@ -274,6 +282,19 @@ pub fn openapi() -> Value {
     })
 }
 
+/// Routes that take a file (crate::upload): the body itself, or a form's `file` field.
+const UPLOADS: &[&str] = &["/reconciliations"];
+/// Posts whose path says everything.
+const WITHOUT_BODY: &[&str] = &["/reconciliations/{id}/apply"];
+
+fn upload_body() -> Value {
+    json!({"required": true, "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                           "properties": {"file": {"type": "string", "format": "binary"}}}},
+    }})
+}
+
 /// The paged lists (`GET` of these paths) with their filters beside `limit` and `cursor`.
 const LISTS: &[(&str, &[(&str, &str)])] = &[
     ("/clusters", &[]),
@@ -305,6 +326,7 @@ const LISTS: &[(&str, &[(&str, &str)])] = &[
     ("/payments/refused", &[]),
     ("/payments/unmatched", &[("status", "open or assigned")]),
     ("/payments/conflicts", &[("status", "open or resolved")]),
+    ("/reconciliations", &[]),
     ("/notifications", &[("status", "pending, sent or failed")]),
     ("/api-keys", &[]),
     (

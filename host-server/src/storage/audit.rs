@@ -49,10 +49,12 @@ pub enum Action {
     SmsTemplateChanged,
     #[serde(rename = "secret_key.rotated")]
     SecretKeyRotated,
+    #[serde(rename = "reconciliation.applied")]
+    ReconciliationApplied,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::PaymentRecorded,
         Action::UnmatchedAssigned,
         Action::ConflictResolved,
@@ -68,6 +70,7 @@ impl Action {
         Action::ApiKeyRevoked,
         Action::SmsTemplateChanged,
         Action::SecretKeyRotated,
+        Action::ReconciliationApplied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +90,7 @@ impl Action {
             Action::ApiKeyRevoked => "api_key.revoked",
             Action::SmsTemplateChanged => "sms_template.changed",
             Action::SecretKeyRotated => "secret_key.rotated",
+            Action::ReconciliationApplied => "reconciliation.applied",
         }
     }
 
