@@ -11,8 +11,8 @@ use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
 use crate::routes::{
-    appliance_types, audit, bulk_tokens, devices, export, payments, plans, receipts, reconciliations, registrations, registry,
-    reports, system,
+    appliance_types, audit, bulk_tokens, devices, export, payments, plans, receipts, reconciliations, registrations,
+    registry, reports, system,
 };
 use crate::state::AppState;
 use crate::{notify, providers};

@@ -128,7 +128,10 @@ fn check(provider: &Provider, statement: &Statement) -> ApiResult<()> {
                 line: line.line,
                 column: "currency".into(),
                 code: "currency_mismatch",
-                message: format!("{currency} is not the currency of provider {:?} ({})", provider.name, provider.currency),
+                message: format!(
+                    "{currency} is not the currency of provider {:?} ({})",
+                    provider.name, provider.currency
+                ),
             });
         }
         if let Some(first) = seen.insert(&line.provider_tx_id, line.line) {
@@ -233,7 +236,8 @@ async fn classify(state: &AppState, provider: &Provider, line: &statement::Line)
 /// serial) or the plan. A statement without an account has nothing to disagree with.
 fn same_account(account: Option<&str>, canonical: Option<&str>, payment: &ServerPayment) -> bool {
     let Some(account) = account else { return true };
-    (canonical.is_some() && canonical == payment.serial.as_deref()) || Some(account.trim()) == payment.plan_id.as_deref()
+    (canonical.is_some() && canonical == payment.serial.as_deref())
+        || Some(account.trim()) == payment.plan_id.as_deref()
 }
 
 /// The statement's period (the business days of its first and last completed payment in) and the server's
@@ -457,12 +461,28 @@ async fn apply_line(
             providers::conflict(state, provider, tx_id, &event.id, "statement_mismatch", Some(&server), &delivery).await
         }
         (_, None, _) => {
-            providers::conflict(state, provider, tx_id, &event.id, "no_account_number", providers::NO_ANNOUNCEMENT, &delivery)
-                .await
+            providers::conflict(
+                state,
+                provider,
+                tx_id,
+                &event.id,
+                "no_account_number",
+                providers::NO_ANNOUNCEMENT,
+                &delivery,
+            )
+            .await
         }
         (_, _, None) => {
-            providers::conflict(state, provider, tx_id, &event.id, "invalid_amount", providers::NO_ANNOUNCEMENT, &delivery)
-                .await
+            providers::conflict(
+                state,
+                provider,
+                tx_id,
+                &event.id,
+                "invalid_amount",
+                providers::NO_ANNOUNCEMENT,
+                &delivery,
+            )
+            .await
         }
         (_, Some(account), Some(amount)) => {
             let payment = PaymentIn {

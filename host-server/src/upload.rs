@@ -43,7 +43,7 @@ impl<S: Send + Sync> FromRequest<S> for Upload {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let declared = content_type(req.headers());
-        if !declared.as_deref().is_some_and(|t| media_type(t) == "multipart/form-data") {
+        if declared.as_deref().is_none_or(|t| media_type(t) != "multipart/form-data") {
             let bytes = crate::extract::body_bytes(Bytes::from_request(req, state).await)?;
             return Ok(Upload { bytes, file_name: None, content_type: declared, multipart: false });
         }

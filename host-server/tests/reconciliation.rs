@@ -58,7 +58,11 @@ fn multipart(file: &str) -> (String, Vec<u8>) {
 /// A Daraja provider in TZS (the test plans' currency); answers its confirmation hook path.
 async fn mpesa(s: &TestServer) -> String {
     let provider = s
-        .ok("/v1/providers", json!({"kind": "daraja_c2b", "shortcode": SHORTCODE, "currency": "TZS", "name": "mpesa"}), 201)
+        .ok(
+            "/v1/providers",
+            json!({"kind": "daraja_c2b", "shortcode": SHORTCODE, "currency": "TZS", "name": "mpesa"}),
+            201,
+        )
         .await;
     provider["hook_paths"]["confirmation"].as_str().unwrap().to_owned()
 }
@@ -165,9 +169,16 @@ async fn five_lines_three_recorded_apply_once(s: TestServer) {
     assert_eq!((reconciled["missing_count"].as_u64(), reconciled["mismatch_count"].as_u64()), (Some(2), Some(1)));
     assert_eq!(reconciled["lines"][2]["server_amount"], "500");
     assert_eq!(reconciled["lines"][4]["amount"], "1400");
-    assert_eq!((reconciled["period_from"].as_str(), reconciled["period_to"].as_str()), (Some("2026-01-15"), Some("2026-01-16")));
-    let not_listed: Vec<&str> =
-        reconciled["not_on_statement"].as_array().unwrap().iter().map(|p| p["provider_tx_id"].as_str().unwrap()).collect();
+    assert_eq!(
+        (reconciled["period_from"].as_str(), reconciled["period_to"].as_str()),
+        (Some("2026-01-15"), Some("2026-01-16"))
+    );
+    let not_listed: Vec<&str> = reconciled["not_on_statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["provider_tx_id"].as_str().unwrap())
+        .collect();
     assert_eq!(not_listed, ["RA10000009"]);
     use sha2::Digest;
     assert_eq!(reconciled["file_sha256"], hex::encode(sha2::Sha256::digest(file.as_bytes())));
@@ -179,9 +190,14 @@ async fn five_lines_three_recorded_apply_once(s: TestServer) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|l| (l["provider_tx_id"].as_str().unwrap(), l["outcome"].as_str().unwrap(), l["applied_now"].as_bool().unwrap()))
+        .map(|l| {
+            (l["provider_tx_id"].as_str().unwrap(), l["outcome"].as_str().unwrap(), l["applied_now"].as_bool().unwrap())
+        })
         .collect();
-    assert_eq!(outcomes, [("RA10000003", "conflict", true), ("RA10000004", "credited", true), ("RA10000005", "credited", true)]);
+    assert_eq!(
+        outcomes,
+        [("RA10000003", "conflict", true), ("RA10000004", "credited", true), ("RA10000005", "credited", true)]
+    );
     assert_eq!(applied["lines"][1]["tokens"].as_array().unwrap().len(), 1, "a token, as a callback makes: {applied}");
     assert_eq!((token_count(&s, "SHS-1").await, token_count(&s, "SHS-4").await), (before.0 + 1, before.1 + 1));
     assert_eq!(payments_of(&s, "SHS-4").await.len(), 1);
@@ -243,11 +259,10 @@ async fn mpesa_portal_export(s: TestServer) {
         ;RB4;16-01-2026 12:01:00;Completed;;25,00;Charge;\n";
     let (code, answer) = upload_csv(&s, "mpesa", file).await;
     assert_eq!(code, 201, "{answer}");
-    let expected: Vec<(u64, String)> =
-        [(6, "missing"), (7, "not_completed"), (8, "not_paid_in"), (9, "not_paid_in")]
-            .into_iter()
-            .map(|(n, st)| (n, st.to_owned()))
-            .collect();
+    let expected: Vec<(u64, String)> = [(6, "missing"), (7, "not_completed"), (8, "not_paid_in"), (9, "not_paid_in")]
+        .into_iter()
+        .map(|(n, st)| (n, st.to_owned()))
+        .collect();
     assert_eq!(statuses(&answer), expected);
     assert_eq!(answer["lines"][0]["amount"], "700");
     assert_eq!(answer["lines"][0]["occurred_at"], "2026-01-15T10:15:00+03:00");
@@ -288,7 +303,8 @@ async fn generic_csv_as_a_multipart_upload(s: TestServer) {
     assert_eq!(statuses(&answer), expected);
     assert_eq!(answer["lines"][1]["occurred_at"], "2026-02-02T12:00:00+00:00");
     let applied = apply(&s, answer["id"].as_str().unwrap()).await;
-    let outcomes: Vec<&str> = applied["lines"].as_array().unwrap().iter().map(|l| l["outcome"].as_str().unwrap()).collect();
+    let outcomes: Vec<&str> =
+        applied["lines"].as_array().unwrap().iter().map(|l| l["outcome"].as_str().unwrap()).collect();
     assert_eq!(outcomes, ["credited", "unmatched"]);
     let unmatched = s.get("/v1/payments/unmatched").await.1;
     assert_eq!(unmatched["items"][0]["provider_tx_id"], "AM-3");
@@ -363,7 +379,8 @@ async fn bad_files_and_requests_are_refused(s: TestServer) {
     let (code, _) = upload(&s, "mpesa", "text/csv", good.as_bytes().to_vec(), viewer["key"].as_str().unwrap()).await;
     assert_eq!(code, 403);
     let operator = s.ok("/v1/api-keys", json!({"role": "operator"}), 201).await;
-    let (code, answer) = upload(&s, "mpesa", "text/csv", good.as_bytes().to_vec(), operator["key"].as_str().unwrap()).await;
+    let (code, answer) =
+        upload(&s, "mpesa", "text/csv", good.as_bytes().to_vec(), operator["key"].as_str().unwrap()).await;
     assert_eq!(code, 201, "{answer}");
     let (_, listed) = s.get("/v1/reconciliations").await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1, "refused uploads store nothing");

@@ -207,11 +207,7 @@ pub fn read(bytes: &[u8], zone: Tz) -> Result<Statement, Unreadable> {
     ))
 }
 
-fn lines(
-    header: &Header,
-    records: csv::StringRecordsIter<'_, &[u8]>,
-    zone: Tz,
-) -> Result<Statement, Unreadable> {
+fn lines(header: &Header, records: csv::StringRecordsIter<'_, &[u8]>, zone: Tz) -> Result<Statement, Unreadable> {
     let mut lines = Vec::new();
     let mut problems = Vec::new();
     for record in records {
@@ -274,7 +270,8 @@ fn read_line(header: &Header, record: &csv::StringRecord, line: u64, zone: Tz) -
     let completed = status.is_none_or(|s| {
         ["completed", "complete", "success", "successful", "succeeded"].contains(&s.to_ascii_lowercase().as_str())
     });
-    let (amount_col, paid) = if mpesa { ("paidin", header.cell(record, "paidin")) } else { ("amount", header.cell(record, "amount")) };
+    let (amount_col, paid) =
+        if mpesa { ("paidin", header.cell(record, "paidin")) } else { ("amount", header.cell(record, "amount")) };
     let mut amount = None;
     let mut paid_in = true;
     match paid.map(|text| (text, money(text))) {
@@ -431,8 +428,7 @@ mod tests {
         assert_eq!(statement.lines.first().and_then(|l| l.currency.clone()).as_deref(), Some("TZS"));
         let bad = "date,transaction_id,account,amount\n2026-01-15,T1,SHS-1,7oo\n2026-13-01,T2,SHS-1,5\n";
         let Err(Unreadable(problems)) = read(bad.as_bytes(), Tz::UTC) else { panic!("read") };
-        let found: Vec<(u64, &str, &str)> =
-            problems.iter().map(|p| (p.line, p.column.as_str(), p.code)).collect();
+        let found: Vec<(u64, &str, &str)> = problems.iter().map(|p| (p.line, p.column.as_str(), p.code)).collect();
         assert_eq!(found, [(2, "amount", "invalid_amount"), (3, "date", "invalid_date")]);
         assert!(matches!(read(b"a,b,c\n1,2,3\n", Tz::UTC), Err(Unreadable(p)) if p[0].code == "unknown_format"));
     }

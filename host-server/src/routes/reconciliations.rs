@@ -28,9 +28,10 @@ pub async fn create(
     Query(query): Query<ReconcileQuery>,
     upload: Upload,
 ) -> ApiResult<(StatusCode, Json<Answer>)> {
-    let name = query.provider.as_deref().map(str::trim).filter(|n| !n.is_empty()).ok_or_else(|| {
-        ApiError::unprocessable("provider", "?provider= names the provider the statement is from")
-    })?;
+    let name =
+        query.provider.as_deref().map(str::trim).filter(|n| !n.is_empty()).ok_or_else(|| {
+            ApiError::unprocessable("provider", "?provider= names the provider the statement is from")
+        })?;
     // Like an unknown plan in a payment: a refusal of the request's value, not a missing path.
     let provider = crate::providers::by_name(&state, name).await?.ok_or_else(|| {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "not_found", format!("no active provider is named {name:?}"))

@@ -89,7 +89,8 @@ pub struct NotOnStatement {
 pub type ServerPayment = NotOnStatement;
 
 // A device-less plan's payment is stored with the serial "" (the column predates payments by plan id).
-const PAYMENT_COLUMNS: &str = "id, provider_tx_id, NULLIF(serial, '') AS serial, plan_id, amount, currency, received_at";
+const PAYMENT_COLUMNS: &str =
+    "id, provider_tx_id, NULLIF(serial, '') AS serial, plan_id, amount, currency, received_at";
 
 /// The payment recorded under `(provider, provider_tx_id)`, if any.
 pub async fn payment_of(pool: &AnyPool, provider: &str, provider_tx_id: &str) -> ApiResult<Option<ServerPayment>> {
@@ -98,11 +99,7 @@ pub async fn payment_of(pool: &AnyPool, provider: &str, provider_tx_id: &str) ->
 }
 
 /// The unmatched-queue entry of `(provider, provider_tx_id)`, if the money arrived for an unknown account.
-pub async fn unmatched_of(
-    pool: &AnyPool,
-    provider: &str,
-    provider_tx_id: &str,
-) -> ApiResult<Option<UnmatchedPayment>> {
+pub async fn unmatched_of(pool: &AnyPool, provider: &str, provider_tx_id: &str) -> ApiResult<Option<UnmatchedPayment>> {
     let sql = "SELECT id, provider, provider_tx_id, serial, amount, currency, received_at, payer_phone, status, \
                payment_id, created_at FROM unmatched_payments WHERE provider = $1 AND provider_tx_id = $2";
     Ok(sqlx::query_as(sql).bind(provider).bind(provider_tx_id).fetch_optional(pool).await?)
