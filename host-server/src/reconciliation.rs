@@ -68,7 +68,9 @@ pub async fn reconcile(
         provider_id: provider.id.clone(),
         format: statement.format,
         file_sha256: hex::encode(Sha256::digest(bytes)),
-        file_name: file_name.map(|n| n.chars().take(200).collect()),
+        // A browser's name for the file, shown back as a label: control characters (NUL among them, which
+        // PostgreSQL cannot store) have no place in it.
+        file_name: file_name.map(|n| n.chars().filter(|c| !c.is_control()).take(200).collect()),
         period_from: period.map(|(from, _)| from.to_string()),
         period_to: period.map(|(_, to)| to.to_string()),
         line_count: i64::try_from(lines.len()).unwrap_or(i64::MAX),
