@@ -5,14 +5,14 @@
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post, put};
+use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
 use crate::routes::{
-    appliance_types, audit, bulk_tokens, devices, export, payments, plans, receipts, registrations, registry, reports,
-    system, tariffs,
+    appliance_types, audit, bulk_tokens, devices, export, payments, plans, receipts, reconciliations, registrations,
+    registry, reports, system, tariffs,
 };
 use crate::state::AppState;
 use crate::{notify, providers};
@@ -22,7 +22,7 @@ macro_rules! v1_routes {
     ($($method:ident $path:literal => $handler:path, $tag:literal, $summary:literal;)*) => {
         fn v1_router() -> Router<AppState> {
             let router = Router::new();
-            $(let router = router.route($path, $method($handler));)*
+            $(let router = router.route($path, upload_limit($path, $method($handler)));)*
             router
         }
 
@@ -83,6 +83,10 @@ v1_routes! {
     post "/payments/unmatched/{id}/assign" => payments::assign, "payments", "Apply waiting money to a device";
     get "/payments/{payment_id}" => payments::get, "payments", "One payment, with its tokens as they are now";
     get "/payments/{payment_id}/receipt" => receipts::receipt, "payments", "A printable HTML receipt of one payment";
+    post "/reconciliations" => reconciliations::create, "payments", "Reconcile a provider's statement (?provider=; the file as a text/csv body or the multipart field `file`): each line recorded, missing, mismatch, unmatched or skipped, and the provider's payments not on it";
+    get "/reconciliations" => reconciliations::list, "payments", "Statement reconciliations, newest first (paged)";
+    get "/reconciliations/{id}" => reconciliations::get, "payments", "One reconciliation with its lines, what was applied and the payments not on the statement";
+    post "/reconciliations/{id}/apply" => reconciliations::apply, "payments", "Credit every missing line once through the provider's payment path; a mismatch becomes a conflict";
     get "/reports/revenue" => reports::revenue, "reports", "Revenue per period, by allocation kind and by place or device kind";
     get "/reports/energy" => reports::energy, "reports", "Energy sold per period";
     get "/reports/debt" => reports::debt, "reports", "Outstanding debt in aging buckets";
@@ -100,6 +104,22 @@ v1_routes! {
     post "/providers/{id}/rotate" => providers::rotate, "providers", "New hook paths, answered once; the previous ones work for grace_seconds, then 404 (admin)";
     get "/audit" => audit::list, "system", "Who moved money or changed a secret, when, before and after: the audit log and the payment journal, newest first (admin, paged)";
     delete "/providers/{id}" => providers::remove, "providers", "Remove a provider: its hooks answer 404, its history stays (admin)";
+}
+
+/// Largest uploaded file (a month's statement, a spreadsheet of 10,000 registrations): the uploads' own
+/// body limit, above the general one that guards every other route.
+pub const UPLOAD_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// The paths whose `POST` takes a file ([`crate::upload::Upload`]).
+const FILE_UPLOADS: &[&str] = &["/reconciliations", "/tokens/bulk"];
+
+/// A file upload's route with [`UPLOAD_BODY_LIMIT`]: a route's own limit overrides the application's.
+fn upload_limit(path: &str, route: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    if FILE_UPLOADS.contains(&path) {
+        route.layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT))
+    } else {
+        route
+    }
 }
 
 /// The whole application, testable without a socket (`tower::ServiceExt::oneshot`).
@@ -214,11 +234,15 @@ pub fn openapi() -> Value {
             "responses": responses,
         });
         if let (true, Some(map)) = (matches!(*method, "post" | "put" | "patch"), operation.as_object_mut()) {
-            let schema = request_schema(method, path).unwrap_or_else(|| json!({"type": "object"}));
-            map.insert(
-                "requestBody".into(),
-                json!({"required": true, "content": {"application/json": {"schema": schema}}}),
-            );
+            if UPLOADS.contains(path) {
+                map.insert("requestBody".into(), upload_body());
+            } else if !WITHOUT_BODY.contains(path) {
+                let schema = request_schema(method, path).unwrap_or_else(|| json!({"type": "object"}));
+                map.insert(
+                    "requestBody".into(),
+                    json!({"required": true, "content": {"application/json": {"schema": schema}}}),
+                );
+            }
         }
         if let Some(entry) = paths.entry(format!("/v1{path}")).or_insert_with(|| json!({})).as_object_mut() {
             entry.insert((*method).to_owned(), operation);
@@ -276,6 +300,19 @@ pub fn openapi() -> Value {
     })
 }
 
+/// Routes that take a file (crate::upload): the body itself, or a form's `file` field.
+const UPLOADS: &[&str] = &["/reconciliations"];
+/// Posts whose path says everything.
+const WITHOUT_BODY: &[&str] = &["/reconciliations/{id}/apply"];
+
+fn upload_body() -> Value {
+    json!({"required": true, "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                           "properties": {"file": {"type": "string", "format": "binary"}}}},
+    }})
+}
+
 /// The paged lists (`GET` of these paths) with their filters beside `limit` and `cursor`.
 const LISTS: &[(&str, &[(&str, &str)])] = &[
     ("/clusters", &[]),
@@ -307,6 +344,7 @@ const LISTS: &[(&str, &[(&str, &str)])] = &[
     ("/payments/refused", &[]),
     ("/payments/unmatched", &[("status", "open or assigned")]),
     ("/payments/conflicts", &[("status", "open or resolved")]),
+    ("/reconciliations", &[]),
     ("/notifications", &[("status", "pending, sent or failed")]),
     ("/api-keys", &[]),
     (

@@ -23,6 +23,7 @@ pub mod operator_tokens;
 pub mod outbound;
 pub mod payments;
 pub mod providers;
+pub mod reconciliation;
 pub mod records;
 pub mod repo;
 pub mod routes;
@@ -31,6 +32,7 @@ pub mod server;
 pub mod snapshot;
 pub mod state;
 pub mod storage;
+pub mod upload;
 pub mod vendor;
 #[cfg(feature = "dashboard")]
 pub mod web;

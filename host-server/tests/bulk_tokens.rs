@@ -154,6 +154,23 @@ async fn one_bad_device_makes_none(s: TestServer) {
         bulk(&s, "serial_number\nSHS-C1\n".into(), "text/csv", "?kind=unlock&reason=x", &s.key.clone()).await;
     assert_eq!(code, 400, "a CSV without a serial column: {text}");
     assert_eq!(token_counts(&s, &["SHS-C1", "SHS-C2"]).await, before);
+
+    // A file larger than the general body limit (64 KiB in the tests) is read under the uploads' own limit:
+    // 10,000 serials are refused for what they say (the first 50 named), not for their size; 10,001 for their
+    // number.
+    for (rows, expected) in [(10_000, "unknown_serial"), (10_001, "")] {
+        let sheet: String =
+            std::iter::once("serial\n".to_owned()).chain((0..rows).map(|i| format!("GONE-{i:06}\n"))).collect();
+        assert!(sheet.len() > 64 * 1024);
+        let query = "?kind=add_time&days=7&reason=outage";
+        let (code, _, text) = bulk(&s, sheet.into(), "text/csv", query, &s.key.clone()).await;
+        assert_eq!(code, if expected.is_empty() { 400 } else { 422 }, "{rows} rows: {}", &text[..text.len().min(300)]);
+        if !expected.is_empty() {
+            let refusal: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(refusal["problems"].as_array().unwrap().len(), 50, "the first 50 rows named");
+            assert_eq!(refusal["problems"][0]["code"], expected);
+        }
+    }
 }
 
 async fn only_admins_make_them(s: TestServer) {

@@ -81,10 +81,12 @@ class ApiError extends Error {
 
 async function api(path, { method = "GET", body, login = false } = {}) {
   const key = sessionStorage.getItem("micropower.key");
+  // A form (a file upload) goes as multipart: the browser writes its Content-Type with the boundary.
+  const form = body instanceof FormData;
   const res = await fetch(path, {
     method,
-    headers: { Authorization: `Bearer ${key}`, ...(body ? { "Content-Type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
+    headers: { Authorization: `Bearer ${key}`, ...(body && !form ? { "Content-Type": "application/json" } : {}) },
+    body: form ? body : body ? JSON.stringify(body) : undefined,
   });
   const text = await res.text();
   let data = {};
@@ -451,6 +453,110 @@ async function reportsView() {
   }
 }
 
+// ---- statement reconciliation ----------------------------------------------------------------------------------
+
+// A provider's statement against what the server credited (issue 17): the server classifies every line; this
+// page only shows its answer and asks it to apply the missing ones.
+function reconciliationView(r) {
+  const applyButton = h("button", { id: "apply-missing", type: "button", disabled: r.missing_count + r.mismatch_count === 0 },
+    `Apply missing (${r.missing_count})`);
+  const applied = h("div", { id: "applied" });
+  applyButton.addEventListener("click", async () => {
+    applyButton.disabled = true;
+    try {
+      const answer = await api(`/v1/reconciliations/${encodeURIComponent(r.id)}/apply`, { method: "POST" });
+      showOk(`Credited ${answer.credited} line(s) now.`);
+      applied.replaceChildren(h("h2", {}, "Applied"), table([
+        ["Line", (l) => l.line, "num"],
+        ["Transaction", (l) => l.provider_tx_id],
+        ["Account", (l) => fmt(l.account)],
+        ["Amount", (l) => fmt(l.amount), "num"],
+        ["Outcome", (l) => `${l.outcome}${l.applied_now ? "" : " (before)"}`],
+        ["Payment", (l) => fmt(l.payment_id || l.unmatched_id)],
+        ["Tokens", (l) => tokenCodes(l.tokens)],
+        ["Detail", (l) => fmt(l.detail)],
+      ], answer.lines, { id: "applied-lines" }));
+    } catch (e) {
+      showError(e);
+      applyButton.disabled = false;
+    }
+  });
+  return h("div", { id: "reconciliation", dataset: { id: r.id } },
+    h("p", {}, `${r.provider} · ${r.format} · ${fmt(r.period_from)} to ${fmt(r.period_to)} · ${r.line_count} lines: `,
+      `${r.recorded_count} recorded, ${r.missing_count} missing, ${r.mismatch_count} mismatch`,
+      h("br"), h("span", { class: "hint" }, `SHA-256 ${r.file_sha256}${r.applied_at ? ` · applied ${r.applied_at}` : ""}`)),
+    table([
+      ["Line", (l) => l.line, "num"],
+      ["Status", (l) => h("span", { class: `status-${l.status}` }, l.status)],
+      ["Transaction", (l) => l.provider_tx_id],
+      ["Date", (l) => fmt(l.occurred_at)],
+      ["Account", (l) => fmt(l.account)],
+      ["Amount", (l) => fmt(l.amount), "num"],
+      ["Server", (l) => (l.server_amount ? `${l.server_amount} to ${fmt(l.server_account)}` : "—")],
+      ["Detail", (l) => fmt(l.detail)],
+      ["Applied", (l) => fmt(l.outcome)],
+    ], r.lines, { id: "reconcile-lines" }),
+    h("h2", {}, "The server's payments not on the statement"),
+    table([
+      ["Payment", (p) => p.payment_id],
+      ["Transaction", (p) => p.provider_tx_id],
+      ["Serial", (p) => fmt(p.serial || p.plan_id)],
+      ["Amount", (p) => `${p.amount} ${p.currency}`, "num"],
+      ["Received", (p) => p.received_at],
+    ], r.not_on_statement, { id: "not-on-statement" }),
+    h("p", {}, applyButton,
+      h("span", { class: "hint" }, " Credits each missing line once, as its callback would have (tokens, SMS); a mismatch becomes a conflict.")),
+    applied);
+}
+
+async function reconcileView(id) {
+  const result = h("div", { id: "reconcile-result" });
+  const providers = h("datalist", { id: "provider-names" });
+  const form = h("form", { id: "reconcile-form", class: "card" },
+    h("div", { class: "grid" },
+      h("label", {}, "Provider", h("input", { name: "provider", list: "provider-names", required: true, autocomplete: "off" })),
+      h("label", {}, "Statement (M-Pesa portal export or generic CSV)", h("input", { name: "file", type: "file", accept: ".csv,text/csv", required: true }))),
+    providers,
+    h("p", {}, h("button", { type: "submit" }, "Reconcile")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const data = new FormData(form);
+    const provider = String(data.get("provider")).trim();
+    const upload = new FormData();
+    upload.append("file", data.get("file"));
+    try {
+      const answer = await api(`/v1/reconciliations?provider=${encodeURIComponent(provider)}`, { method: "POST", body: upload });
+      clearMessage();
+      result.replaceChildren(reconciliationView(answer));
+    } catch (e) {
+      showError(e);
+      const problems = (e.details && e.details.problems) || [];
+      result.replaceChildren(table([
+        ["Line", (p) => (p.line ? p.line : "file"), "num"],
+        ["Column", (p) => fmt(p.column)],
+        ["Problem", (p) => `${p.code}: ${p.message}`],
+      ], problems, { id: "reconcile-problems" }));
+    }
+  });
+  const earlier = await api("/v1/reconciliations?limit=20");
+  main.replaceChildren(h("h1", {}, "Reconcile a statement"), form, result,
+    h("h2", {}, "Earlier reconciliations"),
+    table([
+      ["Uploaded", (r) => h("a", { href: `#/reconcile/${encodeURIComponent(r.id)}` }, r.created_at)],
+      ["Provider", (r) => r.provider],
+      ["Period", (r) => `${fmt(r.period_from)} to ${fmt(r.period_to)}`],
+      ["Missing", (r) => r.missing_count, "num"],
+      ["Mismatch", (r) => r.mismatch_count, "num"],
+      ["Applied", (r) => fmt(r.applied_at)],
+    ], earlier.items || [], { id: "reconciliations-table" }));
+  if (id) result.replaceChildren(reconciliationView(await api(`/v1/reconciliations/${encodeURIComponent(id)}`)));
+  // Only an administrator may list the providers; anyone else types the name.
+  try {
+    const listed = await api("/v1/providers");
+    providers.replaceChildren(...listed.providers.filter((p) => !p.removed_at).map((p) => h("option", { value: p.name })));
+  } catch { /* not an administrator */ }
+}
+
 // ---- routing ------------------------------------------------------------------------------------------------
 
 async function route() {
@@ -467,6 +573,7 @@ async function route() {
       case "payments": await paymentsView(); break;
       case "register": await registerView(); break;
       case "reports": await reportsView(); break;
+      case "reconcile": await reconcileView(arg && decodeURIComponent(arg)); break;
       case "login": location.hash = "#/customers"; break;
       default: await customersView();
     }

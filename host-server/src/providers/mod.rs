@@ -18,6 +18,7 @@ pub mod daraja;
 pub mod generic;
 pub mod names;
 pub mod signature;
+pub mod statement;
 pub mod store;
 pub mod wave;
 
@@ -129,6 +130,20 @@ pub async fn by_path(state: &AppState, kind: Kind, secret: &str) -> ApiResult<Op
     if row.kind != kind {
         return Ok(None);
     }
+    opened(state, row).map(Some)
+}
+
+/// The active provider whose payments are recorded under `name` (a statement names its provider so).
+pub async fn by_name(state: &AppState, name: &str) -> ApiResult<Option<Provider>> {
+    match store::provider_by_name(&state.db.pool, name).await? {
+        Some(row) if row.removed_at.is_none() => opened(state, row).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// A stored provider with its allowlist read and its signing secret opened.
+fn opened(state: &AppState, row: store::ProviderRow) -> ApiResult<Provider> {
+    let kind = row.kind;
     // Written by `create` from parsed blocks, so a block that does not parse back is a damaged row: refuse
     // the delivery (500) rather than drop the block and widen the allowlist.
     let allowed_sources = row
@@ -142,7 +157,7 @@ pub async fn by_path(state: &AppState, kind: Kind, secret: &str) -> ApiResult<Op
         .as_deref()
         .map(|s| state.sealer.open(crate::crypto::Slot::provider_secret(&row.id), s))
         .transpose()?;
-    Ok(Some(Provider {
+    Ok(Provider {
         id: row.id,
         kind,
         name: row.name,
@@ -151,7 +166,7 @@ pub async fn by_path(state: &AppState, kind: Kind, secret: &str) -> ApiResult<Op
         secret,
         require_validation: row.require_validation != 0,
         allowed_sources,
-    }))
+    })
 }
 
 /// A CIDR block (`196.201.214.0/24`, `2001:db8::/32`) or a single address, which is its own block.

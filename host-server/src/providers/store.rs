@@ -301,6 +301,12 @@ pub async fn provider_by_id(pool: &AnyPool, id: &str) -> ApiResult<Option<Provid
     Ok(sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?)
 }
 
+/// One provider by the name its payments are recorded under, removed or not.
+pub async fn provider_by_name(pool: &AnyPool, name: &str) -> ApiResult<Option<ProviderRow>> {
+    let sql = format!("SELECT {PROVIDER_COLUMNS} FROM providers p WHERE p.name = $1");
+    Ok(sqlx::query_as(&sql).bind(name).fetch_optional(pool).await?)
+}
+
 /// A new provider's row, before it is written.
 pub struct NewProvider<'a> {
     pub id: &'a str,

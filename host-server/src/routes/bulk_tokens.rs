@@ -4,12 +4,11 @@
 //! batch's reason is kept in every token's audit entry.
 //!
 //! The serials come as JSON (`{"serials": [...], "kind", "days"?, "reason"}`) or as a spreadsheet column
-//! (`Content-Type: text/csv`, a `serial` column; `?kind=&days=&reason=`). The answer is a CSV of `serial,
+//! (`Content-Type: text/csv` or the multipart form field `file`, a `serial` column; `?kind=&days=&reason=`). The answer is a CSV of `serial,
 //! code, count`, in the order given, to hand to the field team.
 
-use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use serde::{Deserialize, Serialize};
@@ -19,6 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::operator_tokens::{self, Batch, OperatorToken, TokenOrder};
 use crate::repo;
 use crate::state::AppState;
+use crate::upload::Upload;
 
 /// The most devices one request may name: a batch runs in one transaction that holds the write lock.
 const MOST_SERIALS: usize = 10_000;
@@ -66,15 +66,14 @@ pub async fn bulk(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Query(query): Query<BulkQuery>,
-    headers: HeaderMap,
-    body: Bytes,
+    upload: Upload,
 ) -> ApiResult<Response> {
-    let (listed, kind, days, reason) = if is_csv(&headers) {
+    let (listed, kind, days, reason) = if upload.is_csv() {
         let kind = query.kind.ok_or_else(|| ApiError::invalid("kind", "?kind= is required with a CSV body"))?;
         let reason = query.reason.ok_or_else(|| ApiError::invalid("reason", "?reason= is required"))?;
-        (serials_of_csv(&body)?, kind, query.days, reason)
+        (serials_of_csv(&upload.bytes)?, kind, query.days, reason)
     } else {
-        let body: BulkIn = crate::extract::parse(&body)?;
+        let body: BulkIn = crate::extract::parse(&upload.bytes)?;
         let listed = body.serials.into_iter().enumerate().map(|(i, serial)| Listed { row: i + 1, serial }).collect();
         (listed, body.kind, body.days, body.reason)
     };
@@ -116,13 +115,6 @@ pub async fn bulk(
     tx.commit().await?;
     tracing::info!(batch = %batch_id, tokens = made.len(), kind = ?order.kind(), "bulk operator tokens made");
     csv_answer(&batch_id, &made)
-}
-
-fn is_csv(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("text/csv"))
 }
 
 /// The `serial` column of a spreadsheet export: the header matched whatever its case and spaces, a UTF-8 BOM

@@ -8,6 +8,7 @@ pub mod export;
 pub mod payments;
 pub mod plans;
 pub mod receipts;
+pub mod reconciliations;
 pub mod registrations;
 pub mod registry;
 pub mod reports;

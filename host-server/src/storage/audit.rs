@@ -53,10 +53,12 @@ pub enum Action {
     TariffVersionAdded,
     #[serde(rename = "device.tariff_changed")]
     DeviceTariffChanged,
+    #[serde(rename = "reconciliation.applied")]
+    ReconciliationApplied,
 }
 
 impl Action {
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Action::PaymentRecorded,
         Action::UnmatchedAssigned,
         Action::ConflictResolved,
@@ -74,6 +76,7 @@ impl Action {
         Action::SecretKeyRotated,
         Action::TariffVersionAdded,
         Action::DeviceTariffChanged,
+        Action::ReconciliationApplied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -95,6 +98,7 @@ impl Action {
             Action::SecretKeyRotated => "secret_key.rotated",
             Action::TariffVersionAdded => "tariff.version_added",
             Action::DeviceTariffChanged => "device.tariff_changed",
+            Action::ReconciliationApplied => "reconciliation.applied",
         }
     }
 

@@ -100,7 +100,9 @@ text_columns! {
     parsed: Decimal, NaiveDate, Currency, Period, DeviceKind, TokenKind, QuantityUnit, TokenStatus, LineKind,
         PaymentStatus;
     named: TokenScheme, crate::repo::PlanKind, crate::storage::payments::UnmatchedStatus, crate::providers::Kind,
-        crate::providers::store::ConflictStatus, crate::storage::tokens::TokenCause, crate::storage::appliance_types::ApplianceKind;
+        crate::providers::store::ConflictStatus, crate::storage::tokens::TokenCause, crate::storage::appliance_types::ApplianceKind,
+        crate::storage::reconciliations::LineStatus, crate::storage::reconciliations::Outcome,
+        crate::providers::statement::Format;
     json: Customer, Vec<DeviceKind>, InstallmentPlan, EaasPlan, Tariff, PaymentAnswer, crate::repo::OpenPaygoSettings, serde_json::Value,
-        crate::storage::appliance_types::DefaultTerms,
+        crate::storage::appliance_types::DefaultTerms, Vec<crate::storage::reconciliations::NotOnStatement>,
 }

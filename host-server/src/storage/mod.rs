@@ -10,6 +10,7 @@ pub mod devices;
 pub mod notifications;
 pub mod page;
 pub mod payments;
+pub mod reconciliations;
 pub mod registry;
 pub mod sqlite_writer;
 pub mod store;
