@@ -435,6 +435,22 @@ fn request_schema(method: &str, path: &str) -> Option<Value> {
                 "reason": {"type": "string", "minLength": 1, "maxLength": 500, "description": "Kept with every token's audit entry"},
             }),
         ),
+        ("post", "/tariffs/{id}/versions") => closed(
+            vec!["effective_from", "price_per_kwh"],
+            json!({
+                "effective_from": {"type": "string", "format": "date",
+                                   "description": "First business day of the new prices; after the latest version's and after every payment the replaced version priced"},
+                "price_per_kwh": {"type": "string", "description": "A decimal string"},
+                "fees": {"type": "array", "items": {"type": "object"}, "description": "Per-kWh surcharges; absent: as the replaced version"},
+                "access_rate": {"type": ["object", "null"], "description": "{amount, period_days}; absent: as the replaced version, null: none"},
+                "minimum_purchase": {"type": "string", "description": "Absent: as the replaced version"},
+                "energy_step_kwh": {"type": "string", "description": "Absent: as the replaced version"},
+            }),
+        ),
+        ("put", "/devices/{serial}/tariff") => closed(
+            vec!["tariff_id"],
+            json!({"tariff_id": {"type": "string", "description": "A tariff in the meter's currency"}}),
+        ),
         ("post", "/api-keys") => closed(
             vec!["role"],
             json!({"role": {"type": "string", "enum": ["admin", "operator", "viewer"]}, "label": {"type": "string"},
