@@ -36,7 +36,7 @@ fn registration(body: &[u8]) {
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Some((pick, body)) = data.split_first() else { return };
-    match pick % 18 {
+    match pick % 20 {
         0 => {
             check::<payments::PaymentIn>(body);
         }
@@ -65,7 +65,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             check::<routes::registry::NewManufacturer>(body);
         }
         9 => {
-            check::<routes::registry::NewTariff>(body);
+            check::<routes::tariffs::NewTariff>(body);
         }
         10 => {
             check::<routes::devices::OwnerIn>(body);
@@ -85,6 +85,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         }
         16 => {
             check::<providers::ResolveIn>(body);
+        }
+        17 => {
+            check::<routes::tariffs::NewVersion>(body);
+        }
+        18 => {
+            check::<routes::tariffs::TariffIn>(body);
         }
         _ => {
             check::<notify::templates::TemplateIn>(body);
