@@ -313,6 +313,33 @@ pub struct AppliedLine {
     pub tokens: Vec<TokenAnswer>,
 }
 
+/// What applying a line did (now or in an earlier apply).
+struct Done {
+    outcome: Outcome,
+    payment_id: Option<String>,
+    unmatched_id: Option<String>,
+    detail: Option<String>,
+    tokens: Vec<TokenAnswer>,
+}
+
+impl AppliedLine {
+    fn new(line: &Line, done: Done, applied_now: bool) -> Self {
+        AppliedLine {
+            line: line.line,
+            provider_tx_id: line.provider_tx_id.clone(),
+            status: line.status,
+            account: line.account.clone(),
+            amount: line.amount,
+            outcome: done.outcome,
+            applied_now,
+            payment_id: done.payment_id,
+            unmatched_id: done.unmatched_id,
+            detail: done.detail,
+            tokens: done.tokens,
+        }
+    }
+}
+
 /// What the audit log keeps of an apply: the file, and what this apply did to each line.
 #[derive(Serialize)]
 struct ApplyAudit<'a> {
@@ -343,19 +370,14 @@ pub async fn apply(state: &AppState, caller: &Caller, id: &str) -> ApiResult<App
     let mut answered = Vec::new();
     for line in lines.iter().filter(|l| matches!(l.status, LineStatus::Missing | LineStatus::Mismatch)) {
         if let Some(outcome) = line.outcome {
-            answered.push(AppliedLine {
-                line: line.line,
-                provider_tx_id: line.provider_tx_id.clone(),
-                status: line.status,
-                account: line.account.clone(),
-                amount: line.amount,
+            let earlier = Done {
                 outcome,
-                applied_now: false,
                 payment_id: line.outcome_payment_id.clone(),
                 unmatched_id: line.unmatched_id.clone(),
                 detail: line.outcome_detail.clone(),
                 tokens: Vec::new(),
-            });
+            };
+            answered.push(AppliedLine::new(line, earlier, false));
             continue;
         }
         let done = apply_line(state, caller, &provider, id, line).await?;
@@ -521,17 +543,5 @@ async fn apply_line(
         Delivered::Unmatched(q) => (Outcome::Unmatched, None, Some(q.unmatched_id), Vec::new()),
         Delivered::Conflict(_) => (Outcome::Conflict, None, None, Vec::new()),
     };
-    Ok(AppliedLine {
-        line: line.line,
-        provider_tx_id: line.provider_tx_id.clone(),
-        status: line.status,
-        account: line.account.clone(),
-        amount: line.amount,
-        outcome,
-        applied_now: true,
-        payment_id,
-        unmatched_id,
-        detail,
-        tokens,
-    })
+    Ok(AppliedLine::new(line, Done { outcome, payment_id, unmatched_id, detail, tokens }, true))
 }

@@ -188,6 +188,19 @@ pub struct OwnerIn {
     customer_id: String,
 }
 
+/// The device a serial as typed names, read in `tx` with a row lock on PostgreSQL (on SQLite the caller holds
+/// the write guard); `None` when no device has it.
+pub(crate) async fn device_to_change(
+    state: &AppState,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    raw: &str,
+) -> ApiResult<Option<repo::DeviceRow>> {
+    match state.normalize_serial(raw).await {
+        Ok(serial) => repo::device(&mut **tx, &serial, state.db.for_update()).await,
+        Err(_) => Ok(None),
+    }
+}
+
 /// `PUT /v1/devices/{serial}/owner`: re-assigns the device (and its plan) to another customer.
 pub async fn reassign(
     State(state): State<AppState>,
@@ -197,11 +210,7 @@ pub async fn reassign(
 ) -> ApiResult<Json<DeviceView>> {
     let _guard = state.db.write_guard().await;
     let mut tx = state.db.pool.begin().await?;
-    let serial = state.normalize_serial(&raw).await.ok();
-    let device = match &serial {
-        Some(s) => repo::device(&mut *tx, s, state.db.for_update()).await?,
-        None => None,
-    };
+    let device = device_to_change(&state, &mut tx, &raw).await?;
     let owner = repo::customer(&mut *tx, &body.customer_id).await?;
     let owner_id = state
         .core(calls::ReassignDevice {

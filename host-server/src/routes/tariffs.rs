@@ -15,7 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
 use crate::ids::{new_id, now_rfc3339};
 use crate::repo;
-use crate::routes::devices::{one_device, DeviceView};
+use crate::routes::devices::{device_to_change, one_device, DeviceView};
 use crate::routes::registry::require_name;
 use crate::state::AppState;
 use crate::storage::audit::{self, Action, Actor, Entry};
@@ -220,12 +220,7 @@ pub async fn move_meter(
 ) -> ApiResult<Json<DeviceView>> {
     let _guard = state.db.write_guard().await;
     let mut tx = state.db.pool.begin().await?;
-    let serial = state.normalize_serial(&raw).await.ok();
-    let device = match &serial {
-        Some(s) => repo::device(&mut *tx, s, state.db.for_update()).await?,
-        None => None,
-    };
-    let device = device.ok_or_else(|| ApiError::not_found("device", &raw))?;
+    let device = device_to_change(&state, &mut tx, &raw).await?.ok_or_else(|| ApiError::not_found("device", &raw))?;
     let Some(from) = device.tariff_id.clone() else {
         return Err(ApiError::unprocessable("serial", "only a meter has a tariff; this device is paid by its plan"));
     };
