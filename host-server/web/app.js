@@ -191,6 +191,13 @@ function tokenCodes(tokens) {
     h("span", { class: "hint" }, `${t.kind}${t.quantity ? ` ${t.quantity} ${t.unit || ""}` : ""}`)));
 }
 
+// What an energy or EaaS line bought, as the customer's token carries it.
+function quantityOf(line) {
+  if (line.quantity == null) return "";
+  if (line.kind === "energy") return ` · ${line.quantity} kWh`;
+  return line.kind === "eaas" ? ` · ${line.quantity} days` : "";
+}
+
 async function paymentsView() {
   const q = query().get("serial") || "";
   const data = await api(q ? `/v1/payments?serial=${encodeURIComponent(q)}` : "/v1/payments");
@@ -203,7 +210,7 @@ async function paymentsView() {
       ["Amount", (p) => `${p.amount} ${p.currency}`, "num"],
       ["Status", (p) => p.status],
       // Installment 0 is a down payment.
-      ["Paid for", (p) => (p.allocations || []).map((a) => h("div", {}, `${a.kind} ${a.amount}${a.installment != null ? ` (#${a.installment})` : ""}`))],
+      ["Paid for", (p) => (p.allocations || []).map((a) => h("div", {}, `${a.kind} ${a.amount}${a.installment != null ? ` (#${a.installment})` : ""}${quantityOf(a)}`))],
       ["Tokens", (p) => tokenCodes(p.tokens)],
     ], data.items || [], { id: "payments-table" }));
 }
@@ -557,6 +564,61 @@ async function reconcileView(id) {
   } catch { /* not an administrator */ }
 }
 
+// ---- tariffs --------------------------------------------------------------------------------------------------
+
+async function tariffsView() {
+  const data = await api("/v1/tariffs?limit=500");
+  main.replaceChildren(h("h1", {}, "Tariffs"),
+    h("p", { class: "hint" }, "Prices in force today. A tariff's page lists every version and adds new prices from a day on."),
+    table([
+      ["Name", (t) => h("a", { href: `#/tariff/${encodeURIComponent(t.id)}` }, t.name)],
+      ["Currency", (t) => t.currency],
+      ["Price per kWh", (t) => t.price_per_kwh, "num"],
+      ["Unit price (with fees)", (t) => t.unit_price, "num"],
+      ["Access rate", (t) => (t.access_rate ? `${t.access_rate.amount} every ${t.access_rate.period_days} days` : "—")],
+    ], data.items || [], { id: "tariffs-table" }));
+}
+
+function versionsTable(t) {
+  return table([
+    ["From", (v) => v.effective_from || "the start"],
+    ["Price per kWh", (v) => v.price_per_kwh, "num"],
+    ["Unit price", (v) => v.unit_price, "num"],
+    ["Minimum purchase", (v) => fmt(v.minimum_purchase), "num"],
+    ["Added", (v) => fmt(v.created_at)],
+  ], t.versions || [], { id: "versions-table" });
+}
+
+async function tariffView(id) {
+  const t = await api(`/v1/tariffs/${encodeURIComponent(id)}`);
+  const versions = h("div", {}, versionsTable(t));
+  const inForce = (tariff) => `Today: ${tariff.price_per_kwh} ${tariff.currency}/kWh (unit price ${tariff.unit_price} with fees). A payment is priced by the version in force on its business day.`;
+  const today = h("p", { id: "tariff-today" }, inForce(t));
+  const form = h("form", { id: "version-form", class: "card" },
+    h("div", { class: "grid" },
+      h("label", {}, "From (business day)", h("input", { name: "effective_from", type: "date", required: true })),
+      h("label", {}, `Price per kWh (${t.currency})`, h("input", { name: "price_per_kwh", inputmode: "decimal", required: true }))),
+    h("p", {}, h("button", { type: "submit" }, "Add version")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const data = new FormData(form);
+    const body = { effective_from: String(data.get("effective_from")), price_per_kwh: String(data.get("price_per_kwh")).trim() };
+    try {
+      const updated = await api(`/v1/tariffs/${encodeURIComponent(id)}/versions`, { method: "POST", body });
+      versions.replaceChildren(versionsTable(updated));
+      today.textContent = inForce(updated);
+      showOk(`From ${body.effective_from}, ${t.name} sells at ${body.price_per_kwh} ${t.currency}/kWh.`);
+      form.reset();
+    } catch (e) {
+      showError(e);
+    }
+  });
+  main.replaceChildren(h("h1", {}, t.name),
+    today,
+    h("h2", {}, "Versions"), versions,
+    h("h2", {}, "New prices"), form);
+}
+
 // ---- routing ------------------------------------------------------------------------------------------------
 
 async function route() {
@@ -574,6 +636,8 @@ async function route() {
       case "register": await registerView(); break;
       case "reports": await reportsView(); break;
       case "reconcile": await reconcileView(arg && decodeURIComponent(arg)); break;
+      case "tariffs": await tariffsView(); break;
+      case "tariff": await tariffView(decodeURIComponent(arg)); break;
       case "login": location.hash = "#/customers"; break;
       default: await customersView();
     }

@@ -335,3 +335,72 @@ test("dashboard: reconcile a statement and apply its missing lines", {
     await server.stop();
   }
 });
+
+// Issue 16 in the browser: a tariff's new prices are added on its page (chosen from the Tariffs list), and a
+// payment of a day they are in force is priced by them, one of the day before by the old prices.
+test("dashboard: add a tariff version and see a payment priced by it", {
+  skip: !binary ? "MICROPOWER_SERVER_BIN is not set (scripts/test.d/40-js.sh builds the server)" : false,
+  timeout: 300_000,
+}, async () => {
+  mkdirSync(results, { recursive: true });
+  const server = await startServer();
+  const userDataDir = mkdtempSync(join(tmpdir(), "micropower-chromium-"));
+  const browser = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: chromiumPath,
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    const cluster = await server.api("POST", "/v1/clusters", { name: "Lake" });
+    const area = await server.api("POST", "/v1/areas", { name: "Bunda grid", cluster_id: cluster.id });
+    const village = await server.api("POST", "/v1/villages", { name: "Kibara", area_id: area.id });
+    const maker = await server.api("POST", "/v1/manufacturers",
+      { name: "MeterCo", device_kinds: ["meter"], token_scheme: "external" });
+    const tariff = await server.api("POST", "/v1/tariffs", { name: "Village A", currency: "TZS", price_per_kwh: "500" });
+    await server.api("POST", "/v1/registrations", {
+      customer: { name: "Neema", surname: "Mushi", phone: "+255712345699", village_id: village.id },
+      device: { serial: "MTR-T1", kind: "meter", manufacturer_id: maker.id, tariff_id: tariff.id },
+      registered_on: "2026-01-01",
+    });
+
+    const page = await browser.newPage();
+    const pageErrors = [];
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+    await page.goto(server.base + "/");
+    await page.waitForSelector("body[data-ready=true]");
+    await page.fill("#login input[name=key]", server.key);
+    await page.click("#login button[type=submit]");
+    await page.waitForSelector("#customers-table");
+    await page.click("a[href='#/tariffs']");
+    await page.waitForSelector("#tariffs-table");
+    await page.click("#tariffs-table a:has-text('Village A')");
+    await page.waitForSelector("#version-form");
+    await page.getByLabel("From (business day)").fill("2026-03-01");
+    await page.getByLabel("Price per kWh (TZS)").fill("1000");
+    await page.click("#version-form button[type=submit]");
+    await page.waitForSelector("#message.ok");
+    const versions = await page.$$eval("#versions-table tbody tr",
+      (rows) => rows.map((r) => [r.children[0].textContent, r.children[1].textContent]));
+    assert.deepEqual(versions, [["the start", "500"], ["2026-03-01", "1000"]]);
+    assert.match(await page.textContent("#tariff-today"), /^Today: 1000 TZS\/kWh/, "in force today, after 2026-03-01");
+    await page.screenshot({ path: join(results, "dashboard-tariff-versions.png"), fullPage: true });
+
+    // 1,000 TZS buys 2 kWh the day before the new prices and 1 kWh from their first day on.
+    const pay = (tx, at) => server.api("POST", "/v1/payments",
+      { provider: "cash", provider_tx_id: tx, serial: "MTR-T1", amount: "1000", currency: "TZS", received_at: at });
+    const kwh = (answer) => answer.allocations.find((l) => l.kind === "energy").quantity;
+    assert.equal(kwh(await pay("T-1", "2026-02-28T10:00:00Z")), "2");
+    assert.equal(kwh(await pay("T-2", "2026-03-02T10:00:00Z")), "1");
+    await page.click("a[href='#/payments']");
+    await page.waitForSelector("#payments-table");
+    const paidFor = await page.$$eval("#payments-table tbody tr", (rows) => rows.map((r) => r.children[4].textContent));
+    assert.deepEqual(paidFor, ["energy 1000 · 1 kWh", "energy 1000 · 2 kWh"], "newest first, each priced by its day's version");
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser.close();
+    rmSync(userDataDir, { recursive: true, force: true });
+    await server.stop();
+  }
+});
