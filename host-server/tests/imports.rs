@@ -18,6 +18,7 @@ on_both_databases!(
     missing_villages_created_on_request,
     a_serial_registered_with_other_data_is_refused,
     the_template_imports,
+    a_form_upload_for_operators_only,
 );
 
 const HEADER: &str = "name,surname,phone,village,serial,device_kind,manufacturer,openpaygo_key,\
@@ -70,8 +71,11 @@ async fn device_count(s: &TestServer) -> usize {
     page["items"].as_array().unwrap().len()
 }
 
-/// `(row, status, [(column, code)])` of every row that is not `ok`.
-fn not_ok(answer: &Value) -> Vec<(u64, String, Vec<(String, String)>)> {
+/// A row that is not `ok`: `(row, status, [(column, code)])`.
+type NotOk = (u64, String, Vec<(String, String)>);
+
+/// Every row of an answer that is not `ok`.
+fn not_ok(answer: &Value) -> Vec<NotOk> {
     answer["rows"]
         .as_array()
         .unwrap()
@@ -223,4 +227,38 @@ async fn the_template_imports(s: TestServer) {
     assert_eq!(device_count(&s).await, 0);
     let (_, clusters) = s.get("/v1/clusters").await;
     assert_eq!(clusters["items"], json!([]), "a dry run creates no village either");
+}
+
+async fn a_form_upload_for_operators_only(s: TestServer) {
+    registry(&s).await;
+    let boundary = "----micropowerImportBoundary";
+    let form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"customers.csv\"\r\n\
+         Content-Type: application/vnd.ms-excel\r\n\r\n{}\r\n--{boundary}--\r\n",
+        file(2, &[])
+    );
+    let send = |key: String, body: String| {
+        s.client
+            .post(format!("{}/v1/imports/registrations", s.base))
+            .bearer_auth(key)
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(body)
+            .send()
+    };
+    let viewer = s.ok("/v1/api-keys", json!({"role": "viewer"}), 201).await;
+    let response = send(viewer["key"].as_str().unwrap().to_owned(), form.clone()).await.unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    assert_eq!(device_count(&s).await, 0);
+
+    let operator = s.ok("/v1/api-keys", json!({"role": "operator"}), 201).await;
+    let response = send(operator["key"].as_str().unwrap().to_owned(), form).await.unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["created"], 2, "{answer}");
+
+    let (_, doc) = s.get("/v1/openapi.json").await;
+    let post = &doc["paths"]["/v1/imports/registrations"]["post"];
+    assert!(post["requestBody"]["content"]["multipart/form-data"].is_object(), "{post}");
+    let template = &doc["paths"]["/v1/imports/registrations/template.csv"]["get"];
+    assert!(template["responses"]["200"]["content"]["text/csv"].is_object(), "{template}");
 }

@@ -275,7 +275,7 @@ async fn import_row(
     let field_errors = state
         .core(micropower_core::calls::RegistrationFieldErrors { request: prepared.request.clone() })
         .await
-        .map_err(|e| Err(e.into()))?;
+        .map_err(Err)?;
     if !field_errors.is_empty() {
         return Err(Ok(field_errors
             .iter()
@@ -312,7 +312,9 @@ async fn registration_body(
         customer.insert("phones".into(), Value::Array(phones));
     }
     match row.get("village") {
-        None => errors.push(CellError::new("village", "invalid_input", "a village is required: Cluster / Area / Village")),
+        None => {
+            errors.push(CellError::new("village", "invalid_input", "a village is required: Cluster / Area / Village"))
+        }
         Some(path) => match village(tx, path, create_missing).await.map_err(Err)? {
             Ok(id) => {
                 customer.insert("village_id".into(), Value::String(id));
@@ -325,7 +327,9 @@ async fn registration_body(
     for (column, field) in [("serial", "serial"), ("device_kind", "kind")] {
         device.insert(field.into(), text(row.get(column).unwrap_or_default()));
     }
-    for (column, table, field) in [("manufacturer", ByName::Manufacturer, "manufacturer_id"), ("tariff", ByName::Tariff, "tariff_id")] {
+    for (column, table, field) in
+        [("manufacturer", ByName::Manufacturer, "manufacturer_id"), ("tariff", ByName::Tariff, "tariff_id")]
+    {
         match row.get(column) {
             None if column == "manufacturer" => {
                 errors.push(CellError::new(column, "invalid_input", "a manufacturer is required"))
@@ -374,9 +378,16 @@ async fn registration_body(
                 Err(e) => errors.push(e),
             }
         }
-        for column in
-            ["appliance", "currency", "total_cost", "down_payment", "period", "start_date", "minimum_payment", "down_payment_provider"]
-        {
+        for column in [
+            "appliance",
+            "currency",
+            "total_cost",
+            "down_payment",
+            "period",
+            "start_date",
+            "minimum_payment",
+            "down_payment_provider",
+        ] {
             if let Some(v) = row.get(column) {
                 plan.insert(column.into(), text(v));
             }
@@ -445,10 +456,18 @@ fn one(mut ids: Vec<String>, column: &str, name: &str) -> Result<String, CellErr
 
 /// The village of a `Cluster / Area / Village` cell, each level created when `create_missing` is set and
 /// none has the name (its parent being the level above).
-async fn village(tx: &mut Transaction<'_, Any>, path: &str, create_missing: bool) -> ApiResult<Result<String, CellError>> {
+async fn village(
+    tx: &mut Transaction<'_, Any>,
+    path: &str,
+    create_missing: bool,
+) -> ApiResult<Result<String, CellError>> {
     let names: Vec<&str> = path.split(LEVEL_SEPARATOR).map(str::trim).collect();
     let [cluster, area, village] = names[..] else {
-        return Ok(Err(CellError::new("village", "invalid_input", "three names are required: Cluster / Area / Village")));
+        return Ok(Err(CellError::new(
+            "village",
+            "invalid_input",
+            "three names are required: Cluster / Area / Village",
+        )));
     };
     if [cluster, area, village].iter().any(|n| n.is_empty() || n.chars().count() > 200) {
         return Ok(Err(CellError::new("village", "invalid_input", "each name is 1 to 200 characters")));
@@ -593,7 +612,8 @@ pub async fn template() -> Response {
     let example: Vec<&str> = COLUMNS.iter().map(|(_, e, _)| *e).collect();
     let mut writer = csv::Writer::from_writer(Vec::new());
     let written = writer.write_record(&headers).and_then(|()| writer.write_record(&example));
-    let bytes = match written.map_err(ApiError::internal).and_then(|()| writer.into_inner().map_err(ApiError::internal)) {
+    let bytes = match written.map_err(ApiError::internal).and_then(|()| writer.into_inner().map_err(ApiError::internal))
+    {
         Ok(bytes) => bytes,
         Err(e) => return e.into_response(),
     };

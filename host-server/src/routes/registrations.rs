@@ -72,11 +72,7 @@ pub async fn register(
 
 /// A registration (`POST /v1/registrations`) by `actor`, whose API key records its down payment (none for
 /// the demo's seed, which no key makes).
-pub async fn registration(
-    state: &AppState,
-    actor: &Actor,
-    body: Value,
-) -> ApiResult<(StatusCode, Json<Registered>)> {
+pub async fn registration(state: &AppState, actor: &Actor, body: Value) -> ApiResult<(StatusCode, Json<Registered>)> {
     let _guard = state.db.write_guard().await;
     let mut tx = state.db.pool.begin().await?;
     let prepared = prepare(state, &mut tx, body).await?;

@@ -29,31 +29,39 @@ impl ByName {
 
 /// The ids of the rows of `table` with this name, whatever its case; two at most, which is enough to tell
 /// a unique name from an ambiguous one.
-pub async fn ids_by_name<'e, E: Executor<'e, Database = Any>>(exec: E, table: ByName, name: &str) -> ApiResult<Vec<String>> {
+pub async fn ids_by_name<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    table: ByName,
+    name: &str,
+) -> ApiResult<Vec<String>> {
     let sql = format!("SELECT id FROM {} WHERE LOWER(name) = LOWER($1) ORDER BY id LIMIT 2", table.table());
     Ok(sqlx::query_scalar(&sql).bind(name).fetch_all(exec).await?)
 }
 
 /// The ids of the areas of a cluster with this name, whatever its case (two at most).
-pub async fn area_ids<'e, E: Executor<'e, Database = Any>>(exec: E, cluster_id: &str, name: &str) -> ApiResult<Vec<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT id FROM areas WHERE cluster_id = $1 AND LOWER(name) = LOWER($2) ORDER BY id LIMIT 2",
-    )
-    .bind(cluster_id)
-    .bind(name)
-    .fetch_all(exec)
-    .await?)
+pub async fn area_ids<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    cluster_id: &str,
+    name: &str,
+) -> ApiResult<Vec<String>> {
+    Ok(sqlx::query_scalar("SELECT id FROM areas WHERE cluster_id = $1 AND LOWER(name) = LOWER($2) ORDER BY id LIMIT 2")
+        .bind(cluster_id)
+        .bind(name)
+        .fetch_all(exec)
+        .await?)
 }
 
 /// The ids of the villages of an area with this name, whatever its case (two at most).
-pub async fn village_ids<'e, E: Executor<'e, Database = Any>>(exec: E, area_id: &str, name: &str) -> ApiResult<Vec<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT id FROM villages WHERE area_id = $1 AND LOWER(name) = LOWER($2) ORDER BY id LIMIT 2",
-    )
-    .bind(area_id)
-    .bind(name)
-    .fetch_all(exec)
-    .await?)
+pub async fn village_ids<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    area_id: &str,
+    name: &str,
+) -> ApiResult<Vec<String>> {
+    Ok(sqlx::query_scalar("SELECT id FROM villages WHERE area_id = $1 AND LOWER(name) = LOWER($2) ORDER BY id LIMIT 2")
+        .bind(area_id)
+        .bind(name)
+        .fetch_all(exec)
+        .await?)
 }
 
 /// A level of the hierarchy an import creates when asked to (`create_missing=true`).
@@ -67,7 +75,12 @@ pub enum Level {
 }
 
 /// Creates a cluster, area or village named `name` under `parent` (none for a cluster); answers its id.
-pub async fn create(tx: &mut Transaction<'_, Any>, level: Level, name: &str, parent: Option<&str>) -> ApiResult<String> {
+pub async fn create(
+    tx: &mut Transaction<'_, Any>,
+    level: Level,
+    name: &str,
+    parent: Option<&str>,
+) -> ApiResult<String> {
     let id = new_id();
     let now = now_rfc3339();
     let query = match level {
@@ -80,13 +93,11 @@ pub async fn create(tx: &mut Transaction<'_, Any>, level: Level, name: &str, par
             .bind(name.to_owned())
             .bind(parent.map(str::to_owned))
             .bind(now),
-        Level::Village => {
-            sqlx::query("INSERT INTO villages (id, name, area_id, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(id.clone())
-                .bind(name.to_owned())
-                .bind(parent.map(str::to_owned))
-                .bind(now)
-        }
+        Level::Village => sqlx::query("INSERT INTO villages (id, name, area_id, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(id.clone())
+            .bind(name.to_owned())
+            .bind(parent.map(str::to_owned))
+            .bind(now),
     };
     query.execute(&mut **tx).await?;
     Ok(id)
