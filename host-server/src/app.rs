@@ -11,8 +11,8 @@ use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
 use crate::routes::{
-    appliance_types, audit, bulk_tokens, devices, export, payments, plans, receipts, reconciliations, registrations,
-    registry, reports, system, tariffs,
+    appliance_types, audit, bulk_tokens, devices, export, imports, payments, plans, receipts, reconciliations,
+    registrations, registry, reports, system, tariffs,
 };
 use crate::state::AppState;
 use crate::{notify, providers};
@@ -57,6 +57,8 @@ v1_routes! {
     get "/appliance-types/{id}" => appliance_types::get, "registry", "One appliance type";
     patch "/appliance-types/{id}" => appliance_types::patch, "registry", "Change an appliance type (plans already sold keep their terms)";
     post "/registrations" => registrations::register, "registry", "Register a customer and a device together, atomically";
+    post "/imports/registrations" => imports::import, "registry", "Register customers with their devices and plans from a spreadsheet (CSV as a text/csv body or the multipart field `file`; ?dry_run=true, ?mode=valid_rows, ?create_missing=true): each row ok, unchanged or refused with its columns";
+    get "/imports/registrations/template.csv" => imports::template, "registry", "The bulk registration spreadsheet's headers and one example row (text/csv)";
     post "/customers" => devices::create_customer, "registry", "Create a customer without a device";
     get "/customers" => devices::customers, "registry", "Search customers by name, surname, phone or national id, newest first (paged)";
     get "/customers/{id}" => devices::customer, "registry", "A customer with devices, plans and credit balances";
@@ -111,7 +113,7 @@ v1_routes! {
 pub const UPLOAD_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// The paths whose `POST` takes a file ([`crate::upload::Upload`]).
-const FILE_UPLOADS: &[&str] = &["/reconciliations", "/tokens/bulk"];
+const FILE_UPLOADS: &[&str] = &["/imports/registrations", "/reconciliations", "/tokens/bulk"];
 
 /// A file upload's route with [`UPLOAD_BODY_LIMIT`]: a route's own limit overrides the application's.
 fn upload_limit(path: &str, route: MethodRouter<AppState>) -> MethodRouter<AppState> {
@@ -211,6 +213,9 @@ pub fn openapi() -> Value {
                 json!({"description": "One page, newest first where time orders the list, else by name or serial",
                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Page"}}}})
             }
+            None if path.ends_with(".csv") => {
+                json!({"description": "A spreadsheet", "content": {"text/csv": {"schema": {"type": "string"}}}})
+            }
             None if path.ends_with("/receipt") => {
                 json!({"description": "A printable page", "content": {"text/html": {}}})
             }
@@ -301,7 +306,7 @@ pub fn openapi() -> Value {
 }
 
 /// Routes that take a file (crate::upload): the body itself, or a form's `file` field.
-const UPLOADS: &[&str] = &["/reconciliations"];
+const UPLOADS: &[&str] = &["/imports/registrations", "/reconciliations"];
 /// Posts whose path says everything.
 const WITHOUT_BODY: &[&str] = &["/reconciliations/{id}/apply"];
 

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod bulk_tokens;
 pub mod devices;
 pub mod export;
+pub mod imports;
 pub mod payments;
 pub mod plans;
 pub mod receipts;

@@ -72,12 +72,31 @@ pub async fn register(
 
 /// A registration (`POST /v1/registrations`) by `actor`, whose API key records its down payment (none for
 /// the demo's seed, which no key makes).
-pub async fn registration(
+pub async fn registration(state: &AppState, actor: &Actor, body: Value) -> ApiResult<(StatusCode, Json<Registered>)> {
+    let _guard = state.db.write_guard().await;
+    let mut tx = state.db.pool.begin().await?;
+    let prepared = prepare(state, &mut tx, body).await?;
+    let registered = register_prepared(state, &mut tx, actor, prepared).await?;
+    tx.commit().await?;
+    tracing::info!(serial = %registered.device.serial, customer = %registered.customer.id, "device registered");
+    Ok((StatusCode::CREATED, Json(registered)))
+}
+
+/// A registration's body made into the core's request: its day filled in, its plan filled from its
+/// appliance type, its down-payment fields taken out.
+pub struct Prepared {
+    pub request: RegistrationRequest,
+    appliance_type_id: Option<String>,
+    down: DownPayment,
+}
+
+/// Reads a registration's body (`POST /v1/registrations`) as [`Prepared`], in `tx` so that a bulk import
+/// reads the appliance types as its own transaction sees them.
+pub async fn prepare(
     state: &AppState,
-    actor: &Actor,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     mut body: Value,
-) -> ApiResult<(StatusCode, Json<Registered>)> {
-    let recorded_by = actor.key_id();
+) -> ApiResult<Prepared> {
     // The body is the core's `RegistrationRequest` plus the server's down-payment fields: patched as JSON
     // (its open shape, before the core's parse names any field it refuses), then parsed once.
     if let Some(map) = body.as_object_mut() {
@@ -88,7 +107,7 @@ pub async fn registration(
     // parse refuses below is refused there, whatever the day the plan was filled with).
     let registered_on = body.get("registered_on").and_then(Value::as_str).and_then(|d| d.parse().ok());
     let appliance_type_id = match plan_in.as_mut() {
-        Some(plan) => fill_sale(&state.db.pool, plan, registered_on.unwrap_or_else(|| state.today()), "plan").await?,
+        Some(plan) => fill_sale(&mut **tx, plan, registered_on.unwrap_or_else(|| state.today()), "plan").await?,
         None => None,
     };
     let down = DownPayment::take(&mut body, plan_in.as_mut(), "plan.down_payment_provider")?;
@@ -97,14 +116,24 @@ pub async fn registration(
     }
     let bytes = serde_json::to_vec(&body).map_err(ApiError::internal)?;
     let request: RegistrationRequest = parse(&bytes)?;
+    Ok(Prepared { request, appliance_type_id, down })
+}
 
-    let _guard = state.db.write_guard().await;
-    let mut tx = state.db.pool.begin().await?;
+/// Registers a prepared request in `tx` (which the caller commits), audited as by `actor`: the one path
+/// of `POST /v1/registrations` and of every row of a bulk import.
+pub async fn register_prepared(
+    state: &AppState,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    actor: &Actor,
+    prepared: Prepared,
+) -> ApiResult<Registered> {
+    let Prepared { request, appliance_type_id, down } = prepared;
+    let recorded_by = actor.key_id();
     let serial = state.normalize_serial(&request.device.serial).await.map_err(|e| e.with("field", "device.serial"))?;
-    let serial_taken = repo::device(&mut *tx, &serial, "").await?.is_some();
+    let serial_taken = repo::device(&mut **tx, &serial, "").await?.is_some();
 
     let existing_customer = match &request.customer {
-        CustomerInput::Existing { id } => repo::customer(&mut *tx, id).await?,
+        CustomerInput::Existing { id } => repo::customer(&mut **tx, id).await?,
         CustomerInput::New(new) => {
             let mut found = None;
             for raw in new.phone.iter().chain(new.phones.iter()) {
@@ -112,8 +141,8 @@ pub async fn registration(
                     state.core(calls::NormalizePhone { raw: raw.clone(), region: request.phone_region.clone() }).await;
                 // A phone the core refuses is reported by `register` below with its field.
                 if let Ok(phone) = phone {
-                    if let Some(id) = repo::customer_id_by_phone(&mut *tx, &phone).await? {
-                        found = repo::customer(&mut *tx, &id).await?;
+                    if let Some(id) = repo::customer_id_by_phone(&mut **tx, &phone).await? {
+                        found = repo::customer(&mut **tx, &id).await?;
                         break;
                     }
                 }
@@ -126,10 +155,10 @@ pub async fn registration(
         (CustomerInput::New(new), None) => new.village_id.clone(),
         (CustomerInput::Existing { .. }, None) => String::new(),
     };
-    let location = repo::location(&mut *tx, &village_id).await?;
-    let manufacturer = repo::manufacturer(&mut *tx, &request.device.manufacturer_id).await?;
+    let location = repo::location(&mut **tx, &village_id).await?;
+    let manufacturer = repo::manufacturer(&mut **tx, &request.device.manufacturer_id).await?;
     let tariff = match &request.device.tariff_id {
-        Some(id) => repo::tariff(&mut *tx, id, request.registered_on).await?.map(|(_, t)| t),
+        Some(id) => repo::tariff(&mut **tx, id, request.registered_on).await?.map(|(_, t)| t),
         None => None,
     };
     let context = RegistrationContext {
@@ -144,7 +173,7 @@ pub async fn registration(
     let registration = state.core(calls::Register { request, context }).await?;
 
     if registration.new_customer {
-        crate::storage::customers::insert(&mut tx, &registration.customer).await?;
+        crate::storage::customers::insert(tx, &registration.customer).await?;
     }
     let (plan, down_payment) = match &registration.plan {
         Some(plan) => {
@@ -156,12 +185,12 @@ pub async fn registration(
                 appliance_type_id: appliance_type_id.as_deref(),
                 recorded_by,
             };
-            let (row, paid) = sell(state, &mut tx, plan, &sale, &down, sold_on).await?;
+            let (row, paid) = sell(state, tx, plan, &sale, &down, sold_on).await?;
             (Some(row), paid)
         }
         None => (None, None),
     };
-    insert_device(state, &mut tx, &registration, plan.as_ref().map(|p| p.id.as_str())).await?;
+    insert_device(state, tx, &registration, plan.as_ref().map(|p| p.id.as_str())).await?;
     let plan = match plan {
         Some(p) => Some(plan_view(state, &p).await?),
         None => None,
@@ -176,11 +205,9 @@ pub async fn registration(
         down_payment_id: down_payment.as_ref().map(|p| p.payment_id.as_str()),
     };
     let entry = Entry::new(actor, Action::RegistrationCreated, "device", &registration.device.serial).after(&after)?;
-    audit::record(&mut *tx, &entry).await?;
-    tx.commit().await?;
-    tracing::info!(serial = %registration.device.serial, customer = %registration.customer.id, "device registered");
+    audit::record(&mut **tx, &entry).await?;
     let Registration { customer, new_customer, .. } = registration;
-    Ok((StatusCode::CREATED, Json(Registered { customer, new_customer, device, plan, down_payment })))
+    Ok(Registered { customer, new_customer, device, plan, down_payment })
 }
 
 /// A registration as the audit log keeps it: whether the device has an OpenPAYGO key, never the key.

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod column;
 pub mod customers;
 pub mod devices;
+pub mod imports;
 pub mod notifications;
 pub mod page;
 pub mod payments;

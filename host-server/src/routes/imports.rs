@@ -1,0 +1,628 @@
+//! Bulk registration (issue 17 §1): `POST /v1/imports/registrations` takes a spreadsheet (CSV) of customers
+//! with their device and plan, one registration a row, the registry named by the names an operator knows,
+//! and `GET /v1/imports/registrations/template.csv` publishes its headers with an example row.
+//!
+//! Every row goes through the very path of `POST /v1/registrations` ([`registrations::prepare`] and
+//! [`registrations::register_prepared`]), each in a savepoint of the import's one transaction: a row the
+//! core refuses leaves no trace, and the others are kept (`mode=valid_rows`), all dropped (the default, when
+//! any row is refused) or never written (`dry_run=true`, rolled back whatever the rows).
+
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use sqlx::{Acquire, Any, Transaction};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::repo;
+use crate::routes::registrations;
+use crate::state::AppState;
+use crate::storage::audit::Actor;
+use crate::storage::imports::{self, ByName, Level};
+use crate::upload::Upload;
+
+/// The most rows one import takes: it runs in one transaction that holds the write lock.
+const MOST_ROWS: usize = 10_000;
+/// What separates several phone numbers in the `phone` cell.
+const PHONE_SEPARATOR: char = '|';
+/// What separates the levels of the `village` cell: `Cluster / Area / Village`.
+const LEVEL_SEPARATOR: char = '/';
+
+/// The spreadsheet's columns, in the template's order, with the template's example value and whether a
+/// file must have the column.
+const COLUMNS: &[(&str, &str, bool)] = &[
+    ("name", "Amina", true),
+    ("surname", "Otieno", true),
+    ("phone", "+254712345678", true),
+    ("national_id", "", false),
+    ("village", "Kisumu / Nyando / Ahero", true),
+    ("phone_region", "KE", false),
+    ("serial", "SHS-000123", true),
+    ("device_kind", "solar_home_system", true),
+    ("manufacturer", "SunKing", true),
+    ("tariff", "", false),
+    ("openpaygo_key", "000102030405060708090a0b0c0d0e0f", false),
+    ("openpaygo_starting_code", "123456789", false),
+    ("openpaygo_count", "", false),
+    ("registered_on", "2026-01-15", false),
+    ("appliance_type", "", false),
+    ("appliance", "SHS 80W", false),
+    ("currency", "KES", false),
+    ("total_cost", "12000", false),
+    ("down_payment", "2000", false),
+    ("installments", "10", false),
+    ("period", "monthly", false),
+    ("start_date", "2026-01-15", false),
+    ("minimum_payment", "", false),
+    ("eaas_price_per_day", "", false),
+    ("eaas_minimum_payable", "", false),
+    ("down_payment_paid", "true", false),
+    ("down_payment_provider", "cash", false),
+];
+
+/// Columns whose value makes a row sell a plan.
+const PLAN_COLUMNS: &[&str] = &[
+    "appliance_type",
+    "appliance",
+    "total_cost",
+    "down_payment",
+    "installments",
+    "period",
+    "start_date",
+    "minimum_payment",
+    "eaas_price_per_day",
+    "eaas_minimum_payable",
+];
+
+/// The query of an import.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    #[serde(default)]
+    dry_run: bool,
+    #[serde(default)]
+    mode: Mode,
+    #[serde(default)]
+    create_missing: bool,
+}
+
+/// What an import without `dry_run` does when some rows are refused.
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum Mode {
+    /// Registers nothing (422).
+    #[default]
+    AllOrNothing,
+    /// Registers the good rows and reports the others.
+    ValidRows,
+}
+
+/// The answer of an import, whether it wrote or not.
+#[derive(Serialize)]
+pub struct ImportAnswer {
+    rows: Vec<RowAnswer>,
+    /// Rows registered by this request (none in a dry run, or when all-or-nothing refused the file).
+    created: usize,
+    /// Rows already imported with the same data.
+    unchanged: usize,
+    /// Rows refused.
+    errors: usize,
+    /// Rows that were registered, or would be (a dry run, a refused all-or-nothing file).
+    ok: usize,
+    dry_run: bool,
+}
+
+/// One row's outcome; `row` is the spreadsheet's own row number (the header is row 1).
+#[derive(Serialize)]
+struct RowAnswer {
+    row: usize,
+    status: RowStatus,
+    errors: Vec<CellError>,
+}
+
+#[derive(Serialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum RowStatus {
+    Ok,
+    Error,
+    Unchanged,
+}
+
+/// Why a row is refused, tied to its column (empty when no one column is at fault).
+#[derive(Debug, Serialize)]
+struct CellError {
+    column: String,
+    code: String,
+    message: String,
+}
+
+impl CellError {
+    fn new(column: &str, code: &str, message: impl Into<String>) -> Self {
+        CellError { column: column.to_owned(), code: code.to_owned(), message: message.into() }
+    }
+
+    /// A refusal of the registration path, placed in the column its field came from.
+    fn of(error: &ApiError) -> Self {
+        let field = error.body.get("field").and_then(Value::as_str).unwrap_or_default();
+        let column = column_of_field(field).unwrap_or_else(|| column_of_code(error.code())).to_owned();
+        CellError { column, code: error.code().to_owned(), message: error.message().to_owned() }
+    }
+}
+
+/// One data row: its number and its cells by column name (blank cells left out).
+struct Row {
+    number: usize,
+    cells: std::collections::BTreeMap<&'static str, String>,
+}
+
+impl Row {
+    fn get(&self, column: &str) -> Option<&str> {
+        self.cells.get(column).map(String::as_str)
+    }
+
+    /// What identifies the row's data: the SHA-256 of every column's value, in the template's order.
+    fn fingerprint(&self) -> String {
+        let mut hash = Sha256::new();
+        for (column, _, _) in COLUMNS {
+            hash.update(self.get(column).unwrap_or_default().as_bytes());
+            hash.update([0x1f]);
+        }
+        hex::encode(hash.finalize())
+    }
+}
+
+enum Outcome {
+    Created,
+    Unchanged,
+}
+
+/// `POST /v1/imports/registrations`
+pub async fn import(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<ImportQuery>,
+    upload: Upload,
+) -> ApiResult<Response> {
+    if !upload.is_csv() {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_input",
+            "send the spreadsheet as CSV: a text/csv body or the multipart field `file`",
+        ));
+    }
+    let rows = read_csv(&upload.bytes)?;
+    if rows.is_empty() || rows.len() > MOST_ROWS {
+        return Err(ApiError::unprocessable("body", format!("1 to {MOST_ROWS} rows")));
+    }
+    let actor = Actor::ApiKey(caller.key_id.clone());
+
+    let _guard = state.db.write_guard().await;
+    let mut tx = state.db.pool.begin().await?;
+    let mut answers = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut savepoint = tx.begin().await?;
+        let outcome = import_row(&state, &mut savepoint, &actor, row, query.create_missing).await;
+        let (status, errors) = match outcome {
+            Ok(Outcome::Created) => {
+                savepoint.commit().await?;
+                (RowStatus::Ok, Vec::new())
+            }
+            Ok(Outcome::Unchanged) => {
+                savepoint.commit().await?;
+                (RowStatus::Unchanged, Vec::new())
+            }
+            Err(errors) => {
+                savepoint.rollback().await?;
+                (RowStatus::Error, errors?)
+            }
+        };
+        answers.push(RowAnswer { row: row.number, status, errors });
+    }
+    let count = |s: RowStatus| answers.iter().filter(|a| a.status == s).count();
+    let (ok, unchanged, errors) = (count(RowStatus::Ok), count(RowStatus::Unchanged), count(RowStatus::Error));
+    let refused = errors > 0 && query.mode == Mode::AllOrNothing;
+    let created = if query.dry_run || refused {
+        tx.rollback().await?;
+        0
+    } else {
+        tx.commit().await?;
+        ok
+    };
+    tracing::info!(rows = rows.len(), created, unchanged, errors, dry_run = query.dry_run, "registration import");
+    let status = if refused && !query.dry_run {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else if created > 0 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let answer = ImportAnswer { rows: answers, created, unchanged, errors, ok, dry_run: query.dry_run };
+    Ok((status, Json(answer)).into_response())
+}
+
+/// One row, in its own savepoint. `Err(Ok(errors))` is the row refused; `Err(Err(_))` a failure of the
+/// server (a database error), which ends the whole import.
+async fn import_row(
+    state: &AppState,
+    tx: &mut Transaction<'_, Any>,
+    actor: &Actor,
+    row: &Row,
+    create_missing: bool,
+) -> Result<Outcome, ApiResult<Vec<CellError>>> {
+    let refused = |e: ApiError| if e.status.is_server_error() { Err(e) } else { Ok(vec![CellError::of(&e)]) };
+    let fingerprint = row.fingerprint();
+    let serial = match row.get("serial") {
+        None => return Err(Ok(vec![CellError::new("serial", "invalid_input", "a serial is required")])),
+        Some(raw) => state.normalize_serial(raw).await.map_err(|e| refused(e.with("field", "device.serial")))?,
+    };
+    if repo::device(&mut **tx, &serial, "").await.map_err(Err)?.is_some() {
+        let imported = imports::fingerprint(&mut **tx, &serial).await.map_err(Err)?;
+        if imported.as_deref() == Some(fingerprint.as_str()) {
+            return Ok(Outcome::Unchanged);
+        }
+        return Err(Ok(vec![CellError::new(
+            "serial",
+            "serial_taken_with_other_data",
+            format!("serial {serial} is already registered with other data; an import never overwrites it"),
+        )]));
+    }
+    let body = registration_body(tx, row, create_missing).await?;
+    let prepared = registrations::prepare(state, tx, body).await.map_err(refused)?;
+    let field_errors = state
+        .core(micropower_core::calls::RegistrationFieldErrors { request: prepared.request.clone() })
+        .await
+        .map_err(Err)?;
+    if !field_errors.is_empty() {
+        return Err(Ok(field_errors
+            .iter()
+            .map(|e| {
+                let column = column_of_field(&e.field).unwrap_or_else(|| column_of_code(&e.code));
+                CellError::new(column, &e.code, e.message.clone())
+            })
+            .collect()));
+    }
+    registrations::register_prepared(state, tx, actor, prepared).await.map_err(refused)?;
+    imports::record(tx, &serial, &fingerprint).await.map_err(Err)?;
+    Ok(Outcome::Created)
+}
+
+/// The row as the body of `POST /v1/registrations`, its names resolved to ids; every cell that cannot be
+/// read or resolved is reported, not just the first.
+async fn registration_body(
+    tx: &mut Transaction<'_, Any>,
+    row: &Row,
+    create_missing: bool,
+) -> Result<Value, ApiResult<Vec<CellError>>> {
+    let mut errors = Vec::new();
+    let text = |s: &str| Value::String(s.to_owned());
+
+    let mut customer = Map::new();
+    for (column, field) in [("name", "name"), ("surname", "surname"), ("national_id", "national_id")] {
+        if let Some(v) = row.get(column) {
+            customer.insert(field.into(), text(v));
+        }
+    }
+    if let Some(phones) = row.get("phone") {
+        let phones: Vec<Value> =
+            phones.split(PHONE_SEPARATOR).map(str::trim).filter(|p| !p.is_empty()).map(text).collect();
+        customer.insert("phones".into(), Value::Array(phones));
+    }
+    match row.get("village") {
+        None => {
+            errors.push(CellError::new("village", "invalid_input", "a village is required: Cluster / Area / Village"))
+        }
+        Some(path) => match village(tx, path, create_missing).await.map_err(Err)? {
+            Ok(id) => {
+                customer.insert("village_id".into(), Value::String(id));
+            }
+            Err(e) => errors.push(e),
+        },
+    }
+
+    let mut device = Map::new();
+    for (column, field) in [("serial", "serial"), ("device_kind", "kind")] {
+        device.insert(field.into(), text(row.get(column).unwrap_or_default()));
+    }
+    for (column, table, field) in
+        [("manufacturer", ByName::Manufacturer, "manufacturer_id"), ("tariff", ByName::Tariff, "tariff_id")]
+    {
+        match row.get(column) {
+            None if column == "manufacturer" => {
+                errors.push(CellError::new(column, "invalid_input", "a manufacturer is required"))
+            }
+            None => {}
+            Some(name) => match by_name(tx, table, column, name).await.map_err(Err)? {
+                Ok(id) => {
+                    device.insert(field.into(), Value::String(id));
+                }
+                Err(e) => errors.push(e),
+            },
+        }
+    }
+    if let Some(key) = row.get("openpaygo_key") {
+        let mut opg = Map::new();
+        opg.insert("secret_key".into(), text(key));
+        for (column, field) in [("openpaygo_starting_code", "starting_code"), ("openpaygo_count", "count")] {
+            if let Some(n) = number(row, column, &mut errors) {
+                opg.insert(field.into(), n);
+            }
+        }
+        device.insert("openpaygo".into(), Value::Object(opg));
+    } else {
+        for column in ["openpaygo_starting_code", "openpaygo_count"] {
+            if row.get(column).is_some() {
+                errors.push(CellError::new(column, "invalid_input", "given without an openpaygo_key"));
+            }
+        }
+    }
+
+    let mut body = Map::new();
+    body.insert("customer".into(), Value::Object(customer));
+    body.insert("device".into(), Value::Object(device));
+    for column in ["registered_on", "phone_region"] {
+        if let Some(v) = row.get(column) {
+            body.insert(column.into(), text(v));
+        }
+    }
+    if PLAN_COLUMNS.iter().any(|c| row.get(c).is_some()) {
+        let mut plan = Map::new();
+        if let Some(name) = row.get("appliance_type") {
+            match by_name(tx, ByName::ApplianceType, "appliance_type", name).await.map_err(Err)? {
+                Ok(id) => {
+                    plan.insert("appliance_type_id".into(), Value::String(id));
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        for column in [
+            "appliance",
+            "currency",
+            "total_cost",
+            "down_payment",
+            "period",
+            "start_date",
+            "minimum_payment",
+            "down_payment_provider",
+        ] {
+            if let Some(v) = row.get(column) {
+                plan.insert(column.into(), text(v));
+            }
+        }
+        if let Some(n) = number(row, "installments", &mut errors) {
+            plan.insert("installments".into(), n);
+        }
+        let mut eaas = Map::new();
+        for (column, field) in [("eaas_price_per_day", "price_per_day"), ("eaas_minimum_payable", "minimum_payable")] {
+            if let Some(v) = row.get(column) {
+                eaas.insert(field.into(), text(v));
+            }
+        }
+        if !eaas.is_empty() {
+            plan.insert("eaas".into(), Value::Object(eaas));
+        }
+        body.insert("plan".into(), Value::Object(plan));
+    }
+    if let Some(paid) = row.get("down_payment_paid") {
+        match paid.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" => body.insert("down_payment_paid".into(), Value::Bool(true)),
+            "false" | "no" | "0" => body.insert("down_payment_paid".into(), Value::Bool(false)),
+            _ => {
+                errors.push(CellError::new("down_payment_paid", "invalid_input", "true or false"));
+                None
+            }
+        };
+    }
+    if errors.is_empty() {
+        Ok(Value::Object(body))
+    } else {
+        Err(Ok(errors))
+    }
+}
+
+/// A whole number cell, as JSON; a cell that is not one is reported.
+fn number(row: &Row, column: &str, errors: &mut Vec<CellError>) -> Option<Value> {
+    let cell = row.get(column)?;
+    match cell.parse::<u32>() {
+        Ok(n) => Some(Value::from(n)),
+        Err(_) => {
+            errors.push(CellError::new(column, "invalid_input", format!("{cell:?} is not a whole number")));
+            None
+        }
+    }
+}
+
+/// The id of the registry row with this name, or the cell's error: unknown, or a name two rows share.
+async fn by_name(
+    tx: &mut Transaction<'_, Any>,
+    table: ByName,
+    column: &str,
+    name: &str,
+) -> ApiResult<Result<String, CellError>> {
+    let ids = imports::ids_by_name(&mut **tx, table, name).await?;
+    Ok(one(ids, column, name))
+}
+
+fn one(mut ids: Vec<String>, column: &str, name: &str) -> Result<String, CellError> {
+    match ids.len() {
+        1 => Ok(ids.remove(0)),
+        0 => Err(CellError::new(column, "not_found", format!("no {} is named {name:?}", column.replace('_', " ")))),
+        _ => Err(CellError::new(column, "ambiguous_name", format!("several rows are named {name:?}: rename one"))),
+    }
+}
+
+/// The village of a `Cluster / Area / Village` cell, each level created when `create_missing` is set and
+/// none has the name (its parent being the level above).
+async fn village(
+    tx: &mut Transaction<'_, Any>,
+    path: &str,
+    create_missing: bool,
+) -> ApiResult<Result<String, CellError>> {
+    let names: Vec<&str> = path.split(LEVEL_SEPARATOR).map(str::trim).collect();
+    let [cluster, area, village] = names[..] else {
+        return Ok(Err(CellError::new(
+            "village",
+            "invalid_input",
+            "three names are required: Cluster / Area / Village",
+        )));
+    };
+    if [cluster, area, village].iter().any(|n| n.is_empty() || n.chars().count() > 200) {
+        return Ok(Err(CellError::new("village", "invalid_input", "each name is 1 to 200 characters")));
+    }
+    let mut parent: Option<String> = None;
+    for (level, name) in [(Level::Cluster, cluster), (Level::Area, area), (Level::Village, village)] {
+        let ids = match (level, parent.as_deref()) {
+            (Level::Cluster, _) => imports::ids_by_name(&mut **tx, ByName::Cluster, name).await?,
+            (Level::Area, Some(p)) => imports::area_ids(&mut **tx, p, name).await?,
+            (Level::Village, Some(p)) => imports::village_ids(&mut **tx, p, name).await?,
+            _ => Vec::new(),
+        };
+        let id = match one(ids, "village", name) {
+            Ok(id) => id,
+            Err(e) if e.code == "not_found" && create_missing => {
+                imports::create(tx, level, name, parent.as_deref()).await?
+            }
+            Err(e) if e.code == "not_found" => {
+                let what = match level {
+                    Level::Cluster => "cluster",
+                    Level::Area => "area",
+                    Level::Village => "village",
+                };
+                return Ok(Err(CellError::new(
+                    "village",
+                    "not_found",
+                    format!("no {what} is named {name:?} there (create_missing=true creates it)"),
+                )));
+            }
+            Err(e) => return Ok(Err(e)),
+        };
+        parent = Some(id);
+    }
+    Ok(parent.ok_or_else(|| CellError::new("village", "not_found", "no village")))
+}
+
+/// The column a registration field (`customer.phone`, `plan.eaas.price_per_day`, …) is read from.
+fn column_of_field(field: &str) -> Option<&'static str> {
+    let field = field.trim_start_matches('.');
+    let column = match field {
+        "" | "body" => return None,
+        "customer.name" => "name",
+        "customer.surname" => "surname",
+        "customer.national_id" => "national_id",
+        f if f.starts_with("customer.phone") => "phone",
+        f if f.starts_with("customer.village") => "village",
+        f if f.starts_with("device.serial") => "serial",
+        "device.kind" => "device_kind",
+        f if f.starts_with("device.manufacturer") => "manufacturer",
+        f if f.starts_with("device.tariff") => "tariff",
+        f if f.starts_with("device.openpaygo.starting_code") => "openpaygo_starting_code",
+        f if f.starts_with("device.openpaygo.count") => "openpaygo_count",
+        f if f.starts_with("device.openpaygo") => "openpaygo_key",
+        f if f.starts_with("plan.appliance_type") => "appliance_type",
+        f if f.starts_with("plan.eaas.minimum_payable") => "eaas_minimum_payable",
+        f if f.starts_with("plan.eaas") => "eaas_price_per_day",
+        f if f.starts_with("registered_on") => "registered_on",
+        f if f.starts_with("phone_region") => "phone_region",
+        f if f.starts_with("down_payment_paid") => "down_payment_paid",
+        f => {
+            let rest = f.strip_prefix("plan.").unwrap_or(f);
+            let name = rest.split(['.', '[']).next().unwrap_or(rest);
+            return COLUMNS.iter().find(|(c, _, _)| *c == name).map(|(c, _, _)| *c).or(Some("appliance"));
+        }
+    };
+    Some(column)
+}
+
+/// The column of a refusal that names no field, by its code.
+fn column_of_code(code: &str) -> &'static str {
+    match code {
+        "duplicate_serial" | "invalid_serial" => "serial",
+        "invalid_phone" => "phone",
+        "invalid_secret_key" => "openpaygo_key",
+        "kind_mismatch" => "device_kind",
+        "foreign_parent" => "village",
+        "unknown_currency" | "currency_mismatch" => "currency",
+        "date_out_of_range" => "registered_on",
+        _ => "",
+    }
+}
+
+/// A header as matched: its letters and digits, lower case (`Customer Name`, `customer_name` and
+/// `CUSTOMERNAME` are one column).
+fn header_key(header: &str) -> String {
+    header.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
+}
+
+/// The spreadsheet's rows. Headers are matched by name in any order, whatever their case and spaces; a
+/// UTF-8 BOM and `;` as the separator (Excel in much of the world) are accepted; blank rows are skipped. An
+/// unknown or repeated header, or a missing required one, refuses the file: a column it would drop is
+/// data the operator meant to bring.
+fn read_csv(body: &[u8]) -> ApiResult<Vec<Row>> {
+    let text = std::str::from_utf8(body).map_err(|_| ApiError::unprocessable("body", "the CSV must be UTF-8 text"))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let header_line = text.lines().next().unwrap_or("");
+    let separator = if header_line.contains(';') && !header_line.contains(',') { b';' } else { b',' };
+    let mut reader =
+        csv::ReaderBuilder::new().delimiter(separator).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let unreadable = |e: csv::Error| ApiError::unprocessable("body", format!("not a CSV file: {e}"));
+    let headers = reader.headers().map_err(unreadable)?.clone();
+    let mut columns: Vec<Option<&'static str>> = Vec::with_capacity(headers.len());
+    for header in headers.iter() {
+        let key = header_key(header);
+        if key.is_empty() {
+            columns.push(None);
+            continue;
+        }
+        let Some((name, _, _)) = COLUMNS.iter().find(|(c, _, _)| header_key(c) == key) else {
+            return Err(ApiError::unprocessable("body", format!("unknown column {header:?}; see the template")));
+        };
+        if columns.contains(&Some(name)) {
+            return Err(ApiError::unprocessable("body", format!("the column {name:?} is given twice")));
+        }
+        columns.push(Some(name));
+    }
+    if let Some((missing, _, _)) = COLUMNS.iter().find(|(c, _, required)| *required && !columns.contains(&Some(*c))) {
+        return Err(ApiError::unprocessable("body", format!("the CSV needs a {missing:?} column")));
+    }
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(unreadable)?;
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        let number = record.position().map_or(0, |p| usize::try_from(p.line()).unwrap_or(usize::MAX));
+        let cells = columns
+            .iter()
+            .zip(record.iter())
+            .filter_map(|(column, cell)| Some(((*column)?, cell)))
+            .filter(|(_, cell)| !cell.is_empty())
+            .map(|(column, cell)| (column, cell.to_owned()))
+            .collect();
+        rows.push(Row { number, cells });
+    }
+    Ok(rows)
+}
+
+/// `GET /v1/imports/registrations/template.csv`: the headers and one example row.
+pub async fn template() -> Response {
+    let headers: Vec<&str> = COLUMNS.iter().map(|(c, _, _)| *c).collect();
+    let example: Vec<&str> = COLUMNS.iter().map(|(_, e, _)| *e).collect();
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let written = writer.write_record(&headers).and_then(|()| writer.write_record(&example));
+    let bytes = match written.map_err(ApiError::internal).and_then(|()| writer.into_inner().map_err(ApiError::internal))
+    {
+        Ok(bytes) => bytes,
+        Err(e) => return e.into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"registrations-template.csv\""),
+        ],
+        bytes,
+    )
+        .into_response()
+}
