@@ -88,6 +88,41 @@ function servedSize(url, encoding) {
   });
 }
 
+// Runs `run(server, browser)` with a server of its own and a fresh, empty browser profile (Playwright passes it
+// as --user-data-dir) with the flags this machine needs; both are gone afterwards.
+async function withServerAndBrowser(run) {
+  mkdirSync(results, { recursive: true });
+  const server = await startServer();
+  const userDataDir = mkdtempSync(join(tmpdir(), "micropower-chromium-"));
+  const browser = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: chromiumPath,
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    await run(server, browser);
+  } finally {
+    await browser.close();
+    rmSync(userDataDir, { recursive: true, force: true });
+    await server.stop();
+  }
+}
+
+// A page of the dashboard logged in with the server's key, and the errors it throws from then on.
+async function loggedIn(server, browser) {
+  const page = await browser.newPage();
+  const pageErrors = [];
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  await page.goto(server.base + "/");
+  await page.waitForSelector("body[data-ready=true]");
+  await page.fill("#login input[name=key]", server.key);
+  await page.click("#login button[type=submit]");
+  await page.waitForSelector("#customers-table");
+  return { page, pageErrors };
+}
+
 // Issue 20's targets for the WebAssembly of the login and devices pages (BENCHMARKS.md has the figures).
 const LIMIT_RAW = 400_000;
 const LIMIT_GZIP = 150_000;
@@ -97,18 +132,7 @@ test("dashboard: log in, register, preview a payment in the browser, see it post
   skip: !binary ? "MICROPOWER_SERVER_BIN is not set (scripts/test.d/40-js.sh builds the server)" : false,
   timeout: 300_000,
 }, async () => {
-  mkdirSync(results, { recursive: true });
-  const server = await startServer();
-  const userDataDir = mkdtempSync(join(tmpdir(), "micropower-chromium-"));
-  // A fresh, empty profile (Playwright passes it as --user-data-dir) and the flags this machine needs.
-  const browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: chromiumPath,
-    headless: true,
-    viewport: { width: 1280, height: 900 },
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  try {
+  await withServerAndBrowser(async (server, browser) => {
     // The places and the maker exist already (made through the API, as an administrator would).
     const cluster = await server.api("POST", "/v1/clusters", { name: "Lake Zone" });
     const area = await server.api("POST", "/v1/areas", { name: "Bukoba grid", cluster_id: cluster.id });
@@ -231,11 +255,7 @@ test("dashboard: log in, register, preview a payment in the browser, see it post
     await page.screenshot({ path: join(results, "dashboard.png"), fullPage: true });
     assert.deepEqual(pageErrors, []);
     assert.deepEqual(cspViolations, []);
-  } finally {
-    await browser.close();
-    rmSync(userDataDir, { recursive: true, force: true });
-    await server.stop();
-  }
+  });
 });
 
 // Issue 17 §2 in the browser: a 5-line M-Pesa statement of which the server recorded 3 (one with another
@@ -245,17 +265,7 @@ test("dashboard: reconcile a statement and apply its missing lines", {
   skip: !binary ? "MICROPOWER_SERVER_BIN is not set (scripts/test.d/40-js.sh builds the server)" : false,
   timeout: 300_000,
 }, async () => {
-  mkdirSync(results, { recursive: true });
-  const server = await startServer();
-  const userDataDir = mkdtempSync(join(tmpdir(), "micropower-chromium-"));
-  const browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: chromiumPath,
-    headless: true,
-    viewport: { width: 1280, height: 900 },
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  try {
+  await withServerAndBrowser(async (server, browser) => {
     const cluster = await server.api("POST", "/v1/clusters", { name: "Coast" });
     const area = await server.api("POST", "/v1/areas", { name: "Kilifi grid", cluster_id: cluster.id });
     const village = await server.api("POST", "/v1/villages", { name: "Mtwapa", area_id: area.id });
@@ -291,14 +301,7 @@ test("dashboard: reconcile a statement and apply its missing lines", {
       line("RR1", "SHS-R1", "700.00"), line("RR2", "SHS-R2", "700.00"), line("RR3", "SHS-R3", "700.00"),
       line("RR4", "SHS-R1", "700.00"), line("RR5", "SHS-R4", "700.00"), ""].join("\n");
 
-    const page = await browser.newPage();
-    const pageErrors = [];
-    page.on("pageerror", (e) => pageErrors.push(e.message));
-    await page.goto(server.base + "/");
-    await page.waitForSelector("body[data-ready=true]");
-    await page.fill("#login input[name=key]", server.key);
-    await page.click("#login button[type=submit]");
-    await page.waitForSelector("#customers-table");
+    const { page, pageErrors } = await loggedIn(server, browser);
     await page.click("a[href='#/reconcile']");
     await page.waitForSelector("#reconcile-form");
     // The administrator's provider list fills the choices.
@@ -329,11 +332,7 @@ test("dashboard: reconcile a statement and apply its missing lines", {
     const payments = await server.api("GET", "/v1/payments?serial=SHS-R1");
     assert.equal(payments.items.length, 2);
     assert.deepEqual(pageErrors, []);
-  } finally {
-    await browser.close();
-    rmSync(userDataDir, { recursive: true, force: true });
-    await server.stop();
-  }
+  });
 });
 
 // Issue 16 in the browser: a tariff's new prices are added on its page (chosen from the Tariffs list), and a
@@ -342,17 +341,7 @@ test("dashboard: add a tariff version and see a payment priced by it", {
   skip: !binary ? "MICROPOWER_SERVER_BIN is not set (scripts/test.d/40-js.sh builds the server)" : false,
   timeout: 300_000,
 }, async () => {
-  mkdirSync(results, { recursive: true });
-  const server = await startServer();
-  const userDataDir = mkdtempSync(join(tmpdir(), "micropower-chromium-"));
-  const browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: chromiumPath,
-    headless: true,
-    viewport: { width: 1280, height: 900 },
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  try {
+  await withServerAndBrowser(async (server, browser) => {
     const cluster = await server.api("POST", "/v1/clusters", { name: "Lake" });
     const area = await server.api("POST", "/v1/areas", { name: "Bunda grid", cluster_id: cluster.id });
     const village = await server.api("POST", "/v1/villages", { name: "Kibara", area_id: area.id });
@@ -365,14 +354,7 @@ test("dashboard: add a tariff version and see a payment priced by it", {
       registered_on: "2026-01-01",
     });
 
-    const page = await browser.newPage();
-    const pageErrors = [];
-    page.on("pageerror", (e) => pageErrors.push(e.message));
-    await page.goto(server.base + "/");
-    await page.waitForSelector("body[data-ready=true]");
-    await page.fill("#login input[name=key]", server.key);
-    await page.click("#login button[type=submit]");
-    await page.waitForSelector("#customers-table");
+    const { page, pageErrors } = await loggedIn(server, browser);
     await page.click("a[href='#/tariffs']");
     await page.waitForSelector("#tariffs-table");
     await page.click("#tariffs-table a:has-text('Village A')");
@@ -398,9 +380,5 @@ test("dashboard: add a tariff version and see a payment priced by it", {
     const paidFor = await page.$$eval("#payments-table tbody tr", (rows) => rows.map((r) => r.children[4].textContent));
     assert.deepEqual(paidFor, ["energy 1000 · 1 kWh", "energy 1000 · 2 kWh"], "newest first, each priced by its day's version");
     assert.deepEqual(pageErrors, []);
-  } finally {
-    await browser.close();
-    rmSync(userDataDir, { recursive: true, force: true });
-    await server.stop();
-  }
+  });
 });
