@@ -35,6 +35,12 @@ pub fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError
     })
 }
 
+/// `#[serde(default, deserialize_with = "present")]` on an `Option<Option<T>>` field: absent is `None`
+/// (leave it as it is), `null` is `Some(None)` (remove it), a value is `Some(Some(value))`.
+pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 /// Parses JSON into `T`, naming the field at fault. Every JSON the server reads from outside goes through
 /// here (the API's bodies and the providers' hooks), so a NUL character is refused the same way everywhere.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {

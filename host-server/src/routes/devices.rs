@@ -354,15 +354,10 @@ pub struct CustomerPatch {
     phones: Option<Vec<String>>,
     #[serde(default)]
     village_id: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     national_id: Option<Option<String>>,
     #[serde(default)]
     phone_region: Option<String>,
-}
-
-/// A field that was sent, even as `null`.
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
 }
 
 fn person_name(field: &str, text: &str) -> ApiResult<String> {

@@ -4,7 +4,7 @@
 use axum::extract::{Query, State};
 use axum::Json;
 use chrono::NaiveDate;
-use micropower_core::api::{AccessRateRecord, InstallmentRecord, PaymentRecord};
+use micropower_core::api::{AccessRateRecord, Currency, InstallmentRecord, PaymentRecord};
 use micropower_core::calls::{self, CoreFn};
 use micropower_core::report::{CollectionRate, DebtAging, EnergySold, PortfolioAtRisk, RevenueReport};
 use serde::de::{DeserializeOwned, IntoDeserializer};
@@ -26,10 +26,16 @@ pub struct ReportQuery {
     days: Option<u32>,
 }
 
-fn currency_or(q: &ReportQuery, found: Option<String>) -> ApiResult<String> {
-    q.currency
-        .clone()
-        .or(found)
+/// The report's currency: the query's, else the only one the records hold. `stored` reads the records'
+/// currencies; it runs only when the query names none (a `DISTINCT` over every payment is a full read).
+async fn report_currency(
+    q: &ReportQuery,
+    stored: impl std::future::Future<Output = ApiResult<Vec<Currency>>>,
+) -> ApiResult<String> {
+    if let Some(currency) = &q.currency {
+        return Ok(currency.clone());
+    }
+    records::only_currency(stored.await?.into_iter())?
         .ok_or_else(|| ApiError::invalid("currency", "no data yet: name a currency with ?currency="))
 }
 
@@ -105,8 +111,7 @@ fn window(state: &AppState, q: &ReportQuery) -> ApiResult<(NaiveDate, NaiveDate)
 
 /// `GET /v1/reports/revenue?from&to&group_by=day|week|month&by=cluster|area|village|kind&currency`
 pub async fn revenue(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<RevenueReport>> {
-    let found = records::only_currency(records::payment_currencies(&state.db.pool).await?.into_iter())?;
-    let currency = currency_or(&q, found)?;
+    let currency = report_currency(&q, records::payment_currencies(&state.db.pool)).await?;
     let (from, to) = window(&state, &q)?;
     let group_by = choice("group_by", q.group_by.as_deref(), "month")?;
     let by = choice("by", q.by.as_deref(), "none")?;
@@ -140,14 +145,14 @@ pub async fn energy(State(state): State<AppState>, Query(q): Query<ReportQuery>)
 /// The currency of a report over what is owed: the query's, or the only one the installment plans (and,
 /// `with_meters`, the access-rate tariffs in use) hold.
 async fn debt_currency(state: &AppState, q: &ReportQuery, with_meters: bool) -> ApiResult<String> {
-    if let Some(currency) = &q.currency {
-        return Ok(currency.clone());
-    }
-    let mut owed = records::installment_currencies(&state.db.pool).await?;
-    if with_meters {
-        owed.extend(records::access_rate_currencies(&state.db.pool).await?);
-    }
-    currency_or(q, records::only_currency(owed.into_iter())?)
+    let owed = async {
+        let mut owed = records::installment_currencies(&state.db.pool).await?;
+        if with_meters {
+            owed.extend(records::access_rate_currencies(&state.db.pool).await?);
+        }
+        Ok(owed)
+    };
+    report_currency(q, owed).await
 }
 
 /// `GET /v1/reports/debt?as_of&currency`: aging buckets of what is owed, and the access-rate line.

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use micropower_core::api::{AccessRate, FeeComponent, Tariff};
 use micropower_core::calls;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -126,11 +126,6 @@ pub async fn tariff(State(state): State<AppState>, Path(id): Path<String>) -> Ap
     Ok(Json(full_view(&state, &id).await?))
 }
 
-/// Reads a field that may be absent (keep what the replaced version had) or `null` (none).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
-}
-
 /// The body of `POST /v1/tariffs/{id}/versions`: the new prices and their first business day. Fields left
 /// out keep the values of the version this one replaces; the currency never changes (meters keep their
 /// credit in it).
@@ -143,7 +138,7 @@ pub struct NewVersion {
     #[serde(default)]
     fees: Option<Vec<FeeComponent>>,
     /// Absent: as before; `null`: no access rate from this day on.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     access_rate: Option<Option<AccessRate>>,
     #[serde(default, with = "micropower_core::wire::dec_opt")]
     minimum_purchase: Option<Decimal>,
