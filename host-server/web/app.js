@@ -619,6 +619,172 @@ async function tariffView(id) {
     h("h2", {}, "New prices"), form);
 }
 
+// ---- bulk registration import ----------------------------------------------------------------------------------
+
+// Issue 17: a spreadsheet of registrations (CSV or XLSX) checked and imported by the server, row by row, through
+// the same path as the Register form. The page sends the file, follows the server's progress, and shows its answer.
+
+/** Saves the import template: the route wants the API key, so it is fetched, then saved from a blob. */
+async function downloadTemplate(ev) {
+  ev.preventDefault();
+  try {
+    const res = await fetch("/v1/imports/registrations/template.csv",
+      { headers: { Authorization: `Bearer ${sessionStorage.getItem("micropower.key")}` } });
+    if (!res.ok) {
+      if (res.status === 401) logout("Your API key was refused: log in again.");
+      throw new ApiError(res.status, { message: `the template could not be fetched (HTTP ${res.status})` });
+    }
+    const url = URL.createObjectURL(await res.blob());
+    const a = h("a", { href: url, download: "registrations-template.csv", hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (e) {
+    showError(e);
+  }
+}
+
+/** An id for one import's progress: 32 random hex digits (the server takes 8 to 64 of [A-Za-z0-9_-]). */
+function progressId() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Asks the server every ~300 ms how far the import `id` is, into `bar` (a <progress>) and `text`, until the
+ * returned function is called. Before the server knows the id (404), or from a server without progress, the
+ * bar stays indeterminate and says nothing.
+ */
+function followProgress(id, bar, text) {
+  let stopped = false;
+  let timer = null;
+  const poll = async () => {
+    try {
+      const res = await fetch(`/v1/imports/registrations/progress/${encodeURIComponent(id)}`,
+        { headers: { Authorization: `Bearer ${sessionStorage.getItem("micropower.key")}` } });
+      if (res.ok && !stopped) {
+        const p = await res.json();
+        if (p.rows_total > 0) {
+          bar.max = p.rows_total;
+          bar.value = p.rows_done;
+          text.textContent = `${p.rows_done} of ${p.rows_total} rows`;
+        }
+      }
+    } catch { /* the next poll, or the answer, tells */ }
+    if (!stopped) timer = setTimeout(poll, 300);
+  };
+  timer = setTimeout(poll, 100);
+  return () => { stopped = true; clearTimeout(timer); };
+}
+
+function importAnswerView(answer, refused) {
+  const notOk = answer.rows.filter((r) => r.status !== "ok");
+  const would = answer.dry_run || refused;
+  let summary;
+  let cls = "ok";
+  if (answer.dry_run) {
+    summary = `Dry run: nothing was written. ${answer.ok} row(s) would be imported, ${answer.unchanged} are already imported, ${answer.errors} would be refused.`;
+    if (answer.errors > 0) cls = "error";
+  } else if (refused) {
+    summary = `Nothing was imported: ${answer.errors} row(s) were refused, and "All or nothing" keeps the other ${answer.ok + answer.unchanged} out. Fix the rows below, or choose "Import the valid rows".`;
+    cls = "error";
+  } else {
+    summary = `Imported: ${answer.created} row(s) created, ${answer.unchanged} unchanged${answer.errors ? `, ${answer.errors} refused and left out` : ""}.`;
+  }
+  const error = (what) => (r) => r.status === "unchanged" && what === "message"
+    ? "already imported with the same data"
+    : r.errors.map((e) => h("div", {}, fmt(e[what])));
+  return h("div", { id: "import-answer", dataset: { dryRun: String(answer.dry_run), refused: String(refused) } },
+    h("p", { id: "import-summary", class: `summary ${cls}`, role: "status" }, summary),
+    h("dl", { class: "facts", id: "import-counts" },
+      h("dt", {}, would ? "Ok (would be created)" : "Ok"), h("dd", { id: "import-ok" }, answer.ok),
+      h("dt", {}, "Unchanged"), h("dd", { id: "import-unchanged" }, answer.unchanged),
+      h("dt", {}, "Errors"), h("dd", { id: "import-errors" }, answer.errors),
+      h("dt", {}, "Created"), h("dd", { id: "import-created" }, answer.created)),
+    h("h2", {}, notOk.length ? `Rows not imported (${notOk.length})` : "Every row is ok"),
+    notOk.length ? h("div", { class: "scroll" }, table([
+      ["Row", (r) => r.row, "num"],
+      ["Status", (r) => h("span", { class: `status-${r.status}` }, r.status)],
+      ["Column", error("column")],
+      ["Code", error("code")],
+      ["Message", error("message")],
+    ], notOk, { id: "import-rows" })) : null);
+}
+
+function importView() {
+  const result = h("div", { id: "import-result" });
+  const bar = h("progress", { id: "import-progress" });
+  const barText = h("span", { id: "import-progress-text", class: "hint" });
+  const progress = h("p", { id: "import-progress-box", hidden: true },
+    h("label", { class: "inline" }, "Import progress", bar), " ", barText);
+  const fileError = h("p", { id: "import-file-error", class: "field-error", hidden: true });
+  const checkButton = h("button", { type: "submit", name: "action", value: "check", class: "secondary" }, "Check (dry run)");
+  const importButton = h("button", { type: "submit", name: "action", value: "import" }, "Import");
+  const form = h("form", { id: "import-form", class: "card", novalidate: true },
+    h("p", {}, "Fill in one row per customer and device: ",
+      h("a", { id: "import-template", href: "/v1/imports/registrations/template.csv", onclick: downloadTemplate },
+        "download the template (CSV)"),
+      ". Villages are written as “Cluster / Area / Village”."),
+    h("div", { class: "grid" },
+      h("label", {}, "Spreadsheet (CSV or XLSX)", h("input", { name: "file", type: "file",
+        accept: ".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" })),
+      h("fieldset", {}, h("legend", {}, "When some rows are refused"),
+        h("label", { class: "check" }, h("input", { type: "radio", name: "mode", value: "all_or_nothing", checked: true }), "All or nothing"),
+        h("label", { class: "check" }, h("input", { type: "radio", name: "mode", value: "valid_rows" }), "Import the valid rows"))),
+    h("label", { class: "check" }, h("input", { type: "checkbox", name: "create_missing" }), "Create missing clusters, areas and villages"),
+    fileError,
+    h("p", { class: "actions" }, checkButton, " ", importButton),
+    progress);
+  form.elements.file.addEventListener("change", () => { fileError.hidden = true; });
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const file = form.elements.file.files[0];
+    if (!file) {
+      fileError.textContent = "Choose a CSV or XLSX file first.";
+      fileError.hidden = false;
+      form.elements.file.focus();
+      return;
+    }
+    const dryRun = ev.submitter === checkButton;
+    const id = progressId();
+    const params = new URLSearchParams({ progress: id });
+    if (dryRun) params.set("dry_run", "true");
+    if (form.elements.mode.value === "valid_rows") params.set("mode", "valid_rows");
+    if (form.elements.create_missing.checked) params.set("create_missing", "true");
+    const upload = new FormData();
+    upload.append("file", file, file.name);
+    clearMessage();
+    result.replaceChildren();
+    checkButton.disabled = importButton.disabled = true;
+    bar.removeAttribute("value"); // indeterminate until the server tells how far it is
+    barText.textContent = "";
+    progress.hidden = false;
+    const stop = followProgress(id, bar, barText);
+    const send = () => api(`/v1/imports/registrations?${params}`, { method: "POST", body: upload });
+    try {
+      let answer;
+      try {
+        answer = await send();
+      } catch (e) {
+        // A server without import progress refuses the parameter before reading the file: again without it.
+        if (e.status !== 400 || !/`progress`/.test(e.message)) throw e;
+        params.delete("progress");
+        answer = await send();
+      }
+      result.replaceChildren(importAnswerView(answer, false));
+    } catch (e) {
+      // All or nothing refused the file: the same answer, every row with its fate.
+      if (e.status === 422 && e.details && Array.isArray(e.details.rows)) result.replaceChildren(importAnswerView(e.details, true));
+      else showError(e);
+    } finally {
+      stop();
+      progress.hidden = true;
+      checkButton.disabled = importButton.disabled = false;
+    }
+  });
+  main.replaceChildren(h("h1", {}, "Import registrations"), form, result);
+}
+
 // ---- routing ------------------------------------------------------------------------------------------------
 
 async function route() {
@@ -634,6 +800,7 @@ async function route() {
       case "devices": await devicesView(); break;
       case "payments": await paymentsView(); break;
       case "register": await registerView(); break;
+      case "import": importView(); break;
       case "reports": await reportsView(); break;
       case "reconcile": await reconcileView(arg && decodeURIComponent(arg)); break;
       case "tariffs": await tariffsView(); break;
