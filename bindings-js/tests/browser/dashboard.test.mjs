@@ -11,7 +11,7 @@
 // form is shown.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -33,7 +33,8 @@ function freePort() {
   });
 }
 
-async function startServer() {
+// A server on a fresh SQLite file in its own directory, or on `databaseUrl` (a fresh PostgreSQL database).
+async function startServer({ databaseUrl } = {}) {
   const data = mkdtempSync(join(tmpdir(), "micropower-dashboard-"));
   const port = await freePort();
   const key = "admin-" + randomBytes(16).toString("hex");
@@ -43,7 +44,7 @@ async function startServer() {
     cwd: data,
     stdio: ["ignore", out, out],
     env: {
-      ...process.env, MICROPOWER_LISTEN: `127.0.0.1:${port}`, DATABASE_URL: `sqlite://${data}/micropower.db?mode=rwc`,
+      ...process.env, MICROPOWER_LISTEN: `127.0.0.1:${port}`, DATABASE_URL: databaseUrl || `sqlite://${data}/micropower.db?mode=rwc`,
       MICROPOWER_ADMIN_KEY: key, MICROPOWER_DATA_DIR: data, MICROPOWER_SECRET_KEY: randomBytes(32).toString("hex"),
     },
   });
@@ -89,10 +90,11 @@ function servedSize(url, encoding) {
 }
 
 // Runs `run(server, browser)` with a server of its own and a fresh, empty browser profile (Playwright passes it
-// as --user-data-dir) with the flags this machine needs; both are gone afterwards.
-async function withServerAndBrowser(run) {
+// as --user-data-dir) with the flags this machine needs; both are gone afterwards. `options.databaseUrl` puts
+// the server on that database instead of a fresh SQLite file.
+async function withServerAndBrowser(run, options = {}) {
   mkdirSync(results, { recursive: true });
-  const server = await startServer();
+  const server = await startServer(options);
   const userDataDir = mkdtempSync(join(tmpdir(), "micropower-chromium-"));
   const browser = await chromium.launchPersistentContext(userDataDir, {
     executablePath: chromiumPath,
@@ -121,6 +123,35 @@ async function loggedIn(server, browser) {
   await page.click("#login button[type=submit]");
   await page.waitForSelector("#customers-table");
   return { page, pageErrors };
+}
+
+// The PostgreSQL server of the Rust tests (scripts/test.sh sets it), or undefined: the tests that run on both
+// databases run a second time on a fresh database of it.
+const postgresAdmin = process.env.MICROPOWER_TEST_POSTGRES_URL;
+
+// Runs `run(databaseUrl)` on a fresh PostgreSQL database of `postgresAdmin`, dropped afterwards.
+async function withPostgresDatabase(run) {
+  const name = `mp_browser_${process.pid}_${randomBytes(4).toString("hex")}`;
+  const psql = (sql) => execFileSync("psql", [postgresAdmin, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql], { stdio: "pipe" });
+  psql(`CREATE DATABASE ${name}`);
+  const url = new URL(postgresAdmin);
+  url.pathname = `/${name}`;
+  try {
+    await run(url.toString());
+  } finally {
+    psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
+}
+
+// Declares `test(name on SQLite)` and, when MICROPOWER_TEST_POSTGRES_URL is set, `test(name on PostgreSQL)`;
+// `body(options)` passes its options on to withServerAndBrowser.
+function onBothDatabases(name, body) {
+  const skip = !binary ? "MICROPOWER_SERVER_BIN is not set (scripts/test.d/40-js.sh builds the server)" : false;
+  test(`${name} (SQLite)`, { skip, timeout: 300_000 }, () => body({}));
+  test(`${name} (PostgreSQL)`, {
+    skip: skip || (!postgresAdmin ? "MICROPOWER_TEST_POSTGRES_URL is not set" : false),
+    timeout: 300_000,
+  }, () => withPostgresDatabase((databaseUrl) => body({ databaseUrl })));
 }
 
 // Issue 20's targets for the WebAssembly of the login and devices pages (BENCHMARKS.md has the figures).
@@ -261,10 +292,7 @@ test("dashboard: log in, register, preview a payment in the browser, see it post
 // Issue 17 §2 in the browser: a 5-line M-Pesa statement of which the server recorded 3 (one with another
 // amount) is uploaded on the Reconcile page; it shows 2 missing and 1 mismatch, and "Apply missing" credits
 // the 2 with their tokens, once.
-test("dashboard: reconcile a statement and apply its missing lines", {
-  skip: !binary ? "MICROPOWER_SERVER_BIN is not set (scripts/test.d/40-js.sh builds the server)" : false,
-  timeout: 300_000,
-}, async () => {
+onBothDatabases("dashboard: reconcile a statement and apply its missing lines", async (options) => {
   await withServerAndBrowser(async (server, browser) => {
     const cluster = await server.api("POST", "/v1/clusters", { name: "Coast" });
     const area = await server.api("POST", "/v1/areas", { name: "Kilifi grid", cluster_id: cluster.id });
@@ -332,7 +360,7 @@ test("dashboard: reconcile a statement and apply its missing lines", {
     const payments = await server.api("GET", "/v1/payments?serial=SHS-R1");
     assert.equal(payments.items.length, 2);
     assert.deepEqual(pageErrors, []);
-  });
+  }, options);
 });
 
 // Issue 16 in the browser: a tariff's new prices are added on its page (chosen from the Tariffs list), and a
@@ -381,4 +409,122 @@ test("dashboard: add a tariff version and see a payment priced by it", {
     assert.deepEqual(paidFor, ["energy 1000 · 1 kWh", "energy 1000 · 2 kWh"], "newest first, each priced by its day's version");
     assert.deepEqual(pageErrors, []);
   });
+});
+
+// Issue 17 §1 in the browser: a 50-row registration spreadsheet on the Import page. The dry run shows exactly
+// its two bad rows (a phone, a manufacturer) with their columns and writes nothing; "All or nothing" refuses
+// it whole; the fixed file imports 50 while the page shows its progress; the same file again is 50 unchanged
+// and creates nothing. The page keeps to 360 px and no field complains before the user acted.
+const IMPORT_HEADER = "name,surname,phone,village,serial,device_kind,manufacturer,openpaygo_key,openpaygo_starting_code,"
+  + "registered_on,appliance,currency,total_cost,down_payment,installments,period,start_date";
+
+// `count` rows of SHS on a weekly 3 × 700 TZS plan in a village the import creates; `bad` maps a row's index
+// (from 0) to the phone and manufacturer it has instead of good ones.
+function registrationsCsv(count, bad = {}) {
+  const lines = [IMPORT_HEADER];
+  for (let n = 0; n < count; n++) {
+    const [phone, maker] = bad[n] || [`+25576800${String(n).padStart(4, "0")}`, "SunCo"];
+    lines.push(`Amina,Juma${n},${phone},Lake / Kagera grid / Kashai,IMP-${String(n).padStart(3, "0")},solar_home_system,`
+      + `${maker},a29ab82edc5fbbc41ec9530f6dac86b1,123456789,2026-01-01,SHS 80W,TZS,2100,0,3,weekly,2026-01-01`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+onBothDatabases("dashboard: import 50 registrations from a spreadsheet", async (options) => {
+  await withServerAndBrowser(async (server, browser) => {
+    await server.api("POST", "/v1/manufacturers",
+      { name: "SunCo", device_kinds: ["solar_home_system"], token_scheme: "openpaygo" });
+    const { page, pageErrors } = await loggedIn(server, browser);
+    const consoleErrors = [];
+    // The browser logs every 4xx answer as an error: the progress endpoint's 404 before the import has started
+    // and the 422 of a refused file are answers of the contract, not errors of the page.
+    page.on("console", (m) => {
+      if (m.type() !== "error") return;
+      if (/^Failed to load resource/.test(m.text()) && m.location().url.includes("/v1/imports/registrations")) return;
+      consoleErrors.push(`${m.text()} (${m.location().url})`);
+    });
+    await page.setViewportSize({ width: 360, height: 800 });
+    await page.click("a[href='#/import']");
+    await page.waitForSelector("#import-form");
+    // Nothing complains before the user acted.
+    assert.equal(await page.locator(".field-error:visible, #message:visible, #import-summary").count(), 0);
+
+    // The template comes with the key, as a file.
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#import-template")]);
+    const template = readFileSync(await download.path(), "utf8");
+    assert.match(template, /^\uFEFF?name,surname,phone,/, template.slice(0, 200));
+
+    // Every row's fate, as the page shows it: [row, status, columns].
+    const shownRows = () => page.$$eval("#import-rows tbody tr",
+      (rows) => rows.map((r) => [r.children[0].textContent, r.children[1].textContent, r.children[2].textContent]));
+    const counts = async () => Object.fromEntries(await Promise.all(["ok", "unchanged", "errors", "created"]
+      .map(async (k) => [k, Number(await page.textContent(`#import-${k}`))])));
+    // Records whether the progress element showed while a request ran, and what it said.
+    const watchProgress = () => page.evaluate(() => {
+      window.progressSeen = { shown: false, texts: [] };
+      const observer = new MutationObserver(() => {
+        const box = document.getElementById("import-progress-box");
+        if (box && !box.hidden) window.progressSeen.shown = true;
+        const text = document.getElementById("import-progress-text")?.textContent;
+        if (text && !window.progressSeen.texts.includes(text)) window.progressSeen.texts.push(text);
+      });
+      observer.observe(document.getElementById("main"), { subtree: true, childList: true, attributes: true, characterData: true });
+    });
+    const submit = async (button, csv) => {
+      await page.setInputFiles("#import-form input[name=file]",
+        { name: "registrations.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+      await watchProgress();
+      await page.getByRole("button", { name: button, exact: true }).click();
+      await page.waitForSelector("#import-answer");
+      // The buttons are usable again once the answer is shown.
+      await page.waitForSelector("#import-form button:not([disabled]) >> text=Import");
+      return page.evaluate(() => window.progressSeen);
+    };
+
+    await page.getByLabel("Create missing clusters, areas and villages").check();
+    assert.equal(await page.getByLabel("All or nothing").isChecked(), true, "all or nothing by default");
+    // Rows 13 and 31 of the spreadsheet (the header is row 1).
+    const broken = registrationsCsv(50, { 11: ["12ab", "SunCo"], 29: ["+255768000029", "NoSuchCo"] });
+    await submit("Check (dry run)", broken);
+    assert.match(await page.textContent("#import-summary"), /nothing was written/i);
+    assert.deepEqual(await counts(), { ok: 48, unchanged: 0, errors: 2, created: 0 });
+    const dry = await shownRows();
+    assert.deepEqual(dry.map(([row, status]) => [row, status]), [["13", "error"], ["31", "error"]]);
+    assert.match(dry[0][2], /phone/);
+    assert.equal(dry[1][2], "manufacturer");
+    assert.match(await page.textContent("#import-rows"), /not_found/);
+    await page.screenshot({ path: join(results, "dashboard-import-dry-run.png"), fullPage: true });
+    assert.equal((await server.api("GET", "/v1/customers?limit=500")).items.length, 0, "a dry run writes nothing");
+
+    // All or nothing: the two bad rows keep the 48 good ones out.
+    await submit("Import", broken);
+    assert.match(await page.textContent("#import-summary"), /Nothing was imported/);
+    assert.deepEqual((await shownRows()).map(([row]) => row), ["13", "31"]);
+    assert.equal((await server.api("GET", "/v1/customers?limit=500")).items.length, 0);
+
+    const fixed = registrationsCsv(50);
+    const seen = await submit("Import", fixed);
+    console.log(`import of 50 rows: progress ${JSON.stringify(seen)}`);
+    assert.ok(seen.shown, "the progress element showed while the import ran");
+    for (const text of seen.texts) assert.match(text, /^\d+ of 50 rows$/);
+    assert.deepEqual(await counts(), { ok: 50, unchanged: 0, errors: 0, created: 50 });
+    assert.match(await page.textContent("#import-summary"), /Imported: 50 row\(s\) created/);
+    assert.equal((await server.api("GET", "/v1/customers?limit=500")).items.length, 50);
+    assert.equal((await server.api("GET", "/v1/devices/IMP-007")).token_count, 0);
+
+    // The same file again: every row unchanged, nothing created.
+    await submit("Import", fixed);
+    assert.deepEqual(await counts(), { ok: 0, unchanged: 50, errors: 0, created: 0 });
+    const again = await shownRows();
+    assert.equal(again.length, 50);
+    assert.ok(again.every(([, status]) => status === "unchanged"));
+    assert.equal((await server.api("GET", "/v1/customers?limit=500")).items.length, 50);
+
+    // Usable at 360 px: nothing wider than the screen but the rows' table, which scrolls in its box.
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 360, `the page is ${width} px wide at 360`);
+    await page.screenshot({ path: join(results, "dashboard-import.png"), fullPage: true });
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(consoleErrors, []);
+  }, options);
 });
