@@ -673,7 +673,7 @@ function followProgress(id, bar, text) {
     } catch { /* the next poll, or the answer, tells */ }
     if (!stopped) timer = setTimeout(poll, 300);
   };
-  timer = setTimeout(poll, 100);
+  timer = setTimeout(poll, 300);
   return () => { stopped = true; clearTimeout(timer); };
 }
 

@@ -105,7 +105,7 @@ if [ -f "$js/tests/browser/dashboard.test.mjs" ] && [ -d host-server/web ]; then
         exit 1
     fi
     tally
-    echo "js: screenshots: $js/test-results/dashboard.png, dashboard-preview.png"
+    echo "js: screenshots: $js/test-results/dashboard.png, dashboard-preview.png, dashboard-import.png"
 fi
 
 echo "js: ${passed} passed, ${failed} failed"

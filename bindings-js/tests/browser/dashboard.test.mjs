@@ -9,6 +9,8 @@
 // login and devices pages is the first-page module only, within the size limits below, and on a cold
 // registration page (the full module never fetched before) the phone rules are ready at most 1 s after the
 // form is shown.
+// The reconciliation and import tests run on SQLite and, when MICROPOWER_TEST_POSTGRES_URL is set (scripts/test.sh
+// sets it), a second time on a fresh PostgreSQL database of that server, dropped afterwards.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
