@@ -57,7 +57,8 @@ v1_routes! {
     get "/appliance-types/{id}" => appliance_types::get, "registry", "One appliance type";
     patch "/appliance-types/{id}" => appliance_types::patch, "registry", "Change an appliance type (plans already sold keep their terms)";
     post "/registrations" => registrations::register, "registry", "Register a customer and a device together, atomically";
-    post "/imports/registrations" => imports::import, "registry", "Register customers with their devices and plans from a spreadsheet (CSV as a text/csv body or the multipart field `file`; ?dry_run=true, ?mode=valid_rows, ?create_missing=true): each row ok, unchanged or refused with its columns";
+    post "/imports/registrations" => imports::import, "registry", "Register customers with their devices and plans from a spreadsheet (CSV or XLSX, as the body or the multipart field `file`; ?dry_run=true, ?mode=valid_rows, ?create_missing=true, ?progress=<id>): each row ok, unchanged or refused with its columns; paid_to_date and opening_credit are kept as opening balances";
+    get "/imports/registrations/progress/{id}" => imports::progress, "registry", "How far the import started with ?progress={id} has come: rows done of the total, and whether it finished (kept 10 minutes after)";
     get "/imports/registrations/template.csv" => imports::template, "registry", "The bulk registration spreadsheet's headers and one example row (text/csv)";
     post "/customers" => devices::create_customer, "registry", "Create a customer without a device";
     get "/customers" => devices::customers, "registry", "Search customers by name, surname, phone or national id, newest first (paged)";
@@ -240,7 +241,7 @@ pub fn openapi() -> Value {
         });
         if let (true, Some(map)) = (matches!(*method, "post" | "put" | "patch"), operation.as_object_mut()) {
             if UPLOADS.contains(path) {
-                map.insert("requestBody".into(), upload_body());
+                map.insert("requestBody".into(), upload_body(path));
             } else if !WITHOUT_BODY.contains(path) {
                 let schema = request_schema(method, path).unwrap_or_else(|| json!({"type": "object"}));
                 map.insert(
@@ -310,12 +311,22 @@ const UPLOADS: &[&str] = &["/imports/registrations", "/reconciliations"];
 /// Posts whose path says everything.
 const WITHOUT_BODY: &[&str] = &["/reconciliations/{id}/apply"];
 
-fn upload_body() -> Value {
-    json!({"required": true, "content": {
+/// The bulk registration also reads Excel workbooks.
+const XLSX_UPLOADS: &[&str] = &["/imports/registrations"];
+
+fn upload_body(path: &str) -> Value {
+    let mut content = json!({
         "text/csv": {"schema": {"type": "string"}},
         "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
                                            "properties": {"file": {"type": "string", "format": "binary"}}}},
-    }})
+    });
+    if let (true, Some(media)) = (XLSX_UPLOADS.contains(&path), content.as_object_mut()) {
+        media.insert(
+            crate::spreadsheet::XLSX_MEDIA_TYPE.into(),
+            json!({"schema": {"type": "string", "format": "binary"}}),
+        );
+    }
+    json!({"required": true, "content": content})
 }
 
 /// The paged lists (`GET` of these paths) with their filters beside `limit` and `cursor`.

@@ -79,6 +79,7 @@ pub async fn state_with_engine(
             name: config.operator_name.clone(),
             address: config.operator_address.clone(),
         },
+        progress: crate::progress::ProgressBoard::default(),
     }));
     if sqlite {
         let writer = match crate::db::sqlite_file(&config.database_url) {

@@ -41,6 +41,8 @@ pub struct Inner {
     pub trusted_proxy_header: Option<axum::http::HeaderName>,
     /// `MICROPOWER_OPERATOR_NAME` and `MICROPOWER_OPERATOR_ADDRESS`: who prints the receipts.
     pub operator: Operator,
+    /// How far the long requests that asked for it have come ([`crate::progress`]).
+    pub progress: crate::progress::ProgressBoard,
 }
 
 /// The operator as its receipts name it.

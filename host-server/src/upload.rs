@@ -30,7 +30,8 @@ impl Upload {
     }
 }
 
-fn media_type(value: &str) -> String {
+/// The media type of a `Content-Type` value, lower case, without its parameters.
+pub fn media_type(value: &str) -> String {
     value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
 }
 

@@ -19,6 +19,11 @@ on_both_databases!(
     a_serial_registered_with_other_data_is_refused,
     the_template_imports,
     a_form_upload_for_operators_only,
+    workbooks_with_date_cells_and_excel_day_numbers,
+    migrated_plans_open_with_what_was_paid,
+    a_serial_registered_one_at_a_time_with_the_same_data_is_unchanged,
+    progress_is_readable_under_the_clients_id,
+    concurrent_imports_create_a_missing_village_once,
 );
 
 const HEADER: &str = "name,surname,phone,village,serial,device_kind,manufacturer,openpaygo_key,\
@@ -52,18 +57,24 @@ fn file(count: usize, bad: &[(usize, &str, &str)]) -> String {
 }
 
 async fn import(s: &TestServer, csv: &str, query: &str) -> (u16, Value) {
+    upload(s, csv.as_bytes().to_vec(), "text/csv", query).await
+}
+
+async fn upload(s: &TestServer, body: Vec<u8>, content_type: &str, query: &str) -> (u16, Value) {
     let response = s
         .client
         .post(format!("{}/v1/imports/registrations{query}", s.base))
         .bearer_auth(&s.key)
-        .header("content-type", "text/csv")
-        .body(csv.to_owned())
+        .header("content-type", content_type)
+        .body(body)
         .send()
         .await
         .unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap())
 }
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 async fn device_count(s: &TestServer) -> usize {
     let (status, page) = s.get("/v1/devices?limit=500").await;
@@ -261,4 +272,183 @@ async fn a_form_upload_for_operators_only(s: TestServer) {
     assert!(post["requestBody"]["content"]["multipart/form-data"].is_object(), "{post}");
     let template = &doc["paths"]["/v1/imports/registrations/template.csv"]["get"];
     assert!(template["responses"]["200"]["content"]["text/csv"].is_object(), "{template}");
+}
+
+/// An Excel workbook of [`HEADER`] with rows 1 and 2 of [`row`], its days as date cells and its amounts and
+/// codes as number cells, as Excel saves a sheet typed by hand.
+fn workbook() -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    let date = rust_xlsxwriter::Format::new().set_num_format("d/m/yyyy");
+    for (column, header) in HEADER.split(',').enumerate() {
+        sheet.write_string(0, column as u16, header).unwrap();
+    }
+    for n in 1..=2u32 {
+        let line = row(n as usize, &phone(n as usize), "SunCo");
+        for (column, (header, cell)) in HEADER.split(',').zip(line.split(',')).enumerate() {
+            let column = column as u16;
+            match header {
+                "registered_on" | "start_date" => {
+                    let day = rust_xlsxwriter::ExcelDateTime::parse_from_str(cell).unwrap();
+                    sheet.write_datetime_with_format(n, column, &day, &date).unwrap();
+                }
+                "openpaygo_starting_code" | "total_cost" | "down_payment" | "installments" => {
+                    sheet.write_number(n, column, cell.parse::<f64>().unwrap()).unwrap();
+                }
+                _ => {
+                    sheet.write_string(n, column, cell).unwrap();
+                }
+            }
+        }
+    }
+    book.save_to_buffer().unwrap()
+}
+
+async fn workbooks_with_date_cells_and_excel_day_numbers(s: TestServer) {
+    registry(&s).await;
+    let (status, answer) = upload(&s, workbook(), XLSX, "?dry_run=true").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["rows"],
+        json!([{"row": 2, "status": "ok", "errors": []}, {"row": 3, "status": "ok", "errors": []}])
+    );
+    let (status, answer) = upload(&s, workbook(), XLSX, "").await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["created"], 2);
+    let (_, device) = s.get("/v1/devices/IMP-002").await;
+    assert_eq!(device["registered_on"], "2026-01-01", "{device}");
+    let (_, plan) = s.get(&format!("/v1/plans/{}", device["plan_id"].as_str().unwrap())).await;
+    assert_eq!(plan["installments"][0]["due_date"], "2026-01-08", "weekly from 2026-01-01: {plan}");
+    assert_eq!(plan["total_cost"], "2100", "{plan}");
+
+    // The same workbook again, as a browser's form sends it: nothing new.
+    let boundary = "----micropowerXlsx";
+    let mut form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"customers.xlsx\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    form.extend(workbook());
+    form.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+    let (status, answer) = upload(&s, form, &format!("multipart/form-data; boundary={boundary}"), "").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["unchanged"], 2, "{answer}");
+
+    // A CSV whose day cells lost their format on the way: Excel's day numbers (46023 is 2026-01-01).
+    let csv = format!("{HEADER}\n{}\n", row(3, &phone(3), "SunCo").replace("2026-01-01", "46023"));
+    let (status, answer) = import(&s, &csv, "").await;
+    assert_eq!(status, 201, "{answer}");
+    let (_, device) = s.get("/v1/devices/IMP-003").await;
+    assert_eq!(device["registered_on"], "2026-01-01", "{device}");
+
+    let (status, answer) = upload(&s, b"PK\x03\x04 not a workbook".to_vec(), XLSX, "").await;
+    assert_eq!(status, 422, "{answer}");
+    let (_, doc) = s.get("/v1/openapi.json").await;
+    assert!(doc["paths"]["/v1/imports/registrations"]["post"]["requestBody"]["content"][XLSX].is_object());
+}
+
+/// [`HEADER`] with the opening balance columns.
+fn migrated(n: usize, paid_to_date: &str, opening_credit: &str) -> String {
+    format!("{HEADER},paid_to_date,opening_credit\n{},{paid_to_date},{opening_credit}\n", row(n, &phone(n), "SunCo"))
+}
+
+async fn migrated_plans_open_with_what_was_paid(s: TestServer) {
+    registry(&s).await;
+    let (status, answer) = import(&s, &migrated(1, "2200", ""), "?dry_run=true").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        not_ok(&answer),
+        [(2, "error".to_owned(), vec![("paid_to_date".to_owned(), "invalid_input".to_owned())])]
+    );
+    s.ok("/v1/tariffs", json!({"name": "Flat Rate", "currency": "TZS", "price_per_kwh": "500"}), 201).await;
+    let meter =
+        "Neema,Mwita,+255768009999,North / Lake grid / Kijiji,MTR-1,meter,MeterCo,,,2026-01-01,,,,,,,,Flat Rate,100,";
+    let (status, answer) = import(&s, &format!("{HEADER},tariff,paid_to_date,opening_credit\n{meter}\n"), "").await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(not_ok(&answer)[0].2, [("paid_to_date".to_owned(), "invalid_input".to_owned())]);
+
+    // 800 paid before micropower on a 3 × 700 plan, and 150 of credit.
+    let file = migrated(1, "800", "150");
+    let (status, answer) = import(&s, &file, "").await;
+    assert_eq!(status, 201, "{answer}");
+    let (_, device) = s.get("/v1/devices/IMP-001").await;
+    let (_, plan) = s.get(&format!("/v1/plans/{}", device["plan_id"].as_str().unwrap())).await;
+    let paid: Vec<&str> =
+        plan["installments"].as_array().unwrap().iter().map(|i| i["paid"].as_str().unwrap()).collect();
+    assert_eq!(paid, ["700", "100", "0"], "{plan}");
+    let (_, customer) = s.get(&format!("/v1/customers/{}", device["customer_id"].as_str().unwrap())).await;
+    assert_eq!(customer["credit_balance"], json!({"TZS": "150"}), "{customer}");
+
+    // Not revenue of any day: no payment was made.
+    let (_, payments) = s.get("/v1/payments").await;
+    assert_eq!(payments["items"], json!([]), "{payments}");
+    let (status, revenue) = s.get("/v1/reports/revenue?currency=TZS").await;
+    assert_eq!(status, 200, "{revenue}");
+    assert_eq!(revenue["total"], "0", "{revenue}");
+    let (_, audit) = s.get("/v1/audit?action=opening_balance.recorded").await;
+    let kinds: Vec<&str> =
+        audit["items"].as_array().unwrap().iter().map(|e| e["after"]["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.len(), 2, "{audit}");
+    assert!(kinds.contains(&"plan_paid") && kinds.contains(&"credit"), "{audit}");
+
+    // Uploaded again: unchanged, nothing applied twice.
+    let (status, answer) = import(&s, &file, "").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["unchanged"], 1);
+    let (_, customer) = s.get(&format!("/v1/customers/{}", device["customer_id"].as_str().unwrap())).await;
+    assert_eq!(customer["credit_balance"], json!({"TZS": "150"}), "{customer}");
+}
+
+async fn a_serial_registered_one_at_a_time_with_the_same_data_is_unchanged(s: TestServer) {
+    let r = registry(&s).await;
+    s.ok(
+        "/v1/registrations",
+        json!({
+            "customer": {"name": "Amina", "surname": "Juma1", "phone": phone(1), "village_id": r.village},
+            "device": {"serial": "IMP-001", "kind": "solar_home_system", "manufacturer_id": r.shs_maker,
+                       "openpaygo": {"secret_key": KEY, "starting_code": 123456789, "count": 0}},
+            "plan": {"appliance": "SHS 80W", "currency": "TZS", "total_cost": "2100", "down_payment": "0",
+                     "installments": 3, "period": "weekly", "start_date": "2026-01-01"},
+            "registered_on": "2026-01-01"
+        }),
+        201,
+    )
+    .await;
+    let csv = format!("{HEADER}\n{}\n", row(1, &phone(1), "SunCo"));
+    let (status, answer) = import(&s, &csv, "").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["rows"], json!([{"row": 2, "status": "unchanged", "errors": []}]));
+    // Another surname for the same serial is other data.
+    let csv = format!("{HEADER}\n{}\n", row(1, &phone(1), "SunCo").replace("Juma1", "Juma9"));
+    let (status, answer) = import(&s, &csv, "").await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(not_ok(&answer)[0].2, [("serial".to_owned(), "serial_taken_with_other_data".to_owned())]);
+}
+
+async fn progress_is_readable_under_the_clients_id(s: TestServer) {
+    registry(&s).await;
+    let (status, _) = s.get("/v1/imports/registrations/progress/import-0001").await;
+    assert_eq!(status, 404);
+    let (status, answer) = import(&s, &file(3, &[]), "?progress=import-0001").await;
+    assert_eq!(status, 201, "{answer}");
+    let (status, progress) = s.get("/v1/imports/registrations/progress/import-0001").await;
+    assert_eq!(status, 200, "{progress}");
+    assert_eq!(progress, json!({"rows_total": 3, "rows_done": 3, "finished": true}));
+    let (status, answer) = import(&s, &file(3, &[]), "?progress=a%20b").await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["field"], "progress", "{answer}");
+}
+
+async fn concurrent_imports_create_a_missing_village_once(s: TestServer) {
+    registry(&s).await;
+    let place = |csv: String| csv.replace("North / Lake grid / Kijiji", "South / Hill grid / Mlima");
+    let first = place(format!("{HEADER}\n{}\n{}\n", row(1, &phone(1), "SunCo"), row(2, &phone(2), "SunCo")));
+    let second = place(format!("{HEADER}\n{}\n{}\n", row(3, &phone(3), "SunCo"), row(4, &phone(4), "SunCo")));
+    let (a, b) = tokio::join!(import(&s, &first, "?create_missing=true"), import(&s, &second, "?create_missing=true"));
+    assert_eq!((a.0, b.0), (201, 201), "{} {}", a.1, b.1);
+    let (_, villages) = s.get("/v1/villages").await;
+    let names: Vec<&str> = villages["items"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Kijiji", "Mlima"], "{villages}");
+    let (_, clusters) = s.get("/v1/clusters").await;
+    assert_eq!(clusters["items"].as_array().unwrap().len(), 2, "{clusters}");
 }

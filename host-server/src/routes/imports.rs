@@ -1,4 +1,4 @@
-//! Bulk registration (issue 17 §1): `POST /v1/imports/registrations` takes a spreadsheet (CSV) of customers
+//! Bulk registration (issue 17 §1): `POST /v1/imports/registrations` takes a spreadsheet (CSV or XLSX) of customers
 //! with their device and plan, one registration a row, the registry named by the names an operator knows,
 //! and `GET /v1/imports/registrations/template.csv` publishes its headers with an example row.
 //!
@@ -6,11 +6,18 @@
 //! [`registrations::register_prepared`]), each in a savepoint of the import's one transaction: a row the
 //! core refuses leaves no trace, and the others are kept (`mode=valid_rows`), all dropped (the default, when
 //! any row is refused) or never written (`dry_run=true`, rolled back whatever the rows).
+//!
+//! A migrated plan brings what was already paid on it (`paid_to_date`, applied to its schedule by the core as
+//! a payment would be) and a customer their credit (`opening_credit`): both are kept as opening balances
+//! (migration 0015), not as payments, so no report counts them as revenue of the import day.
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use micropower_core::api::Currency;
+use micropower_core::calls;
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -18,11 +25,14 @@ use sqlx::{Acquire, Any, Transaction};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::progress::{valid_id, ProgressView};
 use crate::repo;
-use crate::routes::registrations;
+use crate::routes::registrations::{self, Registered};
+use crate::spreadsheet::{self, Sheet};
 use crate::state::AppState;
-use crate::storage::audit::Actor;
+use crate::storage::audit::{self, Action, Actor, Entry};
 use crate::storage::imports::{self, ByName, Level};
+use crate::storage::opening_balances::{self, OpeningBalance};
 use crate::upload::Upload;
 
 /// The most rows one import takes: it runs in one transaction that holds the write lock.
@@ -62,7 +72,13 @@ const COLUMNS: &[(&str, &str, bool)] = &[
     ("eaas_minimum_payable", "", false),
     ("down_payment_paid", "true", false),
     ("down_payment_provider", "cash", false),
+    ("paid_to_date", "", false),
+    ("opening_credit", "", false),
 ];
+
+/// Columns that hold a day: `YYYY-MM-DD`, or the serial number Excel keeps a date as when a cell lost its
+/// date format on the way to CSV.
+const DATE_COLUMNS: &[&str] = &["registered_on", "start_date"];
 
 /// Columns whose value makes a row sell a plan.
 const PLAN_COLUMNS: &[&str] = &[
@@ -88,6 +104,10 @@ pub struct ImportQuery {
     mode: Mode,
     #[serde(default)]
     create_missing: bool,
+    /// An id of the client's choosing under which `GET /v1/imports/registrations/progress/{id}` tells how
+    /// many rows are done.
+    #[serde(default)]
+    progress: Option<String>,
 }
 
 /// What an import without `dry_run` does when some rows are refused.
@@ -164,14 +184,25 @@ impl Row {
         self.cells.get(column).map(String::as_str)
     }
 
-    /// What identifies the row's data: the SHA-256 of every column's value, in the template's order.
+    /// What identifies the row's data: the SHA-256 of every filled cell with its column, in the template's
+    /// order (a column added to the template later leaves the rows that do not use it as they were).
     fn fingerprint(&self) -> String {
         let mut hash = Sha256::new();
-        for (column, _, _) in COLUMNS {
-            hash.update(self.get(column).unwrap_or_default().as_bytes());
+        for (column, value) in COLUMNS.iter().filter_map(|(c, _, _)| Some((*c, self.get(c)?))) {
+            hash.update(column.as_bytes());
+            hash.update([0x1e]);
+            hash.update(value.as_bytes());
             hash.update([0x1f]);
         }
         hex::encode(hash.finalize())
+    }
+
+    /// A money cell, when filled; a cell that is not a decimal number is reported.
+    fn decimal(&self, column: &str) -> Result<Option<Decimal>, CellError> {
+        let Some(cell) = self.get(column) else { return Ok(None) };
+        cell.parse::<Decimal>()
+            .map(Some)
+            .map_err(|_| CellError::new(column, "invalid_input", format!("{cell:?} is not a decimal amount")))
     }
 }
 
@@ -187,21 +218,26 @@ pub async fn import(
     Query(query): Query<ImportQuery>,
     upload: Upload,
 ) -> ApiResult<Response> {
-    if !upload.is_csv() {
+    if !upload.is_csv() && !spreadsheet::is_xlsx(&upload) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "invalid_input",
-            "send the spreadsheet as CSV: a text/csv body or the multipart field `file`",
+            "send the spreadsheet as CSV or XLSX: a text/csv or XLSX body, or the multipart field `file`",
         ));
     }
-    let rows = read_csv(&upload.bytes)?;
+    if query.progress.as_deref().is_some_and(|id| !valid_id(id)) {
+        return Err(ApiError::invalid("progress", "8 to 64 letters, digits, - or _"));
+    }
+    let rows = read_rows(spreadsheet::read(&upload)?)?;
     if rows.is_empty() || rows.len() > MOST_ROWS {
         return Err(ApiError::unprocessable("body", format!("1 to {MOST_ROWS} rows")));
     }
     let actor = Actor::ApiKey(caller.key_id.clone());
+    let progress = state.progress.start(query.progress.as_deref(), rows.len());
 
     let _guard = state.db.write_guard().await;
     let mut tx = state.db.pool.begin().await?;
+    imports::lock_imports(&mut tx, state.db.backend).await?;
     let mut answers = Vec::with_capacity(rows.len());
     for row in &rows {
         let mut savepoint = tx.begin().await?;
@@ -221,6 +257,7 @@ pub async fn import(
             }
         };
         answers.push(RowAnswer { row: row.number, status, errors });
+        progress.step();
     }
     let count = |s: RowStatus| answers.iter().filter(|a| a.status == s).count();
     let (ok, unchanged, errors) = (count(RowStatus::Ok), count(RowStatus::Unchanged), count(RowStatus::Error));
@@ -264,12 +301,19 @@ async fn import_row(
         if imported.as_deref() == Some(fingerprint.as_str()) {
             return Ok(Outcome::Unchanged);
         }
+        // Registered otherwise (one at a time, or by an import of an older template): the same row if the
+        // registry says what the row says; remembered, so that the next upload need not ask again.
+        if imported.is_none() && registered_as_row(state, tx, row, &serial).await.map_err(Err)? {
+            imports::record(tx, &serial, &fingerprint).await.map_err(Err)?;
+            return Ok(Outcome::Unchanged);
+        }
         return Err(Ok(vec![CellError::new(
             "serial",
             "serial_taken_with_other_data",
             format!("serial {serial} is already registered with other data; an import never overwrites it"),
         )]));
     }
+    let opening = Opening::read(row).map_err(|e| Ok(vec![e]))?;
     let body = registration_body(tx, row, create_missing).await?;
     let prepared = registrations::prepare(state, tx, body).await.map_err(refused)?;
     let field_errors = state
@@ -285,9 +329,160 @@ async fn import_row(
             })
             .collect()));
     }
-    registrations::register_prepared(state, tx, actor, prepared).await.map_err(refused)?;
+    let registered = registrations::register_prepared(state, tx, actor, prepared).await.map_err(refused)?;
+    opening.record(state, tx, actor, &registered).await?;
     imports::record(tx, &serial, &fingerprint).await.map_err(Err)?;
     Ok(Outcome::Created)
+}
+
+/// Whether the device `serial`, registered already, is what `row` describes: the owner's name, surname and
+/// phones, the device's kind, maker and tariff, and whether it has a plan.
+async fn registered_as_row(
+    state: &AppState,
+    tx: &mut Transaction<'_, Any>,
+    row: &Row,
+    serial: &str,
+) -> ApiResult<bool> {
+    let Some(stored) = imports::registered(tx, serial).await? else { return Ok(false) };
+    let same_text = |column: &str, stored: &str| row.get(column).unwrap_or_default() == stored;
+    let same_name = |column: &str, stored: Option<&str>| match (row.get(column), stored) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a.to_lowercase() == b.to_lowercase(),
+        _ => false,
+    };
+    let has_plan = PLAN_COLUMNS.iter().any(|c| row.get(c).is_some());
+    if !same_text("name", &stored.name)
+        || !same_text("surname", &stored.surname)
+        || !same_text("device_kind", &stored.kind)
+        || !same_name("manufacturer", Some(&stored.manufacturer))
+        || !same_name("tariff", stored.tariff.as_deref())
+        || has_plan != stored.has_plan
+    {
+        return Ok(false);
+    }
+    let region = row.get("phone_region").map(str::to_owned);
+    for raw in row.get("phone").unwrap_or_default().split(PHONE_SEPARATOR).map(str::trim).filter(|p| !p.is_empty()) {
+        match state.core(calls::NormalizePhone { raw: raw.to_owned(), region: region.clone() }).await {
+            Ok(phone) if stored.phones.contains(&phone) => {}
+            Ok(_) => return Ok(false),
+            Err(e) if e.status.is_server_error() => return Err(e),
+            Err(_) => return Ok(false),
+        }
+    }
+    Ok(true)
+}
+
+/// A row's opening balances: `paid_to_date` on its plan and `opening_credit` of its customer.
+struct Opening {
+    paid_to_date: Option<Decimal>,
+    credit: Option<Decimal>,
+    /// The `currency` cell: the credit's currency when the row sells no plan.
+    currency: Option<String>,
+}
+
+impl Opening {
+    fn read(row: &Row) -> Result<Self, CellError> {
+        let positive = |column: &str| -> Result<Option<Decimal>, CellError> {
+            match row.decimal(column)? {
+                Some(amount) if amount < Decimal::ZERO => {
+                    Err(CellError::new(column, "invalid_input", "an amount of zero or more"))
+                }
+                Some(amount) if amount.is_zero() => Ok(None),
+                amount => Ok(amount),
+            }
+        };
+        Ok(Opening {
+            paid_to_date: positive("paid_to_date")?,
+            credit: positive("opening_credit")?,
+            currency: row.get("currency").map(str::to_owned),
+        })
+    }
+
+    /// Applies the balances to what `registered` created, each kept with its audit entry.
+    async fn record(
+        &self,
+        state: &AppState,
+        tx: &mut Transaction<'_, Any>,
+        actor: &Actor,
+        registered: &Registered,
+    ) -> Result<(), ApiResult<Vec<CellError>>> {
+        let plan = match registered.plan_id() {
+            Some(id) => repo::plan(&mut **tx, id).await.map_err(Err)?,
+            None => None,
+        };
+        let in_column = |column: &'static str| {
+            move |e: ApiError| {
+                if e.status.is_server_error() {
+                    Err(e)
+                } else {
+                    Ok(vec![CellError::new(column, e.code(), e.message())])
+                }
+            }
+        };
+        let refuse = |column: &str, message: String| Err(Ok(vec![CellError::new(column, "invalid_input", message)]));
+        let mut balances = Vec::new();
+        if let Some(amount) = self.paid_to_date {
+            let Some((plan_row, schedule)) = plan.as_ref().and_then(|p| Some((p, p.installments()?))) else {
+                return refuse("paid_to_date", "paid_to_date needs an installment plan on the row".into());
+            };
+            let paid = calls::AllocatePlanPayment {
+                plan: schedule.clone(),
+                credit_balance: Decimal::ZERO,
+                amount,
+                currency: plan_row.currency,
+            };
+            let allocation = state.core(paid).await.map_err(in_column("paid_to_date"))?;
+            if allocation.credit_added > Decimal::ZERO {
+                let owed = amount - allocation.credit_added;
+                return refuse(
+                    "paid_to_date",
+                    format!("more than the plan costs: at most {owed} is left to pay on it"),
+                );
+            }
+            let Some(updated) = allocation.plans.into_iter().next() else {
+                return Err(Err(ApiError::internal("the core answered a plan payment without the plan")));
+            };
+            repo::update_plan_body(&mut **tx, &plan_row.id, &updated).await.map_err(Err)?;
+            balances.push(OpeningBalance {
+                customer_id: registered.customer_id().to_owned(),
+                plan_id: Some(plan_row.id.clone()),
+                kind: opening_balances::Kind::PlanPaid,
+                amount,
+                currency: plan_row.currency,
+                recorded_on: registered.registered_on(),
+            });
+        }
+        if let Some(amount) = self.credit {
+            let currency = match (&self.currency, &plan) {
+                (Some(code), _) => Currency::parse(code).map_err(|e| in_column("currency")(ApiError::from(e)))?,
+                (None, Some(p)) => p.currency,
+                (None, None) => return refuse("opening_credit", "opening_credit needs the currency column".into()),
+            };
+            let rounded = state.core(calls::RoundMoney { amount, currency: currency.to_string() }).await;
+            if rounded.map_err(in_column("opening_credit"))?.0 != amount {
+                return refuse("opening_credit", format!("{amount} is not an amount of {currency}"));
+            }
+            let customer = registered.customer_id();
+            let balance = repo::credit(&mut **tx, customer, &currency.to_string()).await.map_err(Err)?;
+            repo::set_credit(&mut **tx, customer, &currency.to_string(), balance + amount).await.map_err(Err)?;
+            balances.push(OpeningBalance {
+                customer_id: customer.to_owned(),
+                plan_id: None,
+                kind: opening_balances::Kind::Credit,
+                amount,
+                currency,
+                recorded_on: registered.registered_on(),
+            });
+        }
+        for balance in &balances {
+            let id = opening_balances::insert(&mut **tx, balance).await.map_err(Err)?;
+            let entry = Entry::new(actor, Action::OpeningBalanceRecorded, "opening_balance", &id)
+                .after(balance)
+                .map_err(Err)?;
+            audit::record(&mut **tx, &entry).await.map_err(|e| Err(e.into()))?;
+        }
+        Ok(())
+    }
 }
 
 /// The row as the body of `POST /v1/registrations`, its names resolved to ids; every cell that cannot be
@@ -556,21 +751,12 @@ fn header_key(header: &str) -> String {
     header.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
 }
 
-/// The spreadsheet's rows. Headers are matched by name in any order, whatever their case and spaces; a
-/// UTF-8 BOM and `;` as the separator (Excel in much of the world) are accepted; blank rows are skipped. An
-/// unknown or repeated header, or a missing required one, refuses the file: a column it would drop is
-/// data the operator meant to bring.
-fn read_csv(body: &[u8]) -> ApiResult<Vec<Row>> {
-    let text = std::str::from_utf8(body).map_err(|_| ApiError::unprocessable("body", "the CSV must be UTF-8 text"))?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let header_line = text.lines().next().unwrap_or("");
-    let separator = if header_line.contains(';') && !header_line.contains(',') { b';' } else { b',' };
-    let mut reader =
-        csv::ReaderBuilder::new().delimiter(separator).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
-    let unreadable = |e: csv::Error| ApiError::unprocessable("body", format!("not a CSV file: {e}"));
-    let headers = reader.headers().map_err(unreadable)?.clone();
-    let mut columns: Vec<Option<&'static str>> = Vec::with_capacity(headers.len());
-    for header in headers.iter() {
+/// The sheet's rows by column. Headers are matched by name in any order, whatever their case and spaces;
+/// a day may be an Excel date serial. An unknown or repeated header, or a missing required one, refuses the
+/// file: a column it would drop is data the operator meant to bring.
+fn read_rows(sheet: Sheet) -> ApiResult<Vec<Row>> {
+    let mut columns: Vec<Option<&'static str>> = Vec::with_capacity(sheet.headers.len());
+    for header in &sheet.headers {
         let key = header_key(header);
         if key.is_empty() {
             columns.push(None);
@@ -585,25 +771,43 @@ fn read_csv(body: &[u8]) -> ApiResult<Vec<Row>> {
         columns.push(Some(name));
     }
     if let Some((missing, _, _)) = COLUMNS.iter().find(|(c, _, required)| *required && !columns.contains(&Some(*c))) {
-        return Err(ApiError::unprocessable("body", format!("the CSV needs a {missing:?} column")));
+        return Err(ApiError::unprocessable("body", format!("the spreadsheet needs a {missing:?} column")));
     }
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(unreadable)?;
-        if record.iter().all(str::is_empty) {
-            continue;
-        }
-        let number = record.position().map_or(0, |p| usize::try_from(p.line()).unwrap_or(usize::MAX));
-        let cells = columns
-            .iter()
-            .zip(record.iter())
-            .filter_map(|(column, cell)| Some(((*column)?, cell)))
-            .filter(|(_, cell)| !cell.is_empty())
-            .map(|(column, cell)| (column, cell.to_owned()))
-            .collect();
-        rows.push(Row { number, cells });
-    }
+    let rows = sheet
+        .rows
+        .into_iter()
+        .map(|row| {
+            let cells = columns
+                .iter()
+                .zip(row.cells)
+                .filter_map(|(column, cell)| Some(((*column)?, cell)))
+                .filter(|(_, cell)| !cell.is_empty())
+                .map(|(column, cell)| {
+                    let cell = if DATE_COLUMNS.contains(&column) { excel_day(&cell).unwrap_or(cell) } else { cell };
+                    (column, cell)
+                })
+                .collect();
+            Row { number: row.number, cells }
+        })
+        .collect();
     Ok(rows)
+}
+
+/// The day an Excel date serial stands for (days since 1899-12-30, as Excel counts from March 1900 on), as
+/// `YYYY-MM-DD`; `None` for a cell that is no such number (an ISO day is left as it is).
+fn excel_day(cell: &str) -> Option<String> {
+    let serial: i64 = cell.split_once('.').map_or(cell, |(days, _)| days).parse().ok()?;
+    // 61 is 1900-03-01, below which Excel counts a 29 February 1900 that never was; 2958465 is 9999-12-31.
+    if !(61..=2_958_465).contains(&serial) {
+        return None;
+    }
+    let epoch = chrono::NaiveDate::from_ymd_opt(1899, 12, 30)?;
+    Some(epoch.checked_add_days(chrono::Days::new(u64::try_from(serial).ok()?))?.to_string())
+}
+
+/// `GET /v1/imports/registrations/progress/{id}`: how far the import started with `?progress={id}` has come.
+pub async fn progress(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<ProgressView>> {
+    state.progress.get(&id).map(Json).ok_or_else(|| ApiError::not_found("import", &id))
 }
 
 /// `GET /v1/imports/registrations/template.csv`: the headers and one example row.

@@ -33,6 +33,12 @@ pub struct PlanView {
     terms: Terms,
 }
 
+impl PlanView {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 /// What a plan's kind adds to its view.
 #[derive(Debug, Serialize)]
 #[serde(untagged)]

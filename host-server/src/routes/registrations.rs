@@ -239,6 +239,21 @@ pub struct Registered {
     down_payment: Option<PaymentAnswer>,
 }
 
+impl Registered {
+    pub fn customer_id(&self) -> &str {
+        &self.customer.id
+    }
+
+    /// The plan sold with the device, if any.
+    pub fn plan_id(&self) -> Option<&str> {
+        self.plan.as_ref().map(PlanView::id)
+    }
+
+    pub fn registered_on(&self) -> NaiveDate {
+        self.device.registered_on
+    }
+}
+
 /// The answer of `POST /v1/customers/{id}/plans`: the plan, and its down payment paid at the sale.
 #[derive(Serialize)]
 pub struct SoldPlan {

@@ -55,10 +55,12 @@ pub enum Action {
     DeviceTariffChanged,
     #[serde(rename = "reconciliation.applied")]
     ReconciliationApplied,
+    #[serde(rename = "opening_balance.recorded")]
+    OpeningBalanceRecorded,
 }
 
 impl Action {
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Action::PaymentRecorded,
         Action::UnmatchedAssigned,
         Action::ConflictResolved,
@@ -77,6 +79,7 @@ impl Action {
         Action::TariffVersionAdded,
         Action::DeviceTariffChanged,
         Action::ReconciliationApplied,
+        Action::OpeningBalanceRecorded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +102,7 @@ impl Action {
             Action::TariffVersionAdded => "tariff.version_added",
             Action::DeviceTariffChanged => "device.tariff_changed",
             Action::ReconciliationApplied => "reconciliation.applied",
+            Action::OpeningBalanceRecorded => "opening_balance.recorded",
         }
     }
 

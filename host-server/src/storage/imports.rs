@@ -4,6 +4,7 @@
 
 use sqlx::{Any, Executor, Transaction};
 
+use crate::db::Backend;
 use crate::error::ApiResult;
 use crate::ids::{new_id, now_rfc3339};
 
@@ -120,4 +121,66 @@ pub async fn record(tx: &mut Transaction<'_, Any>, serial: &str, fingerprint: &s
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// The key of the PostgreSQL advisory lock that imports take: two imports with `create_missing`, on one
+/// server or several, would otherwise both find a village missing and both create it.
+const IMPORT_LOCK: i64 = 0x6d70_696d_706f_7274; // "mpimport"
+
+/// Makes the imports of every server on the database run one after another, until `tx` ends. SQLite needs
+/// nothing: its writers are serialised already ([`crate::db::Db::write_guard`]).
+pub async fn lock_imports(tx: &mut Transaction<'_, Any>, backend: Backend) -> ApiResult<()> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(IMPORT_LOCK).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// A registered device as a spreadsheet row would describe it: its owner's names and phones, its kind,
+/// maker and tariff by name, and whether it came with a plan.
+#[derive(Debug)]
+pub struct Registered {
+    pub name: String,
+    pub surname: String,
+    pub kind: String,
+    pub manufacturer: String,
+    pub tariff: Option<String>,
+    pub has_plan: bool,
+    pub phones: Vec<String>,
+}
+
+/// The device `serial` as [`Registered`] describes it, when it has an owner.
+pub async fn registered(tx: &mut Transaction<'_, Any>, serial: &str) -> ApiResult<Option<Registered>> {
+    let sql = "SELECT c.name, c.surname, d.kind, m.name AS manufacturer, t.name AS tariff, \
+                      CAST(CASE WHEN d.plan_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_plan_flag, c.id AS customer_id \
+               FROM devices d JOIN customers c ON c.id = d.owner_id \
+               JOIN manufacturers m ON m.id = d.manufacturer_id LEFT JOIN tariffs t ON t.id = d.tariff_id \
+               WHERE d.serial = $1";
+    let Some(row) = sqlx::query_as::<_, RegisteredRow>(sql).bind(serial).fetch_optional(&mut **tx).await? else {
+        return Ok(None);
+    };
+    let phones = sqlx::query_scalar("SELECT phone FROM customer_phones WHERE customer_id = $1")
+        .bind(&row.customer_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(Some(Registered {
+        name: row.name,
+        surname: row.surname,
+        kind: row.kind,
+        manufacturer: row.manufacturer,
+        tariff: row.tariff,
+        has_plan: row.has_plan_flag != 0,
+        phones,
+    }))
+}
+
+#[derive(sqlx::FromRow)]
+struct RegisteredRow {
+    name: String,
+    surname: String,
+    kind: String,
+    manufacturer: String,
+    tariff: Option<String>,
+    has_plan_flag: i64,
+    customer_id: String,
 }

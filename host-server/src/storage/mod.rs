@@ -9,6 +9,7 @@ pub mod customers;
 pub mod devices;
 pub mod imports;
 pub mod notifications;
+pub mod opening_balances;
 pub mod page;
 pub mod payments;
 pub mod reconciliations;
