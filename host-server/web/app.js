@@ -760,17 +760,8 @@ function importView() {
     barText.textContent = "";
     progress.hidden = false;
     const stop = followProgress(id, bar, barText);
-    const send = () => api(`/v1/imports/registrations?${params}`, { method: "POST", body: upload });
     try {
-      let answer;
-      try {
-        answer = await send();
-      } catch (e) {
-        // A server without import progress refuses the parameter before reading the file: again without it.
-        if (e.status !== 400 || !/`progress`/.test(e.message)) throw e;
-        params.delete("progress");
-        answer = await send();
-      }
+      const answer = await api(`/v1/imports/registrations?${params}`, { method: "POST", body: upload });
       result.replaceChildren(importAnswerView(answer, false));
     } catch (e) {
       // All or nothing refused the file: the same answer, every row with its fate.
