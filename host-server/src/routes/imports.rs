@@ -206,6 +206,22 @@ impl Row {
     }
 }
 
+/// The registry rows an import has found by name, so that 10,000 rows naming the same few villages and
+/// makers look each up once. Only rows that existed before the row that found them are kept: one created by
+/// a row may be rolled back with that row's savepoint.
+#[derive(Default)]
+struct Names(std::collections::HashMap<(&'static str, String), String>);
+
+impl Names {
+    fn get(&self, kind: &'static str, name: &str) -> Option<String> {
+        self.0.get(&(kind, name.to_lowercase())).cloned()
+    }
+
+    fn keep(&mut self, kind: &'static str, name: &str, id: &str) {
+        self.0.insert((kind, name.to_lowercase()), id.to_owned());
+    }
+}
+
 enum Outcome {
     Created,
     Unchanged,
@@ -239,9 +255,10 @@ pub async fn import(
     let mut tx = state.db.pool.begin().await?;
     imports::lock_imports(&mut tx, state.db.backend).await?;
     let mut answers = Vec::with_capacity(rows.len());
+    let mut names = Names::default();
     for row in &rows {
         let mut savepoint = tx.begin().await?;
-        let outcome = import_row(&state, &mut savepoint, &actor, row, query.create_missing).await;
+        let outcome = import_row(&state, &mut savepoint, &mut names, &actor, row, query.create_missing).await;
         let (status, errors) = match outcome {
             Ok(Outcome::Created) => {
                 savepoint.commit().await?;
@@ -286,6 +303,7 @@ pub async fn import(
 async fn import_row(
     state: &AppState,
     tx: &mut Transaction<'_, Any>,
+    names: &mut Names,
     actor: &Actor,
     row: &Row,
     create_missing: bool,
@@ -314,7 +332,7 @@ async fn import_row(
         )]));
     }
     let opening = Opening::read(row).map_err(|e| Ok(vec![e]))?;
-    let body = registration_body(tx, row, create_missing).await?;
+    let body = registration_body(tx, names, row, create_missing).await?;
     let prepared = registrations::prepare(state, tx, body).await.map_err(refused)?;
     let field_errors = state
         .core(micropower_core::calls::RegistrationFieldErrors { request: prepared.request.clone() })
@@ -489,6 +507,7 @@ impl Opening {
 /// read or resolved is reported, not just the first.
 async fn registration_body(
     tx: &mut Transaction<'_, Any>,
+    names: &mut Names,
     row: &Row,
     create_missing: bool,
 ) -> Result<Value, ApiResult<Vec<CellError>>> {
@@ -510,7 +529,7 @@ async fn registration_body(
         None => {
             errors.push(CellError::new("village", "invalid_input", "a village is required: Cluster / Area / Village"))
         }
-        Some(path) => match village(tx, path, create_missing).await.map_err(Err)? {
+        Some(path) => match village(tx, names, path, create_missing).await.map_err(Err)? {
             Ok(id) => {
                 customer.insert("village_id".into(), Value::String(id));
             }
@@ -530,7 +549,7 @@ async fn registration_body(
                 errors.push(CellError::new(column, "invalid_input", "a manufacturer is required"))
             }
             None => {}
-            Some(name) => match by_name(tx, table, column, name).await.map_err(Err)? {
+            Some(name) => match by_name(tx, names, table, column, name).await.map_err(Err)? {
                 Ok(id) => {
                     device.insert(field.into(), Value::String(id));
                 }
@@ -566,7 +585,7 @@ async fn registration_body(
     if PLAN_COLUMNS.iter().any(|c| row.get(c).is_some()) {
         let mut plan = Map::new();
         if let Some(name) = row.get("appliance_type") {
-            match by_name(tx, ByName::ApplianceType, "appliance_type", name).await.map_err(Err)? {
+            match by_name(tx, names, ByName::ApplianceType, "appliance_type", name).await.map_err(Err)? {
                 Ok(id) => {
                     plan.insert("appliance_type_id".into(), Value::String(id));
                 }
@@ -633,12 +652,20 @@ fn number(row: &Row, column: &str, errors: &mut Vec<CellError>) -> Option<Value>
 /// The id of the registry row with this name, or the cell's error: unknown, or a name two rows share.
 async fn by_name(
     tx: &mut Transaction<'_, Any>,
+    names: &mut Names,
     table: ByName,
-    column: &str,
+    column: &'static str,
     name: &str,
 ) -> ApiResult<Result<String, CellError>> {
+    if let Some(id) = names.get(column, name) {
+        return Ok(Ok(id));
+    }
     let ids = imports::ids_by_name(&mut **tx, table, name).await?;
-    Ok(one(ids, column, name))
+    let found = one(ids, column, name);
+    if let Ok(id) = &found {
+        names.keep(column, name, id);
+    }
+    Ok(found)
 }
 
 fn one(mut ids: Vec<String>, column: &str, name: &str) -> Result<String, CellError> {
@@ -653,11 +680,15 @@ fn one(mut ids: Vec<String>, column: &str, name: &str) -> Result<String, CellErr
 /// none has the name (its parent being the level above).
 async fn village(
     tx: &mut Transaction<'_, Any>,
+    names: &mut Names,
     path: &str,
     create_missing: bool,
 ) -> ApiResult<Result<String, CellError>> {
-    let names: Vec<&str> = path.split(LEVEL_SEPARATOR).map(str::trim).collect();
-    let [cluster, area, village] = names[..] else {
+    if let Some(id) = names.get("village", path) {
+        return Ok(Ok(id));
+    }
+    let levels: Vec<&str> = path.split(LEVEL_SEPARATOR).map(str::trim).collect();
+    let [cluster, area, village] = levels[..] else {
         return Ok(Err(CellError::new(
             "village",
             "invalid_input",
@@ -668,6 +699,7 @@ async fn village(
         return Ok(Err(CellError::new("village", "invalid_input", "each name is 1 to 200 characters")));
     }
     let mut parent: Option<String> = None;
+    let mut created = false;
     for (level, name) in [(Level::Cluster, cluster), (Level::Area, area), (Level::Village, village)] {
         let ids = match (level, parent.as_deref()) {
             (Level::Cluster, _) => imports::ids_by_name(&mut **tx, ByName::Cluster, name).await?,
@@ -678,6 +710,7 @@ async fn village(
         let id = match one(ids, "village", name) {
             Ok(id) => id,
             Err(e) if e.code == "not_found" && create_missing => {
+                created = true;
                 imports::create(tx, level, name, parent.as_deref()).await?
             }
             Err(e) if e.code == "not_found" => {
@@ -695,6 +728,9 @@ async fn village(
             Err(e) => return Ok(Err(e)),
         };
         parent = Some(id);
+    }
+    if let (Some(id), false) = (&parent, created) {
+        names.keep("village", path, id);
     }
     Ok(parent.ok_or_else(|| CellError::new("village", "not_found", "no village")))
 }
