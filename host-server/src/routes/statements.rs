@@ -417,7 +417,7 @@ td.num{text-align:right}tr.payment td{font-weight:bold}@media print{body{margin:
 /// The printable statement; every value from the database or the settings is escaped.
 fn page(state: &AppState, s: &Statement) -> String {
     let currency = s.currency.map(|c| c.to_string()).unwrap_or_default();
-    let money = |amount: Decimal| escape(&format!("{} {currency}", amount.normalize()).trim().to_owned());
+    let money = |amount: Decimal| escape(format!("{} {currency}", amount.normalize()).trim());
     let name = format!("{} {}", s.customer.name, s.customer.surname);
     let mut out = String::with_capacity(8192);
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
