@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use crate::error::ApiError;
 use crate::routes::{
     appliance_types, audit, bulk_tokens, devices, export, imports, payments, plans, receipts, reconciliations,
-    registrations, registry, reports, system, tariffs,
+    registrations, registry, reports, statements, system, tariffs,
 };
 use crate::state::AppState;
 use crate::{notify, providers};
@@ -63,6 +63,7 @@ v1_routes! {
     post "/customers" => devices::create_customer, "registry", "Create a customer without a device";
     get "/customers" => devices::customers, "registry", "Search customers by name, surname, phone or national id, newest first (paged)";
     get "/customers/{id}" => devices::customer, "registry", "A customer with devices, plans and credit balances";
+    get "/customers/{id}/statement" => statements::statement, "registry", "A customer's statement between two days (?from=&to=&currency=): payments, what each paid, installments due and the running balance; JSON, CSV (Accept: text/csv) or a printable page (Accept: text/html)";
     patch "/customers/{id}" => devices::patch_customer, "registry", "Change a customer's names, phones, village or national id";
     post "/customers/{id}/plans" => registrations::sell_plan, "plans", "Sell an appliance without a device";
     get "/plans/{id}" => plans::get_plan, "plans", "A plan with its installments";

@@ -1,4 +1,28 @@
-//! The little HTML the server writes itself (the printable receipt): every value goes through [`escape`].
+//! The little HTML the server writes itself (the printable receipt and statement): every value goes through
+//! [`escape`].
+
+use axum::http::{header, HeaderValue};
+use axum::response::{Html, IntoResponse, Response};
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+/// A printable page about a customer: its only style is `style` (the Content-Security-Policy allows exactly
+/// it, by its hash, and nothing else), and no shared cache nor the next site's Referer sees it.
+pub fn printable(page: String, style: &str) -> Response {
+    let mut response = Html(page).into_response();
+    let headers = response.headers_mut();
+    if let Ok(csp) = HeaderValue::from_str(&format!(
+        "default-src 'none'; style-src 'sha256-{}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(style.as_bytes()))
+    )) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    // A customer's name and phone: not for shared caches, nor for the next site's Referer.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
 
 /// `text` safe inside an HTML element or a quoted attribute value: `& < > " '` become character references.
 pub fn escape(text: &str) -> String {

@@ -457,6 +457,14 @@ fn catalog() -> Vec<Case> {
         None,
     ));
     cases.push(case("PAR with negative days", Method::GET, "/v1/reports/par?days=-30", None));
+    cases.push(case(
+        "statement with reversed range",
+        Method::GET,
+        "/v1/customers/x/statement?from=2026-03-01&to=2026-01-01",
+        None,
+    ));
+    cases.push(case("statement with an impossible date", Method::GET, "/v1/customers/x/statement?to=2026-02-30", None));
+    cases.push(case("statement of an unknown customer", Method::GET, "/v1/customers/x%27--/statement", None));
     cases.push(case("wrong method", Method::DELETE, "/v1/payments", None));
     let mut no_key =
         case("missing API key", Method::POST, "/v1/payments", Some(payment_with(json!("100"), json!("SHS-H"))));

@@ -506,6 +506,7 @@ async fn openapi_lists_the_contract() {
         ("post", "/v1/registrations"),
         ("get", "/v1/customers"),
         ("get", "/v1/customers/{id}"),
+        ("get", "/v1/customers/{id}/statement"),
         ("post", "/v1/customers/{id}/plans"),
         ("get", "/v1/plans/{id}"),
         ("put", "/v1/plans/{id}/total"),

@@ -13,5 +13,6 @@ pub mod reconciliations;
 pub mod registrations;
 pub mod registry;
 pub mod reports;
+pub mod statements;
 pub mod system;
 pub mod tariffs;

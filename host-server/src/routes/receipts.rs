@@ -1,13 +1,10 @@
 //! `GET /v1/payments/{payment_id}/receipt`: a payment as a printable HTML page for the customer (issue 16).
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue};
-use axum::response::{Html, IntoResponse, Response};
-use base64::Engine as _;
-use sha2::{Digest, Sha256};
+use axum::response::Response;
 
 use crate::error::ApiResult;
-use crate::html::{escape, grouped_code};
+use crate::html::{escape, grouped_code, printable};
 use crate::payments::{JournalLine, TokenAnswer};
 use crate::routes::payments::{detail, PaymentDetail};
 use crate::state::AppState;
@@ -28,19 +25,7 @@ pub async fn receipt(State(state): State<AppState>, Path(id): Path<String>) -> A
     };
     let customer = customer.map(|c| (c.display_name(), c.phones.first().cloned().unwrap_or_default()));
     let page = page(&state, &payment, customer.as_ref().map(|(name, phone)| (name.as_str(), phone.as_str())));
-    let mut response = Html(page).into_response();
-    let headers = response.headers_mut();
-    if let Ok(csp) = HeaderValue::from_str(&format!(
-        "default-src 'none'; style-src 'sha256-{}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLE.as_bytes()))
-    )) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
-    }
-    // A customer's name and phone: not for shared caches, nor for the next site's Referer.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    Ok(response)
+    Ok(printable(page, STYLE))
 }
 
 /// The whole page; every value from the database or the settings is escaped.
@@ -94,7 +79,7 @@ fn page(state: &AppState, p: &PaymentDetail, customer: Option<(&str, &str)>) -> 
 }
 
 /// When the money was received, in the operator's time zone; the stored text when it cannot be read.
-fn received(at: &str, timezone: chrono_tz::Tz) -> String {
+pub(crate) fn received(at: &str, timezone: chrono_tz::Tz) -> String {
     match chrono::DateTime::parse_from_rfc3339(at) {
         Ok(t) => t.with_timezone(&timezone).format("%Y-%m-%d %H:%M %Z").to_string(),
         Err(_) => at.to_owned(),

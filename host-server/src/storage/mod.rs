@@ -15,5 +15,6 @@ pub mod payments;
 pub mod reconciliations;
 pub mod registry;
 pub mod sqlite_writer;
+pub mod statements;
 pub mod store;
 pub mod tokens;
