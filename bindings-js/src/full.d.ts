@@ -10,6 +10,9 @@ export function registrationFieldErrors(request: RegistrationRequest): FieldErro
 /** Checks a registration against what the host looked up and returns the records to store. */
 export function register(request: RegistrationRequest, context: RegistrationContext): Registration;
 export function locateVillage(hierarchy: Hierarchy, villageId: string): Location;
+/** A customer's record from the typed fields (created alone, or as it would be after an edit): names trimmed
+ * and required (1 to 200 characters), at least one phone, each in E.164 without repeats, a village. */
+export function customerRecord(id: string, customer: NewCustomer, phoneRegion?: string | null): Customer;
 export function reassignDevice(serial: string, deviceExists: boolean, newOwnerId: string, newOwner?: Customer | null): string;
 export function accrueAccessRate(rate: AccessRate, registeredOn: IsoDate, now: IsoDate, state?: AccessRateState | null): Accrual;
 export function createInstallmentPlan(id: string, currency: CurrencyCode, terms: InstallmentTerms, downPaymentPaid?: boolean): InstallmentPlan;

@@ -201,6 +201,9 @@ functions! {
     /// Village → area → cluster.
     #[cfg(feature = "full")]
     "locateVillage" => fn locate_village(hierarchy, village_id) = "locate_village";
+    /// A customer's record from the typed fields: names required, phones in E.164 without repeats.
+    #[cfg(feature = "full")]
+    "customerRecord" => fn customer_record(id, customer, phone_region) = "customer_record";
     /// Every offline rule of a registration form, each failure tied to its field.
     #[cfg(feature = "full")]
     "registrationFieldErrors" => fn registration_field_errors(request) = "registration_field_errors";

@@ -5,6 +5,7 @@ export const calls = {
   normalize_serial: (mp, a) => mp.normalizeSerial(a.raw),
   normalize_phone: (mp, a) => mp.normalizePhone(a.raw, a.region),
   locate_village: (mp, a) => mp.locateVillage(a.hierarchy, a.village_id),
+  customer_record: (mp, a) => mp.customerRecord(a.id, a.customer, a.phone_region),
   registration_field_errors: (mp, a) => mp.registrationFieldErrors(a.request),
   register: (mp, a) => mp.register(a.request, a.context),
   reassign_device: (mp, a) => mp.reassignDevice(a.serial, a.device_exists, a.new_owner_id, a.new_owner),

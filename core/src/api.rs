@@ -59,6 +59,12 @@ pub fn locate_village(hierarchy: &Hierarchy, village_id: &str) -> CoreResult<Loc
     hierarchy.locate(village_id)
 }
 
+/// A customer's record from the fields an operator typed (created alone, or as it would be after an edit):
+/// names required, at least one phone in E.164 without repeats, a village.
+pub fn customer_record(id: &str, customer: &NewCustomer, region: Option<&str>) -> CoreResult<Customer> {
+    crate::registry::customer_record(id, customer, region)
+}
+
 /// Every offline rule of a registration form, each failure tied to its field.
 pub fn registration_field_errors(request: &RegistrationRequest) -> Vec<FieldError> {
     crate::registry::registration_field_errors(request)

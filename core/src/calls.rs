@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{
     self, AccessRate, AccessRateState, AccountSnapshot, Currency, Customer, EaasPlan, Hierarchy, InstallmentPlan,
-    InstallmentTerms, Payment, PlanInput, RegistrationContext, RegistrationRequest, Tariff, TotalEdit,
+    InstallmentTerms, NewCustomer, Payment, PlanInput, RegistrationContext, RegistrationRequest, Tariff, TotalEdit,
     ValidationRequest,
 };
 use crate::error::CoreResult;
@@ -113,6 +113,14 @@ core_functions! {
         pub hierarchy: Hierarchy,
         pub village_id: String,
     } |a| api::locate_village(&a.hierarchy, &a.village_id);
+
+    /// [`api::customer_record`]
+    "customer_record" => CustomerRecord -> Customer {
+        pub id: String,
+        pub customer: NewCustomer,
+        #[serde(default)]
+        pub phone_region: Option<String>,
+    } |a| api::customer_record(&a.id, &a.customer, a.phone_region.as_deref());
 
     /// [`api::registration_field_errors`]
     "registration_field_errors" => RegistrationFieldErrors -> Vec<api::FieldError> {

@@ -507,8 +507,8 @@ pub fn registration_field_errors(request: &RegistrationRequest) -> Vec<FieldErro
 fn offline_checks(request: &RegistrationRequest) -> Vec<(&'static str, CoreResult<()>)> {
     let mut checks = Vec::new();
     if let CustomerInput::New(c) = &request.customer {
-        checks.push(("customer.name", require_text("name", &c.name)));
-        checks.push(("customer.surname", require_text("surname", &c.surname)));
+        checks.push(("customer.name", require_name("name", &c.name)));
+        checks.push(("customer.surname", require_name("surname", &c.surname)));
         checks.push(("customer.village_id", require_text("village_id", &c.village_id)));
         checks.push(("customer.phone", phones_of(c, request.phone_region.as_deref()).map(|_| ())));
         if let Some(geo) = &c.geo {
@@ -581,6 +581,42 @@ fn phones_of(customer: &NewCustomer, region: Option<&str>) -> CoreResult<Vec<Str
         }
     }
     Ok(phones)
+}
+
+/// The most characters a name may have.
+const MAX_NAME_CHARS: usize = 200;
+
+/// A customer's record from the fields an operator typed, for a registration, a customer created on their
+/// own and an edit (the host passes the record as it would be after the edit): name and surname trimmed,
+/// 1 to 200 characters each; at least one phone, each in E.164, without repeats, the first the main one; a
+/// village; a valid position if any; the national id trimmed, or none when blank.
+pub fn customer_record(id: &str, customer: &NewCustomer, region: Option<&str>) -> CoreResult<Customer> {
+    require_text("id", id)?;
+    require_name("name", &customer.name)?;
+    require_name("surname", &customer.surname)?;
+    require_text("village_id", &customer.village_id)?;
+    let phones = phones_of(customer, region)?;
+    if let Some(geo) = &customer.geo {
+        geo.validate()?;
+    }
+    Ok(Customer {
+        id: id.to_owned(),
+        name: customer.name.trim().to_owned(),
+        surname: customer.surname.trim().to_owned(),
+        phones,
+        village_id: customer.village_id.trim().to_owned(),
+        geo: customer.geo,
+        national_id: customer.national_id.as_ref().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
+    })
+}
+
+/// A person's name: 1 to [`MAX_NAME_CHARS`] characters once trimmed.
+fn require_name(field: &str, value: &str) -> CoreResult<()> {
+    require_text(field, value)?;
+    if value.trim().chars().count() > MAX_NAME_CHARS {
+        return Err(CoreError::invalid(field, format!("at most {MAX_NAME_CHARS} characters")));
+    }
+    Ok(())
 }
 
 fn require_text(field: &str, value: &str) -> CoreResult<()> {
@@ -671,16 +707,7 @@ fn resolve_customer(request: &RegistrationRequest, context: &RegistrationContext
             }
             let id =
                 context.new_customer_id.clone().ok_or_else(|| CoreError::invalid("new_customer_id", "is required"))?;
-            let customer = Customer {
-                id,
-                name: new.name.trim().to_owned(),
-                surname: new.surname.trim().to_owned(),
-                phones,
-                village_id: new.village_id.clone(),
-                geo: new.geo,
-                national_id: new.national_id.as_ref().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
-            };
-            Ok((customer, true))
+            Ok((customer_record(&id, new, request.phone_region.as_deref())?, true))
         }
     }
 }

@@ -226,6 +226,7 @@ async fn customers_are_created_edited_and_found(s: TestServer) {
     for (body, status) in [
         (json!({"name": "A", "surname": "B", "phones": ["+255712000333"], "village_id": r.village, "age": 3}), 400),
         (json!({"name": " ", "surname": "B", "phones": ["+255712000333"], "village_id": r.village}), 400),
+        (json!({"name": "A", "surname": "B".repeat(201), "phones": ["+255712000333"], "village_id": r.village}), 400),
         (json!({"name": "A", "surname": "B", "phones": [], "village_id": r.village}), 400),
         (json!({"name": "A", "surname": "B", "phones": ["12"], "village_id": r.village}), 400),
         (json!({"name": "A", "surname": "B", "phones": ["+255712000333"], "village_id": "nowhere"}), 404),

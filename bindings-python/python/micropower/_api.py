@@ -32,6 +32,7 @@ __all__ = [
     "normalize_serial",
     "normalize_phone",
     "locate_village",
+    "customer_record",
     "registration_field_errors",
     "register",
     "reassign_device",
@@ -114,6 +115,12 @@ def locate_village(hierarchy, village_id):
     """The village's location (`cluster_id`, `area_id`, `village_id`) in `hierarchy`
     ({"clusters": [...], "areas": [...], "villages": [...]})."""
     return _record("locate_village", {"hierarchy": hierarchy, "village_id": village_id})
+
+
+def customer_record(id, customer, phone_region=None):
+    """A customer's record from the fields an operator typed (`name`, `surname`, `phone` and/or `phones`,
+    `village_id`, `geo`, `national_id`): names trimmed and required, phones in E.164 without repeats."""
+    return _record("customer_record", {"id": id, "customer": customer, "phone_region": phone_region})
 
 
 def registration_field_errors(request):

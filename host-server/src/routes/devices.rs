@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use chrono::NaiveDate;
-use micropower_core::api::{AccountSnapshot, Customer, DeviceKind, GeoPoint, TokenScheme};
+use micropower_core::api::{AccountSnapshot, Customer, DeviceKind, GeoPoint, NewCustomer, TokenScheme};
 use micropower_core::calls;
 use micropower_core::wire::Dec;
 use rust_decimal::Decimal;
@@ -360,34 +360,23 @@ pub struct CustomerPatch {
     phone_region: Option<String>,
 }
 
-fn person_name(field: &str, text: &str) -> ApiResult<String> {
-    let text = text.trim();
-    if text.is_empty() || text.chars().count() > 200 {
-        return Err(ApiError::invalid(field, "a name of 1 to 200 characters is required"));
-    }
-    Ok(text.to_owned())
-}
-
-/// The numbers as the core normalises them (E.164), in order, without repeats; at least one.
-async fn phones(state: &AppState, raw: &[String], region: Option<&str>) -> ApiResult<Vec<String>> {
-    let mut phones: Vec<String> = Vec::with_capacity(raw.len());
-    for text in raw {
-        let e164 = state
-            .core(calls::NormalizePhone { raw: text.clone(), region: region.map(str::to_owned) })
-            .await
-            .map_err(|e| e.with("field", "phones"))?;
-        if !phones.contains(&e164) {
-            phones.push(e164);
+/// A customer's record as the core makes it from typed fields (`customer_record`: names, phones in E.164,
+/// a village). A phone the core refuses is reported on `phones`, the field both bodies may use.
+async fn customer_record(
+    state: &AppState,
+    id: String,
+    customer: NewCustomer,
+    phone_region: Option<String>,
+) -> ApiResult<Customer> {
+    let record = calls::CustomerRecord { id, customer, phone_region };
+    state.core(record).await.map_err(|e| {
+        let on_phone = e.code() == "invalid_phone" || e.body.get("field").and_then(|f| f.as_str()) == Some("phone");
+        if on_phone {
+            e.with("field", "phones")
+        } else {
+            e
         }
-    }
-    if phones.is_empty() {
-        return Err(ApiError::invalid("phones", "at least one phone number is required"));
-    }
-    Ok(phones)
-}
-
-fn national_id(text: Option<&str>) -> Option<String> {
-    text.map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned)
+    })
 }
 
 async fn require_village(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> ApiResult<()> {
@@ -403,16 +392,9 @@ pub async fn create_customer(
     State(state): State<AppState>,
     Body(body): Body<NewCustomerIn>,
 ) -> ApiResult<(StatusCode, Json<Customer>)> {
-    let raw: Vec<String> = body.phone.iter().cloned().chain(body.phones.iter().cloned()).collect();
-    let customer = Customer {
-        id: crate::ids::new_id(),
-        name: person_name("name", &body.name)?,
-        surname: person_name("surname", &body.surname)?,
-        phones: phones(&state, &raw, body.phone_region.as_deref()).await?,
-        village_id: body.village_id.trim().to_owned(),
-        geo: body.geo,
-        national_id: national_id(body.national_id.as_deref()),
-    };
+    let NewCustomerIn { name, surname, phones, phone, village_id, national_id, geo, phone_region } = body;
+    let typed = NewCustomer { name, surname, phone, phones, village_id, geo, national_id };
+    let customer = customer_record(&state, crate::ids::new_id(), typed, phone_region).await?;
     let _guard = state.db.write_guard().await;
     let mut tx = state.db.pool.begin().await?;
     require_village(&mut tx, &customer.village_id).await?;
@@ -427,28 +409,23 @@ pub async fn patch_customer(
     Path(id): Path<String>,
     Body(body): Body<CustomerPatch>,
 ) -> ApiResult<Json<Customer>> {
-    let new_phones = match &body.phones {
-        Some(raw) => Some(phones(&state, raw, body.phone_region.as_deref()).await?),
-        None => None,
-    };
     let _guard = state.db.write_guard().await;
     let mut tx = state.db.pool.begin().await?;
-    let mut c = repo::customer(&mut *tx, &id).await?.ok_or_else(|| ApiError::not_found("customer", &id))?;
-    if let Some(name) = &body.name {
-        c.name = person_name("name", name)?;
-    }
-    if let Some(surname) = &body.surname {
-        c.surname = person_name("surname", surname)?;
-    }
-    if let Some(phones) = new_phones {
-        c.phones = phones;
-    }
-    if let Some(village_id) = &body.village_id {
-        c.village_id = village_id.trim().to_owned();
+    let stored = repo::customer(&mut *tx, &id).await?.ok_or_else(|| ApiError::not_found("customer", &id))?;
+    // The record as it would be after the edit, checked whole by the core as a new one would be.
+    let CustomerPatch { name, surname, phones, village_id, national_id, phone_region } = body;
+    let edited = NewCustomer {
+        name: name.unwrap_or(stored.name),
+        surname: surname.unwrap_or(stored.surname),
+        phone: None,
+        phones: phones.unwrap_or(stored.phones),
+        village_id: village_id.clone().unwrap_or(stored.village_id),
+        geo: stored.geo,
+        national_id: national_id.unwrap_or(stored.national_id),
+    };
+    let c = customer_record(&state, id, edited, phone_region).await?;
+    if village_id.is_some() {
         require_village(&mut tx, &c.village_id).await?;
-    }
-    if let Some(nid) = &body.national_id {
-        c.national_id = national_id(nid.as_deref());
     }
     storage::customers::update(&mut tx, &c).await?;
     tx.commit().await?;
