@@ -391,6 +391,14 @@ async fn migrated_plans_open_with_what_was_paid(s: TestServer) {
     assert_eq!(kinds.len(), 2, "{audit}");
     assert!(kinds.contains(&"plan_paid") && kinds.contains(&"credit"), "{audit}");
 
+    // The statement opens with what was paid and held before micropower.
+    let (status, statement) =
+        s.get(&format!("/v1/customers/{}/statement", device["customer_id"].as_str().unwrap())).await;
+    assert_eq!(status, 200, "{statement}");
+    let kinds: Vec<&str> = statement["lines"].as_array().unwrap().iter().map(|l| l["kind"].as_str().unwrap()).collect();
+    assert_eq!(&kinds[..3], ["plan_sold", "opening_paid", "opening_credit"], "{statement}");
+    assert_eq!(statement["closing"], json!({"owed": "1300", "credit": "150"}), "{statement}");
+
     // Uploaded again: unchanged, nothing applied twice.
     let (status, answer) = import(&s, &file, "").await;
     assert_eq!(status, 200, "{answer}");

@@ -25,6 +25,7 @@ use crate::html::{escape, printable};
 use crate::payments::LineKind;
 use crate::repo;
 use crate::state::AppState;
+use crate::storage::opening_balances;
 use crate::storage::statements::{self as stored, StatementAllocation, StatementPayment};
 
 /// The query of a statement.
@@ -83,6 +84,10 @@ pub enum StatementKind {
     Payment,
     /// What a payment paid for (`paid_for`), or credit it added or used.
     Allocation,
+    /// Paid on a plan before micropower (a migrated plan's `paid_to_date`, issue 17): owed goes down.
+    OpeningPaid,
+    /// Credit held before micropower (a migrated customer's `opening_credit`): credit goes up.
+    OpeningCredit,
 }
 
 /// One line of a statement; every line has every field (null where it does not apply), so the JSON and the
@@ -155,12 +160,14 @@ pub async fn statement(
     let plans = repo::customer_plans(&state.db.pool, &id, false).await?;
     let payments = stored::payments(&state.db.pool, &id).await?;
     let allocations = stored::allocations(&state.db.pool, &id).await?;
+    let openings = opening_balances::of_customer(&state.db.pool, &id).await?;
 
-    let currency = statement_currency(&q, &plans, &payments)?;
+    let currency = statement_currency(&q, &plans, &payments, &openings)?;
     let mut all = Vec::new();
     if let Some(currency) = currency {
         all = plan_lines(&state, &plans, currency).await?;
         all.extend(payment_lines(&state, &payments, allocations, currency));
+        all.extend(opening_lines(&openings, currency));
     }
     // Plans first on a day, then installments falling due, then payments as received (each followed by
     // its allocation lines, which the stable sort keeps together).
@@ -223,12 +230,17 @@ fn statement_currency(
     q: &StatementQuery,
     plans: &[repo::PlanRow],
     payments: &[StatementPayment],
+    openings: &[opening_balances::Stored],
 ) -> ApiResult<Option<Currency>> {
     if let Some(text) = &q.currency {
         return text.parse().map(Some).map_err(|_| ApiError::unprocessable("currency", "an ISO 4217 code is required"));
     }
-    let found: BTreeSet<Currency> =
-        plans.iter().map(|p| p.currency).chain(payments.iter().map(|p| p.currency)).collect();
+    let found: BTreeSet<Currency> = plans
+        .iter()
+        .map(|p| p.currency)
+        .chain(payments.iter().map(|p| p.currency))
+        .chain(openings.iter().map(|o| o.currency))
+        .collect();
     if found.len() > 1 {
         let codes: Vec<String> = found.iter().map(ToString::to_string).collect();
         return Err(ApiError::unprocessable(
@@ -266,6 +278,22 @@ async fn plan_lines(
         }
     }
     Ok(lines)
+}
+
+/// The opening balances in `currency` of a customer brought in by an import: after the plans sold on
+/// their day, before its payments.
+fn opening_lines(openings: &[opening_balances::Stored], currency: Currency) -> Vec<(Order, StatementLine)> {
+    let mut lines = Vec::new();
+    for (n, o) in openings.iter().enumerate().filter(|(_, o)| o.currency == currency) {
+        let kind = match o.kind {
+            opening_balances::Kind::PlanPaid => StatementKind::OpeningPaid,
+            opening_balances::Kind::Credit => StatementKind::OpeningCredit,
+        };
+        let mut line = StatementLine::new(o.recorded_on, kind, o.amount);
+        line.plan_id = o.plan_id.clone();
+        lines.push(((o.recorded_on, 1, format!("opening|{n:010}")), line));
+    }
+    lines
 }
 
 /// Each payment in `currency` and its journal lines.
@@ -318,10 +346,10 @@ fn moved(balance: Balance, line: &StatementLine) -> ApiResult<Balance> {
     let mut b = balance;
     match (line.kind, line.paid_for) {
         (StatementKind::PlanSold, _) => b.owed = b.owed.checked_add(line.amount).ok_or_else(overflow)?,
-        (StatementKind::Allocation, Some(LineKind::Installment)) => {
+        (StatementKind::Allocation, Some(LineKind::Installment)) | (StatementKind::OpeningPaid, _) => {
             b.owed = b.owed.checked_sub(line.amount).ok_or_else(overflow)?;
         }
-        (StatementKind::Allocation, Some(LineKind::Credit)) => {
+        (StatementKind::Allocation, Some(LineKind::Credit)) | (StatementKind::OpeningCredit, _) => {
             b.credit = b.credit.checked_add(line.amount).ok_or_else(overflow)?;
         }
         (StatementKind::Allocation, Some(LineKind::CreditUsed)) => {
@@ -465,6 +493,8 @@ fn describe(line: &StatementLine) -> String {
     match (line.kind, line.paid_for) {
         (StatementKind::PlanSold, _) => format!("Plan {plan} sold"),
         (StatementKind::InstallmentDue, _) => format!("Installment {installment} of plan {plan} due"),
+        (StatementKind::OpeningPaid, _) => format!("Paid on plan {plan} before micropower"),
+        (StatementKind::OpeningCredit, _) => "Credit held before micropower".to_owned(),
         (StatementKind::Payment, _) => {
             let to = line.serial.as_deref().or(line.plan_id.as_deref()).unwrap_or("");
             format!(

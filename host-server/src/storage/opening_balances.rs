@@ -9,9 +9,10 @@ use sqlx::{Any, Executor};
 
 use crate::error::ApiResult;
 use crate::ids::{new_id, now_rfc3339};
+use crate::storage::column::Text;
 
 /// What an opening balance is of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// Paid on a plan's schedule before the import.
@@ -59,4 +60,25 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(exec: E, balance: &Open
     .execute(exec)
     .await?;
     Ok(id)
+}
+
+/// An opening balance as stored.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Stored {
+    pub plan_id: Option<String>,
+    #[sqlx(try_from = "Text<Kind>")]
+    pub kind: Kind,
+    #[sqlx(try_from = "Text<Decimal>")]
+    pub amount: Decimal,
+    #[sqlx(try_from = "Text<Currency>")]
+    pub currency: Currency,
+    #[sqlx(try_from = "Text<NaiveDate>")]
+    pub recorded_on: NaiveDate,
+}
+
+/// A customer's opening balances, in the order they were recorded.
+pub async fn of_customer<'e, E: Executor<'e, Database = Any>>(exec: E, customer_id: &str) -> ApiResult<Vec<Stored>> {
+    let sql = "SELECT plan_id, kind, amount, currency, recorded_on FROM opening_balances \
+               WHERE customer_id = $1 ORDER BY created_at, id";
+    Ok(sqlx::query_as(sql).bind(customer_id).fetch_all(exec).await?)
 }
