@@ -304,51 +304,137 @@ async function deviceView(serial) {
 
 // ---- registration with the schedule preview -------------------------------------------------------------------
 
+/** `<option>`s from `[value, text]` pairs, the first one blank with `blank` as its text when given. */
+function options(pairs, blank) {
+  return [...(blank ? [h("option", { value: "" }, blank)] : []), ...pairs.map(([value, text]) => h("option", { value }, text))];
+}
+
+/** Every page of a paged list (`{items, next_cursor}`), up to `max` items. */
+async function all(path, max = 2000) {
+  const items = [];
+  let cursor = null;
+  do {
+    const sep = path.includes("?") ? "&" : "?";
+    const page = await api(`${path}${sep}limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    items.push(...(page.items || []));
+    cursor = page.next_cursor;
+  } while (cursor && items.length < max);
+  return items;
+}
+
+/** The villages as "Village — Area, Cluster", for a `<select>`. */
+async function villageChoices() {
+  const [clusters, areas, places] = await Promise.all(["/v1/clusters", "/v1/areas", "/v1/villages"].map((path) => all(path)));
+  const clusterName = new Map(clusters.map((c) => [c.id, c.name]));
+  const areaOf = new Map(areas.map((a) => [a.id, a]));
+  return places.map((v) => {
+    const a = areaOf.get(v.area_id);
+    return [v.id, a ? `${v.name} — ${a.name}, ${clusterName.get(a.cluster_id) || ""}` : v.name];
+  });
+}
+
+const KINDS = [["solar_home_system", "Solar home system"], ["meter", "Meter"], ["e_bike", "E-bike"]];
+const PERIODS = [["weekly", "weekly"], ["monthly", "monthly"], ["every_14_days", "every 14 days"]];
+
+// The form fields each of the core's registration checks speaks of: its message shows once one of them was
+// touched, or after a submit. A check not listed here shows after a submit only.
+const CHECK_FIELDS = {
+  "customer.name": ["name"], "customer.surname": ["surname"], "customer.village_id": ["village_id"],
+  "customer.phone": ["phone"], "device.serial": ["serial"], "device.manufacturer_id": ["manufacturer_id"],
+  device: ["kind", "tariff_id", "appliance_type_id"], "device.openpaygo": ["secret_key", "starting_code"],
+  "plan.appliance": ["appliance", "appliance_type_id"],
+  plan: ["appliance_type_id", "currency", "total_cost", "down_payment", "installments", "period", "start_date",
+    "plan_kind", "price_per_day", "minimum_payable"],
+};
+
 async function registerView() {
   // Started before the form's data arrives: the phone rules load while the server answers.
   const phoneReady = loadFull();
-  const [clusters, areas, places] = await Promise.all(
-    ["/v1/clusters?limit=500", "/v1/areas?limit=500", "/v1/villages?limit=500"].map((path) => api(path)));
-  const clusterName = new Map((clusters.items || []).map((c) => [c.id, c.name]));
-  const areaOf = new Map((areas.items || []).map((a) => [a.id, a]));
-  const villages = (places.items || []).map((v) => {
-    const a = areaOf.get(v.area_id);
-    return { id: v.id, label: a ? `${v.name} — ${a.name}, ${clusterName.get(a.cluster_id) || ""}` : v.name };
-  });
+  const [villages, makers, tariffs, types] = await Promise.all([
+    villageChoices(), all("/v1/manufacturers"), all("/v1/tariffs"), all("/v1/appliance-types")]);
   const input = (name, label, attrs = {}) => h("label", {}, label, h("input", { name, ...attrs }));
-  const select = (name, label, options) => h("label", {}, label,
-    h("select", { name }, options.map(([value, text]) => h("option", { value }, text))));
+  const select = (name, label, choices, blank) => h("label", {}, label, h("select", { name }, options(choices, blank)));
   const schedule = h("div", { id: "schedule" });
   const checks = h("div", { id: "field-errors" });
-  const form = h("form", { id: "register-form", class: "card" },
+  const tariffBox = select("tariff_id", "Tariff (meters)",
+    tariffs.map((t) => [t.id, `${t.name} — ${t.price_per_kwh} ${t.currency}/kWh`]), "Choose a tariff");
+  const installmentBox = h("div", { class: "grid", id: "installment-terms" },
+    input("total_cost", "Total cost", { inputmode: "decimal" }), input("down_payment", "Down payment", { value: "0", inputmode: "decimal" }),
+    input("installments", "Installments", { type: "number", min: "1", value: "3" }),
+    select("period", "Period", PERIODS),
+    input("start_date", "Start date", { type: "date", value: today() }));
+  const eaasBox = h("div", { class: "grid", id: "eaas-terms", hidden: true },
+    input("price_per_day", "Price per day", { inputmode: "decimal" }),
+    input("minimum_payable", "Minimum payable", { inputmode: "decimal", value: "0" }));
+  const form = h("form", { id: "register-form", class: "card", novalidate: true },
     h("h2", {}, "Customer"),
     h("div", { class: "grid" },
       input("name", "Name", { required: true }), input("surname", "Surname", { required: true }),
-      input("phone", "Phone", { placeholder: "+255…", required: true }),
-      select("village_id", "Village", villages.map((v) => [v.id, v.label]))),
+      input("phone", "Phone", { placeholder: "+255…", required: true, autocomplete: "off" }),
+      select("village_id", "Village", villages)),
     h("h2", {}, "Device"),
     h("div", { class: "grid" },
       input("serial", "Serial", { required: true }),
-      select("kind", "Kind", [["solar_home_system", "Solar home system"], ["meter", "Meter"], ["e_bike", "E-bike"]]),
-      input("manufacturer_id", "Manufacturer id", { required: true }),
-      input("tariff_id", "Tariff id (meters)"),
-      input("secret_key", "OpenPAYGO secret key (32 hex)"),
+      select("kind", "Kind", KINDS),
+      select("manufacturer_id", "Manufacturer", [], "Choose a manufacturer"),
+      tariffBox,
+      input("secret_key", "OpenPAYGO secret key (32 hex)", { autocomplete: "off" }),
       input("starting_code", "OpenPAYGO starting code", { inputmode: "numeric" })),
-    h("h2", {}, "Appliance sold on installments (optional)"),
+    h("h2", {}, "Appliance sold with the device (optional)"),
     h("div", { class: "grid" },
+      select("appliance_type_id", "Appliance type",
+        types.map((t) => [t.id, `${t.name} — ${t.price} ${t.currency}`]), "None (type the terms)"),
       input("appliance", "Appliance"), input("currency", "Currency", { value: "TZS" }),
-      input("total_cost", "Total cost", { inputmode: "decimal" }), input("down_payment", "Down payment", { value: "0", inputmode: "decimal" }),
-      input("installments", "Installments", { type: "number", min: "1", value: "3" }),
-      select("period", "Period", [["weekly", "weekly"], ["monthly", "monthly"], ["every_14_days", "every 14 days"]]),
-      input("start_date", "Start date", { type: "date", value: today() }),
+      select("plan_kind", "Plan", [["installments", "Installments"], ["eaas", "Energy as a service"]]),
       input("registered_on", "Registered on", { type: "date", value: today() })),
+    installmentBox, eaasBox,
     h("h2", {}, "Schedule preview"), schedule, checks,
     h("p", {}, h("button", { type: "submit" }, "Register")));
 
-  const value = (name) => form.elements[name].value.trim();
+  const el = form.elements;
+  const value = (name) => el[name].value.trim();
+  // Meters choose a tariff; each kind its makers.
+  const fitKind = () => {
+    const kind = el.kind.value;
+    tariffBox.hidden = kind !== "meter";
+    const chosen = el.manufacturer_id.value;
+    el.manufacturer_id.replaceChildren(...options(makers
+      .filter((m) => !m.device_kinds || m.device_kinds.includes(kind))
+      .map((m) => [m.id, m.name]), "Choose a manufacturer"));
+    el.manufacturer_id.value = chosen;
+    if (el.manufacturer_id.value !== chosen) el.manufacturer_id.value = "";
+  };
+  const fitPlanKind = () => {
+    const eaas = el.plan_kind.value === "eaas";
+    eaasBox.hidden = !eaas;
+    installmentBox.hidden = eaas;
+  };
+  // A catalog type fills the plan from its price and default terms; every field stays editable.
+  const applyType = () => {
+    const t = types.find((x) => x.id === el.appliance_type_id.value);
+    if (!t) return;
+    el.appliance.value = t.name;
+    el.currency.value = t.currency;
+    const terms = t.default_terms || {};
+    if (terms.eaas) {
+      el.plan_kind.value = "eaas";
+      el.price_per_day.value = terms.eaas.price_per_day ?? "";
+      el.minimum_payable.value = terms.eaas.minimum_payable ?? "0";
+    } else {
+      el.plan_kind.value = "installments";
+      el.total_cost.value = t.price;
+      el.down_payment.value = terms.down_payment ?? "0";
+      if (terms.installments) el.installments.value = terms.installments;
+      if (terms.period) {
+        if (![...el.period.options].some((o) => o.value === terms.period)) el.period.append(h("option", { value: terms.period }, terms.period));
+        el.period.value = terms.period;
+      }
+    }
+    fitPlanKind();
+  };
   const request = () => {
     const device = { serial: value("serial"), kind: value("kind"), manufacturer_id: value("manufacturer_id") };
-    if (value("tariff_id")) device.tariff_id = value("tariff_id");
+    if (device.kind === "meter" && value("tariff_id")) device.tariff_id = value("tariff_id");
     if (value("secret_key")) {
       device.openpaygo = { secret_key: value("secret_key"), count: 0 };
       if (value("starting_code")) device.openpaygo.starting_code = Number(value("starting_code"));
@@ -357,37 +443,70 @@ async function registerView() {
       customer: { name: value("name"), surname: value("surname"), phone: value("phone"), village_id: value("village_id") },
       device, registered_on: value("registered_on") || today(),
     };
-    if (value("appliance") || value("total_cost")) {
-      body.plan = {
-        appliance: value("appliance"), currency: value("currency"), total_cost: value("total_cost"),
-        down_payment: value("down_payment") || "0", installments: Number(value("installments")),
-        period: value("period"), start_date: value("start_date"),
-      };
+    const eaas = value("plan_kind") === "eaas";
+    if (value("appliance_type_id") || value("appliance") || (eaas ? value("price_per_day") : value("total_cost"))) {
+      body.plan = { appliance: value("appliance"), currency: value("currency") };
+      if (eaas) {
+        body.plan.eaas = { price_per_day: value("price_per_day"), minimum_payable: value("minimum_payable") || "0" };
+      } else {
+        Object.assign(body.plan, {
+          total_cost: value("total_cost"), down_payment: value("down_payment") || "0",
+          installments: Number(value("installments")), period: value("period"), start_date: value("start_date"),
+        });
+      }
+      if (value("appliance_type_id")) body.plan.appliance_type_id = value("appliance_type_id");
     }
     return body;
   };
+  const touched = new Set();
+  let submitted = false;
+  const shown = (field) => submitted || (CHECK_FIELDS[field] || []).some((name) => touched.has(name));
+  // The core's offline checks; an empty list when the phone rules are not loaded yet.
+  const errorsOf = (body) => {
+    if (!phone) return [];
+    const { appliance_type_id: _type, ...plan } = body.plan || {};
+    try {
+      return phone.registrationFieldErrors(body.plan ? { ...body, plan } : body);
+    } catch (e) {
+      return [{ field: e.code, message: e.message }];
+    }
+  };
   const refresh = () => {
     const body = request();
-    if (body.plan) {
-      const { appliance: _appliance, currency, ...terms } = body.plan;
+    if (body.plan && body.plan.eaas) {
+      schedule.replaceChildren(h("p", { class: "hint" }, `Energy as a service: ${body.plan.eaas.price_per_day || "…"} ${body.plan.currency} a day.`));
+    } else if (body.plan) {
+      const { appliance: _appliance, appliance_type_id: _type, currency, ...terms } = body.plan;
       try {
         schedule.replaceChildren(table([
           ["#", (i) => i.number], ["Due", (i) => i.due_date], ["Amount", (i) => `${i.amount} ${currency}`, "num"],
         ], core.installmentSchedule(terms, currency), { id: "schedule-table" }));
       } catch (e) {
-        schedule.replaceChildren(h("p", { class: "field-error" }, `${e.name}: ${e.message}`));
+        schedule.replaceChildren(touched.size || submitted ? h("p", { class: "field-error" }, `${e.name}: ${e.message}`) : h("p", { class: "hint" }, "Fill in the terms."));
       }
     } else {
-      schedule.replaceChildren(h("p", { class: "hint" }, "No appliance on installments."));
+      schedule.replaceChildren(h("p", { class: "hint" }, "No appliance sold with the device."));
     }
-    if (!phone) { checks.replaceChildren(h("p", { class: "hint", id: "phone-loading" }, "Loading the phone rules…")); return; }
-    let errors = [];
-    try { errors = phone.registrationFieldErrors(body); } catch (e) { errors = [{ field: e.code, message: e.message }]; }
-    checks.replaceChildren(...errors.map((f) => h("div", { class: "field-error" }, `${f.field}: ${f.message}`)));
+    if (!phone) { checks.replaceChildren(h("p", { class: "hint", id: "phone-loading" }, "Loading the phone rules…")); return []; }
+    const errors = errorsOf(body);
+    checks.replaceChildren(...errors.filter((f) => shown(f.field))
+      .map((f) => h("div", { class: "field-error" }, `${f.field}: ${f.message}`)));
+    return errors;
   };
-  form.addEventListener("input", refresh);
+  const touch = (ev) => { if (ev.target.name) touched.add(ev.target.name); };
+  form.addEventListener("input", (ev) => { touch(ev); refresh(); });
+  form.addEventListener("change", (ev) => {
+    touch(ev);
+    if (ev.target === el.kind) fitKind();
+    if (ev.target === el.plan_kind) fitPlanKind();
+    if (ev.target === el.appliance_type_id) applyType();
+    refresh();
+  });
+  form.addEventListener("focusout", (ev) => { touch(ev); refresh(); });
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    submitted = true;
+    if (refresh().length) { showError({ message: "Some fields need attention (listed above the Register button)." }); return; }
     try {
       const answer = await api("/v1/registrations", { method: "POST", body: request() });
       carried = () => showOk(`Registered ${answer.customer.name} ${answer.customer.surname} with device ${answer.device.serial}.`);
@@ -396,6 +515,8 @@ async function registerView() {
       showError(e);
     }
   });
+  fitKind();
+  fitPlanKind();
   let phone = null;
   main.replaceChildren(h("h1", {}, "Register a customer with a device"), form);
   performance.mark("register-shown");

@@ -230,7 +230,7 @@ test("dashboard: log in, register, preview a payment in the browser, see it post
     await page.selectOption("select[name=village_id]", village.id);
     await page.fill("input[name=serial]", "shs-7001");
     await page.selectOption("select[name=kind]", "solar_home_system");
-    await page.fill("input[name=manufacturer_id]", maker.id);
+    await page.selectOption("select[name=manufacturer_id]", maker.id);
     await page.fill("input[name=secret_key]", "a29ab82edc5fbbc41ec9530f6dac86b1");
     await page.fill("input[name=starting_code]", "123456789");
     await page.fill("input[name=appliance]", "SHS 80W");
@@ -530,3 +530,108 @@ onBothDatabases("dashboard: import 50 registrations from a spreadsheet", async (
     assert.deepEqual(consoleErrors, []);
   }, options);
 });
+
+// A 4xx/5xx the page fetched, or an error it logged: none is expected on the pages below.
+// `expected(url, status)` names the refusals a test provokes on purpose (the browser logs them as errors too).
+function watchConsole(page, expected = () => false) {
+  const errors = [];
+  page.on("console", (m) => {
+    if (m.type() !== "error") return;
+    if (/^Failed to load resource/.test(m.text()) && expected(m.location().url, 0)) return;
+    errors.push(`${m.text()} (${m.location().url})`);
+  });
+  page.on("response", (r) => { if (r.status() >= 400 && !expected(r.url(), r.status())) errors.push(`${r.status()} ${r.url()}`); });
+  return errors;
+}
+
+// The places, a maker and a customer with an SHS on 3 weekly installments, made through the API.
+async function seedShs(server, { serial = "SHS-D1", phone = "+255712300001" } = {}) {
+  const cluster = await server.api("POST", "/v1/clusters", { name: "Lake Zone" });
+  const area = await server.api("POST", "/v1/areas", { name: "Bukoba grid", cluster_id: cluster.id });
+  const village = await server.api("POST", "/v1/villages", { name: "Kashai", area_id: area.id });
+  const maker = await server.api("POST", "/v1/manufacturers",
+    { name: "SunCo", device_kinds: ["solar_home_system"], token_scheme: "openpaygo" });
+  const registered = await server.api("POST", "/v1/registrations", {
+    customer: { name: "Neema", surname: "Mushi", phone, village_id: village.id },
+    device: { serial, kind: "solar_home_system", manufacturer_id: maker.id,
+      openpaygo: { secret_key: "a29ab82edc5fbbc41ec9530f6dac86b1", starting_code: 123456789, count: 0 } },
+    plan: { appliance: "SHS 80W", currency: "TZS", total_cost: "2100", down_payment: "0", installments: 3,
+      period: "weekly", start_date: "2026-01-01" },
+    registered_on: "2026-01-01",
+  });
+  return { cluster, area, village, maker, registered };
+}
+
+// Issue 16: the registration form chooses every id from a list. An appliance type fills the plan's terms from
+// the catalog (still editable), and the sale keeps the type. No check speaks before its field was touched.
+onBothDatabases("dashboard: register an SHS with an appliance type choosing everything from lists", async (options) => {
+  await withServerAndBrowser(async (server, browser) => {
+    const cluster = await server.api("POST", "/v1/clusters", { name: "Lake Zone" });
+    const area = await server.api("POST", "/v1/areas", { name: "Bukoba grid", cluster_id: cluster.id });
+    const village = await server.api("POST", "/v1/villages", { name: "Kashai", area_id: area.id });
+    const maker = await server.api("POST", "/v1/manufacturers",
+      { name: "SunCo", device_kinds: ["solar_home_system"], token_scheme: "openpaygo" });
+    await server.api("POST", "/v1/manufacturers", { name: "MeterCo", device_kinds: ["meter"], token_scheme: "external" });
+    const type = await server.api("POST", "/v1/appliance-types", {
+      name: "SHS 120W", kind: "solar_home_system", price: "3000", currency: "TZS",
+      default_terms: { down_payment: "600", installments: 4, period: "monthly" },
+    });
+    const { page, pageErrors } = await loggedIn(server, browser);
+    const consoleErrors = watchConsole(page);
+    await page.setViewportSize({ width: 360, height: 800 });
+    await page.click("a[href='#/register']");
+    await page.waitForSelector("#register-form[data-phone-ready=true]", { timeout: 30_000 });
+    // An empty form says nothing.
+    assert.equal(await page.locator("#field-errors .field-error").count(), 0);
+    assert.equal(await page.locator("#message:visible").count(), 0);
+    // Only the makers of the chosen kind; no tariff for an SHS.
+    const makers = await page.$$eval("select[name=manufacturer_id] option", (os) => os.map((o) => o.textContent));
+    assert.deepEqual(makers, ["Choose a manufacturer", "SunCo"]);
+    assert.equal(await page.getByLabel("Tariff (meters)").isVisible(), false);
+
+    await page.getByLabel("Name", { exact: true }).fill("Amina");
+    // A touched field speaks for itself only.
+    await page.getByLabel("Phone").fill("+255 12");
+    await page.getByLabel("Phone").blur();
+    await page.waitForSelector("#field-errors .field-error >> text=customer.phone");
+    const shownErrors = await page.$$eval("#field-errors .field-error", (es) => es.map((e) => e.textContent.split(":")[0]));
+    assert.deepEqual(shownErrors, ["customer.phone"]);
+    await page.getByLabel("Surname").fill("Juma");
+    await page.getByLabel("Phone").fill("+255712345678");
+    await page.getByLabel("Village").selectOption(village.id);
+    await page.getByLabel("Serial").fill("shs-7002");
+    await page.getByLabel("Kind").selectOption("solar_home_system");
+    await page.getByLabel("Manufacturer").selectOption({ label: "SunCo" });
+    await page.getByLabel("OpenPAYGO secret key (32 hex)").fill("a29ab82edc5fbbc41ec9530f6dac86b1");
+    await page.getByLabel("OpenPAYGO starting code").fill("123456789");
+    await page.getByLabel("Appliance type").selectOption({ label: "SHS 120W — 3000 TZS" });
+    // The catalog's terms, still editable.
+    assert.equal(await page.getByLabel("Appliance", { exact: true }).inputValue(), "SHS 120W");
+    assert.equal(await page.getByLabel("Total cost").inputValue(), "3000");
+    assert.equal(await page.getByLabel("Down payment").inputValue(), "600");
+    assert.equal(await page.getByLabel("Installments", { exact: true }).inputValue(), "4");
+    assert.equal(await page.getByLabel("Period").inputValue(), "monthly");
+    await page.getByLabel("Installments", { exact: true }).fill("3");
+    await page.waitForSelector("#schedule-table tbody tr:nth-child(3)");
+    const schedule = await page.$$eval("#schedule-table tbody tr", (rows) => rows.map((r) => r.children[2].textContent));
+    assert.deepEqual(schedule, ["800 TZS", "800 TZS", "800 TZS"]);
+    assert.equal(await page.locator("#field-errors .field-error").count(), 0);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 360, `the page is ${width} px wide at 360`);
+    await page.screenshot({ path: join(results, "dashboard-register.png"), fullPage: true });
+    await page.click("#register-form button[type=submit]");
+    await page.waitForSelector("#preview-amount");
+    assert.match(await page.textContent("h1"), /SHS7002/);
+    assert.match(await page.textContent("#message"), /Registered Amina Juma/);
+
+    const device = await server.api("GET", "/v1/devices/SHS7002");
+    const customer = await server.api("GET", `/v1/customers/${device.customer_id}`);
+    assert.equal(customer.plans.length, 1);
+    assert.equal(customer.plans[0].appliance_type_id, type.id);
+    assert.equal(customer.plans[0].total_cost, "3000");
+    assert.equal(device.manufacturer_id ?? maker.id, maker.id);
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(consoleErrors, []);
+  }, options);
+});
+
