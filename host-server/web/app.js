@@ -152,18 +152,96 @@ async function customersView() {
     ], data.items || [], { id: "customers-table" }));
 }
 
+/** A field's error under it, filled from a server's answer that names the field. */
+function fieldErrors(form, fields) {
+  const boxes = new Map(fields.map((f) => [f, h("p", { class: "field-error", dataset: { field: f }, hidden: true })]));
+  return {
+    box: (f) => boxes.get(f),
+    clear() { for (const b of boxes.values()) { b.hidden = true; b.textContent = ""; } },
+    /** Shows `e` under its field and answers true, or answers false when it names none of them. */
+    show(e) {
+      const field = e && e.details && typeof e.details.field === "string" ? e.details.field.replace(/\[\d+\]$/, "") : null;
+      const b = field && boxes.get(field);
+      if (!b) return false;
+      b.textContent = `${e.code}: ${e.message}`;
+      b.hidden = false;
+      return true;
+    },
+  };
+}
+
+function customerEditForm(c, villages, onSaved) {
+  const errors = fieldErrors(null, ["name", "surname", "phones", "village_id", "national_id"]);
+  const phoneList = h("div", { id: "edit-phones", class: "grid" });
+  const addPhone = (value = "") => {
+    const n = phoneList.children.length + 1;
+    const input = h("input", { name: "phones", value, inputmode: "tel", autocomplete: "off" });
+    const remove = h("button", { type: "button", class: "secondary", onclick: () => { row.remove(); renumber(); } }, "Remove");
+    const row = h("div", { class: "phone-row" }, h("label", {}, n === 1 ? "Phone 1 (primary)" : `Phone ${n}`, input), remove);
+    phoneList.append(row);
+    renumber();
+    return input;
+  };
+  const renumber = () => [...phoneList.children].forEach((row, i) => {
+    row.querySelector("label").firstChild.textContent = i === 0 ? "Phone 1 (primary)" : `Phone ${i + 1}`;
+    row.querySelector("button").hidden = phoneList.children.length === 1;
+  });
+  for (const p of (c.phones && c.phones.length ? c.phones : [""])) addPhone(p);
+  const choices = villages.some(([id]) => id === c.village_id) ? villages : [[c.village_id, c.village_id], ...villages];
+  const village = h("select", { name: "village_id" }, options(choices));
+  village.value = c.village_id || "";
+  const form = h("form", { id: "customer-edit", class: "card", novalidate: true, hidden: true },
+    h("h2", {}, "Edit"),
+    h("div", { class: "grid" },
+      h("label", {}, "Name", h("input", { name: "name", value: c.name }), errors.box("name")),
+      h("label", {}, "Surname", h("input", { name: "surname", value: c.surname }), errors.box("surname")),
+      h("label", {}, "Village", village, errors.box("village_id")),
+      h("label", {}, "National id", h("input", { name: "national_id", value: c.national_id || "", autocomplete: "off" }), errors.box("national_id"))),
+    h("fieldset", {}, h("legend", {}, "Phones (the first is the primary one)"), phoneList,
+      h("button", { type: "button", class: "secondary", onclick: () => addPhone().focus() }, "Add a phone"),
+      errors.box("phones")),
+    h("p", {}, h("button", { type: "submit" }, "Save"), " ",
+      h("button", { type: "button", class: "secondary", onclick: () => { form.hidden = true; } }, "Cancel")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    errors.clear();
+    const el = form.elements;
+    const body = {
+      name: el.name.value.trim(), surname: el.surname.value.trim(), village_id: el.village_id.value,
+      phones: [...form.querySelectorAll("input[name=phones]")].map((i) => i.value.trim()).filter(Boolean),
+      national_id: el.national_id.value.trim() || null,
+    };
+    try {
+      const saved = await api(`/v1/customers/${encodeURIComponent(c.id)}`, { method: "PATCH", body });
+      await onSaved(saved);
+    } catch (e) {
+      if (!errors.show(e)) showError(e);
+    }
+  });
+  return form;
+}
+
 async function customerView(id) {
-  const c = await api(`/v1/customers/${encodeURIComponent(id)}`);
+  const [c, villages] = await Promise.all([api(`/v1/customers/${encodeURIComponent(id)}`), villageChoices()]);
+  const villageName = new Map(villages);
+  const form = customerEditForm(c, villages, async (saved) => {
+    await customerView(id);
+    showOk(`Saved ${saved.name} ${saved.surname}: ${(saved.phones || []).join(", ")}.`);
+  });
+  const edit = h("button", { type: "button", id: "customer-edit-open", onclick: () => { form.hidden = false; form.elements.name.focus(); } }, "Edit");
   main.replaceChildren(h("h1", {}, `${c.name} ${c.surname}`),
-    h("div", { class: "card" }, h("dl", { class: "facts" },
-      h("dt", {}, "Phones"), h("dd", {}, (c.phones || []).join(", ")),
-      h("dt", {}, "Village"), h("dd", {}, fmt(c.village_id)),
-      h("dt", {}, "Credit"), h("dd", {}, JSON.stringify(c.credit_balance ?? {})))),
-    h("h2", {}, "Devices"), devicesTable(c.devices || []),
-    h("h2", {}, "Plans"), table([
-      ["Plan", (p) => p.id], ["Kind", (p) => fmt(p.kind)], ["Total", (p) => fmt(p.total_cost), "num"],
+    h("div", { class: "card" }, h("dl", { class: "facts", id: "customer-facts" },
+      h("dt", {}, "Phones"), h("dd", { id: "customer-phones" }, (c.phones || []).join(", ")),
+      h("dt", {}, "Village"), h("dd", {}, fmt(villageName.get(c.village_id) || c.village_id)),
+      h("dt", {}, "National id"), h("dd", {}, fmt(c.national_id)),
+      h("dt", {}, "Credit"), h("dd", {}, Object.entries(c.credit_balance ?? {}).map(([cur, v]) => `${v} ${cur}`).join(", ") || "—")),
+      h("p", {}, edit)),
+    form,
+    h("h2", {}, "Devices"), h("div", { class: "scroll" }, devicesTable(c.devices || [])),
+    h("h2", {}, "Plans"), h("div", { class: "scroll" }, table([
+      ["Plan", (p) => p.appliance || p.id], ["Kind", (p) => fmt(p.kind)], ["Total", (p) => fmt(p.total_cost), "num"],
       ["Paid", (p) => fmt(p.paid), "num"], ["Outstanding", (p) => fmt(p.outstanding), "num"],
-    ], c.plans || []));
+    ], c.plans || [])));
 }
 
 function devicesTable(devices) {

@@ -635,3 +635,46 @@ onBothDatabases("dashboard: register an SHS with an appliance type choosing ever
   }, options);
 });
 
+// Issue 16: a customer's page edits the customer (names, phones — the first the primary one —, village, national
+// id) and shows the server's answer; a refusal is shown under the field it names.
+onBothDatabases("dashboard: edit the customer's phone", async (options) => {
+  await withServerAndBrowser(async (server, browser) => {
+    const { registered } = await seedShs(server, { phone: "+255712300001" });
+    const id = registered.customer.id;
+    const { page, pageErrors } = await loggedIn(server, browser);
+    const consoleErrors = watchConsole(page, (url) => url.includes(`/v1/customers/${id}`));
+    await page.setViewportSize({ width: 360, height: 800 });
+    await page.goto(`${server.base}/#/customer/${id}`);
+    await page.waitForSelector("#customer-edit-open");
+    assert.match(await page.textContent("#customer-facts"), /Kashai — Bukoba grid, Lake Zone/, "the village by its name");
+    await page.click("#customer-edit-open");
+    await page.waitForSelector("#customer-edit:visible");
+    assert.equal(await page.locator(".field-error:visible").count(), 0, "nothing said before a save");
+    assert.equal(await page.getByLabel("Phone 1 (primary)").inputValue(), "+255712300001");
+
+    // A number no country has: refused under the phones, nothing saved.
+    await page.getByLabel("Phone 1 (primary)").fill("+255 12");
+    await page.click("#customer-edit button[type=submit]");
+    await page.waitForSelector("#customer-edit .field-error[data-field=phones]:visible");
+    assert.deepEqual((await server.api("GET", `/v1/customers/${id}`)).phones, ["+255712300001"]);
+
+    // A new primary number and a second one.
+    await page.getByLabel("Phone 1 (primary)").fill("+255 754 000 111");
+    await page.click("#customer-edit button:has-text('Add a phone')");
+    await page.getByLabel("Phone 2").fill("+255712300001");
+    await page.getByLabel("National id").fill("19800101-12345-00001-22");
+    await page.click("#customer-edit button[type=submit]");
+    await page.waitForSelector("#message.ok");
+    assert.equal(await page.textContent("#customer-phones"), "+255754000111, +255712300001");
+    const saved = await server.api("GET", `/v1/customers/${id}`);
+    assert.deepEqual(saved.phones, ["+255754000111", "+255712300001"]);
+    assert.equal(saved.national_id, "19800101-12345-00001-22");
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 360, `the page is ${width} px wide at 360`);
+    await page.click("#customer-edit-open");
+    await page.screenshot({ path: join(results, "dashboard-customer-edit.png"), fullPage: true });
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(consoleErrors, []);
+  }, options);
+});
+
