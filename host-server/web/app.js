@@ -347,6 +347,7 @@ async function deviceView(serial) {
 
   main.replaceChildren(
     h("h1", {}, `Device ${device.serial}`),
+    h("p", {}, h("a", { id: "take-cash", href: `#/cash/${encodeURIComponent(device.serial)}` }, "Take cash for this device")),
     h("div", { class: "card" }, h("dl", { class: "facts" },
       h("dt", {}, "Kind"), h("dd", {}, device.kind),
       h("dt", {}, "Customer"), h("dd", {}, device.customer_id
@@ -378,6 +379,185 @@ async function deviceView(serial) {
       ["Quantity", (t) => `${fmt(t.quantity)} ${t.unit || ""}`, "num"], ["Code", (t) => h("span", { class: "token" }, fmt(t.code))],
       ["Status", (t) => t.status],
     ], tokens.items || [], { id: "tokens-table" }));
+}
+
+// ---- choosing a device by serial or by its owner ---------------------------------------------------------------
+
+const ownerText = (c) => (c ? `${c.name} ${c.surname}${c.phone ? ` (${c.phone})` : ""}` : "no owner");
+
+/** The devices whose serial holds `text`, and those of the customers whose name or phone holds it. */
+async function findDevices(text) {
+  const found = new Map();
+  // The server reads a serial's letters and digits only (spaces and dashes dropped): other text is a name.
+  const serialLike = /^[A-Za-z0-9\s-]{1,40}$/.test(text) && /[A-Za-z0-9]/.test(text);
+  const [bySerial, customers] = await Promise.all([
+    serialLike ? api(`/v1/devices?limit=10&query=${encodeURIComponent(text)}`) : { items: [] },
+    api(`/v1/customers?limit=5&query=${encodeURIComponent(text)}`),
+  ]);
+  for (const d of bySerial.items || []) found.set(d.serial, d);
+  const owners = await Promise.all((customers.items || []).map((c) => api(`/v1/customers/${encodeURIComponent(c.id)}`)));
+  for (const c of owners) {
+    for (const d of c.devices || []) {
+      if (!found.has(d.serial)) found.set(d.serial, { ...d, customer: { id: c.id, name: c.name, surname: c.surname, phone: (c.phones || [])[0] } });
+    }
+  }
+  return [...found.values()];
+}
+
+/**
+ * A search-as-you-type device chooser: `label` names its input; a click on a result calls `onPick(device)`
+ * (a device of `GET /v1/devices`, with its `customer`).
+ */
+function devicePicker(label, onPick, { id = "device-picker" } = {}) {
+  const input = h("input", { type: "search", name: "device", autocomplete: "off", placeholder: "Serial, name or phone" });
+  const list = h("ul", { class: "picks", id: `${id}-results`, role: "listbox", hidden: true });
+  let asked = 0;
+  let timer = null;
+  const search = async () => {
+    const text = input.value.trim();
+    const mine = ++asked;
+    if (text.length < 2) { list.hidden = true; list.replaceChildren(); return; }
+    try {
+      const devices = await findDevices(text);
+      if (mine !== asked) return; // a later search answers
+      list.replaceChildren(...(devices.length ? devices.map((d) => h("li", {},
+        h("button", { type: "button", role: "option", class: "pick", dataset: { serial: d.serial },
+          onclick: () => { input.value = `${d.serial} — ${ownerText(d.customer)}`; list.hidden = true; onPick(d); } },
+        h("strong", {}, d.serial), ` ${ownerText(d.customer)}`))) : [h("li", { class: "hint" }, "No device found.")]));
+      list.hidden = false;
+    } catch (e) {
+      if (mine === asked) showError(e);
+    }
+  };
+  input.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(search, 250); });
+  return h("div", { class: "picker", id }, h("label", {}, label, input), list);
+}
+
+// ---- cash taken at the office -----------------------------------------------------------------------------------
+
+/** A receipt number for cash taken without one: the day and 6 random letters and digits. */
+function receiptNumber() {
+  const chars = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  const random = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => chars[b % chars.length]).join("");
+  return `CASH-${today().replaceAll("-", "")}-${random}`;
+}
+
+/** The receipt page of a payment, fetched with the key, shown in `box` (its content only: the dashboard styles it). */
+async function showReceipt(paymentId, box) {
+  const res = await fetch(`/v1/payments/${encodeURIComponent(paymentId)}/receipt`,
+    { headers: { Authorization: `Bearer ${sessionStorage.getItem("micropower.key")}` } });
+  if (!res.ok) {
+    if (res.status === 401) logout("Your API key was refused: log in again.");
+    throw new ApiError(res.status, { message: `the receipt could not be fetched (HTTP ${res.status})` });
+  }
+  // Its own style is not the dashboard's to apply (the page's CSP allows none inline, and a parsed document
+  // inherits it): taken out before parsing; app.css styles the receipt.
+  const html = (await res.text()).replace(/<style[^>]*>[\s\S]*?<\/style>/gi, "");
+  const doc = new DOMParser().parseFromString(html, "text/html");
+  for (const el of doc.querySelectorAll("style, script, link, meta")) el.remove();
+  for (const el of doc.querySelectorAll("[style]")) el.removeAttribute("style");
+  box.replaceChildren(
+    h("div", { class: "receipt-actions" }, h("button", { type: "button", onclick: () => window.print() }, "Print"), " ",
+      h("button", { type: "button", class: "secondary", onclick: () => { box.hidden = true; } }, "Close")),
+    h("div", { id: "receipt" }, ...[...doc.body.childNodes].map((n) => document.importNode(n, true))));
+  box.hidden = false;
+  box.scrollIntoView();
+}
+
+async function cashView(serial) {
+  const result = h("div", { id: "cash-result" });
+  const receiptBox = h("div", { id: "receipt-box", class: "card receipt", hidden: true });
+  const chosen = h("div", { id: "cash-device" });
+  const preview = h("div", { id: "cash-preview" });
+  const amountError = h("p", { class: "field-error", hidden: true });
+  const deviceError = h("p", { class: "field-error", hidden: true });
+  const amount = h("input", { name: "amount", inputmode: "decimal", autocomplete: "off" });
+  const currency = h("select", { name: "currency" });
+  const receipt = h("input", { name: "receipt", autocomplete: "off", placeholder: "generated if left blank" });
+  let account = null; // the chosen device's snapshot answer
+  let device = null;
+  let touched = false;
+  let submitted = false;
+  const check = () => {
+    const value = amount.value.trim();
+    deviceError.hidden = !(submitted && !device);
+    deviceError.textContent = "Choose a device.";
+    let problem = null;
+    if (!value) problem = "Type the amount received.";
+    else if (account) {
+      try {
+        const allocation = core.allocatePayment(account.snapshot, { serial: account.snapshot.device.serial, amount: value, currency: currency.value, received_on: account.today });
+        preview.replaceChildren(h("h2", {}, "What this payment buys"), h("div", { class: "scroll" }, allocationView(allocation)));
+      } catch (e) {
+        problem = `${e.name} (${e.code}): ${e.message}`;
+      }
+    }
+    if (problem || !account) preview.replaceChildren();
+    amountError.textContent = problem || "";
+    amountError.hidden = !problem || !(touched || submitted);
+    return !problem && device;
+  };
+  const choose = async (d) => {
+    device = d;
+    account = await api(`/v1/devices/${encodeURIComponent(d.serial)}/snapshot`);
+    const cur = currencyOf(account.snapshot);
+    currency.replaceChildren(h("option", { value: cur }, cur));
+    chosen.replaceChildren(h("dl", { class: "facts" },
+      h("dt", {}, "Device"), h("dd", {}, h("a", { href: `#/device/${encodeURIComponent(d.serial)}` }, d.serial)),
+      h("dt", {}, "Customer"), h("dd", { id: "cash-customer" }, ownerText(d.customer)),
+      h("dt", {}, "Credit"), h("dd", {}, `${account.snapshot.credit_balance} ${cur}`)));
+    check();
+  };
+  const form = h("form", { id: "cash-form", class: "card", novalidate: true },
+    devicePicker("Device (serial or customer)", (d) => choose(d).catch(showError), { id: "cash-picker" }),
+    deviceError, chosen,
+    h("div", { class: "grid" },
+      h("label", {}, "Amount", amount, amountError),
+      h("label", {}, "Currency", currency),
+      h("label", {}, "Receipt number", receipt)),
+    preview,
+    h("p", {}, h("button", { type: "submit" }, "Take cash")));
+  amount.addEventListener("input", () => { touched = true; check(); });
+  amount.addEventListener("blur", () => { touched = true; check(); });
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    submitted = true;
+    if (!check()) return;
+    const body = { provider: "cash", provider_tx_id: receipt.value.trim() || receiptNumber(), serial: device.serial,
+      amount: amount.value.trim(), currency: currency.value };
+    try {
+      const paid = await api("/v1/payments", { method: "POST", body });
+      showOk(`Took ${paid.amount ?? body.amount} ${body.currency} in cash from ${ownerText(device.customer)}, receipt ${body.provider_tx_id}.`);
+      const open = h("button", { type: "button", id: "open-receipt",
+        onclick: () => showReceipt(paid.payment_id, receiptBox).catch(showError) }, "Show the receipt");
+      result.replaceChildren(h("div", { class: "card", id: "cash-paid", dataset: { paymentId: paid.payment_id } },
+        h("p", {}, `Payment ${paid.payment_id} of ${body.amount} ${body.currency}, receipt number `, h("strong", { id: "cash-receipt-number" }, body.provider_tx_id)),
+        table([
+          ["Paid for", (a) => `${a.kind}${a.installment != null ? ` (#${a.installment})` : ""}${quantityOf(a)}`],
+          ["Amount", (a) => a.amount, "num"],
+        ], paid.allocations || [], { class: "compact" }),
+        tokenCodes(paid.tokens),
+        h("p", {}, open)));
+      form.reset();
+      receipt.value = "";
+      submitted = touched = false;
+      if (device) await choose(device);
+      else check();
+    } catch (e) {
+      showError(e);
+    }
+  });
+  main.replaceChildren(h("h1", {}, "Take cash"), form, result, receiptBox);
+  if (serial) {
+    const d = await api(`/v1/devices/${encodeURIComponent(serial)}`);
+    let customer = null;
+    if (d.customer_id) {
+      const c = await api(`/v1/customers/${encodeURIComponent(d.customer_id)}`);
+      customer = { id: c.id, name: c.name, surname: c.surname, phone: (c.phones || [])[0] };
+    }
+    form.querySelector("input[name=device]").value = `${d.serial} — ${ownerText(customer)}`;
+    await choose({ ...d, customer });
+  }
 }
 
 // ---- registration with the schedule preview -------------------------------------------------------------------
@@ -990,6 +1170,7 @@ async function route() {
       case "devices": await devicesView(); break;
       case "payments": await paymentsView(); break;
       case "register": await registerView(); break;
+      case "cash": await cashView(arg && decodeURIComponent(arg)); break;
       case "import": importView(); break;
       case "reports": await reportsView(); break;
       case "reconcile": await reconcileView(arg && decodeURIComponent(arg)); break;

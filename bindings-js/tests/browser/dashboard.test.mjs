@@ -678,3 +678,62 @@ onBothDatabases("dashboard: edit the customer's phone", async (options) => {
   }, options);
 });
 
+// Issue 16: cash at the office. The device is found by its owner's name, the core previews what the amount
+// buys before anything is posted, the payment is posted as `cash` with a generated receipt number, and its
+// receipt (fetched with the key) names the customer and the amount.
+onBothDatabases("dashboard: take a cash payment and open its receipt", async (options) => {
+  await withServerAndBrowser(async (server, browser) => {
+    await seedShs(server, { serial: "SHS-C1", phone: "+255712300002" });
+    const { page, pageErrors } = await loggedIn(server, browser);
+    const consoleErrors = watchConsole(page);
+    const cspViolations = [];
+    page.on("console", (m) => { if (/Content.Security.Policy/i.test(m.text())) cspViolations.push(m.text()); });
+    await page.setViewportSize({ width: 360, height: 800 });
+    // The device page leads to the form for its device.
+    await page.goto(`${server.base}/#/device/SHSC1`);
+    await page.waitForSelector("#take-cash");
+    await page.click("#take-cash");
+    await page.waitForSelector("#cash-customer");
+    assert.equal(await page.textContent("#cash-customer"), "Neema Mushi (+255712300002)");
+    // From the menu: found by the customer's name.
+    await page.click("a[href='#/cash']");
+    await page.waitForSelector("#cash-form");
+    assert.equal(await page.locator("#cash-device dl").count(), 0);
+    assert.equal(await page.locator(".field-error:visible, #message:visible").count(), 0, "nothing said on an empty form");
+    await page.getByLabel("Device (serial or customer)").fill("neema");
+    await page.click("#cash-picker-results button[data-serial=SHSC1]");
+    await page.waitForSelector("#cash-customer");
+    assert.equal(await page.getByLabel("Currency").inputValue(), "TZS");
+    await page.getByLabel("Amount").fill("700");
+    await page.waitForSelector("#cash-preview #preview-lines");
+    assert.match(await page.textContent("#cash-preview"), /installment/);
+    assert.equal((await server.api("GET", "/v1/payments?serial=SHSC1")).items.length, 0, "a preview posts nothing");
+    await page.click("#cash-form button[type=submit]");
+    await page.waitForSelector("#cash-paid");
+    const number = await page.textContent("#cash-receipt-number");
+    assert.match(number, /^CASH-\d{8}-[A-Z0-9]{6}$/);
+    const payments = (await server.api("GET", "/v1/payments?serial=SHSC1")).items;
+    assert.equal(payments.length, 1);
+    assert.equal(payments[0].amount, "700");
+    const paymentId = await page.getAttribute("#cash-paid", "data-payment-id");
+    const detail = await server.api("GET", `/v1/payments/${paymentId}`);
+    assert.equal(detail.provider, "cash");
+    assert.equal(detail.provider_tx_id, number);
+
+    await page.click("#open-receipt");
+    await page.waitForSelector("#receipt");
+    const receipt = await page.textContent("#receipt");
+    assert.match(receipt, /Neema Mushi/);
+    assert.match(receipt, /700/);
+    assert.ok(receipt.includes(number), "the receipt number on the receipt");
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    const wide = await page.evaluate(() => [...document.querySelectorAll("main *")]
+      .filter((e) => e.getBoundingClientRect().right > 360).slice(0, 5).map((e) => `${e.tagName}#${e.id}.${e.className}`));
+    assert.ok(width <= 360, `the page is ${width} px wide at 360: ${wide}`);
+    await page.screenshot({ path: join(results, "dashboard-cash.png"), fullPage: true });
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(consoleErrors, []);
+    assert.deepEqual(cspViolations, []);
+  }, options);
+});
+
