@@ -560,6 +560,95 @@ async function cashView(serial) {
   }
 }
 
+// ---- money waiting for a decision: unmatched payments and conflicts ---------------------------------------------
+
+/** A row's action that opens, under the table, a device chooser with its own button. */
+function assignPanel(title, button, onAssign) {
+  let device = null;
+  const go = h("button", { type: "button", disabled: true }, button);
+  const panel = h("div", { class: "card", id: "assign-panel" }, h("h2", {}, title),
+    devicePicker("Device (serial or customer)", (d) => { device = d; go.disabled = false; }, { id: "assign-picker" }),
+    h("p", {}, go, " ", h("button", { type: "button", class: "secondary", onclick: () => panel.remove() }, "Cancel")));
+  go.addEventListener("click", async () => {
+    go.disabled = true;
+    try { await onAssign(device); } catch (e) { showError(e); go.disabled = false; }
+  });
+  return panel;
+}
+
+const receivedText = (r) => (r && typeof r === "object"
+  ? [r.amount != null ? `${r.amount} ${r.currency || ""}` : null, r.serial ? `for ${r.serial}` : r.plan_id ? `for plan ${r.plan_id}` : null]
+    .filter(Boolean).join(" ") || JSON.stringify(r)
+  : fmt(r));
+
+async function unmatchedView() {
+  const q = query();
+  const status = q.has("status") ? q.get("status") : "open";
+  const conflictStatus = q.has("conflicts") ? q.get("conflicts") : "open";
+  const params = (changes) => {
+    const next = new URLSearchParams({ status, conflicts: conflictStatus, ...changes });
+    return `#/unmatched?${next}`;
+  };
+  const [waiting, conflicts] = await Promise.all([
+    api(`/v1/payments/unmatched?limit=200${status ? `&status=${status}` : ""}`),
+    api(`/v1/payments/conflicts?limit=200${conflictStatus ? `&status=${conflictStatus}` : ""}`),
+  ]);
+  const panelBox = h("div", { id: "assign-box" });
+  const reload = async (text) => { await unmatchedView(); showOk(text); };
+  const filter = (name, label, value, choices, key) => {
+    const select = h("select", { name }, options(choices));
+    select.value = value;
+    select.addEventListener("change", () => { location.hash = params({ [key]: select.value }); });
+    return h("label", { class: "inline" }, label, select);
+  };
+  const assign = (u) => panelBox.replaceChildren(assignPanel(
+    `Assign ${u.amount} ${u.currency} (${u.provider} ${u.provider_tx_id}) to a device`, "Assign",
+    async (d) => {
+      const paid = await api(`/v1/payments/unmatched/${encodeURIComponent(u.id)}/assign`, { method: "POST", body: { serial: d.serial } });
+      await reload(`Assigned ${u.amount} ${u.currency} to ${d.serial} (${ownerText(d.customer)}): payment ${paid.payment_id}.`);
+    }));
+  const credit = (c) => panelBox.replaceChildren(assignPanel(
+    `Credit ${c.provider} ${c.provider_tx_id} to another device (or use "Credit" on the row for the one it named)`, "Credit to this device",
+    async (d) => {
+      await api(`/v1/payments/conflicts/${encodeURIComponent(c.id)}/resolve`, { method: "POST", body: { credit: true, serial: d.serial } });
+      await reload(`Credited ${c.provider_tx_id} to ${d.serial}.`);
+    }));
+  const resolve = async (c, body, text) => {
+    try {
+      await api(`/v1/payments/conflicts/${encodeURIComponent(c.id)}/resolve`, { method: "POST", body });
+      await reload(text);
+    } catch (e) { showError(e); }
+  };
+  main.replaceChildren(h("h1", {}, "Unmatched money and conflicts"),
+    h("h2", {}, "Money for an unknown serial"),
+    h("p", {}, filter("status", "Status", status, [["open", "open"], ["assigned", "assigned"], ["", "all"]], "status")),
+    h("div", { class: "scroll" }, table([
+      ["Received", (u) => u.received_at],
+      ["From", (u) => `${u.provider} ${u.provider_tx_id}${u.payer_phone ? ` · ${u.payer_phone}` : ""}`],
+      ["Serial sent", (u) => fmt(u.serial)],
+      ["Amount", (u) => `${u.amount} ${u.currency}`, "num"],
+      ["Status", (u) => (u.status === "assigned" ? `assigned (payment ${fmt(u.payment_id)})` : u.status)],
+      ["", (u) => (u.status === "open" ? h("button", { type: "button", class: "assign", onclick: () => assign(u) }, "Assign to device") : "")],
+    ], waiting.items || [], { id: "unmatched-table" })),
+    h("h2", {}, "Conflicts"),
+    h("p", { class: "hint" }, "A delivery whose money disagreed with what was announced: nothing was credited until you decide."),
+    h("p", {}, filter("conflicts", "Conflict status", conflictStatus, [["open", "open"], ["resolved", "resolved"], ["", "all"]], "conflicts")),
+    h("div", { class: "scroll" }, table([
+      ["Created", (c) => c.created_at],
+      ["From", (c) => `${c.provider} ${c.provider_tx_id}`],
+      ["Reason", (c) => c.reason],
+      ["Announced", (c) => (c.announced ? receivedText(c.announced) : "—")],
+      ["Received", (c) => receivedText(c.received)],
+      ["Decision", (c) => (c.status === "open"
+        ? h("span", { class: "actions" },
+          h("button", { type: "button", onclick: () => resolve(c, { credit: true }, `Credited ${c.provider_tx_id}.`) }, "Credit"), " ",
+          h("button", { type: "button", class: "secondary", onclick: () => credit(c) }, "Credit to…"), " ",
+          h("button", { type: "button", class: "secondary", onclick: () => resolve(c, { credit: false }, `Dismissed ${c.provider_tx_id}.`) }, "Dismiss"))
+        : `${fmt(c.resolution)}${c.payment_id ? ` (payment ${c.payment_id})` : ""}`)],
+    ], conflicts.items || [], { id: "conflicts-table" })),
+    panelBox);
+}
+
 // ---- registration with the schedule preview -------------------------------------------------------------------
 
 /** `<option>`s from `[value, text]` pairs, the first one blank with `blank` as its text when given. */
@@ -1171,6 +1260,7 @@ async function route() {
       case "payments": await paymentsView(); break;
       case "register": await registerView(); break;
       case "cash": await cashView(arg && decodeURIComponent(arg)); break;
+      case "unmatched": await unmatchedView(); break;
       case "import": importView(); break;
       case "reports": await reportsView(); break;
       case "reconcile": await reconcileView(arg && decodeURIComponent(arg)); break;

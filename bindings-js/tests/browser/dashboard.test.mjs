@@ -737,3 +737,52 @@ onBothDatabases("dashboard: take a cash payment and open its receipt", async (op
   }, options);
 });
 
+// Issue 16: money for a serial nobody has waits in the unmatched queue; the operator finds the right device by
+// its owner's name and assigns the money to it, once.
+onBothDatabases("dashboard: assign an unmatched payment", async (options) => {
+  await withServerAndBrowser(async (server, browser) => {
+    await seedShs(server, { serial: "SHS-U1", phone: "+255712300003" });
+    // M-Pesa confirms money paid to an account nobody has: it waits in the unmatched queue.
+    const provider = await server.api("POST", "/v1/providers",
+      { kind: "daraja_c2b", shortcode: "600123", currency: "TZS", name: "mpesa" });
+    const res = await fetch(server.base + provider.hook_paths.confirmation, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ TransactionType: "Pay Bill", TransID: "AG-77", TransTime: "20260115101500",
+        TransAmount: "700.00", BusinessShortCode: "600123", BillRefNumber: "SHS-U9", MSISDN: "2547 ***** 126" }),
+    });
+    assert.equal(res.status, 200);
+    const open = (await server.api("GET", "/v1/payments/unmatched?status=open")).items;
+    assert.equal(open.length, 1, "one unmatched payment");
+
+    const { page, pageErrors } = await loggedIn(server, browser);
+    const consoleErrors = watchConsole(page);
+    await page.setViewportSize({ width: 360, height: 800 });
+    await page.click("a[href='#/unmatched']");
+    await page.waitForSelector("#unmatched-table");
+    const row = page.locator("#unmatched-table tbody tr", { hasText: "AG-77" });
+    await row.waitFor();
+    assert.match(await row.textContent(), /SHS9|SHS-U9|SHSU9/);
+    assert.match(await row.textContent(), /700(\.00)? TZS/);
+    await row.getByRole("button", { name: "Assign to device" }).click();
+    await page.getByLabel("Device (serial or customer)").fill("Mushi");
+    await page.click("#assign-picker-results button[data-serial=SHSU1]");
+    await page.click("#assign-panel button:has-text('Assign')");
+    await page.waitForSelector("#message.ok");
+    assert.match(await page.textContent("#message"), /Assigned 700(\.00)? TZS to SHSU1 \(Neema Mushi/);
+    await page.waitForSelector("#unmatched-table tbody tr td.hint"); // no open entry left
+    await page.getByLabel(/^Status/).selectOption("assigned");
+    await page.locator("#unmatched-table tbody tr", { hasText: "AG-77" }).waitFor();
+    assert.match(await page.textContent("#unmatched-table"), /assigned \(payment /);
+
+    const payments = (await server.api("GET", "/v1/payments?serial=SHSU1")).items;
+    assert.equal(payments.length, 1);
+    assert.equal(payments[0].amount, "700");
+    assert.equal((await server.api("GET", "/v1/payments/unmatched?status=open")).items.length, 0);
+    assert.equal(await page.locator("#conflicts-table").count(), 1, "the conflicts are listed too");
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 360, `the page is ${width} px wide at 360`);
+    await page.screenshot({ path: join(results, "dashboard-unmatched.png"), fullPage: true });
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(consoleErrors, []);
+  }, options);
+});
