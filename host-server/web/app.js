@@ -649,6 +649,65 @@ async function unmatchedView() {
     panelBox);
 }
 
+// ---- the refused log and API keys ---------------------------------------------------------------------------------
+
+async function refusedView() {
+  const data = await api("/v1/payments/refused?limit=200");
+  main.replaceChildren(h("h1", {}, "Refused payments"),
+    h("p", { class: "hint" }, "Payments refused before any money moved, newest first."),
+    h("div", { class: "scroll" }, table([
+      ["When", (r) => r.created_at],
+      ["From", (r) => `${r.provider} ${r.provider_tx_id}`],
+      ["For", (r) => (r.serial ? r.serial : r.plan_id ? `plan ${r.plan_id}` : "—")],
+      ["Amount", (r) => `${r.amount} ${r.currency}`, "num"],
+      ["Why", (r) => `${r.code}: ${r.message}`],
+    ], data.items || [], { id: "refused-table" })));
+}
+
+async function keysView() {
+  const data = await api("/v1/api-keys?limit=500");
+  const created = h("div", { id: "key-created" });
+  const expiresError = h("p", { class: "field-error", hidden: true });
+  const form = h("form", { id: "key-form", class: "card", novalidate: true },
+    h("h2", {}, "New key"),
+    h("div", { class: "grid" },
+      h("label", {}, "Label", h("input", { name: "label", autocomplete: "off" })),
+      h("label", {}, "Role", h("select", { name: "role" }, options([["viewer", "viewer (reads)"], ["operator", "operator (reads and writes)"], ["admin", "admin (also keys and providers)"]]))),
+      h("label", {}, "Expires (optional)", h("input", { name: "expires_at", type: "datetime-local" }), expiresError)),
+    h("p", {}, h("button", { type: "submit" }, "Create key")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const el = form.elements;
+    expiresError.hidden = true;
+    const body = { role: el.role.value };
+    if (el.label.value.trim()) body.label = el.label.value.trim();
+    if (el.expires_at.value) body.expires_at = new Date(el.expires_at.value).toISOString();
+    try {
+      const key = await api("/v1/api-keys", { method: "POST", body });
+      await keysView();
+      showOk(`Created a ${key.role} key. Copy it now: it is not shown again.`);
+      document.getElementById("key-created").replaceChildren(h("div", { class: "card preview" },
+        h("p", {}, "The new key (shown once):"), h("p", { class: "token", id: "new-key" }, key.key)));
+    } catch (e) {
+      if (e.details && e.details.field === "expires_at") { expiresError.hidden = false; expiresError.textContent = `${e.code}: ${e.message}`; } else showError(e);
+    }
+  });
+  const revoke = async (k) => {
+    if (!confirm(`Revoke the key "${k.label || k.id}"? Requests with it are refused at once.`)) return;
+    try {
+      await api(`/v1/api-keys/${encodeURIComponent(k.id)}`, { method: "DELETE" });
+      await keysView();
+      showOk(`Revoked "${k.label || k.id}".`);
+    } catch (e) { showError(e); }
+  };
+  main.replaceChildren(h("h1", {}, "API keys"), created, form,
+    h("div", { class: "scroll" }, table([
+      ["Label", (k) => k.label || "—"], ["Role", (k) => k.role], ["Created", (k) => k.created_at],
+      ["Last used", (k) => fmt(k.last_used_at)], ["Expires", (k) => fmt(k.expires_at)],
+      ["", (k) => (k.revoked_at ? `revoked ${k.revoked_at}` : h("button", { type: "button", class: "secondary", onclick: () => revoke(k) }, "Revoke"))],
+    ], data.items || [], { id: "keys-table" })));
+}
+
 // ---- registration with the schedule preview -------------------------------------------------------------------
 
 /** `<option>`s from `[value, text]` pairs, the first one blank with `blank` as its text when given. */
@@ -1261,6 +1320,8 @@ async function route() {
       case "register": await registerView(); break;
       case "cash": await cashView(arg && decodeURIComponent(arg)); break;
       case "unmatched": await unmatchedView(); break;
+      case "refused": await refusedView(); break;
+      case "keys": await keysView(); break;
       case "import": importView(); break;
       case "reports": await reportsView(); break;
       case "reconcile": await reconcileView(arg && decodeURIComponent(arg)); break;

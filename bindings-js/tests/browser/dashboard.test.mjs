@@ -786,3 +786,50 @@ onBothDatabases("dashboard: assign an unmatched payment", async (options) => {
     assert.deepEqual(consoleErrors, []);
   }, options);
 });
+
+// Issue 16: the refused log, and the administrator's API keys: one created (shown once), then revoked.
+test("dashboard: the refused log and API keys", {
+  skip: !binary ? "MICROPOWER_SERVER_BIN is not set (scripts/test.d/40-js.sh builds the server)" : false,
+  timeout: 300_000,
+}, async () => {
+  await withServerAndBrowser(async (server, browser) => {
+    await seedShs(server, { serial: "SHS-K1", phone: "+255712300004" });
+    const refused = await fetch(server.base + "/v1/payments", {
+      method: "POST", headers: { Authorization: `Bearer ${server.key}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ provider: "cash", provider_tx_id: "R-1", plan_id: "no-such-plan", amount: "500", currency: "TZS" }),
+    });
+    assert.equal(refused.status, 422);
+    const { page, pageErrors } = await loggedIn(server, browser);
+    const consoleErrors = watchConsole(page);
+    await page.setViewportSize({ width: 360, height: 800 });
+    await page.click("a[href='#/refused']");
+    const row = page.locator("#refused-table tbody tr", { hasText: "R-1" });
+    await row.waitFor();
+    assert.match(await row.textContent(), /plan no-such-plan.*500 TZS.*not_found/);
+    await page.screenshot({ path: join(results, "dashboard-refused.png"), fullPage: true });
+
+    await page.click("a[href='#/keys']");
+    await page.waitForSelector("#key-form");
+    assert.equal(await page.locator(".field-error:visible, #message:visible").count(), 0);
+    await page.getByLabel("Label").fill("Front desk");
+    await page.getByLabel("Role").selectOption("operator");
+    await page.click("#key-form button[type=submit]");
+    await page.waitForSelector("#new-key");
+    const key = (await page.textContent("#new-key")).trim();
+    const asNew = (path) => fetch(server.base + path, { headers: { Authorization: `Bearer ${key}` } });
+    assert.equal((await asNew("/v1/customers?limit=1")).status, 200, "the new key works");
+    const keyRow = page.locator("#keys-table tbody tr", { hasText: "Front desk" });
+    assert.match(await keyRow.textContent(), /operator/);
+    assert.ok(!(await page.textContent("#keys-table")).includes(key), "the list never shows a key");
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 360, `the page is ${width} px wide at 360`);
+    await page.screenshot({ path: join(results, "dashboard-keys.png"), fullPage: true });
+    page.once("dialog", (d) => d.accept());
+    await keyRow.getByRole("button", { name: "Revoke" }).click();
+    await page.waitForSelector("#message.ok");
+    await page.locator("#keys-table tbody tr", { hasText: "Front desk" }).filter({ hasText: "revoked" }).waitFor();
+    assert.equal((await asNew("/v1/customers?limit=1")).status, 401, "revoked at once");
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(consoleErrors, []);
+  });
+});
