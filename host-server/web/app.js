@@ -541,6 +541,8 @@ async function cashView(serial) {
       form.reset();
       receipt.value = "";
       submitted = touched = false;
+      // The device stays chosen for the next payment, and its search box says which.
+      form.querySelector("input[name=device]").value = `${device.serial} — ${ownerText(device.customer)}`;
       if (device) await choose(device);
       else check();
     } catch (e) {
@@ -785,14 +787,14 @@ async function registerView() {
       select("manufacturer_id", "Manufacturer", [], "Choose a manufacturer"),
       tariffBox,
       input("secret_key", "OpenPAYGO secret key (32 hex)", { autocomplete: "off" }),
-      input("starting_code", "OpenPAYGO starting code", { inputmode: "numeric" })),
+      input("starting_code", "OpenPAYGO starting code", { inputmode: "numeric" }),
+      input("registered_on", "Registered on", { type: "date", value: today() })),
     h("h2", {}, "Appliance sold with the device (optional)"),
     h("div", { class: "grid" },
       select("appliance_type_id", "Appliance type",
         types.map((t) => [t.id, `${t.name} — ${t.price} ${t.currency}`]), "None (type the terms)"),
       input("appliance", "Appliance"), input("currency", "Currency", { value: "TZS" }),
-      select("plan_kind", "Plan", [["installments", "Installments"], ["eaas", "Energy as a service"]]),
-      input("registered_on", "Registered on", { type: "date", value: today() })),
+      select("plan_kind", "Plan", [["installments", "Installments"], ["eaas", "Energy as a service"]])),
     installmentBox, eaasBox,
     h("h2", {}, "Schedule preview"), schedule, checks,
     h("p", {}, h("button", { type: "submit" }, "Register")));

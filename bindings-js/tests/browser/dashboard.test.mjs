@@ -710,6 +710,9 @@ onBothDatabases("dashboard: take a cash payment and open its receipt", async (op
     assert.equal((await server.api("GET", "/v1/payments?serial=SHSC1")).items.length, 0, "a preview posts nothing");
     await page.click("#cash-form button[type=submit]");
     await page.waitForSelector("#cash-paid");
+    assert.match(await page.getByLabel("Device (serial or customer)").inputValue(), /^SHSC1 — Neema Mushi/,
+      "the device stays chosen for the next payment");
+    assert.equal(await page.getByLabel("Amount").inputValue(), "");
     const number = await page.textContent("#cash-receipt-number");
     assert.match(number, /^CASH-\d{8}-[A-Z0-9]{6}$/);
     const payments = (await server.api("GET", "/v1/payments?serial=SHSC1")).items;
