@@ -141,13 +141,14 @@ function searchBox(placeholder, value, onSearch) {
 
 async function customersView() {
   const q = query().get("q") || "";
-  const data = await api(`/v1/customers?query=${encodeURIComponent(q)}`);
+  const [data, villages] = await Promise.all([api(`/v1/customers?query=${encodeURIComponent(q)}`), villageChoices()]);
+  const villageName = new Map(villages);
   main.replaceChildren(h("h1", {}, "Customers"),
     searchBox("Name, surname or phone", q, (v) => { location.hash = `#/customers?q=${encodeURIComponent(v)}`; }),
     table([
       ["Name", (c) => h("a", { href: `#/customer/${encodeURIComponent(c.id)}` }, `${c.name} ${c.surname}`)],
       ["Phones", (c) => (c.phones || []).join(", ")],
-      ["Village", (c) => fmt(c.village_id)],
+      ["Village", (c) => fmt(villageName.get(c.village_id) || c.village_id)],
       ["Id", (c) => c.id],
     ], data.items || [], { id: "customers-table" }));
 }

@@ -643,6 +643,8 @@ onBothDatabases("dashboard: edit the customer's phone", async (options) => {
     const id = registered.customer.id;
     const { page, pageErrors } = await loggedIn(server, browser);
     const consoleErrors = watchConsole(page, (url) => url.includes(`/v1/customers/${id}`));
+    // The list names the village, as the page does.
+    assert.match(await page.textContent("#customers-table"), /Neema Mushi.*Kashai — Bukoba grid, Lake Zone/);
     await page.setViewportSize({ width: 360, height: 800 });
     await page.goto(`${server.base}/#/customer/${id}`);
     await page.waitForSelector("#customer-edit-open");
