@@ -141,29 +141,108 @@ function searchBox(placeholder, value, onSearch) {
 
 async function customersView() {
   const q = query().get("q") || "";
-  const data = await api(`/v1/customers?query=${encodeURIComponent(q)}`);
+  const [data, villages] = await Promise.all([api(`/v1/customers?query=${encodeURIComponent(q)}`), villageChoices()]);
+  const villageName = new Map(villages);
   main.replaceChildren(h("h1", {}, "Customers"),
     searchBox("Name, surname or phone", q, (v) => { location.hash = `#/customers?q=${encodeURIComponent(v)}`; }),
     table([
       ["Name", (c) => h("a", { href: `#/customer/${encodeURIComponent(c.id)}` }, `${c.name} ${c.surname}`)],
       ["Phones", (c) => (c.phones || []).join(", ")],
-      ["Village", (c) => fmt(c.village_id)],
+      ["Village", (c) => fmt(villageName.get(c.village_id) || c.village_id)],
       ["Id", (c) => c.id],
     ], data.items || [], { id: "customers-table" }));
 }
 
+/** A field's error under it, filled from a server's answer that names the field. */
+function fieldErrors(form, fields) {
+  const boxes = new Map(fields.map((f) => [f, h("p", { class: "field-error", dataset: { field: f }, hidden: true })]));
+  return {
+    box: (f) => boxes.get(f),
+    clear() { for (const b of boxes.values()) { b.hidden = true; b.textContent = ""; } },
+    /** Shows `e` under its field and answers true, or answers false when it names none of them. */
+    show(e) {
+      const field = e && e.details && typeof e.details.field === "string" ? e.details.field.replace(/\[\d+\]$/, "") : null;
+      const b = field && boxes.get(field);
+      if (!b) return false;
+      b.textContent = `${e.code}: ${e.message}`;
+      b.hidden = false;
+      return true;
+    },
+  };
+}
+
+function customerEditForm(c, villages, onSaved) {
+  const errors = fieldErrors(null, ["name", "surname", "phones", "village_id", "national_id"]);
+  const phoneList = h("div", { id: "edit-phones", class: "grid" });
+  const addPhone = (value = "") => {
+    const n = phoneList.children.length + 1;
+    const input = h("input", { name: "phones", value, inputmode: "tel", autocomplete: "off" });
+    const remove = h("button", { type: "button", class: "secondary", onclick: () => { row.remove(); renumber(); } }, "Remove");
+    const row = h("div", { class: "phone-row" }, h("label", {}, n === 1 ? "Phone 1 (primary)" : `Phone ${n}`, input), remove);
+    phoneList.append(row);
+    renumber();
+    return input;
+  };
+  const renumber = () => [...phoneList.children].forEach((row, i) => {
+    row.querySelector("label").firstChild.textContent = i === 0 ? "Phone 1 (primary)" : `Phone ${i + 1}`;
+    row.querySelector("button").hidden = phoneList.children.length === 1;
+  });
+  for (const p of (c.phones && c.phones.length ? c.phones : [""])) addPhone(p);
+  const choices = villages.some(([id]) => id === c.village_id) ? villages : [[c.village_id, c.village_id], ...villages];
+  const village = h("select", { name: "village_id" }, options(choices));
+  village.value = c.village_id || "";
+  const form = h("form", { id: "customer-edit", class: "card", novalidate: true, hidden: true },
+    h("h2", {}, "Edit"),
+    h("div", { class: "grid" },
+      h("label", {}, "Name", h("input", { name: "name", value: c.name }), errors.box("name")),
+      h("label", {}, "Surname", h("input", { name: "surname", value: c.surname }), errors.box("surname")),
+      h("label", {}, "Village", village, errors.box("village_id")),
+      h("label", {}, "National id", h("input", { name: "national_id", value: c.national_id || "", autocomplete: "off" }), errors.box("national_id"))),
+    h("fieldset", {}, h("legend", {}, "Phones (the first is the primary one)"), phoneList,
+      h("button", { type: "button", class: "secondary", onclick: () => addPhone().focus() }, "Add a phone"),
+      errors.box("phones")),
+    h("p", {}, h("button", { type: "submit" }, "Save"), " ",
+      h("button", { type: "button", class: "secondary", onclick: () => { form.hidden = true; } }, "Cancel")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    errors.clear();
+    const el = form.elements;
+    const body = {
+      name: el.name.value.trim(), surname: el.surname.value.trim(), village_id: el.village_id.value,
+      phones: [...form.querySelectorAll("input[name=phones]")].map((i) => i.value.trim()).filter(Boolean),
+      national_id: el.national_id.value.trim() || null,
+    };
+    try {
+      const saved = await api(`/v1/customers/${encodeURIComponent(c.id)}`, { method: "PATCH", body });
+      await onSaved(saved);
+    } catch (e) {
+      if (!errors.show(e)) showError(e);
+    }
+  });
+  return form;
+}
+
 async function customerView(id) {
-  const c = await api(`/v1/customers/${encodeURIComponent(id)}`);
+  const [c, villages] = await Promise.all([api(`/v1/customers/${encodeURIComponent(id)}`), villageChoices()]);
+  const villageName = new Map(villages);
+  const form = customerEditForm(c, villages, async (saved) => {
+    await customerView(id);
+    showOk(`Saved ${saved.name} ${saved.surname}: ${(saved.phones || []).join(", ")}.`);
+  });
+  const edit = h("button", { type: "button", id: "customer-edit-open", onclick: () => { form.hidden = false; form.elements.name.focus(); } }, "Edit");
   main.replaceChildren(h("h1", {}, `${c.name} ${c.surname}`),
-    h("div", { class: "card" }, h("dl", { class: "facts" },
-      h("dt", {}, "Phones"), h("dd", {}, (c.phones || []).join(", ")),
-      h("dt", {}, "Village"), h("dd", {}, fmt(c.village_id)),
-      h("dt", {}, "Credit"), h("dd", {}, JSON.stringify(c.credit_balance ?? {})))),
-    h("h2", {}, "Devices"), devicesTable(c.devices || []),
-    h("h2", {}, "Plans"), table([
-      ["Plan", (p) => p.id], ["Kind", (p) => fmt(p.kind)], ["Total", (p) => fmt(p.total_cost), "num"],
+    h("div", { class: "card" }, h("dl", { class: "facts", id: "customer-facts" },
+      h("dt", {}, "Phones"), h("dd", { id: "customer-phones" }, (c.phones || []).join(", ")),
+      h("dt", {}, "Village"), h("dd", {}, fmt(villageName.get(c.village_id) || c.village_id)),
+      h("dt", {}, "National id"), h("dd", {}, fmt(c.national_id)),
+      h("dt", {}, "Credit"), h("dd", {}, Object.entries(c.credit_balance ?? {}).map(([cur, v]) => `${v} ${cur}`).join(", ") || "—")),
+      h("p", {}, edit)),
+    form,
+    h("h2", {}, "Devices"), h("div", { class: "scroll" }, devicesTable(c.devices || [])),
+    h("h2", {}, "Plans"), h("div", { class: "scroll" }, table([
+      ["Plan", (p) => p.appliance || p.id], ["Kind", (p) => fmt(p.kind)], ["Total", (p) => fmt(p.total_cost), "num"],
       ["Paid", (p) => fmt(p.paid), "num"], ["Outstanding", (p) => fmt(p.outstanding), "num"],
-    ], c.plans || []));
+    ], c.plans || [])));
 }
 
 function devicesTable(devices) {
@@ -269,6 +348,7 @@ async function deviceView(serial) {
 
   main.replaceChildren(
     h("h1", {}, `Device ${device.serial}`),
+    h("p", {}, h("a", { id: "take-cash", href: `#/cash/${encodeURIComponent(device.serial)}` }, "Take cash for this device")),
     h("div", { class: "card" }, h("dl", { class: "facts" },
       h("dt", {}, "Kind"), h("dd", {}, device.kind),
       h("dt", {}, "Customer"), h("dd", {}, device.customer_id
@@ -302,53 +382,468 @@ async function deviceView(serial) {
     ], tokens.items || [], { id: "tokens-table" }));
 }
 
+// ---- choosing a device by serial or by its owner ---------------------------------------------------------------
+
+const ownerText = (c) => (c ? `${c.name} ${c.surname}${c.phone ? ` (${c.phone})` : ""}` : "no owner");
+
+/** The devices whose serial holds `text`, and those of the customers whose name or phone holds it. */
+async function findDevices(text) {
+  const found = new Map();
+  // The server reads a serial's letters and digits only (spaces and dashes dropped): other text is a name.
+  const serialLike = /^[A-Za-z0-9\s-]{1,40}$/.test(text) && /[A-Za-z0-9]/.test(text);
+  const [bySerial, customers] = await Promise.all([
+    serialLike ? api(`/v1/devices?limit=10&query=${encodeURIComponent(text)}`) : { items: [] },
+    api(`/v1/customers?limit=5&query=${encodeURIComponent(text)}`),
+  ]);
+  for (const d of bySerial.items || []) found.set(d.serial, d);
+  const owners = await Promise.all((customers.items || []).map((c) => api(`/v1/customers/${encodeURIComponent(c.id)}`)));
+  for (const c of owners) {
+    for (const d of c.devices || []) {
+      if (!found.has(d.serial)) found.set(d.serial, { ...d, customer: { id: c.id, name: c.name, surname: c.surname, phone: (c.phones || [])[0] } });
+    }
+  }
+  return [...found.values()];
+}
+
+/**
+ * A search-as-you-type device chooser: `label` names its input; a click on a result calls `onPick(device)`
+ * (a device of `GET /v1/devices`, with its `customer`).
+ */
+function devicePicker(label, onPick, { id = "device-picker" } = {}) {
+  const input = h("input", { type: "search", name: "device", autocomplete: "off", placeholder: "Serial, name or phone" });
+  const list = h("ul", { class: "picks", id: `${id}-results`, role: "listbox", hidden: true });
+  let asked = 0;
+  let timer = null;
+  const search = async () => {
+    const text = input.value.trim();
+    const mine = ++asked;
+    if (text.length < 2) { list.hidden = true; list.replaceChildren(); return; }
+    try {
+      const devices = await findDevices(text);
+      if (mine !== asked) return; // a later search answers
+      list.replaceChildren(...(devices.length ? devices.map((d) => h("li", {},
+        h("button", { type: "button", role: "option", class: "pick", dataset: { serial: d.serial },
+          onclick: () => { input.value = `${d.serial} — ${ownerText(d.customer)}`; list.hidden = true; onPick(d); } },
+        h("strong", {}, d.serial), ` ${ownerText(d.customer)}`))) : [h("li", { class: "hint" }, "No device found.")]));
+      list.hidden = false;
+    } catch (e) {
+      if (mine === asked) showError(e);
+    }
+  };
+  input.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(search, 250); });
+  return h("div", { class: "picker", id }, h("label", {}, label, input), list);
+}
+
+// ---- cash taken at the office -----------------------------------------------------------------------------------
+
+/** A receipt number for cash taken without one: the day and 6 random letters and digits. */
+function receiptNumber() {
+  const chars = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  const random = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => chars[b % chars.length]).join("");
+  return `CASH-${today().replaceAll("-", "")}-${random}`;
+}
+
+/** The receipt page of a payment, fetched with the key, shown in `box` (its content only: the dashboard styles it). */
+async function showReceipt(paymentId, box) {
+  const res = await fetch(`/v1/payments/${encodeURIComponent(paymentId)}/receipt`,
+    { headers: { Authorization: `Bearer ${sessionStorage.getItem("micropower.key")}` } });
+  if (!res.ok) {
+    if (res.status === 401) logout("Your API key was refused: log in again.");
+    throw new ApiError(res.status, { message: `the receipt could not be fetched (HTTP ${res.status})` });
+  }
+  // Its own style is not the dashboard's to apply (the page's CSP allows none inline, and a parsed document
+  // inherits it): taken out before parsing; app.css styles the receipt.
+  const html = (await res.text()).replace(/<style[^>]*>[\s\S]*?<\/style>/gi, "");
+  const doc = new DOMParser().parseFromString(html, "text/html");
+  for (const el of doc.querySelectorAll("style, script, link, meta")) el.remove();
+  for (const el of doc.querySelectorAll("[style]")) el.removeAttribute("style");
+  box.replaceChildren(
+    h("div", { class: "receipt-actions" }, h("button", { type: "button", onclick: () => window.print() }, "Print"), " ",
+      h("button", { type: "button", class: "secondary", onclick: () => { box.hidden = true; } }, "Close")),
+    h("div", { id: "receipt" }, ...[...doc.body.childNodes].map((n) => document.importNode(n, true))));
+  box.hidden = false;
+  box.scrollIntoView();
+}
+
+async function cashView(serial) {
+  const result = h("div", { id: "cash-result" });
+  const receiptBox = h("div", { id: "receipt-box", class: "card receipt", hidden: true });
+  const chosen = h("div", { id: "cash-device" });
+  const preview = h("div", { id: "cash-preview" });
+  const amountError = h("p", { class: "field-error", hidden: true });
+  const deviceError = h("p", { class: "field-error", hidden: true });
+  const amount = h("input", { name: "amount", inputmode: "decimal", autocomplete: "off" });
+  const currency = h("select", { name: "currency" });
+  const receipt = h("input", { name: "receipt", autocomplete: "off", placeholder: "generated if left blank" });
+  let account = null; // the chosen device's snapshot answer
+  let device = null;
+  let touched = false;
+  let submitted = false;
+  const check = () => {
+    const value = amount.value.trim();
+    deviceError.hidden = !(submitted && !device);
+    deviceError.textContent = "Choose a device.";
+    let problem = null;
+    if (!value) problem = "Type the amount received.";
+    else if (account) {
+      try {
+        const allocation = core.allocatePayment(account.snapshot, { serial: account.snapshot.device.serial, amount: value, currency: currency.value, received_on: account.today });
+        preview.replaceChildren(h("h2", {}, "What this payment buys"), h("div", { class: "scroll" }, allocationView(allocation)));
+      } catch (e) {
+        problem = `${e.name} (${e.code}): ${e.message}`;
+      }
+    }
+    if (problem || !account) preview.replaceChildren();
+    amountError.textContent = problem || "";
+    amountError.hidden = !problem || !(touched || submitted);
+    return !problem && device;
+  };
+  const choose = async (d) => {
+    device = d;
+    account = await api(`/v1/devices/${encodeURIComponent(d.serial)}/snapshot`);
+    const cur = currencyOf(account.snapshot);
+    currency.replaceChildren(h("option", { value: cur }, cur));
+    chosen.replaceChildren(h("dl", { class: "facts" },
+      h("dt", {}, "Device"), h("dd", {}, h("a", { href: `#/device/${encodeURIComponent(d.serial)}` }, d.serial)),
+      h("dt", {}, "Customer"), h("dd", { id: "cash-customer" }, ownerText(d.customer)),
+      h("dt", {}, "Credit"), h("dd", {}, `${account.snapshot.credit_balance} ${cur}`)));
+    check();
+  };
+  const form = h("form", { id: "cash-form", class: "card", novalidate: true },
+    devicePicker("Device (serial or customer)", (d) => choose(d).catch(showError), { id: "cash-picker" }),
+    deviceError, chosen,
+    h("div", { class: "grid" },
+      h("label", {}, "Amount", amount, amountError),
+      h("label", {}, "Currency", currency),
+      h("label", {}, "Receipt number", receipt)),
+    preview,
+    h("p", {}, h("button", { type: "submit" }, "Take cash")));
+  amount.addEventListener("input", () => { touched = true; check(); });
+  amount.addEventListener("blur", () => { touched = true; check(); });
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    submitted = true;
+    if (!check()) return;
+    const body = { provider: "cash", provider_tx_id: receipt.value.trim() || receiptNumber(), serial: device.serial,
+      amount: amount.value.trim(), currency: currency.value };
+    try {
+      const paid = await api("/v1/payments", { method: "POST", body });
+      showOk(`Took ${paid.amount ?? body.amount} ${body.currency} in cash from ${ownerText(device.customer)}, receipt ${body.provider_tx_id}.`);
+      const open = h("button", { type: "button", id: "open-receipt",
+        onclick: () => showReceipt(paid.payment_id, receiptBox).catch(showError) }, "Show the receipt");
+      result.replaceChildren(h("div", { class: "card", id: "cash-paid", dataset: { paymentId: paid.payment_id } },
+        h("p", {}, `Payment ${paid.payment_id} of ${body.amount} ${body.currency}, receipt number `, h("strong", { id: "cash-receipt-number" }, body.provider_tx_id)),
+        table([
+          ["Paid for", (a) => `${a.kind}${a.installment != null ? ` (#${a.installment})` : ""}${quantityOf(a)}`],
+          ["Amount", (a) => a.amount, "num"],
+        ], paid.allocations || [], { class: "compact" }),
+        tokenCodes(paid.tokens),
+        h("p", {}, open)));
+      form.reset();
+      receipt.value = "";
+      submitted = touched = false;
+      // The device stays chosen for the next payment, and its search box says which.
+      form.querySelector("input[name=device]").value = `${device.serial} — ${ownerText(device.customer)}`;
+      if (device) await choose(device);
+      else check();
+    } catch (e) {
+      showError(e);
+    }
+  });
+  main.replaceChildren(h("h1", {}, "Take cash"), form, result, receiptBox);
+  if (serial) {
+    const d = await api(`/v1/devices/${encodeURIComponent(serial)}`);
+    let customer = null;
+    if (d.customer_id) {
+      const c = await api(`/v1/customers/${encodeURIComponent(d.customer_id)}`);
+      customer = { id: c.id, name: c.name, surname: c.surname, phone: (c.phones || [])[0] };
+    }
+    form.querySelector("input[name=device]").value = `${d.serial} — ${ownerText(customer)}`;
+    await choose({ ...d, customer });
+  }
+}
+
+// ---- money waiting for a decision: unmatched payments and conflicts ---------------------------------------------
+
+/** A row's action that opens, under the table, a device chooser with its own button. */
+function assignPanel(title, button, onAssign) {
+  let device = null;
+  const go = h("button", { type: "button", disabled: true }, button);
+  const panel = h("div", { class: "card", id: "assign-panel" }, h("h2", {}, title),
+    devicePicker("Device (serial or customer)", (d) => { device = d; go.disabled = false; }, { id: "assign-picker" }),
+    h("p", {}, go, " ", h("button", { type: "button", class: "secondary", onclick: () => panel.remove() }, "Cancel")));
+  go.addEventListener("click", async () => {
+    go.disabled = true;
+    try { await onAssign(device); } catch (e) { showError(e); go.disabled = false; }
+  });
+  return panel;
+}
+
+const receivedText = (r) => (r && typeof r === "object"
+  ? [r.amount != null ? `${r.amount} ${r.currency || ""}` : null, r.serial ? `for ${r.serial}` : r.plan_id ? `for plan ${r.plan_id}` : null]
+    .filter(Boolean).join(" ") || JSON.stringify(r)
+  : fmt(r));
+
+async function unmatchedView() {
+  const q = query();
+  const status = q.has("status") ? q.get("status") : "open";
+  const conflictStatus = q.has("conflicts") ? q.get("conflicts") : "open";
+  const params = (changes) => {
+    const next = new URLSearchParams({ status, conflicts: conflictStatus, ...changes });
+    return `#/unmatched?${next}`;
+  };
+  const [waiting, conflicts] = await Promise.all([
+    api(`/v1/payments/unmatched?limit=200${status ? `&status=${status}` : ""}`),
+    api(`/v1/payments/conflicts?limit=200${conflictStatus ? `&status=${conflictStatus}` : ""}`),
+  ]);
+  const panelBox = h("div", { id: "assign-box" });
+  const reload = async (text) => { await unmatchedView(); showOk(text); };
+  const filter = (name, label, value, choices, key) => {
+    const select = h("select", { name }, options(choices));
+    select.value = value;
+    select.addEventListener("change", () => { location.hash = params({ [key]: select.value }); });
+    return h("label", { class: "inline" }, label, select);
+  };
+  const assign = (u) => panelBox.replaceChildren(assignPanel(
+    `Assign ${u.amount} ${u.currency} (${u.provider} ${u.provider_tx_id}) to a device`, "Assign",
+    async (d) => {
+      const paid = await api(`/v1/payments/unmatched/${encodeURIComponent(u.id)}/assign`, { method: "POST", body: { serial: d.serial } });
+      await reload(`Assigned ${u.amount} ${u.currency} to ${d.serial} (${ownerText(d.customer)}): payment ${paid.payment_id}.`);
+    }));
+  const credit = (c) => panelBox.replaceChildren(assignPanel(
+    `Credit ${c.provider} ${c.provider_tx_id} to another device (or use "Credit" on the row for the one it named)`, "Credit to this device",
+    async (d) => {
+      await api(`/v1/payments/conflicts/${encodeURIComponent(c.id)}/resolve`, { method: "POST", body: { credit: true, serial: d.serial } });
+      await reload(`Credited ${c.provider_tx_id} to ${d.serial}.`);
+    }));
+  const resolve = async (c, body, text) => {
+    try {
+      await api(`/v1/payments/conflicts/${encodeURIComponent(c.id)}/resolve`, { method: "POST", body });
+      await reload(text);
+    } catch (e) { showError(e); }
+  };
+  main.replaceChildren(h("h1", {}, "Unmatched money and conflicts"),
+    h("h2", {}, "Money for an unknown serial"),
+    h("p", {}, filter("status", "Status", status, [["open", "open"], ["assigned", "assigned"], ["", "all"]], "status")),
+    h("div", { class: "scroll" }, table([
+      ["Received", (u) => u.received_at],
+      ["From", (u) => `${u.provider} ${u.provider_tx_id}${u.payer_phone ? ` · ${u.payer_phone}` : ""}`],
+      ["Serial sent", (u) => fmt(u.serial)],
+      ["Amount", (u) => `${u.amount} ${u.currency}`, "num"],
+      ["Status", (u) => (u.status === "assigned" ? `assigned (payment ${fmt(u.payment_id)})` : u.status)],
+      ["", (u) => (u.status === "open" ? h("button", { type: "button", class: "assign", onclick: () => assign(u) }, "Assign to device") : "")],
+    ], waiting.items || [], { id: "unmatched-table" })),
+    h("h2", {}, "Conflicts"),
+    h("p", { class: "hint" }, "A delivery whose money disagreed with what was announced: nothing was credited until you decide."),
+    h("p", {}, filter("conflicts", "Conflict status", conflictStatus, [["open", "open"], ["resolved", "resolved"], ["", "all"]], "conflicts")),
+    h("div", { class: "scroll" }, table([
+      ["Created", (c) => c.created_at],
+      ["From", (c) => `${c.provider} ${c.provider_tx_id}`],
+      ["Reason", (c) => c.reason],
+      ["Announced", (c) => (c.announced ? receivedText(c.announced) : "—")],
+      ["Received", (c) => receivedText(c.received)],
+      ["Decision", (c) => (c.status === "open"
+        ? h("span", { class: "actions" },
+          h("button", { type: "button", onclick: () => resolve(c, { credit: true }, `Credited ${c.provider_tx_id}.`) }, "Credit"), " ",
+          h("button", { type: "button", class: "secondary", onclick: () => credit(c) }, "Credit to…"), " ",
+          h("button", { type: "button", class: "secondary", onclick: () => resolve(c, { credit: false }, `Dismissed ${c.provider_tx_id}.`) }, "Dismiss"))
+        : `${fmt(c.resolution)}${c.payment_id ? ` (payment ${c.payment_id})` : ""}`)],
+    ], conflicts.items || [], { id: "conflicts-table" })),
+    panelBox);
+}
+
+// ---- the refused log and API keys ---------------------------------------------------------------------------------
+
+async function refusedView() {
+  const data = await api("/v1/payments/refused?limit=200");
+  main.replaceChildren(h("h1", {}, "Refused payments"),
+    h("p", { class: "hint" }, "Payments refused before any money moved, newest first."),
+    h("div", { class: "scroll" }, table([
+      ["When", (r) => r.created_at],
+      ["From", (r) => `${r.provider} ${r.provider_tx_id}`],
+      ["For", (r) => (r.serial ? r.serial : r.plan_id ? `plan ${r.plan_id}` : "—")],
+      ["Amount", (r) => `${r.amount} ${r.currency}`, "num"],
+      ["Why", (r) => `${r.code}: ${r.message}`],
+    ], data.items || [], { id: "refused-table" })));
+}
+
+async function keysView() {
+  const data = await api("/v1/api-keys?limit=500");
+  const created = h("div", { id: "key-created" });
+  const expiresError = h("p", { class: "field-error", hidden: true });
+  const form = h("form", { id: "key-form", class: "card", novalidate: true },
+    h("h2", {}, "New key"),
+    h("div", { class: "grid" },
+      h("label", {}, "Label", h("input", { name: "label", autocomplete: "off" })),
+      h("label", {}, "Role", h("select", { name: "role" }, options([["viewer", "viewer (reads)"], ["operator", "operator (reads and writes)"], ["admin", "admin (also keys and providers)"]]))),
+      h("label", {}, "Expires (optional)", h("input", { name: "expires_at", type: "datetime-local" }), expiresError)),
+    h("p", {}, h("button", { type: "submit" }, "Create key")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const el = form.elements;
+    expiresError.hidden = true;
+    const body = { role: el.role.value };
+    if (el.label.value.trim()) body.label = el.label.value.trim();
+    if (el.expires_at.value) body.expires_at = new Date(el.expires_at.value).toISOString();
+    try {
+      const key = await api("/v1/api-keys", { method: "POST", body });
+      await keysView();
+      showOk(`Created a ${key.role} key. Copy it now: it is not shown again.`);
+      document.getElementById("key-created").replaceChildren(h("div", { class: "card preview" },
+        h("p", {}, "The new key (shown once):"), h("p", { class: "token", id: "new-key" }, key.key)));
+    } catch (e) {
+      if (e.details && e.details.field === "expires_at") { expiresError.hidden = false; expiresError.textContent = `${e.code}: ${e.message}`; } else showError(e);
+    }
+  });
+  const revoke = async (k) => {
+    if (!confirm(`Revoke the key "${k.label || k.id}"? Requests with it are refused at once.`)) return;
+    try {
+      await api(`/v1/api-keys/${encodeURIComponent(k.id)}`, { method: "DELETE" });
+      await keysView();
+      showOk(`Revoked "${k.label || k.id}".`);
+    } catch (e) { showError(e); }
+  };
+  main.replaceChildren(h("h1", {}, "API keys"), created, form,
+    h("div", { class: "scroll" }, table([
+      ["Label", (k) => k.label || "—"], ["Role", (k) => k.role], ["Created", (k) => k.created_at],
+      ["Last used", (k) => fmt(k.last_used_at)], ["Expires", (k) => fmt(k.expires_at)],
+      ["", (k) => (k.revoked_at ? `revoked ${k.revoked_at}` : h("button", { type: "button", class: "secondary", onclick: () => revoke(k) }, "Revoke"))],
+    ], data.items || [], { id: "keys-table" })));
+}
+
 // ---- registration with the schedule preview -------------------------------------------------------------------
+
+/** `<option>`s from `[value, text]` pairs, the first one blank with `blank` as its text when given. */
+function options(pairs, blank) {
+  return [...(blank ? [h("option", { value: "" }, blank)] : []), ...pairs.map(([value, text]) => h("option", { value }, text))];
+}
+
+/** Every page of a paged list (`{items, next_cursor}`), up to `max` items. */
+async function all(path, max = 2000) {
+  const items = [];
+  let cursor = null;
+  do {
+    const sep = path.includes("?") ? "&" : "?";
+    const page = await api(`${path}${sep}limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    items.push(...(page.items || []));
+    cursor = page.next_cursor;
+  } while (cursor && items.length < max);
+  return items;
+}
+
+/** The villages as "Village — Area, Cluster", for a `<select>`. */
+async function villageChoices() {
+  const [clusters, areas, places] = await Promise.all(["/v1/clusters", "/v1/areas", "/v1/villages"].map((path) => all(path)));
+  const clusterName = new Map(clusters.map((c) => [c.id, c.name]));
+  const areaOf = new Map(areas.map((a) => [a.id, a]));
+  return places.map((v) => {
+    const a = areaOf.get(v.area_id);
+    return [v.id, a ? `${v.name} — ${a.name}, ${clusterName.get(a.cluster_id) || ""}` : v.name];
+  });
+}
+
+const KINDS = [["solar_home_system", "Solar home system"], ["meter", "Meter"], ["e_bike", "E-bike"]];
+const PERIODS = [["weekly", "weekly"], ["monthly", "monthly"], ["every_14_days", "every 14 days"]];
+
+// The form fields each of the core's registration checks speaks of: its message shows once one of them was
+// touched, or after a submit. A check not listed here shows after a submit only.
+const CHECK_FIELDS = {
+  "customer.name": ["name"], "customer.surname": ["surname"], "customer.village_id": ["village_id"],
+  "customer.phone": ["phone"], "device.serial": ["serial"], "device.manufacturer_id": ["manufacturer_id"],
+  device: ["kind", "tariff_id", "appliance_type_id"], "device.openpaygo": ["secret_key", "starting_code"],
+  "plan.appliance": ["appliance", "appliance_type_id"],
+  plan: ["appliance_type_id", "currency", "total_cost", "down_payment", "installments", "period", "start_date",
+    "plan_kind", "price_per_day", "minimum_payable"],
+};
 
 async function registerView() {
   // Started before the form's data arrives: the phone rules load while the server answers.
   const phoneReady = loadFull();
-  const [clusters, areas, places] = await Promise.all(
-    ["/v1/clusters?limit=500", "/v1/areas?limit=500", "/v1/villages?limit=500"].map((path) => api(path)));
-  const clusterName = new Map((clusters.items || []).map((c) => [c.id, c.name]));
-  const areaOf = new Map((areas.items || []).map((a) => [a.id, a]));
-  const villages = (places.items || []).map((v) => {
-    const a = areaOf.get(v.area_id);
-    return { id: v.id, label: a ? `${v.name} — ${a.name}, ${clusterName.get(a.cluster_id) || ""}` : v.name };
-  });
+  const [villages, makers, tariffs, types] = await Promise.all([
+    villageChoices(), all("/v1/manufacturers"), all("/v1/tariffs"), all("/v1/appliance-types")]);
   const input = (name, label, attrs = {}) => h("label", {}, label, h("input", { name, ...attrs }));
-  const select = (name, label, options) => h("label", {}, label,
-    h("select", { name }, options.map(([value, text]) => h("option", { value }, text))));
+  const select = (name, label, choices, blank) => h("label", {}, label, h("select", { name }, options(choices, blank)));
   const schedule = h("div", { id: "schedule" });
   const checks = h("div", { id: "field-errors" });
-  const form = h("form", { id: "register-form", class: "card" },
+  const tariffBox = select("tariff_id", "Tariff (meters)",
+    tariffs.map((t) => [t.id, `${t.name} — ${t.price_per_kwh} ${t.currency}/kWh`]), "Choose a tariff");
+  const installmentBox = h("div", { class: "grid", id: "installment-terms" },
+    input("total_cost", "Total cost", { inputmode: "decimal" }), input("down_payment", "Down payment", { value: "0", inputmode: "decimal" }),
+    input("installments", "Installments", { type: "number", min: "1", value: "3" }),
+    select("period", "Period", PERIODS),
+    input("start_date", "Start date", { type: "date", value: today() }));
+  const eaasBox = h("div", { class: "grid", id: "eaas-terms", hidden: true },
+    input("price_per_day", "Price per day", { inputmode: "decimal" }),
+    input("minimum_payable", "Minimum payable", { inputmode: "decimal", value: "0" }));
+  const form = h("form", { id: "register-form", class: "card", novalidate: true },
     h("h2", {}, "Customer"),
     h("div", { class: "grid" },
       input("name", "Name", { required: true }), input("surname", "Surname", { required: true }),
-      input("phone", "Phone", { placeholder: "+255…", required: true }),
-      select("village_id", "Village", villages.map((v) => [v.id, v.label]))),
+      input("phone", "Phone", { placeholder: "+255…", required: true, autocomplete: "off" }),
+      select("village_id", "Village", villages)),
     h("h2", {}, "Device"),
     h("div", { class: "grid" },
       input("serial", "Serial", { required: true }),
-      select("kind", "Kind", [["solar_home_system", "Solar home system"], ["meter", "Meter"], ["e_bike", "E-bike"]]),
-      input("manufacturer_id", "Manufacturer id", { required: true }),
-      input("tariff_id", "Tariff id (meters)"),
-      input("secret_key", "OpenPAYGO secret key (32 hex)"),
-      input("starting_code", "OpenPAYGO starting code", { inputmode: "numeric" })),
-    h("h2", {}, "Appliance sold on installments (optional)"),
-    h("div", { class: "grid" },
-      input("appliance", "Appliance"), input("currency", "Currency", { value: "TZS" }),
-      input("total_cost", "Total cost", { inputmode: "decimal" }), input("down_payment", "Down payment", { value: "0", inputmode: "decimal" }),
-      input("installments", "Installments", { type: "number", min: "1", value: "3" }),
-      select("period", "Period", [["weekly", "weekly"], ["monthly", "monthly"], ["every_14_days", "every 14 days"]]),
-      input("start_date", "Start date", { type: "date", value: today() }),
+      select("kind", "Kind", KINDS),
+      select("manufacturer_id", "Manufacturer", [], "Choose a manufacturer"),
+      tariffBox,
+      input("secret_key", "OpenPAYGO secret key (32 hex)", { autocomplete: "off" }),
+      input("starting_code", "OpenPAYGO starting code", { inputmode: "numeric" }),
       input("registered_on", "Registered on", { type: "date", value: today() })),
+    h("h2", {}, "Appliance sold with the device (optional)"),
+    h("div", { class: "grid" },
+      select("appliance_type_id", "Appliance type",
+        types.map((t) => [t.id, `${t.name} — ${t.price} ${t.currency}`]), "None (type the terms)"),
+      input("appliance", "Appliance"), input("currency", "Currency", { value: "TZS" }),
+      select("plan_kind", "Plan", [["installments", "Installments"], ["eaas", "Energy as a service"]])),
+    installmentBox, eaasBox,
     h("h2", {}, "Schedule preview"), schedule, checks,
     h("p", {}, h("button", { type: "submit" }, "Register")));
 
-  const value = (name) => form.elements[name].value.trim();
+  const el = form.elements;
+  const value = (name) => el[name].value.trim();
+  // Meters choose a tariff; each kind its makers.
+  const fitKind = () => {
+    const kind = el.kind.value;
+    tariffBox.hidden = kind !== "meter";
+    const chosen = el.manufacturer_id.value;
+    el.manufacturer_id.replaceChildren(...options(makers
+      .filter((m) => !m.device_kinds || m.device_kinds.includes(kind))
+      .map((m) => [m.id, m.name]), "Choose a manufacturer"));
+    el.manufacturer_id.value = chosen;
+    if (el.manufacturer_id.value !== chosen) el.manufacturer_id.value = "";
+  };
+  const fitPlanKind = () => {
+    const eaas = el.plan_kind.value === "eaas";
+    eaasBox.hidden = !eaas;
+    installmentBox.hidden = eaas;
+  };
+  // A catalog type fills the plan from its price and default terms; every field stays editable.
+  const applyType = () => {
+    const t = types.find((x) => x.id === el.appliance_type_id.value);
+    if (!t) return;
+    el.appliance.value = t.name;
+    el.currency.value = t.currency;
+    const terms = t.default_terms || {};
+    if (terms.eaas) {
+      el.plan_kind.value = "eaas";
+      el.price_per_day.value = terms.eaas.price_per_day ?? "";
+      el.minimum_payable.value = terms.eaas.minimum_payable ?? "0";
+    } else {
+      el.plan_kind.value = "installments";
+      el.total_cost.value = t.price;
+      el.down_payment.value = terms.down_payment ?? "0";
+      if (terms.installments) el.installments.value = terms.installments;
+      if (terms.period) {
+        if (![...el.period.options].some((o) => o.value === terms.period)) el.period.append(h("option", { value: terms.period }, terms.period));
+        el.period.value = terms.period;
+      }
+    }
+    fitPlanKind();
+  };
   const request = () => {
     const device = { serial: value("serial"), kind: value("kind"), manufacturer_id: value("manufacturer_id") };
-    if (value("tariff_id")) device.tariff_id = value("tariff_id");
+    if (device.kind === "meter" && value("tariff_id")) device.tariff_id = value("tariff_id");
     if (value("secret_key")) {
       device.openpaygo = { secret_key: value("secret_key"), count: 0 };
       if (value("starting_code")) device.openpaygo.starting_code = Number(value("starting_code"));
@@ -357,37 +852,70 @@ async function registerView() {
       customer: { name: value("name"), surname: value("surname"), phone: value("phone"), village_id: value("village_id") },
       device, registered_on: value("registered_on") || today(),
     };
-    if (value("appliance") || value("total_cost")) {
-      body.plan = {
-        appliance: value("appliance"), currency: value("currency"), total_cost: value("total_cost"),
-        down_payment: value("down_payment") || "0", installments: Number(value("installments")),
-        period: value("period"), start_date: value("start_date"),
-      };
+    const eaas = value("plan_kind") === "eaas";
+    if (value("appliance_type_id") || value("appliance") || (eaas ? value("price_per_day") : value("total_cost"))) {
+      body.plan = { appliance: value("appliance"), currency: value("currency") };
+      if (eaas) {
+        body.plan.eaas = { price_per_day: value("price_per_day"), minimum_payable: value("minimum_payable") || "0" };
+      } else {
+        Object.assign(body.plan, {
+          total_cost: value("total_cost"), down_payment: value("down_payment") || "0",
+          installments: Number(value("installments")), period: value("period"), start_date: value("start_date"),
+        });
+      }
+      if (value("appliance_type_id")) body.plan.appliance_type_id = value("appliance_type_id");
     }
     return body;
   };
+  const touched = new Set();
+  let submitted = false;
+  const shown = (field) => submitted || (CHECK_FIELDS[field] || []).some((name) => touched.has(name));
+  // The core's offline checks; an empty list when the phone rules are not loaded yet.
+  const errorsOf = (body) => {
+    if (!phone) return [];
+    const { appliance_type_id: _type, ...plan } = body.plan || {};
+    try {
+      return phone.registrationFieldErrors(body.plan ? { ...body, plan } : body);
+    } catch (e) {
+      return [{ field: e.code, message: e.message }];
+    }
+  };
   const refresh = () => {
     const body = request();
-    if (body.plan) {
-      const { appliance: _appliance, currency, ...terms } = body.plan;
+    if (body.plan && body.plan.eaas) {
+      schedule.replaceChildren(h("p", { class: "hint" }, `Energy as a service: ${body.plan.eaas.price_per_day || "…"} ${body.plan.currency} a day.`));
+    } else if (body.plan) {
+      const { appliance: _appliance, appliance_type_id: _type, currency, ...terms } = body.plan;
       try {
         schedule.replaceChildren(table([
           ["#", (i) => i.number], ["Due", (i) => i.due_date], ["Amount", (i) => `${i.amount} ${currency}`, "num"],
         ], core.installmentSchedule(terms, currency), { id: "schedule-table" }));
       } catch (e) {
-        schedule.replaceChildren(h("p", { class: "field-error" }, `${e.name}: ${e.message}`));
+        schedule.replaceChildren(touched.size || submitted ? h("p", { class: "field-error" }, `${e.name}: ${e.message}`) : h("p", { class: "hint" }, "Fill in the terms."));
       }
     } else {
-      schedule.replaceChildren(h("p", { class: "hint" }, "No appliance on installments."));
+      schedule.replaceChildren(h("p", { class: "hint" }, "No appliance sold with the device."));
     }
-    if (!phone) { checks.replaceChildren(h("p", { class: "hint", id: "phone-loading" }, "Loading the phone rules…")); return; }
-    let errors = [];
-    try { errors = phone.registrationFieldErrors(body); } catch (e) { errors = [{ field: e.code, message: e.message }]; }
-    checks.replaceChildren(...errors.map((f) => h("div", { class: "field-error" }, `${f.field}: ${f.message}`)));
+    if (!phone) { checks.replaceChildren(h("p", { class: "hint", id: "phone-loading" }, "Loading the phone rules…")); return []; }
+    const errors = errorsOf(body);
+    checks.replaceChildren(...errors.filter((f) => shown(f.field))
+      .map((f) => h("div", { class: "field-error" }, `${f.field}: ${f.message}`)));
+    return errors;
   };
-  form.addEventListener("input", refresh);
+  const touch = (ev) => { if (ev.target.name) touched.add(ev.target.name); };
+  form.addEventListener("input", (ev) => { touch(ev); refresh(); });
+  form.addEventListener("change", (ev) => {
+    touch(ev);
+    if (ev.target === el.kind) fitKind();
+    if (ev.target === el.plan_kind) fitPlanKind();
+    if (ev.target === el.appliance_type_id) applyType();
+    refresh();
+  });
+  form.addEventListener("focusout", (ev) => { touch(ev); refresh(); });
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    submitted = true;
+    if (refresh().length) { showError({ message: "Some fields need attention (listed above the Register button)." }); return; }
     try {
       const answer = await api("/v1/registrations", { method: "POST", body: request() });
       carried = () => showOk(`Registered ${answer.customer.name} ${answer.customer.surname} with device ${answer.device.serial}.`);
@@ -396,6 +924,8 @@ async function registerView() {
       showError(e);
     }
   });
+  fitKind();
+  fitPlanKind();
   let phone = null;
   main.replaceChildren(h("h1", {}, "Register a customer with a device"), form);
   performance.mark("register-shown");
@@ -791,6 +1321,10 @@ async function route() {
       case "devices": await devicesView(); break;
       case "payments": await paymentsView(); break;
       case "register": await registerView(); break;
+      case "cash": await cashView(arg && decodeURIComponent(arg)); break;
+      case "unmatched": await unmatchedView(); break;
+      case "refused": await refusedView(); break;
+      case "keys": await keysView(); break;
       case "import": importView(); break;
       case "reports": await reportsView(); break;
       case "reconcile": await reconcileView(arg && decodeURIComponent(arg)); break;

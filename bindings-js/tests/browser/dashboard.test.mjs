@@ -230,7 +230,7 @@ test("dashboard: log in, register, preview a payment in the browser, see it post
     await page.selectOption("select[name=village_id]", village.id);
     await page.fill("input[name=serial]", "shs-7001");
     await page.selectOption("select[name=kind]", "solar_home_system");
-    await page.fill("input[name=manufacturer_id]", maker.id);
+    await page.selectOption("select[name=manufacturer_id]", maker.id);
     await page.fill("input[name=secret_key]", "a29ab82edc5fbbc41ec9530f6dac86b1");
     await page.fill("input[name=starting_code]", "123456789");
     await page.fill("input[name=appliance]", "SHS 80W");
@@ -529,4 +529,312 @@ onBothDatabases("dashboard: import 50 registrations from a spreadsheet", async (
     assert.deepEqual(pageErrors, []);
     assert.deepEqual(consoleErrors, []);
   }, options);
+});
+
+// A 4xx/5xx the page fetched, or an error it logged: none is expected on the pages below.
+// `expected(url, status)` names the refusals a test provokes on purpose (the browser logs them as errors too).
+function watchConsole(page, expected = () => false) {
+  const errors = [];
+  page.on("console", (m) => {
+    if (m.type() !== "error") return;
+    if (/^Failed to load resource/.test(m.text()) && expected(m.location().url, 0)) return;
+    errors.push(`${m.text()} (${m.location().url})`);
+  });
+  page.on("response", (r) => { if (r.status() >= 400 && !expected(r.url(), r.status())) errors.push(`${r.status()} ${r.url()}`); });
+  return errors;
+}
+
+// The places, a maker and a customer with an SHS on 3 weekly installments, made through the API.
+async function seedShs(server, { serial = "SHS-D1", phone = "+255712300001" } = {}) {
+  const cluster = await server.api("POST", "/v1/clusters", { name: "Lake Zone" });
+  const area = await server.api("POST", "/v1/areas", { name: "Bukoba grid", cluster_id: cluster.id });
+  const village = await server.api("POST", "/v1/villages", { name: "Kashai", area_id: area.id });
+  const maker = await server.api("POST", "/v1/manufacturers",
+    { name: "SunCo", device_kinds: ["solar_home_system"], token_scheme: "openpaygo" });
+  const registered = await server.api("POST", "/v1/registrations", {
+    customer: { name: "Neema", surname: "Mushi", phone, village_id: village.id },
+    device: { serial, kind: "solar_home_system", manufacturer_id: maker.id,
+      openpaygo: { secret_key: "a29ab82edc5fbbc41ec9530f6dac86b1", starting_code: 123456789, count: 0 } },
+    plan: { appliance: "SHS 80W", currency: "TZS", total_cost: "2100", down_payment: "0", installments: 3,
+      period: "weekly", start_date: "2026-01-01" },
+    registered_on: "2026-01-01",
+  });
+  return { cluster, area, village, maker, registered };
+}
+
+// Issue 16: the registration form chooses every id from a list. An appliance type fills the plan's terms from
+// the catalog (still editable), and the sale keeps the type. No check speaks before its field was touched.
+onBothDatabases("dashboard: register an SHS with an appliance type choosing everything from lists", async (options) => {
+  await withServerAndBrowser(async (server, browser) => {
+    const cluster = await server.api("POST", "/v1/clusters", { name: "Lake Zone" });
+    const area = await server.api("POST", "/v1/areas", { name: "Bukoba grid", cluster_id: cluster.id });
+    const village = await server.api("POST", "/v1/villages", { name: "Kashai", area_id: area.id });
+    const maker = await server.api("POST", "/v1/manufacturers",
+      { name: "SunCo", device_kinds: ["solar_home_system"], token_scheme: "openpaygo" });
+    await server.api("POST", "/v1/manufacturers", { name: "MeterCo", device_kinds: ["meter"], token_scheme: "external" });
+    const type = await server.api("POST", "/v1/appliance-types", {
+      name: "SHS 120W", kind: "solar_home_system", price: "3000", currency: "TZS",
+      default_terms: { down_payment: "600", installments: 4, period: "monthly" },
+    });
+    const { page, pageErrors } = await loggedIn(server, browser);
+    const consoleErrors = watchConsole(page);
+    await page.setViewportSize({ width: 360, height: 800 });
+    await page.click("a[href='#/register']");
+    await page.waitForSelector("#register-form[data-phone-ready=true]", { timeout: 30_000 });
+    // An empty form says nothing.
+    assert.equal(await page.locator("#field-errors .field-error").count(), 0);
+    assert.equal(await page.locator("#message:visible").count(), 0);
+    // Only the makers of the chosen kind; no tariff for an SHS.
+    const makers = await page.$$eval("select[name=manufacturer_id] option", (os) => os.map((o) => o.textContent));
+    assert.deepEqual(makers, ["Choose a manufacturer", "SunCo"]);
+    assert.equal(await page.getByLabel("Tariff (meters)").isVisible(), false);
+
+    await page.getByLabel("Name", { exact: true }).fill("Amina");
+    // A touched field speaks for itself only.
+    await page.getByLabel("Phone").fill("+255 12");
+    await page.getByLabel("Phone").blur();
+    await page.waitForSelector("#field-errors .field-error >> text=customer.phone");
+    const shownErrors = await page.$$eval("#field-errors .field-error", (es) => es.map((e) => e.textContent.split(":")[0]));
+    assert.deepEqual(shownErrors, ["customer.phone"]);
+    await page.getByLabel("Surname").fill("Juma");
+    await page.getByLabel("Phone").fill("+255712345678");
+    await page.getByLabel("Village").selectOption(village.id);
+    await page.getByLabel("Serial").fill("shs-7002");
+    await page.getByLabel("Kind").selectOption("solar_home_system");
+    await page.getByLabel("Manufacturer").selectOption({ label: "SunCo" });
+    await page.getByLabel("OpenPAYGO secret key (32 hex)").fill("a29ab82edc5fbbc41ec9530f6dac86b1");
+    await page.getByLabel("OpenPAYGO starting code").fill("123456789");
+    await page.getByLabel("Appliance type").selectOption({ label: "SHS 120W — 3000 TZS" });
+    // The catalog's terms, still editable.
+    assert.equal(await page.getByLabel("Appliance", { exact: true }).inputValue(), "SHS 120W");
+    assert.equal(await page.getByLabel("Total cost").inputValue(), "3000");
+    assert.equal(await page.getByLabel("Down payment").inputValue(), "600");
+    assert.equal(await page.getByLabel("Installments", { exact: true }).inputValue(), "4");
+    assert.equal(await page.getByLabel("Period").inputValue(), "monthly");
+    await page.getByLabel("Installments", { exact: true }).fill("3");
+    await page.waitForSelector("#schedule-table tbody tr:nth-child(3)");
+    const schedule = await page.$$eval("#schedule-table tbody tr", (rows) => rows.map((r) => r.children[2].textContent));
+    assert.deepEqual(schedule, ["800 TZS", "800 TZS", "800 TZS"]);
+    assert.equal(await page.locator("#field-errors .field-error").count(), 0);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 360, `the page is ${width} px wide at 360`);
+    await page.screenshot({ path: join(results, "dashboard-register.png"), fullPage: true });
+    await page.click("#register-form button[type=submit]");
+    await page.waitForSelector("#preview-amount");
+    assert.match(await page.textContent("h1"), /SHS7002/);
+    assert.match(await page.textContent("#message"), /Registered Amina Juma/);
+
+    const device = await server.api("GET", "/v1/devices/SHS7002");
+    const customer = await server.api("GET", `/v1/customers/${device.customer_id}`);
+    assert.equal(customer.plans.length, 1);
+    assert.equal(customer.plans[0].appliance_type_id, type.id);
+    assert.equal(customer.plans[0].total_cost, "3000");
+    assert.equal(device.manufacturer_id ?? maker.id, maker.id);
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(consoleErrors, []);
+  }, options);
+});
+
+// Issue 16: a customer's page edits the customer (names, phones — the first the primary one —, village, national
+// id) and shows the server's answer; a refusal is shown under the field it names.
+onBothDatabases("dashboard: edit the customer's phone", async (options) => {
+  await withServerAndBrowser(async (server, browser) => {
+    const { registered } = await seedShs(server, { phone: "+255712300001" });
+    const id = registered.customer.id;
+    const { page, pageErrors } = await loggedIn(server, browser);
+    const consoleErrors = watchConsole(page, (url) => url.includes(`/v1/customers/${id}`));
+    // The list names the village, as the page does.
+    assert.match(await page.textContent("#customers-table"), /Neema Mushi.*Kashai — Bukoba grid, Lake Zone/);
+    await page.setViewportSize({ width: 360, height: 800 });
+    await page.goto(`${server.base}/#/customer/${id}`);
+    await page.waitForSelector("#customer-edit-open");
+    assert.match(await page.textContent("#customer-facts"), /Kashai — Bukoba grid, Lake Zone/, "the village by its name");
+    await page.click("#customer-edit-open");
+    await page.waitForSelector("#customer-edit:visible");
+    assert.equal(await page.locator(".field-error:visible").count(), 0, "nothing said before a save");
+    assert.equal(await page.getByLabel("Phone 1 (primary)").inputValue(), "+255712300001");
+
+    // A number no country has: refused under the phones, nothing saved.
+    await page.getByLabel("Phone 1 (primary)").fill("+255 12");
+    await page.click("#customer-edit button[type=submit]");
+    await page.waitForSelector("#customer-edit .field-error[data-field=phones]:visible");
+    assert.deepEqual((await server.api("GET", `/v1/customers/${id}`)).phones, ["+255712300001"]);
+
+    // A new primary number and a second one.
+    await page.getByLabel("Phone 1 (primary)").fill("+255 754 000 111");
+    await page.click("#customer-edit button:has-text('Add a phone')");
+    await page.getByLabel("Phone 2").fill("+255712300001");
+    await page.getByLabel("National id").fill("19800101-12345-00001-22");
+    await page.click("#customer-edit button[type=submit]");
+    await page.waitForSelector("#message.ok");
+    assert.equal(await page.textContent("#customer-phones"), "+255754000111, +255712300001");
+    const saved = await server.api("GET", `/v1/customers/${id}`);
+    assert.deepEqual(saved.phones, ["+255754000111", "+255712300001"]);
+    assert.equal(saved.national_id, "19800101-12345-00001-22");
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 360, `the page is ${width} px wide at 360`);
+    await page.click("#customer-edit-open");
+    await page.screenshot({ path: join(results, "dashboard-customer-edit.png"), fullPage: true });
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(consoleErrors, []);
+  }, options);
+});
+
+// Issue 16: cash at the office. The device is found by its owner's name, the core previews what the amount
+// buys before anything is posted, the payment is posted as `cash` with a generated receipt number, and its
+// receipt (fetched with the key) names the customer and the amount.
+onBothDatabases("dashboard: take a cash payment and open its receipt", async (options) => {
+  await withServerAndBrowser(async (server, browser) => {
+    await seedShs(server, { serial: "SHS-C1", phone: "+255712300002" });
+    const { page, pageErrors } = await loggedIn(server, browser);
+    const consoleErrors = watchConsole(page);
+    const cspViolations = [];
+    page.on("console", (m) => { if (/Content.Security.Policy/i.test(m.text())) cspViolations.push(m.text()); });
+    await page.setViewportSize({ width: 360, height: 800 });
+    // The device page leads to the form for its device.
+    await page.goto(`${server.base}/#/device/SHSC1`);
+    await page.waitForSelector("#take-cash");
+    await page.click("#take-cash");
+    await page.waitForSelector("#cash-customer");
+    assert.equal(await page.textContent("#cash-customer"), "Neema Mushi (+255712300002)");
+    // From the menu: found by the customer's name.
+    await page.click("a[href='#/cash']");
+    await page.waitForSelector("#cash-form");
+    assert.equal(await page.locator("#cash-device dl").count(), 0);
+    assert.equal(await page.locator(".field-error:visible, #message:visible").count(), 0, "nothing said on an empty form");
+    await page.getByLabel("Device (serial or customer)").fill("neema");
+    await page.click("#cash-picker-results button[data-serial=SHSC1]");
+    await page.waitForSelector("#cash-customer");
+    assert.equal(await page.getByLabel("Currency").inputValue(), "TZS");
+    await page.getByLabel("Amount").fill("700");
+    await page.waitForSelector("#cash-preview #preview-lines");
+    assert.match(await page.textContent("#cash-preview"), /installment/);
+    assert.equal((await server.api("GET", "/v1/payments?serial=SHSC1")).items.length, 0, "a preview posts nothing");
+    await page.click("#cash-form button[type=submit]");
+    await page.waitForSelector("#cash-paid");
+    assert.match(await page.getByLabel("Device (serial or customer)").inputValue(), /^SHSC1 — Neema Mushi/,
+      "the device stays chosen for the next payment");
+    assert.equal(await page.getByLabel("Amount").inputValue(), "");
+    const number = await page.textContent("#cash-receipt-number");
+    assert.match(number, /^CASH-\d{8}-[A-Z0-9]{6}$/);
+    const payments = (await server.api("GET", "/v1/payments?serial=SHSC1")).items;
+    assert.equal(payments.length, 1);
+    assert.equal(payments[0].amount, "700");
+    const paymentId = await page.getAttribute("#cash-paid", "data-payment-id");
+    const detail = await server.api("GET", `/v1/payments/${paymentId}`);
+    assert.equal(detail.provider, "cash");
+    assert.equal(detail.provider_tx_id, number);
+
+    await page.click("#open-receipt");
+    await page.waitForSelector("#receipt");
+    const receipt = await page.textContent("#receipt");
+    assert.match(receipt, /Neema Mushi/);
+    assert.match(receipt, /700/);
+    assert.ok(receipt.includes(number), "the receipt number on the receipt");
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    const wide = await page.evaluate(() => [...document.querySelectorAll("main *")]
+      .filter((e) => e.getBoundingClientRect().right > 360).slice(0, 5).map((e) => `${e.tagName}#${e.id}.${e.className}`));
+    assert.ok(width <= 360, `the page is ${width} px wide at 360: ${wide}`);
+    await page.screenshot({ path: join(results, "dashboard-cash.png"), fullPage: true });
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(consoleErrors, []);
+    assert.deepEqual(cspViolations, []);
+  }, options);
+});
+
+// Issue 16: money for a serial nobody has waits in the unmatched queue; the operator finds the right device by
+// its owner's name and assigns the money to it, once.
+onBothDatabases("dashboard: assign an unmatched payment", async (options) => {
+  await withServerAndBrowser(async (server, browser) => {
+    await seedShs(server, { serial: "SHS-U1", phone: "+255712300003" });
+    // M-Pesa confirms money paid to an account nobody has: it waits in the unmatched queue.
+    const provider = await server.api("POST", "/v1/providers",
+      { kind: "daraja_c2b", shortcode: "600123", currency: "TZS", name: "mpesa" });
+    const res = await fetch(server.base + provider.hook_paths.confirmation, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ TransactionType: "Pay Bill", TransID: "AG-77", TransTime: "20260115101500",
+        TransAmount: "700.00", BusinessShortCode: "600123", BillRefNumber: "SHS-U9", MSISDN: "2547 ***** 126" }),
+    });
+    assert.equal(res.status, 200);
+    const open = (await server.api("GET", "/v1/payments/unmatched?status=open")).items;
+    assert.equal(open.length, 1, "one unmatched payment");
+
+    const { page, pageErrors } = await loggedIn(server, browser);
+    const consoleErrors = watchConsole(page);
+    await page.setViewportSize({ width: 360, height: 800 });
+    await page.click("a[href='#/unmatched']");
+    await page.waitForSelector("#unmatched-table");
+    const row = page.locator("#unmatched-table tbody tr", { hasText: "AG-77" });
+    await row.waitFor();
+    assert.match(await row.textContent(), /SHS9|SHS-U9|SHSU9/);
+    assert.match(await row.textContent(), /700(\.00)? TZS/);
+    await row.getByRole("button", { name: "Assign to device" }).click();
+    await page.getByLabel("Device (serial or customer)").fill("Mushi");
+    await page.click("#assign-picker-results button[data-serial=SHSU1]");
+    await page.click("#assign-panel button:has-text('Assign')");
+    await page.waitForSelector("#message.ok");
+    assert.match(await page.textContent("#message"), /Assigned 700(\.00)? TZS to SHSU1 \(Neema Mushi/);
+    await page.waitForSelector("#unmatched-table tbody tr td.hint"); // no open entry left
+    await page.getByLabel(/^Status/).selectOption("assigned");
+    await page.locator("#unmatched-table tbody tr", { hasText: "AG-77" }).waitFor();
+    assert.match(await page.textContent("#unmatched-table"), /assigned \(payment /);
+
+    const payments = (await server.api("GET", "/v1/payments?serial=SHSU1")).items;
+    assert.equal(payments.length, 1);
+    assert.equal(payments[0].amount, "700");
+    assert.equal((await server.api("GET", "/v1/payments/unmatched?status=open")).items.length, 0);
+    assert.equal(await page.locator("#conflicts-table").count(), 1, "the conflicts are listed too");
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 360, `the page is ${width} px wide at 360`);
+    await page.screenshot({ path: join(results, "dashboard-unmatched.png"), fullPage: true });
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(consoleErrors, []);
+  }, options);
+});
+
+// Issue 16: the refused log, and the administrator's API keys: one created (shown once), then revoked.
+test("dashboard: the refused log and API keys", {
+  skip: !binary ? "MICROPOWER_SERVER_BIN is not set (scripts/test.d/40-js.sh builds the server)" : false,
+  timeout: 300_000,
+}, async () => {
+  await withServerAndBrowser(async (server, browser) => {
+    await seedShs(server, { serial: "SHS-K1", phone: "+255712300004" });
+    const refused = await fetch(server.base + "/v1/payments", {
+      method: "POST", headers: { Authorization: `Bearer ${server.key}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ provider: "cash", provider_tx_id: "R-1", plan_id: "no-such-plan", amount: "500", currency: "TZS" }),
+    });
+    assert.equal(refused.status, 422);
+    const { page, pageErrors } = await loggedIn(server, browser);
+    const consoleErrors = watchConsole(page);
+    await page.setViewportSize({ width: 360, height: 800 });
+    await page.click("a[href='#/refused']");
+    const row = page.locator("#refused-table tbody tr", { hasText: "R-1" });
+    await row.waitFor();
+    assert.match(await row.textContent(), /plan no-such-plan.*500 TZS.*not_found/);
+    await page.screenshot({ path: join(results, "dashboard-refused.png"), fullPage: true });
+
+    await page.click("a[href='#/keys']");
+    await page.waitForSelector("#key-form");
+    assert.equal(await page.locator(".field-error:visible, #message:visible").count(), 0);
+    await page.getByLabel("Label").fill("Front desk");
+    await page.getByLabel("Role").selectOption("operator");
+    await page.click("#key-form button[type=submit]");
+    await page.waitForSelector("#new-key");
+    const key = (await page.textContent("#new-key")).trim();
+    const asNew = (path) => fetch(server.base + path, { headers: { Authorization: `Bearer ${key}` } });
+    assert.equal((await asNew("/v1/customers?limit=1")).status, 200, "the new key works");
+    const keyRow = page.locator("#keys-table tbody tr", { hasText: "Front desk" });
+    assert.match(await keyRow.textContent(), /operator/);
+    assert.ok(!(await page.textContent("#keys-table")).includes(key), "the list never shows a key");
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 360, `the page is ${width} px wide at 360`);
+    await page.screenshot({ path: join(results, "dashboard-keys.png"), fullPage: true });
+    page.once("dialog", (d) => d.accept());
+    await keyRow.getByRole("button", { name: "Revoke" }).click();
+    await page.waitForSelector("#message.ok");
+    await page.locator("#keys-table tbody tr", { hasText: "Front desk" }).filter({ hasText: "revoked" }).waitFor();
+    assert.equal((await asNew("/v1/customers?limit=1")).status, 401, "revoked at once");
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(consoleErrors, []);
+  });
 });
