@@ -15,7 +15,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use micropower_core::api::Currency;
+use micropower_core::api::{Currency, RegistrationRequest};
 use micropower_core::calls;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -334,23 +334,37 @@ async fn import_row(
     let opening = Opening::read(row).map_err(|e| Ok(vec![e]))?;
     let body = registration_body(tx, names, row, create_missing).await?;
     let prepared = registrations::prepare(state, tx, body).await.map_err(refused)?;
-    let field_errors = state
-        .core(micropower_core::calls::RegistrationFieldErrors { request: prepared.request.clone() })
-        .await
-        .map_err(Err)?;
-    if !field_errors.is_empty() {
-        return Err(Ok(field_errors
-            .iter()
-            .map(|e| {
-                let column = column_of_field(&e.field).unwrap_or_else(|| column_of_code(&e.code));
-                CellError::new(column, &e.code, e.message.clone())
-            })
-            .collect()));
-    }
-    let registered = registrations::register_prepared(state, tx, actor, prepared).await.map_err(refused)?;
+    // Registered straight away: the core checks every field first and writes nothing when one is wrong.
+    // Only a refused row asks the core for all its field errors, so that each wrong cell is reported.
+    let request = prepared.request.clone();
+    let registered = match registrations::register_prepared(state, tx, actor, prepared).await {
+        Ok(registered) => registered,
+        Err(e) if e.status.is_server_error() => return Err(Err(e)),
+        Err(e) => return Err(Ok(every_field_error(state, request, &e).await.map_err(Err)?)),
+    };
     opening.record(state, tx, actor, &registered).await?;
     imports::record(tx, &serial, &fingerprint).await.map_err(Err)?;
     Ok(Outcome::Created)
+}
+
+/// Every wrong cell of a row the registration refused with `refusal`, as the core lists them; the refusal
+/// itself when the core finds no field at fault (a taken serial, a phone of another village).
+async fn every_field_error(
+    state: &AppState,
+    request: RegistrationRequest,
+    refusal: &ApiError,
+) -> ApiResult<Vec<CellError>> {
+    let field_errors = state.core(calls::RegistrationFieldErrors { request }).await?;
+    if field_errors.is_empty() {
+        return Ok(vec![CellError::of(refusal)]);
+    }
+    Ok(field_errors
+        .iter()
+        .map(|e| {
+            let column = column_of_field(&e.field).unwrap_or_else(|| column_of_code(&e.code));
+            CellError::new(column, &e.code, e.message.clone())
+        })
+        .collect())
 }
 
 /// Whether the device `serial`, registered already, is what `row` describes: the owner's name, surname and
