@@ -409,19 +409,8 @@ async fn migrated_plans_open_with_what_was_paid(s: TestServer) {
 
 async fn a_serial_registered_one_at_a_time_with_the_same_data_is_unchanged(s: TestServer) {
     let r = registry(&s).await;
-    s.ok(
-        "/v1/registrations",
-        json!({
-            "customer": {"name": "Amina", "surname": "Juma1", "phone": phone(1), "village_id": r.village},
-            "device": {"serial": "IMP-001", "kind": "solar_home_system", "manufacturer_id": r.shs_maker,
-                       "openpaygo": {"secret_key": KEY, "starting_code": 123456789, "count": 0}},
-            "plan": {"appliance": "SHS 80W", "currency": "TZS", "total_cost": "2100", "down_payment": "0",
-                     "installments": 3, "period": "weekly", "start_date": "2026-01-01"},
-            "registered_on": "2026-01-01"
-        }),
-        201,
-    )
-    .await;
+    let customer = json!({"name": "Amina", "surname": "Juma1", "phone": phone(1), "village_id": r.village});
+    register_shs_for(&s, &r, "IMP-001", customer).await;
     let csv = format!("{HEADER}\n{}\n", row(1, &phone(1), "SunCo"));
     let (status, answer) = import(&s, &csv, "").await;
     assert_eq!(status, 200, "{answer}");

@@ -57,19 +57,7 @@ async fn customer_names_are_escaped(s: TestServer) {
     let mut customer = new_customer(&r.village);
     customer["name"] = json!("<script>alert(1)</script>");
     customer["surname"] = json!("O'Neil & \"Sons\"");
-    s.ok(
-        "/v1/registrations",
-        json!({
-            "customer": customer,
-            "device": {"serial": "SHS-RCPT-2", "kind": "solar_home_system", "manufacturer_id": r.shs_maker,
-                       "openpaygo": {"secret_key": KEY, "starting_code": 123456789, "count": 0}},
-            "plan": {"appliance": "SHS 80W", "currency": "TZS", "total_cost": "2100", "down_payment": "0",
-                     "installments": 3, "period": "weekly", "start_date": "2026-01-01"},
-            "registered_on": "2026-01-01"
-        }),
-        201,
-    )
-    .await;
+    register_shs_for(&s, &r, "SHS-RCPT-2", customer).await;
     let paid = s.ok("/v1/payments", cash("R-<b>", "SHS-RCPT-2", "700"), 201).await;
     let path = format!("/v1/payments/{}/receipt", paid["payment_id"].as_str().unwrap());
     let (status, _, html) = page(&s, &path, &s.key).await;

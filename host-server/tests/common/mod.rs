@@ -259,10 +259,15 @@ pub fn new_customer(village: &str) -> Value {
 
 /// Registers an OpenPAYGO SHS on a weekly 3 × 700 TZS plan; returns the registration answer.
 pub async fn register_shs(s: &TestServer, r: &Registry, serial: &str) -> Value {
+    register_shs_for(s, r, serial, new_customer(&r.village)).await
+}
+
+/// [`register_shs`] for the customer fields given.
+pub async fn register_shs_for(s: &TestServer, r: &Registry, serial: &str, customer: Value) -> Value {
     s.ok(
         "/v1/registrations",
         json!({
-            "customer": new_customer(&r.village),
+            "customer": customer,
             "device": {"serial": serial, "kind": "solar_home_system", "manufacturer_id": r.shs_maker,
                        "openpaygo": {"secret_key": KEY, "starting_code": 123456789, "count": 0}},
             "plan": {"appliance": "SHS 80W", "currency": "TZS", "total_cost": "2100", "down_payment": "0",
