@@ -14,6 +14,10 @@ if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $version" ]; then
     cargo install --locked cargo-deny --version "$version"
 fi
 
+# The offline checks read every crate of Cargo.lock, those of other platforms (r-efi, atomic-polyfill) too,
+# which no build of this machine downloads: a new machine has them only after this fetch.
+cargo fetch --locked --quiet
+
 db="${CARGO_HOME:-$HOME/.cargo}/advisory-dbs/advisory-db-3157b0e258782691"
 checks=(licenses bans sources)
 passed=0
