@@ -24,6 +24,7 @@ on_both_databases!(
     a_serial_registered_one_at_a_time_with_the_same_data_is_unchanged,
     progress_is_readable_under_the_clients_id,
     concurrent_imports_create_a_missing_village_once,
+    a_village_created_by_a_refused_row_is_created_again,
 );
 
 const HEADER: &str = "name,surname,phone,village,serial,device_kind,manufacturer,openpaygo_key,\
@@ -405,6 +406,33 @@ async fn migrated_plans_open_with_what_was_paid(s: TestServer) {
     assert_eq!(answer["unchanged"], 1);
     let (_, customer) = s.get(&format!("/v1/customers/{}", device["customer_id"].as_str().unwrap())).await;
     assert_eq!(customer["credit_balance"], json!({"TZS": "150"}), "{customer}");
+}
+
+/// Row 2 creates its village, then is refused after its registration (it paid more than its plan costs), so
+/// its savepoint takes the village away again: row 3, in the same village, must create it anew, not find
+/// what the import read during row 2.
+async fn a_village_created_by_a_refused_row_is_created_again(s: TestServer) {
+    registry(&s).await;
+    let mlima = |line: String| line.replace("North / Lake grid / Kijiji", "South / Hill grid / Mlima");
+    let csv = format!(
+        "{HEADER},paid_to_date\n{},9999\n{},\n",
+        mlima(row(1, &phone(1), "SunCo")),
+        mlima(row(2, &phone(2), "SunCo")),
+    );
+    let (status, answer) = import(&s, &csv, "?create_missing=true&mode=valid_rows").await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(
+        not_ok(&answer),
+        [(2, "error".to_owned(), vec![("paid_to_date".to_owned(), "invalid_input".to_owned())])]
+    );
+    let (_, villages) = s.get("/v1/villages").await;
+    let mlima: Vec<&Value> = villages["items"].as_array().unwrap().iter().filter(|v| v["name"] == "Mlima").collect();
+    assert_eq!(mlima.len(), 1, "{villages}");
+    let (_, device) = s.get("/v1/devices/IMP-002").await;
+    let (_, customer) = s.get(&format!("/v1/customers/{}", device["customer_id"].as_str().unwrap())).await;
+    assert_eq!(customer["village_id"], mlima[0]["id"], "{customer}");
+    let (status, _) = s.get("/v1/devices/IMP-001").await;
+    assert_eq!(status, 404);
 }
 
 async fn a_serial_registered_one_at_a_time_with_the_same_data_is_unchanged(s: TestServer) {

@@ -3,7 +3,7 @@
 //! and `GET /v1/imports/registrations/template.csv` publishes its headers with an example row.
 //!
 //! Every row goes through the very path of `POST /v1/registrations` ([`registrations::prepare`] and
-//! [`registrations::register_prepared`]), each in a savepoint of the import's one transaction: a row the
+//! [`registrations::register_prepared`]), each new row in a savepoint of the import's one transaction: a row the
 //! core refuses leaves no trace, and the others are kept (`mode=valid_rows`), all dropped (the default, when
 //! any row is refused) or never written (`dry_run=true`, rolled back whatever the rows).
 //!
@@ -32,6 +32,7 @@ use crate::spreadsheet::{self, Sheet};
 use crate::state::AppState;
 use crate::storage::audit::{self, Action, Actor, Entry};
 use crate::storage::imports::{self, ByName, Level};
+use crate::storage::lookups::Lookups;
 use crate::storage::opening_balances::{self, OpeningBalance};
 use crate::upload::Upload;
 
@@ -222,11 +223,6 @@ impl Names {
     }
 }
 
-enum Outcome {
-    Created,
-    Unchanged,
-}
-
 /// `POST /v1/imports/registrations`
 pub async fn import(
     State(state): State<AppState>,
@@ -256,21 +252,27 @@ pub async fn import(
     imports::lock_imports(&mut tx, state.db.backend).await?;
     let mut answers = Vec::with_capacity(rows.len());
     let mut names = Names::default();
+    let mut lookups = Lookups::default();
     for row in &rows {
-        let mut savepoint = tx.begin().await?;
-        let outcome = import_row(&state, &mut savepoint, &mut names, &actor, row, query.create_missing).await;
-        let (status, errors) = match outcome {
-            Ok(Outcome::Created) => {
-                savepoint.commit().await?;
-                (RowStatus::Ok, Vec::new())
-            }
-            Ok(Outcome::Unchanged) => {
-                savepoint.commit().await?;
-                (RowStatus::Unchanged, Vec::new())
-            }
-            Err(errors) => {
-                savepoint.rollback().await?;
-                (RowStatus::Error, errors?)
+        let (status, errors) = match registered_before(&state, &mut tx, row).await? {
+            Before::Unchanged => (RowStatus::Unchanged, Vec::new()),
+            Before::Refused(errors) => (RowStatus::Error, errors),
+            Before::New(serial) => {
+                // Only a row that writes needs a savepoint: a refused row leaves no trace in the import.
+                let mut savepoint = tx.begin().await?;
+                let mut writing = Writing { names: &mut names, lookups: &mut lookups, actor: &actor };
+                match import_row(&state, &mut savepoint, &mut writing, row, serial, query.create_missing).await {
+                    Ok(()) => {
+                        savepoint.commit().await?;
+                        lookups.keep_row();
+                        (RowStatus::Ok, Vec::new())
+                    }
+                    Err(errors) => {
+                        savepoint.rollback().await?;
+                        lookups.drop_row();
+                        (RowStatus::Error, errors?)
+                    }
+                }
             }
         };
         answers.push(RowAnswer { row: row.number, status, errors });
@@ -298,53 +300,82 @@ pub async fn import(
     Ok((status, Json(answer)).into_response())
 }
 
-/// One row, in its own savepoint. `Err(Ok(errors))` is the row refused; `Err(Err(_))` a failure of the
-/// server (a database error), which ends the whole import.
+/// What the transaction holds already of a row's serial.
+enum Before {
+    /// Nothing: the row is new, its serial as the core normalised it.
+    New(String),
+    /// The row, imported or registered before with the same data.
+    Unchanged,
+    /// Something else, or a serial the core refuses.
+    Refused(Vec<CellError>),
+}
+
+/// Reads what is registered under the row's serial; writes only to remember that a device registered one at
+/// a time is this row. A database error ends the whole import.
+async fn registered_before(state: &AppState, tx: &mut Transaction<'_, Any>, row: &Row) -> ApiResult<Before> {
+    let serial = match row.get("serial") {
+        None => return Ok(Before::Refused(vec![CellError::new("serial", "invalid_input", "a serial is required")])),
+        Some(raw) => match state.normalize_serial(raw).await {
+            Ok(serial) => serial,
+            Err(e) if e.status.is_server_error() => return Err(e),
+            Err(e) => return Ok(Before::Refused(vec![CellError::of(&e.with("field", "device.serial"))])),
+        },
+    };
+    if repo::device(&mut **tx, &serial, "").await?.is_none() {
+        return Ok(Before::New(serial));
+    }
+    let fingerprint = row.fingerprint();
+    let imported = imports::fingerprint(&mut **tx, &serial).await?;
+    if imported.as_deref() == Some(fingerprint.as_str()) {
+        return Ok(Before::Unchanged);
+    }
+    // Registered otherwise (one at a time, or by an import of an older template): the same row if the
+    // registry says what the row says; remembered, so that the next upload need not ask again.
+    if imported.is_none() && registered_as_row(state, tx, row, &serial).await? {
+        imports::record(tx, &serial, &fingerprint).await?;
+        return Ok(Before::Unchanged);
+    }
+    Ok(Before::Refused(vec![CellError::new(
+        "serial",
+        "serial_taken_with_other_data",
+        format!("serial {serial} is already registered with other data; an import never overwrites it"),
+    )]))
+}
+
+/// What the rows of one import share while they write: the registry found by name and read by id, and who
+/// imports.
+struct Writing<'a> {
+    names: &'a mut Names,
+    lookups: &'a mut Lookups,
+    actor: &'a Actor,
+}
+
+/// Registers a new row (its `serial` free in the transaction), in its own savepoint. `Err(Ok(errors))` is
+/// the row refused; `Err(Err(_))` a failure of the server (a database error), which ends the whole import.
 async fn import_row(
     state: &AppState,
     tx: &mut Transaction<'_, Any>,
-    names: &mut Names,
-    actor: &Actor,
+    writing: &mut Writing<'_>,
     row: &Row,
+    serial: String,
     create_missing: bool,
-) -> Result<Outcome, ApiResult<Vec<CellError>>> {
+) -> Result<(), ApiResult<Vec<CellError>>> {
     let refused = |e: ApiError| if e.status.is_server_error() { Err(e) } else { Ok(vec![CellError::of(&e)]) };
-    let fingerprint = row.fingerprint();
-    let serial = match row.get("serial") {
-        None => return Err(Ok(vec![CellError::new("serial", "invalid_input", "a serial is required")])),
-        Some(raw) => state.normalize_serial(raw).await.map_err(|e| refused(e.with("field", "device.serial")))?,
-    };
-    if repo::device(&mut **tx, &serial, "").await.map_err(Err)?.is_some() {
-        let imported = imports::fingerprint(&mut **tx, &serial).await.map_err(Err)?;
-        if imported.as_deref() == Some(fingerprint.as_str()) {
-            return Ok(Outcome::Unchanged);
-        }
-        // Registered otherwise (one at a time, or by an import of an older template): the same row if the
-        // registry says what the row says; remembered, so that the next upload need not ask again.
-        if imported.is_none() && registered_as_row(state, tx, row, &serial).await.map_err(Err)? {
-            imports::record(tx, &serial, &fingerprint).await.map_err(Err)?;
-            return Ok(Outcome::Unchanged);
-        }
-        return Err(Ok(vec![CellError::new(
-            "serial",
-            "serial_taken_with_other_data",
-            format!("serial {serial} is already registered with other data; an import never overwrites it"),
-        )]));
-    }
     let opening = Opening::read(row).map_err(|e| Ok(vec![e]))?;
-    let body = registration_body(tx, names, row, create_missing).await?;
-    let prepared = registrations::prepare(state, tx, body).await.map_err(refused)?;
+    let body = registration_body(tx, writing.names, row, create_missing).await?;
+    let prepared = registrations::prepare(state, tx, body).await.map_err(refused)?.serial_known_free();
     // Registered straight away: the core checks every field first and writes nothing when one is wrong.
     // Only a refused row asks the core for all its field errors, so that each wrong cell is reported.
     let request = prepared.request.clone();
-    let registered = match registrations::register_prepared(state, tx, actor, prepared).await {
-        Ok(registered) => registered,
-        Err(e) if e.status.is_server_error() => return Err(Err(e)),
-        Err(e) => return Err(Ok(every_field_error(state, request, &e).await.map_err(Err)?)),
-    };
-    opening.record(state, tx, actor, &registered).await?;
-    imports::record(tx, &serial, &fingerprint).await.map_err(Err)?;
-    Ok(Outcome::Created)
+    let registered =
+        match registrations::register_prepared(state, tx, writing.actor, prepared, writing.lookups).await {
+            Ok(registered) => registered,
+            Err(e) if e.status.is_server_error() => return Err(Err(e)),
+            Err(e) => return Err(Ok(every_field_error(state, request, &e).await.map_err(Err)?)),
+        };
+    opening.record(state, tx, writing.actor, &registered).await?;
+    imports::record(tx, &serial, &row.fingerprint()).await.map_err(Err)?;
+    Ok(())
 }
 
 /// Every wrong cell of a row the registration refused with `refusal`, as the core lists them; the refusal
@@ -438,6 +469,9 @@ impl Opening {
         actor: &Actor,
         registered: &Registered,
     ) -> Result<(), ApiResult<Vec<CellError>>> {
+        if self.paid_to_date.is_none() && self.credit.is_none() {
+            return Ok(());
+        }
         let plan = match registered.plan_id() {
             Some(id) => repo::plan(&mut **tx, id).await.map_err(Err)?,
             None => None,

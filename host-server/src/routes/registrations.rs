@@ -23,6 +23,7 @@ use crate::routes::appliance_types::fill_sale;
 use crate::routes::plans::{plan_view, PlanView};
 use crate::state::AppState;
 use crate::storage::audit::{self, Action, Actor, Entry};
+use crate::storage::lookups::Lookups;
 
 /// What a sale says about its down payment (domain.md §4.1, §7: a down payment paid at the sale is a payment).
 struct DownPayment {
@@ -76,7 +77,7 @@ pub async fn registration(state: &AppState, actor: &Actor, body: Value) -> ApiRe
     let _guard = state.db.write_guard().await;
     let mut tx = state.db.pool.begin().await?;
     let prepared = prepare(state, &mut tx, body).await?;
-    let registered = register_prepared(state, &mut tx, actor, prepared).await?;
+    let registered = register_prepared(state, &mut tx, actor, prepared, &mut Lookups::default()).await?;
     tx.commit().await?;
     tracing::info!(serial = %registered.device.serial, customer = %registered.customer.id, "device registered");
     Ok((StatusCode::CREATED, Json(registered)))
@@ -88,6 +89,16 @@ pub struct Prepared {
     pub request: RegistrationRequest,
     appliance_type_id: Option<String>,
     down: DownPayment,
+    /// The caller found no device with the request's serial in this transaction already (a bulk import
+    /// checks every row's serial before it prepares the row): not looked up again.
+    serial_known_free: bool,
+}
+
+impl Prepared {
+    /// Says that no device has the request's serial, normalised, in the registration's transaction.
+    pub fn serial_known_free(self) -> Self {
+        Prepared { serial_known_free: true, ..self }
+    }
 }
 
 /// Reads a registration's body (`POST /v1/registrations`) as [`Prepared`], in `tx` so that a bulk import
@@ -116,21 +127,25 @@ pub async fn prepare(
     }
     let bytes = serde_json::to_vec(&body).map_err(ApiError::internal)?;
     let request: RegistrationRequest = parse(&bytes)?;
-    Ok(Prepared { request, appliance_type_id, down })
+    Ok(Prepared { request, appliance_type_id, down, serial_known_free: false })
 }
 
 /// Registers a prepared request in `tx` (which the caller commits), audited as by `actor`: the one path
-/// of `POST /v1/registrations` and of every row of a bulk import.
+/// of `POST /v1/registrations` and of every row of a bulk import. The village and the maker are read
+/// through `lookups`, which a bulk import keeps from row to row.
 pub async fn register_prepared(
     state: &AppState,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     actor: &Actor,
     prepared: Prepared,
+    lookups: &mut Lookups,
 ) -> ApiResult<Registered> {
-    let Prepared { request, appliance_type_id, down } = prepared;
+    let Prepared { request, appliance_type_id, down, serial_known_free } = prepared;
     let recorded_by = actor.key_id();
-    let serial = state.normalize_serial(&request.device.serial).await.map_err(|e| e.with("field", "device.serial"))?;
-    let serial_taken = repo::device(&mut **tx, &serial, "").await?.is_some();
+    let serial_taken = !serial_known_free && {
+        let serial = state.normalize_serial(&request.device.serial).await.map_err(|e| e.with("field", "device.serial"))?;
+        repo::device(&mut **tx, &serial, "").await?.is_some()
+    };
 
     let existing_customer = match &request.customer {
         CustomerInput::Existing { id } => repo::customer(&mut **tx, id).await?,
@@ -155,8 +170,8 @@ pub async fn register_prepared(
         (CustomerInput::New(new), None) => new.village_id.clone(),
         (CustomerInput::Existing { .. }, None) => String::new(),
     };
-    let location = repo::location(&mut **tx, &village_id).await?;
-    let manufacturer = repo::manufacturer(&mut **tx, &request.device.manufacturer_id).await?;
+    let location = lookups.location(tx, &village_id).await?;
+    let manufacturer = lookups.manufacturer(tx, &request.device.manufacturer_id).await?;
     let tariff = match &request.device.tariff_id {
         Some(id) => repo::tariff(&mut **tx, id, request.registered_on).await?.map(|(_, t)| t),
         None => None,

@@ -8,6 +8,7 @@ pub mod column;
 pub mod customers;
 pub mod devices;
 pub mod imports;
+pub mod lookups;
 pub mod notifications;
 pub mod opening_balances;
 pub mod page;
