@@ -22,9 +22,9 @@ export function editInstallment(plan: InstallmentPlan, number: number, amount: D
 export function openpaygoGenerate(secretKey: string, startingCode: number | null, count: number, kind: OpenPaygoKind, value?: Decimal | null, options?: OpenPaygoOptions | null): OpenPaygoToken;
 export function openpaygoDecode(secretKey: string, token: string, startingCode?: number | null, state?: DecoderState | null, options?: OpenPaygoOptions | null): DecodedToken;
 export function openpaygoTokensForRequest(device: OpenPaygoDevice, request: TokenRequest): IssuedTokens;
-export function revenueReport(payments: PaymentRecord[], currency: CurrencyCode, from: IsoDate, to: IsoDate, groupBy: PeriodUnit, by?: GroupBy | null, soFar?: RevenueReport | null): RevenueReport;
+export function revenueReport(payments: PaymentRecord[], currency: CurrencyCode, from: IsoDate, to: IsoDate, groupBy: PeriodUnit, by?: GroupBy | null, soFar?: RevenueReport | null, names?: ReportNames | null): RevenueReport;
 export function energySold(payments: PaymentRecord[], from: IsoDate, to: IsoDate, groupBy: PeriodUnit, currency?: CurrencyCode | null, soFar?: EnergySold | null): EnergySold;
-export function debtAging(installments: InstallmentRecord[], currency: CurrencyCode, asOf: IsoDate, accessRates?: AccessRateRecord[] | null, soFar?: DebtAging | null): DebtAging;
-export function portfolioAtRisk(installments: InstallmentRecord[], currency: CurrencyCode, asOf: IsoDate, days: number, accessRates?: AccessRateRecord[] | null, soFar?: PortfolioAtRisk | null): PortfolioAtRisk;
-export function par30_60_90(installments: InstallmentRecord[], currency: CurrencyCode, asOf: IsoDate, accessRates?: AccessRateRecord[] | null, soFar?: ParSummary | null): ParSummary;
-export function collectionRate(installments: InstallmentRecord[], currency: CurrencyCode, from: IsoDate, to: IsoDate, soFar?: CollectionRate | null): CollectionRate;
+export function debtAging(installments: InstallmentRecord[], currency: CurrencyCode, asOf: IsoDate, accessRates?: AccessRateRecord[] | null, soFar?: Grouped<DebtAging> | null, by?: PlaceGroupBy | null, names?: ReportNames | null): Grouped<DebtAging>;
+export function portfolioAtRisk(installments: InstallmentRecord[], currency: CurrencyCode, asOf: IsoDate, days: number, accessRates?: AccessRateRecord[] | null, soFar?: Grouped<PortfolioAtRisk> | null, by?: PlaceGroupBy | null, names?: ReportNames | null): Grouped<PortfolioAtRisk>;
+export function par30_60_90(installments: InstallmentRecord[], currency: CurrencyCode, asOf: IsoDate, accessRates?: AccessRateRecord[] | null, soFar?: Grouped<ParSummary> | null, by?: PlaceGroupBy | null, names?: ReportNames | null): Grouped<ParSummary>;
+export function collectionRate(installments: InstallmentRecord[], currency: CurrencyCode, from: IsoDate, to: IsoDate, soFar?: CollectionRate | null, by?: PlaceGroupBy | null, names?: ReportNames | null): Grouped<CollectionRate>;

@@ -256,22 +256,23 @@ functions! {
     #[cfg(feature = "full")]
     "openpaygoTokensForRequest" => fn openpaygo_tokens_for_request(device, request) = "openpaygo_tokens_for_request";
     /// Revenue per period (and group), by allocation kind. Every report takes `soFar`: the report of earlier
-    /// records under the same arguments, which the answer continues (records folded in page by page).
+    /// records under the same arguments, which the answer continues (records folded in page by page); a
+    /// report split by place takes `names` (clusters, areas, villages), which name its groups `{id, name}`.
     #[cfg(feature = "full")]
-    "revenueReport" => fn revenue_report(payments, currency, from, to, group_by, by, so_far) = "revenue_report";
+    "revenueReport" => fn revenue_report(payments, currency, from, to, group_by, by, so_far, names) = "revenue_report";
     /// kWh sold per period.
     #[cfg(feature = "full")]
     "energySold" => fn energy_sold(payments, from, to, group_by, currency, so_far) = "energy_sold";
     /// What is still owed, in aging buckets.
     #[cfg(feature = "full")]
-    "debtAging" => fn debt_aging(installments, currency, as_of, access_rates, so_far) = "debt_aging";
+    "debtAging" => fn debt_aging(installments, currency, as_of, access_rates, so_far, by, names) = "debt_aging";
     /// Portfolio at risk: plans with an installment overdue more than `days`, and meters' access-rate debt.
     #[cfg(feature = "full")]
-    "portfolioAtRisk" => fn portfolio_at_risk(installments, currency, as_of, days, access_rates, so_far) = "portfolio_at_risk";
+    "portfolioAtRisk" => fn portfolio_at_risk(installments, currency, as_of, days, access_rates, so_far, by, names) = "portfolio_at_risk";
     /// PAR 30, 60 and 90.
     #[cfg(feature = "full")]
-    "par30_60_90" => fn par_30_60_90(installments, currency, as_of, access_rates, so_far) = "par_30_60_90";
+    "par30_60_90" => fn par_30_60_90(installments, currency, as_of, access_rates, so_far, by, names) = "par_30_60_90";
     /// Collected over due for installments due in a period.
     #[cfg(feature = "full")]
-    "collectionRate" => fn collection_rate(installments, currency, from, to, so_far) = "collection_rate";
+    "collectionRate" => fn collection_rate(installments, currency, from, to, so_far, by, names) = "collection_rate";
 }

@@ -352,7 +352,9 @@ export interface AccessRateRecord {
 }
 
 export interface KindAmounts { installment: Decimal; access_rate: Decimal; energy: Decimal; eaas: Decimal; }
-export interface RevenueRow { period_start: IsoDate; group: string | null; by_kind: KindAmounts; total: Decimal; }
+/** A group of a report split by place or kind: the id, and the registry's name (null when unknown, and for kinds). */
+export interface ReportGroup { id: string; name: string | null; }
+export interface RevenueRow { period_start: IsoDate; group: ReportGroup | null; by_kind: KindAmounts; total: Decimal; }
 export interface RevenueReport { rows: RevenueRow[]; by_kind: KindAmounts; total: Decimal; }
 export interface EnergyRow { period_start: IsoDate; kwh: Decimal; amount: Decimal | null; }
 export interface EnergySold { rows: EnergyRow[]; kwh: Decimal; amount: Decimal | null; }
@@ -374,6 +376,12 @@ export interface DebtAging {
 export interface PortfolioAtRisk { days: number; at_risk: Decimal; outstanding: Decimal; ratio: Decimal; }
 export interface ParSummary { par30: PortfolioAtRisk; par60: PortfolioAtRisk; par90: PortfolioAtRisk; }
 export interface CollectionRate { due: Decimal; collected: Decimal; rate: Decimal | null; }
+/** A debt report split by place: the whole report, then each group's (`groups` absent when not split). */
+export type Grouped<T> = T & { groups?: Array<T & { group: ReportGroup }> };
+/** The registry that names a report's groups. */
+export interface ReportNames { clusters?: Cluster[]; areas?: CatchmentArea[]; villages?: Village[]; }
+/** What debt reports split by: a place (installments carry no device kind). */
+export type PlaceGroupBy = "cluster" | "area" | "village" | "none";
 
 // ---- functions (each is one call of the core; each throws a MicropowerError when the core refuses) -------
 // Both modules have these; the full module (`micropower/full`, and `micropower` in Node.js) adds every other

@@ -25,12 +25,12 @@ export const calls = {
   openpaygo_generate: (mp, a) => mp.openpaygoGenerate(a.secret_key, a.starting_code, a.count, a.kind, a.value, settings(a)),
   openpaygo_decode: (mp, a) => mp.openpaygoDecode(a.secret_key, a.token, a.starting_code, a.state, settings(a)),
   openpaygo_tokens_for_request: (mp, a) => mp.openpaygoTokensForRequest(a.device, a.request),
-  revenue_report: (mp, a) => mp.revenueReport(a.payments, a.currency, a.from, a.to, a.group_by, a.by, a.so_far),
+  revenue_report: (mp, a) => mp.revenueReport(a.payments, a.currency, a.from, a.to, a.group_by, a.by, a.so_far, a.names),
   energy_sold: (mp, a) => mp.energySold(a.payments, a.from, a.to, a.group_by, a.currency, a.so_far),
-  debt_aging: (mp, a) => mp.debtAging(a.installments, a.currency, a.as_of, a.access_rates, a.so_far),
-  portfolio_at_risk: (mp, a) => mp.portfolioAtRisk(a.installments, a.currency, a.as_of, a.days, a.access_rates, a.so_far),
-  par_30_60_90: (mp, a) => mp.par30_60_90(a.installments, a.currency, a.as_of, a.access_rates, a.so_far),
-  collection_rate: (mp, a) => mp.collectionRate(a.installments, a.currency, a.from, a.to, a.so_far),
+  debt_aging: (mp, a) => mp.debtAging(a.installments, a.currency, a.as_of, a.access_rates, a.so_far, a.by, a.names),
+  portfolio_at_risk: (mp, a) => mp.portfolioAtRisk(a.installments, a.currency, a.as_of, a.days, a.access_rates, a.so_far, a.by, a.names),
+  par_30_60_90: (mp, a) => mp.par30_60_90(a.installments, a.currency, a.as_of, a.access_rates, a.so_far, a.by, a.names),
+  collection_rate: (mp, a) => mp.collectionRate(a.installments, a.currency, a.from, a.to, a.so_far, a.by, a.names),
 };
 
 function settings(a) {

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use micropower_core::api::{
     self, AccessRateRecord, AllocationKind, CatchmentArea, Cluster, CollectionRate, Currency, Customer, DebtAging,
-    DeviceKind, EnergyPurchase, EnergySold, GroupBy, InstallmentRecord, Location, ParSummary, PaymentRecord,
-    PeriodUnit, PortfolioAtRisk, RevenueReport, Tariff, Village,
+    DeviceKind, EnergyPurchase, EnergySold, GroupBy, GroupedReport, Hierarchy, InstallmentRecord, Location, ParSummary,
+    PaymentRecord, PeriodUnit, PortfolioAtRisk, RevenueReport, Tariff, Village,
 };
 pub use micropower_core::export::{
     ExportDevice, ExportLine, ExportPayment, ExportPlan, ExportToken, Meta, NamedTariff, PaymentDetails, EXPORT_VERSION,
@@ -342,6 +342,11 @@ impl Dataset {
         }
     }
 
+    /// The export's registry of places, which names the groups of a report split by place.
+    fn names(&self) -> Hierarchy {
+        Hierarchy { clusters: self.clusters.clone(), areas: self.areas.clone(), villages: self.villages.clone() }
+    }
+
     /// The core's revenue report over the payments.
     pub fn revenue(
         &self,
@@ -351,7 +356,7 @@ impl Dataset {
         group_by: PeriodUnit,
         by: GroupBy,
     ) -> CoreResult<RevenueReport> {
-        api::revenue_report(&self.payments, currency, from, to, group_by, by)
+        api::revenue_report(&self.payments, currency, from, to, group_by, by, &self.names())
     }
 
     /// The core's energy-sold report over the payments.
@@ -383,6 +388,48 @@ impl Dataset {
     /// The core's collection rate over the installments.
     pub fn collection_rate(&self, currency: &Currency, from: NaiveDate, to: NaiveDate) -> CoreResult<CollectionRate> {
         api::collection_rate(&self.installments, currency, from, to)
+    }
+
+    /// [`Dataset::debt_aging`], and split `by` a place each place's, named from the export's registry.
+    pub fn debt_aging_by(
+        &self,
+        currency: &Currency,
+        as_of: NaiveDate,
+        by: GroupBy,
+    ) -> CoreResult<GroupedReport<DebtAging>> {
+        api::debt_aging_by(&self.installments, &self.access_rates, currency, as_of, by, &self.names())
+    }
+
+    /// [`Dataset::portfolio_at_risk`], and split `by` a place each place's.
+    pub fn portfolio_at_risk_by(
+        &self,
+        currency: &Currency,
+        as_of: NaiveDate,
+        days: u32,
+        by: GroupBy,
+    ) -> CoreResult<GroupedReport<PortfolioAtRisk>> {
+        api::portfolio_at_risk_by(&self.installments, &self.access_rates, currency, as_of, days, by, &self.names())
+    }
+
+    /// [`Dataset::par_30_60_90`], and split `by` a place each place's.
+    pub fn par_30_60_90_by(
+        &self,
+        currency: &Currency,
+        as_of: NaiveDate,
+        by: GroupBy,
+    ) -> CoreResult<GroupedReport<ParSummary>> {
+        api::par_30_60_90_by(&self.installments, &self.access_rates, currency, as_of, by, &self.names())
+    }
+
+    /// [`Dataset::collection_rate`], and split `by` a place each place's.
+    pub fn collection_rate_by(
+        &self,
+        currency: &Currency,
+        from: NaiveDate,
+        to: NaiveDate,
+        by: GroupBy,
+    ) -> CoreResult<GroupedReport<CollectionRate>> {
+        api::collection_rate_by(&self.installments, currency, from, to, by, &self.names())
     }
 
     /// Every meter payment in the tariff's currency that bought energy, with what its energy money buys

@@ -184,24 +184,34 @@ impl PyDataset {
         })
     }
 
-    /// The core's `debt_aging` over the installments.
-    fn debt_aging(&self, py: Python<'_>, currency: &str, as_of: &str) -> PyResult<String> {
-        self.report(py, |data| data.debt_aging(&Currency::parse(currency)?, date("as_of", as_of)?))
+    /// The core's `debt_aging` over the installments; split `by` a place, with each place's (`groups`).
+    #[pyo3(signature = (currency, as_of, by="none"))]
+    fn debt_aging(&self, py: Python<'_>, currency: &str, as_of: &str, by: &str) -> PyResult<String> {
+        self.report(py, |data| data.debt_aging_by(&Currency::parse(currency)?, date("as_of", as_of)?, word("by", by)?))
     }
 
-    /// The core's `portfolio_at_risk` over the installments.
-    fn portfolio_at_risk(&self, py: Python<'_>, currency: &str, as_of: &str, days: u32) -> PyResult<String> {
-        self.report(py, |data| data.portfolio_at_risk(&Currency::parse(currency)?, date("as_of", as_of)?, days))
+    /// The core's `portfolio_at_risk` over the installments; split `by` a place, with each place's.
+    #[pyo3(signature = (currency, as_of, days, by="none"))]
+    fn portfolio_at_risk(&self, py: Python<'_>, currency: &str, as_of: &str, days: u32, by: &str) -> PyResult<String> {
+        self.report(py, |data| {
+            data.portfolio_at_risk_by(&Currency::parse(currency)?, date("as_of", as_of)?, days, word("by", by)?)
+        })
     }
 
-    /// The core's `par_30_60_90` over the installments.
-    fn par_30_60_90(&self, py: Python<'_>, currency: &str, as_of: &str) -> PyResult<String> {
-        self.report(py, |data| data.par_30_60_90(&Currency::parse(currency)?, date("as_of", as_of)?))
+    /// The core's `par_30_60_90` over the installments; split `by` a place, with each place's.
+    #[pyo3(signature = (currency, as_of, by="none"))]
+    fn par_30_60_90(&self, py: Python<'_>, currency: &str, as_of: &str, by: &str) -> PyResult<String> {
+        self.report(py, |data| {
+            data.par_30_60_90_by(&Currency::parse(currency)?, date("as_of", as_of)?, word("by", by)?)
+        })
     }
 
-    /// The core's `collection_rate` over the installments.
-    fn collection_rate(&self, py: Python<'_>, currency: &str, from: &str, to: &str) -> PyResult<String> {
-        self.report(py, |data| data.collection_rate(&Currency::parse(currency)?, date("from", from)?, date("to", to)?))
+    /// The core's `collection_rate` over the installments; split `by` a place, with each place's.
+    #[pyo3(signature = (currency, from, to, by="none"))]
+    fn collection_rate(&self, py: Python<'_>, currency: &str, from: &str, to: &str, by: &str) -> PyResult<String> {
+        self.report(py, |data| {
+            data.collection_rate_by(&Currency::parse(currency)?, date("from", from)?, date("to", to)?, word("by", by)?)
+        })
     }
 
     /// Every meter payment's energy money priced under `tariff` (JSON text of the core's tariff).

@@ -68,8 +68,26 @@ def test_revenue_per_month(ds):
 
 def test_revenue_by_area_and_window(ds):
     report = ds.revenue(from_=datetime.date(2026, 6, 1), to="2026-06-30", group_by="month", by="area")
-    assert [(r.group, r.total) for r in report] == [("A1", D(30000)), ("A2", D(2600))]
+    # Areas by their names from the export's registry, their ids beside them.
+    assert [(r.group, r.group_id, r.total) for r in report] == [("Bukoba", "A1", D(30000)), ("Musoma", "A2", D(2600))]
+    assert [dict(r.group) for r in report.core.rows] == [{"id": "A1", "name": "Bukoba"}, {"id": "A2", "name": "Musoma"}]
     assert report.from_ == datetime.date(2026, 6, 1) and report.to == datetime.date(2026, 6, 30)
+
+
+def test_debt_reports_by_place_speak_names(ds):
+    aging = ds.debt_aging(by="area")
+    assert len(aging) > 0 and {r.group for r in aging} <= {"Bukoba", "Musoma", "unlocated"}
+    assert {r.group_id for r in aging} <= {"A1", "A2", "unlocated"}
+    # Each place's aging is the core's over its own records: the places add up to the whole.
+    assert sum(r.outstanding for r in aging) == aging.outstanding == ds.debt_aging().outstanding
+    par = ds.portfolio_at_risk(30, by="area")
+    assert {r.group for r in par} == {r.group for r in aging}
+    assert sum(r.outstanding for r in par) == par.outstanding and par.days == 30
+    whole = ds.collection_rate(by="cluster")
+    assert {r.group for r in whole} <= {"Lake Zone", "unlocated"}
+    assert sum(r.due for r in whole) == whole.due == ds.collection_rate().due
+    with pytest.raises(micropower.InvalidInputError):
+        ds.debt_aging(by="kind")
 
 
 def test_energy_sold(ds):
@@ -145,8 +163,9 @@ def test_reports_as_dataframes(ds):
     pandas = pytest.importorskip("pandas")
     frame = ds.revenue(by="area").to_pandas()
     assert isinstance(frame, pandas.DataFrame)
-    assert list(frame.columns) == ["period_start", "group", "by_kind.installment", "by_kind.access_rate",
-                                   "by_kind.energy", "by_kind.eaas", "total"]
+    assert list(frame.columns) == ["period_start", "group", "group_id", "by_kind.installment",
+                                   "by_kind.access_rate", "by_kind.energy", "by_kind.eaas", "total"]
+    assert set(frame["group"]) == {"Bukoba", "Musoma"}, "area names, not ids"
     assert frame["total"].sum() == D(268597)
     assert len(ds.payments.to_pandas()) == 8
 

@@ -155,7 +155,10 @@ def test_export_reports_equal_the_servers(populated):
         theirs = server.get("/v1/reports/revenue?%s&group_by=%s&by=%s&currency=TZS" % (window, group_by, by))
         assert json.loads(ds._native.revenue("TZS", "2026-01-01", "2026-03-31", group_by, by)) == theirs
         ours = ds.revenue(currency="TZS", from_=start, to=end, group_by=group_by, by=by)
-        assert canonical_json(list(ours)) == theirs["rows"] and canonical_json(ours.total) == theirs["total"]
+        assert canonical_json(list(ours.core.rows)) == theirs["rows"] and canonical_json(ours.total) == theirs["total"]
+        if by == "area":
+            # The server's groups and the analyst's rows speak the registry's names.
+            assert {row["group"]["name"] for row in theirs["rows"]} == {row.group for row in ours} != {None}
     assert ds.revenue(currency="TZS", from_=start, to=end).total > 0
 
     theirs = server.get("/v1/reports/energy?%s&group_by=month" % window)

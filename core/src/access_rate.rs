@@ -49,6 +49,30 @@ pub fn periods_due(registered_on: NaiveDate, period_days: u32, now: NaiveDate) -
         .map_err(|_| CoreError::DateOutOfRange { reason: "too many access-rate periods".into() })
 }
 
+/// The days the fees of a meter registered on `registered_on` fall due, up to `to` (included): fee k on
+/// registration + k periods, the days [`accrue`] charges them. A statement lists them, so a host never works
+/// the dates out itself. At most `limit` dates (the earliest); a rate of 0 days is refused.
+pub fn fee_due_dates(
+    rate: &AccessRate,
+    registered_on: NaiveDate,
+    to: NaiveDate,
+    limit: usize,
+) -> CoreResult<Vec<NaiveDate>> {
+    let due = periods_due(registered_on, rate.period_days, to)?;
+    let mut dates = Vec::new();
+    for k in 1..=due {
+        if dates.len() >= limit {
+            break;
+        }
+        let days = u64::from(k).saturating_mul(u64::from(rate.period_days));
+        let day = registered_on.checked_add_days(chrono::Days::new(days)).ok_or_else(|| CoreError::DateOutOfRange {
+            reason: "an access-rate fee falls due after the calendar".into(),
+        })?;
+        dates.push(day);
+    }
+    Ok(dates)
+}
+
 /// Charges every period that has fallen due by `now` and was not charged yet. Idempotent.
 pub fn accrue(
     rate: &AccessRate,
@@ -67,4 +91,29 @@ pub fn accrue(
         new_periods,
         new_debt: new_debt.normalize(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn fees_fall_due_on_the_days_accrual_charges_them() {
+        let rate = AccessRate { amount: dec!(300), period_days: 30 };
+        let dates = fee_due_dates(&rate, day("2026-01-01"), day("2026-03-02"), 100).unwrap();
+        assert_eq!(dates, [day("2026-01-31"), day("2026-03-02")]);
+        // Each date is the first on which accrual charges one more period.
+        for (k, date) in (1u32..).zip(&dates) {
+            assert_eq!(periods_due(day("2026-01-01"), 30, *date), Ok(k));
+            assert_eq!(periods_due(day("2026-01-01"), 30, date.pred_opt().unwrap()), Ok(k - 1));
+        }
+        assert_eq!(fee_due_dates(&rate, day("2026-01-01"), day("2027-01-01"), 3).map(|d| d.len()), Ok(3));
+        assert!(fee_due_dates(&AccessRate { period_days: 0, ..rate }, day("2026-01-01"), day("2026-03-02"), 9).is_err());
+    }
 }

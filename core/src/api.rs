@@ -28,9 +28,10 @@ pub use crate::registry::{
     RegistrationContext, RegistrationRequest, TokenScheme, Village,
 };
 pub use crate::report::{
-    collection_rate, debt_aging, energy_sold, par_30_60_90, portfolio_at_risk, revenue_report, AccessRateDebt,
-    AccessRateRecord, CollectionRate, DebtAging, EnergySold, GroupBy, InstallmentRecord, ParSummary, PaymentRecord,
-    PeriodUnit, PortfolioAtRisk, RevenueReport,
+    collection_rate, collection_rate_by, debt_aging, debt_aging_by, energy_sold, par_30_60_90, par_30_60_90_by,
+    portfolio_at_risk, portfolio_at_risk_by, revenue_report, AccessRateDebt, AccessRateRecord, CollectionRate,
+    DebtAging, EnergySold, GroupBy, Grouped, GroupedReport, InstallmentRecord, ParSummary, PaymentRecord, PeriodUnit,
+    PortfolioAtRisk, ReportGroup, RevenueReport,
 };
 pub use crate::tariff::{AccessRate, EnergyPurchase, FeeComponent, Tariff};
 pub use crate::token::{Resolution, TokenRequest, TokenUnit};

@@ -296,8 +296,11 @@ core_functions! {
         /// its records in page by page).
         #[serde(default)]
         pub so_far: Option<report::RevenueReport>,
+        /// The registry (clusters, areas, villages) that names the groups; absent, no group has a name.
+        #[serde(default)]
+        pub names: Hierarchy,
     } |a| report::revenue_report_after(
-        a.so_far.as_ref(), &a.payments, &Currency::parse(&a.currency)?, a.from, a.to, a.group_by, a.by,
+        a.so_far.as_ref(), &a.payments, &Currency::parse(&a.currency)?, a.from, a.to, a.group_by, a.by, &a.names,
     );
 
     /// [`report::energy_sold`]
@@ -317,8 +320,8 @@ core_functions! {
         report::energy_sold_after(a.so_far.as_ref(), &a.payments, currency.as_ref(), a.from, a.to, a.group_by)
     };
 
-    /// [`report::debt_aging`]
-    "debt_aging" => DebtAging -> report::DebtAging {
+    /// [`report::debt_aging_by`]
+    "debt_aging" => DebtAging -> report::GroupedReport<report::DebtAging> {
         pub installments: Vec<InstallmentRecord>,
         /// Meters' access-rate accounts; absent in calls written before access-rate debt was reported.
         #[serde(default)]
@@ -328,13 +331,19 @@ core_functions! {
         /// The report of earlier records under the same arguments: the answer continues it (a host folding
         /// its records in page by page).
         #[serde(default)]
-        pub so_far: Option<report::DebtAging>,
-    } |a| report::debt_aging_after(
-        a.so_far.as_ref(), &a.installments, &a.access_rates, &Currency::parse(&a.currency)?, a.as_of,
+        pub so_far: Option<report::GroupedReport<report::DebtAging>>,
+        /// Split by `cluster`, `area` or `village` (default `none`): the answer adds `groups`.
+        #[serde(default)]
+        pub by: GroupBy,
+        /// The registry (clusters, areas, villages) that names the groups; absent, no group has a name.
+        #[serde(default)]
+        pub names: Hierarchy,
+    } |a| report::debt_aging_by_after(
+        a.so_far.as_ref(), &a.installments, &a.access_rates, &Currency::parse(&a.currency)?, a.as_of, a.by, &a.names,
     );
 
-    /// [`report::portfolio_at_risk`]
-    "portfolio_at_risk" => PortfolioAtRisk -> report::PortfolioAtRisk {
+    /// [`report::portfolio_at_risk_by`]
+    "portfolio_at_risk" => PortfolioAtRisk -> report::GroupedReport<report::PortfolioAtRisk> {
         pub installments: Vec<InstallmentRecord>,
         #[serde(default)]
         pub access_rates: Vec<AccessRateRecord>,
@@ -344,13 +353,20 @@ core_functions! {
         /// The report of earlier plans under the same arguments: the answer continues it (a host folding
         /// its plans in page by page).
         #[serde(default)]
-        pub so_far: Option<report::PortfolioAtRisk>,
-    } |a| report::portfolio_at_risk_after(
-        a.so_far.as_ref(), &a.installments, &a.access_rates, &Currency::parse(&a.currency)?, a.as_of, a.days,
+        pub so_far: Option<report::GroupedReport<report::PortfolioAtRisk>>,
+        /// Split by `cluster`, `area` or `village` (default `none`): the answer adds `groups`.
+        #[serde(default)]
+        pub by: GroupBy,
+        /// The registry (clusters, areas, villages) that names the groups; absent, no group has a name.
+        #[serde(default)]
+        pub names: Hierarchy,
+    } |a| report::portfolio_at_risk_by_after(
+        a.so_far.as_ref(), &a.installments, &a.access_rates, &Currency::parse(&a.currency)?, a.as_of, a.days, a.by,
+        &a.names,
     );
 
-    /// [`report::par_30_60_90`]
-    "par_30_60_90" => Par306090 -> report::ParSummary {
+    /// [`report::par_30_60_90_by`]
+    "par_30_60_90" => Par306090 -> report::GroupedReport<report::ParSummary> {
         pub installments: Vec<InstallmentRecord>,
         #[serde(default)]
         pub access_rates: Vec<AccessRateRecord>,
@@ -359,13 +375,19 @@ core_functions! {
         /// The report of earlier plans under the same arguments: the answer continues it (a host folding
         /// its plans in page by page).
         #[serde(default)]
-        pub so_far: Option<report::ParSummary>,
-    } |a| report::par_30_60_90_after(
-        a.so_far.as_ref(), &a.installments, &a.access_rates, &Currency::parse(&a.currency)?, a.as_of,
+        pub so_far: Option<report::GroupedReport<report::ParSummary>>,
+        /// Split by `cluster`, `area` or `village` (default `none`): the answer adds `groups`.
+        #[serde(default)]
+        pub by: GroupBy,
+        /// The registry (clusters, areas, villages) that names the groups; absent, no group has a name.
+        #[serde(default)]
+        pub names: Hierarchy,
+    } |a| report::par_30_60_90_by_after(
+        a.so_far.as_ref(), &a.installments, &a.access_rates, &Currency::parse(&a.currency)?, a.as_of, a.by, &a.names,
     );
 
-    /// [`report::collection_rate`]
-    "collection_rate" => CollectionRate -> report::CollectionRate {
+    /// [`report::collection_rate_by`]
+    "collection_rate" => CollectionRate -> report::GroupedReport<report::CollectionRate> {
         pub installments: Vec<InstallmentRecord>,
         pub currency: String,
         pub from: NaiveDate,
@@ -373,6 +395,14 @@ core_functions! {
         /// The report of earlier records under the same arguments: the answer continues it (a host folding
         /// its records in page by page).
         #[serde(default)]
-        pub so_far: Option<report::CollectionRate>,
-    } |a| report::collection_rate_after(a.so_far.as_ref(), &a.installments, &Currency::parse(&a.currency)?, a.from, a.to);
+        pub so_far: Option<report::GroupedReport<report::CollectionRate>>,
+        /// Split by `cluster`, `area` or `village` (default `none`): the answer adds `groups`.
+        #[serde(default)]
+        pub by: GroupBy,
+        /// The registry (clusters, areas, villages) that names the groups; absent, no group has a name.
+        #[serde(default)]
+        pub names: Hierarchy,
+    } |a| report::collection_rate_by_after(
+        a.so_far.as_ref(), &a.installments, &Currency::parse(&a.currency)?, a.from, a.to, a.by, &a.names,
+    );
 }

@@ -221,6 +221,11 @@ pub fn openapi() -> Value {
             None if path.ends_with("/receipt") => {
                 json!({"description": "A printable page", "content": {"text/html": {}}})
             }
+            None if path.starts_with("/reports/") => {
+                parameters.extend(report_parameters(path));
+                json!({"description": "The report; split by a place, each group is {id, name} (see ReportGroup)",
+                       "content": {"application/json": {}}})
+            }
             None => json!({"description": "OK", "content": {"application/json": {}}}),
         };
         let mut responses = json!({
@@ -292,6 +297,17 @@ pub fn openapi() -> Value {
                     "properties": {
                         "items": {"type": "array", "items": {"type": "object"}},
                         "next_cursor": {"type": ["string", "null"], "description": "Pass as ?cursor= for the next page; null on the last page"},
+                    },
+                },
+                "ReportGroup": {
+                    "type": "object", "required": ["id", "name"],
+                    "description": "A group of a report split by place or device kind. Revenue rows carry it as `group`; \
+                                    debt, PAR and collection split by a place answer their whole numbers plus \
+                                    `groups: [{group, …the same numbers for the group's records}]`, ordered by id \
+                                    (records without a place in the group `unlocated`).",
+                    "properties": {
+                        "id": {"type": "string", "description": "The cluster, area or village id, or the device kind"},
+                        "name": {"type": ["string", "null"], "description": "The place's name in the registry; null for a device kind or an id the registry does not know"},
                     },
                 },
                 "Error": {
@@ -375,6 +391,33 @@ const LISTS: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
 ];
+
+/// The query of a report path (`/reports/…`).
+fn report_parameters(path: &str) -> Vec<Value> {
+    let param = |name: &str, description: &str| json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": "string"}});
+    let mut params = vec![param("currency", "ISO 4217 code; default: the only currency the records hold")];
+    match path {
+        "/reports/revenue" | "/reports/energy" | "/reports/collection" => {
+            params.push(param("from", "First day (YYYY-MM-DD), included; default: a year before `to`"));
+            params.push(param("to", "Last day, included; default: today"));
+        }
+        _ => params.push(param("as_of", "The report's day (YYYY-MM-DD); default: today")),
+    }
+    match path {
+        "/reports/revenue" | "/reports/energy" => params.push(param("group_by", "day, week or month (default)")),
+        "/reports/par" => params.push(param("days", "N of PAR N, at least 1; default 30")),
+        _ => {}
+    }
+    match path {
+        "/reports/revenue" => {
+            params.push(param("by", "cluster, area, village, kind or none (default): each row's group is {id, name}"))
+        }
+        "/reports/debt" | "/reports/par" | "/reports/collection" => params
+            .push(param("by", "cluster, area, village or none (default): adds groups, each {group: {id, name}, …}")),
+        _ => {}
+    }
+    params
+}
 
 fn page_parameters() -> [Value; 2] {
     [

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use micropower_core::api::{
     AccessRateRecord, AccessRateState, AllocationKind, AllocationLine, CatchmentArea, Cluster, Currency, Customer,
-    DeviceKind, InstallmentPlan, InstallmentRecord, Location, PaymentRecord, Tariff, Village,
+    DeviceKind, Hierarchy, InstallmentPlan, InstallmentRecord, Location, PaymentRecord, Tariff, Village,
 };
 use micropower_core::export::{
     ExportDevice, ExportLine, ExportPayment, ExportPlan, ExportToken, NamedTariff, PaymentDetails,
@@ -333,18 +333,27 @@ pub async fn access_rate_currencies(pool: &AnyPool) -> ApiResult<Vec<Currency>> 
     Ok(tariffs.filter(|t| t.access_rate.is_some()).map(|t| t.currency).collect())
 }
 
-/// The registry's clusters, areas and villages, as export lines.
-pub async fn places(pool: &AnyPool) -> ApiResult<Vec<ExportLine>> {
+/// The registry's clusters, areas and villages: what names the groups of a report split by place.
+pub async fn names(pool: &AnyPool) -> ApiResult<Hierarchy> {
     let clusters: Vec<(String, String)> =
         sqlx::query_as("SELECT id, name FROM clusters ORDER BY id").fetch_all(pool).await?;
     let areas: Vec<(String, String, String)> =
         sqlx::query_as("SELECT id, name, cluster_id FROM areas ORDER BY id").fetch_all(pool).await?;
     let villages: Vec<(String, String, String)> =
         sqlx::query_as("SELECT id, name, area_id FROM villages ORDER BY id").fetch_all(pool).await?;
-    let clusters = clusters.into_iter().map(|(id, name)| ExportLine::Cluster(Cluster { id, name }));
-    let areas =
-        areas.into_iter().map(|(id, name, cluster_id)| ExportLine::Area(CatchmentArea { id, name, cluster_id }));
-    let villages = villages.into_iter().map(|(id, name, area_id)| ExportLine::Village(Village { id, name, area_id }));
+    Ok(Hierarchy {
+        clusters: clusters.into_iter().map(|(id, name)| Cluster { id, name }).collect(),
+        areas: areas.into_iter().map(|(id, name, cluster_id)| CatchmentArea { id, name, cluster_id }).collect(),
+        villages: villages.into_iter().map(|(id, name, area_id)| Village { id, name, area_id }).collect(),
+    })
+}
+
+/// The registry's clusters, areas and villages, as export lines.
+pub async fn places(pool: &AnyPool) -> ApiResult<Vec<ExportLine>> {
+    let names = names(pool).await?;
+    let clusters = names.clusters.into_iter().map(ExportLine::Cluster);
+    let areas = names.areas.into_iter().map(ExportLine::Area);
+    let villages = names.villages.into_iter().map(ExportLine::Village);
     Ok(clusters.chain(areas).chain(villages).collect())
 }
 

@@ -438,6 +438,30 @@ async fn reports_and_export(s: TestServer) {
     assert_eq!((code, par["days"].as_u64()), (200, Some(30)));
     let (code, rate) = s.get("/v1/reports/collection?from=2026-01-01&to=2026-01-10").await;
     assert_eq!((code, rate["due"].as_str(), rate["collected"].as_str()), (200, Some("700"), Some("700")));
+    // Split by a place, every group is {id, name}: the registry's name, not only its id.
+    let (code, by_area) = s.get("/v1/reports/revenue?from=2026-01-01&to=2026-01-31&group_by=month&by=area").await;
+    assert_eq!(code, 200, "{by_area}");
+    let group = &by_area["rows"][0]["group"];
+    assert_eq!((group["name"].as_str(), by_area["rows"][0]["total"].as_str()), (Some("Lake grid"), Some("800")));
+    assert!(group["id"].as_str().is_some_and(|id| !id.is_empty()), "{by_area}");
+    let (code, by_cluster) = s.get("/v1/reports/debt?as_of=2026-01-20&by=cluster").await;
+    assert_eq!(code, 200, "{by_cluster}");
+    assert_eq!(by_cluster["outstanding"], "1300", "the whole portfolio stays at the top");
+    let groups = by_cluster["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{by_cluster}");
+    assert_eq!((groups[0]["group"]["name"].as_str(), groups[0]["outstanding"].as_str()), (Some("North"), Some("1300")));
+    let (code, par) = s.get("/v1/reports/par?days=30&as_of=2026-03-01&by=village").await;
+    assert_eq!((code, par["groups"][0]["group"]["name"].as_str()), (200, Some("Kijiji")), "{par}");
+    assert_eq!(par["groups"][0]["days"], 30);
+    let (code, rate) = s.get("/v1/reports/collection?from=2026-01-01&to=2026-01-10&by=area").await;
+    assert_eq!((code, rate["groups"][0]["group"]["name"].as_str()), (200, Some("Lake grid")), "{rate}");
+    assert_eq!(rate["groups"][0]["due"], "700");
+    // Ungrouped, the answer has no groups at all (the shape of before).
+    let (_, debt) = s.get("/v1/reports/debt?as_of=2026-01-20").await;
+    assert!(debt.get("groups").is_none(), "{debt}");
+    // Installments carry no device kind: a debt report by kind is refused.
+    let (code, refused) = s.get("/v1/reports/debt?by=kind").await;
+    assert_eq!((code, refused["field"].as_str()), (400, Some("by")), "{refused}");
     let resp = s.client.get(format!("{}/v1/export", s.base)).bearer_auth(&s.key).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     let text = resp.text().await.unwrap();

@@ -398,7 +398,7 @@ async fn migrated_plans_open_with_what_was_paid(s: TestServer) {
     assert_eq!(status, 200, "{statement}");
     let kinds: Vec<&str> = statement["lines"].as_array().unwrap().iter().map(|l| l["kind"].as_str().unwrap()).collect();
     assert_eq!(&kinds[..3], ["plan_sold", "opening_paid", "opening_credit"], "{statement}");
-    assert_eq!(statement["closing"], json!({"owed": "1300", "credit": "150"}), "{statement}");
+    assert_eq!(statement["closing"], json!({"owed": "1300", "access_rate": "0", "credit": "150"}), "{statement}");
 
     // Uploaded again: unchanged, nothing applied twice.
     let (status, answer) = import(&s, &file, "").await;

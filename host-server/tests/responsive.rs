@@ -198,6 +198,7 @@ async fn the_export_streams_every_row_of_several_pages_once_in_order(s: TestServ
         group_by: PeriodUnit::Day,
         by: GroupBy::Kind,
         so_far: None,
+        names: Default::default(),
     }
     .call()
     .unwrap();

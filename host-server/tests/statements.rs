@@ -15,7 +15,8 @@ on_both_databases!(
     a_statement_lists_payments_allocations_and_installments_with_running_balances,
     the_window_filters_lines_and_carries_the_opening_balance,
     a_statement_as_csv_and_as_a_printable_page,
-    unknown_customers_and_bad_windows_are_refused
+    unknown_customers_and_bad_windows_are_refused,
+    access_rate_fees_are_owed_from_the_day_they_fall_due
 );
 
 /// (status, content type, body) of `path` read with `key` and `accept`.
@@ -105,7 +106,7 @@ async fn a_statement_lists_payments_allocations_and_installments_with_running_ba
     assert_eq!(statement["from"], "2026-01-01", "from defaults to the customer's first record");
     assert_eq!(statement["to"], "2026-03-31");
     assert_eq!(statement["currency"], "TZS");
-    assert_eq!(statement["opening"], json!({"owed": "0", "credit": "0"}));
+    assert_eq!(statement["opening"], json!({"owed": "0", "access_rate": "0", "credit": "0"}));
     assert_eq!(
         summary(&statement),
         vec![
@@ -126,7 +127,7 @@ async fn a_statement_lists_payments_allocations_and_installments_with_running_ba
             line("2026-03-01", "installment_due", "", "700", "0", "200"),
         ]
     );
-    assert_eq!(statement["closing"], json!({"owed": "0", "credit": "200"}));
+    assert_eq!(statement["closing"], json!({"owed": "0", "access_rate": "0", "credit": "200"}));
     let lines = statement["lines"].as_array().unwrap();
     // Every line has every field, null where it does not apply.
     assert!(lines.iter().all(|l| l.as_object().unwrap().len() == lines[0].as_object().unwrap().len()));
@@ -151,7 +152,7 @@ async fn the_window_filters_lines_and_carries_the_opening_balance(s: TestServer)
     let (status, statement) = s.get(&path).await;
     assert_eq!(status, 200, "{statement}");
     assert_eq!((statement["from"].as_str(), statement["to"].as_str()), (Some("2026-02-01"), Some("2026-02-20")));
-    assert_eq!(statement["opening"], json!({"owed": "1400", "credit": "0"}));
+    assert_eq!(statement["opening"], json!({"owed": "1400", "access_rate": "0", "credit": "0"}));
     assert_eq!(
         summary(&statement),
         vec![
@@ -163,19 +164,19 @@ async fn the_window_filters_lines_and_carries_the_opening_balance(s: TestServer)
             line("2026-02-20", "allocation", "energy", "500", "400", "0"),
         ]
     );
-    assert_eq!(statement["closing"], json!({"owed": "400", "credit": "0"}));
+    assert_eq!(statement["closing"], json!({"owed": "400", "access_rate": "0", "credit": "0"}));
     // A window with nothing in it: opening and closing alike, no lines.
     let (status, quiet) = s.get(&format!("/v1/customers/{customer_id}/statement?from=2026-01-11&to=2026-01-19")).await;
     assert_eq!(status, 200, "{quiet}");
     assert_eq!(quiet["lines"], json!([]));
-    assert_eq!(quiet["opening"], json!({"owed": "1400", "credit": "0"}));
+    assert_eq!(quiet["opening"], json!({"owed": "1400", "access_rate": "0", "credit": "0"}));
     assert_eq!(quiet["closing"], quiet["opening"]);
     // Only `from`: up to today.
     let (status, rest) = s.get(&format!("/v1/customers/{customer_id}/statement?from=2026-02-25")).await;
     assert_eq!(status, 200, "{rest}");
     assert_eq!(rest["lines"][0]["date"], "2026-02-25");
-    assert_eq!(rest["opening"], json!({"owed": "400", "credit": "0"}));
-    assert_eq!(rest["closing"], json!({"owed": "0", "credit": "200"}));
+    assert_eq!(rest["opening"], json!({"owed": "400", "access_rate": "0", "credit": "0"}));
+    assert_eq!(rest["closing"], json!({"owed": "0", "access_rate": "0", "credit": "200"}));
 }
 
 async fn a_statement_as_csv_and_as_a_printable_page(s: TestServer) {
@@ -236,8 +237,68 @@ async fn unknown_customers_and_bad_windows_are_refused(s: TestServer) {
     assert_eq!(status, 200, "{empty}");
     assert_eq!(empty["lines"], json!([]));
     assert!(empty["currency"].is_null());
-    assert_eq!(empty["closing"], json!({"owed": "0", "credit": "0"}));
+    assert_eq!(empty["closing"], json!({"owed": "0", "access_rate": "0", "credit": "0"}));
     let (status, _) = s.send(Method::GET, &path, None, None).await;
     assert_eq!(status, 401);
     let _ = EngineKind::Wasm;
+}
+
+/// A meter on a tariff with an access rate of 300 TZS every 30 days, registered on 2026-01-01: each fee is
+/// owed from its day (2026-01-31, 2026-03-02), whether or not a payment has accrued it yet, and the
+/// payment's access-rate line pays it down; the balance says how much of what is owed is fees.
+async fn access_rate_fees_are_owed_from_the_day_they_fall_due(s: TestServer) {
+    let r = registry(&s).await;
+    let tariff = s
+        .ok(
+            "/v1/tariffs",
+            json!({"name": "Village", "currency": "TZS", "price_per_kwh": "500",
+                   "access_rate": {"amount": "300", "period_days": 30}}),
+            201,
+        )
+        .await;
+    let reg = s
+        .ok(
+            "/v1/registrations",
+            json!({
+                "customer": new_customer(&r.village),
+                "device": {"serial": "MTR-AR-1", "kind": "meter", "manufacturer_id": r.meter_maker, "tariff_id": tariff["id"]},
+                "registered_on": "2026-01-01"
+            }),
+            201,
+        )
+        .await;
+    let id = reg["customer"]["id"].as_str().unwrap().to_owned();
+    // A meter without any payment owes its fees too: the statement has a currency and the first fee.
+    let (status, before) = s.get(&format!("/v1/customers/{id}/statement?to=2026-02-01")).await;
+    assert_eq!(status, 200, "{before}");
+    assert_eq!(before["currency"], "TZS");
+    assert_eq!(summary(&before), vec![line("2026-01-31", "access_rate_due", "", "300", "300", "0")]);
+    assert_eq!(before["lines"][0]["serial"], "MTRAR1");
+    assert_eq!(before["closing"], json!({"owed": "300", "access_rate": "300", "credit": "0"}));
+
+    s.ok("/v1/payments", payment("AR-1", "MTR-AR-1", "1000", "2026-02-05T08:00:00Z"), 201).await;
+    let (status, statement) = s.get(&format!("/v1/customers/{id}/statement?to=2026-03-15")).await;
+    assert_eq!(status, 200, "{statement}");
+    assert_eq!(
+        summary(&statement),
+        vec![
+            line("2026-01-31", "access_rate_due", "", "300", "300", "0"),
+            line("2026-02-05", "payment", "", "1000", "300", "0"),
+            line("2026-02-05", "allocation", "access_rate", "300", "0", "0"),
+            line("2026-02-05", "allocation", "energy", "700", "0", "0"),
+            // Not accrued by any payment yet, owed all the same (as the debt report counts it).
+            line("2026-03-02", "access_rate_due", "", "300", "300", "0"),
+        ]
+    );
+    assert_eq!(statement["closing"], json!({"owed": "300", "access_rate": "300", "credit": "0"}));
+    let (_, aging) = s.get("/v1/reports/debt?as_of=2026-03-15&currency=TZS").await;
+    assert_eq!(aging["access_rate"]["amount"], statement["closing"]["access_rate"], "the debt report agrees");
+    // A window after the first fee carries it in the opening balance.
+    let (_, later) = s.get(&format!("/v1/customers/{id}/statement?from=2026-03-01&to=2026-03-15")).await;
+    assert_eq!(later["opening"], json!({"owed": "0", "access_rate": "0", "credit": "0"}));
+    assert_eq!(later["closing"]["access_rate"], "300");
+    let (status, _, html) = read(&s, &format!("/v1/customers/{id}/statement?to=2026-03-15"), "text/html").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Access-rate fee of MTRAR1 due"), "{html}");
+    assert!(html.contains("access-rate fees 300 TZS"), "{html}");
 }

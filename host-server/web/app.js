@@ -149,7 +149,7 @@ async function customersView() {
       ["Name", (c) => h("a", { href: `#/customer/${encodeURIComponent(c.id)}` }, `${c.name} ${c.surname}`)],
       ["Phones", (c) => (c.phones || []).join(", ")],
       ["Village", (c) => fmt(villageName.get(c.village_id) || c.village_id)],
-      ["Id", (c) => c.id],
+      ["National id", (c) => fmt(c.national_id)],
     ], data.items || [], { id: "customers-table" }));
 }
 
@@ -325,6 +325,9 @@ async function deviceView(serial) {
   const snapshot = account.snapshot;
   const currency = currencyOf(snapshot);
   const b = snapshot.billing;
+  // A meter's tariff by its name, linked to its page (the snapshot carries the prices, not the name).
+  const tariffId = device.tariff_id || (b.kind === "meter" ? b.tariff.id : null);
+  const tariff = tariffId ? await api(`/v1/tariffs/${encodeURIComponent(tariffId)}`).catch(() => null) : null;
   const plans = [...(b.kind === "installments" ? [b.plan] : []), ...(snapshot.customer_plans || [])];
 
   // The box: what a payment of this amount would buy now, decided by the core in this browser.
@@ -354,7 +357,10 @@ async function deviceView(serial) {
       h("dt", {}, "Customer"), h("dd", {}, device.customer_id
         ? h("a", { href: `#/customer/${encodeURIComponent(device.customer_id)}` }, snapshot.device.owner ? `${snapshot.device.owner.name} ${snapshot.device.owner.surname || ""}` : device.customer_id)
         : "none"),
-      h("dt", {}, "Billing"), h("dd", {}, b.kind === "meter" ? `tariff ${fmt(b.tariff.id)}: unit price ${core.unitPrice(b.tariff)} ${currency}/kWh` : `${b.kind} plan ${b.plan.id}`),
+      h("dt", {}, "Billing"), h("dd", { id: "device-billing" }, b.kind === "meter"
+        ? [tariff ? h("a", { href: `#/tariff/${encodeURIComponent(tariffId)}` }, tariff.name) : `tariff ${fmt(tariffId)}`,
+          `: unit price ${core.unitPrice(b.tariff)} ${currency}/kWh`]
+        : `${b.kind} plan ${b.plan.appliance || b.plan.id}`),
       h("dt", {}, "Access-rate debt"), h("dd", {}, fmt(device.access_rate_debt)),
       h("dt", {}, "Credit"), h("dd", { id: "device-credit" }, `${snapshot.credit_balance} ${currency}`),
       h("dt", {}, "Tokens issued"), h("dd", {}, fmt(device.token_count)))),
@@ -951,7 +957,14 @@ async function reportsView() {
   const debtCanvas = h("canvas", { id: "debt-chart" });
   const revenueBox = h("div", { class: "card" }, h("h2", {}, "Revenue by month"), revenueCanvas);
   const debtBox = h("div", { class: "card" }, h("h2", {}, `Debt aging on ${to}`), debtCanvas);
-  main.replaceChildren(h("h1", {}, "Reports"), h("div", { class: "charts" }, revenueBox, debtBox));
+  const by = ["cluster", "area", "village"].includes(query().get("by")) ? query().get("by") : "area";
+  const bySelect = h("select", { name: "by" }, options([["cluster", "cluster"], ["area", "area"], ["village", "village"]]));
+  bySelect.value = by;
+  bySelect.addEventListener("change", () => { location.hash = `#/reports?by=${bySelect.value}`; });
+  const placeCanvas = h("canvas", { id: "place-chart" });
+  const placeBox = h("div", { class: "card", id: "by-place" }, h("h2", {}, `Revenue and debt by ${by}`),
+    h("p", {}, h("label", { class: "inline" }, "Split by", bySelect)), placeCanvas);
+  main.replaceChildren(h("h1", {}, "Reports"), h("div", { class: "charts" }, revenueBox, debtBox, placeBox));
   while (charts.length) charts.pop().destroy();
   const Chart = window.Chart;
   try {
@@ -987,6 +1000,50 @@ async function reportsView() {
       `Outstanding ${debt.outstanding}: ${debt.installments} installments in the buckets above, and access-rate fees of ${access.amount} on ${access.meters} meters.`));
   } catch (e) {
     debtBox.append(h("p", { class: "field-error" }, `${e.code}: ${e.message}`));
+  }
+  // Split by a place: the server's groups carry {id, name} (the registry's name; null for a place it does not
+  // know), so the charts and the table show names, never ids.
+  const groupName = (g) => (g ? g.name || g.id : "—");
+  try {
+    const [revenue, debt, par, collection] = await Promise.all([
+      api(`/v1/reports/revenue?from=${from}&to=${to}&group_by=month&by=${by}`),
+      api(`/v1/reports/debt?by=${by}`).catch(() => ({ groups: [] })),
+      api(`/v1/reports/par?days=30&by=${by}`).catch(() => ({ groups: [] })),
+      api(`/v1/reports/collection?from=${from}&to=${to}&by=${by}`).catch(() => ({ groups: [] })),
+    ]);
+    const months = [...new Set(revenue.rows.map((r) => r.period_start.slice(0, 7)))];
+    const places = [...new Map(revenue.rows.map((r) => [r.group.id, r.group])).values()];
+    const palette = ["#1b6ca8", "#f2a541", "#3fa34d", "#8e5ea2", "#c0504d", "#4bacc6", "#9bbb59", "#7f6084"];
+    charts.push(new Chart(placeCanvas, {
+      type: "bar",
+      data: {
+        labels: months,
+        datasets: places.map((g, i) => ({
+          label: groupName(g),
+          backgroundColor: palette[i % palette.length],
+          data: months.map((m) => Number(revenue.rows.find((r) => r.group.id === g.id && r.period_start.startsWith(m))?.total || 0)),
+        })),
+      },
+      options: { animation: false, scales: { x: { stacked: true }, y: { stacked: true } } },
+    }));
+    // One row per place any of the debt reports knows; each figure is the core's for that place.
+    const rows = new Map();
+    const put = (groups, key) => {
+      for (const g of groups || []) rows.set(g.group.id, { group: g.group, ...rows.get(g.group.id), [key]: g });
+    };
+    put(debt.groups, "debt");
+    put(par.groups, "par");
+    put(collection.groups, "collection");
+    placeBox.append(h("div", { class: "scroll" }, table([
+      [by[0].toUpperCase() + by.slice(1), (r) => groupName(r.group)],
+      ["Outstanding", (r) => fmt(r.debt?.outstanding), "num"],
+      ["Over 90 days", (r) => fmt(r.debt?.days_over_90.amount), "num"],
+      ["PAR 30", (r) => (r.par ? `${r.par.ratio} (${r.par.at_risk})` : "—"), "num"],
+      ["Collection rate", (r) => fmt(r.collection?.rate), "num"],
+    ], [...rows.values()], { id: "place-table" })));
+    placeBox.append(h("p", { class: "hint" }, `Revenue by month and ${by} since ${from}; debt, PAR 30 and collection by ${by}.`));
+  } catch (e) {
+    placeBox.append(h("p", { class: "field-error" }, `${e.code}: ${e.message}`));
   }
 }
 
@@ -1109,14 +1166,38 @@ async function tariffsView() {
     ], data.items || [], { id: "tariffs-table" }));
 }
 
+const feesText = (fees) => ((fees || []).length ? fees.map((f) => `${f.name} ${f.price_per_kwh}`).join(", ") : "—");
+const accessText = (a) => (a ? `${a.amount} every ${a.period_days} days` : "—");
+
 function versionsTable(t) {
   return table([
     ["From", (v) => v.effective_from || "the start"],
     ["Price per kWh", (v) => v.price_per_kwh, "num"],
     ["Unit price", (v) => v.unit_price, "num"],
+    ["Fees per kWh", (v) => feesText(v.fees)],
+    ["Access rate", (v) => accessText(v.access_rate)],
     ["Minimum purchase", (v) => fmt(v.minimum_purchase), "num"],
+    ["Energy step (kWh)", (v) => fmt(v.energy_step_kwh), "num"],
     ["Added", (v) => fmt(v.created_at)],
   ], t.versions || [], { id: "versions-table" });
+}
+
+/** The rows of a version's per-kWh fees (name and price), each labelled, prefilled from `fees`; a blank row
+ * adds one. A row whose name and price are both empty is left out. */
+function feeRows(currency, fees) {
+  const box = h("div", { id: "fee-rows" });
+  const add = (fee = { name: "", price_per_kwh: "" }) => {
+    const n = box.children.length + 1;
+    box.append(h("div", { class: "grid fee-row" },
+      h("label", {}, `Fee ${n} name`, h("input", { name: "fee_name", value: fee.name, autocomplete: "off" })),
+      h("label", {}, `Fee ${n} per kWh (${currency})`, h("input", { name: "fee_price", value: fee.price_per_kwh, inputmode: "decimal" }))));
+  };
+  for (const fee of fees || []) add(fee);
+  const more = h("button", { type: "button", class: "secondary", id: "add-fee", onclick: () => add() }, "Add a fee");
+  const read = () => [...box.querySelectorAll(".fee-row")]
+    .map((row) => ({ name: row.querySelector("[name=fee_name]").value.trim(), price_per_kwh: row.querySelector("[name=fee_price]").value.trim() }))
+    .filter((f) => f.name || f.price_per_kwh);
+  return { box, more, read, reset: (next) => { box.replaceChildren(); for (const fee of next || []) add(fee); } };
 }
 
 async function tariffView(id) {
@@ -1124,29 +1205,157 @@ async function tariffView(id) {
   const versions = h("div", {}, versionsTable(t));
   const inForce = (tariff) => `Today: ${tariff.price_per_kwh} ${tariff.currency}/kWh (unit price ${tariff.unit_price} with fees). A payment is priced by the version in force on its business day.`;
   const today = h("p", { id: "tariff-today" }, inForce(t));
-  const form = h("form", { id: "version-form", class: "card" },
+  // Every field of a version: the form starts from the latest version's values, so only what changes is typed.
+  const latest = (t.versions || []).at(-1) || t;
+  const fees = feeRows(t.currency, latest.fees);
+  const fields = ["effective_from", "price_per_kwh", "fees", "access_rate", "minimum_purchase", "energy_step_kwh"];
+  const form = h("form", { id: "version-form", class: "card", novalidate: true });
+  const errors = fieldErrors(form, fields);
+  const prefill = (v) => ({
+    price_per_kwh: v.price_per_kwh, access_amount: v.access_rate ? v.access_rate.amount : "",
+    access_days: v.access_rate ? v.access_rate.period_days : "", minimum_purchase: v.minimum_purchase ?? "",
+    energy_step_kwh: v.energy_step_kwh ?? "",
+  });
+  const input = (name, attrs = {}) => h("input", { name, inputmode: "decimal", autocomplete: "off", ...attrs });
+  form.append(
     h("div", { class: "grid" },
-      h("label", {}, "From (business day)", h("input", { name: "effective_from", type: "date", required: true })),
-      h("label", {}, `Price per kWh (${t.currency})`, h("input", { name: "price_per_kwh", inputmode: "decimal", required: true }))),
+      h("label", {}, "From (business day)", input("effective_from", { type: "date", inputmode: undefined }), errors.box("effective_from")),
+      h("label", {}, `Price per kWh (${t.currency})`, input("price_per_kwh"), errors.box("price_per_kwh")),
+      h("label", {}, `Minimum purchase (${t.currency})`, input("minimum_purchase"), errors.box("minimum_purchase")),
+      h("label", {}, "Energy step (kWh)", input("energy_step_kwh"), errors.box("energy_step_kwh"))),
+    h("fieldset", {}, h("legend", {}, "Fees per kWh (on top of the price)"), fees.box, h("p", {}, fees.more), errors.box("fees")),
+    h("fieldset", {}, h("legend", {}, "Access rate (leave the amount empty for none)"),
+      h("div", { class: "grid" },
+        h("label", {}, `Access rate amount (${t.currency})`, input("access_amount")),
+        h("label", {}, "Access rate period (days)", input("access_days", { inputmode: "numeric" }))),
+      errors.box("access_rate")),
     h("p", {}, h("button", { type: "submit" }, "Add version")));
+  const fill = (v) => {
+    for (const [name, value] of Object.entries(prefill(v))) form.elements[name].value = value;
+    fees.reset(v.fees);
+  };
+  fill(latest);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const data = new FormData(form);
-    const body = { effective_from: String(data.get("effective_from")), price_per_kwh: String(data.get("price_per_kwh")).trim() };
+    errors.clear();
+    const el = form.elements;
+    const value = (name) => el[name].value.trim();
+    const body = { effective_from: value("effective_from"), price_per_kwh: value("price_per_kwh"), fees: fees.read() };
+    // An empty amount is "no access rate from this day"; the period is the server's (and core's) to check.
+    body.access_rate = value("access_amount")
+      ? { amount: value("access_amount"), period_days: Number(value("access_days")) }
+      : null;
+    if (value("minimum_purchase")) body.minimum_purchase = value("minimum_purchase");
+    if (value("energy_step_kwh")) body.energy_step_kwh = value("energy_step_kwh");
     try {
       const updated = await api(`/v1/tariffs/${encodeURIComponent(id)}/versions`, { method: "POST", body });
       versions.replaceChildren(versionsTable(updated));
       today.textContent = inForce(updated);
       showOk(`From ${body.effective_from}, ${t.name} sells at ${body.price_per_kwh} ${t.currency}/kWh.`);
       form.reset();
+      fill((updated.versions || []).at(-1) || updated);
     } catch (e) {
-      showError(e);
+      // The core names a fee or the access rate by its part ("fees[1].price_per_kwh"): shown under the whole.
+      const field = e && e.details && typeof e.details.field === "string" ? e.details.field.split(/[.[]/)[0] : null;
+      if (!errors.show(field ? { code: e.code, message: e.message, details: { ...e.details, field } } : e)) showError(e);
     }
   });
   main.replaceChildren(h("h1", {}, t.name),
     today,
     h("h2", {}, "Versions"), versions,
     h("h2", {}, "New prices"), form);
+}
+
+// ---- the appliance catalog ------------------------------------------------------------------------------------
+
+const APPLIANCE_KINDS = [["solar_home_system", "Solar home system"], ["e_bike", "E-bike"], ["other", "Other (sold without a device)"]];
+const termsText = (t) => (t.eaas
+  ? `EaaS ${t.eaas.price_per_day}/day${t.eaas.minimum_payable ? `, minimum ${t.eaas.minimum_payable}` : ""}`
+  : `${t.installments} × ${t.period}${t.down_payment && t.down_payment !== "0" ? `, ${t.down_payment} down` : ""}`);
+
+// MPM's "Appliance" menu: what the operator sells, its price and the terms a sale starts from. The registration
+// form prefills a plan from a type; this page lists, adds and changes them (plans already sold keep theirs).
+async function appliancesView() {
+  const items = await all("/v1/appliance-types");
+  const fields = ["name", "kind", "price", "currency", "default_terms"];
+  const form = h("form", { id: "appliance-form", class: "card", novalidate: true });
+  const errors = fieldErrors(form, fields);
+  let editing = null; // the type being changed, or null for a new one
+  const title = h("h2", {}, "New appliance type");
+  const submit = h("button", { type: "submit" }, "Add to the catalog");
+  const cancel = h("button", { type: "button", class: "secondary", hidden: true, onclick: () => startNew() }, "Cancel the change");
+  const terms = h("select", { name: "terms_kind" }, options([["installments", "Installments"], ["eaas", "Energy as a service"]]));
+  const installmentBox = h("div", { class: "grid" },
+    h("label", {}, "Down payment", h("input", { name: "down_payment", inputmode: "decimal", value: "0" })),
+    h("label", {}, "Installments", h("input", { name: "installments", inputmode: "numeric" })),
+    h("label", {}, "Period", h("select", { name: "period" }, options(PERIODS))));
+  const eaasBox = h("div", { class: "grid", hidden: true },
+    h("label", {}, "Price per day", h("input", { name: "price_per_day", inputmode: "decimal" })),
+    h("label", {}, "Minimum payable", h("input", { name: "minimum_payable", inputmode: "decimal" })));
+  const showTerms = () => { installmentBox.hidden = terms.value !== "installments"; eaasBox.hidden = terms.value !== "eaas"; };
+  terms.addEventListener("change", showTerms);
+  form.append(title,
+    h("div", { class: "grid" },
+      h("label", {}, "Name", h("input", { name: "name", autocomplete: "off" }), errors.box("name")),
+      h("label", {}, "Kind", h("select", { name: "kind" }, options(APPLIANCE_KINDS)), errors.box("kind")),
+      h("label", {}, "Price", h("input", { name: "price", inputmode: "decimal" }), errors.box("price")),
+      h("label", {}, "Currency", h("input", { name: "currency", value: "TZS", autocomplete: "off", maxlength: 3 }), errors.box("currency"))),
+    h("fieldset", {}, h("legend", {}, "Default terms of a sale"),
+      h("label", {}, "Terms", terms), installmentBox, eaasBox, errors.box("default_terms")),
+    h("p", {}, submit, " ", cancel));
+  const el = form.elements;
+  const startNew = () => {
+    editing = null;
+    form.reset();
+    showTerms();
+    errors.clear();
+    title.textContent = "New appliance type";
+    submit.textContent = "Add to the catalog";
+    cancel.hidden = true;
+  };
+  const startEdit = (t) => {
+    editing = t;
+    errors.clear();
+    el.name.value = t.name; el.kind.value = t.kind; el.price.value = t.price; el.currency.value = t.currency;
+    const d = t.default_terms;
+    terms.value = d.eaas ? "eaas" : "installments";
+    el.down_payment.value = d.down_payment ?? "0"; el.installments.value = d.installments ?? "";
+    el.period.value = d.period ?? "weekly";
+    el.price_per_day.value = d.eaas ? d.eaas.price_per_day : ""; el.minimum_payable.value = d.eaas?.minimum_payable ?? "";
+    showTerms();
+    title.textContent = `Change ${t.name}`;
+    submit.textContent = "Save the change";
+    cancel.hidden = false;
+    form.scrollIntoView();
+  };
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    errors.clear();
+    const value = (name) => el[name].value.trim();
+    const default_terms = terms.value === "eaas"
+      ? { eaas: { price_per_day: value("price_per_day"), ...(value("minimum_payable") ? { minimum_payable: value("minimum_payable") } : {}) } }
+      : { down_payment: value("down_payment") || "0", installments: Number(value("installments")), period: value("period") };
+    const body = { name: value("name"), kind: value("kind"), price: value("price"), currency: value("currency").toUpperCase(), default_terms };
+    try {
+      const saved = editing
+        ? await api(`/v1/appliance-types/${encodeURIComponent(editing.id)}`, { method: "PATCH", body })
+        : await api("/v1/appliance-types", { method: "POST", body });
+      await appliancesView();
+      showOk(editing ? `Changed ${saved.name}.` : `Added ${saved.name} to the catalog.`);
+    } catch (e) {
+      const field = e && e.details && typeof e.details.field === "string" ? e.details.field.split(/[.[]/)[0] : null;
+      if (!errors.show(field ? { code: e.code, message: e.message, details: { ...e.details, field } } : e)) showError(e);
+    }
+  });
+  main.replaceChildren(h("h1", {}, "Appliance catalog"),
+    h("div", { class: "scroll" }, table([
+      ["Name", (t) => t.name],
+      ["Kind", (t) => (APPLIANCE_KINDS.find(([k]) => k === t.kind) || [, t.kind])[1]],
+      ["Price", (t) => `${t.price} ${t.currency}`, "num"],
+      ["Default terms", (t) => termsText(t.default_terms)],
+      ["", (t) => h("button", { type: "button", class: "secondary edit", onclick: () => startEdit(t) }, "Edit")],
+    ], items, { id: "appliances-table" })),
+    form);
 }
 
 // ---- bulk registration import ----------------------------------------------------------------------------------
@@ -1330,6 +1539,7 @@ async function route() {
       case "reconcile": await reconcileView(arg && decodeURIComponent(arg)); break;
       case "tariffs": await tariffsView(); break;
       case "tariff": await tariffView(decodeURIComponent(arg)); break;
+      case "appliances": await appliancesView(); break;
       case "login": location.hash = "#/customers"; break;
       default: await customersView();
     }

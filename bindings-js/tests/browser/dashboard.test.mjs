@@ -278,10 +278,17 @@ test("dashboard: log in, register, preview a payment in the browser, see it post
     assert.match(text, /SHS7001/);
     assert.ok(text.includes(code), `token ${code} in the row: ${text}`);
 
-    // Reports draw (Chart.js) without an error.
+    // Reports draw (Chart.js) without an error; split by place, they name the place, never its id.
     await page.click("a[href='#/reports']");
     await page.waitForSelector("#debt-chart");
-    await page.waitForFunction(() => document.querySelectorAll(".charts .hint").length === 2);
+    await page.waitForFunction(() => document.querySelectorAll(".charts .hint").length === 3);
+    const byArea = await page.textContent("#place-table");
+    assert.match(byArea, /Bukoba grid/, `the area by its name: ${byArea}`);
+    assert.ok(!byArea.includes(area.id), "no area id in the table");
+    const legend = await page.evaluate(() => window.Chart.getChart("place-chart").data.datasets.map((d) => d.label));
+    assert.deepEqual(legend, ["Bukoba grid"]);
+    await page.getByLabel("Split by").selectOption("cluster");
+    await page.waitForFunction(() => /Lake Zone/.test(document.getElementById("place-table")?.textContent || ""));
     await page.screenshot({ path: join(results, "dashboard-reports.png"), fullPage: true });
     await page.click("a[href='#/payments']");
     await row.waitFor();
@@ -397,7 +404,6 @@ test("dashboard: add a tariff version and see a payment priced by it", {
       (rows) => rows.map((r) => [r.children[0].textContent, r.children[1].textContent]));
     assert.deepEqual(versions, [["the start", "500"], ["2026-03-01", "1000"]]);
     assert.match(await page.textContent("#tariff-today"), /^Today: 1000 TZS\/kWh/, "in force today, after 2026-03-01");
-    await page.screenshot({ path: join(results, "dashboard-tariff-versions.png"), fullPage: true });
 
     // 1,000 TZS buys 2 kWh the day before the new prices and 1 kWh from their first day on.
     const pay = (tx, at) => server.api("POST", "/v1/payments",
@@ -409,6 +415,34 @@ test("dashboard: add a tariff version and see a payment priced by it", {
     await page.waitForSelector("#payments-table");
     const paidFor = await page.$$eval("#payments-table tbody tr", (rows) => rows.map((r) => r.children[4].textContent));
     assert.deepEqual(paidFor, ["energy 1000 · 1 kWh", "energy 1000 · 2 kWh"], "newest first, each priced by its day's version");
+
+    // A version is more than a price: a per-kWh fee and an access rate, typed in the same form (prefilled
+    // from the latest version, so only what changes is typed).
+    await page.click("a[href='#/tariffs']");
+    await page.click("#tariffs-table a:has-text('Village A')");
+    await page.waitForSelector("#version-form");
+    assert.equal(await page.getByLabel("Price per kWh (TZS)").inputValue(), "1000", "prefilled from the latest version");
+    await page.getByLabel("From (business day)").fill("2026-04-01");
+    await page.getByLabel("Price per kWh (TZS)").fill("800");
+    await page.click("#add-fee");
+    await page.getByLabel("Fee 1 name").fill("levy");
+    await page.getByLabel("Fee 1 per kWh (TZS)").fill("50");
+    await page.getByLabel("Access rate amount (TZS)").fill("300");
+    await page.getByLabel("Access rate period (days)").fill("30");
+    await page.click("#version-form button[type=submit]");
+    await page.waitForSelector("#message.ok");
+    const third = await page.$$eval("#versions-table tbody tr:nth-child(3) td", (cells) => cells.map((c) => c.textContent));
+    assert.deepEqual(third.slice(0, 5), ["2026-04-01", "800", "850", "levy 50", "300 every 30 days"]);
+    const stored = (await server.api("GET", `/v1/tariffs/${tariff.id}`)).versions[2];
+    assert.deepEqual([stored.fees, stored.access_rate], [[{ name: "levy", price_per_kwh: "50" }], { amount: "300", period_days: 30 }]);
+    assert.equal(await page.getByLabel("Fee 1 name").inputValue(), "levy", "the form starts from the new version");
+    await page.screenshot({ path: join(results, "dashboard-tariff-versions.png"), fullPage: true });
+
+    // The meter's page names its tariff (a link to it), not its id.
+    await page.goto(`${server.base}/#/device/MTRT1`);
+    await page.waitForSelector("#device-billing a");
+    assert.equal(await page.textContent("#device-billing a"), "Village A");
+    assert.ok(!(await page.textContent("#device-billing")).includes(tariff.id), "no tariff id on the device page");
     assert.deepEqual(pageErrors, []);
   });
 });
@@ -787,6 +821,146 @@ onBothDatabases("dashboard: assign an unmatched payment", async (options) => {
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= 360, `the page is ${width} px wide at 360`);
     await page.screenshot({ path: join(results, "dashboard-unmatched.png"), fullPage: true });
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(consoleErrors, []);
+  }, options);
+});
+
+// Issue 16: the appliance catalog (MPM's "Appliance" menu): a type added on installments, another as EaaS,
+// the first one changed; the list and the API show the saved terms. No field complains before a submit.
+onBothDatabases("dashboard: the appliance catalog, listed, added and changed", async (options) => {
+  await withServerAndBrowser(async (server, browser) => {
+    await server.api("POST", "/v1/appliance-types", { name: "TV 24in", kind: "other", price: "300000", currency: "TZS",
+      default_terms: { down_payment: "0", installments: 12, period: "monthly" } });
+    const { page, pageErrors } = await loggedIn(server, browser);
+    const consoleErrors = watchConsole(page);
+    await page.setViewportSize({ width: 360, height: 800 });
+    await page.click("a[href='#/appliances']");
+    await page.waitForSelector("#appliances-table");
+    assert.match(await page.textContent("#appliances-table"), /TV 24in.*300000 TZS.*12 × monthly/);
+    assert.equal(await page.locator("#appliance-form .field-error:not([hidden])").count(), 0, "no complaint before a submit");
+
+    // An SHS on 3 weekly installments with a down payment.
+    await page.getByLabel("Name").fill("SHS 80W");
+    await page.getByLabel("Kind").selectOption("solar_home_system");
+    await page.getByLabel("Price", { exact: true }).fill("2100");
+    await page.getByLabel("Currency").fill("TZS");
+    await page.getByLabel("Down payment").fill("300");
+    await page.getByLabel("Installments", { exact: true }).fill("3");
+    await page.getByLabel("Period").selectOption("weekly");
+    await page.click("#appliance-form button[type=submit]");
+    await page.waitForSelector("#message.ok");
+    assert.match(await page.textContent("#message"), /Added SHS 80W/);
+    await page.locator("#appliances-table tbody tr", { hasText: "SHS 80W" }).waitFor();
+
+    // An e-bike as a service.
+    await page.getByLabel("Name").fill("E-bike rental");
+    await page.getByLabel("Kind").selectOption("e_bike");
+    await page.getByLabel("Price", { exact: true }).fill("1500000");
+    await page.getByLabel("Terms", { exact: true }).selectOption("eaas");
+    await page.getByLabel("Price per day").fill("2000");
+    await page.getByLabel("Minimum payable").fill("1000");
+    await page.click("#appliance-form button[type=submit]");
+    await page.locator("#appliances-table tbody tr", { hasText: "E-bike rental" }).waitFor();
+    assert.match(await page.textContent("#appliances-table"), /E-bike rental.*EaaS 2000\/day, minimum 1000/);
+
+    // A refusal is shown under its field: a price that is not a number.
+    await page.getByLabel("Name").fill("Fridge");
+    await page.getByLabel("Kind").selectOption("other");
+    await page.getByLabel("Price", { exact: true }).fill("lots");
+    await page.getByLabel("Installments", { exact: true }).fill("6");
+    await page.click("#appliance-form button[type=submit]");
+    await page.waitForSelector("#appliance-form .field-error:not([hidden]), #message.error");
+    assert.equal((await server.api("GET", "/v1/appliance-types")).items.length, 3, "nothing saved");
+
+    // The SHS changed: a higher price and 4 installments; the row and the API show it.
+    await page.locator("#appliances-table tbody tr", { hasText: "SHS 80W" }).getByRole("button", { name: "Edit" }).click();
+    assert.equal(await page.getByLabel("Name").inputValue(), "SHS 80W");
+    assert.equal(await page.getByLabel("Down payment").inputValue(), "300");
+    await page.getByLabel("Price", { exact: true }).fill("2400");
+    await page.getByLabel("Installments", { exact: true }).fill("4");
+    await page.click("#appliance-form button[type=submit]");
+    await page.waitForFunction(() => /Changed SHS 80W/.test(document.getElementById("message").textContent));
+    const row = await page.locator("#appliances-table tbody tr", { hasText: "SHS 80W" }).textContent();
+    assert.match(row, /2400 TZS.*4 × weekly, 300 down/);
+    const saved = (await server.api("GET", "/v1/appliance-types")).items.find((t) => t.name === "SHS 80W");
+    assert.deepEqual([saved.price, saved.default_terms], ["2400", { down_payment: "300", installments: 4, period: "weekly" }]);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 360, `the page is ${width} px wide at 360`);
+    await page.screenshot({ path: join(results, "dashboard-appliances.png"), fullPage: true });
+    assert.deepEqual(pageErrors, []);
+    // The refused price answered 4xx on purpose; nothing else may fail.
+    assert.deepEqual(consoleErrors.filter((e) => !/appliance-types/.test(e)), []);
+  }, options);
+});
+
+// Issue 16: conflicts (money whose delivery disagreed with the provider's account) wait for a decision on the
+// Unmatched page: one credited to the device it named, one credited to another device found by its owner's
+// name, one dismissed; each once, and the money lands where the operator said.
+onBothDatabases("dashboard: resolve conflicts (credit, credit to another device, dismiss)", async (options) => {
+  await withServerAndBrowser(async (server, browser) => {
+    const { village, maker } = await seedShs(server, { serial: "SHS-C1", phone: "+255712300005" });
+    await server.api("POST", "/v1/registrations", {
+      customer: { name: "Baraka", surname: "Kweka", phone: "+255712300006", village_id: village.id },
+      device: { serial: "SHS-C2", kind: "solar_home_system", manufacturer_id: maker.id,
+        openpaygo: { secret_key: "a29ab82edc5fbbc41ec9530f6dac86b1", starting_code: 123456789, count: 0 } },
+      plan: { appliance: "SHS 80W", currency: "TZS", total_cost: "2100", down_payment: "0", installments: 3,
+        period: "weekly", start_date: "2026-01-01" },
+      registered_on: "2026-01-01",
+    });
+    // Three confirmations for another shortcode than the provider's: conflicts, nothing credited.
+    const provider = await server.api("POST", "/v1/providers",
+      { kind: "daraja_c2b", shortcode: "600124", currency: "TZS", name: "mpesa" });
+    for (const [id, amount] of [["CF-1", "700.00"], ["CF-2", "300.00"], ["CF-3", "100.00"]]) {
+      const res = await fetch(server.base + provider.hook_paths.confirmation, {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ TransactionType: "Pay Bill", TransID: id, TransTime: "20260115101500",
+          TransAmount: amount, BusinessShortCode: "999999", BillRefNumber: "SHS-C1", MSISDN: "2547 ***** 126" }),
+      });
+      assert.equal(res.status, 200);
+    }
+    assert.equal((await server.api("GET", "/v1/payments/conflicts?status=open")).items.length, 3);
+
+    const { page, pageErrors } = await loggedIn(server, browser);
+    const consoleErrors = watchConsole(page);
+    await page.setViewportSize({ width: 360, height: 800 });
+    await page.click("a[href='#/unmatched']");
+    await page.waitForSelector("#conflicts-table");
+    const conflict = (id) => page.locator("#conflicts-table tbody tr", { hasText: id });
+    await conflict("CF-1").waitFor();
+
+    // Credit: to the serial the delivery named.
+    await conflict("CF-1").getByRole("button", { name: "Credit", exact: true }).click();
+    await page.waitForSelector("#message.ok");
+    assert.match(await page.textContent("#message"), /Credited CF-1/);
+    await page.waitForFunction(() => !/CF-1/.test(document.getElementById("conflicts-table").textContent));
+
+    // Credit to…: another device, found by its owner's name.
+    await conflict("CF-2").getByRole("button", { name: "Credit to…" }).click();
+    await page.getByLabel("Device (serial or customer)").fill("Kweka");
+    await page.click("#assign-picker-results button[data-serial=SHSC2]");
+    await page.click("#assign-panel button:has-text('Credit to this device')");
+    await page.waitForFunction(() => /Credited CF-2 to SHSC2/.test(document.getElementById("message").textContent));
+
+    // Dismiss: settled outside the server, nothing credited.
+    await conflict("CF-3").getByRole("button", { name: "Dismiss" }).click();
+    await page.waitForFunction(() => /Dismissed CF-3/.test(document.getElementById("message").textContent));
+    await page.waitForSelector("#conflicts-table tbody tr td.hint"); // no open conflict left
+
+    // The resolved list says what was decided, and the money is where the operator put it.
+    await page.getByLabel("Conflict status").selectOption("resolved");
+    await conflict("CF-3").waitFor();
+    const resolved = await page.textContent("#conflicts-table");
+    assert.match(resolved, /credited \(payment /);
+    assert.match(resolved, /dismissed/);
+    const amounts = async (serial) => (await server.api("GET", `/v1/payments?serial=${serial}`)).items.map((p) => p.amount);
+    assert.deepEqual(await amounts("SHSC1"), ["700"]);
+    assert.deepEqual(await amounts("SHSC2"), ["300"]);
+    const open = (await server.api("GET", "/v1/payments/conflicts?status=open")).items;
+    assert.equal(open.length, 0);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 360, `the page is ${width} px wide at 360`);
+    await page.screenshot({ path: join(results, "dashboard-conflicts.png"), fullPage: true });
     assert.deepEqual(pageErrors, []);
     assert.deepEqual(consoleErrors, []);
   }, options);

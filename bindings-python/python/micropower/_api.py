@@ -291,12 +291,22 @@ def _continuing(args, so_far):
     return args
 
 
-def revenue_report(payments, currency, from_, to, group_by, by="none", so_far=None):
+def _grouped(args, by, names):
+    if by is not None:
+        args["by"] = by
+    if names is not None:
+        args["names"] = names
+    return args
+
+
+def revenue_report(payments, currency, from_, to, group_by, by="none", so_far=None, names=None):
     """Revenue per period ("day", "week", "month") split by allocation kind, and by "cluster", "area",
-    "village" or "kind" (`rows`, `by_kind`, `total`). Every report takes `so_far`: the report of earlier
-    records under the same arguments, which the answer continues, to fold records in page by page."""
+    "village" or "kind" (`rows`, `by_kind`, `total`); each row's `group` is `{id, name}`, the name from
+    `names` (the registry: `{clusters, areas, villages}`), null when it does not know the id. Every report
+    takes `so_far`: the report of earlier records under the same arguments, which the answer continues, to
+    fold records in page by page."""
     args = {"payments": payments, "currency": currency, "from": from_, "to": to, "group_by": group_by, "by": by}
-    return _record("revenue_report", _continuing(args, so_far))
+    return _record("revenue_report", _grouped(_continuing(args, so_far), None, names))
 
 
 def energy_sold(payments, from_, to, group_by, currency=None, so_far=None):
@@ -311,28 +321,33 @@ def _with_access_rates(args, access_rates):
     return args
 
 
-def debt_aging(installments, currency, as_of, access_rates=None, so_far=None):
+def debt_aging(installments, currency, as_of, access_rates=None, so_far=None, by=None, names=None):
     """Outstanding installment debt by days overdue: current, 1-30, 31-60, 61-90, over 90; and the meters'
-    access-rate debt (`access_rates`: their accounts as stored) accrued up to `as_of`, as its own line."""
+    access-rate debt (`access_rates`: their accounts as stored) accrued up to `as_of`, as its own line.
+    Split `by` "cluster", "area" or "village", it adds `groups`: the same aging of each place's records,
+    each with `group` `{id, name}` (names from `names`, as `revenue_report`)."""
     args = {"installments": installments, "currency": currency, "as_of": as_of}
-    return _record("debt_aging", _continuing(_with_access_rates(args, access_rates), so_far))
+    return _record("debt_aging", _grouped(_continuing(_with_access_rates(args, access_rates), so_far), by, names))
 
 
-def portfolio_at_risk(installments, currency, as_of, days, access_rates=None, so_far=None):
+def portfolio_at_risk(installments, currency, as_of, days, access_rates=None, so_far=None, by=None, names=None):
     """PAR `days`: the outstanding balance of plans with an installment overdue more than `days` days (and of
     meters whose oldest unpaid access-rate fee is), over everything outstanding. Folded in with `so_far`,
-    every installment of a plan must come in the same call."""
+    every installment of a plan must come in the same call. `by` and `names` split it by place (see
+    `debt_aging`)."""
     args = {"installments": installments, "currency": currency, "as_of": as_of, "days": days}
-    return _record("portfolio_at_risk", _continuing(_with_access_rates(args, access_rates), so_far))
+    args = _continuing(_with_access_rates(args, access_rates), so_far)
+    return _record("portfolio_at_risk", _grouped(args, by, names))
 
 
-def par_30_60_90(installments, currency, as_of, access_rates=None, so_far=None):
-    """PAR30, PAR60 and PAR90 in one pass."""
+def par_30_60_90(installments, currency, as_of, access_rates=None, so_far=None, by=None, names=None):
+    """PAR30, PAR60 and PAR90 in one pass; `by` and `names` split it by place (see `debt_aging`)."""
     args = {"installments": installments, "currency": currency, "as_of": as_of}
-    return _record("par_30_60_90", _continuing(_with_access_rates(args, access_rates), so_far))
+    return _record("par_30_60_90", _grouped(_continuing(_with_access_rates(args, access_rates), so_far), by, names))
 
 
-def collection_rate(installments, currency, from_, to, so_far=None):
-    """Collected / due for the installments due from `from_` to `to`."""
+def collection_rate(installments, currency, from_, to, so_far=None, by=None, names=None):
+    """Collected / due for the installments due from `from_` to `to`; `by` and `names` split it by place (see
+    `debt_aging`: a place with no installment due in the window has no group)."""
     args = {"installments": installments, "currency": currency, "from": from_, "to": to}
-    return _record("collection_rate", _continuing(args, so_far))
+    return _record("collection_rate", _grouped(_continuing(args, so_far), by, names))

@@ -69,6 +69,7 @@ def revenue_report(
     group_by: Literal["day", "week", "month"],
     by: Literal["cluster", "area", "village", "kind", "none"] = "none",
     so_far: Obj | None = None,
+    names: Obj | None = None,
 ) -> Record: ...
 def energy_sold(
     payments: Sequence[Obj],
@@ -84,6 +85,8 @@ def debt_aging(
     as_of: Day,
     access_rates: Sequence[Obj] | None = None,
     so_far: Obj | None = None,
+    by: Literal["cluster", "area", "village", "none"] | None = None,
+    names: Obj | None = None,
 ) -> Record: ...
 def portfolio_at_risk(
     installments: Sequence[Obj],
@@ -92,6 +95,8 @@ def portfolio_at_risk(
     days: int,
     access_rates: Sequence[Obj] | None = None,
     so_far: Obj | None = None,
+    by: Literal["cluster", "area", "village", "none"] | None = None,
+    names: Obj | None = None,
 ) -> Record: ...
 def par_30_60_90(
     installments: Sequence[Obj],
@@ -99,7 +104,15 @@ def par_30_60_90(
     as_of: Day,
     access_rates: Sequence[Obj] | None = None,
     so_far: Obj | None = None,
+    by: Literal["cluster", "area", "village", "none"] | None = None,
+    names: Obj | None = None,
 ) -> Record: ...
 def collection_rate(
-    installments: Sequence[Obj], currency: str, from_: Day, to: Day, so_far: Obj | None = None
+    installments: Sequence[Obj],
+    currency: str,
+    from_: Day,
+    to: Day,
+    so_far: Obj | None = None,
+    by: Literal["cluster", "area", "village", "none"] | None = None,
+    names: Obj | None = None,
 ) -> Record: ...

@@ -249,13 +249,17 @@ class Dataset:
     def revenue(self, currency=None, from_=None, to=None, group_by="month", by="none"):
         """Revenue per period ("day", "week", "month") split by what the money paid for, and by "cluster",
         "area", "village" or "kind" (device kind). The window defaults to the first and last payment.
-        Rows: `period_start`, `group`, `by_kind` (installment, access_rate, energy, eaas), `total`;
-        attributes `total`, `by_kind`."""
+        Rows: `period_start`, `group`, `by_kind` (installment, access_rate, energy, eaas), `total`; split by
+        a place, `group` is the place's name from the export's registry (its id when the registry does not
+        know it) and `group_id` its id; split by kind, both are the kind. Attributes `total`, `by_kind`, and
+        `core`: the core's report as it answered (each row's `group` an `{id, name}` record)."""
         currency = self._currency(currency, "payments")
         from_, to = self._window(from_, to, self._native.payment_span(currency))
         report = from_wire(json.loads(self._native.revenue(currency, from_, to, group_by, by)))
-        return RecordList(report["rows"], total=report["total"], by_kind=report["by_kind"], currency=currency,
-                          from_=from_wire(from_, "from"), to=from_wire(to, "to"), group_by=group_by, by=by)
+        rows = report["rows"] if by == "none" else [_named_row(row) for row in report["rows"]]
+        return RecordList(rows, total=report["total"], by_kind=report["by_kind"], currency=currency,
+                          from_=from_wire(from_, "from"), to=from_wire(to, "to"), group_by=group_by, by=by,
+                          core=report)
 
     def energy_sold(self, currency=None, from_=None, to=None, group_by="month"):
         """kWh sold per period. Without `currency`, every payment's kWh and no money (kWh are the same in
@@ -266,15 +270,25 @@ class Dataset:
         return RecordList(report["rows"], kwh=report["kwh"], amount=report.get("amount"), currency=currency,
                           from_=from_wire(from_, "from"), to=from_wire(to, "to"), group_by=group_by)
 
-    def debt_aging(self, currency=None, as_of=None):
+    def debt_aging(self, currency=None, as_of=None, by="none"):
         """What is still owed on installments by days overdue as of `as_of` (default: the export's day), and
         the meters' access-rate fees accrued up to `as_of` (owed even where no payment has accrued them).
         One row per bucket (`bucket`: current, days_1_30, days_31_60, days_61_90, days_over_90; `amount`;
         `installments`), then the access-rate line (`bucket` access_rate, its `amount`, `installments` 0);
-        attributes `outstanding` (all of it), `installments`, `access_rate` (`amount`, `meters`)."""
+        attributes `outstanding` (all of it), `installments`, `access_rate` (`amount`, `meters`).
+        With `by` ("cluster", "area" or "village"): one row per place instead (`group`, its name, and
+        `group_id`; each bucket's amount, `access_rate`, `outstanding`, `installments`), the whole portfolio's
+        numbers still the attributes."""
         currency = self._currency(currency, "installments")
         as_of = self._as_of(as_of)
-        aging = from_wire(json.loads(self._native.debt_aging(currency, as_of)))
+        aging = from_wire(json.loads(self._native.debt_aging(currency, as_of, by)))
+        if by != "none":
+            rows = [Record(_place(g), **{name: g[name]["amount"] for name in _AGING_BUCKETS},
+                           access_rate=g["access_rate"]["amount"], outstanding=g["outstanding"],
+                           installments=g["installments"]) for g in aging["groups"]]
+            return RecordList(rows, outstanding=aging["outstanding"], installments=aging["installments"],
+                              access_rate=aging["access_rate"], currency=currency, as_of=from_wire(as_of, "as_of"),
+                              by=by)
         rows = [Record(bucket=name, amount=aging[name]["amount"], installments=aging[name]["installments"])
                 for name in _AGING_BUCKETS]
         access = aging["access_rate"]
@@ -282,13 +296,16 @@ class Dataset:
         return RecordList(rows, outstanding=aging["outstanding"], installments=aging["installments"],
                           access_rate=access, currency=currency, as_of=from_wire(as_of, "as_of"))
 
-    def portfolio_at_risk(self, days=30, currency=None, as_of=None):
+    def portfolio_at_risk(self, days=30, currency=None, as_of=None, by="none"):
         """PAR `days` as of `as_of`: one row (`days`, `at_risk`, `outstanding`, `ratio`, 0 to 1), also as
-        attributes."""
+        attributes. With `by` ("cluster", "area" or "village"): one row per place (`group`, its name, and
+        `group_id` before the same fields); the attributes stay the whole portfolio's."""
         currency = self._currency(currency, "installments")
         as_of = self._as_of(as_of)
-        par = from_wire(json.loads(self._native.portfolio_at_risk(currency, as_of, days)))
-        return RecordList([par], currency=currency, as_of=from_wire(as_of, "as_of"), **par)
+        par = from_wire(json.loads(self._native.portfolio_at_risk(currency, as_of, days, by)))
+        whole = Record({k: v for k, v in par.items() if k != "groups"})
+        rows = [whole] if by == "none" else [_grouped_row(g) for g in par["groups"]]
+        return RecordList(rows, currency=currency, as_of=from_wire(as_of, "as_of"), **whole)
 
     def par_30_60_90(self, currency=None, as_of=None):
         """PAR30, PAR60 and PAR90 as of `as_of`: three rows (`days`, `at_risk`, `outstanding`, `ratio`);
@@ -299,17 +316,20 @@ class Dataset:
         return RecordList([par["par30"], par["par60"], par["par90"]], par30=par["par30"], par60=par["par60"],
                           par90=par["par90"], currency=currency, as_of=from_wire(as_of, "as_of"))
 
-    def collection_rate(self, currency=None, from_=None, to=None):
+    def collection_rate(self, currency=None, from_=None, to=None, by="none"):
         """Collected / due for the installments due from `from_` (default: the first due date) to `to`
         (default: the export's day): one row (`from`, `to`, `due`, `collected`, `rate`; `rate` None when
-        nothing was due), also as attributes."""
+        nothing was due), also as attributes. With `by` ("cluster", "area" or "village"): one row per place
+        with an installment due in the window (`group`, its name, `group_id`, `due`, `collected`, `rate`)."""
         currency = self._currency(currency, "installments")
         span = self._native.due_span(currency)
         from_ = _day(from_) if from_ is not None else (span[0] if span else self.as_of.isoformat())
         to = _day(to) if to is not None else self.as_of.isoformat()
-        rate = from_wire(json.loads(self._native.collection_rate(currency, from_, to)))
-        row = Record({"from": from_wire(from_, "from"), "to": from_wire(to, "to"), **rate})
-        return RecordList([row], currency=currency, from_=row["from"], to=row["to"], **rate)
+        rate = from_wire(json.loads(self._native.collection_rate(currency, from_, to, by)))
+        whole = {k: v for k, v in rate.items() if k != "groups"}
+        row = Record({"from": from_wire(from_, "from"), "to": from_wire(to, "to"), **whole})
+        rows = [row] if by == "none" else [_grouped_row(g) for g in rate["groups"]]
+        return RecordList(rows, currency=currency, from_=row["from"], to=row["to"], **whole)
 
     def simulate_tariff(self, tariff):
         """What each meter payment's energy money (the sum of its energy lines) would have bought under
@@ -323,6 +343,28 @@ class Dataset:
     def _window(self, from_, to, span):
         first, last = span if span else (self.as_of.isoformat(), self.as_of.isoformat())
         return (_day(from_) if from_ is not None else first, _day(to) if to is not None else last)
+
+
+def _place(entry):
+    """`group` (the place's name, else its id) and `group_id` of a report's group entry."""
+    group = entry["group"]
+    return {"group": group["name"] or group["id"], "group_id": group["id"]}
+
+
+def _grouped_row(entry):
+    """A debt report's group entry as a row: the place first, then the group's numbers."""
+    fields = _place(entry)
+    fields.update((key, value) for key, value in entry.items() if key != "group")
+    return Record(fields)
+
+
+def _named_row(row):
+    """A report row whose `group` (`{id, name}`) becomes what an analyst reads: `group`, the name (else the
+    id), and `group_id`."""
+    group = row["group"]
+    fields = {"period_start": row["period_start"], "group": group["name"] or group["id"], "group_id": group["id"]}
+    fields.update((key, value) for key, value in row.items() if key not in fields)
+    return Record(fields)
 
 
 def simulate_tariff(dataset, tariff):

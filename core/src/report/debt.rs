@@ -1,18 +1,77 @@
 //! The reports over installment and access-rate records: debt aging, portfolio at risk (PAR) and collection
 //! rate.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{check_amount, check_window, days_overdue, ratio, remaining, AccessRateRecord, InstallmentRecord};
+use super::{
+    check_amount, check_window, days_overdue, ratio, remaining, AccessRateRecord, GroupBy, Grouped, GroupedReport,
+    InstallmentRecord,
+};
 use crate::access_rate::accrue;
 use crate::error::{CoreError, CoreResult};
 use crate::money::Currency;
 use crate::num;
+use crate::registry::Hierarchy;
+
+/// The groups of a debt report split `by` a place: each group's records (those in `currency` that `counts`
+/// keeps) run through `report`, continued from the group's entry in `carried` (earlier pages). The whole
+/// report has already been made over the same records, so every record was validated with its real position.
+#[allow(clippy::too_many_arguments)]
+fn groups_of<'a, T>(
+    by: GroupBy,
+    names: &Hierarchy,
+    carried: &'a [Grouped<T>],
+    installments: &'a [InstallmentRecord],
+    access_rates: &'a [AccessRateRecord],
+    currency: &Currency,
+    counts: impl Fn(&InstallmentRecord) -> bool,
+    report: impl Fn(Option<&T>, &[InstallmentRecord], &[AccessRateRecord]) -> CoreResult<T>,
+) -> CoreResult<Vec<Grouped<T>>> {
+    if by == GroupBy::None {
+        if !carried.is_empty() {
+            return Err(CoreError::invalid("so_far.groups", "was made with a `by`"));
+        }
+        return Ok(Vec::new());
+    }
+    type Members<'m, G> = (Option<&'m Grouped<G>>, Vec<InstallmentRecord>, Vec<AccessRateRecord>);
+    // Ordered by id, so every binding lists the groups in the same order.
+    let mut groups: BTreeMap<&str, Members<'a, T>> = BTreeMap::new();
+    for (i, group) in carried.iter().enumerate() {
+        if groups.insert(group.group.id.as_str(), (Some(group), Vec::new(), Vec::new())).is_some() {
+            return Err(CoreError::invalid(&format!("so_far.groups[{i}]"), "repeats an earlier group"));
+        }
+    }
+    for record in installments {
+        if record.currency != *currency || !counts(record) {
+            continue;
+        }
+        if let Some(id) = by.place(record.location.as_ref()) {
+            groups.entry(id).or_insert_with(|| (None, Vec::new(), Vec::new())).1.push(record.clone());
+        }
+    }
+    for record in access_rates {
+        if record.currency != *currency {
+            continue;
+        }
+        if let Some(id) = by.place(record.location.as_ref()) {
+            groups.entry(id).or_insert_with(|| (None, Vec::new(), Vec::new())).2.push(record.clone());
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(id, (carried, installments, access_rates))| {
+            Ok(Grouped {
+                group: by.group(names, id, carried.and_then(|g| g.group.name.as_deref())),
+                report: report(carried.map(|g| &g.report), &installments, &access_rates)?,
+            })
+        })
+        .collect()
+}
 
 /// The unpaid money of the installments in one aging bucket.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -405,6 +464,157 @@ pub(crate) fn collection_rate_after(
     Ok(CollectionRate { due: due.normalize(), collected: collected.normalize(), rate })
 }
 
+/// [`debt_aging`] over the whole portfolio and, split `by` cluster, area or village, over each group's
+/// records alone (see the module rules); groups are named from `names`.
+pub fn debt_aging_by(
+    installments: &[InstallmentRecord],
+    access_rates: &[AccessRateRecord],
+    currency: &Currency,
+    as_of: NaiveDate,
+    by: GroupBy,
+    names: &Hierarchy,
+) -> CoreResult<GroupedReport<DebtAging>> {
+    debt_aging_by_after(None, installments, access_rates, currency, as_of, by, names)
+}
+
+/// [`debt_aging_by`] continued from the report of earlier records (whole and per group).
+pub(crate) fn debt_aging_by_after(
+    so_far: Option<&GroupedReport<DebtAging>>,
+    installments: &[InstallmentRecord],
+    access_rates: &[AccessRateRecord],
+    currency: &Currency,
+    as_of: NaiveDate,
+    by: GroupBy,
+    names: &Hierarchy,
+) -> CoreResult<GroupedReport<DebtAging>> {
+    by.check_place()?;
+    let total = debt_aging_after(so_far.map(|s| &s.total), installments, access_rates, currency, as_of)?;
+    let carried = so_far.map_or(&[][..], |s| s.groups.as_slice());
+    let groups = groups_of(
+        by,
+        names,
+        carried,
+        installments,
+        access_rates,
+        currency,
+        |_| true,
+        |so_far, i, m| debt_aging_after(so_far, i, m, currency, as_of),
+    )?;
+    Ok(GroupedReport { total, groups })
+}
+
+/// [`portfolio_at_risk`] over the whole portfolio and, split `by` a place, per group (see [`debt_aging_by`]).
+pub fn portfolio_at_risk_by(
+    installments: &[InstallmentRecord],
+    access_rates: &[AccessRateRecord],
+    currency: &Currency,
+    as_of: NaiveDate,
+    days: u32,
+    by: GroupBy,
+    names: &Hierarchy,
+) -> CoreResult<GroupedReport<PortfolioAtRisk>> {
+    portfolio_at_risk_by_after(None, installments, access_rates, currency, as_of, days, by, names)
+}
+
+/// [`portfolio_at_risk_by`] continued from the report of earlier plans (whole and per group).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn portfolio_at_risk_by_after(
+    so_far: Option<&GroupedReport<PortfolioAtRisk>>,
+    installments: &[InstallmentRecord],
+    access_rates: &[AccessRateRecord],
+    currency: &Currency,
+    as_of: NaiveDate,
+    days: u32,
+    by: GroupBy,
+    names: &Hierarchy,
+) -> CoreResult<GroupedReport<PortfolioAtRisk>> {
+    by.check_place()?;
+    let total = portfolio_at_risk_after(so_far.map(|s| &s.total), installments, access_rates, currency, as_of, days)?;
+    let carried = so_far.map_or(&[][..], |s| s.groups.as_slice());
+    let groups = groups_of(
+        by,
+        names,
+        carried,
+        installments,
+        access_rates,
+        currency,
+        |_| true,
+        |so_far, i, m| portfolio_at_risk_after(so_far, i, m, currency, as_of, days),
+    )?;
+    Ok(GroupedReport { total, groups })
+}
+
+/// [`par_30_60_90`] over the whole portfolio and, split `by` a place, per group (see [`debt_aging_by`]).
+pub fn par_30_60_90_by(
+    installments: &[InstallmentRecord],
+    access_rates: &[AccessRateRecord],
+    currency: &Currency,
+    as_of: NaiveDate,
+    by: GroupBy,
+    names: &Hierarchy,
+) -> CoreResult<GroupedReport<ParSummary>> {
+    par_30_60_90_by_after(None, installments, access_rates, currency, as_of, by, names)
+}
+
+/// [`par_30_60_90_by`] continued from the report of earlier plans (whole and per group).
+pub(crate) fn par_30_60_90_by_after(
+    so_far: Option<&GroupedReport<ParSummary>>,
+    installments: &[InstallmentRecord],
+    access_rates: &[AccessRateRecord],
+    currency: &Currency,
+    as_of: NaiveDate,
+    by: GroupBy,
+    names: &Hierarchy,
+) -> CoreResult<GroupedReport<ParSummary>> {
+    by.check_place()?;
+    let total = par_30_60_90_after(so_far.map(|s| &s.total), installments, access_rates, currency, as_of)?;
+    let carried = so_far.map_or(&[][..], |s| s.groups.as_slice());
+    let groups = groups_of(
+        by,
+        names,
+        carried,
+        installments,
+        access_rates,
+        currency,
+        |_| true,
+        |so_far, i, m| par_30_60_90_after(so_far, i, m, currency, as_of),
+    )?;
+    Ok(GroupedReport { total, groups })
+}
+
+/// [`collection_rate`] over the whole portfolio and, split `by` a place, per group (see [`debt_aging_by`]);
+/// only groups with an installment due in the window have an entry.
+pub fn collection_rate_by(
+    installments: &[InstallmentRecord],
+    currency: &Currency,
+    from: NaiveDate,
+    to: NaiveDate,
+    by: GroupBy,
+    names: &Hierarchy,
+) -> CoreResult<GroupedReport<CollectionRate>> {
+    collection_rate_by_after(None, installments, currency, from, to, by, names)
+}
+
+/// [`collection_rate_by`] continued from the rate of earlier installments (whole and per group).
+pub(crate) fn collection_rate_by_after(
+    so_far: Option<&GroupedReport<CollectionRate>>,
+    installments: &[InstallmentRecord],
+    currency: &Currency,
+    from: NaiveDate,
+    to: NaiveDate,
+    by: GroupBy,
+    names: &Hierarchy,
+) -> CoreResult<GroupedReport<CollectionRate>> {
+    by.check_place()?;
+    let total = collection_rate_after(so_far.map(|s| &s.total), installments, currency, from, to)?;
+    let carried = so_far.map_or(&[][..], |s| s.groups.as_slice());
+    let due = |r: &InstallmentRecord| r.due_date >= from && r.due_date <= to;
+    let groups = groups_of(by, names, carried, installments, &[], currency, due, |so_far, i, _| {
+        collection_rate_after(so_far, i, currency, from, to)
+    })?;
+    Ok(GroupedReport { total, groups })
+}
+
 #[cfg(test)]
 mod tests {
     use rust_decimal_macros::dec;
@@ -453,6 +663,35 @@ mod tests {
         assert_eq!(debt_aging(&records, &[], &tzs(), day("2026-06-30")).map(|a| a.installments), Ok(0));
         let rate = collection_rate(&records, &tzs(), day("2026-06-01"), day("2026-06-01")).unwrap();
         assert_eq!((rate.due, rate.collected, rate.rate), (dec!(100), dec!(100), Some(dec!(1))));
+    }
+
+    #[test]
+    fn groups_add_up_to_the_whole_and_are_named() {
+        use crate::registry::{Cluster, Location};
+        let at = |cluster: &str| Location { cluster_id: cluster.into(), area_id: "A".into(), village_id: "V".into() };
+        let mut records = [
+            record("A", "2026-05-01", dec!(100), dec!(0)),
+            record("B", "2026-06-29", dec!(50), dec!(10)),
+            record("C", "2026-06-01", dec!(30), dec!(0)),
+        ];
+        records[0].location = Some(at("C1"));
+        records[1].location = Some(at("C2"));
+        let names =
+            Hierarchy { clusters: vec![Cluster { id: "C1".into(), name: "North".into() }], ..Hierarchy::default() };
+        let aging = debt_aging_by(&records, &[], &tzs(), day("2026-06-30"), GroupBy::Cluster, &names).unwrap();
+        let ids: Vec<_> = aging.groups.iter().map(|g| (g.group.id.as_str(), g.group.name.as_deref())).collect();
+        assert_eq!(ids, [("C1", Some("North")), ("C2", None), ("unlocated", None)]);
+        let owed: Vec<_> = aging.groups.iter().map(|g| g.report.outstanding).collect();
+        assert_eq!(owed, [dec!(100), dec!(40), dec!(30)]);
+        assert_eq!(aging.total.outstanding, dec!(170));
+        let rate = collection_rate_by(&records, &tzs(), day("2026-06-01"), day("2026-06-30"), GroupBy::Cluster, &names)
+            .unwrap();
+        // Plan A's installment is due in May: its cluster has no entry.
+        assert_eq!(rate.groups.len(), 2);
+        assert!(debt_aging_by(&records, &[], &tzs(), day("2026-06-30"), GroupBy::Kind, &names).is_err());
+        let plain = debt_aging_by(&records, &[], &tzs(), day("2026-06-30"), GroupBy::None, &names).unwrap();
+        assert!(plain.groups.is_empty());
+        assert_eq!(serde_json::to_value(&plain).unwrap(), serde_json::to_value(plain.total).unwrap());
     }
 
     #[test]

@@ -18,6 +18,16 @@
 //!   Windows are inclusive: a record dated `from` or `to` counts.
 //! - **Only what happened gets a row.** A period (or group) in which nothing was sold has no row: the caller
 //!   fills the gaps it wants to draw, and a window of centuries cannot make the output explode.
+//! - **Groups speak names.** A report split by cluster, area or village names each group `{id, name}`: the
+//!   id the records carry and the name the registry given to the report (`names`, a [`Hierarchy`]) holds for
+//!   it. A group whose id the registry does not know (a place deleted since, or no registry given) keeps its
+//!   id and a `null` name, so nothing is dropped or guessed; a device kind (`by: kind`) is its own name and
+//!   its `name` is `null` too. Readers show `name`, else `id`.
+//! - **Debt reports split by place too.** Debt aging, PAR and collection rate take the same `by` (cluster,
+//!   area or village; not kind, which an installment does not carry) and then answer their whole-portfolio
+//!   numbers plus `groups`: the same report over each group's records alone, ordered by id. Records without
+//!   a location fall in the group [`NO_LOCATION_GROUP`]. Every group is computed by the ungrouped rule, so
+//!   the groups' amounts add up to the whole.
 //! - **Ratios** (PAR, collection rate) are decimals between 0 and 1 (0.25 is 25 %), rounded half-up to
 //!   [`RATIO_DECIMALS`] places. No floating point anywhere.
 //! - **Installment records are what the host exported**: `paid` is what has been paid so far. A `paid`
@@ -44,20 +54,61 @@ use crate::allocation::AllocationLine;
 use crate::error::{CoreError, CoreResult};
 use crate::money::Currency;
 use crate::num;
-use crate::registry::{DeviceKind, Location};
+use crate::registry::{DeviceKind, Hierarchy, Location};
 use crate::tariff::AccessRate;
 use crate::MAX_AMOUNT;
 
 pub use debt::{
-    collection_rate, debt_aging, par_30_60_90, portfolio_at_risk, AccessRateDebt, AgingBucket, CollectionRate,
-    DebtAging, ParSummary, PortfolioAtRisk,
+    collection_rate, collection_rate_by, debt_aging, debt_aging_by, par_30_60_90, par_30_60_90_by, portfolio_at_risk,
+    portfolio_at_risk_by, AccessRateDebt, AgingBucket, CollectionRate, DebtAging, ParSummary, PortfolioAtRisk,
 };
-pub(crate) use debt::{collection_rate_after, debt_aging_after, par_30_60_90_after, portfolio_at_risk_after};
+pub(crate) use debt::{
+    collection_rate_by_after, debt_aging_by_after, par_30_60_90_by_after, portfolio_at_risk_by_after,
+};
 pub use revenue::{energy_sold, revenue_report, EnergyRow, EnergySold, KindAmounts, RevenueReport, RevenueRow};
 pub(crate) use revenue::{energy_sold_after, revenue_report_after};
 
 /// The group of `by: kind` for payments without a device: appliances sold on a plan of their own (a TV).
 pub const NO_DEVICE_GROUP: &str = "appliance";
+
+/// The group of a debt report split by place for records that carry no location.
+pub const NO_LOCATION_GROUP: &str = "unlocated";
+
+/// One group of a report split by place or device kind: the id the records carry and the registry's name
+/// for it (`null` when the registry given to the report does not know the id, and for device kinds).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ReportGroup {
+    /// The cluster, area or village id, or the device kind.
+    pub id: String,
+    /// The place's name in the registry; `null` when unknown.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// A debt report of one group's records alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grouped<T> {
+    /// Which group.
+    pub group: ReportGroup,
+    /// The report over the group's records, in the ungrouped report's shape.
+    #[serde(flatten)]
+    pub report: T,
+}
+
+/// A debt report over the whole portfolio and, when split `by` a place, over each group. Ungrouped, the wire
+/// shape is exactly the whole report's (no `groups` key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+// `groups` defaults to an empty list, which needs no `T: Default` (serde would ask for one).
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
+pub struct GroupedReport<T> {
+    /// The report over every record.
+    #[serde(flatten)]
+    pub total: T,
+    /// One entry per group that has records in the report's currency, ordered by id; empty (and absent on
+    /// the wire) when not grouped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Grouped<T>>,
+}
 
 /// Decimal places of every ratio the reports return (PAR, collection rate), rounded half-up.
 pub const RATIO_DECIMALS: u32 = 4;
@@ -185,6 +236,44 @@ impl GroupBy {
             GroupBy::Kind => Some(payment.device_kind.as_ref().map_or(NO_DEVICE_GROUP, DeviceKind::as_str)),
             GroupBy::None => None,
         }
+    }
+}
+
+impl GroupBy {
+    /// The place group of a record's location (`None` when not grouping, or grouping by kind).
+    fn place(self, location: Option<&Location>) -> Option<&str> {
+        match (self, location) {
+            (GroupBy::Cluster, Some(l)) => Some(l.cluster_id.as_str()),
+            (GroupBy::Area, Some(l)) => Some(l.area_id.as_str()),
+            (GroupBy::Village, Some(l)) => Some(l.village_id.as_str()),
+            (GroupBy::Cluster | GroupBy::Area | GroupBy::Village, None) => Some(NO_LOCATION_GROUP),
+            (GroupBy::Kind | GroupBy::None, _) => None,
+        }
+    }
+
+    /// The registry's name of the group `id` at this level; `None` for kinds and unknown ids.
+    fn name_in(self, names: &Hierarchy, id: &str) -> Option<String> {
+        let name = match self {
+            GroupBy::Cluster => names.clusters.iter().find(|c| c.id == id).map(|c| &c.name),
+            GroupBy::Area => names.areas.iter().find(|a| a.id == id).map(|a| &a.name),
+            GroupBy::Village => names.villages.iter().find(|v| v.id == id).map(|v| &v.name),
+            GroupBy::Kind | GroupBy::None => None,
+        };
+        name.cloned()
+    }
+
+    /// The group `id` as a report shows it, its name from `names` (else `carried`, the name an earlier page
+    /// gave it).
+    fn group(self, names: &Hierarchy, id: &str, carried: Option<&str>) -> ReportGroup {
+        ReportGroup { id: id.to_owned(), name: self.name_in(names, id).or_else(|| carried.map(str::to_owned)) }
+    }
+
+    /// Refuses a grouping debt reports cannot make: installments and meters carry no device kind.
+    fn check_place(self) -> CoreResult<()> {
+        if self == GroupBy::Kind {
+            return Err(CoreError::invalid("by", "debt reports group by cluster, area or village, not by kind"));
+        }
+        Ok(())
     }
 }
 

@@ -8,11 +8,12 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{check_amount, check_window, GroupBy, PaymentRecord, PeriodUnit};
+use super::{check_amount, check_window, GroupBy, PaymentRecord, PeriodUnit, ReportGroup};
 use crate::allocation::AllocationKind;
 use crate::error::{CoreError, CoreResult};
 use crate::money::Currency;
 use crate::num;
+use crate::registry::Hierarchy;
 
 /// Money split by what it paid for (the allocation kinds of domain.md §5).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,8 +74,9 @@ impl KindAmounts {
 pub struct RevenueRow {
     /// The first day of the period (a Monday for weeks, the 1st for months).
     pub period_start: NaiveDate,
-    /// The cluster, area or village id, or the device kind; `null` when the report is not grouped.
-    pub group: Option<String>,
+    /// The cluster, area or village (`{id, name}`, the name from the registry given to the report), or the
+    /// device kind (`{id: "meter", name: null}`); `null` when the report is not grouped.
+    pub group: Option<ReportGroup>,
     /// The period's revenue in this group by what it paid for.
     pub by_kind: KindAmounts,
     /// The sum of `by_kind`.
@@ -86,7 +88,7 @@ pub struct RevenueRow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevenueReport {
     /// One row per period and group in which anything was sold, ordered by period, then by group (byte
-    /// order of the group's UTF-8 text; the core sorts, so every binding gets the same order).
+    /// order of the group id's UTF-8 text; the core sorts, so every binding gets the same order).
     pub rows: Vec<RevenueRow>,
     /// The whole window by what it paid for.
     pub by_kind: KindAmounts,
@@ -96,8 +98,9 @@ pub struct RevenueReport {
 }
 
 /// Revenue from the payments in `currency` received from `from` to `to` (both included), per period of
-/// `group_by` and split `by` place or device kind. See the module rules: other currencies are left out,
-/// money that went to credit counts when it is spent.
+/// `group_by` and split `by` place or device kind, each place named from `names` (the registry; an empty one
+/// names nothing). See the module rules: other currencies are left out, money that went to credit counts
+/// when it is spent.
 pub fn revenue_report(
     payments: &[PaymentRecord],
     currency: &Currency,
@@ -105,14 +108,16 @@ pub fn revenue_report(
     to: NaiveDate,
     group_by: PeriodUnit,
     by: GroupBy,
+    names: &Hierarchy,
 ) -> CoreResult<RevenueReport> {
-    revenue_report_after(None, payments, currency, from, to, group_by, by)
+    revenue_report_after(None, payments, currency, from, to, group_by, by, names)
 }
 
 /// [`revenue_report`] continued: `so_far` is the report of earlier payments under the same arguments, and
 /// the answer is the report of those and `payments` together. A host with more payments than it wants to
 /// hold at once reads them page by page and folds each page in; revenue adds up by period and group, so the
-/// result equals one call over every payment.
+/// result equals one call over every payment. A carried group keeps its name when `names` does not know it.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn revenue_report_after(
     so_far: Option<&RevenueReport>,
     payments: &[PaymentRecord],
@@ -121,10 +126,13 @@ pub(crate) fn revenue_report_after(
     to: NaiveDate,
     group_by: PeriodUnit,
     by: GroupBy,
+    names: &Hierarchy,
 ) -> CoreResult<RevenueReport> {
     check_window(from, to)?;
     // Keys borrow the ids from the records: one map entry per row, no copy per payment.
     let mut rows: BTreeMap<(NaiveDate, Option<Cow<'_, str>>), KindAmounts> = BTreeMap::new();
+    // The names earlier pages gave their groups, for ids the registry given now does not know.
+    let mut carried_names: BTreeMap<&str, &str> = BTreeMap::new();
     for (i, row) in so_far.map_or(&[][..], |r| r.rows.as_slice()).iter().enumerate() {
         check_carried_period(row.period_start, group_by, from, to, || format!("so_far.rows[{i}].period_start"))?;
         if row.group.is_some() != (by != GroupBy::None) {
@@ -133,7 +141,10 @@ pub(crate) fn revenue_report_after(
         for (name, amount) in row.by_kind.named() {
             check_amount(amount, || format!("so_far.rows[{i}].by_kind.{name}"))?;
         }
-        let key = (row.period_start, row.group.as_deref().map(Cow::Borrowed));
+        if let Some(ReportGroup { id, name: Some(name) }) = &row.group {
+            carried_names.insert(id.as_str(), name.as_str());
+        }
+        let key = (row.period_start, row.group.as_ref().map(|g| Cow::Borrowed(g.id.as_str())));
         if rows.insert(key, row.by_kind).is_some() {
             return Err(CoreError::invalid(&format!("so_far.rows[{i}]"), "repeats an earlier row's period and group"));
         }
@@ -162,7 +173,7 @@ pub(crate) fn revenue_report_after(
         .map(|((period_start, group), by_kind)| {
             Ok(RevenueRow {
                 period_start,
-                group: group.map(Cow::into_owned),
+                group: group.map(|id| by.group(names, &id, carried_names.get(&*id).copied())),
                 total: by_kind.total()?,
                 by_kind: normalized(by_kind),
             })
@@ -335,6 +346,10 @@ mod tests {
         }
     }
 
+    fn none() -> Hierarchy {
+        Hierarchy::default()
+    }
+
     fn line(kind: AllocationKind, amount: Decimal, quantity: Option<Decimal>) -> AllocationLine {
         AllocationLine { kind, amount, plan_id: None, installment: None, quantity }
     }
@@ -348,8 +363,15 @@ mod tests {
                 vec![line(AllocationKind::Energy, dec!(1), None), line(AllocationKind::Eaas, dec!(-1), None)],
             ),
         ];
-        let err =
-            revenue_report(&payments, &tzs(), day("2026-03-01"), day("2026-03-31"), PeriodUnit::Day, GroupBy::None);
+        let err = revenue_report(
+            &payments,
+            &tzs(),
+            day("2026-03-01"),
+            day("2026-03-31"),
+            PeriodUnit::Day,
+            GroupBy::None,
+            &none(),
+        );
         assert!(matches!(err, Err(CoreError::InvalidInput { field, .. }) if field == "payments[1].lines[1].amount"));
         let err = energy_sold(&payments, None, day("2026-03-01"), day("2026-03-31"), PeriodUnit::Day);
         assert!(matches!(err, Err(CoreError::InvalidInput { field, .. }) if field == "payments[1].lines[0].quantity"));
@@ -358,9 +380,42 @@ mod tests {
     #[test]
     fn records_outside_the_window_are_not_read() {
         let payments = [payment("2026-02-28", vec![line(AllocationKind::Energy, dec!(-1), None)])];
-        let report =
-            revenue_report(&payments, &tzs(), day("2026-03-01"), day("2026-03-31"), PeriodUnit::Month, GroupBy::Area);
+        let report = revenue_report(
+            &payments,
+            &tzs(),
+            day("2026-03-01"),
+            day("2026-03-31"),
+            PeriodUnit::Month,
+            GroupBy::Area,
+            &none(),
+        );
         assert_eq!(report.map(|r| r.rows.len()), Ok(0));
+    }
+
+    #[test]
+    fn groups_are_named_from_the_registry_or_keep_their_carried_name() {
+        use crate::registry::CatchmentArea;
+        let mut other = payment("2026-03-02", vec![line(AllocationKind::Eaas, dec!(2), None)]);
+        other.location.area_id = "B".into();
+        let payments = [payment("2026-03-01", vec![line(AllocationKind::Eaas, dec!(1), None)]), other];
+        let names = Hierarchy {
+            areas: vec![CatchmentArea { id: "A".into(), name: "Area A".into(), cluster_id: "C".into() }],
+            ..Hierarchy::default()
+        };
+        let (from, to) = (day("2026-03-01"), day("2026-03-31"));
+        let report = revenue_report(&payments, &tzs(), from, to, PeriodUnit::Month, GroupBy::Area, &names).unwrap();
+        let groups: Vec<_> = report.rows.iter().map(|r| r.group.clone()).collect();
+        assert_eq!(
+            groups,
+            [
+                Some(ReportGroup { id: "A".into(), name: Some("Area A".into()) }),
+                Some(ReportGroup { id: "B".into(), name: None }),
+            ]
+        );
+        // Continued with an empty registry, the carried name of A stays.
+        let more =
+            revenue_report_after(Some(&report), &[], &tzs(), from, to, PeriodUnit::Month, GroupBy::Area, &none());
+        assert_eq!(more.unwrap().rows, report.rows);
     }
 
     #[test]

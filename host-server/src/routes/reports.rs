@@ -4,9 +4,9 @@
 use axum::extract::{Query, State};
 use axum::Json;
 use chrono::NaiveDate;
-use micropower_core::api::{AccessRateRecord, Currency, InstallmentRecord, PaymentRecord};
+use micropower_core::api::{AccessRateRecord, Currency, GroupBy, Hierarchy, InstallmentRecord, PaymentRecord};
 use micropower_core::calls::{self, CoreFn};
-use micropower_core::report::{CollectionRate, DebtAging, EnergySold, PortfolioAtRisk, RevenueReport};
+use micropower_core::report::{CollectionRate, DebtAging, EnergySold, GroupedReport, PortfolioAtRisk, RevenueReport};
 use serde::de::{DeserializeOwned, IntoDeserializer};
 use serde::Deserialize;
 
@@ -100,6 +100,15 @@ async fn over_debts<F: CoreFn>(
     so_far.ok_or_else(|| ApiError::internal("a report folded no page"))
 }
 
+/// The registry that names a report's groups: read only when the report is split by place (the core names
+/// nothing else), so an ungrouped report does not read the registry.
+async fn names_for(state: &AppState, by: GroupBy) -> ApiResult<Hierarchy> {
+    match by {
+        GroupBy::Cluster | GroupBy::Area | GroupBy::Village => records::names(&state.db.pool).await,
+        GroupBy::Kind | GroupBy::None => Ok(Hierarchy::default()),
+    }
+}
+
 fn window(state: &AppState, q: &ReportQuery) -> ApiResult<(NaiveDate, NaiveDate)> {
     let to = q.to.unwrap_or_else(|| state.today());
     let from = q.from.unwrap_or_else(|| to - chrono::Days::new(365));
@@ -115,6 +124,7 @@ pub async fn revenue(State(state): State<AppState>, Query(q): Query<ReportQuery>
     let (from, to) = window(&state, &q)?;
     let group_by = choice("group_by", q.group_by.as_deref(), "month")?;
     let by = choice("by", q.by.as_deref(), "none")?;
+    let names = names_for(&state, by).await?;
     let report = over_payments(&state, |payments, so_far| calls::RevenueReport {
         payments,
         currency: currency.clone(),
@@ -123,6 +133,7 @@ pub async fn revenue(State(state): State<AppState>, Query(q): Query<ReportQuery>
         group_by,
         by,
         so_far,
+        names: names.clone(),
     });
     Ok(Json(report.await?))
 }
@@ -155,25 +166,38 @@ async fn debt_currency(state: &AppState, q: &ReportQuery, with_meters: bool) -> 
     report_currency(q, owed).await
 }
 
-/// `GET /v1/reports/debt?as_of&currency`: aging buckets of what is owed, and the access-rate line.
-pub async fn debt(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<DebtAging>> {
+/// `GET /v1/reports/debt?as_of&currency&by=cluster|area|village`: aging buckets of what is owed, and the
+/// access-rate line; split `by` a place, also each group's (`groups: [{group: {id, name}, …}]`).
+pub async fn debt(
+    State(state): State<AppState>,
+    Query(q): Query<ReportQuery>,
+) -> ApiResult<Json<GroupedReport<DebtAging>>> {
     let currency = debt_currency(&state, &q, true).await?;
     let as_of = q.as_of.unwrap_or_else(|| state.today());
+    let by = choice("by", q.by.as_deref(), "none")?;
+    let names = names_for(&state, by).await?;
     let report = over_debts(&state, true, |installments, access_rates, so_far| calls::DebtAging {
         installments,
         access_rates,
         currency: currency.clone(),
         as_of,
         so_far,
+        by,
+        names: names.clone(),
     });
     Ok(Json(report.await?))
 }
 
-/// `GET /v1/reports/par?days=30&as_of&currency`
-pub async fn par(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult<Json<PortfolioAtRisk>> {
+/// `GET /v1/reports/par?days=30&as_of&currency&by=cluster|area|village`
+pub async fn par(
+    State(state): State<AppState>,
+    Query(q): Query<ReportQuery>,
+) -> ApiResult<Json<GroupedReport<PortfolioAtRisk>>> {
     let currency = debt_currency(&state, &q, true).await?;
     let as_of = q.as_of.unwrap_or_else(|| state.today());
     let days = q.days.unwrap_or(30);
+    let by = choice("by", q.by.as_deref(), "none")?;
+    let names = names_for(&state, by).await?;
     let report = over_debts(&state, true, |installments, access_rates, so_far| calls::PortfolioAtRisk {
         installments,
         access_rates,
@@ -181,23 +205,29 @@ pub async fn par(State(state): State<AppState>, Query(q): Query<ReportQuery>) ->
         as_of,
         days,
         so_far,
+        by,
+        names: names.clone(),
     });
     Ok(Json(report.await?))
 }
 
-/// `GET /v1/reports/collection?from&to&currency`
+/// `GET /v1/reports/collection?from&to&currency&by=cluster|area|village`
 pub async fn collection(
     State(state): State<AppState>,
     Query(q): Query<ReportQuery>,
-) -> ApiResult<Json<CollectionRate>> {
+) -> ApiResult<Json<GroupedReport<CollectionRate>>> {
     let currency = debt_currency(&state, &q, false).await?;
     let (from, to) = window(&state, &q)?;
+    let by = choice("by", q.by.as_deref(), "none")?;
+    let names = names_for(&state, by).await?;
     let report = over_debts(&state, false, |installments, _, so_far| calls::CollectionRate {
         installments,
         currency: currency.clone(),
         from,
         to,
         so_far,
+        by,
+        names: names.clone(),
     });
     Ok(Json(report.await?))
 }

@@ -5,8 +5,14 @@
 //! The running balance is bookkeeping over stored amounts, not a business rule: a plan's total (the core's
 //! `plan_summary`) is owed from its start date, each installment line of the journal pays it down, and the
 //! journal's `credit` and `credit_used` lines move the credit balance. An installment falling due changes
-//! neither (what is owed was owed since the sale). Access-rate debt is not in `owed`: the store keeps only a
-//! meter's debt now, not when each period accrued (`GET /v1/customers/{id}` shows it).
+//! neither (what is owed was owed since the sale).
+//!
+//! Access-rate fees are owed too (`owed` holds them, `access_rate` says how much of it they are): each fee
+//! of the customer's meters is a line on the day it falls due — the days the core's accrual charges them
+//! (`access_rate::fee_due_dates`), so a fee no payment has accrued yet is owed all the same, as in the debt
+//! reports — and each `access_rate` journal line pays them down. The store keeps a meter's account, not the
+//! rate of each past period, so every fee is shown at the meter's tariff's access rate; the meters are the
+//! customer's now (a meter's fees from before a re-assignment show on its new owner's statement).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -63,11 +69,15 @@ pub struct StatementCustomer {
     pub phones: Vec<String>,
 }
 
-/// What the customer owes on their installment plans, and their credit balance.
+/// What the customer owes (installment plans and access-rate fees), and their credit balance.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Balance {
+    /// Everything owed: installment plans and access-rate fees.
     #[serde(with = "micropower_core::wire::dec")]
     pub owed: Decimal,
+    /// The part of `owed` that is access-rate fees of the customer's meters.
+    #[serde(with = "micropower_core::wire::dec")]
+    pub access_rate: Decimal,
     #[serde(with = "micropower_core::wire::dec")]
     pub credit: Decimal,
 }
@@ -88,6 +98,8 @@ pub enum StatementKind {
     OpeningPaid,
     /// Credit held before micropower (a migrated customer's `opening_credit`): credit goes up.
     OpeningCredit,
+    /// A meter's access-rate fee falls due (amount: the fee; `serial`: the meter): owed goes up.
+    AccessRateDue,
 }
 
 /// One line of a statement; every line has every field (null where it does not apply), so the JSON and the
@@ -161,20 +173,25 @@ pub async fn statement(
     let payments = stored::payments(&state.db.pool, &id).await?;
     let allocations = stored::allocations(&state.db.pool, &id).await?;
     let openings = opening_balances::of_customer(&state.db.pool, &id).await?;
+    let devices = repo::listed_devices(&state.db.pool, repo::DeviceFilter::Owner(&id), i64::MAX).await?;
 
-    let currency = statement_currency(&q, &plans, &payments, &openings)?;
+    let to = to.unwrap_or_else(|| state.today());
+    // A meter with an access rate owes fees even before any payment: its currency counts.
+    let meters =
+        devices.iter().filter(|d| d.access_rate().is_some()).filter_map(|d| d.tariff.as_ref().map(|t| t.currency));
+    let currency = statement_currency(&q, &plans, &payments, &openings, meters)?;
     let mut all = Vec::new();
     if let Some(currency) = currency {
         all = plan_lines(&state, &plans, currency).await?;
         all.extend(payment_lines(&state, &payments, allocations, currency));
         all.extend(opening_lines(&openings, currency));
+        all.extend(access_rate_lines(&devices, currency, to)?);
     }
-    // Plans first on a day, then installments falling due, then payments as received (each followed by
-    // its allocation lines, which the stable sort keeps together).
+    // Plans first on a day, then installments and fees falling due, then payments as received (each followed
+    // by its allocation lines, which the stable sort keeps together).
     all.sort_by(|a, b| a.0.cmp(&b.0));
     let lines: Vec<StatementLine> = all.into_iter().map(|(_, line)| line).collect();
 
-    let to = to.unwrap_or_else(|| state.today());
     let from = from.unwrap_or_else(|| lines.first().map_or(to, |l| l.date).min(to));
     if from > to {
         return Err(ApiError::unprocessable("from", "from must not be after to"));
@@ -231,6 +248,7 @@ fn statement_currency(
     plans: &[repo::PlanRow],
     payments: &[StatementPayment],
     openings: &[opening_balances::Stored],
+    meters: impl Iterator<Item = Currency>,
 ) -> ApiResult<Option<Currency>> {
     if let Some(text) = &q.currency {
         return text.parse().map(Some).map_err(|_| ApiError::unprocessable("currency", "an ISO 4217 code is required"));
@@ -240,6 +258,7 @@ fn statement_currency(
         .map(|p| p.currency)
         .chain(payments.iter().map(|p| p.currency))
         .chain(openings.iter().map(|o| o.currency))
+        .chain(meters)
         .collect();
     if found.len() > 1 {
         let codes: Vec<String> = found.iter().map(ToString::to_string).collect();
@@ -296,6 +315,34 @@ fn opening_lines(openings: &[opening_balances::Stored], currency: Currency) -> V
     lines
 }
 
+/// At most this many fees per meter: a daily fee over 27 years. A statement is a page, not an archive.
+const MAX_FEES: usize = 10_000;
+
+/// The access-rate fees in `currency` of the customer's meters that fall due up to `to`, each on its day
+/// (the core's dates), at the meter's tariff's rate.
+fn access_rate_lines(
+    devices: &[repo::ListedDevice],
+    currency: Currency,
+    to: NaiveDate,
+) -> ApiResult<Vec<(Order, StatementLine)>> {
+    let mut lines = Vec::new();
+    for device in devices {
+        let Some(rate) = device.access_rate() else { continue };
+        if device.tariff.as_ref().map(|t| t.currency) != Some(currency) {
+            continue;
+        }
+        let serial = &device.device.serial;
+        let dates = micropower_core::access_rate::fee_due_dates(&rate, device.device.registered_on, to, MAX_FEES)
+            .map_err(|e| ApiError::internal(format!("access-rate fees of {serial}: {e}")))?;
+        for (k, date) in dates.into_iter().enumerate() {
+            let mut line = StatementLine::new(date, StatementKind::AccessRateDue, rate.amount);
+            line.serial = Some(serial.clone());
+            lines.push(((date, 1, format!("fee|{serial}|{k:010}")), line));
+        }
+    }
+    Ok(lines)
+}
+
 /// Each payment in `currency` and its journal lines.
 fn payment_lines(
     state: &AppState,
@@ -346,6 +393,14 @@ fn moved(balance: Balance, line: &StatementLine) -> ApiResult<Balance> {
     let mut b = balance;
     match (line.kind, line.paid_for) {
         (StatementKind::PlanSold, _) => b.owed = b.owed.checked_add(line.amount).ok_or_else(overflow)?,
+        (StatementKind::AccessRateDue, _) => {
+            b.owed = b.owed.checked_add(line.amount).ok_or_else(overflow)?;
+            b.access_rate = b.access_rate.checked_add(line.amount).ok_or_else(overflow)?;
+        }
+        (StatementKind::Allocation, Some(LineKind::AccessRate)) => {
+            b.owed = b.owed.checked_sub(line.amount).ok_or_else(overflow)?;
+            b.access_rate = b.access_rate.checked_sub(line.amount).ok_or_else(overflow)?;
+        }
         (StatementKind::Allocation, Some(LineKind::Installment)) | (StatementKind::OpeningPaid, _) => {
             b.owed = b.owed.checked_sub(line.amount).ok_or_else(overflow)?;
         }
@@ -460,13 +515,15 @@ fn page(state: &AppState, s: &Statement) -> String {
     out.push_str(&row("Customer id", &s.customer.id));
     out.push_str(&row("Period", &format!("{} to {}", s.from, s.to)));
     out.push_str(&format!(
-        "<tr><th>Opening balance</th><td>owed {}, credit {}</td></tr>\n",
+        "<tr><th>Opening balance</th><td>owed {} (access-rate fees {}), credit {}</td></tr>\n",
         money(s.opening.owed),
+        money(s.opening.access_rate),
         money(s.opening.credit)
     ));
     out.push_str(&format!(
-        "<tr><th>Closing balance</th><td>owed {}, credit {}</td></tr>\n",
+        "<tr><th>Closing balance</th><td>owed {} (access-rate fees {}), credit {}</td></tr>\n",
         money(s.closing.owed),
+        money(s.closing.access_rate),
         money(s.closing.credit)
     ));
     out.push_str("</table>\n<h2>Lines</h2>\n<table>\n");
@@ -495,6 +552,7 @@ fn describe(line: &StatementLine) -> String {
         (StatementKind::InstallmentDue, _) => format!("Installment {installment} of plan {plan} due"),
         (StatementKind::OpeningPaid, _) => format!("Paid on plan {plan} before micropower"),
         (StatementKind::OpeningCredit, _) => "Credit held before micropower".to_owned(),
+        (StatementKind::AccessRateDue, _) => format!("Access-rate fee of {} due", line.serial.as_deref().unwrap_or("")),
         (StatementKind::Payment, _) => {
             let to = line.serial.as_deref().or(line.plan_id.as_deref()).unwrap_or("");
             format!(
