@@ -181,6 +181,8 @@ macro_rules! functions {
     )*) => {$(
         $(#[$doc])*
         #[wasm_bindgen(js_name = $js, skip_typescript)]
+        // A JS function takes its core function's arguments in order: a report has eight.
+        #[allow(clippy::too_many_arguments)]
         pub fn $rust($($arg: JsValue,)* $($opts: JsValue)?) -> Result<JsValue, JsValue> {
             #[allow(unused_mut)]
             let mut args: Vec<(&str, JsValue)> = vec![$((stringify!($arg), $arg)),*];

@@ -367,12 +367,11 @@ async fn import_row(
     // Registered straight away: the core checks every field first and writes nothing when one is wrong.
     // Only a refused row asks the core for all its field errors, so that each wrong cell is reported.
     let request = prepared.request.clone();
-    let registered =
-        match registrations::register_prepared(state, tx, writing.actor, prepared, writing.lookups).await {
-            Ok(registered) => registered,
-            Err(e) if e.status.is_server_error() => return Err(Err(e)),
-            Err(e) => return Err(Ok(every_field_error(state, request, &e).await.map_err(Err)?)),
-        };
+    let registered = match registrations::register_prepared(state, tx, writing.actor, prepared, writing.lookups).await {
+        Ok(registered) => registered,
+        Err(e) if e.status.is_server_error() => return Err(Err(e)),
+        Err(e) => return Err(Ok(every_field_error(state, request, &e).await.map_err(Err)?)),
+    };
     opening.record(state, tx, writing.actor, &registered).await?;
     imports::record(tx, &serial, &row.fingerprint()).await.map_err(Err)?;
     Ok(())

@@ -143,7 +143,8 @@ pub async fn register_prepared(
     let Prepared { request, appliance_type_id, down, serial_known_free } = prepared;
     let recorded_by = actor.key_id();
     let serial_taken = !serial_known_free && {
-        let serial = state.normalize_serial(&request.device.serial).await.map_err(|e| e.with("field", "device.serial"))?;
+        let serial =
+            state.normalize_serial(&request.device.serial).await.map_err(|e| e.with("field", "device.serial"))?;
         repo::device(&mut **tx, &serial, "").await?.is_some()
     };
 
