@@ -18,9 +18,29 @@ use crate::money::Currency;
 use crate::num;
 use crate::registry::Hierarchy;
 
-/// The groups of a debt report split `by` a place: each group's records (those in `currency` that `counts`
-/// keeps) run through `report`, continued from the group's entry in `carried` (earlier pages). The whole
-/// report has already been made over the same records, so every record was validated with its real position.
+/// A debt report over the whole portfolio (continued from `so_far`) and, split `by` a place, over each
+/// group's records (those in `currency` that `counts` keeps), each continued from its group in `so_far`
+/// (earlier pages). `report` makes one report of the records it is given; the whole report runs first, over
+/// every record, so each record is validated with its real position.
+#[allow(clippy::too_many_arguments)]
+fn grouped<T>(
+    so_far: Option<&GroupedReport<T>>,
+    by: GroupBy,
+    names: &Hierarchy,
+    installments: &[InstallmentRecord],
+    access_rates: &[AccessRateRecord],
+    currency: &Currency,
+    counts: impl Fn(&InstallmentRecord) -> bool,
+    report: impl Fn(Option<&T>, &[InstallmentRecord], &[AccessRateRecord]) -> CoreResult<T>,
+) -> CoreResult<GroupedReport<T>> {
+    by.check_place()?;
+    let total = report(so_far.map(|s| &s.total), installments, access_rates)?;
+    let carried = so_far.map_or(&[][..], |s| s.groups.as_slice());
+    let groups = groups_of(by, names, carried, installments, access_rates, currency, counts, report)?;
+    Ok(GroupedReport { total, groups })
+}
+
+/// The groups of a debt report split `by` a place (see [`grouped`]).
 #[allow(clippy::too_many_arguments)]
 fn groups_of<'a, T>(
     by: GroupBy,
@@ -487,20 +507,16 @@ pub(crate) fn debt_aging_by_after(
     by: GroupBy,
     names: &Hierarchy,
 ) -> CoreResult<GroupedReport<DebtAging>> {
-    by.check_place()?;
-    let total = debt_aging_after(so_far.map(|s| &s.total), installments, access_rates, currency, as_of)?;
-    let carried = so_far.map_or(&[][..], |s| s.groups.as_slice());
-    let groups = groups_of(
+    grouped(
+        so_far,
         by,
         names,
-        carried,
         installments,
         access_rates,
         currency,
         |_| true,
         |so_far, i, m| debt_aging_after(so_far, i, m, currency, as_of),
-    )?;
-    Ok(GroupedReport { total, groups })
+    )
 }
 
 /// [`portfolio_at_risk`] over the whole portfolio and, split `by` a place, per group (see [`debt_aging_by`]).
@@ -528,20 +544,16 @@ pub(crate) fn portfolio_at_risk_by_after(
     by: GroupBy,
     names: &Hierarchy,
 ) -> CoreResult<GroupedReport<PortfolioAtRisk>> {
-    by.check_place()?;
-    let total = portfolio_at_risk_after(so_far.map(|s| &s.total), installments, access_rates, currency, as_of, days)?;
-    let carried = so_far.map_or(&[][..], |s| s.groups.as_slice());
-    let groups = groups_of(
+    grouped(
+        so_far,
         by,
         names,
-        carried,
         installments,
         access_rates,
         currency,
         |_| true,
         |so_far, i, m| portfolio_at_risk_after(so_far, i, m, currency, as_of, days),
-    )?;
-    Ok(GroupedReport { total, groups })
+    )
 }
 
 /// [`par_30_60_90`] over the whole portfolio and, split `by` a place, per group (see [`debt_aging_by`]).
@@ -566,20 +578,16 @@ pub(crate) fn par_30_60_90_by_after(
     by: GroupBy,
     names: &Hierarchy,
 ) -> CoreResult<GroupedReport<ParSummary>> {
-    by.check_place()?;
-    let total = par_30_60_90_after(so_far.map(|s| &s.total), installments, access_rates, currency, as_of)?;
-    let carried = so_far.map_or(&[][..], |s| s.groups.as_slice());
-    let groups = groups_of(
+    grouped(
+        so_far,
         by,
         names,
-        carried,
         installments,
         access_rates,
         currency,
         |_| true,
         |so_far, i, m| par_30_60_90_after(so_far, i, m, currency, as_of),
-    )?;
-    Ok(GroupedReport { total, groups })
+    )
 }
 
 /// [`collection_rate`] over the whole portfolio and, split `by` a place, per group (see [`debt_aging_by`]);
@@ -605,14 +613,10 @@ pub(crate) fn collection_rate_by_after(
     by: GroupBy,
     names: &Hierarchy,
 ) -> CoreResult<GroupedReport<CollectionRate>> {
-    by.check_place()?;
-    let total = collection_rate_after(so_far.map(|s| &s.total), installments, currency, from, to)?;
-    let carried = so_far.map_or(&[][..], |s| s.groups.as_slice());
     let due = |r: &InstallmentRecord| r.due_date >= from && r.due_date <= to;
-    let groups = groups_of(by, names, carried, installments, &[], currency, due, |so_far, i, _| {
+    grouped(so_far, by, names, installments, &[], currency, due, |so_far, i, _| {
         collection_rate_after(so_far, i, currency, from, to)
-    })?;
-    Ok(GroupedReport { total, groups })
+    })
 }
 
 #[cfg(test)]
