@@ -1,7 +1,8 @@
 //! One `allocate_payment` call (the first case of `tests/vectors/allocate_payment.json`, domain.md §5.1)
 //! through the wasm engine and the native engine in the same run, as the server makes it (`dyn
 //! Engine::call` with the typed `AllocatePayment`), plus the native JSON facade by `Value` (what the native
-//! engine did before calls were typed) and the wasm engine's fixed cost per call (fresh fuel + an idle
+//! engine did before calls were typed), the same call by name and JSON text on both engines (`*_text`: the
+//! guest and the boundary without the host's typed conversions) and the wasm engine's fixed cost per call (fresh fuel + an idle
 //! instance + a call that does nothing). Figures in `BENCHMARKS.md` ("Core engine").
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -39,6 +40,18 @@ fn engines(c: &mut Criterion) {
     group.bench_function("native", |b| b.iter(|| native.call(black_box(args.clone())).unwrap()));
     group.bench_function("native_json_value", |b| b.iter(|| json::call("allocate_payment", black_box(input)).unwrap()));
     group.bench_function("wasm", |b| b.iter(|| wasm.call(black_box(args.clone())).unwrap()));
+    // The same call by name and text on both sides: what the boundary and the guest cost without the host's
+    // conversion of the typed arguments and output.
+    let text = serde_json::to_string(input).unwrap();
+    group.bench_function("native_text", |b| b.iter(|| json::call_text("allocate_payment", black_box(&text)).unwrap()));
+    group.bench_function("wasm_text", |b| b.iter(|| wasm.call_text("allocate_payment", black_box(&text)).unwrap()));
+    let typed_text = serde_json::to_string(&args).unwrap();
+    group.bench_function("wasm_typed_text", |b| b.iter(|| wasm.call_text("allocate_payment", black_box(&typed_text)).unwrap()));
+    group.bench_function("host_json", |b| b.iter(|| {
+        let t = serde_json::to_string(black_box(&args)).unwrap();
+        let out = json::call_text("allocate_payment", &t).unwrap();
+        serde_json::from_str::<micropower_core::api::Allocation>(&out).unwrap()
+    }));
     group.finish();
 
     let spin = WasmEngine::new(WasmConfig::default()).unwrap();
