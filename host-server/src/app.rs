@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
 use crate::routes::{
-    appliance_types, audit, bulk_tokens, devices, export, imports, payments, plans, receipts, reconciliations,
+    agents, appliance_types, audit, bulk_tokens, devices, export, imports, payments, plans, receipts, reconciliations,
     registrations, registry, reports, statements, system, tariffs,
 };
 use crate::state::AppState;
@@ -107,6 +107,12 @@ v1_routes! {
     get "/providers" => providers::list, "providers", "The configured providers, removed ones with removed_at, without secrets (admin)";
     post "/providers/{id}/rotate" => providers::rotate, "providers", "New hook paths, answered once; the previous ones work for grace_seconds, then 404 (admin)";
     get "/audit" => audit::list, "system", "Who moved money or changed a secret, when, before and after: the audit log and the payment journal, newest first (admin, paged)";
+    post "/agents" => agents::create, "agents", "Create a field agent with its terms; answers its API key (role agent) once";
+    get "/agents" => agents::list, "agents", "Field agents by name, each with balance (cash held) and commission earned (paged)";
+    get "/agents/{id}" => agents::get, "agents", "One agent with balance (the sum of sale and handover lines) and commission_earned (the sum of commission lines)";
+    patch "/agents/{id}" => agents::patch, "agents", "Change an agent's name, phone, area, commission rates, risk ceiling or (without ledger lines) currency";
+    get "/agents/{id}/ledger" => agents::ledger, "agents", "Every line of an agent's ledger (sale, commission, handover), newest first (paged)";
+    post "/agents/{id}/sales" => agents::sale, "agents", "An agent's cash sale, as a payment of provider agent:{id} exactly once per client_tx_id (201, then 200 with the same body); adds a sale and a commission line; 422 risk_ceiling_exceeded past the agent's ceiling";
     delete "/providers/{id}" => providers::remove, "providers", "Remove a provider: its hooks answer 404, its history stays (admin)";
 }
 
@@ -380,6 +386,8 @@ const LISTS: &[(&str, &[(&str, &str)])] = &[
     ("/reconciliations", &[]),
     ("/notifications", &[("status", "pending, sent or failed")]),
     ("/api-keys", &[]),
+    ("/agents", &[]),
+    ("/agents/{id}/ledger", &[]),
     (
         "/audit",
         &[
