@@ -17,6 +17,7 @@ on_both_databases!(
     a_sale_past_the_ceiling_is_refused,
     concurrent_sales_near_the_ceiling_pass_once,
     an_agent_key_opens_only_its_own_paths,
+    a_handover_lowers_the_balance_only,
 );
 
 /// The area of the registry's village.
@@ -256,4 +257,56 @@ async fn an_agent_key_opens_only_its_own_paths(s: TestServer) {
     });
     let (status, body) = send_as(&s, key, M::POST, "/v1/registrations", Some(registration)).await;
     assert_eq!(status, 201, "{body}");
+}
+
+async fn a_handover_lowers_the_balance_only(s: TestServer) {
+    let r = registry(&s).await;
+    let area = area(&s, &r).await;
+    register_shs(&s, &r, "SHS-H1").await;
+    let agent = agent(&s, &area, "1000").await;
+    let id = agent["id"].as_str().unwrap();
+    assert_eq!(sell(&s, &agent, "h-1", "SHS-H1", "800").await.0, 201);
+    assert_eq!(sell(&s, &agent, "h-2", "SHS-H1", "700").await.0, 422, "past the ceiling before the handover");
+
+    let path = format!("/v1/agents/{id}/handovers");
+    let body = json!({"amount": "500", "received_by": "Neema <office>"});
+    use reqwest::Method as M;
+    let (status, refused) = send_as(&s, agent["api_key"].as_str().unwrap(), M::POST, &path, Some(body.clone())).await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (403, Some("forbidden")),
+        "an agent does not record its own handover"
+    );
+    let viewer = s.ok("/v1/api-keys", json!({"role": "viewer"}), 201).await;
+    let (status, _) = send_as(&s, viewer["key"].as_str().unwrap(), M::POST, &path, Some(body.clone())).await;
+    assert_eq!(status, 403);
+    let operator = s.ok("/v1/api-keys", json!({"role": "operator"}), 201).await;
+    let (status, done) = send_as(&s, operator["key"].as_str().unwrap(), M::POST, &path, Some(body)).await;
+    assert_eq!(status, 201, "{done}");
+    assert_eq!((done["amount"].as_str(), done["balance"].as_str()), (Some("500"), Some("300")), "{done}");
+    assert_eq!(done["commission_earned"], "80");
+    assert_eq!((done["line"]["kind"].as_str(), done["line"]["amount"].as_str()), (Some("handover"), Some("-500")));
+
+    let (_, got) = s.get(&format!("/v1/agents/{id}")).await;
+    assert_eq!((got["balance"].as_str(), got["commission_earned"].as_str()), (Some("300"), Some("80")), "{got}");
+    let (_, ledger) = s.get(&format!("/v1/agents/{id}/ledger")).await;
+    assert_eq!(kinds(&ledger["items"]), [pair("handover", "-500"), pair("commission", "80"), pair("sale", "800")]);
+    assert_eq!(ledger["items"][0]["received_by"], "Neema <office>");
+
+    // The receipt prints it, escaped.
+    let receipt = done["receipt"].as_str().unwrap();
+    let response = s.client.get(format!("{}{receipt}", s.base)).bearer_auth(&s.key).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("500 TZS") && html.contains("Baraka") && html.contains("Neema &lt;office&gt;"), "{html}");
+    let (status, _) =
+        s.get(&format!("/v1/agents/{id}/handovers/{}/receipt", ledger["items"][1]["id"].as_str().unwrap())).await;
+    assert_eq!(status, 404, "a commission line has no handover receipt");
+
+    // More than the agent holds is refused; the sale that did not fit now does.
+    let (status, refused) = s.post(&path, json!({"amount": "301", "received_by": "Neema"})).await;
+    assert_eq!((status, refused["code"].as_str()), (400, Some("invalid_amount")), "{refused}");
+    assert_eq!(sell(&s, &agent, "h-2", "SHS-H1", "700").await.0, 201);
+    let (_, audit) = s.get(&format!("/v1/audit?entity_kind=agent&entity_id={id}&action=agent.handover")).await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1, "{audit}");
 }

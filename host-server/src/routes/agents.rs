@@ -277,3 +277,77 @@ fn client_tx_id_field(mut e: ApiError) -> ApiError {
     }
     e
 }
+
+/// The body of `POST /v1/agents/{id}/handovers`: cash handed over to the office.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoverIn {
+    #[serde(with = "micropower_core::wire::dec")]
+    amount: Decimal,
+    /// Who at the office received the cash.
+    received_by: String,
+    /// The agent's currency when absent; another one is refused.
+    #[serde(default)]
+    currency: Option<Currency>,
+}
+
+/// The answer of a handover: its ledger line, the agent's sums after it and where its receipt prints.
+#[derive(Serialize)]
+pub struct HandoverAnswer {
+    handover_id: String,
+    agent_id: String,
+    /// What was handed over (the line carries it negative).
+    #[serde(with = "micropower_core::wire::dec")]
+    amount: Decimal,
+    currency: Currency,
+    received_by: String,
+    #[serde(with = "micropower_core::wire::dec")]
+    balance: Decimal,
+    #[serde(with = "micropower_core::wire::dec")]
+    commission_earned: Decimal,
+    line: LedgerLine,
+    /// The printable receipt's path.
+    receipt: String,
+    created_at: String,
+}
+
+/// `POST /v1/agents/{id}/handovers` (an operator): a `handover` line of −amount, 201 with its receipt's path.
+pub async fn handover(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Body(body): Body<HandoverIn>,
+) -> ApiResult<(StatusCode, Json<HandoverAnswer>)> {
+    let received_by = body.received_by.trim();
+    if received_by.is_empty() || received_by.chars().count() > 200 {
+        return Err(ApiError::invalid("received_by", "the name of who received the cash, 1 to 200 characters"));
+    }
+    let done = crate::agents::handover(&state, &id, body.amount, body.currency, received_by, &caller.key_id).await?;
+    let line = done.line;
+    Ok((
+        StatusCode::CREATED,
+        Json(HandoverAnswer {
+            handover_id: line.id.clone(),
+            agent_id: id.clone(),
+            amount: line.amount.abs(),
+            currency: line.currency,
+            received_by: received_by.to_owned(),
+            balance: done.agent.balance,
+            commission_earned: done.agent.commission_earned,
+            receipt: format!("/v1/agents/{id}/handovers/{}/receipt", line.id),
+            created_at: line.created_at.clone(),
+            line,
+        }),
+    ))
+}
+
+/// A handover of agent `agent_id` by its line's id: 404 for any other line.
+pub(crate) async fn handover_line(state: &AppState, agent_id: &str, id: &str) -> ApiResult<(Agent, LedgerLine)> {
+    let agent = found(state, agent_id).await?;
+    match stored::line(&state.db.pool, id).await? {
+        Some(line) if line.agent_id == agent_id && line.kind == micropower_core::api::AgentLineKind::Handover => {
+            Ok((agent, line))
+        }
+        _ => Err(ApiError::not_found("handover", id)),
+    }
+}
