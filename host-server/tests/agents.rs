@@ -18,6 +18,7 @@ on_both_databases!(
     concurrent_sales_near_the_ceiling_pass_once,
     an_agent_key_opens_only_its_own_paths,
     a_handover_lowers_the_balance_only,
+    energy_and_a_plan_paid_by_id_earn_their_rates,
 );
 
 /// The area of the registry's village.
@@ -309,4 +310,43 @@ async fn a_handover_lowers_the_balance_only(s: TestServer) {
     assert_eq!(sell(&s, &agent, "h-2", "SHS-H1", "700").await.0, 201);
     let (_, audit) = s.get(&format!("/v1/audit?entity_kind=agent&entity_id={id}&action=agent.handover")).await;
     assert_eq!(audit["items"].as_array().unwrap().len(), 1, "{audit}");
+}
+
+async fn energy_and_a_plan_paid_by_id_earn_their_rates(s: TestServer) {
+    let r = registry(&s).await;
+    let area = area(&s, &r).await;
+    let meter =
+        register_meter(&s, &r, "MTR-A1", json!({"name": "Flat", "currency": "TZS", "price_per_kwh": "500"})).await;
+    let customer = meter["customer"]["id"].as_str().unwrap();
+    let tv = s
+        .ok(
+            &format!("/v1/customers/{customer}/plans"),
+            json!({"appliance": "TV", "currency": "TZS", "total_cost": "1000", "down_payment": "0", "installments": 2,
+                   "period": "weekly", "start_date": "2026-01-01"}),
+            201,
+        )
+        .await;
+    let agent = agent(&s, &area, "50000").await;
+    let id = agent["id"].as_str().unwrap();
+
+    // Energy earns the energy rate: 5 % of 1000.
+    let (status, energy) = sell(&s, &agent, "e-1", "MTR-A1", "1000").await;
+    assert_eq!(status, 201, "{energy}");
+    assert_eq!(energy["allocations"][0]["kind"], "energy", "{energy}");
+    assert_eq!(kinds(&energy["ledger"]), [pair("sale", "1000"), pair("commission", "50")]);
+
+    // A device-less plan paid by its id: installments earn the appliance rate, 10 % of 500.
+    let path = format!("/v1/agents/{id}/sales");
+    let body = json!({"client_tx_id": "e-2", "plan_id": tv["id"], "amount": "500", "currency": "TZS"});
+    let (status, plan) =
+        send_as(&s, agent["api_key"].as_str().unwrap(), reqwest::Method::POST, &path, Some(body.clone())).await;
+    assert_eq!(status, 201, "{plan}");
+    assert_eq!((plan["plan_id"].as_str(), plan["serial"].as_str()), (tv["id"].as_str(), None), "{plan}");
+    assert_eq!(kinds(&plan["ledger"]), [pair("sale", "500"), pair("commission", "50")]);
+    let (status, again) =
+        send_as(&s, agent["api_key"].as_str().unwrap(), reqwest::Method::POST, &path, Some(body)).await;
+    assert_eq!((status, &again), (200, &plan));
+
+    let (_, got) = s.get(&format!("/v1/agents/{id}")).await;
+    assert_eq!((got["balance"].as_str(), got["commission_earned"].as_str()), (Some("1500"), Some("100")), "{got}");
 }
