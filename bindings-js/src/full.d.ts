@@ -19,6 +19,21 @@ export function createInstallmentPlan(id: string, currency: CurrencyCode, terms:
 export function createPlan(id: string, plan: PlanInput, downPaymentPaid?: boolean): RegisteredPlan;
 export function editPlanTotal(plan: InstallmentPlan, edit: TotalEdit): InstallmentPlan;
 export function editInstallment(plan: InstallmentPlan, number: number, amount: Decimal): InstallmentPlan;
+/** A field agent's commission rates: fractions from 0 to 1 (`"0.05"` is 5 %). */
+export interface CommissionRates { energy_rate: Decimal; appliance_rate: Decimal; }
+/** What a field agent may hold (`risk_ceiling`) and earns (`commission`), in its currency. */
+export interface AgentTerms { currency: CurrencyCode; commission: CommissionRates; risk_ceiling: Decimal; }
+/** One line of an agent's ledger: a sale adds cash, a handover (negative) removes it, a commission is earned. */
+export interface AgentLine { kind: "sale" | "commission" | "handover"; amount: Decimal; }
+/** The lines a sale or handover adds, and the cash the agent holds after them. */
+export interface AgentEntry { lines: AgentLine[]; balance: Decimal; }
+/** An agent's terms checked (rates 0 to 1, ceiling in the currency's units) and in canonical form. */
+export function agentTerms(terms: AgentTerms): AgentTerms;
+/** The ledger lines (sale, commission by what the money paid) of an agent's cash sale; `RiskCeilingExceeded`
+ * when the balance would pass the ceiling. */
+export function agentSale(terms: AgentTerms, balance: Decimal, allocation: Allocation): AgentEntry;
+/** The handover line (−amount) of cash an agent hands over; at most the balance. */
+export function agentHandover(terms: AgentTerms, balance: Decimal, amount: Decimal, currency: CurrencyCode): AgentEntry;
 export function openpaygoGenerate(secretKey: string, startingCode: number | null, count: number, kind: OpenPaygoKind, value?: Decimal | null, options?: OpenPaygoOptions | null): OpenPaygoToken;
 export function openpaygoDecode(secretKey: string, token: string, startingCode?: number | null, state?: DecoderState | null, options?: OpenPaygoOptions | null): DecodedToken;
 export function openpaygoTokensForRequest(device: OpenPaygoDevice, request: TokenRequest): IssuedTokens;

@@ -246,6 +246,15 @@ functions! {
     "allocatePlanPayment" => fn allocate_plan_payment(plan, amount, currency, credit_balance) = "allocate_plan_payment";
     /// Whether a payment would be accepted, and its allocation preview.
     "validatePayment" => fn validate_payment(snapshot, request) = "validate_payment";
+    /// An agent's terms checked and in canonical form.
+    #[cfg(feature = "full")]
+    "agentTerms" => fn agent_terms(terms) = "agent_terms";
+    /// The ledger lines (sale, commission) of an agent's cash sale, refused past the risk ceiling.
+    #[cfg(feature = "full")]
+    "agentSale" => fn agent_sale(terms, balance, allocation) = "agent_sale";
+    /// The ledger line of cash an agent hands over to the office.
+    #[cfg(feature = "full")]
+    "agentHandover" => fn agent_handover(terms, balance, amount, currency) = "agent_handover";
     /// One OpenPAYGO token.
     #[cfg(feature = "full")]
     "openpaygoGenerate" => fn openpaygo_generate(secret_key, starting_code, count, kind, value;

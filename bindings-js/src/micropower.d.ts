@@ -18,7 +18,8 @@ export type ErrorName =
   | "InvalidInput" | "InvalidAmount" | "UnknownCurrency" | "InvalidSerial" | "InvalidPhone" | "InvalidGeoPoint"
   | "DateOutOfRange" | "NotFound" | "ForeignParent" | "DuplicateSerial" | "KindMismatch" | "UnknownSerial"
   | "DeviceUnassigned" | "CurrencyMismatch" | "AmountBelowMinimum" | "TotalBelowPaid" | "NoUntouchedInstallments"
-  | "InstallmentTouched" | "InvalidSecretKey" | "InvalidTokenValue" | "InvalidTokenCount" | "TokenRejected";
+  | "InstallmentTouched" | "InvalidSecretKey" | "InvalidTokenValue" | "InvalidTokenCount" | "TokenRejected"
+  | "RiskCeilingExceeded";
 
 /** The same variants in snake_case: an `Error`'s `code`, and the HTTP API's `code`. */
 export type ErrorCode =
@@ -26,7 +27,7 @@ export type ErrorCode =
   | "invalid_geo_point" | "date_out_of_range" | "not_found" | "foreign_parent" | "duplicate_serial"
   | "kind_mismatch" | "unknown_serial" | "device_unassigned" | "currency_mismatch" | "amount_below_minimum"
   | "total_below_paid" | "no_untouched_installments" | "installment_touched" | "invalid_secret_key"
-  | "invalid_token_value" | "invalid_token_count" | "token_rejected";
+  | "invalid_token_value" | "invalid_token_count" | "token_rejected" | "risk_ceiling_exceeded";
 
 /** The variant's fields (e.g. `minimum_amount` of `amount_below_minimum`), with its `code` and `message`. */
 export interface ErrorDetails {

@@ -120,6 +120,8 @@ mirror_core_error! {
     InvalidTokenCount,
     /// A token the device would not accept.
     TokenRejected,
+    /// A field agent's sale that would take its cash above its risk ceiling.
+    RiskCeilingExceeded,
 }
 
 /// A conversion of the bindings' input (text that should be a decimal, a date, a currency…) that failed:
@@ -161,6 +163,11 @@ mod tests {
             "invalid_token_value" => CoreError::InvalidTokenValue { value: s(), reason: s() },
             "invalid_token_count" => CoreError::InvalidTokenCount { count: 1, reason: s() },
             "token_rejected" => CoreError::TokenRejected { reason: s() },
+            "risk_ceiling_exceeded" => CoreError::RiskCeilingExceeded {
+                balance: Decimal::ONE,
+                amount: Decimal::ONE,
+                risk_ceiling: Decimal::ONE,
+            },
             other => panic!("no sample for the core's error code {other:?}: add it here and to the list"),
         }
     }

@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 pub use crate::access_rate::{AccessRateState, Accrual};
+pub use crate::agent::{AgentEntry, AgentLine, AgentLineKind, AgentTerms, CommissionRates};
 pub use crate::allocation::{
     AccountSnapshot, Allocation, AllocationKind, AllocationLine, Billing, Channel, DeviceAccount, NoTokenReason, Owner,
     Payment, Validation, ValidationRequest,
@@ -170,4 +171,27 @@ pub fn allocate_plan_payment(
 /// Whether a payment would be accepted, before the money moves; no side effects.
 pub fn validate_payment(snapshot: Option<&AccountSnapshot>, request: &ValidationRequest) -> CoreResult<Validation> {
     crate::allocation::validate_payment(snapshot, request)
+}
+
+// --- agents ---------------------------------------------------------------------------------------
+
+/// An agent's terms checked and in canonical form (rates from 0 to 1, a ceiling in the currency's units).
+pub fn agent_terms(terms: &AgentTerms) -> CoreResult<AgentTerms> {
+    crate::agent::agent_terms(terms)
+}
+
+/// The ledger lines (sale, commission) of an agent's cash sale whose payment was allocated as `allocation`,
+/// or `RiskCeilingExceeded` when the agent's balance would pass its ceiling.
+pub fn agent_sale(terms: &AgentTerms, balance: Decimal, allocation: &Allocation) -> CoreResult<AgentEntry> {
+    crate::agent::agent_sale(terms, balance, allocation)
+}
+
+/// The ledger line (handover, −amount) of cash an agent hands over to the office.
+pub fn agent_handover(
+    terms: &AgentTerms,
+    balance: Decimal,
+    amount: Decimal,
+    currency: &Currency,
+) -> CoreResult<AgentEntry> {
+    crate::agent::agent_handover(terms, balance, amount, currency)
 }

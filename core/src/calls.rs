@@ -13,9 +13,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::api::{
-    self, AccessRate, AccessRateState, AccountSnapshot, Currency, Customer, EaasPlan, Hierarchy, InstallmentPlan,
-    InstallmentTerms, NewCustomer, Payment, PlanInput, RegistrationContext, RegistrationRequest, Tariff, TotalEdit,
-    ValidationRequest,
+    self, AccessRate, AccessRateState, AccountSnapshot, AgentTerms, Currency, Customer, EaasPlan, Hierarchy,
+    InstallmentPlan, InstallmentTerms, NewCustomer, Payment, PlanInput, RegistrationContext, RegistrationRequest,
+    Tariff, TotalEdit, ValidationRequest,
 };
 use crate::error::CoreResult;
 use crate::openpaygo;
@@ -235,6 +235,29 @@ core_functions! {
         pub snapshot: Option<AccountSnapshot>,
         pub request: ValidationRequest,
     } |a| api::validate_payment(a.snapshot.as_ref(), &a.request);
+
+    /// [`api::agent_terms`]
+    "agent_terms" => AgentTermsCheck -> AgentTerms {
+        pub terms: AgentTerms,
+    } |a| api::agent_terms(&a.terms);
+
+    /// [`api::agent_sale`]
+    "agent_sale" => AgentSale -> api::AgentEntry {
+        pub terms: AgentTerms,
+        #[serde(with = "crate::wire::dec")]
+        pub balance: Decimal,
+        pub allocation: api::Allocation,
+    } |a| api::agent_sale(&a.terms, a.balance, &a.allocation);
+
+    /// [`api::agent_handover`]
+    "agent_handover" => AgentHandover -> api::AgentEntry {
+        pub terms: AgentTerms,
+        #[serde(with = "crate::wire::dec")]
+        pub balance: Decimal,
+        #[serde(with = "crate::wire::dec")]
+        pub amount: Decimal,
+        pub currency: Currency,
+    } |a| api::agent_handover(&a.terms, a.balance, a.amount, &a.currency);
 
     /// [`openpaygo::openpaygo_generate`]
     "openpaygo_generate" => OpenpaygoGenerate -> openpaygo::OpenPaygoToken {

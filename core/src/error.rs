@@ -110,6 +110,11 @@ pub enum CoreError {
     /// A token that the device would not accept (wrong key, replayed, out of the count window).
     #[error("token rejected: {reason}")]
     TokenRejected { reason: String },
+
+    // --- agents ------------------------------------------------------------------------------------
+    /// A field agent's sale that would take the cash the agent holds above its risk ceiling.
+    #[error("the agent holds {balance}; a sale of {amount} would pass its risk ceiling {risk_ceiling}")]
+    RiskCeilingExceeded { balance: Decimal, amount: Decimal, risk_ceiling: Decimal },
 }
 
 impl CoreError {
@@ -138,6 +143,7 @@ impl CoreError {
             Self::InvalidTokenValue { .. } => "invalid_token_value",
             Self::InvalidTokenCount { .. } => "invalid_token_count",
             Self::TokenRejected { .. } => "token_rejected",
+            Self::RiskCeilingExceeded { .. } => "risk_ceiling_exceeded",
         }
     }
 
@@ -166,6 +172,7 @@ impl CoreError {
             Self::InvalidTokenValue { .. } => "InvalidTokenValue",
             Self::InvalidTokenCount { .. } => "InvalidTokenCount",
             Self::TokenRejected { .. } => "TokenRejected",
+            Self::RiskCeilingExceeded { .. } => "RiskCeilingExceeded",
         }
     }
 
@@ -193,6 +200,7 @@ impl CoreError {
         "invalid_token_value",
         "invalid_token_count",
         "token_rejected",
+        "risk_ceiling_exceeded",
     ];
 
     /// The variant's fields as a JSON object, with `code` and `message` added: the body of an HTTP error and

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod access_rate;
+pub mod agent;
 pub mod allocation;
 pub mod api;
 pub mod calls;

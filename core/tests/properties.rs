@@ -318,3 +318,62 @@ proptest! {
         let _ = normalize_phone(&raw, region.as_deref());
     }
 }
+
+/// A rate from 0 to 1 in thousandths.
+fn rate() -> impl Strategy<Value = Decimal> {
+    (0i64..=1000).prop_map(|r| Decimal::new(r, 3))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    /// An agent's sale books exactly the amount paid; its commission is never negative nor above the amount
+    /// times the larger rate (rounded); the balance moves by the amount; the ceiling is the only refusal.
+    #[test]
+    fn agent_sale_books_the_amount_and_a_bounded_commission(
+        snapshot in snapshot(), amount in positive_money(), on in date(), balance in money(), ceiling in money(),
+        energy_rate in rate(), appliance_rate in rate(),
+    ) {
+        let payment = Payment { serial: "dev-1".into(), amount, currency: tzs(), received_on: on };
+        let allocation = allocate_payment(Some(&snapshot), &payment).unwrap();
+        let terms = AgentTerms {
+            currency: tzs(), commission: CommissionRates { energy_rate, appliance_rate }, risk_ceiling: ceiling,
+        };
+        match agent_sale(&terms, balance, &allocation) {
+            Ok(entry) => {
+                prop_assert!(balance + amount <= ceiling);
+                prop_assert_eq!(entry.balance, balance + amount);
+                prop_assert_eq!(entry.lines.len(), 2);
+                prop_assert_eq!((entry.lines[0].kind, entry.lines[0].amount), (AgentLineKind::Sale, amount));
+                let commission = entry.lines[1].amount;
+                prop_assert_eq!(entry.lines[1].kind, AgentLineKind::Commission);
+                prop_assert!(commission >= Decimal::ZERO);
+                prop_assert!(commission <= tzs().round(amount * energy_rate.max(appliance_rate)));
+            }
+            Err(CoreError::RiskCeilingExceeded { .. }) => prop_assert!(balance + amount > ceiling),
+            Err(e) => prop_assert!(false, "unexpected refusal {e}"),
+        }
+    }
+
+    /// Agents' functions take any decimals without panicking.
+    #[test]
+    fn agents_never_panic(
+        balance in any_decimal(), amount in any_decimal(), ceiling in any_decimal(), er in any_decimal(),
+        ar in any_decimal(), used in any_decimal(),
+    ) {
+        let terms = AgentTerms { currency: tzs(), commission: CommissionRates { energy_rate: er, appliance_rate: ar }, risk_ceiling: ceiling };
+        let _ = agent_terms(&terms);
+        let _ = agent_handover(&terms, balance, amount, &tzs());
+        let line = AllocationLine { kind: AllocationKind::Energy, amount, plan_id: None, installment: None, quantity: None };
+        let mut allocation = allocate_plan_payment(
+            &create_installment_plan("p", tzs(), &InstallmentTerms {
+                total_cost: Decimal::from(100), down_payment: Decimal::ZERO, installments: 1, period: Period::Weekly,
+                start_date: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(), minimum_payment: None,
+            }, true).unwrap(), Decimal::ZERO, Decimal::from(10), &tzs(),
+        ).unwrap();
+        allocation.amount = amount;
+        allocation.credit_used = used;
+        allocation.lines = vec![line.clone(), AllocationLine { kind: AllocationKind::Installment, ..line }];
+        let _ = agent_sale(&terms, balance, &allocation);
+    }
+}

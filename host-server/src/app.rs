@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
 use crate::routes::{
-    appliance_types, audit, bulk_tokens, devices, export, imports, payments, plans, receipts, reconciliations,
+    agents, appliance_types, audit, bulk_tokens, devices, export, imports, payments, plans, receipts, reconciliations,
     registrations, registry, reports, statements, system, tariffs,
 };
 use crate::state::AppState;
@@ -107,6 +107,14 @@ v1_routes! {
     get "/providers" => providers::list, "providers", "The configured providers, removed ones with removed_at, without secrets (admin)";
     post "/providers/{id}/rotate" => providers::rotate, "providers", "New hook paths, answered once; the previous ones work for grace_seconds, then 404 (admin)";
     get "/audit" => audit::list, "system", "Who moved money or changed a secret, when, before and after: the audit log and the payment journal, newest first (admin, paged)";
+    post "/agents" => agents::create, "agents", "Create a field agent with its terms; answers its API key (role agent) once";
+    get "/agents" => agents::list, "agents", "Field agents by name, each with balance (cash held) and commission earned (paged)";
+    get "/agents/{id}" => agents::get, "agents", "One agent with balance (the sum of sale and handover lines) and commission_earned (the sum of commission lines)";
+    patch "/agents/{id}" => agents::patch, "agents", "Change an agent's name, phone, area, commission rates, risk ceiling or (without ledger lines) currency";
+    get "/agents/{id}/ledger" => agents::ledger, "agents", "Every line of an agent's ledger (sale, commission, handover), newest first (paged)";
+    post "/agents/{id}/sales" => agents::sale, "agents", "An agent's cash sale, as a payment of provider agent:{id} exactly once per client_tx_id (201, then 200 with the same body); adds a sale and a commission line; 422 risk_ceiling_exceeded past the agent's ceiling";
+    post "/agents/{id}/handovers" => agents::handover, "agents", "Cash an agent handed over to the office (operator): a handover line of -amount, at most the balance; commission earned is left alone; answers the receipt's path";
+    get "/agents/{id}/handovers/{handover_id}/receipt" => receipts::handover_receipt, "agents", "A printable HTML receipt of one handover";
     delete "/providers/{id}" => providers::remove, "providers", "Remove a provider: its hooks answer 404, its history stays (admin)";
 }
 
@@ -380,6 +388,8 @@ const LISTS: &[(&str, &[(&str, &str)])] = &[
     ("/reconciliations", &[]),
     ("/notifications", &[("status", "pending, sent or failed")]),
     ("/api-keys", &[]),
+    ("/agents", &[]),
+    ("/agents/{id}/ledger", &[]),
     (
         "/audit",
         &[
@@ -517,7 +527,47 @@ fn request_schema(method: &str, path: &str) -> Option<Value> {
                    "expires_at": {"type": "string", "format": "date-time",
                                   "description": "When the key stops working by itself (in the future); absent: never"}}),
         ),
+        ("post", "/agents") => {
+            closed(vec!["name", "phone", "area_id", "commission", "risk_ceiling", "currency"], agent_properties(name))
+        }
+        ("patch", "/agents/{id}") => closed(vec![], agent_properties(name)),
+        ("post", "/agents/{id}/sales") => closed(
+            vec!["client_tx_id", "amount", "currency"],
+            json!({
+                "client_tx_id": {"type": "string", "minLength": 1, "maxLength": 128,
+                                 "description": "The phone's id of the sale: applied once however often it is sent"},
+                "serial": {"type": "string", "description": "The device paid; exactly one of serial and plan_id"},
+                "plan_id": {"type": "string", "description": "The plan paid, instead of a serial"},
+                "amount": {"type": "string", "description": "A decimal string"},
+                "currency": {"type": "string", "description": "ISO 4217; the agent's"},
+                "taken_at": {"type": "string", "format": "date-time", "description": "When the agent took the cash; default now"},
+            }),
+        ),
+        ("post", "/agents/{id}/handovers") => closed(
+            vec!["amount", "received_by"],
+            json!({
+                "amount": {"type": "string", "description": "A positive decimal string, at most the agent's balance"},
+                "received_by": {"type": "string", "minLength": 1, "maxLength": 200, "description": "Who at the office received the cash"},
+                "currency": {"type": "string", "description": "ISO 4217; default (and only) the agent's"},
+            }),
+        ),
         _ => return None,
+    })
+}
+
+/// The fields of an agent (`POST` requires all but `phone_region`, `PATCH` replaces those it gives).
+fn agent_properties(name: Value) -> Value {
+    let rate = json!({"type": "string", "description": "A fraction from 0 to 1 as a decimal string (\"0.05\" is 5 %)"});
+    json!({
+        "name": name,
+        "phone": {"type": "string", "description": "Normalised to E.164 by the core"},
+        "phone_region": {"type": "string", "description": "ISO 3166 region a local phone number is read in"},
+        "area_id": {"type": "string", "description": "The catchment area the agent works in"},
+        "commission": {"type": "object", "additionalProperties": false, "required": ["energy_rate", "appliance_rate"],
+                       "description": "energy_rate on money that bought energy or EaaS days, appliance_rate on installments; access rate and credit earn nothing",
+                       "properties": {"energy_rate": rate, "appliance_rate": rate}},
+        "risk_ceiling": {"type": "string", "description": "The most cash the agent may hold: a sale past it is refused (risk_ceiling_exceeded)"},
+        "currency": {"type": "string", "description": "ISO 4217; cannot change once the agent has ledger lines"},
     })
 }
 

@@ -162,6 +162,7 @@ pub async fn seed(state: &AppState) -> ApiResult<bool> {
                 payer_phone: None,
                 money_moved: false,
                 recorded_by: None,
+                agent_id: None,
             };
             apply(state, &payment).await?;
         }

@@ -82,7 +82,8 @@ fn status_of(refusal: &CoreError) -> StatusCode {
         | CoreError::TotalBelowPaid { .. }
         | CoreError::NoUntouchedInstallments
         | CoreError::InstallmentTouched { .. }
-        | CoreError::TokenRejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        | CoreError::TokenRejected { .. }
+        | CoreError::RiskCeilingExceeded { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         CoreError::InvalidInput { .. }
         | CoreError::InvalidAmount { .. }
         | CoreError::UnknownCurrency { .. }

@@ -4,6 +4,7 @@
 //! the database and asks the core (`micropower-core`, run in wasmtime or natively) for every decision; it
 //! writes each decision in one transaction before answering.
 
+pub mod agents;
 pub mod app;
 pub mod auth;
 pub mod backup;

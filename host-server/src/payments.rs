@@ -49,6 +49,11 @@ pub struct PaymentIn {
     /// provider's hook delivery.
     #[serde(skip)]
     pub recorded_by: Option<String>,
+    /// The field agent whose cash sale this is (`POST /v1/agents/{id}/sales`): the server's, never read from
+    /// the body. The decision then also writes the agent's ledger lines, or refuses a sale past the agent's
+    /// risk ceiling ([`crate::agents`]).
+    #[serde(skip)]
+    pub agent_id: Option<String>,
 }
 
 /// What a payment (or a validation) names: a device, or a plan.
@@ -503,6 +508,10 @@ async fn decide_device<S: PaymentStore>(
         Ok(a) => a,
         Err(refusal) => return refuse(tx, payment, refusal).await,
     };
+    let agent_sale = match crate::agents::sale_entry(state, tx, payment, &allocation).await? {
+        Ok(sale) => sale,
+        Err(refusal) => return refuse(tx, payment, refusal).await,
+    };
     let payment_id = new_id();
     let tokens = make_tokens(state, tx, &device, allocation.token.as_ref()).await?;
     let response = answer(&payment_id, Some(&device.serial), plan_id, &allocation, &tokens);
@@ -518,6 +527,9 @@ async fn decide_device<S: PaymentStore>(
         recorded_by_key: payment.recorded_by.as_deref(),
     };
     record(tx, &row, &allocation, &response).await?;
+    if let Some(sale) = &agent_sale {
+        crate::agents::record_sale(tx, sale, payment, &payment_id).await?;
+    }
     if let Some(access) = &allocation.access_rate {
         let args = sql::args![i64::from(access.accrued_periods), access.debt.normalize().to_string(), &device.serial];
         tx.execute(sql::UPDATE_ACCESS, &args).await?;
@@ -559,6 +571,10 @@ async fn decide_plan<S: PaymentStore>(state: &AppState, tx: &mut S, c: &Checked,
         Ok(a) => a,
         Err(refusal) => return refuse(tx, payment, refusal).await,
     };
+    let agent_sale = match crate::agents::sale_entry(state, tx, payment, &allocation).await? {
+        Ok(sale) => sale,
+        Err(refusal) => return refuse(tx, payment, refusal).await,
+    };
     let payment_id = new_id();
     let response = answer(&payment_id, None, Some(&plan.id), &allocation, &[]);
     let row = NewPayment {
@@ -573,6 +589,9 @@ async fn decide_plan<S: PaymentStore>(state: &AppState, tx: &mut S, c: &Checked,
         recorded_by_key: payment.recorded_by.as_deref(),
     };
     record(tx, &row, &allocation, &response).await?;
+    if let Some(sale) = &agent_sale {
+        crate::agents::record_sale(tx, sale, payment, &payment_id).await?;
+    }
     if let Some(owner) = tx.customer(&plan.customer_id).await? {
         crate::notify::enqueue_payment(tx, &payment_id, &owner).await?;
     }

@@ -521,6 +521,7 @@ async fn apply_line(
                 money_moved: true,
                 // Credited on the operator's word that the statement shows it, like a conflict's credit.
                 recorded_by: Some(caller.key_id.clone()),
+                agent_id: None,
             };
             providers::deliver(state, provider, &event.id, &payment).await
         }

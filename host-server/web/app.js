@@ -451,7 +451,12 @@ function receiptNumber() {
 
 /** The receipt page of a payment, fetched with the key, shown in `box` (its content only: the dashboard styles it). */
 async function showReceipt(paymentId, box) {
-  const res = await fetch(`/v1/payments/${encodeURIComponent(paymentId)}/receipt`,
+  await showPrintable(`/v1/payments/${encodeURIComponent(paymentId)}/receipt`, box);
+}
+
+/** A printable page of the API (a receipt), fetched with the key, shown in `box`. */
+async function showPrintable(path, box) {
+  const res = await fetch(path,
     { headers: { Authorization: `Bearer ${sessionStorage.getItem("micropower.key")}` } });
   if (!res.ok) {
     if (res.status === 401) logout("Your API key was refused: log in again.");
@@ -1515,6 +1520,104 @@ function importView() {
   main.replaceChildren(h("h1", {}, "Import registrations"), form, result);
 }
 
+// ---- field agents ---------------------------------------------------------------------------------------------
+
+/** The areas as "Area — Cluster", for a `<select>`. */
+async function areaChoices() {
+  const [clusters, areas] = await Promise.all(["/v1/clusters", "/v1/areas"].map((path) => all(path)));
+  const clusterName = new Map(clusters.map((c) => [c.id, c.name]));
+  return areas.map((a) => [a.id, `${a.name} — ${clusterName.get(a.cluster_id) || ""}`]);
+}
+
+/** Agents with the cash each holds and the commission each earned (two sums, never mixed), and a new agent. */
+async function agentsView() {
+  const [data, areas] = await Promise.all([all("/v1/agents"), areaChoices()]);
+  const areaName = new Map(areas);
+  const created = h("div", { id: "agent-created" });
+  const form = h("form", { id: "agent-form", class: "card", novalidate: true },
+    h("h2", {}, "New agent"),
+    h("div", { class: "grid" },
+      h("label", {}, "Name", h("input", { name: "name", autocomplete: "off", required: true })),
+      h("label", {}, "Phone", h("input", { name: "phone", autocomplete: "off", required: true })),
+      h("label", {}, "Area", h("select", { name: "area_id", required: true }, options(areas, "Choose an area"))),
+      h("label", {}, "Currency", h("input", { name: "currency", autocomplete: "off", value: "TZS", required: true }))),
+    h("div", { class: "grid" },
+      h("label", {}, "Commission on energy (0.05 = 5 %)", h("input", { name: "energy_rate", inputmode: "decimal", value: "0" })),
+      h("label", {}, "Commission on installments", h("input", { name: "appliance_rate", inputmode: "decimal", value: "0" })),
+      h("label", {}, "Risk ceiling (most cash held)", h("input", { name: "risk_ceiling", inputmode: "decimal", required: true }))),
+    h("p", {}, h("button", { type: "submit" }, "Create agent")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const el = form.elements;
+    const body = {
+      name: el.name.value.trim(), phone: el.phone.value.trim(), area_id: el.area_id.value,
+      currency: el.currency.value.trim(), risk_ceiling: el.risk_ceiling.value.trim(),
+      commission: { energy_rate: el.energy_rate.value.trim(), appliance_rate: el.appliance_rate.value.trim() },
+    };
+    try {
+      const agent = await api("/v1/agents", { method: "POST", body });
+      await agentsView();
+      showOk(`Created agent ${agent.name}. Copy the agent's API key now: it is not shown again.`);
+      document.getElementById("agent-created").replaceChildren(h("div", { class: "card preview" },
+        h("p", {}, "The agent's API key (shown once; role agent):"), h("p", { class: "token", id: "new-agent-key" }, agent.api_key)));
+    } catch (e) { showError(e); }
+  });
+  main.replaceChildren(h("h1", {}, "Field agents"), created,
+    h("div", { class: "scroll" }, table([
+      ["Name", (a) => h("a", { href: `#/agent/${encodeURIComponent(a.id)}` }, a.name)],
+      ["Area", (a) => areaName.get(a.area_id) || a.area_id],
+      ["Cash held", (a) => `${a.balance} ${a.currency}`, "num"],
+      ["Risk ceiling", (a) => `${a.risk_ceiling} ${a.currency}`, "num"],
+      ["Commission earned", (a) => `${a.commission_earned} ${a.currency}`, "num"],
+      ["Last sync", (a) => fmt(a.last_sync_at)],
+    ], data, { id: "agents-table" })), form);
+}
+
+/** One agent: its sums, a handover to record (with its receipt) and every line of its ledger. */
+async function agentView(id) {
+  const path = `/v1/agents/${encodeURIComponent(id)}`;
+  const [agent, ledger] = await Promise.all([api(path), all(`${path}/ledger`)]);
+  const receiptBox = h("div", { id: "receipt-box", class: "card receipt", hidden: true });
+  const cur = agent.currency;
+  const form = h("form", { id: "handover-form", class: "card", novalidate: true },
+    h("h2", {}, "Record a handover"),
+    h("p", { class: "hint" }, "Cash the agent hands over to the office: it lowers the cash held, never the commission earned."),
+    h("div", { class: "grid" },
+      h("label", {}, `Amount (${cur})`, h("input", { name: "amount", inputmode: "decimal", autocomplete: "off", required: true })),
+      h("label", {}, "Received by", h("input", { name: "received_by", autocomplete: "off", required: true }))),
+    h("p", {}, h("button", { type: "submit" }, "Record handover")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const el = form.elements;
+    try {
+      const done = await api(`${path}/handovers`, { method: "POST", body: { amount: el.amount.value.trim(), received_by: el.received_by.value.trim() } });
+      await agentView(id);
+      showOk(`Recorded a handover of ${done.amount} ${done.currency}; the agent now holds ${done.balance} ${done.currency}.`);
+      await showPrintable(done.receipt, document.getElementById("receipt-box"));
+    } catch (e) { showError(e); }
+  });
+  const receiptOf = (line) => (line.kind === "handover"
+    ? h("button", { type: "button", class: "secondary", onclick: () => showPrintable(`${path}/handovers/${encodeURIComponent(line.id)}/receipt`, receiptBox).catch(showError) }, "Receipt")
+    : "");
+  main.replaceChildren(h("h1", {}, `Agent ${agent.name}`),
+    h("dl", { class: "facts card", id: "agent-facts" },
+      h("dt", {}, "Phone"), h("dd", {}, agent.phone),
+      h("dt", {}, "Cash held"), h("dd", { id: "agent-balance" }, `${agent.balance} ${cur}`),
+      h("dt", {}, "Risk ceiling"), h("dd", {}, `${agent.risk_ceiling} ${cur}`),
+      h("dt", {}, "Commission earned"), h("dd", { id: "agent-commission" }, `${agent.commission_earned} ${cur}`),
+      h("dt", {}, "Commission rates"), h("dd", {}, `energy ${agent.commission.energy_rate}, installments ${agent.commission.appliance_rate}`),
+      h("dt", {}, "Last sync"), h("dd", {}, fmt(agent.last_sync_at))),
+    form, receiptBox,
+    h("h2", {}, "Ledger"),
+    h("div", { class: "scroll" }, table([
+      ["When", (l) => l.created_at],
+      ["Kind", (l) => l.kind],
+      ["Amount", (l) => `${l.amount} ${l.currency}`, "num"],
+      ["Payment", (l) => (l.payment_id ? l.payment_id : fmt(l.received_by && `received by ${l.received_by}`))],
+      ["", receiptOf],
+    ], ledger, { id: "ledger-table" })));
+}
+
 // ---- routing ------------------------------------------------------------------------------------------------
 
 async function route() {
@@ -1540,6 +1643,8 @@ async function route() {
       case "tariffs": await tariffsView(); break;
       case "tariff": await tariffView(decodeURIComponent(arg)); break;
       case "appliances": await appliancesView(); break;
+      case "agents": await agentsView(); break;
+      case "agent": await agentView(decodeURIComponent(arg)); break;
       case "login": location.hash = "#/customers"; break;
       default: await customersView();
     }

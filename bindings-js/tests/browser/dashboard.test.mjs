@@ -1012,3 +1012,53 @@ test("dashboard: the refused log and API keys", {
     assert.deepEqual(consoleErrors, []);
   });
 });
+
+// Issue 18: the agents page lists each agent with the cash it holds and the commission it earned; an agent's
+// page shows its ledger and records a handover, whose receipt prints. A new agent's key is shown once.
+onBothDatabases("dashboard: agents, an agent's ledger and a handover with its receipt", async (options) => {
+  await withServerAndBrowser(async (server, browser) => {
+    const { area } = await seedShs(server, { serial: "SHS-AG1", phone: "+255712300009" });
+    const { page, pageErrors } = await loggedIn(server, browser);
+    const consoleErrors = watchConsole(page);
+    await page.click("a[href='#/agents']");
+    await page.waitForSelector("#agent-form");
+    const form = page.locator("#agent-form");
+    await form.getByLabel("Name").fill("Baraka");
+    await form.getByLabel("Phone").fill("+255754000111");
+    await form.getByLabel("Area").selectOption(area.id);
+    await form.getByLabel("Commission on energy").fill("0.05");
+    await form.getByLabel("Commission on installments").fill("0.1");
+    await form.getByLabel("Risk ceiling").fill("50000");
+    await form.locator("button[type=submit]").click();
+    await page.waitForSelector("#new-agent-key");
+    const agentKey = (await page.textContent("#new-agent-key")).trim();
+    const { items: [agent] } = await server.api("GET", "/v1/agents");
+    const sale = await fetch(`${server.base}/v1/agents/${agent.id}/sales`, {
+      method: "POST", headers: { Authorization: `Bearer ${agentKey}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ client_tx_id: "phone-1", serial: "SHS-AG1", amount: "800", currency: "TZS" }),
+    });
+    assert.equal(sale.status, 201, await sale.text());
+    await page.evaluate(() => { location.hash = "#/customers"; });
+    await page.waitForSelector("#customers-table");
+    await page.click("a[href='#/agents']");
+    const row = page.locator("#agents-table tbody tr", { hasText: "Baraka" });
+    await row.waitFor();
+    assert.match(await row.textContent(), /800 TZS.*50000 TZS.*80 TZS/);
+    assert.ok(!(await page.textContent("#agents-table")).includes(agentKey), "the list never shows a key");
+
+    await row.getByRole("link", { name: "Baraka" }).click();
+    await page.waitForSelector("#handover-form");
+    assert.equal(await page.locator("#ledger-table tbody tr").count(), 2, "a sale and its commission");
+    await page.getByLabel("Amount (TZS)").fill("500");
+    await page.getByLabel("Received by").fill("Neema");
+    await page.click("#handover-form button[type=submit]");
+    await page.waitForSelector("#receipt");
+    assert.match(await page.textContent("#receipt"), /Cash handover receipt[\s\S]*Baraka[\s\S]*500 TZS[\s\S]*Neema/);
+    assert.equal((await page.textContent("#agent-balance")).trim(), "300 TZS");
+    assert.equal((await page.textContent("#agent-commission")).trim(), "80 TZS", "a handover leaves the commission alone");
+    assert.equal(await page.locator("#ledger-table tbody tr").count(), 3);
+    await page.screenshot({ path: join(results, "dashboard-agent.png"), fullPage: true });
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(consoleErrors, []);
+  }, options);
+});

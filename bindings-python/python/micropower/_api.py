@@ -49,6 +49,9 @@ __all__ = [
     "allocate_payment",
     "allocate_plan_payment",
     "validate_payment",
+    "agent_terms",
+    "agent_sale",
+    "agent_handover",
     "openpaygo_generate",
     "openpaygo_decode",
     "openpaygo_tokens_for_request",
@@ -207,6 +210,22 @@ def edit_plan_total(plan, edit):
 def edit_installment(plan, number, amount):
     """The plan with one untouched installment changed (0 removes it)."""
     return _record("edit_installment", {"plan": plan, "number": number, "amount": amount})
+
+
+def agent_terms(terms):
+    """An agent's terms checked (rates from 0 to 1, a ceiling in the currency's units), in canonical form."""
+    return _record("agent_terms", {"terms": terms})
+
+
+def agent_sale(terms, balance, allocation):
+    """The ledger lines (sale, commission by what the money paid) of an agent's cash sale and the balance
+    after it; RiskCeilingExceededError when the balance would pass the agent's risk ceiling."""
+    return _record("agent_sale", {"terms": terms, "balance": balance, "allocation": allocation})
+
+
+def agent_handover(terms, balance, amount, currency):
+    """The handover line (-amount) of cash an agent hands over to the office, and the balance after it."""
+    return _record("agent_handover", {"terms": terms, "balance": balance, "amount": amount, "currency": currency})
 
 
 def eaas_price(plan, days):

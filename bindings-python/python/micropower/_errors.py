@@ -37,6 +37,7 @@ __all__ = [
     "InvalidTokenValueError",
     "InvalidTokenCountError",
     "TokenRejectedError",
+    "RiskCeilingExceededError",
     "ERROR_CLASSES",
     "error_from_details",
 ]
@@ -241,6 +242,17 @@ class TokenRejectedError(MicropowerError):
     code = "token_rejected"
 
 
+# --- agents ------------------------------------------------------------------------------------------
+
+
+class RiskCeilingExceededError(MicropowerError):
+    """A field agent's sale that would take its cash above its risk ceiling (`balance`, `amount`,
+    `risk_ceiling`)."""
+
+    code = "risk_ceiling_exceeded"
+    decimal_fields = ("balance", "amount", "risk_ceiling")
+
+
 #: Every code of the core's `CoreError` and its class.
 ERROR_CLASSES = {
     cls.code: cls
@@ -267,6 +279,7 @@ ERROR_CLASSES = {
         InvalidTokenValueError,
         InvalidTokenCountError,
         TokenRejectedError,
+        RiskCeilingExceededError,
     )
 }
 

@@ -89,6 +89,11 @@ class InvalidTokenCountError(MicropowerError):
 class TokenRejectedError(MicropowerError):
     reason: str
 
+class RiskCeilingExceededError(MicropowerError):
+    balance: Decimal
+    amount: Decimal
+    risk_ceiling: Decimal
+
 ERROR_CLASSES: dict[str, type[MicropowerError]]
 
 def error_from_details(details: str | bytes | Mapping[str, Any]) -> MicropowerError: ...

@@ -19,11 +19,12 @@ __all__ = ["DECIMAL_FIELDS", "DATE_FIELDS", "DATETIME_FIELDS", "canonical", "to_
 # of its functions (`net_amount`, `days` of eaas_price). Only strings are read as decimals, so a field of
 # the same name that is a number elsewhere (`installment`, `days`) or an object (`access_rate`) is untouched.
 DECIMAL_FIELDS = frozenset({
-    "access_rate", "amount", "at_risk", "collected", "cost", "credit", "credit_added", "credit_balance",
-    "credit_used", "days", "debt", "down_payment", "due", "eaas", "energy", "energy_money",
-    "energy_step_kwh", "installment", "kwh", "lat", "lng", "minimum_amount", "minimum_payable",
-    "minimum_payment", "minimum_purchase", "net_amount", "new_debt", "outstanding", "paid", "price_per_day",
-    "price_per_kwh", "quantity", "rate", "ratio", "remaining", "total", "total_cost", "value",
+    "access_rate", "amount", "appliance_rate", "at_risk", "balance", "collected", "cost", "credit",
+    "credit_added", "credit_balance", "credit_used", "days", "debt", "down_payment", "due", "eaas", "energy",
+    "energy_money", "energy_rate", "energy_step_kwh", "installment", "kwh", "lat", "lng", "minimum_amount",
+    "minimum_payable", "minimum_payment", "minimum_purchase", "net_amount", "new_debt", "outstanding", "paid",
+    "price_per_day", "price_per_kwh", "quantity", "rate", "ratio", "remaining", "risk_ceiling", "total",
+    "total_cost", "value",
 })
 
 # Fields the core declares as NaiveDate (and the date arguments of its functions).

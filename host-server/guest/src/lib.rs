@@ -77,6 +77,7 @@ fn to_wit(error: &CoreError) -> WitError {
         CoreError::InvalidTokenValue { .. } => WitError::InvalidTokenValue(info),
         CoreError::InvalidTokenCount { .. } => WitError::InvalidTokenCount(info),
         CoreError::TokenRejected { .. } => WitError::TokenRejected(info),
+        CoreError::RiskCeilingExceeded { .. } => WitError::RiskCeilingExceeded(info),
     }
 }
 

@@ -40,6 +40,8 @@ impl Freshness {
 pub struct KnownKey {
     pub id: String,
     pub role: Role,
+    /// The agent of an `agent` key.
+    pub agent_id: Option<String>,
     read_at: Instant,
     /// Milliseconds since the Unix epoch of the last use recorded in the database (0: never).
     last_recorded_ms: AtomicI64,
@@ -52,10 +54,17 @@ impl KnownKey {
         KnownKey {
             id,
             role,
+            agent_id: None,
             read_at: Instant::now(),
             last_recorded_ms: AtomicI64::new(last_recorded_ms),
             expires_at_ms,
         }
+    }
+
+    /// The key of this agent (an `agent` key).
+    pub fn with_agent(mut self, agent_id: Option<String>) -> Self {
+        self.agent_id = agent_id;
+        self
     }
 
     fn expired(&self, now_ms: i64) -> bool {

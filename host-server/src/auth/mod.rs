@@ -1,5 +1,6 @@
 //! Operator authentication: `Authorization: Bearer <api key>` on every `/v1` route; keys stored hashed.
-//! Roles: `viewer` reads, `operator` also writes, `admin` also manages keys and providers.
+//! Roles: `viewer` reads, `operator` also writes, `admin` also manages keys and providers. An `agent` key
+//! (issue 18) belongs to one field agent and opens only that agent's own paths ([`agent_may`]).
 
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
@@ -20,9 +21,12 @@ pub mod limit;
 
 use cache::KnownKey;
 
-/// What a key may do.
+/// What a key may do. The order is the staff roles' order; an agent's key is below them all, so a check
+/// for any staff role refuses it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
+    /// A field agent's key: its own agent's sales, ledger and record, and registrations ([`agent_may`]).
+    Agent,
     Viewer,
     Operator,
     Admin,
@@ -34,6 +38,7 @@ impl Role {
             "viewer" => Some(Role::Viewer),
             "operator" => Some(Role::Operator),
             "admin" => Some(Role::Admin),
+            "agent" => Some(Role::Agent),
             _ => None,
         }
     }
@@ -44,6 +49,8 @@ impl Role {
 pub struct Caller {
     pub key_id: String,
     pub role: Role,
+    /// The agent of an `agent` key; None for every staff key.
+    pub agent_id: Option<String>,
 }
 
 /// Rejects requests without a valid key (401) or with too small a role for the method (403).
@@ -79,15 +86,26 @@ pub async fn require_key(
     } else {
         Role::Operator
     };
-    if caller.role < needed {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("this needs the {needed:?} role").to_lowercase(),
-        ));
+    let allowed = match (&caller.role, &caller.agent_id) {
+        (Role::Agent, Some(agent_id)) => agent_may(request.method(), path, agent_id),
+        (Role::Agent, None) => false,
+        (role, _) => *role >= needed,
+    };
+    if !allowed {
+        let message = match caller.role {
+            Role::Agent => {
+                "an agent's key opens only its own agent's sales, ledger and record, and registrations".to_owned()
+            }
+            _ => format!("this needs the {needed:?} role").to_lowercase(),
+        };
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", message));
     }
     record_use(&state, &caller);
-    request.extensions_mut().insert(Caller { key_id: caller.id.clone(), role: caller.role });
+    request.extensions_mut().insert(Caller {
+        key_id: caller.id.clone(),
+        role: caller.role,
+        agent_id: caller.agent_id.clone(),
+    });
     Ok(next.run(request).await)
 }
 
@@ -102,6 +120,18 @@ fn admin_only(method: &Method, path: &str) -> bool {
         || (path.starts_with("/sms-templates") && !matches!(*method, Method::GET | Method::HEAD))
         || (path.starts_with("/payments/conflicts/") && path.ends_with("/resolve"))
         || path.starts_with("/tokens/bulk")
+}
+
+/// What an agent's key may do, conservatively: read its own agent (with its sums) and ledger, record its own
+/// sales, and register customers with their devices. Everything else, another agent's paths included, is
+/// refused.
+fn agent_may(method: &Method, path: &str, agent_id: &str) -> bool {
+    let own = |tail: &str| path.strip_prefix("/agents/").and_then(|p| p.strip_prefix(agent_id)) == Some(tail);
+    match *method {
+        Method::GET | Method::HEAD => own("") || own("/ledger"),
+        Method::POST => own("/sales") || path == "/registrations",
+        _ => false,
+    }
 }
 
 /// The key in `Authorization: Bearer <api key>`, if any.
@@ -151,7 +181,8 @@ async fn known_key(state: &AppState, token: &str) -> Result<Arc<KnownKey>, ApiEr
         at.and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok()).map(|at| at.timestamp_millis())
     };
     let last_recorded_ms = millis(row.last_used_at.as_deref()).unwrap_or(0);
-    let key = Arc::new(KnownKey::new(row.id, role, last_recorded_ms, millis(row.expires_at.as_deref())));
+    let key = KnownKey::new(row.id, role, last_recorded_ms, millis(row.expires_at.as_deref()));
+    let key = Arc::new(key.with_agent(row.agent_id));
     state.keys.insert(hash, Arc::clone(&key));
     Ok(key)
 }
@@ -186,7 +217,8 @@ pub async fn store_key(
     expires_at: Option<&str>,
     actor: &Actor,
 ) -> ApiResult<String> {
-    if Role::parse(role).is_none() {
+    // An agent's key is made with its agent ([`store_agent_key`]), never on its own.
+    if !matches!(Role::parse(role), Some(Role::Admin | Role::Operator | Role::Viewer)) {
         return Err(ApiError::invalid("role", "must be admin, operator or viewer"));
     }
     let id = crate::ids::new_id();

@@ -449,6 +449,7 @@ fn wit_case(error: WitError) -> (&'static str, ErrorInfo) {
         WitError::InvalidTokenValue(i) => ("invalid_token_value", i),
         WitError::InvalidTokenCount(i) => ("invalid_token_count", i),
         WitError::TokenRejected(i) => ("token_rejected", i),
+        WitError::RiskCeilingExceeded(i) => ("risk_ceiling_exceeded", i),
     }
 }
 
@@ -514,6 +515,7 @@ mod tests {
             WitError::InvalidTokenValue,
             WitError::InvalidTokenCount,
             WitError::TokenRejected,
+            WitError::RiskCeilingExceeded,
         ];
         let info = || ErrorInfo { message: "m".into(), details: "{}".into() };
         let codes: Vec<&str> = cases.into_iter().map(|case| wit_case(case(info())).0).collect();

@@ -341,6 +341,7 @@ async fn confirm(state: &AppState, provider: &Provider, event_id: &str, c2b: &C2
         payer_phone: None,
         money_moved: true,
         recorded_by: None,
+        agent_id: None,
     };
     deliver(state, provider, event_id, &payment).await
 }

@@ -656,6 +656,7 @@ pub async fn resolve(
         money_moved: true,
         // The money is credited by the operator's decision, not by the delivery.
         recorded_by: Some(caller.key_id),
+        agent_id: None,
     };
     // The claim and the payment commit together: a dismissal racing this credit either finds the conflict
     // claimed, or claims it first and this one stops here, crediting nothing. SQLite's write guard keeps the

@@ -191,6 +191,7 @@ async fn handle(state: &AppState, provider: &Provider, event_id: &str, p: &WaveP
         payer_phone: None,
         money_moved: true,
         recorded_by: None,
+        agent_id: None,
     };
     deliver(state, provider, event_id, &payment).await
 }

@@ -243,6 +243,7 @@ pub async fn assign(
         payer_phone: waiting.payer_phone.clone(),
         money_moved: false,
         recorded_by: Some(caller.key_id),
+        agent_id: None,
     };
     let (status, answer) = match apply(&state, &payment).await? {
         Outcome::Applied(a) => (StatusCode::CREATED, a),

@@ -1,4 +1,6 @@
-//! `GET /v1/payments/{payment_id}/receipt`: a payment as a printable HTML page for the customer (issue 16).
+//! `GET /v1/payments/{payment_id}/receipt`: a payment as a printable HTML page for the customer (issue 16);
+//! `GET /v1/agents/{id}/handovers/{handover_id}/receipt`: an agent's cash handover, for the agent and the
+//! office (issue 18).
 
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -76,6 +78,31 @@ fn page(state: &AppState, p: &PaymentDetail, customer: Option<(&str, &str)>) -> 
     }
     out.push_str("</body>\n</html>\n");
     out
+}
+
+/// `GET /v1/agents/{id}/handovers/{handover_id}/receipt`: `text/html; charset=utf-8`, 404 `not_found` for a
+/// line that is not a handover of this agent.
+pub async fn handover_receipt(
+    State(state): State<AppState>,
+    Path((agent_id, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let (agent, line) = crate::routes::agents::handover_line(&state, &agent_id, &id).await?;
+    let row = |label: &str, value: &str| format!("<tr><th>{}</th><td>{}</td></tr>\n", escape(label), escape(value));
+    let mut out = String::with_capacity(2048);
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    out.push_str(&format!("<title>Handover {}</title>\n", escape(&line.id)));
+    out.push_str(&format!("<style>{STYLE}</style>\n</head>\n<body>\n"));
+    out.push_str(&format!("<h1>{}</h1>\n", escape(&state.operator.name)));
+    out.push_str(&format!("<p class=\"operator\">{}</p>\n", escape(&state.operator.address)));
+    out.push_str("<h2>Cash handover receipt</h2>\n<table>\n");
+    out.push_str(&row("Receipt number", &line.id));
+    out.push_str(&row("Agent", &agent.name));
+    out.push_str(&row("Agent phone", &agent.phone));
+    out.push_str(&row("Amount handed over", &format!("{} {}", line.amount.abs(), line.currency)));
+    out.push_str(&row("Received by", line.received_by.as_deref().unwrap_or_default()));
+    out.push_str(&row("Recorded", &received(&line.created_at, state.timezone)));
+    out.push_str("</table>\n</body>\n</html>\n");
+    Ok(printable(out, STYLE))
 }
 
 /// When the money was received, in the operator's time zone; the stored text when it cannot be read.

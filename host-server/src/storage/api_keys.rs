@@ -32,6 +32,8 @@ pub async fn keys<'e, E: Executor<'e, Database = Any>>(exec: E, page: &PageReque
 pub struct ActiveKey {
     pub id: String,
     pub role: String,
+    /// The agent of an `agent` key.
+    pub agent_id: Option<String>,
     pub last_used_at: Option<String>,
     pub expires_at: Option<String>,
 }
@@ -43,7 +45,7 @@ pub async fn active_by_hash<'e, E: Executor<'e, Database = Any>>(
     hash: &str,
     now: &str,
 ) -> ApiResult<Option<ActiveKey>> {
-    let sql = "SELECT id, role, last_used_at, expires_at FROM api_keys
+    let sql = "SELECT id, role, agent_id, last_used_at, expires_at FROM api_keys
                WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)";
     Ok(sqlx::query_as(sql).bind(hash).bind(now).fetch_optional(exec).await?)
 }
@@ -80,4 +82,19 @@ pub async fn touch<'e, E: Executor<'e, Database = Any>>(exec: E, id: &str, at: &
         .execute(exec)
         .await?;
     Ok(())
+}
+
+/// Stores the key of a field agent (role `agent`), by the hash of the key; answers the key's id.
+pub async fn insert_agent_key<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    key_hash: &str,
+    label: &str,
+    agent_id: &str,
+    created_at: &str,
+) -> ApiResult<String> {
+    let id = crate::ids::new_id();
+    let sql = "INSERT INTO api_keys (id, key_hash, role, label, created_at, agent_id) \
+               VALUES ($1, $2, 'agent', $3, $4, $5)";
+    sqlx::query(sql).bind(&id).bind(key_hash).bind(label).bind(created_at).bind(agent_id).execute(exec).await?;
+    Ok(id)
 }

@@ -57,10 +57,16 @@ pub enum Action {
     ReconciliationApplied,
     #[serde(rename = "opening_balance.recorded")]
     OpeningBalanceRecorded,
+    #[serde(rename = "agent.created")]
+    AgentCreated,
+    #[serde(rename = "agent.changed")]
+    AgentChanged,
+    #[serde(rename = "agent.handover")]
+    AgentHandover,
 }
 
 impl Action {
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 22] = [
         Action::PaymentRecorded,
         Action::UnmatchedAssigned,
         Action::ConflictResolved,
@@ -80,6 +86,9 @@ impl Action {
         Action::DeviceTariffChanged,
         Action::ReconciliationApplied,
         Action::OpeningBalanceRecorded,
+        Action::AgentCreated,
+        Action::AgentChanged,
+        Action::AgentHandover,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -103,6 +112,9 @@ impl Action {
             Action::DeviceTariffChanged => "device.tariff_changed",
             Action::ReconciliationApplied => "reconciliation.applied",
             Action::OpeningBalanceRecorded => "opening_balance.recorded",
+            Action::AgentCreated => "agent.created",
+            Action::AgentChanged => "agent.changed",
+            Action::AgentHandover => "agent.handover",
         }
     }
 

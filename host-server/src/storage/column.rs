@@ -102,7 +102,8 @@ text_columns! {
     named: TokenScheme, crate::repo::PlanKind, crate::storage::payments::UnmatchedStatus, crate::providers::Kind,
         crate::providers::store::ConflictStatus, crate::storage::tokens::TokenCause, crate::storage::appliance_types::ApplianceKind,
         crate::storage::reconciliations::LineStatus, crate::storage::reconciliations::Outcome,
-        crate::providers::statement::Format, crate::storage::opening_balances::Kind;
+        crate::providers::statement::Format, crate::storage::opening_balances::Kind,
+        micropower_core::api::AgentLineKind;
     json: Customer, Vec<DeviceKind>, InstallmentPlan, EaasPlan, Tariff, PaymentAnswer, crate::repo::OpenPaygoSettings, serde_json::Value,
         crate::storage::appliance_types::DefaultTerms, Vec<crate::storage::reconciliations::NotOnStatement>,
 }
