@@ -46,12 +46,16 @@ fn engines(c: &mut Criterion) {
     group.bench_function("native_text", |b| b.iter(|| json::call_text("allocate_payment", black_box(&text)).unwrap()));
     group.bench_function("wasm_text", |b| b.iter(|| wasm.call_text("allocate_payment", black_box(&text)).unwrap()));
     let typed_text = serde_json::to_string(&args).unwrap();
-    group.bench_function("wasm_typed_text", |b| b.iter(|| wasm.call_text("allocate_payment", black_box(&typed_text)).unwrap()));
-    group.bench_function("host_json", |b| b.iter(|| {
-        let t = serde_json::to_string(black_box(&args)).unwrap();
-        let out = json::call_text("allocate_payment", &t).unwrap();
-        serde_json::from_str::<micropower_core::api::Allocation>(&out).unwrap()
-    }));
+    group.bench_function("wasm_typed_text", |b| {
+        b.iter(|| wasm.call_text("allocate_payment", black_box(&typed_text)).unwrap())
+    });
+    group.bench_function("host_json", |b| {
+        b.iter(|| {
+            let t = serde_json::to_string(black_box(&args)).unwrap();
+            let out = json::call_text("allocate_payment", &t).unwrap();
+            serde_json::from_str::<micropower_core::api::Allocation>(&out).unwrap()
+        })
+    });
     group.finish();
 
     let spin = WasmEngine::new(WasmConfig::default()).unwrap();

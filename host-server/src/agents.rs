@@ -44,7 +44,8 @@ pub(crate) async fn sale_entry<S: PaymentStore>(
 ) -> Result<Result<Option<SaleDecision>, ApiError>, Stop> {
     let Some(agent_id) = payment.agent_id.as_deref() else { return Ok(Ok(None)) };
     // The route found the agent before the payment started, and agents are never deleted.
-    let agent = stored::sale_agent(tx, agent_id, state.db.for_update())
+    let agent = tx
+        .sale_agent(agent_id, state.db.for_update())
         .await?
         .ok_or_else(|| ApiError::internal(format!("agent {agent_id} vanished")))?;
     let decided = state

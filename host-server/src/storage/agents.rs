@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use sqlx::{Any, Executor};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::storage::column::Text;
 use crate::storage::page::{Keyset, ListQuery, Order, Page, PageRequest};
 use crate::storage::store::{self as sql, PaymentStore};
@@ -189,15 +189,8 @@ pub const INSERT_LINE: &str = "INSERT INTO agent_ledger (id, agent_id, line_no, 
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 pub const SET_SUMS: &str = "UPDATE agents SET balance = $1, commission_earned = $2 WHERE id = $3";
 
-/// What a sale reads of its agent: the terms and the two sums, in one row. The payment path's store reads
-/// one text column (`PaymentStore::text`), so the columns travel joined by `|`, which none of them holds
-/// (decimals, a currency code).
-fn sale_row_sql(lock: &str) -> String {
-    format!(
-        "SELECT currency || '|' || energy_rate || '|' || appliance_rate || '|' || risk_ceiling || '|' || balance \
-         || '|' || commission_earned FROM agents WHERE id = $1{lock}"
-    )
-}
+/// What a sale reads of its agent, in [`SaleAgent`]'s order (the SQLite writer reads them by position).
+pub const SALE_COLUMNS: &str = "currency, energy_rate, appliance_rate, risk_ceiling, balance, commission_earned";
 
 /// An agent's terms and sums as a sale reads them.
 #[derive(Debug, Clone)]
@@ -207,25 +200,46 @@ pub struct SaleAgent {
     pub commission_earned: Decimal,
 }
 
+/// [`SALE_COLUMNS`] as sqlx reads them.
+#[derive(sqlx::FromRow)]
+struct SaleRow {
+    #[sqlx(try_from = "Text<Currency>")]
+    currency: Currency,
+    #[sqlx(flatten)]
+    commission: Commission,
+    #[sqlx(try_from = "Text<Decimal>")]
+    risk_ceiling: Decimal,
+    #[sqlx(try_from = "Text<Decimal>")]
+    balance: Decimal,
+    #[sqlx(try_from = "Text<Decimal>")]
+    commission_earned: Decimal,
+}
+
+impl SaleAgent {
+    /// The agent of a sale from its stored columns.
+    pub fn new(
+        currency: Currency,
+        commission: Commission,
+        risk_ceiling: Decimal,
+        balance: Decimal,
+        commission_earned: Decimal,
+    ) -> Self {
+        let commission =
+            CommissionRates { energy_rate: commission.energy_rate, appliance_rate: commission.appliance_rate };
+        Self { terms: AgentTerms { currency, commission, risk_ceiling }, balance, commission_earned }
+    }
+}
+
 /// The agent of a sale, read (and on PostgreSQL locked: `lock` is `Db::for_update`) inside the payment's
-/// transaction; None when no agent has this id.
-pub async fn sale_agent<S: PaymentStore>(tx: &mut S, id: &str, lock: &str) -> ApiResult<Option<SaleAgent>> {
-    let Some(row) = tx.text(&sale_row_sql(lock), &sql::args![id]).await? else { return Ok(None) };
-    let bad = || ApiError::internal(format!("agent {id}: unreadable row {row:?}"));
-    let parts: Vec<&str> = row.split('|').collect();
-    let [currency, energy_rate, appliance_rate, risk_ceiling, balance, commission_earned] = parts.as_slice() else {
-        return Err(bad());
-    };
-    let dec = |text: &str| text.parse::<Decimal>().map_err(|_| bad());
-    Ok(Some(SaleAgent {
-        terms: AgentTerms {
-            currency: Currency::parse(currency).map_err(|_| bad())?,
-            commission: CommissionRates { energy_rate: dec(energy_rate)?, appliance_rate: dec(appliance_rate)? },
-            risk_ceiling: dec(risk_ceiling)?,
-        },
-        balance: dec(balance)?,
-        commission_earned: dec(commission_earned)?,
-    }))
+/// transaction; None when no agent has this id. The SQLite writer has its own reader of the same columns.
+pub async fn sale_agent<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    id: &str,
+    lock: &str,
+) -> ApiResult<Option<SaleAgent>> {
+    let sql = format!("SELECT {SALE_COLUMNS} FROM agents WHERE id = $1{lock}");
+    let row: Option<SaleRow> = sqlx::query_as(&sql).bind(id).fetch_optional(exec).await?;
+    Ok(row.map(|r| SaleAgent::new(r.currency, r.commission, r.risk_ceiling, r.balance, r.commission_earned)))
 }
 
 /// A ledger line to write.
@@ -288,7 +302,7 @@ mod tests {
 
     #[test]
     fn shared_statements_number_their_parameters_in_order() {
-        for statement in [INSERT_LINE, SET_SUMS, &sale_row_sql(" FOR UPDATE")] {
+        for statement in [INSERT_LINE, SET_SUMS] {
             for (expected, part) in (1..).zip(statement.split('$').skip(1)) {
                 let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
                 assert_eq!(digits.parse::<u32>().ok(), Some(expected), "{statement}");

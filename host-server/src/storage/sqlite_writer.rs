@@ -24,6 +24,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::payments::{Checked, Decision, PaymentAnswer};
 use crate::repo::{self, DeviceRow, PlanBody, PlanKind, PlanRow, DEVICE_COLUMNS, PLAN_COLUMNS};
 use crate::state::AppState;
+use crate::storage::agents::{Commission, SaleAgent, SALE_COLUMNS};
 use crate::storage::column::FromText;
 use crate::storage::store::{self, Arg, PaymentStore};
 
@@ -248,6 +249,12 @@ fn device_row(row: &Row<'_>) -> rusqlite::Result<DeviceRow> {
     })
 }
 
+/// A row of `SALE_COLUMNS`, in their order.
+fn sale_agent_row(row: &Row<'_>) -> rusqlite::Result<SaleAgent> {
+    let commission = Commission { energy_rate: typed(row, 1)?, appliance_rate: typed(row, 2)? };
+    Ok(SaleAgent::new(typed(row, 0)?, commission, typed(row, 3)?, typed(row, 4)?, typed(row, 5)?))
+}
+
 /// A row of `PLAN_COLUMNS`, in their order; `kind` says how `body` reads.
 fn plan_row(row: &Row<'_>) -> rusqlite::Result<PlanRow> {
     let kind: PlanKind = typed(row, 3)?;
@@ -292,6 +299,11 @@ impl PaymentStore for SqliteStore<'_> {
         let sql = format!("SELECT {} FROM tariffs t WHERE t.id = $2", repo::TARIFF_IN_FORCE);
         let on = on.to_string();
         self.row(&sql, &store::args![on.as_str(), id], |row| typed(row, 0))
+    }
+
+    async fn sale_agent(&mut self, id: &str, _lock: &str) -> ApiResult<Option<SaleAgent>> {
+        let sql = format!("SELECT {SALE_COLUMNS} FROM agents WHERE id = $1");
+        self.row(&sql, &store::args![id], sale_agent_row)
     }
 
     async fn plan(&mut self, id: &str) -> ApiResult<Option<PlanRow>> {

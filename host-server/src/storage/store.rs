@@ -18,6 +18,7 @@ use sqlx::{Any, Transaction};
 use crate::error::{ApiError, ApiResult};
 use crate::payments::PaymentAnswer;
 use crate::repo::{self, DeviceRow, PlanRow};
+use crate::storage::agents::SaleAgent;
 
 /// One bound value: text or an integer, either of which may be NULL. Kept apart because PostgreSQL checks
 /// a parameter's type against its column.
@@ -113,6 +114,8 @@ pub trait PaymentStore {
     async fn credit(&mut self, customer_id: &str, currency: &str) -> ApiResult<Decimal>;
     /// Takes a customer's row lock and reads the customer, in one statement (asked for on PostgreSQL only).
     async fn locked_customer(&mut self, id: &str) -> ApiResult<Option<Customer>>;
+    /// A field agent's terms and sums, for its sale (locked like `device`).
+    async fn sale_agent(&mut self, id: &str, lock: &str) -> ApiResult<Option<SaleAgent>>;
     /// One text column of at most one row.
     async fn text(&mut self, sql: &str, args: &[Arg<'_>]) -> ApiResult<Option<String>>;
     /// Runs a write.
@@ -153,6 +156,10 @@ impl PaymentStore for Transaction<'_, Any> {
 
     async fn locked_customer(&mut self, id: &str) -> ApiResult<Option<Customer>> {
         repo::locked_customer(&mut **self, id).await
+    }
+
+    async fn sale_agent(&mut self, id: &str, lock: &str) -> ApiResult<Option<SaleAgent>> {
+        crate::storage::agents::sale_agent(&mut **self, id, lock).await
     }
 
     async fn text(&mut self, sql: &str, args: &[Arg<'_>]) -> ApiResult<Option<String>> {
