@@ -177,7 +177,8 @@ impl From<Validation> for Accepted {
     }
 }
 
-fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
+/// 400 `invalid_input` for `field` unless `value` has 1 to `max` bytes and is not blank.
+pub(crate) fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
     if value.trim().is_empty() || value.len() > max {
         return Err(ApiError::invalid(field, format!("1 to {max} characters are required")));
     }

@@ -168,6 +168,15 @@ async fn a_sale_is_a_payment_with_ledger_lines(s: TestServer) {
     let (_, rest) = s.get(&format!("/v1/agents/{id}/ledger?limit=3&cursor={next}")).await;
     assert_eq!(rest["items"].as_array().unwrap().len(), 1);
     assert_eq!(rest["next_cursor"], Value::Null);
+    // A blank client_tx_id is refused by its own name, and writes nothing.
+    let (status, blank) = sell(&s, &agent, " ", "SHS-A1", "100").await;
+    assert_eq!(
+        (status, blank["code"].as_str(), blank["field"].as_str()),
+        (400, Some("invalid_input"), Some("client_tx_id")),
+        "{blank}"
+    );
+    let (_, got) = s.get(&format!("/v1/agents/{id}")).await;
+    assert_eq!(got["balance"].as_str(), Some("1800"), "{got}");
 }
 
 async fn a_sale_past_the_ceiling_is_refused(s: TestServer) {

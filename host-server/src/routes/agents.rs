@@ -15,10 +15,10 @@ use crate::crypto::{hash_api_key, new_api_key};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Body;
 use crate::ids::{new_id, now_rfc3339};
-use crate::payments::{apply, Outcome, PaymentAnswer, PaymentIn};
+use crate::payments::{apply, check_text, Outcome, PaymentAnswer, PaymentIn};
 use crate::routes::registry::require_name;
 use crate::state::AppState;
-use crate::storage::agents::{self as stored, Agent, Commission, LedgerLine};
+use crate::storage::agents::{self as stored, Agent, LedgerLine};
 use crate::storage::audit::{self, Action, Actor, Entry};
 use crate::storage::page::{Page, PageQuery};
 
@@ -108,8 +108,7 @@ async fn checked_terms(state: &AppState, terms: AgentTerms) -> ApiResult<AgentTe
 
 fn set_terms(agent: &mut Agent, terms: AgentTerms) {
     agent.currency = terms.currency;
-    agent.commission =
-        Commission { energy_rate: terms.commission.energy_rate, appliance_rate: terms.commission.appliance_rate };
+    agent.commission = terms.commission.into();
     agent.risk_ceiling = terms.risk_ceiling;
 }
 
@@ -125,21 +124,20 @@ pub async fn create(
     let terms = AgentTerms { currency: body.currency, commission: body.commission, risk_ceiling: body.risk_ceiling };
     let terms = checked_terms(&state, terms).await?;
     let now = now_rfc3339();
-    let mut agent = Agent {
+    let agent = Agent {
         id: new_id(),
         name,
         phone,
         area_id: body.area_id,
         currency: terms.currency,
-        commission: Commission { energy_rate: Decimal::ZERO, appliance_rate: Decimal::ZERO },
-        risk_ceiling: Decimal::ZERO,
+        commission: terms.commission.into(),
+        risk_ceiling: terms.risk_ceiling,
         balance: Decimal::ZERO,
         commission_earned: Decimal::ZERO,
         last_sync_at: None,
         created_at: now.clone(),
         updated_at: now.clone(),
     };
-    set_terms(&mut agent, terms);
     let key = new_api_key()?;
     let actor = Actor::ApiKey(caller.key_id);
     let _guard = state.db.write_guard().await;
@@ -248,6 +246,8 @@ pub async fn sale(
     Body(body): Body<SaleIn>,
 ) -> ApiResult<(StatusCode, Json<SaleAnswer>)> {
     found(&state, &id).await?;
+    // The payment path's own rule for its exactly-once key, under the name the sale's body gives it.
+    check_text("client_tx_id", &body.client_tx_id, 128)?;
     let payment = PaymentIn {
         provider: crate::agents::provider_of(&id),
         provider_tx_id: body.client_tx_id,
@@ -261,21 +261,13 @@ pub async fn sale(
         recorded_by: Some(caller.key_id),
         agent_id: Some(id),
     };
-    let (status, payment) = match apply(&state, &payment).await.map_err(client_tx_id_field)? {
+    let (status, payment) = match apply(&state, &payment).await? {
         Outcome::Applied(answer) => (StatusCode::CREATED, answer),
         Outcome::Repeat(answer) => (StatusCode::OK, answer),
         Outcome::Unmatched(_) => return Err(ApiError::internal("an agent's sale cannot be unmatched")),
     };
     let ledger = stored::lines_of_payment(&state.db.pool, &payment.payment_id).await?;
     Ok((status, Json(SaleAnswer { payment, ledger })))
-}
-
-/// The payment path names the exactly-once key `provider_tx_id`; a sale's body calls it `client_tx_id`.
-fn client_tx_id_field(mut e: ApiError) -> ApiError {
-    if e.body.get("field").and_then(serde_json::Value::as_str) == Some("provider_tx_id") {
-        e.body.insert("field".into(), "client_tx_id".into());
-    }
-    e
 }
 
 /// The body of `POST /v1/agents/{id}/handovers`: cash handed over to the office.

@@ -51,17 +51,22 @@ pub struct Commission {
     pub appliance_rate: Decimal,
 }
 
+impl From<Commission> for CommissionRates {
+    fn from(c: Commission) -> Self {
+        Self { energy_rate: c.energy_rate, appliance_rate: c.appliance_rate }
+    }
+}
+
+impl From<CommissionRates> for Commission {
+    fn from(c: CommissionRates) -> Self {
+        Self { energy_rate: c.energy_rate, appliance_rate: c.appliance_rate }
+    }
+}
+
 impl Agent {
     /// The terms the core decides a sale or a handover by.
     pub fn terms(&self) -> AgentTerms {
-        AgentTerms {
-            currency: self.currency,
-            commission: CommissionRates {
-                energy_rate: self.commission.energy_rate,
-                appliance_rate: self.commission.appliance_rate,
-            },
-            risk_ceiling: self.risk_ceiling,
-        }
+        AgentTerms { currency: self.currency, commission: self.commission.into(), risk_ceiling: self.risk_ceiling }
     }
 }
 
@@ -224,9 +229,7 @@ impl SaleAgent {
         balance: Decimal,
         commission_earned: Decimal,
     ) -> Self {
-        let commission =
-            CommissionRates { energy_rate: commission.energy_rate, appliance_rate: commission.appliance_rate };
-        Self { terms: AgentTerms { currency, commission, risk_ceiling }, balance, commission_earned }
+        Self { terms: AgentTerms { currency, commission: commission.into(), risk_ceiling }, balance, commission_earned }
     }
 }
 
