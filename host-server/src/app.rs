@@ -11,8 +11,8 @@ use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
 use crate::routes::{
-    agent_sync, agents, appliance_types, audit, bulk_tokens, devices, export, imports, payments, plans, receipts, reconciliations,
-    registrations, registry, reports, statements, system, tariffs,
+    agent_sync, agents, appliance_types, audit, bulk_tokens, devices, export, imports, payments, plans, receipts,
+    reconciliations, registrations, registry, reports, statements, system, tariffs,
 };
 use crate::state::AppState;
 use crate::{notify, providers};

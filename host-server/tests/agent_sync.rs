@@ -64,8 +64,9 @@ async fn download(s: &TestServer, agent: &Value, since: Option<&str>) -> (u16, V
 
 /// `POST /v1/agents/{id}/sync` with the agent's own key; answers the body, after checking it is a 200.
 async fn upload(s: &TestServer, agent: &Value, items: Value) -> Value {
-    let (status, body) =
-        s.send(M::POST, &format!("/v1/agents/{}/sync", id(agent)), Some(json!({"items": items})), Some(key(agent))).await;
+    let (status, body) = s
+        .send(M::POST, &format!("/v1/agents/{}/sync", id(agent)), Some(json!({"items": items})), Some(key(agent)))
+        .await;
     assert_eq!(status, 200, "{body}");
     body
 }
@@ -92,7 +93,11 @@ fn outcomes(answer: &Value) -> Vec<(String, String, u64)> {
         .unwrap_or_else(|| panic!("no items: {answer}"))
         .iter()
         .map(|i| {
-            (i["client_tx_id"].as_str().unwrap().to_owned(), i["status"].as_str().unwrap().to_owned(), i["http_status"].as_u64().unwrap())
+            (
+                i["client_tx_id"].as_str().unwrap().to_owned(),
+                i["status"].as_str().unwrap().to_owned(),
+                i["http_status"].as_u64().unwrap(),
+            )
         })
         .collect()
 }
@@ -182,8 +187,7 @@ async fn a_full_sync_holds_the_agents_customers(s: TestServer) {
     assert_eq!(got["last_sync_at"], full["agent"]["last_sync_at"]);
 
     // An agent's key reads its own customers only, and syncs only itself.
-    let (status, customer) =
-        s.send(M::GET, &format!("/v1/customers/{}", mine[0]), None, Some(key(&agent))).await;
+    let (status, customer) = s.send(M::GET, &format!("/v1/customers/{}", mine[0]), None, Some(key(&agent))).await;
     assert_eq!(status, 200, "{customer}");
     let far_id = far["customer"]["id"].as_str().unwrap();
     let (status, refused) = s.send(M::GET, &format!("/v1/customers/{far_id}"), None, Some(key(&agent))).await;
@@ -193,7 +197,8 @@ async fn a_full_sync_holds_the_agents_customers(s: TestServer) {
     let path = format!("/v1/agents/{}/sync", id(&other));
     let (status, _) = s.send(M::GET, &path, None, Some(key(&agent))).await;
     assert_eq!(status, 403);
-    let (status, _) = s.send(M::POST, &path, Some(json!({"items": [sale("x", "SHSF1", "1")]})), Some(key(&agent))).await;
+    let (status, _) =
+        s.send(M::POST, &path, Some(json!({"items": [sale("x", "SHSF1", "1")]})), Some(key(&agent))).await;
     assert_eq!(status, 403);
     let (_, log) = s.get("/v1/payments/refused").await;
     assert!(log["items"].as_array().unwrap().is_empty(), "{log}");
@@ -256,9 +261,8 @@ async fn an_incremental_sync_holds_what_changed(s: TestServer) {
         .find(|c| *c != paid["customer"]["id"])
         .unwrap()
         .to_owned();
-    let (status, body) = s
-        .send(M::PATCH, &format!("/v1/customers/{other_id}"), Some(json!({"name": "Neema"})), Some(&s.key))
-        .await;
+    let (status, body) =
+        s.send(M::PATCH, &format!("/v1/customers/{other_id}"), Some(json!({"name": "Neema"})), Some(&s.key)).await;
     assert_eq!(status, 200, "{body}");
     let (_, edited) = download(&s, &agent, Some(&since)).await;
     assert_eq!(keys(&edited, "customers", "id"), [other_id]);
@@ -290,8 +294,12 @@ async fn an_upload_applies_each_item_once(s: TestServer) {
     let first = upload(&s, &agent, batch.clone()).await;
     assert_eq!(
         outcomes(&first),
-        [outcome("u-1", "applied", 201), outcome("u-2", "applied", 201), outcome("u-3", "applied", 201),
-         outcome("u-4", "applied", 201)],
+        [
+            outcome("u-1", "applied", 201),
+            outcome("u-2", "applied", 201),
+            outcome("u-3", "applied", 201),
+            outcome("u-4", "applied", 201)
+        ],
         "{first}"
     );
     assert_eq!(first["items"][0]["type"], "sale");
@@ -299,7 +307,10 @@ async fn an_upload_applies_each_item_once(s: TestServer) {
     assert_eq!(first["items"][0]["answer"]["ledger"][0]["kind"], "sale", "the SaleAnswer: {first}");
     let registered = &first["items"][3]["answer"];
     assert_eq!(registered["device"]["serial"], "SHSU3", "{registered}");
-    assert_eq!((first["agent"]["balance"].as_str(), first["agent"]["commission_earned"].as_str()), (Some("1500"), Some("150")));
+    assert_eq!(
+        (first["agent"]["balance"].as_str(), first["agent"]["commission_earned"].as_str()),
+        (Some("1500"), Some("150"))
+    );
     assert!(first["agent"]["last_sync_at"].is_string());
     let counts = written(&s, &agent).await;
     assert_eq!(counts.2, 6, "three sales, two lines each");
@@ -308,8 +319,12 @@ async fn an_upload_applies_each_item_once(s: TestServer) {
     let again = upload(&s, &agent, batch).await;
     assert_eq!(
         outcomes(&again),
-        [outcome("u-1", "duplicate", 200), outcome("u-2", "duplicate", 200), outcome("u-3", "duplicate", 200),
-         outcome("u-4", "duplicate", 200)],
+        [
+            outcome("u-1", "duplicate", 200),
+            outcome("u-2", "duplicate", 200),
+            outcome("u-3", "duplicate", 200),
+            outcome("u-4", "duplicate", 200)
+        ],
         "{again}"
     );
     for (one, two) in first["items"].as_array().unwrap().iter().zip(again["items"].as_array().unwrap()) {

@@ -130,7 +130,10 @@ fn agent_may(method: &Method, path: &str, agent_id: &str) -> bool {
     match *method {
         // A customer by id: its handler lets an agent read only its own customers.
         Method::GET | Method::HEAD => {
-            own("") || own("/ledger") || own("/sync") || path.strip_prefix("/customers/").is_some_and(|id| !id.contains('/'))
+            own("")
+                || own("/ledger")
+                || own("/sync")
+                || path.strip_prefix("/customers/").is_some_and(|id| !id.contains('/'))
         }
         Method::POST => own("/sales") || own("/sync") || path == "/registrations",
         _ => false,

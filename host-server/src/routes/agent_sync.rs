@@ -67,7 +67,8 @@ impl Cursor {
     fn parse(text: &str) -> ApiResult<Cursor> {
         let unreadable = || ApiError::invalid("since", "a cursor from an earlier GET /v1/agents/{id}/sync");
         let mut parts = text.splitn(4, '.');
-        let (Some("v1"), Some(millis), Some(day), Some(area_id)) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some("v1"), Some(millis), Some(day), Some(area_id)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(unreadable());
         };
@@ -341,7 +342,11 @@ impl ItemOut {
     fn kept(client_tx_id: String, kind: ItemKind, kept: StoredItem) -> ApiResult<Self> {
         if kept.kind != kind.as_str() {
             let message = format!("client_tx_id {client_tx_id} was already used by a {} item", kept.kind);
-            return Ok(ItemOut::refused(client_tx_id, kind, &ApiError::conflict(message).with("field", "client_tx_id")));
+            return Ok(ItemOut::refused(
+                client_tx_id,
+                kind,
+                &ApiError::conflict(message).with("field", "client_tx_id"),
+            ));
         }
         let body: Value = serde_json::from_str(&kept.body).map_err(ApiError::internal)?;
         if kept.applied() {

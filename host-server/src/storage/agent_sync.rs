@@ -66,7 +66,8 @@ pub async fn customers<'e, E: Executor<'e, Database = Any>>(exec: E, scope: &Sco
 
 /// The devices of the customers in scope, by serial.
 pub async fn devices<'e, E: Executor<'e, Database = Any>>(exec: E, scope: &Scope<'_>) -> ApiResult<Vec<DeviceRow>> {
-    let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE owner_id IN ({}) ORDER BY serial", scope.customer_ids());
+    let sql =
+        format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE owner_id IN ({}) ORDER BY serial", scope.customer_ids());
     Ok(scope.bind(sqlx::query_as(&sql)).fetch_all(exec).await?)
 }
 
