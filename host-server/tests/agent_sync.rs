@@ -399,6 +399,15 @@ async fn a_refused_sale_is_refused_again(s: TestServer) {
     assert_eq!(outcomes(&synced), [outcome("r-3", "duplicate", 200)], "{synced}");
     assert_eq!(synced["items"][0]["answer"], answer);
     assert_eq!(synced["agent"]["balance"], "400");
+
+    // A sale for a device the server does not know yet is refused and not kept: once the device is
+    // registered, the re-sent sale applies.
+    let unknown = upload(&s, &agent, json!([sale("r-4", "SHSR9", "100")])).await;
+    assert_eq!(outcomes(&unknown), [outcome("r-4", "refused", 422)], "{unknown}");
+    assert_eq!(unknown["items"][0]["error"]["code"], "unknown_serial");
+    register_shs(&s, &r, "SHSR9").await;
+    let later = upload(&s, &agent, json!([sale("r-4", "SHSR9", "100")])).await;
+    assert_eq!(outcomes(&later), [outcome("r-4", "applied", 201)], "{later}");
 }
 
 async fn concurrent_uploads_apply_each_item_once(s: TestServer) {

@@ -358,10 +358,18 @@ impl ItemOut {
 }
 
 /// Whether a refusal is about the item itself and is kept, to be answered again: a malformed or unknown
-/// field (400), an unknown device, plan or customer (404), a rule of the core (422). Others are answered and
-/// not kept, so a re-send asks again: a conflict about the key itself (409), a failure of the server.
-fn kept_refusal(status: StatusCode) -> bool {
-    matches!(status, StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND | StatusCode::UNPROCESSABLE_ENTITY)
+/// field (400), a rule of the core on the item as decided then (422: the risk ceiling among them; the agent was
+/// told, so the cash is not applied later). Others are answered and not kept, so a re-send asks again: a
+/// device or plan the server does not know or has no owner for yet (404, 422 `unknown_serial` and
+/// `device_unassigned`: its registration may sync later), a conflict about the key (409), a failure of the
+/// server.
+fn kept_refusal(error: &ApiError) -> bool {
+    let code = error.body.get("code").and_then(Value::as_str);
+    match error.status {
+        StatusCode::BAD_REQUEST => true,
+        StatusCode::UNPROCESSABLE_ENTITY => !matches!(code, Some("unknown_serial" | "device_unassigned")),
+        _ => false,
+    }
 }
 
 /// The item's own fields, read as `T` by the single endpoint's rules (a refused field is named as there).
@@ -417,7 +425,7 @@ async fn refusal(
     kind: ItemKind,
     error: ApiError,
 ) -> ApiResult<ItemOut> {
-    if !kept_refusal(error.status) {
+    if !kept_refusal(&error) {
         return Ok(ItemOut::refused(client_tx_id, kind, &error));
     }
     let body = Value::Object(error.body.clone()).to_string();
