@@ -202,9 +202,11 @@ async fn a_full_sync_holds_the_agents_customers(s: TestServer) {
     assert_eq!(status, 403);
     let (_, log) = s.get("/v1/payments/refused").await;
     assert!(log["items"].as_array().unwrap().is_empty(), "{log}");
-    // An operator may sync on an agent's behalf (the office's own view).
+    // An operator may sync on an agent's behalf (the office's own view), which is no sync of its phone.
     let (status, _) = s.get(&path).await;
     assert_eq!(status, 200);
+    let (_, got) = s.get(&format!("/v1/agents/{}", id(&other))).await;
+    assert_eq!(got["last_sync_at"], Value::Null, "{got}");
 
     // An unreadable cursor is refused by its name; more than 500 items too.
     let (status, refused) = download(&s, &agent, Some("nonsense")).await;

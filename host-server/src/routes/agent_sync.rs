@@ -152,6 +152,7 @@ pub struct SyncTariff {
 /// `GET /v1/agents/{id}/sync?since=`: everything the agent's phone keeps, or what changed since `since`.
 pub async fn download(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Query(query): Query<SyncQuery>,
 ) -> ApiResult<Json<Download>> {
@@ -215,7 +216,7 @@ pub async fn download(
     }
     drop(tx);
 
-    let agent = synced(&state, &id).await?;
+    let agent = synced(&state, &caller, &id).await?;
     let cursor = Cursor {
         at: started - chrono::Duration::minutes(CURSOR_OVERLAP_MINUTES),
         day: today,
@@ -233,9 +234,10 @@ pub async fn download(
     }))
 }
 
-/// Sets the agent's `last_sync_at` to now; answers the agent as it then stands.
-async fn synced(state: &AppState, id: &str) -> ApiResult<Agent> {
-    {
+/// Sets the agent's `last_sync_at` to now when the caller is the agent's own key (its phone: an operator's
+/// look at what the phone would get is no sync of the phone); answers the agent as it then stands.
+async fn synced(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Agent> {
+    if caller.agent_id.as_deref() == Some(id) {
         let _guard = state.db.write_guard().await;
         stored::set_last_sync(&state.db.pool, id, &now_rfc3339()).await?;
     }
@@ -318,7 +320,7 @@ pub async fn upload(
         // phone sends it again.
         items.push(out.unwrap_or_else(|e| ItemOut::refused(client_tx_id, kind, &e)));
     }
-    let agent = synced(&state, &id).await?;
+    let agent = synced(&state, &caller, &id).await?;
     Ok(Json(UploadAnswer { items, agent }))
 }
 
