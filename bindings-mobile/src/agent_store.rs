@@ -631,6 +631,11 @@ impl AgentStore {
             tariffs: count(tariffs.len()),
         };
         self.change(|file| {
+            // A store is one agent's: another agent's answer would put this queue under the wrong agent.
+            let current = file.agent.as_ref().and_then(|a| a.get("id")).and_then(Value::as_str);
+            if let Some(current) = current.filter(|id| *id != agent.id) {
+                return Err(invalid("sync.agent.id", format!("this store belongs to agent {current}")).into());
+            }
             if answer.full {
                 file.customers.clear();
                 file.devices.clear();

@@ -19,11 +19,26 @@ pub(super) fn crash_after() -> Option<usize> {
     CRASH_AFTER.with(Cell::get)
 }
 
-/// A fresh folder for one test's store.
-fn folder() -> PathBuf {
+/// A fresh folder for one test's store, removed when the test ends.
+struct Folder(PathBuf);
+
+impl std::ops::Deref for Folder {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn folder() -> Folder {
     let dir = std::env::temp_dir().join(format!("mp-agent-store-{}", uuid::Uuid::now_v7().simple()));
     fs::create_dir_all(&dir).unwrap();
-    dir
+    Folder(dir)
 }
 
 fn open(dir: &Path) -> Arc<AgentStore> {
@@ -228,6 +243,11 @@ fn a_malformed_sync_answer_is_refused_whole() {
     assert_eq!(fs::read(dir.join("agent.json")).unwrap(), before);
     assert_eq!(store.cursor().as_deref(), Some("c-1"));
     assert!(store.apply_sync("not json".into()).is_err());
+    let mut other = full_sync("0", "20000");
+    other["agent"]["id"] = json!("A2");
+    let e = store.apply_sync(other.to_string()).unwrap_err();
+    assert!(e.reason().contains("belongs to agent A1"), "{e:?}");
+    assert_eq!(fs::read(dir.join("agent.json")).unwrap(), before);
 }
 
 #[test]
@@ -273,7 +293,8 @@ fn previews_are_the_cores_allocation_and_commission() {
 
 #[test]
 fn a_store_that_never_synced_refuses_a_sale() {
-    let store = open(&folder());
+    let dir = folder();
+    let store = open(&dir);
     let e = store.preview_sale(sale(Some("SHS0001"), None, "800")).unwrap_err();
     assert_eq!(e.code(), "invalid_input");
 }
@@ -327,7 +348,8 @@ fn the_sync_body_is_the_pending_items_in_order() {
 
 #[test]
 fn a_registration_with_field_errors_is_not_queued() {
-    let store = open(&folder());
+    let dir = folder();
+    let store = open(&dir);
     let mut form = registration_form("shs_0001");
     form.customer = CustomerInput::New {
         name: " ".into(),
@@ -414,7 +436,8 @@ fn the_servers_answer_wins_and_a_resent_batch_changes_nothing() {
 
 #[test]
 fn a_lost_answer_leaves_the_items_pending_and_the_duplicate_answer_settles_them() {
-    let store = open(&folder());
+    let dir = folder();
+    let store = open(&dir);
     store.apply_sync(full_sync("0", "20000").to_string()).unwrap();
     let a = store.record_sale(sale(Some("SHS0001"), None, "800")).unwrap();
     let body = store.sync_body().unwrap();
