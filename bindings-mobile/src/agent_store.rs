@@ -596,8 +596,7 @@ impl AgentStore {
     /// answer twice leaves the same store. Every row is read before anything changes: a malformed answer is
     /// refused whole, naming its field (`sync.devices[0].snapshot.billing`).
     pub fn apply_sync(&self, answer_json: String) -> Result<SyncSummary> {
-        let value: Value =
-            serde_json::from_str(&answer_json).map_err(|e| invalid("sync", format!("not JSON: {e}")))?;
+        let value: Value = serde_json::from_str(&answer_json).map_err(|e| invalid("sync", format!("not JSON: {e}")))?;
         let answer: SyncAnswer = typed("sync", value)?;
         let agent: WireAgent = typed("sync.agent", answer.agent.clone())?;
         agent.terms()?;
@@ -837,8 +836,9 @@ impl AgentStore {
 
     /// Takes the answer of `POST /v1/agents/{id}/sync`: each item's outcome is kept on its queued item (the
     /// server's answer wins over the preview), and the agent becomes the answer's. An item answered before
-    /// keeps its first answer (a re-sent batch answers `duplicate` with the same). Items of the answer that
-    /// are not in this queue are left out of the outcomes.
+    /// keeps its first answer (a re-sent batch answers `duplicate` with the same). An item answered with a 5xx
+    /// stays pending, to be sent again. Items of the answer that are not in this queue are left out of the
+    /// outcomes.
     pub fn apply_sync_answer(&self, answer_json: String) -> Result<Vec<SyncOutcome>> {
         let value: Value =
             serde_json::from_str(&answer_json).map_err(|e| invalid("sync_answer", format!("not JSON: {e}")))?;
@@ -855,7 +855,9 @@ impl AgentStore {
                     continue;
                 };
                 let differences = differences(item, got);
-                if item.status == ItemStatus::Pending {
+                // A 5xx is the server failing, not deciding: nothing is kept there, so the item stays pending
+                // and goes again with the next sync (contract, Changes 4).
+                if item.status == ItemStatus::Pending && got.http_status < 500 {
                     item.status = match got.status {
                         SyncStatus::Applied => ItemStatus::Applied,
                         SyncStatus::Duplicate => ItemStatus::Duplicate,
@@ -969,14 +971,16 @@ fn preview(file: &StoreFile, draft: &SaleDraft, now: &str) -> Result<SalePreview
             (Some(serial), None, owner.map(|o| o.id), name, allocation)
         }
         (None, Some(plan_id)) => {
-            let row = file.plans.get(plan_id).ok_or_else(|| CoreError::NotFound {
-                entity: "plan".to_owned(),
-                id: plan_id.clone(),
-            })?;
+            let row = file
+                .plans
+                .get(plan_id)
+                .ok_or_else(|| CoreError::NotFound { entity: "plan".to_owned(), id: plan_id.clone() })?;
             let plan: WirePlan = typed("plan", row.clone())?;
+            // Only an installment plan is paid by its id (`allocate_plan_payment`); an EaaS plan is paid through
+            // its device's serial.
             let core_plan: api::InstallmentPlan = match plan.plan {
-                Some(p) => typed("plan.plan", p)?,
-                None => return Err(invalid("plan_id", "this plan has no installments to pay by id").into()),
+                Some(p) if plan.kind == "installments" => typed("plan.plan", p)?,
+                _ => return Err(invalid("plan_id", "only an installment plan is paid by its id").into()),
             };
             let credit = decimal("plan.credit_balance", &plan.credit_balance)?;
             let allocation = api::allocate_plan_payment(&core_plan, credit, amount, &currency)?;
@@ -989,10 +993,7 @@ fn preview(file: &StoreFile, draft: &SaleDraft, now: &str) -> Result<SalePreview
         _ => return Err(invalid("serial", "give a device's serial or a plan_id, not both").into()),
     };
 
-    let before = agent
-        .balance()?
-        .checked_add(queued_sales(file)?)
-        .ok_or_else(|| invalid("balance", "out of range"))?;
+    let before = agent.balance()?.checked_add(queued_sales(file)?).ok_or_else(|| invalid("balance", "out of range"))?;
     let entry = api::agent_sale(&terms, before, &allocation)?;
     let commission = entry
         .lines
@@ -1066,7 +1067,12 @@ fn differences(item: &StoredItem, got: &BatchItem) -> Vec<String> {
     let mut mine: Vec<(String, String)> = a
         .lines
         .iter()
-        .map(|l| (serde_json::to_value(l.kind).ok().and_then(|k| k.as_str().map(str::to_owned)).unwrap_or_default(), l.amount.clone()))
+        .map(|l| {
+            (
+                serde_json::to_value(l.kind).ok().and_then(|k| k.as_str().map(str::to_owned)).unwrap_or_default(),
+                l.amount.clone(),
+            )
+        })
         .collect();
     if !same_amount(&a.credit_added, "0") {
         mine.push(("credit".to_owned(), a.credit_added.clone()));
@@ -1087,9 +1093,8 @@ fn differences(item: &StoredItem, got: &BatchItem) -> Vec<String> {
     let same_lines = mine.len() == theirs.len()
         && mine.iter().zip(&theirs).all(|((k1, a1), (k2, a2))| k1 == k2 && same_amount(a1, a2));
     if !same_lines {
-        let show = |lines: &[(String, String)]| {
-            lines.iter().map(|(k, a)| format!("{k} {a}")).collect::<Vec<_>>().join(", ")
-        };
+        let show =
+            |lines: &[(String, String)]| lines.iter().map(|(k, a)| format!("{k} {a}")).collect::<Vec<_>>().join(", ");
         out.push(format!("allocation: preview [{}], server [{}]", show(&mine), show(&theirs)));
     }
     if let Some(server) = server_commission(answer) {
@@ -1140,7 +1145,8 @@ fn sale_receipt(client_tx_id: &str, agent: Option<&WireAgent>, p: &SalePreview) 
         lines.push(format!("  to credit: {} {}", p.allocation.credit_added, p.currency));
     }
     if let Some(token) = &p.allocation.token {
-        let unit = serde_json::to_value(token.unit).ok().and_then(|u| u.as_str().map(str::to_owned)).unwrap_or_default();
+        let unit =
+            serde_json::to_value(token.unit).ok().and_then(|u| u.as_str().map(str::to_owned)).unwrap_or_default();
         lines.push(format!("Token: {} {unit}, made by the server when this sale syncs", token.quantity));
     } else {
         lines.push("Token: none for this payment".to_owned());

@@ -187,10 +187,10 @@ fn a_sync_fills_the_store_and_survives_reopening() {
     let customers = store.customers().unwrap();
     assert_eq!(customers.iter().map(|c| c.surname.as_str()).collect::<Vec<_>>(), ["Juma", "Mushi"]);
     let devices = store.devices().unwrap();
-    assert_eq!(devices.iter().map(|d| (d.serial.as_str(), d.kind)).collect::<Vec<_>>(), [
-        ("MTR0001", DeviceKind::Meter),
-        ("SHS0001", DeviceKind::SolarHomeSystem)
-    ]);
+    assert_eq!(
+        devices.iter().map(|d| (d.serial.as_str(), d.kind)).collect::<Vec<_>>(),
+        [("MTR0001", DeviceKind::Meter), ("SHS0001", DeviceKind::SolarHomeSystem)]
+    );
     assert!(devices.iter().all(|d| !d.offline_token));
     assert!(matches!(devices[1].snapshot.billing, Billing::Installments { .. }));
     let plans = store.plans().unwrap();
@@ -261,7 +261,10 @@ fn previews_are_the_cores_allocation_and_commission() {
     assert_eq!(shs.customer_name.as_deref(), Some("Amina Juma"));
     assert_eq!(shs.received_on, "2026-12-07");
     assert_eq!(shs.allocation.lines.iter().map(|l| l.amount.as_str()).collect::<Vec<_>>(), ["700", "100"]);
-    assert_eq!((shs.commission.as_str(), shs.balance_before.as_str(), shs.balance_after.as_str()), ("80", "1000", "1800"));
+    assert_eq!(
+        (shs.commission.as_str(), shs.balance_before.as_str(), shs.balance_after.as_str()),
+        ("80", "1000", "1800")
+    );
     assert!(shs.allocation.token.is_some());
     assert!(shs.token_note.contains("server"));
 
@@ -274,10 +277,7 @@ fn previews_are_the_cores_allocation_and_commission() {
     assert_eq!(tv.customer_name.as_deref(), Some("Amina Mushi"));
 
     // The core's refusals, as the core's variants.
-    assert!(matches!(
-        store.preview_sale(sale(Some("NOPE1"), None, "500")),
-        Err(MicropowerError::UnknownSerial { .. })
-    ));
+    assert!(matches!(store.preview_sale(sale(Some("NOPE1"), None, "500")), Err(MicropowerError::UnknownSerial { .. })));
     assert!(matches!(
         store.preview_sale(SaleDraft { currency: "KES".into(), ..sale(Some("SHS0001"), None, "500") }),
         Err(MicropowerError::CurrencyMismatch { .. })
@@ -363,7 +363,8 @@ fn a_registration_with_field_errors_is_not_queued() {
     let e = store.record_registration(form).unwrap_err();
     let MicropowerError::InvalidInput { details, .. } = &e else { panic!("{e:?}") };
     let details: Value = serde_json::from_str(details).unwrap();
-    let fields: Vec<&str> = details["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> =
+        details["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, expected.iter().map(|e| e.field.as_str()).collect::<Vec<_>>());
     assert!(fields.contains(&"device.serial") && fields.contains(&"customer.phone"), "{fields:?}");
     assert!(store.queue().unwrap().is_empty());
@@ -395,22 +396,23 @@ fn the_servers_answer_wins_and_a_resent_batch_changes_nothing() {
     let outcomes = store.apply_sync_answer(answer.to_string()).unwrap();
     assert_eq!(outcomes.len(), 4, "an item not in this queue is left out");
     let status: Vec<(SyncStatus, bool)> = outcomes.iter().map(|o| (o.status, o.differs_from_preview)).collect();
-    assert_eq!(status, [
-        (SyncStatus::Applied, false),
-        (SyncStatus::Applied, true),
-        (SyncStatus::Refused, true),
-        (SyncStatus::Applied, false)
-    ]);
+    assert_eq!(
+        status,
+        [
+            (SyncStatus::Applied, false),
+            (SyncStatus::Applied, true),
+            (SyncStatus::Refused, true),
+            (SyncStatus::Applied, false)
+        ]
+    );
     assert_eq!(outcomes[2].code.as_deref(), Some("risk_ceiling_exceeded"));
     assert!(outcomes[1].differences.iter().any(|d| d == "commission: preview 50, server 40"), "{:?}", outcomes[1]);
 
     let queue = store.queue().unwrap();
-    assert_eq!(queue.iter().map(|i| i.status).collect::<Vec<_>>(), [
-        ItemStatus::Applied,
-        ItemStatus::Applied,
-        ItemStatus::Refused,
-        ItemStatus::Applied
-    ]);
+    assert_eq!(
+        queue.iter().map(|i| i.status).collect::<Vec<_>>(),
+        [ItemStatus::Applied, ItemStatus::Applied, ItemStatus::Refused, ItemStatus::Applied]
+    );
     assert_eq!(queue[1].commission.as_deref(), Some("40"), "the phone shows the server's commission");
     assert_eq!(queue[2].commission, None);
     assert_eq!(queue[2].code.as_deref(), Some("risk_ceiling_exceeded"));
@@ -449,6 +451,20 @@ fn a_lost_answer_leaves_the_items_pending_and_the_duplicate_answer_settles_them(
     assert_eq!((outcomes[0].status, outcomes[0].differs_from_preview), (SyncStatus::Duplicate, false));
     assert_eq!(store.queue().unwrap()[0].status, ItemStatus::Duplicate);
     assert_eq!(store.agent().unwrap().unwrap().balance_with_queue, "800");
+}
+
+#[test]
+fn an_item_the_server_failed_on_stays_pending() {
+    let dir = folder();
+    let store = open(&dir);
+    store.apply_sync(full_sync("0", "20000").to_string()).unwrap();
+    let a = store.record_sale(sale(Some("SHS0001"), None, "800")).unwrap();
+    let answer = json!({"items": [{"client_tx_id": a.client_tx_id, "type": "sale", "status": "refused", "http_status": 503,
+                                   "error": {"code": "unavailable", "message": "try again"}}]});
+    let outcomes = store.apply_sync_answer(answer.to_string()).unwrap();
+    assert_eq!((outcomes[0].status, outcomes[0].code.as_deref()), (SyncStatus::Refused, Some("unavailable")));
+    assert_eq!(store.queue().unwrap()[0].status, ItemStatus::Pending);
+    assert!(store.sync_body().unwrap().contains(&a.client_tx_id));
 }
 
 #[test]
