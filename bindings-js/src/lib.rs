@@ -172,6 +172,14 @@ pub fn call_core(function: &str, args: JsValue) -> Result<JsValue, JsValue> {
     call_json(function, &input)
 }
 
+/// The core function `function` with its argument object as JSON text, answered as JSON text: the fast path
+/// for a caller that already holds text (a server's response body, a file, a message). Nothing is walked or
+/// written as objects on either side; the text is copied into the module and the answer out of it once.
+#[wasm_bindgen(js_name = callCoreText, skip_typescript)]
+pub fn call_core_text(function: &str, args: &str) -> Result<String, JsValue> {
+    call_text(function, args).map_err(|e| js_error(&e))
+}
+
 /// Declares one exported function per core function: JS name, core name, positional arguments (each named
 /// as in the core's argument object), and optionally a trailing options object with the fields it may set.
 macro_rules! functions {

@@ -30,6 +30,21 @@ test("a wrong argument shape is invalid_input, naming the problem", () => {
   assert.throws(() => mp.callCore("no_such_function", {}), { code: "not_found" });
 });
 
+test("callCoreText answers the same text the object API answers, and refuses the same way", () => {
+  const cases = JSON.parse(readFileSync(new URL("../../tests/vectors/allocate_payment.json", import.meta.url))).cases;
+  for (const c of cases) {
+    if (c.error) {
+      assert.throws(() => mp.callCoreText("allocate_payment", JSON.stringify(c.input)), { code: c.error }, c.name);
+    } else {
+      const text = mp.callCoreText("allocate_payment", JSON.stringify(c.input));
+      assert.equal(typeof text, "string");
+      assert.deepEqual(JSON.parse(text), mp.allocatePayment(c.input.snapshot, c.input.payment), c.name);
+    }
+  }
+  assert.throws(() => mp.callCoreText("allocate_payment", "{not json"), { name: "InvalidInput", code: "invalid_input" });
+  assert.throws(() => mp.callCoreText("no_such_function", "{}"), { code: "not_found" });
+});
+
 test("every error code of the core is in the package's ErrorCode type", () => {
   const dts = readFileSync(pkg + "web/micropower.d.ts", "utf8");
   assert.ok(dts.includes('"not_found"'));

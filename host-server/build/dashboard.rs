@@ -30,10 +30,35 @@ use sha2::{Digest, Sha256};
 const TARGET: &str = "wasm32-unknown-unknown";
 const PACKAGE: &str = "micropower-js";
 const ARTIFACT: &str = "micropower_js.wasm";
-/// `(module name, profile, extra cargo flags, wasm-opt level)`, built in this order (bindings-js/build.sh has
-/// the same).
-const MODULES: &[(&str, &str, &[&str], &str)] =
-    &[("micropower", "wasm-light", &["--no-default-features"], "-Oz"), ("full", "wasm-release", &[], "-O2")];
+/// One module of the JS package.
+struct Module {
+    name: &'static str,
+    profile: &'static str,
+    cargo_flags: &'static [&'static str],
+    /// `CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS` of its build.
+    rustflags: &'static str,
+    /// wasm-opt's level, and the features beyond [`WASM_OPT_FEATURES`] the module uses.
+    wasm_opt: &'static [&'static str],
+}
+
+/// Built in this order, with the commands, flags and levels of bindings-js/build.sh: the first-page module
+/// for size, the full one for speed (SIMD: its JSON reading vectorises).
+const MODULES: &[Module] = &[
+    Module {
+        name: "micropower",
+        profile: "wasm-light",
+        cargo_flags: &["--no-default-features"],
+        rustflags: "",
+        wasm_opt: &["-Oz"],
+    },
+    Module {
+        name: "full",
+        profile: "wasm-release",
+        cargo_flags: &[],
+        rustflags: "-C target-feature=+simd128",
+        wasm_opt: &["-O3", "--enable-simd"],
+    },
+];
 /// The features rustc enables for this target, which `bindings-js/build.sh` passes to wasm-opt too.
 const WASM_OPT_FEATURES: &[&str] = &[
     "--enable-bulk-memory",
@@ -81,12 +106,13 @@ pub fn build(root: &Path, out_dir: &Path, cargo: &str, rustc: &str) -> Result<()
     let generated = out_dir.join("dashboard-glue");
     let mut served = Vec::new();
     let mut renames = Vec::new();
-    for (name, profile, flags, level) in MODULES {
+    for Module { name, profile, cargo_flags, rustflags, wasm_opt: level } in MODULES {
         let status = super::nested_cargo(cargo, root)
             .args(["build", "--locked", "--profile", *profile, "--package", PACKAGE, "--target", TARGET])
             .arg("--target-dir")
             .arg(&target_dir)
-            .args(*flags)
+            .args(*cargo_flags)
+            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", rustflags)
             .status()
             .map_err(|e| format!("could not run {cargo}: {e}"))?;
         if !status.success() {
@@ -140,10 +166,10 @@ fn find_wasm_opt(root: &Path) -> Option<PathBuf> {
     npm.is_file().then_some(npm)
 }
 
-fn optimise(tool: &Path, level: &str, module: &Path) -> Result<(), String> {
+fn optimise(tool: &Path, level: &[&str], module: &Path) -> Result<(), String> {
     let status = Command::new(tool)
-        .arg(level)
         .args(WASM_OPT_FEATURES)
+        .args(level)
         .arg(module)
         .arg("-o")
         .arg(module)
