@@ -11,8 +11,8 @@ use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
 use crate::routes::{
-    agents, appliance_types, audit, bulk_tokens, devices, export, imports, payments, plans, receipts, reconciliations,
-    registrations, registry, reports, statements, system, tariffs,
+    agent_sync, agents, appliance_types, audit, bulk_tokens, devices, export, imports, payments, plans, receipts,
+    reconciliations, registrations, registry, reports, statements, system, tariffs,
 };
 use crate::state::AppState;
 use crate::{notify, providers};
@@ -113,6 +113,8 @@ v1_routes! {
     patch "/agents/{id}" => agents::patch, "agents", "Change an agent's name, phone, area, commission rates, risk ceiling or (without ledger lines) currency";
     get "/agents/{id}/ledger" => agents::ledger, "agents", "Every line of an agent's ledger (sale, commission, handover), newest first (paged)";
     post "/agents/{id}/sales" => agents::sale, "agents", "An agent's cash sale, as a payment of provider agent:{id} exactly once per client_tx_id (201, then 200 with the same body); adds a sale and a commission line; 422 risk_ceiling_exceeded past the agent's ceiling";
+    get "/agents/{id}/sync" => agent_sync::download, "agents", "What an agent's phone keeps offline (?since=<cursor> for what changed since): the agent, its customers (its area's and those it registered), their devices with the core's account snapshot (offline_token false: a phone never makes a token), their plans and the tariffs their meters use; with the agent's own key, sets last_sync_at";
+    post "/agents/{id}/sync" => agent_sync::upload, "agents", "An agent phone's queued sales and registrations (at most 500), each in its own transaction and exactly once per client_tx_id: applied, duplicate (the original answer) or refused (the single endpoint's error, the same on a re-send); with the agent's own key, sets last_sync_at";
     post "/agents/{id}/handovers" => agents::handover, "agents", "Cash an agent handed over to the office (operator): a handover line of -amount, at most the balance; commission earned is left alone; answers the receipt's path";
     get "/agents/{id}/handovers/{handover_id}/receipt" => receipts::handover_receipt, "agents", "A printable HTML receipt of one handover";
     delete "/providers/{id}" => providers::remove, "providers", "Remove a provider: its hooks answer 404, its history stays (admin)";
@@ -541,6 +543,20 @@ fn request_schema(method: &str, path: &str) -> Option<Value> {
                 "amount": {"type": "string", "description": "A decimal string"},
                 "currency": {"type": "string", "description": "ISO 4217; the agent's"},
                 "taken_at": {"type": "string", "format": "date-time", "description": "When the agent took the cash; default now"},
+            }),
+        ),
+        ("post", "/agents/{id}/sync") => closed(
+            vec!["items"],
+            json!({
+                "items": {"type": "array", "maxItems": 500, "items": {
+                    "type": "object", "required": ["type", "client_tx_id"],
+                    "description": "A sale: the body of POST /v1/agents/{id}/sales plus type. A registration: the body of POST /v1/registrations plus type and client_tx_id",
+                    "properties": {
+                        "type": {"type": "string", "enum": ["sale", "registration"]},
+                        "client_tx_id": {"type": "string", "minLength": 1, "maxLength": 128,
+                                         "description": "The phone's id of the item: applied once however often it is sent"},
+                    },
+                }},
             }),
         ),
         ("post", "/agents/{id}/handovers") => closed(

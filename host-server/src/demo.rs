@@ -144,7 +144,7 @@ pub async fn seed(state: &AppState) -> ApiResult<bool> {
         };
         // No API key seeds the demo: its down payments are recorded by none.
         let _registered =
-            registrations::registration(state, &crate::storage::audit::Actor::System("demo"), body).await?;
+            registrations::registration(state, &crate::storage::audit::Actor::System("demo"), None, body).await?;
         // A few payments spread over the last months; some customers fall behind on purpose.
         let payments = if n % 5 == 4 { 1 } else { 3 + n % 3 };
         for p in 0..payments {

@@ -214,7 +214,10 @@ pub async fn update_plan_body<'e, E: Executor<'e, Database = Any>, P: Serialize>
     body: &P,
 ) -> ApiResult<()> {
     let text = serde_json::to_string(body).map_err(ApiError::internal)?;
-    sqlx::query(UPDATE_PLAN_BODY).bind(text).bind(id).execute(exec).await?;
+    // An edit outside the payment path: `updated_at` makes an agent's incremental sync send the plan again
+    // (a payment's writes are found by the payment's own time, so UPDATE_PLAN_BODY leaves it alone).
+    let sql = "UPDATE plans SET body = $1, version = version + 1, updated_at = $2 WHERE id = $3";
+    sqlx::query(sql).bind(text).bind(crate::ids::now_rfc3339()).bind(id).execute(exec).await?;
     Ok(())
 }
 

@@ -94,7 +94,7 @@ pub async fn require_key(
     if !allowed {
         let message = match caller.role {
             Role::Agent => {
-                "an agent's key opens only its own agent's sales, ledger and record, and registrations".to_owned()
+                "an agent's key opens only its own agent's sales, ledger, sync and record, its customers, and registrations".to_owned()
             }
             _ => format!("this needs the {needed:?} role").to_lowercase(),
         };
@@ -122,14 +122,20 @@ fn admin_only(method: &Method, path: &str) -> bool {
         || path.starts_with("/tokens/bulk")
 }
 
-/// What an agent's key may do, conservatively: read its own agent (with its sums) and ledger, record its own
-/// sales, and register customers with their devices. Everything else, another agent's paths included, is
+/// What an agent's key may do, conservatively: read its own agent (with its sums) and ledger, sync its phone,
+/// record its own sales, register customers with their devices, and read its own customers. Everything else, another agent's paths included, is
 /// refused.
 fn agent_may(method: &Method, path: &str, agent_id: &str) -> bool {
     let own = |tail: &str| path.strip_prefix("/agents/").and_then(|p| p.strip_prefix(agent_id)) == Some(tail);
     match *method {
-        Method::GET | Method::HEAD => own("") || own("/ledger"),
-        Method::POST => own("/sales") || path == "/registrations",
+        // A customer by id: its handler lets an agent read only its own customers.
+        Method::GET | Method::HEAD => {
+            own("")
+                || own("/ledger")
+                || own("/sync")
+                || path.strip_prefix("/customers/").is_some_and(|id| !id.contains('/'))
+        }
+        Method::POST => own("/sales") || own("/sync") || path == "/registrations",
         _ => false,
     }
 }

@@ -167,7 +167,7 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiRe
     Ok(Json(found(&state, &id).await?))
 }
 
-async fn found(state: &AppState, id: &str) -> ApiResult<Agent> {
+pub(crate) async fn found(state: &AppState, id: &str) -> ApiResult<Agent> {
     stored::get(&state.db.pool, id, "").await?.ok_or_else(|| ApiError::not_found("agent", id))
 }
 
@@ -245,11 +245,23 @@ pub async fn sale(
     Path(id): Path<String>,
     Body(body): Body<SaleIn>,
 ) -> ApiResult<(StatusCode, Json<SaleAnswer>)> {
-    found(&state, &id).await?;
+    let (status, answer) = sell(&state, &id, &caller.key_id, body).await?;
+    Ok((status, Json(answer)))
+}
+
+/// An agent's sale recorded by `key_id`: the one path of `POST /v1/agents/{id}/sales` and of a sync's sale
+/// item. 201 when applied now, 200 with the stored answer when its `client_tx_id` was applied before.
+pub(crate) async fn sell(
+    state: &AppState,
+    id: &str,
+    key_id: &str,
+    body: SaleIn,
+) -> ApiResult<(StatusCode, SaleAnswer)> {
+    found(state, id).await?;
     // The payment path's own rule for its exactly-once key, under the name the sale's body gives it.
     check_text("client_tx_id", &body.client_tx_id, 128)?;
     let payment = PaymentIn {
-        provider: crate::agents::provider_of(&id),
+        provider: crate::agents::provider_of(id),
         provider_tx_id: body.client_tx_id,
         serial: body.serial,
         plan_id: body.plan_id,
@@ -258,16 +270,16 @@ pub async fn sale(
         received_at: body.taken_at,
         payer_phone: None,
         money_moved: false,
-        recorded_by: Some(caller.key_id),
-        agent_id: Some(id),
+        recorded_by: Some(key_id.to_owned()),
+        agent_id: Some(id.to_owned()),
     };
-    let (status, payment) = match apply(&state, &payment).await? {
+    let (status, payment) = match apply(state, &payment).await? {
         Outcome::Applied(answer) => (StatusCode::CREATED, answer),
         Outcome::Repeat(answer) => (StatusCode::OK, answer),
         Outcome::Unmatched(_) => return Err(ApiError::internal("an agent's sale cannot be unmatched")),
     };
     let ledger = stored::lines_of_payment(&state.db.pool, &payment.payment_id).await?;
-    Ok((status, Json(SaleAnswer { payment, ledger })))
+    Ok((status, SaleAnswer { payment, ledger }))
 }
 
 /// The body of `POST /v1/agents/{id}/handovers`: cash handed over to the office.

@@ -221,14 +221,18 @@ pub async fn reassign(
         })
         .await?;
     let device = device.ok_or_else(|| ApiError::not_found("device", &raw))?;
-    sqlx::query("UPDATE devices SET owner_id = $1 WHERE serial = $2")
+    // `updated_at`: an agent's incremental sync sends the device and its plan again.
+    let now = crate::ids::now_rfc3339();
+    sqlx::query("UPDATE devices SET owner_id = $1, updated_at = $2 WHERE serial = $3")
         .bind(&owner_id)
+        .bind(&now)
         .bind(&device.serial)
         .execute(&mut *tx)
         .await?;
     if let Some(plan_id) = &device.plan_id {
-        sqlx::query("UPDATE plans SET customer_id = $1 WHERE id = $2")
+        sqlx::query("UPDATE plans SET customer_id = $1, updated_at = $2 WHERE id = $3")
             .bind(&owner_id)
+            .bind(&now)
             .bind(plan_id)
             .execute(&mut *tx)
             .await?;
@@ -445,9 +449,29 @@ pub struct CustomerView {
     access_rate_debt: BTreeMap<String, Dec>,
 }
 
+/// 403 unless `customer_id` is one of the agent's customers; asked before the customer is read, so an agent
+/// learns nothing of another's customers, not even whether the id exists.
+async fn require_agents_customer(state: &AppState, agent_id: &str, customer_id: &str) -> ApiResult<()> {
+    let agent = storage::agents::get(&state.db.pool, agent_id, "")
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("the agent {agent_id} of a key vanished")))?;
+    if storage::agent_sync::is_agents_customer(&state.db.pool, agent_id, &agent.area_id, customer_id).await? {
+        return Ok(());
+    }
+    let message = "an agent's key reads only the customers of its area and those it registered";
+    Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", message))
+}
+
 /// `GET /v1/customers/{id}`: with devices, plans, credit balances and the access-rate debt its meters owe
-/// today, by currency.
-pub async fn customer(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<CustomerView>> {
+/// today, by currency. An agent's key reads only the agent's own customers (its area's, those it registered).
+pub async fn customer(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CustomerView>> {
+    if let Some(agent_id) = &caller.agent_id {
+        require_agents_customer(&state, agent_id, &id).await?;
+    }
     let c = repo::customer(&state.db.pool, &id).await?.ok_or_else(|| ApiError::not_found("customer", &id))?;
     let listed = repo::listed_devices(&state.db.pool, DeviceFilter::Owner(&id), i64::MAX).await?;
     let devices = device_views(&state, &listed).await?;

@@ -1,5 +1,6 @@
 //! The HTTP API (http-api.md): one file per part of the contract.
 
+pub mod agent_sync;
 pub mod agents;
 pub mod appliance_types;
 pub mod audit;

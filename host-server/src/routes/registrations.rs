@@ -68,19 +68,41 @@ pub async fn register(
     Extension(caller): Extension<Caller>,
     Body(body): Body<Value>,
 ) -> ApiResult<(StatusCode, Json<Registered>)> {
-    registration(&state, &Actor::ApiKey(caller.key_id), body).await
+    registration(&state, &Actor::ApiKey(caller.key_id), caller.agent_id.as_deref(), body).await
 }
 
 /// A registration (`POST /v1/registrations`) by `actor`, whose API key records its down payment (none for
-/// the demo's seed, which no key makes).
-pub async fn registration(state: &AppState, actor: &Actor, body: Value) -> ApiResult<(StatusCode, Json<Registered>)> {
+/// the demo's seed, which no key makes); `agent_id` is the agent whose key it is, if any.
+pub async fn registration(
+    state: &AppState,
+    actor: &Actor,
+    agent_id: Option<&str>,
+    body: Value,
+) -> ApiResult<(StatusCode, Json<Registered>)> {
     let _guard = state.db.write_guard().await;
     let mut tx = state.db.pool.begin().await?;
-    let prepared = prepare(state, &mut tx, body).await?;
-    let registered = register_prepared(state, &mut tx, actor, prepared, &mut Lookups::default()).await?;
+    let registered = register_in(state, &mut tx, actor, agent_id, body).await?;
     tx.commit().await?;
     tracing::info!(serial = %registered.device.serial, customer = %registered.customer.id, "device registered");
     Ok((StatusCode::CREATED, Json(registered)))
+}
+
+/// A registration's body registered in `tx` (which the caller commits) by `actor`: the one path of
+/// `POST /v1/registrations` and of an agent's sync. A new customer registered with an agent's key
+/// (`agent_id`) records that agent, whose customer it stays wherever it lives.
+pub async fn register_in(
+    state: &AppState,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    actor: &Actor,
+    agent_id: Option<&str>,
+    body: Value,
+) -> ApiResult<Registered> {
+    let prepared = prepare(state, tx, body).await?;
+    let registered = register_prepared(state, tx, actor, prepared, &mut Lookups::default()).await?;
+    if let (Some(agent_id), true) = (agent_id, registered.new_customer) {
+        crate::storage::agent_sync::set_registered_by(&mut **tx, &registered.customer.id, agent_id).await?;
+    }
+    Ok(registered)
 }
 
 /// A registration's body made into the core's request: its day filled in, its plan filled from its

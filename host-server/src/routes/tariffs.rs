@@ -229,8 +229,10 @@ pub async fn move_meter(
             format!("the meter's credit is in {}; the tariff sells in {}", old.currency.code(), new.currency.code());
         return Err(ApiError::unprocessable("tariff_id", message));
     }
-    sqlx::query("UPDATE devices SET tariff_id = $1 WHERE serial = $2")
+    // `updated_at`: an agent's incremental sync sends the meter again.
+    sqlx::query("UPDATE devices SET tariff_id = $1, updated_at = $2 WHERE serial = $3")
         .bind(&body.tariff_id)
+        .bind(crate::ids::now_rfc3339())
         .bind(&device.serial)
         .execute(&mut *tx)
         .await?;

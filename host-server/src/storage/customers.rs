@@ -68,15 +68,20 @@ pub async fn insert(tx: &mut Transaction<'_, Any>, customer: &Customer) -> ApiRe
 
 /// Replaces a stored customer's fields and phones with `customer`'s.
 pub async fn update(tx: &mut Transaction<'_, Any>, customer: &Customer) -> ApiResult<()> {
-    sqlx::query("UPDATE customers SET name = $1, surname = $2, village_id = $3, body = $4, search = $5 WHERE id = $6")
-        .bind(&customer.name)
-        .bind(&customer.surname)
-        .bind(&customer.village_id)
-        .bind(serde_json::to_string(customer).map_err(ApiError::internal)?)
-        .bind(search_text(customer))
-        .bind(&customer.id)
-        .execute(&mut **tx)
-        .await?;
+    // `updated_at`: an agent's incremental sync sends the customer again.
+    sqlx::query(
+        "UPDATE customers SET name = $1, surname = $2, village_id = $3, body = $4, search = $5, updated_at = $6 \
+         WHERE id = $7",
+    )
+    .bind(&customer.name)
+    .bind(&customer.surname)
+    .bind(&customer.village_id)
+    .bind(serde_json::to_string(customer).map_err(ApiError::internal)?)
+    .bind(search_text(customer))
+    .bind(crate::ids::now_rfc3339())
+    .bind(&customer.id)
+    .execute(&mut **tx)
+    .await?;
     sqlx::query("DELETE FROM customer_phones WHERE customer_id = $1").bind(&customer.id).execute(&mut **tx).await?;
     insert_phones(tx, customer).await
 }

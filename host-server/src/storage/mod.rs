@@ -1,6 +1,7 @@
 //! The storage layer: typed rows and the queries that read and write them. Handlers call the functions
 //! here; SQL text and column names stay inside.
 
+pub mod agent_sync;
 pub mod agents;
 pub mod api_keys;
 pub mod appliance_types;
