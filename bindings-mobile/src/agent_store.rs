@@ -836,9 +836,10 @@ impl AgentStore {
 
     /// Takes the answer of `POST /v1/agents/{id}/sync`: each item's outcome is kept on its queued item (the
     /// server's answer wins over the preview), and the agent becomes the answer's. An item answered before
-    /// keeps its first answer (a re-sent batch answers `duplicate` with the same). An item answered with a 5xx
-    /// stays pending, to be sent again. Items of the answer that are not in this queue are left out of the
-    /// outcomes.
+    /// keeps its first answer (a re-sent batch answers `duplicate` with the same). An item refused with a 5xx,
+    /// a 404 or a 422 `unknown_serial` / `device_unassigned` stays pending with that refusal shown, to be sent
+    /// again (the server keeps no outcome for those). Items of the answer that are not in this queue are left
+    /// out of the outcomes.
     pub fn apply_sync_answer(&self, answer_json: String) -> Result<Vec<SyncOutcome>> {
         let value: Value =
             serde_json::from_str(&answer_json).map_err(|e| invalid("sync_answer", format!("not JSON: {e}")))?;
@@ -855,12 +856,11 @@ impl AgentStore {
                     continue;
                 };
                 let differences = differences(item, got);
-                // A 5xx is the server failing, not deciding: nothing is kept there, so the item stays pending
-                // and goes again with the next sync (contract, Changes 4).
-                if item.status == ItemStatus::Pending && got.http_status < 500 {
+                if item.status == ItemStatus::Pending {
                     item.status = match got.status {
                         SyncStatus::Applied => ItemStatus::Applied,
                         SyncStatus::Duplicate => ItemStatus::Duplicate,
+                        SyncStatus::Refused if sent_again(got) => ItemStatus::Pending,
                         SyncStatus::Refused => ItemStatus::Refused,
                     };
                     item.http_status = Some(got.http_status);
@@ -1017,6 +1017,17 @@ fn preview(file: &StoreFile, draft: &SaleDraft, now: &str) -> Result<SalePreview
         risk_ceiling: decimal_text(terms.risk_ceiling),
         token_note: TOKEN_NOTE.to_owned(),
     })
+}
+
+/// Whether a refused item stays queued and goes again with the next sync, as the server keeps no outcome for
+/// it (contract, Changes 4): a server failure (5xx), or an unknown device or plan (404, 422 `unknown_serial`
+/// or `device_unassigned`), which another item's registration may bring by the next sync. Its last refusal
+/// is kept on the item for the agent to see.
+fn sent_again(got: &BatchItem) -> bool {
+    let code = got.error.as_ref().and_then(|e| e.get("code")).and_then(Value::as_str);
+    got.http_status >= 500
+        || got.http_status == 404
+        || (got.http_status == 422 && matches!(code, Some("unknown_serial" | "device_unassigned")))
 }
 
 /// The refusal of a registration form with field errors: every error in `details.errors`.

@@ -454,7 +454,7 @@ fn a_lost_answer_leaves_the_items_pending_and_the_duplicate_answer_settles_them(
 }
 
 #[test]
-fn an_item_the_server_failed_on_stays_pending() {
+fn an_item_the_server_kept_no_outcome_for_stays_pending() {
     let dir = folder();
     let store = open(&dir);
     store.apply_sync(full_sync("0", "20000").to_string()).unwrap();
@@ -465,6 +465,21 @@ fn an_item_the_server_failed_on_stays_pending() {
     assert_eq!((outcomes[0].status, outcomes[0].code.as_deref()), (SyncStatus::Refused, Some("unavailable")));
     assert_eq!(store.queue().unwrap()[0].status, ItemStatus::Pending);
     assert!(store.sync_body().unwrap().contains(&a.client_tx_id));
+
+    // A device the server does not know yet (its registration may sync later): pending, the refusal shown.
+    let unknown = json!({"items": [{"client_tx_id": a.client_tx_id, "type": "sale", "status": "refused", "http_status": 422,
+                                    "error": {"code": "unknown_serial", "message": "no device SHS0001"}}]});
+    store.apply_sync_answer(unknown.to_string()).unwrap();
+    let item = &store.queue().unwrap()[0];
+    assert_eq!((item.status, item.code.as_deref()), (ItemStatus::Pending, Some("unknown_serial")));
+    assert_eq!(store.agent().unwrap().unwrap().queued_sales, "800");
+
+    // Any other refusal settles it: not sent again.
+    let refused = json!({"items": [{"client_tx_id": a.client_tx_id, "type": "sale", "status": "refused", "http_status": 400,
+                                    "error": {"code": "invalid_input", "message": "amount", "field": "amount"}}]});
+    store.apply_sync_answer(refused.to_string()).unwrap();
+    assert_eq!(store.queue().unwrap()[0].status, ItemStatus::Refused);
+    assert_eq!(store.sync_body().unwrap(), json!({"items": []}).to_string());
 }
 
 #[test]
