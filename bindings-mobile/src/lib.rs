@@ -13,6 +13,7 @@
 
 uniffi::setup_scaffolding!();
 
+pub mod agent_store;
 pub mod error;
 pub mod records;
 pub mod registration;
@@ -21,6 +22,10 @@ use micropower_core::api;
 use micropower_core::CoreError;
 use rust_decimal::Decimal;
 
+pub use agent_store::{
+    AgentInfo, AgentStore, CustomerRecord, DeviceRecord, ItemKind, ItemStatus, PlanRecord, QueuedItem, SaleDraft,
+    SalePreview, SyncOutcome, SyncStatus, SyncSummary, TariffRecord,
+};
 pub use error::MicropowerError;
 pub use records::*;
 pub use registration::{CustomerInput, DeviceInput, PlanInput, PlanTerms, RegistrationForm};

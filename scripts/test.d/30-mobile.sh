@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Mobile bindings (uniffi, bindings-mobile/): build the cdylib, generate the Kotlin and Swift bindings from
 # it, check the Swift ones name every exported function (no Swift compiler here), compile the Kotlin
-# bindings with their tests and run them on the JVM against the cdylib: every shared vector, and the offline
-# registration scenario posted to a micropower-server started here on a temporary SQLite database.
+# bindings with their tests and run them on the JVM against the cdylib: every shared vector, and the server
+# scenarios (the offline registration, the agent phone's store and sync) against a micropower-server started
+# here on a temporary SQLite database, then again on a fresh PostgreSQL database when
+# MICROPOWER_TEST_POSTGRES_URL is set (only the server scenarios: the vectors do not touch a database).
 #
 # Installs what it needs and skips what is there: kotlinc from the npm package kotlin-compiler (pinned, in
 # a cache folder), JNA from Debian's libjna-java. Java 17 must be on the machine.
@@ -87,6 +89,40 @@ for name in "${exported[@]}"; do
     grep -q "uniffi_micropower_mobile_fn_func_$name(" "$out/swift/MicropowerFFI.h" ||
         { echo "MicropowerFFI.h lacks $name" >&2; missing=$((missing + 1)); }
 done
+# Objects: every exported constructor and method (uniffi_micropower_mobile_fn_constructor_<object>_<name>,
+# uniffi_micropower_mobile_fn_method_<object>_<name>; the object's name is lower-cased in the symbol) is in
+# the Swift class and the Kotlin class of that object.
+mapfile -t members < <(nm -D --defined-only "$lib" | awk '{print $3}' |
+    sed -n 's/^uniffi_micropower_mobile_fn_\(constructor\|method\)_/\1 /p' | sort)
+required_members=("constructor agentstore_open" "method agentstore_apply_sync" "method agentstore_preview_sale"
+    "method agentstore_record_sale" "method agentstore_record_registration" "method agentstore_sync_body"
+    "method agentstore_apply_sync_answer" "method agentstore_queue" "method agentstore_cursor"
+    "method agentstore_customers" "method agentstore_devices")
+for member in "${required_members[@]}"; do
+    printf '%s\n' "${members[@]}" | grep -qx "$member" || { echo "not exported by the library: $member" >&2; missing=$((missing + 1)); }
+done
+n_members=0
+for member in "${members[@]}"; do
+    read -r what symbol <<<"$member"
+    object="${symbol%%_*}"
+    fn="$(camel "${symbol#*_}")"
+    class="$(grep -ioE "^open class $object\b" "$swift_file" | head -n1 | awk '{print $3}')"
+    [ -n "$class" ] || { echo "Swift lacks class for $object ($symbol)" >&2; missing=$((missing + 1)); continue; }
+    # The class's body: from its declaration to its FfiConverter, which the generator writes right after it.
+    body="$(sed -n "/^open class $class\b/,/^public struct FfiConverterType$class\b/p" "$swift_file")"
+    if [ "$what" = constructor ]; then
+        # A constructor named `new` is Swift's init; any other name a static func (`open` is backquoted).
+        pattern="^public static func \`?$fn\`?\("
+        [ "$fn" = new ] && pattern="^public convenience init\("
+    else
+        pattern="^open func \`?$fn\`?\("
+    fi
+    grep -Eq "$pattern" <<<"$body" || { echo "Swift $class lacks $what $fn ($symbol)" >&2; missing=$((missing + 1)); }
+    grep -q "fun \`$fn\`(" "$kotlin_file" || { echo "Kotlin lacks fun $fn ($symbol)" >&2; missing=$((missing + 1)); }
+    grep -q "uniffi_micropower_mobile_fn_${what}_$symbol(" "$out/swift/MicropowerFFI.h" ||
+        { echo "MicropowerFFI.h lacks $symbol" >&2; missing=$((missing + 1)); }
+    n_members=$((n_members + 1))
+done
 # The error enum: one case per core error code, named as the core names the variant.
 grep -q "^public enum MicropowerError" "$swift_file" || { echo "Swift lacks enum MicropowerError" >&2; missing=$((missing + 1)); }
 codes="$(sed -n '/pub const ALL_CODES/,/];/p' core/src/error.rs | grep -o '"[a-z_]*"' | tr -d '"')"
@@ -101,7 +137,7 @@ if [ "$missing" -ne 0 ]; then
     echo "swift: $missing problems in the generated bindings" >&2
     exit 1
 fi
-say "swift: ${#exported[@]} exported functions and $n_codes error variants present (generated only: no Swift compiler here)"
+say "swift: ${#exported[@]} exported functions, $n_members object constructors and methods and $n_codes error variants present (generated only: no Swift compiler here)"
 
 # --- Kotlin: compile the bindings and the tests (skipped when nothing changed) -------------------------------
 build="$CARGO_TARGET_DIR/mobile-kotlin"
@@ -117,43 +153,82 @@ else
     say "kotlinc: up to date"
 fi
 
-# --- a test server on a free port with a temporary database ------------------------------------------------
+# --- test servers on free ports with temporary databases ---------------------------------------------------
 tmp="$(mktemp -d)"
 server_pid=""
-cleanup() {
+postgres_admin_url="${MICROPOWER_TEST_POSTGRES_URL:-}"
+postgres_db=""
+stop_server() {
     if [ -n "$server_pid" ]; then
         kill "$server_pid" 2>/dev/null || true
         wait "$server_pid" 2>/dev/null || true
+        server_pid=""
+    fi
+}
+cleanup() {
+    stop_server
+    if [ -n "$postgres_db" ]; then
+        psql "$postgres_admin_url" -q -c "DROP DATABASE IF EXISTS $postgres_db" >/dev/null 2>&1 || true
     fi
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 admin_key="mobile-test-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
-MICROPOWER_CORE=native \
-    DATABASE_URL="sqlite://$tmp/db.sqlite" \
-    MICROPOWER_ADMIN_KEY="$admin_key" \
-    MICROPOWER_LISTEN="127.0.0.1:$port" \
-    MICROPOWER_DATA_DIR="$tmp" \
-    RUST_LOG=warn \
-    "$CARGO_TARGET_DIR/debug/micropower-server" >"$tmp/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/server.log" >&2; echo "the test server died" >&2; exit 1; }
-    sleep 0.2
-done
-curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$tmp/server.log" >&2; exit 1; }
-say "micropower-server (native core) on 127.0.0.1:$port, database in $tmp"
 
-# --- run the Kotlin tests on the JVM ----------------------------------------------------------------------
+# start_server <database url> <log file>: the debug server (native core) on a free port, waiting for
+# /healthz; sets server_pid and port.
+start_server() {
+    local url="$1" log="$2"
+    port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    MICROPOWER_CORE=native \
+        DATABASE_URL="$url" \
+        MICROPOWER_ADMIN_KEY="$admin_key" \
+        MICROPOWER_LISTEN="127.0.0.1:$port" \
+        MICROPOWER_DATA_DIR="$tmp" \
+        RUST_LOG=warn \
+        "$CARGO_TARGET_DIR/debug/micropower-server" >"$log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 150); do
+        curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+        kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; echo "the test server died" >&2; exit 1; }
+        sleep 0.2
+    done
+    curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$log" >&2; exit 1; }
+}
+
+# run_kotlin <log file> [VAR=value...]: the Kotlin tests on the JVM against the server on $port.
+run_kotlin() {
+    local log="$1" status=0
+    shift
+    env "$@" \
+        MICROPOWER_VECTORS="$repo/tests/vectors" \
+        MICROPOWER_TEST_URL="http://127.0.0.1:$port" \
+        MICROPOWER_TEST_ADMIN_KEY="$admin_key" \
+        java -Djna.library.path="$(dirname "$lib")" -cp "$build/tests.jar:$jna" org.micropower.tests.MainKt || status=$?
+    if [ "$status" -ne 0 ]; then
+        echo "--- server log" >&2
+        tail -n 40 "$log" >&2
+    fi
+    return "$status"
+}
+
+# --- SQLite: every vector, the error mapping and the server scenarios ---------------------------------------
 status=0
-MICROPOWER_VECTORS="$repo/tests/vectors" \
-    MICROPOWER_TEST_URL="http://127.0.0.1:$port" \
-    MICROPOWER_TEST_ADMIN_KEY="$admin_key" \
-    java -Djna.library.path="$(dirname "$lib")" -cp "$build/tests.jar:$jna" org.micropower.tests.MainKt || status=$?
-if [ "$status" -ne 0 ]; then
-    echo "--- server log" >&2
-    tail -n 40 "$tmp/server.log" >&2
+start_server "sqlite://$tmp/db.sqlite" "$tmp/server.log"
+say "micropower-server (native core) on 127.0.0.1:$port, SQLite database in $tmp"
+run_kotlin "$tmp/server.log" || status=$?
+stop_server
+
+# --- PostgreSQL: the server scenarios again on a fresh database (the vectors touch no database) -------------
+if [ -n "$postgres_admin_url" ]; then
+    postgres_db="mp_mobile_$(od -An -tx1 -N6 /dev/urandom | tr -d ' \n')"
+    psql "$postgres_admin_url" -q -c "CREATE DATABASE $postgres_db" >/dev/null
+    # The same server, user and password; only the database differs.
+    start_server "${postgres_admin_url%/*}/$postgres_db" "$tmp/server-postgres.log"
+    say "micropower-server (native core) on 127.0.0.1:$port, PostgreSQL database $postgres_db"
+    run_kotlin "$tmp/server-postgres.log" MICROPOWER_TEST_SERVER_ONLY=1 || status=$?
+    stop_server
+else
+    say "PostgreSQL: skipped (MICROPOWER_TEST_POSTGRES_URL is not set)"
 fi
 exit "$status"

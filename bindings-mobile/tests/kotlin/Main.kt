@@ -3,7 +3,8 @@
 // failure.
 //
 // Environment: MICROPOWER_VECTORS (the tests/vectors folder), MICROPOWER_TEST_URL and
-// MICROPOWER_TEST_ADMIN_KEY (a running micropower-server for the registration scenario).
+// MICROPOWER_TEST_ADMIN_KEY (a running micropower-server for the registration and agent scenarios),
+// MICROPOWER_TEST_SERVER_ONLY=1 to run only those scenarios (the second run, on PostgreSQL).
 package org.micropower.tests
 
 import java.io.File
@@ -92,13 +93,16 @@ fun errorChecks(t: Tally) {
 
 fun main() {
     val t = Tally()
-    val vectors = File(System.getenv("MICROPOWER_VECTORS") ?: "tests/vectors")
-    errorChecks(t)
-    runVectors(t, vectors)
+    if (System.getenv("MICROPOWER_TEST_SERVER_ONLY") != "1") {
+        val vectors = File(System.getenv("MICROPOWER_VECTORS") ?: "tests/vectors")
+        errorChecks(t)
+        runVectors(t, vectors)
+    }
     val url = System.getenv("MICROPOWER_TEST_URL")
     val key = System.getenv("MICROPOWER_TEST_ADMIN_KEY")
     if (url != null && key != null) {
         registrationScenario(t, url.trimEnd('/'), key)
+        agentScenario(t, url.trimEnd('/'), key)
     } else {
         t.check("registration scenario") { throw AssertionError("MICROPOWER_TEST_URL / MICROPOWER_TEST_ADMIN_KEY not set") }
     }
