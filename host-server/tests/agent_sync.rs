@@ -36,18 +36,6 @@ async fn other_village(s: &TestServer, r: &Registry) -> String {
     village["id"].as_str().unwrap().to_owned()
 }
 
-/// Creates an agent in TZS (energy 5 %, appliances 10 %) with this risk ceiling; answers the creation's body.
-async fn agent(s: &TestServer, area: &str, ceiling: &str) -> Value {
-    s.ok(
-        "/v1/agents",
-        json!({"name": "Baraka", "phone": "+255754000111", "area_id": area,
-               "commission": {"energy_rate": "0.05", "appliance_rate": "0.1"},
-               "risk_ceiling": ceiling, "currency": "TZS"}),
-        201,
-    )
-    .await
-}
-
 fn key(agent: &Value) -> &str {
     agent["api_key"].as_str().unwrap()
 }

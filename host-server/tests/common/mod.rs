@@ -337,3 +337,15 @@ pub fn journal_by_plan(export: &str, check: impl Fn(&Value, &Value)) -> std::col
     }
     sums
 }
+
+/// Creates an agent in TZS (energy 5 %, appliances 10 %) with this risk ceiling; answers the creation's body.
+pub async fn agent(s: &TestServer, area: &str, ceiling: &str) -> Value {
+    s.ok(
+        "/v1/agents",
+        json!({"name": "Baraka", "phone": "+255754000111", "area_id": area,
+               "commission": {"energy_rate": "0.05", "appliance_rate": "0.1"},
+               "risk_ceiling": ceiling, "currency": "TZS"}),
+        201,
+    )
+    .await
+}
