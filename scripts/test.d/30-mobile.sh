@@ -196,15 +196,17 @@ start_server() {
     curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$log" >&2; exit 1; }
 }
 
-# run_kotlin <log file> [VAR=value...]: the Kotlin tests on the JVM against the server on $port.
+# run_kotlin <log file> <output file> [VAR=value...]: the Kotlin tests on the JVM against the server on
+# $port; their output is also kept in the output file, for the step's total.
 run_kotlin() {
-    local log="$1" status=0
-    shift
+    local log="$1" out="$2" status=0
+    shift 2
     env "$@" \
         MICROPOWER_VECTORS="$repo/tests/vectors" \
         MICROPOWER_TEST_URL="http://127.0.0.1:$port" \
         MICROPOWER_TEST_ADMIN_KEY="$admin_key" \
-        java -Djna.library.path="$(dirname "$lib")" -cp "$build/tests.jar:$jna" org.micropower.tests.MainKt || status=$?
+        java -Djna.library.path="$(dirname "$lib")" -cp "$build/tests.jar:$jna" org.micropower.tests.MainKt |
+        tee "$out" || status=$?
     if [ "$status" -ne 0 ]; then
         echo "--- server log" >&2
         tail -n 40 "$log" >&2
@@ -216,7 +218,7 @@ run_kotlin() {
 status=0
 start_server "sqlite://$tmp/db.sqlite" "$tmp/server.log"
 say "micropower-server (native core) on 127.0.0.1:$port, SQLite database in $tmp"
-run_kotlin "$tmp/server.log" || status=$?
+run_kotlin "$tmp/server.log" "$tmp/kotlin-sqlite.out" || status=$?
 stop_server
 
 # --- PostgreSQL: the server scenarios again on a fresh database (the vectors touch no database) -------------
@@ -226,9 +228,23 @@ if [ -n "$postgres_admin_url" ]; then
     # The same server, user and password; only the database differs.
     start_server "${postgres_admin_url%/*}/$postgres_db" "$tmp/server-postgres.log"
     say "micropower-server (native core) on 127.0.0.1:$port, PostgreSQL database $postgres_db"
-    run_kotlin "$tmp/server-postgres.log" MICROPOWER_TEST_SERVER_ONLY=1 || status=$?
+    run_kotlin "$tmp/server-postgres.log" "$tmp/kotlin-postgres.out" MICROPOWER_TEST_SERVER_ONLY=1 || status=$?
     stop_server
 else
     say "PostgreSQL: skipped (MICROPOWER_TEST_POSTGRES_URL is not set)"
 fi
+
+# --- the step's one count line (scripts/test.sh reads the last): both runs together ------------------------
+passed=0
+failed=0
+runs=()
+for db in sqlite postgres; do
+    line="$(grep -E '^kotlin: [0-9]+ passed, [0-9]+ failed' "$tmp/kotlin-$db.out" 2>/dev/null | tail -n 1 || true)"
+    [ -n "$line" ] || continue
+    read -r p f < <(sed -E 's/^kotlin: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/' <<<"$line")
+    passed=$((passed + p))
+    failed=$((failed + f))
+    runs+=("$db $p")
+done
+echo "kotlin: $passed passed, $failed failed (${runs[*]:-no run})"
 exit "$status"
