@@ -80,8 +80,10 @@ impl PlanKind {
     }
 }
 
-/// A plan as the core keeps it; the `kind` column says which.
-#[derive(Debug, Clone)]
+/// A plan as the core keeps it; the `kind` column says which. Written as the core's JSON of the plan itself
+/// (untagged: `kind` stands beside it, in the column or the answer).
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
 pub enum PlanBody {
     Installments(InstallmentPlan),
     Eaas(EaasPlan),
@@ -97,10 +99,7 @@ impl PlanBody {
 
     /// The core's JSON of the plan, as stored in `body`.
     fn to_json(&self) -> Result<String, serde_json::Error> {
-        match self {
-            PlanBody::Installments(plan) => serde_json::to_string(plan),
-            PlanBody::Eaas(plan) => serde_json::to_string(plan),
-        }
+        serde_json::to_string(self)
     }
 }
 

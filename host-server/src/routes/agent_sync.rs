@@ -18,9 +18,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use chrono::{DateTime, NaiveDate, Utc};
-use micropower_core::api::{
-    AccountSnapshot, Currency, Customer, DeviceKind, EaasPlan, InstallmentPlan, Tariff, TokenScheme,
-};
+use micropower_core::api::{AccountSnapshot, Currency, Customer, DeviceKind, Tariff, TokenScheme};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -126,18 +124,11 @@ pub struct SyncPlan {
     kind: PlanKind,
     appliance: String,
     currency: Currency,
-    plan: CorePlan,
+    /// The core's plan, installments or EaaS as `kind` says.
+    plan: PlanBody,
     /// The customer's credit balance in the plan's currency.
     #[serde(with = "micropower_core::wire::dec")]
     credit_balance: Decimal,
-}
-
-/// The core's plan of either kind (`kind` beside it says which).
-#[derive(Serialize)]
-#[serde(untagged)]
-pub enum CorePlan {
-    Installments(InstallmentPlan),
-    Eaas(EaasPlan),
 }
 
 /// A tariff as in force on `as_of`.
@@ -189,21 +180,25 @@ pub async fn download(
         });
     }
     let mut plans = Vec::with_capacity(plan_rows.len());
+    // A customer with several plans in one currency has one balance: read it once.
+    let mut balances: BTreeMap<(String, String), Decimal> = BTreeMap::new();
     for row in plan_rows {
-        let credit_balance = repo::credit(&mut *tx, &row.customer_id, row.currency.code()).await?;
-        let kind = row.plan.kind();
-        let plan = match row.plan {
-            PlanBody::Installments(p) => CorePlan::Installments(p),
-            PlanBody::Eaas(p) => CorePlan::Eaas(p),
+        let key = (row.customer_id.clone(), row.currency.code().to_owned());
+        let credit_balance = match balances.get(&key) {
+            Some(balance) => *balance,
+            None => {
+                let balance = repo::credit(&mut *tx, &row.customer_id, row.currency.code()).await?;
+                *balances.entry(key).or_insert(balance)
+            }
         };
         plans.push(SyncPlan {
             id: row.id,
             customer_id: row.customer_id,
             serial: row.serial,
-            kind,
+            kind: row.plan.kind(),
             appliance: row.appliance,
             currency: row.currency,
-            plan,
+            plan: row.plan,
             credit_balance,
         });
     }
