@@ -15,6 +15,9 @@ pub struct ApiError {
     pub status: StatusCode,
     /// The JSON body: at least `code` and `message`.
     pub body: Map<String, Value>,
+    /// The core's refusal this error answers, if it is one: the server's own layers decide by this typed
+    /// value, never by reading the body's `code`.
+    pub refusal: Option<Box<CoreError>>,
 }
 
 impl ApiError {
@@ -23,7 +26,7 @@ impl ApiError {
         let mut body = Map::new();
         body.insert("code".into(), Value::String(code.to_owned()));
         body.insert("message".into(), Value::String(message.into()));
-        ApiError { status, body }
+        ApiError { status, body, refusal: None }
     }
 
     /// 400 `invalid_input` for one field.
@@ -108,6 +111,7 @@ impl From<CoreError> for ApiError {
                 err.body.entry(k).or_insert(v);
             }
         }
+        err.refusal = Some(Box::new(refusal));
         err
     }
 }

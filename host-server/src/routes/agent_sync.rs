@@ -19,6 +19,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use chrono::{DateTime, NaiveDate, Utc};
 use micropower_core::api::{AccountSnapshot, Currency, Customer, DeviceKind, Tariff, TokenScheme};
+use micropower_core::CoreError;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -361,10 +362,11 @@ impl ItemOut {
 /// `device_unassigned`: its registration may sync later), a conflict about the key (409), a failure of the
 /// server.
 fn kept_refusal(error: &ApiError) -> bool {
-    let code = error.body.get("code").and_then(Value::as_str);
+    let not_yet =
+        matches!(error.refusal.as_deref(), Some(CoreError::UnknownSerial { .. } | CoreError::DeviceUnassigned { .. }));
     match error.status {
         StatusCode::BAD_REQUEST => true,
-        StatusCode::UNPROCESSABLE_ENTITY => !matches!(code, Some("unknown_serial" | "device_unassigned")),
+        StatusCode::UNPROCESSABLE_ENTITY => !not_yet,
         _ => false,
     }
 }

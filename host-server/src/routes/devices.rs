@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 use micropower_core::api::{AccountSnapshot, Customer, DeviceKind, GeoPoint, NewCustomer, TokenScheme};
 use micropower_core::calls;
 use micropower_core::wire::Dec;
+use micropower_core::CoreError;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -374,7 +375,11 @@ async fn customer_record(
 ) -> ApiResult<Customer> {
     let record = calls::CustomerRecord { id, customer, phone_region };
     state.core(record).await.map_err(|e| {
-        let on_phone = e.code() == "invalid_phone" || e.body.get("field").and_then(|f| f.as_str()) == Some("phone");
+        let on_phone = match e.refusal.as_deref() {
+            Some(CoreError::InvalidPhone { .. }) => true,
+            Some(CoreError::InvalidInput { field, .. }) => field == "phone",
+            _ => false,
+        };
         if on_phone {
             e.with("field", "phones")
         } else {
