@@ -27,6 +27,7 @@ pub mod report;
 pub mod tariff;
 pub mod token;
 pub mod wire;
+pub mod wit;
 
 pub use error::{CoreError, CoreResult};
 pub use num::MAX_AMOUNT;

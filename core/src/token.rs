@@ -64,6 +64,16 @@ impl Resolution {
         Resolution { numerator, denominator }
     }
 
+    /// The resolution's numerator (the decimal before `/`).
+    pub fn numerator(&self) -> Decimal {
+        self.numerator
+    }
+
+    /// The resolution's divider (1 for a decimal resolution).
+    pub fn denominator(&self) -> u32 {
+        self.denominator
+    }
+
     /// A decimal resolution.
     pub fn decimal(value: Decimal) -> Self {
         Resolution { numerator: value, denominator: 1 }

@@ -1,6 +1,7 @@
 //! One `allocate_payment` call (the first case of `tests/vectors/allocate_payment.json`, domain.md §5.1)
 //! through the wasm engine and the native engine in the same run, as the server makes it (`dyn
-//! Engine::call` with the typed `AllocatePayment`), plus the native JSON facade by `Value` (what the native
+//! Engine::call` with the typed `AllocatePayment`: WIT records on the wasm engine), the wasm engine's former
+//! route (`wasm_json`: the typed arguments as JSON text), plus the native JSON facade by `Value` (what the native
 //! engine did before calls were typed), the same call by name and JSON text on both engines (`*_text`: the
 //! guest and the boundary without the host's typed conversions) and the wasm engine's fixed cost per call (fresh fuel + an idle
 //! instance + a call that does nothing). Figures in `BENCHMARKS.md` ("Core engine").
@@ -48,6 +49,15 @@ fn engines(c: &mut Criterion) {
     let typed_text = serde_json::to_string(&args).unwrap();
     group.bench_function("wasm_typed_text", |b| {
         b.iter(|| wasm.call_text("allocate_payment", black_box(&typed_text)).unwrap())
+    });
+    // What `wasm` was before the payment path crossed as records: the typed arguments written as JSON text,
+    // the output read back from text.
+    group.bench_function("wasm_json", |b| {
+        b.iter(|| {
+            let t = serde_json::to_string(black_box(&args)).unwrap();
+            let out = wasm.call_text("allocate_payment", &t).unwrap();
+            serde_json::from_str::<micropower_core::api::Allocation>(&out).unwrap()
+        })
     });
     group.bench_function("host_json", |b| {
         b.iter(|| {

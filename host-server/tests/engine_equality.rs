@@ -137,3 +137,23 @@ fn engine_is_chosen_by_name() {
     assert!("python".parse::<micropower_server::engine::EngineKind>().is_err());
     assert_eq!(WASM.name(), "wasm");
 }
+
+/// A payment's two calls take the wasm engine's typed route (WIT records, no JSON text); every other
+/// function goes as text. The agreement of both routes with the vectors is the first test's.
+#[test]
+fn the_payment_path_crosses_as_records_and_the_rest_as_text() {
+    let wasm: &dyn Engine = &*WASM;
+    let doc: Value = serde_json::from_str(include_str!("../../tests/vectors/allocate_payment.json")).unwrap();
+    let mut allocate =
+        Some(serde_json::from_value::<calls::AllocatePayment>(doc["cases"][0]["input"].clone()).unwrap());
+    assert!(matches!(wasm.call_record(&mut allocate), Some(Ok(_))));
+    assert!(allocate.is_none(), "the route took the arguments");
+    let mut serial = Some(calls::NormalizeSerial { raw: "mtr-1".into() });
+    let normalized = wasm.call_record(&mut serial).unwrap().unwrap().downcast::<String>().unwrap();
+    assert_eq!(*normalized, "MTR1");
+    let mut round = Some(calls::RoundMoney { amount: "1.005".parse().unwrap(), currency: "KES".into() });
+    assert!(wasm.call_record(&mut round).is_none());
+    assert!(round.is_some(), "arguments without a typed route stay for the text path");
+    let mut serial = Some(calls::NormalizeSerial { raw: "mtr-1".into() });
+    assert!(NativeEngine.call_record(&mut serial).is_none(), "the native engine needs no route: it is typed");
+}

@@ -1,12 +1,15 @@
 //! `micropower-core` as a WebAssembly component: the `core` world of `host-server/wit/micropower.wit`.
 //!
-//! Each export is a thin conversion plus one call of [`micropower_core::json::call_text`] (JSON text straight
-//! into the function's argument struct and out of its output); no rule lives here.
+//! Each export is a thin conversion plus one call: `call` of [`micropower_core::json::call_text`] (JSON text
+//! straight into the function's argument struct and out of its output), the payment path's typed exports of
+//! the core function they name, their records converted by `micropower_core::wit_records!`. No rule lives
+//! here.
 //! Built for `wasm32-wasip2` by the server's `build.rs`; on the host target it compiles (so the workspace's
 //! fmt, clippy and tests cover it) but exports nothing.
 
 // On the host target nothing calls the exports (they are exported only on wasm32), hence the allows below.
-use micropower_core::calls::{CoreFn, NormalizePhone};
+use micropower_core::api::{AccountSnapshot, Payment};
+use micropower_core::calls::{AllocatePayment, CoreFn, NormalizePhone, NormalizeSerial};
 use micropower_core::CoreError;
 
 #[allow(unsafe_code, missing_docs, clippy::all)]
@@ -19,12 +22,30 @@ mod bindings {
 
 use bindings::{CoreError as WitError, ErrorInfo};
 
+micropower_core::wit_records!(bindings);
+
 /// The component: implements the world's exports.
 pub struct Component;
 
 impl bindings::Guest for Component {
     fn call(function: String, input: String) -> Result<String, WitError> {
         micropower_core::json::call_text(&function, &input).map_err(|e| to_wit(&e))
+    }
+
+    fn allocate_payment(
+        snapshot: Option<bindings::AccountSnapshot>,
+        payment: bindings::Payment,
+    ) -> Result<bindings::Allocation, WitError> {
+        let call = || -> Result<bindings::Allocation, CoreError> {
+            let snapshot = snapshot.map(AccountSnapshot::try_from).transpose()?;
+            let payment = Payment::try_from(payment)?;
+            Ok(AllocatePayment { snapshot, payment }.call()?.into())
+        };
+        call().map_err(|e| to_wit(&e))
+    }
+
+    fn normalize_serial(raw: String) -> Result<String, WitError> {
+        NormalizeSerial { raw }.call().map_err(|e| to_wit(&e))
     }
 
     fn warm_up() {
@@ -107,6 +128,48 @@ mod tests {
     fn text_that_is_not_json_is_invalid_input() {
         let got = Component::call("round_money".into(), "{".into());
         assert!(matches!(got, Err(WitError::InvalidInput(ref info)) if info.details.contains(r#""field":"input""#)));
+    }
+
+    /// Every `allocate_payment` vector: its arguments and its output go through the records and come back
+    /// equal, and the typed export answers what `call` answers by name.
+    #[test]
+    fn the_payment_records_carry_every_allocation_vector_unchanged() {
+        let file: serde_json::Value =
+            serde_json::from_str(include_str!("../../../tests/vectors/allocate_payment.json")).unwrap_or_default();
+        let cases = file["cases"].as_array().cloned().unwrap_or_default();
+        let mut checked = 0;
+        for case in cases {
+            let name = case["name"].as_str().unwrap_or_default().to_owned();
+            let Ok(args) = serde_json::from_value::<AllocatePayment>(case["input"].clone()) else {
+                continue; // input the JSON reader refuses: `call` covers it, records cannot even hold it
+            };
+            let payment = bindings::Payment::from(args.payment.clone());
+            assert_eq!(Payment::try_from(payment.clone()).as_ref(), Ok(&args.payment), "{name}");
+            let snapshot = args.snapshot.clone().map(bindings::AccountSnapshot::from);
+            let back = snapshot.clone().map(AccountSnapshot::try_from).transpose();
+            assert_eq!(back.as_ref().map(Option::as_ref), Ok(args.snapshot.as_ref()), "{name}");
+
+            let by_name = Component::call("allocate_payment".into(), case["input"].to_string());
+            let typed = Component::allocate_payment(snapshot, payment);
+            match (by_name, typed) {
+                (Ok(text), Ok(record)) => {
+                    let expected: micropower_core::api::Allocation =
+                        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+                    let got = micropower_core::api::Allocation::try_from(record);
+                    assert_eq!(got.as_ref(), Ok(&expected), "{name}");
+                }
+                (Err(a), Err(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}"), "{name}"),
+                (a, b) => panic!("{name}: by name {a:?}, typed {b:?}"),
+            }
+            checked += 1;
+        }
+        assert!(checked > 30, "only {checked} vectors were read");
+    }
+
+    #[test]
+    fn normalize_serial_is_typed_too() {
+        assert_eq!(Component::normalize_serial(" mtr-0001 ".into()).ok().as_deref(), Some("MTR0001"));
+        assert!(matches!(Component::normalize_serial("".into()), Err(WitError::InvalidSerial(_))));
     }
 
     #[test]

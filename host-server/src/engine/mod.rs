@@ -6,14 +6,14 @@
 //!
 //! The server calls [`dyn Engine::call`](Engine) with a function's argument struct from
 //! `micropower_core::calls` and gets its typed output or a typed [`CoreError`]; function names and JSON text
-//! live only inside the wasm engine. Both engines give identical results, refusals included
+//! live only inside the wasm engine, and a payment's calls cross its boundary as WIT records, not text. Both engines give identical results, refusals included
 //! (`tests/engine_equality.rs` checks every shared vector through both, by name and text).
 //! [`from_env`] picks one from `MICROPOWER_CORE=wasm|native`.
 //!
 //! # From async code
 //!
-//! A call is synchronous and CPU-bound. One `allocate_payment` costs about 55 µs on the wasm engine
-//! (an idle warm instance, a fresh fuel budget, JSON text both ways) and 2 µs natively
+//! A call is synchronous and CPU-bound. One `allocate_payment` costs a few µs on the wasm engine
+//! (an idle warm instance, a fresh fuel budget, WIT records both ways) and 1–2 µs natively
 //! (`BENCHMARKS.md`, "Core engine"); but a report over 100,000 payments runs for seconds, the first calls
 //! after start or after an instance is replaced pay for a new instance (≈ 0.1 s), a runaway guest runs until
 //! its fuel is spent (≈ 0.25 s), and when every slot is busy the wasm engine's gate makes the caller wait.
@@ -31,6 +31,7 @@ mod native;
 #[cfg(feature = "wasm-engine")]
 mod wasm;
 
+use std::any::Any;
 use std::sync::Arc;
 
 use micropower_core::calls::CoreFn;
@@ -62,16 +63,36 @@ pub trait Engine: Send + Sync {
     fn is_native(&self) -> bool {
         false
     }
+
+    /// The call in `args` (an `&mut Option<F>` of a [`CoreFn`] `F`) made without JSON text, where this engine
+    /// has a typed route for `F`: the wasm engine carries the payment path's calls (`allocate_payment`,
+    /// `normalize_serial`) as WIT records. The route takes the arguments out of the `Option` and answers
+    /// `F::Output`, boxed; `None` (the default) leaves them there for [`call_text`](Engine::call_text).
+    fn call_record(&self, args: &mut dyn Any) -> Option<Result<Box<dyn Any + Send>, EngineError>> {
+        let _ = args;
+        None
+    }
 }
 
 impl dyn Engine + '_ {
     /// Calls the core function whose argument struct is `args`: its typed output, or the core's typed
-    /// refusal. The wasm engine carries the call as JSON text straight from and into the structs (no
-    /// `serde_json::Value` on either side of the boundary); the native engine calls the core directly.
+    /// refusal. The native engine calls the core directly. The wasm engine carries the payment path's calls
+    /// as WIT records ([`Engine::call_record`]) and every other call as JSON text straight from and into the
+    /// structs (no `serde_json::Value` on either side of the boundary).
     pub fn call<F: CoreFn>(&self, args: F) -> Result<F::Output, EngineError> {
         if self.is_native() {
             return args.call().map_err(EngineError::Core);
         }
+        let mut slot = Some(args);
+        if let Some(answer) = self.call_record(&mut slot) {
+            return answer?
+                .downcast::<F::Output>()
+                .map(|output| *output)
+                .map_err(|_| EngineError::Internal(format!("{}: the typed route answered another type", F::NAME)));
+        }
+        let Some(args) = slot else {
+            return Err(EngineError::Internal(format!("{}: the typed route kept the arguments", F::NAME)));
+        };
         let input = serde_json::to_string(&args)
             .map_err(|e| EngineError::Internal(format!("{}: writing the arguments: {e}", F::NAME)))?;
         let output = self.call_text(F::NAME, &input)?;

@@ -30,6 +30,7 @@
 //! Replacement: an instance retired (worn out, trapped, stopped by a limit) is replaced by a background
 //! thread, so the 0.1 s warm-up of its successor lands in no request, nor in a writer's batch.
 
+use std::any::Any;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
@@ -52,7 +53,11 @@ mod bindings {
 }
 
 use bindings::{Core, CoreError as WitError, CorePre, ErrorInfo};
+use micropower_core::api::Allocation;
+use micropower_core::calls::{AllocatePayment, NormalizeSerial};
 use micropower_core::CoreError;
+
+micropower_core::wit_records!(bindings);
 
 /// The guest component (`micropower_guest.wasm`, target `wasm32-wasip2`), built and embedded by `build.rs`.
 pub const GUEST_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/micropower_guest.wasm"));
@@ -181,6 +186,22 @@ impl WasmEngine {
     pub fn call_metered(&self, function: &str, input: &str) -> (Result<String, EngineError>, u64) {
         let (result, fuel) = self.run(|core, store| core.call_call(store, function, input));
         (result.and_then(|answer| answer.map_err(from_wit)), fuel)
+    }
+
+    /// `allocate_payment` with its arguments and output as WIT records: no JSON text on either side.
+    pub fn allocate_payment(&self, args: AllocatePayment) -> Result<Allocation, EngineError> {
+        let snapshot = args.snapshot.map(bindings::AccountSnapshot::from);
+        let payment = bindings::Payment::from(args.payment);
+        let (result, _) = self.run(|core, store| core.call_allocate_payment(store, snapshot.as_ref(), &payment));
+        let record = result?.map_err(from_wit)?;
+        Allocation::try_from(record).map_err(|e| {
+            EngineError::Internal(format!("allocate_payment: the guest answered a record that is no allocation: {e}"))
+        })
+    }
+
+    /// `normalize_serial` without JSON text.
+    pub fn normalize_serial(&self, raw: &str) -> Result<String, EngineError> {
+        self.run(|core, store| core.call_normalize_serial(store, raw)).0?.map_err(from_wit)
     }
 
     /// TEST ONLY: runs the guest's `spin` export (a loop of `iterations` trips) under the same limits as
@@ -319,6 +340,19 @@ impl Engine for WasmEngine {
 
     fn name(&self) -> &'static str {
         "wasm"
+    }
+
+    fn call_record(&self, args: &mut dyn Any) -> Option<Result<Box<dyn Any + Send>, EngineError>> {
+        fn boxed<T: Send + 'static>(answer: Result<T, EngineError>) -> Result<Box<dyn Any + Send>, EngineError> {
+            answer.map(|output| Box::new(output) as Box<dyn Any + Send>)
+        }
+        if let Some(call) = args.downcast_mut::<Option<AllocatePayment>>().and_then(Option::take) {
+            return Some(boxed(self.allocate_payment(call)));
+        }
+        if let Some(call) = args.downcast_mut::<Option<NormalizeSerial>>().and_then(Option::take) {
+            return Some(boxed(self.normalize_serial(&call.raw)));
+        }
+        None
     }
 }
 
