@@ -109,25 +109,7 @@ macro_rules! wit_records {
                 }
             }
 
-            impl From<c::DeviceKind> for w::DeviceKind {
-                fn from(k: c::DeviceKind) -> Self {
-                    match k {
-                        c::DeviceKind::Meter => w::DeviceKind::Meter,
-                        c::DeviceKind::SolarHomeSystem => w::DeviceKind::SolarHomeSystem,
-                        c::DeviceKind::EBike => w::DeviceKind::EBike,
-                    }
-                }
-            }
-
-            impl From<w::DeviceKind> for c::DeviceKind {
-                fn from(k: w::DeviceKind) -> Self {
-                    match k {
-                        w::DeviceKind::Meter => c::DeviceKind::Meter,
-                        w::DeviceKind::SolarHomeSystem => c::DeviceKind::SolarHomeSystem,
-                        w::DeviceKind::EBike => c::DeviceKind::EBike,
-                    }
-                }
-            }
+            $crate::wit_cases!(DeviceKind: Meter, SolarHomeSystem, EBike);
 
             impl From<c::DeviceAccount> for w::DeviceAccount {
                 fn from(d: c::DeviceAccount) -> Self {
@@ -403,27 +385,7 @@ macro_rules! wit_records {
                 }
             }
 
-            impl From<c::AllocationKind> for w::AllocationKind {
-                fn from(k: c::AllocationKind) -> Self {
-                    match k {
-                        c::AllocationKind::Installment => w::AllocationKind::Installment,
-                        c::AllocationKind::AccessRate => w::AllocationKind::AccessRate,
-                        c::AllocationKind::Energy => w::AllocationKind::Energy,
-                        c::AllocationKind::Eaas => w::AllocationKind::Eaas,
-                    }
-                }
-            }
-
-            impl From<w::AllocationKind> for c::AllocationKind {
-                fn from(k: w::AllocationKind) -> Self {
-                    match k {
-                        w::AllocationKind::Installment => c::AllocationKind::Installment,
-                        w::AllocationKind::AccessRate => c::AllocationKind::AccessRate,
-                        w::AllocationKind::Energy => c::AllocationKind::Energy,
-                        w::AllocationKind::Eaas => c::AllocationKind::Eaas,
-                    }
-                }
-            }
+            $crate::wit_cases!(AllocationKind: Installment, AccessRate, Energy, Eaas);
 
             impl From<c::AllocationLine> for w::AllocationLine {
                 fn from(l: c::AllocationLine) -> Self {
@@ -450,25 +412,7 @@ macro_rules! wit_records {
                 }
             }
 
-            impl From<c::TokenUnit> for w::TokenUnit {
-                fn from(u: c::TokenUnit) -> Self {
-                    match u {
-                        c::TokenUnit::Kwh => w::TokenUnit::Kwh,
-                        c::TokenUnit::Days => w::TokenUnit::Days,
-                        c::TokenUnit::Unlock => w::TokenUnit::Unlock,
-                    }
-                }
-            }
-
-            impl From<w::TokenUnit> for c::TokenUnit {
-                fn from(u: w::TokenUnit) -> Self {
-                    match u {
-                        w::TokenUnit::Kwh => c::TokenUnit::Kwh,
-                        w::TokenUnit::Days => c::TokenUnit::Days,
-                        w::TokenUnit::Unlock => c::TokenUnit::Unlock,
-                    }
-                }
-            }
+            $crate::wit_cases!(TokenUnit: Kwh, Days, Unlock);
 
             impl From<c::TokenRequest> for w::TokenRequest {
                 fn from(t: c::TokenRequest) -> Self {
@@ -487,31 +431,7 @@ macro_rules! wit_records {
                 }
             }
 
-            impl From<c::NoTokenReason> for w::NoTokenReason {
-                fn from(r: c::NoTokenReason) -> Self {
-                    match r {
-                        c::NoTokenReason::NothingLeftAfterDebt => w::NoTokenReason::NothingLeftAfterDebt,
-                        c::NoTokenReason::BelowMinimumPurchase => w::NoTokenReason::BelowMinimumPurchase,
-                        c::NoTokenReason::BelowOneUnit => w::NoTokenReason::BelowOneUnit,
-                        c::NoTokenReason::BelowMinimumPayable => w::NoTokenReason::BelowMinimumPayable,
-                        c::NoTokenReason::PlanAlreadyPaid => w::NoTokenReason::PlanAlreadyPaid,
-                        c::NoTokenReason::NoDevice => w::NoTokenReason::NoDevice,
-                    }
-                }
-            }
-
-            impl From<w::NoTokenReason> for c::NoTokenReason {
-                fn from(r: w::NoTokenReason) -> Self {
-                    match r {
-                        w::NoTokenReason::NothingLeftAfterDebt => c::NoTokenReason::NothingLeftAfterDebt,
-                        w::NoTokenReason::BelowMinimumPurchase => c::NoTokenReason::BelowMinimumPurchase,
-                        w::NoTokenReason::BelowOneUnit => c::NoTokenReason::BelowOneUnit,
-                        w::NoTokenReason::BelowMinimumPayable => c::NoTokenReason::BelowMinimumPayable,
-                        w::NoTokenReason::PlanAlreadyPaid => c::NoTokenReason::PlanAlreadyPaid,
-                        w::NoTokenReason::NoDevice => c::NoTokenReason::NoDevice,
-                    }
-                }
-            }
+            $crate::wit_cases!(NoTokenReason: NothingLeftAfterDebt, BelowMinimumPurchase, BelowOneUnit, BelowMinimumPayable, PlanAlreadyPaid, NoDevice);
 
             impl From<c::Allocation> for w::Allocation {
                 fn from(a: c::Allocation) -> Self {
@@ -547,6 +467,30 @@ macro_rules! wit_records {
                         token: a.token.map(c::TokenRequest::try_from).transpose()?,
                         no_token_reason: a.no_token_reason.map(Into::into),
                     })
+                }
+            }
+        }
+    };
+}
+
+/// For [`wit_records!`](crate::wit_records): `From` both ways between a core enum and its WIT enum of the
+/// same name and cases.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! wit_cases {
+    ($name:ident: $($case:ident),+) => {
+        impl From<c::$name> for w::$name {
+            fn from(value: c::$name) -> Self {
+                match value {
+                    $(c::$name::$case => w::$name::$case,)+
+                }
+            }
+        }
+
+        impl From<w::$name> for c::$name {
+            fn from(value: w::$name) -> Self {
+                match value {
+                    $(w::$name::$case => c::$name::$case,)+
                 }
             }
         }
