@@ -12,7 +12,7 @@
 //!
 //! # From async code
 //!
-//! A call is synchronous and CPU-bound. One `allocate_payment` costs a few µs on the wasm engine
+//! A call is synchronous and CPU-bound. One `allocate_payment` costs about 9 µs on the wasm engine
 //! (an idle warm instance, a fresh fuel budget, WIT records both ways) and 1–2 µs natively
 //! (`BENCHMARKS.md`, "Core engine"); but a report over 100,000 payments runs for seconds, the first calls
 //! after start or after an instance is replaced pay for a new instance (≈ 0.1 s), a runaway guest runs until
