@@ -431,7 +431,9 @@ macro_rules! wit_records {
                 }
             }
 
-            $crate::wit_cases!(NoTokenReason: NothingLeftAfterDebt, BelowMinimumPurchase, BelowOneUnit, BelowMinimumPayable, PlanAlreadyPaid, NoDevice);
+            $crate::wit_cases!(NoTokenReason:
+                NothingLeftAfterDebt, BelowMinimumPurchase, BelowOneUnit, BelowMinimumPayable, PlanAlreadyPaid, NoDevice
+            );
 
             impl From<c::Allocation> for w::Allocation {
                 fn from(a: c::Allocation) -> Self {
@@ -466,6 +468,56 @@ macro_rules! wit_records {
                         plans: many(a.plans)?,
                         token: a.token.map(c::TokenRequest::try_from).transpose()?,
                         no_token_reason: a.no_token_reason.map(Into::into),
+                    })
+                }
+            }
+
+            $crate::wit_cases!(Channel: Provider, Operator);
+
+            impl From<c::ValidationRequest> for w::ValidationRequest {
+                fn from(r: c::ValidationRequest) -> Self {
+                    w::ValidationRequest {
+                        serial: r.serial,
+                        amount: dec(r.amount),
+                        currency: r.currency.code().to_owned(),
+                        received_on: day_number(r.received_on),
+                        channel: r.channel.into(),
+                    }
+                }
+            }
+
+            impl TryFrom<w::ValidationRequest> for c::ValidationRequest {
+                type Error = CoreError;
+                fn try_from(r: w::ValidationRequest) -> Checked<Self> {
+                    Ok(c::ValidationRequest {
+                        serial: r.serial,
+                        amount: from_dec(r.amount, "request.amount")?,
+                        currency: c::Currency::parse(&r.currency)?,
+                        received_on: day_from_number(r.received_on, "request.received_on")?,
+                        channel: r.channel.into(),
+                    })
+                }
+            }
+
+            impl From<c::Validation> for w::Validation {
+                fn from(v: c::Validation) -> Self {
+                    w::Validation {
+                        accepted: v.accepted,
+                        customer_name: v.customer_name,
+                        minimum_amount: dec(v.minimum_amount),
+                        preview: v.preview.into(),
+                    }
+                }
+            }
+
+            impl TryFrom<w::Validation> for c::Validation {
+                type Error = CoreError;
+                fn try_from(v: w::Validation) -> Checked<Self> {
+                    Ok(c::Validation {
+                        accepted: v.accepted,
+                        customer_name: v.customer_name,
+                        minimum_amount: from_dec(v.minimum_amount, "validation.minimum_amount")?,
+                        preview: v.preview.try_into()?,
                     })
                 }
             }
@@ -513,9 +565,8 @@ mod tests {
 
     #[test]
     fn parts_that_are_no_decimal_are_refused_by_field() {
-        assert!(
-            matches!(decimal_from_parts(0, 1, 29, "amount"), Err(CoreError::InvalidInput { field, .. }) if field == "amount")
-        );
+        let refused = decimal_from_parts(0, 1, 29, "amount");
+        assert!(matches!(refused, Err(CoreError::InvalidInput { field, .. }) if field == "amount"));
         assert!(decimal_from_parts(i64::MAX, 0, 0, "amount").is_err());
     }
 

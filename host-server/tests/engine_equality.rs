@@ -148,6 +148,11 @@ fn the_payment_path_crosses_as_records_and_the_rest_as_text() {
         Some(serde_json::from_value::<calls::AllocatePayment>(doc["cases"][0]["input"].clone()).unwrap());
     assert!(matches!(wasm.call_record(&mut allocate), Some(Ok(_))));
     assert!(allocate.is_none(), "the route took the arguments");
+    let doc: Value = serde_json::from_str(include_str!("../../tests/vectors/validate_payment.json")).unwrap();
+    let mut validate =
+        Some(serde_json::from_value::<calls::ValidatePayment>(doc["cases"][0]["input"].clone()).unwrap());
+    assert!(wasm.call_record(&mut validate).is_some());
+    assert!(validate.is_none(), "the route took the validation's arguments");
     let mut serial = Some(calls::NormalizeSerial { raw: "mtr-1".into() });
     let normalized = wasm.call_record(&mut serial).unwrap().unwrap().downcast::<String>().unwrap();
     assert_eq!(*normalized, "MTR1");

@@ -8,8 +8,8 @@
 //! fmt, clippy and tests cover it) but exports nothing.
 
 // On the host target nothing calls the exports (they are exported only on wasm32), hence the allows below.
-use micropower_core::api::{AccountSnapshot, Payment};
-use micropower_core::calls::{AllocatePayment, CoreFn, NormalizePhone, NormalizeSerial};
+use micropower_core::api::{AccountSnapshot, Payment, ValidationRequest};
+use micropower_core::calls::{AllocatePayment, CoreFn, NormalizePhone, NormalizeSerial, ValidatePayment};
 use micropower_core::CoreError;
 
 #[allow(unsafe_code, missing_docs, clippy::all)]
@@ -40,6 +40,18 @@ impl bindings::Guest for Component {
             let snapshot = snapshot.map(AccountSnapshot::try_from).transpose()?;
             let payment = Payment::try_from(payment)?;
             Ok(AllocatePayment { snapshot, payment }.call()?.into())
+        };
+        call().map_err(|e| to_wit(&e))
+    }
+
+    fn validate_payment(
+        snapshot: Option<bindings::AccountSnapshot>,
+        request: bindings::ValidationRequest,
+    ) -> Result<bindings::Validation, WitError> {
+        let call = || -> Result<bindings::Validation, CoreError> {
+            let snapshot = snapshot.map(AccountSnapshot::try_from).transpose()?;
+            let request = ValidationRequest::try_from(request)?;
+            Ok(ValidatePayment { snapshot, request }.call()?.into())
         };
         call().map_err(|e| to_wit(&e))
     }
@@ -164,6 +176,39 @@ mod tests {
             checked += 1;
         }
         assert!(checked > 30, "only {checked} vectors were read");
+    }
+
+    /// Every `validate_payment` vector, as above: through the records and back unchanged, and the typed
+    /// export answers what `call` answers by name, refusals included.
+    #[test]
+    fn the_validation_records_carry_every_validation_vector_unchanged() {
+        let file: serde_json::Value =
+            serde_json::from_str(include_str!("../../../tests/vectors/validate_payment.json")).unwrap_or_default();
+        let cases = file["cases"].as_array().cloned().unwrap_or_default();
+        let mut checked = 0;
+        for case in cases {
+            let name = case["name"].as_str().unwrap_or_default().to_owned();
+            let Ok(args) = serde_json::from_value::<ValidatePayment>(case["input"].clone()) else {
+                continue;
+            };
+            let request = bindings::ValidationRequest::from(args.request.clone());
+            assert_eq!(ValidationRequest::try_from(request.clone()).as_ref(), Ok(&args.request), "{name}");
+            let snapshot = args.snapshot.clone().map(bindings::AccountSnapshot::from);
+            let by_name = Component::call("validate_payment".into(), case["input"].to_string());
+            let typed = Component::validate_payment(snapshot, request);
+            match (by_name, typed) {
+                (Ok(text), Ok(record)) => {
+                    let expected: micropower_core::api::Validation =
+                        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+                    let got = micropower_core::api::Validation::try_from(record);
+                    assert_eq!(got.as_ref(), Ok(&expected), "{name}");
+                }
+                (Err(a), Err(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}"), "{name}"),
+                (a, b) => panic!("{name}: by name {a:?}, typed {b:?}"),
+            }
+            checked += 1;
+        }
+        assert!(checked >= 5, "only {checked} vectors were read");
     }
 
     #[test]

@@ -43,7 +43,10 @@ pub fn component(engine: &wasmtime::Engine, bytes: &[u8], dir: Option<&Path>) ->
     let source = match store(&path, &artifact) {
         Ok(()) => Source::CompiledAndCached,
         Err(e) => {
-            tracing::warn!(file = %path.display(), "cannot keep the compiled guest ({e}); the next start compiles again");
+            tracing::warn!(
+                file = %path.display(),
+                "cannot keep the compiled guest ({e}); the next start compiles again"
+            );
             Source::Compiled
         }
     };

@@ -6,8 +6,9 @@
 //!
 //! The server calls [`dyn Engine::call`](Engine) with a function's argument struct from
 //! `micropower_core::calls` and gets its typed output or a typed [`CoreError`]; function names and JSON text
-//! live only inside the wasm engine, and a payment's calls cross its boundary as WIT records, not text. Both engines give identical results, refusals included
-//! (`tests/engine_equality.rs` checks every shared vector through both, by name and text).
+//! live only inside the wasm engine, and a payment's calls cross its boundary as WIT records, not text. Both
+//! engines give identical results, refusals included (`tests/engine_equality.rs` checks every shared vector
+//! through both, by name and text).
 //! [`from_env`] picks one from `MICROPOWER_CORE=wasm|native`.
 //!
 //! # From async code
@@ -64,9 +65,15 @@ pub trait Engine: Send + Sync {
         false
     }
 
+    /// Warm instances waiting for a call, for engines that keep a pool (`None` for the native one): equal to
+    /// [`slots`](Engine::slots) once every instance has warmed up after start or a replacement.
+    fn idle_instances(&self) -> Option<usize> {
+        None
+    }
+
     /// The call in `args` (an `&mut Option<F>` of a [`CoreFn`] `F`) made without JSON text, where this engine
     /// has a typed route for `F`: the wasm engine carries the payment path's calls (`allocate_payment`,
-    /// `normalize_serial`) as WIT records. The route takes the arguments out of the `Option` and answers
+    /// `validate_payment`, `normalize_serial`) as WIT records. The route takes the arguments out of the `Option` and answers
     /// `F::Output`, boxed; `None` (the default) leaves them there for [`call_text`](Engine::call_text).
     fn call_record(&self, args: &mut dyn Any) -> Option<Result<Box<dyn Any + Send>, EngineError>> {
         let _ = args;

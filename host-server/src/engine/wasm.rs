@@ -53,8 +53,8 @@ mod bindings {
 }
 
 use bindings::{Core, CoreError as WitError, CorePre, ErrorInfo};
-use micropower_core::api::Allocation;
-use micropower_core::calls::{AllocatePayment, NormalizeSerial};
+use micropower_core::api::{Allocation, Validation};
+use micropower_core::calls::{AllocatePayment, NormalizeSerial, ValidatePayment};
 use micropower_core::CoreError;
 
 micropower_core::wit_records!(bindings);
@@ -199,6 +199,17 @@ impl WasmEngine {
         })
     }
 
+    /// `validate_payment` (a provider asking before the money moves) with records both ways.
+    pub fn validate_payment(&self, args: ValidatePayment) -> Result<Validation, EngineError> {
+        let snapshot = args.snapshot.map(bindings::AccountSnapshot::from);
+        let request = bindings::ValidationRequest::from(args.request);
+        let (result, _) = self.run(|core, store| core.call_validate_payment(store, snapshot.as_ref(), &request));
+        let record = result?.map_err(from_wit)?;
+        Validation::try_from(record).map_err(|e| {
+            EngineError::Internal(format!("validate_payment: the guest answered a record that is no validation: {e}"))
+        })
+    }
+
     /// `normalize_serial` without JSON text.
     pub fn normalize_serial(&self, raw: &str) -> Result<String, EngineError> {
         self.run(|core, store| core.call_normalize_serial(store, raw)).0?.map_err(from_wit)
@@ -208,11 +219,6 @@ impl WasmEngine {
     /// [`Engine::call`]; lets tests check that fuel stops a runaway guest and the engine keeps serving.
     pub fn spin(&self, iterations: u64) -> Result<u64, EngineError> {
         self.run(|core, store| core.call_spin(store, iterations)).0
-    }
-
-    /// Warm instances waiting for a call; for tests and metrics.
-    pub fn idle_instances(&self) -> usize {
-        self.instances.idle.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     /// Runs `f` on an idle instance (or a new one) under a fresh fuel budget; returns the result and the
@@ -342,12 +348,19 @@ impl Engine for WasmEngine {
         "wasm"
     }
 
+    fn idle_instances(&self) -> Option<usize> {
+        Some(self.instances.idle.lock().unwrap_or_else(PoisonError::into_inner).len())
+    }
+
     fn call_record(&self, args: &mut dyn Any) -> Option<Result<Box<dyn Any + Send>, EngineError>> {
         fn boxed<T: Send + 'static>(answer: Result<T, EngineError>) -> Result<Box<dyn Any + Send>, EngineError> {
             answer.map(|output| Box::new(output) as Box<dyn Any + Send>)
         }
         if let Some(call) = args.downcast_mut::<Option<AllocatePayment>>().and_then(Option::take) {
             return Some(boxed(self.allocate_payment(call)));
+        }
+        if let Some(call) = args.downcast_mut::<Option<ValidatePayment>>().and_then(Option::take) {
+            return Some(boxed(self.validate_payment(call)));
         }
         if let Some(call) = args.downcast_mut::<Option<NormalizeSerial>>().and_then(Option::take) {
             return Some(boxed(self.normalize_serial(&call.raw)));
