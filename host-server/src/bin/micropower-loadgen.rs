@@ -3,7 +3,8 @@
 //!
 //! `micropower-loadgen --url http://127.0.0.1:8080 --key KEY --devices 1000 --connections 1,16,64 --seconds 10
 //!  --fsync-dir ./data` registers the meters once, then loads once per connection count and prints one JSON
-//! line for each: payments/s, p50/p99 latency and the fsync rate measured right after that load.
+//! line for each: payments/s, p50/p99 latency and the fsync rate measured right before and right after that
+//! load (the disk's pace drifts on a shared machine; the higher of the two is the one to beat).
 //!
 //! Each line also tells the CPU time per payment of the server (`--server-pid`) and of the load generator
 //! itself, p99.9 and the slowest answer, and the batches SQLite's writer formed (from `/metrics`). One meter
@@ -127,6 +128,27 @@ async fn metrics(client: &reqwest::Client, args: &Args) -> String {
 /// A counter of a `/metrics` text, if it has that counter.
 fn metric(text: &str, name: &str) -> Option<f64> {
     text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// Waits (at most 30 s) until a wasm engine's pool is warm, so that no instance warms up inside the load
+/// (each takes ≈ 0.1 s of CPU); returns at once for the native engine, which has no pool.
+async fn wait_for_warm_engine(client: &reqwest::Client, args: &Args) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = metrics(client, args).await;
+        let idle = metric(&text, "micropower_core_instances_idle");
+        let kept = metric(&text, "micropower_core_instances_kept");
+        match idle.zip(kept) {
+            Some((idle, kept)) if idle < kept && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Some((idle, kept)) if idle < kept => {
+                eprintln!("micropower-loadgen: only {idle} of {kept} wasm instances warm after 30 s; loading anyway");
+                return;
+            }
+            _ => return,
+        }
+    }
 }
 
 /// What a load made the server and this process spend, and the writer's batches, over one load.
@@ -270,6 +292,7 @@ async fn main() -> std::process::ExitCode {
         }
         eprintln!("registered {} meters in {:.1} s", args.devices, started.elapsed().as_secs_f64());
     }
+    wait_for_warm_engine(&client, &args).await;
     for &connections in &args.connections {
         eprintln!("loading for {} s over {connections} connections", args.seconds);
         let result = if args.daraja {
@@ -288,13 +311,25 @@ async fn main() -> std::process::ExitCode {
     std::process::ExitCode::SUCCESS
 }
 
-/// Unique payments over `connections` connections for the configured time, then the fsync probe.
+/// The fsync rate of `--fsync-dir` over 3 s, NaN without one (or when the probe fails).
+fn fsync_probe(args: &Args) -> f64 {
+    match &args.fsync_dir {
+        Some(dir) => fsync_rate(dir, 3.0).unwrap_or_else(|e| {
+            eprintln!("micropower-loadgen: the fsync probe failed: {e}");
+            f64::NAN
+        }),
+        None => f64::NAN,
+    }
+}
+
+/// The fsync probe, unique payments over `connections` connections for the configured time, the probe again.
 async fn load(client: &reqwest::Client, args: &Arc<Args>, connections: usize) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let errors = Arc::new(AtomicU64::new(0));
     // Serials come from the run id; transaction ids also from this process, so that a second run on the
     // same meters (`--skip-setup`) posts new payments rather than repeats.
     let (run, process) = (args.run, std::process::id());
+    let fsync_before = fsync_probe(args);
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let before = Costs::now(client, args).await;
     let mut tasks = Vec::new();
     for c in 0..connections {
@@ -334,10 +369,8 @@ async fn load(client: &reqwest::Client, args: &Arc<Args>, connections: usize) ->
         .zip(batches)
         .filter(|(_, b)| *b > 0.0)
         .map(|(jobs, b)| (jobs / b * 10.0).round() / 10.0);
-    let fsync = match &args.fsync_dir {
-        Some(dir) => fsync_rate(dir, 3.0).unwrap_or(f64::NAN),
-        None => f64::NAN,
-    };
+    let fsync_after = fsync_probe(args);
+    let fsync = fsync_before.max(fsync_after);
     json!({
         "devices": args.devices, "connections": connections, "seconds": args.seconds,
         "payments": latencies.len(), "payments_per_s": (latencies.len() as f64 / elapsed).round(),
@@ -347,6 +380,7 @@ async fn load(client: &reqwest::Client, args: &Arc<Args>, connections: usize) ->
         "loadgen_cpu_us_per_payment": per_payment_us(delta(before.own_cpu, after.own_cpu), payments),
         "writer_batches": batches, "mean_batch": mean_batch, "openpaygo_every": args.openpaygo_every,
         "errors": errors.load(Ordering::Relaxed), "fsync_per_s": fsync.round(),
+        "fsync_before_per_s": fsync_before.round(), "fsync_after_per_s": fsync_after.round(),
     })
 }
 

@@ -46,6 +46,17 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             value.load(Ordering::Relaxed)
         ));
     }
+    if let Some(idle) = state.engine.idle_instances() {
+        let (name, kept) = ("micropower_core_instances_idle", state.engine.slots());
+        text.push_str(&format!(
+            "# HELP {name} Warm wasm instances waiting for a call ({kept} once all have warmed).\n\
+             # TYPE {name} gauge\n{name} {idle}\n"
+        ));
+        let name = "micropower_core_instances_kept";
+        text.push_str(&format!(
+            "# HELP {name} Warm wasm instances the engine keeps.\n# TYPE {name} gauge\n{name} {kept}\n"
+        ));
+    }
     let name = "micropower_hook_rejected_total";
     text.push_str(&format!(
         "# HELP {name} Hook deliveries refused before they were kept (bad signature, source not allowed).\n\
