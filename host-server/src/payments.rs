@@ -19,6 +19,7 @@ use crate::group_commit::{GroupCommit, Step, StepFuture};
 use crate::ids::{new_id, now_rfc3339};
 use crate::repo::{self, DeviceRow, PlanRow};
 use crate::state::{AppState, Metrics};
+use crate::storage::batched::Batched;
 use crate::storage::store::{self as sql, PaymentStore};
 
 /// A payment as providers and operators post it (`POST /v1/payments`): for a device by its `serial`, or
@@ -372,7 +373,22 @@ pub async fn apply(state: &AppState, payment: &PaymentIn) -> ApiResult<Outcome> 
         return finish(state, decision);
     }
     let mut tx = state.db.pool.begin().await?;
-    match decide(state, &mut tx, &checked).await {
+    let decided = match state.db.backend {
+        // PostgreSQL: the decision's writes go in one statement (`storage::batched`).
+        Backend::Postgres => {
+            let mut batched = Batched::new(&mut tx);
+            let decided = match decide(state, &mut batched, &checked).await {
+                Ok(decision) => batched.flush().await.map(|()| decision).map_err(Stop::Api),
+                Err(stop) => Err(stop),
+            };
+            match decided {
+                Err(Stop::Api(_)) if batched.duplicate() => Err(Stop::Duplicate),
+                other => other,
+            }
+        }
+        Backend::Sqlite => decide(state, &mut tx, &checked).await,
+    };
+    match decided {
         Ok(decision) => {
             tx.commit().await?;
             finish(state, decision)
@@ -476,12 +492,11 @@ async fn decide_device<S: PaymentStore>(
     plan_id: Option<&str>,
 ) -> Result<Decision, Stop> {
     let payment = &c.payment;
-    let device = match serial {
-        Some(s) => tx.device(s, state.db.for_update()).await?,
-        None => None,
-    };
-    // Checked under the lock: a concurrent copy of this payment may have committed meanwhile.
-    if let Some(answer) = tx.stored_answer(&payment.provider, &payment.provider_tx_id).await? {
+    // The stored answer is read under the device's lock: a concurrent copy of this payment may have committed
+    // meanwhile.
+    let (device, stored) =
+        tx.device_and_answer(serial, state.db.for_update(), &payment.provider, &payment.provider_tx_id).await?;
+    if let Some(answer) = stored {
         return repeat(tx, c, answer).await;
     }
     let Some(device) = device else {

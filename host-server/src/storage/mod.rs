@@ -6,6 +6,7 @@ pub mod agents;
 pub mod api_keys;
 pub mod appliance_types;
 pub mod audit;
+pub mod batched;
 pub mod column;
 pub mod customers;
 pub mod devices;

@@ -28,6 +28,16 @@ pub enum Arg<'a> {
     Int(Option<i64>),
 }
 
+impl Arg<'_> {
+    /// The same value, owning its text (to be bound after the borrowed text is gone).
+    pub fn to_owned_arg(&self) -> Arg<'static> {
+        match self {
+            Arg::Text(text) => Arg::Text(text.as_ref().map(|t| Cow::Owned(t.to_string()))),
+            Arg::Int(n) => Arg::Int(*n),
+        }
+    }
+}
+
 impl<'a> From<&'a str> for Arg<'a> {
     fn from(s: &'a str) -> Self {
         Arg::Text(Some(Cow::Borrowed(s)))
@@ -104,6 +114,22 @@ pub trait PaymentStore {
     async fn device(&mut self, serial: &str, lock: &str) -> ApiResult<Option<DeviceRow>>;
     /// The stored answer of `(provider, provider_tx_id)`.
     async fn stored_answer(&mut self, provider: &str, provider_tx_id: &str) -> ApiResult<Option<PaymentAnswer>>;
+    /// [`device`](PaymentStore::device) (when there is a serial), then
+    /// [`stored_answer`](PaymentStore::stored_answer) under its lock: where a copy of the payment committed
+    /// meanwhile shows.
+    async fn device_and_answer(
+        &mut self,
+        serial: Option<&str>,
+        lock: &str,
+        provider: &str,
+        provider_tx_id: &str,
+    ) -> ApiResult<(Option<DeviceRow>, Option<PaymentAnswer>)> {
+        let device = match serial {
+            Some(serial) => self.device(serial, lock).await?,
+            None => None,
+        };
+        Ok((device, self.stored_answer(provider, provider_tx_id).await?))
+    }
     async fn customer(&mut self, id: &str) -> ApiResult<Option<Customer>>;
     /// A tariff as in force on business day `on` (its version of that day).
     async fn tariff(&mut self, id: &str, on: NaiveDate) -> ApiResult<Option<Tariff>>;
@@ -181,7 +207,7 @@ impl PaymentStore for Transaction<'_, Any> {
 }
 
 type Scalar<'q> = sqlx::query::QueryScalar<'q, Any, String, sqlx::any::AnyArguments<'q>>;
-type Query<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+pub(super) type Query<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
 
 fn bind<'q>(mut query: Scalar<'q>, args: &[Arg<'_>]) -> Scalar<'q> {
     for arg in args {
@@ -193,7 +219,7 @@ fn bind<'q>(mut query: Scalar<'q>, args: &[Arg<'_>]) -> Scalar<'q> {
     query
 }
 
-fn bind_query<'q>(mut query: Query<'q>, args: &[Arg<'_>]) -> Query<'q> {
+pub(super) fn bind_query<'q>(mut query: Query<'q>, args: &[Arg<'_>]) -> Query<'q> {
     for arg in args {
         query = match arg {
             Arg::Text(text) => query.bind(text.as_ref().map(|t| t.to_string())),
