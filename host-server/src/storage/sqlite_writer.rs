@@ -77,6 +77,9 @@ fn open(file: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // A batch's savepoints spill their statement journals to temporary files past 64 KiB: each a file
+    // created, written and unlinked inside the batch. Memory holds them instead.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.busy_timeout(Duration::from_secs(10))?;
     // Every statement of the payment path, journal shapes included, stays prepared.
     conn.set_prepared_statement_cache_capacity(64);
@@ -84,15 +87,17 @@ fn open(file: &Path) -> rusqlite::Result<Connection> {
     // pages: then one batch waits for a second file's writes and fsync. The checkpoint thread does it.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     // When the log starts over, its file is cut back to this size instead of keeping its largest.
-    conn.pragma_update(None, "journal_size_limit", LOG_LIMIT_FRAMES * 4096)?;
+    let page_size: i64 = conn.query_row("PRAGMA page_size", [], |row| row.get(0))?;
+    conn.pragma_update(None, "journal_size_limit", LOG_LIMIT_FRAMES * page_size)?;
     Ok(conn)
 }
 
 /// How often the log is copied into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
-/// Frames (pages) in the log past which the checkpointer holds the writer to copy the rest: 256 MiB of 4 KiB
-/// pages, reached after about 5 s of the load benchmark's full load. A hold stalls every payment for about
+/// Frames (pages) in the log past which the checkpointer holds the writer to copy the rest: 64 MiB of the
+/// 1 KiB pages of a new database (256 MiB of an older database's 4 KiB pages), reached after a few seconds of
+/// the load benchmark's full load. A hold stalls every payment for about
 /// 0.3 s there (BENCHMARKS.md, "Server load"): at 8,000 frames the holds came every half second and cost
 /// 30 ms of p99; this high they are rare and leave p99 alone, and the log still stops growing.
 const LOG_LIMIT_FRAMES: i64 = 65_536;
