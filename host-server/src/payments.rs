@@ -4,8 +4,8 @@
 
 use axum::http::StatusCode;
 use micropower_core::api::{
-    Allocation, AllocationKind, AllocationLine, Channel, Currency, Customer, NoTokenReason, Payment, TokenRequest,
-    TokenScheme, TokenUnit, Validation, ValidationRequest,
+    Allocation, AllocationKind, AllocationLine, Channel, Currency, NoTokenReason, Payment, TokenRequest, TokenScheme,
+    TokenUnit, Validation, ValidationRequest,
 };
 use micropower_core::calls;
 use micropower_core::CoreError;
@@ -20,7 +20,7 @@ use crate::ids::{new_id, now_rfc3339};
 use crate::repo::{self, DeviceRow, PlanRow};
 use crate::state::{AppState, Metrics};
 use crate::storage::batched::Batched;
-use crate::storage::store::{self as sql, PaymentStore};
+use crate::storage::store::{self as sql, LockedDevice, PaymentStore};
 
 /// A payment as providers and operators post it (`POST /v1/payments`): for a device by its `serial`, or
 /// for a plan by its `plan_id` (domain.md §5: a TV sold without a device is paid by its plan's id).
@@ -472,15 +472,6 @@ pub async fn lock_customer<S: PaymentStore>(state: &AppState, tx: &mut S, id: &s
     Ok(())
 }
 
-/// [`lock_customer`] for a caller that reads the customer too: one statement on PostgreSQL, the lock and
-/// the read together.
-async fn lock_owner<S: PaymentStore>(state: &AppState, tx: &mut S, id: &str) -> ApiResult<Option<Customer>> {
-    match state.db.backend {
-        Backend::Postgres => tx.locked_customer(id).await,
-        Backend::Sqlite => tx.customer(id).await,
-    }
-}
-
 /// A device payment: lock the device (and its owner), check for a copy applied meanwhile, load the
 /// snapshot, ask the core, write the decision. `plan_id` is the plan the payment named, when it named the
 /// device's plan instead of the device.
@@ -493,13 +484,15 @@ async fn decide_device<S: PaymentStore>(
 ) -> Result<Decision, Stop> {
     let payment = &c.payment;
     // The stored answer is read under the device's lock: a concurrent copy of this payment may have committed
-    // meanwhile.
-    let (device, stored) =
-        tx.device_and_answer(serial, state.db.for_update(), &payment.provider, &payment.provider_tx_id).await?;
+    // meanwhile. The owner's row lock serialises payments on the owner's other devices (shared credit and
+    // device-less plans) and edits of the owner's plans.
+    let (account, stored) = tx
+        .device_account(serial, state.db.for_update(), c.received_on, &payment.provider, &payment.provider_tx_id)
+        .await?;
     if let Some(answer) = stored {
         return repeat(tx, c, answer).await;
     }
-    let Some(device) = device else {
+    let Some(LockedDevice { device, owner, tariff }) = account else {
         if payment.money_moved {
             let queued = queue_unmatched(tx, payment, &c.received_at).await?;
             return Ok(Decision::Done(Outcome::Unmatched(queued)));
@@ -508,17 +501,11 @@ async fn decide_device<S: PaymentStore>(
         let refusal = ApiError::from(unknown);
         return refuse(tx, payment, refusal).await;
     };
-    // The owner's row lock serialises payments on the owner's other devices (shared credit and device-less
-    // plans) and edits of the owner's plans.
-    let owner = match &device.owner_id {
-        Some(id) => lock_owner(state, tx, id).await?,
-        None => None,
-    };
     let (amount, currency) = match &c.money {
         Ok(money) => *money,
         Err(refusal) => return refuse(tx, payment, refusal.clone().into()).await,
     };
-    let snapshot = crate::snapshot::load_for_owner(tx, &device, owner.as_ref(), c.received_on).await?;
+    let snapshot = crate::snapshot::load_for_owner(tx, &device, owner.as_ref(), tariff, c.received_on).await?;
     let paid = Payment { serial: device.serial.clone(), amount, currency, received_on: c.received_on };
     let allocation = match state.core(calls::AllocatePayment { snapshot: Some(snapshot), payment: paid }).await {
         Ok(a) => a,

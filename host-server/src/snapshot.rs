@@ -2,7 +2,7 @@
 //! owner, the tariff or plan, the owner's device-less plans, the access-rate state and the credit balance.
 
 use chrono::NaiveDate;
-use micropower_core::api::{AccountSnapshot, Billing, Customer, DeviceAccount, Owner, Resolution, TokenScheme};
+use micropower_core::api::{AccountSnapshot, Billing, Customer, DeviceAccount, Owner, Resolution, Tariff, TokenScheme};
 
 use crate::error::{ApiError, ApiResult};
 use crate::repo::{DeviceRow, PlanBody};
@@ -15,26 +15,28 @@ pub async fn load<S: PaymentStore>(tx: &mut S, device: &DeviceRow, on: NaiveDate
         Some(id) => tx.customer(id).await?,
         None => None,
     };
-    load_for_owner(tx, device, owner.as_ref(), on).await
+    load_for_owner(tx, device, owner.as_ref(), None, on).await
 }
 
 /// The snapshot, with the device's owner already read (a payment reads it as it takes the owner's lock, and
-/// again needs it for its SMS: on PostgreSQL every statement is a round trip).
+/// again needs it for its SMS: on PostgreSQL every statement is a round trip), and the meter's tariff when
+/// it was read with the device (`None`: read here).
 pub async fn load_for_owner<S: PaymentStore>(
     tx: &mut S,
     device: &DeviceRow,
     owner: Option<&Customer>,
+    tariff: Option<Tariff>,
     on: NaiveDate,
 ) -> ApiResult<AccountSnapshot> {
-    let (billing, currency) = billing(tx, device, on).await?;
+    let (billing, currency) = billing(tx, device, tariff, on).await?;
     let (customer_plans, credit_balance) = match owner {
         Some(customer) => {
-            let plans = tx.deviceless_plans(&customer.id).await?;
+            let (plans, credit) = tx.owner_balances(&customer.id, &currency).await?;
             let plans = plans.into_iter().filter_map(|p| match p.plan {
                 PlanBody::Installments(plan) => Some(plan),
                 PlanBody::Eaas(_) => None,
             });
-            (plans.collect(), tx.credit(&customer.id, &currency).await?)
+            (plans.collect(), credit)
         }
         None => (Vec::new(), rust_decimal::Decimal::ZERO),
     };
@@ -47,13 +49,20 @@ pub async fn load_for_owner<S: PaymentStore>(
     Ok(AccountSnapshot { device: account, billing, customer_plans, credit_balance })
 }
 
-/// The device's billing and its currency.
-async fn billing<S: PaymentStore>(tx: &mut S, device: &DeviceRow, on: NaiveDate) -> ApiResult<(Billing, String)> {
+/// The device's billing and its currency; `tariff` is the meter's tariff if already read.
+async fn billing<S: PaymentStore>(
+    tx: &mut S,
+    device: &DeviceRow,
+    tariff: Option<Tariff>,
+    on: NaiveDate,
+) -> ApiResult<(Billing, String)> {
     if let Some(tariff_id) = &device.tariff_id {
-        let tariff = tx
-            .tariff(tariff_id, on)
-            .await?
-            .ok_or_else(|| ApiError::internal(format!("device {} names a missing tariff", device.serial)))?;
+        let tariff = match tariff {
+            Some(tariff) => Some(tariff),
+            None => tx.tariff(tariff_id, on).await?,
+        };
+        let tariff =
+            tariff.ok_or_else(|| ApiError::internal(format!("device {} names a missing tariff", device.serial)))?;
         let currency = tariff.currency.code().to_owned();
         // What an OpenPAYGO token can carry decides what is sold (domain.md §6): the core floors energy to
         // it and keeps the rest as credit. An external vendor's request carries any quantity the tariff

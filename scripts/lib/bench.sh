@@ -33,6 +33,32 @@ fresh_database() {
     esac
 }
 
+# copy_database <sqlite|postgres> <folder> <url> <new folder> <suffix>: a copy of a stopped server's database
+# and data folder (its sealed keys go with its rows); sets `url` to the copy's.
+copy_database() {
+    local db="$1" from="$2" from_url="$3" dir="$4" suffix="$5"
+    rm -rf "$dir"; cp -a "$from" "$dir"; rm -f "$dir/server.log"
+    case "$db" in
+        sqlite) url="sqlite://$dir/bench.db" ;;
+        postgres)
+            local base="${from_url##*/}" name="${from_url##*/}_$suffix"
+            postgres_databases+=("$name")
+            # The template must have no session left; the stopped server's may take a moment to end.
+            for _ in $(seq 50); do
+                su postgres -c "psql -q -c 'DROP DATABASE IF EXISTS $name' -c 'CREATE DATABASE $name TEMPLATE $base'" \
+                    >/dev/null 2>&1 && break
+                sleep 0.2
+            done
+            url="postgres://postgres:postgres@127.0.0.1:5432/$name" ;;
+    esac
+}
+
+# drop_database <sqlite|postgres> <folder>: removes a copy made by copy_database (the one `url` names).
+drop_database() {
+    [ "$1" = postgres ] && su postgres -c "dropdb --if-exists ${url##*/}" >/dev/null 2>&1
+    rm -rf "$2"
+}
+
 # start_server <url> <engine> <folder> <port>: a release server in the background (pid in server_pid),
 # waiting until /healthz answers.
 start_server() {

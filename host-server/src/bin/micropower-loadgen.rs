@@ -34,6 +34,8 @@ struct Args {
     /// `--skip-setup` loads the meters an earlier run registered (e.g. the other core engine on one database).
     run: u32,
     skip_setup: bool,
+    /// Registers the meters and stops: the database is then copied for each load (scripts/bench-server.sh).
+    setup_only: bool,
     /// The server's process, whose CPU time is read from `/proc` before and after each load.
     server_pid: Option<u32>,
     /// One meter in this many is an OpenPAYGO meter (0: none).
@@ -51,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
         daraja: false,
         run: std::process::id(),
         skip_setup: false,
+        setup_only: false,
         server_pid: None,
         openpaygo_every: 10,
     };
@@ -74,6 +77,7 @@ fn parse_args() -> Result<Args, String> {
             "--fsync-dir" => args.fsync_dir = Some(value()?),
             "--run-id" => args.run = value()?.parse().map_err(|e| format!("--run-id: {e}"))?,
             "--skip-setup" => args.skip_setup = true,
+            "--setup-only" => args.setup_only = true,
             "--server-pid" => args.server_pid = Some(value()?.parse().map_err(|e| format!("--server-pid: {e}"))?),
             "--openpaygo-every" => {
                 args.openpaygo_every = value()?.parse().map_err(|e| format!("--openpaygo-every: {e}"))?
@@ -291,6 +295,9 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
         eprintln!("registered {} meters in {:.1} s", args.devices, started.elapsed().as_secs_f64());
+    }
+    if args.setup_only {
+        return std::process::ExitCode::SUCCESS;
     }
     wait_for_warm_engine(&client, &args).await;
     for &connections in &args.connections {

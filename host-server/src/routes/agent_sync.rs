@@ -165,7 +165,7 @@ pub async fn download(
     let mut tariff_ids = BTreeSet::new();
     for row in rows {
         let owner = row.owner_id.as_deref().and_then(|o| owners.get(o).copied());
-        let snapshot = crate::snapshot::load_for_owner(&mut tx, &row, owner, today).await?;
+        let snapshot = crate::snapshot::load_for_owner(&mut tx, &row, owner, None, today).await?;
         if let Some(tariff) = &row.tariff_id {
             tariff_ids.insert(tariff.clone());
         }

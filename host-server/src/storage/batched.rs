@@ -8,8 +8,11 @@
 //! of one table are never put in one statement (PostgreSQL does not say which of two updates of one row
 //! wins there): the second sends the first.
 //!
-//! Reads are folded where one statement can carry them: the stored answer of the payment comes with its
-//! device's locked row.
+//! Reads are folded where one statement can carry them. The first brings the device and its owner under
+//! their locks, the meter's tariff and the stored answer of the payment; the second, after the locks, the
+//! owner's device-less plans and credit balance. Those two cannot be one: a statement reads as of its start,
+//! and a balance read before a lock's wait would miss what the payment it waited for wrote (the locked rows
+//! themselves are read again after the wait).
 //!
 //! The payment's own insert is held too. When the statement that carries it meets the payment's unique key
 //! (a concurrent copy committed first), [`Batched::duplicate`] tells the caller so, as `insert_unique`
@@ -18,22 +21,46 @@
 use chrono::NaiveDate;
 use micropower_core::api::{Customer, Tariff};
 use rust_decimal::Decimal;
-use sqlx::{Any, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, FromRow, Row, Transaction};
 
 use super::agents::SaleAgent;
 use super::column::Text;
-use super::store::{bind_query, Arg, PaymentStore};
+use super::store::{bind_query, Arg, LockedDevice, PaymentStore};
 use crate::error::{ApiError, ApiResult};
 use crate::payments::PaymentAnswer;
-use crate::repo::{self, DeviceRow, PlanRow, DEVICE_COLUMNS};
+use crate::repo::{self, DeviceRow, PlanRow, DEVICE_COLUMNS, PLAN_COLUMNS};
 
-/// A device row with the stored answer of the payment being decided, if it has one.
+/// A device row with its owner, its tariff and the stored answer of the payment being decided.
 #[derive(sqlx::FromRow)]
-struct DeviceWithAnswer {
+struct AccountRow {
     #[sqlx(flatten)]
     device: DeviceRow,
+    #[sqlx(try_from = "Text<Option<Customer>>")]
+    owner: Option<Customer>,
+    #[sqlx(try_from = "Text<Option<Tariff>>")]
+    tariff: Option<Tariff>,
     #[sqlx(try_from = "Text<Option<PaymentAnswer>>")]
     stored_response: Option<PaymentAnswer>,
+}
+
+/// One of an owner's device-less plans, or none (a row that carries only the credit balance).
+struct MaybePlan(Option<PlanRow>);
+
+impl<'r> FromRow<'r, AnyRow> for MaybePlan {
+    fn from_row(row: &'r AnyRow) -> Result<Self, sqlx::Error> {
+        let id: Option<String> = row.try_get("id")?;
+        Ok(Self(if id.is_some() { Some(PlanRow::from_row(row)?) } else { None }))
+    }
+}
+
+/// A row of [`Batched::owner_balances`]: a plan (or none) and the balance, the same on every row.
+#[derive(sqlx::FromRow)]
+struct PlanAndCredit {
+    #[sqlx(flatten)]
+    plan: MaybePlan,
+    #[sqlx(try_from = "Text<Option<Decimal>>")]
+    credit: Option<Decimal>,
 }
 
 /// A held write: its SQL and its arguments.
@@ -147,34 +174,59 @@ impl PaymentStore for Batched<'_, '_> {
         self.tx.stored_answer(provider, provider_tx_id).await
     }
 
-    /// One statement for a known device: the stored answer as a column of the locked device's row. That column
-    /// is read as of the statement's start, so a copy that commits while this one waits for the lock does not
-    /// show; the payment's unique key then refuses this one, which answers as that copy did
-    /// ([`Batched::duplicate`]).
-    async fn device_and_answer(
+    /// One statement for a known device: its row and its owner's under their locks (the device's first, as
+    /// everywhere), the tariff and the stored answer as columns. Those columns are read as of the statement's
+    /// start, so a copy of the payment that commits while this one waits for a lock does not show; the
+    /// payment's unique key then refuses this one, which answers as that copy did ([`Batched::duplicate`]). A
+    /// tariff read a moment early is the tariff of a moment before: its edits take no device lock anyway.
+    async fn device_account(
         &mut self,
         serial: Option<&str>,
         lock: &str,
+        on: NaiveDate,
         provider: &str,
         provider_tx_id: &str,
-    ) -> ApiResult<(Option<DeviceRow>, Option<PaymentAnswer>)> {
+    ) -> ApiResult<(Option<LockedDevice>, Option<PaymentAnswer>)> {
         self.flush().await?;
         if let Some(serial) = serial {
+            let tariff = repo::TARIFF_IN_FORCE.replace("$1", "$4");
             let sql = format!(
-                "SELECT {DEVICE_COLUMNS}, (SELECT response FROM payments WHERE provider = $2 AND provider_tx_id = $3) \
-                 AS stored_response FROM devices WHERE serial = $1{lock}"
+                "WITH d AS (SELECT {DEVICE_COLUMNS} FROM devices WHERE serial = $1{lock}), \
+                 o AS (SELECT body FROM customers WHERE id = (SELECT owner_id FROM d){lock}) \
+                 SELECT d.*, (SELECT body FROM o) AS owner, \
+                 (SELECT {tariff} FROM tariffs t WHERE t.id = d.tariff_id) AS tariff, \
+                 (SELECT response FROM payments WHERE provider = $2 AND provider_tx_id = $3) AS stored_response \
+                 FROM d"
             );
-            let found: Option<DeviceWithAnswer> = sqlx::query_as(&sql)
+            let found: Option<AccountRow> = sqlx::query_as(&sql)
                 .bind(serial)
                 .bind(provider)
                 .bind(provider_tx_id)
+                .bind(on.to_string())
                 .fetch_optional(&mut **self.tx)
                 .await?;
             if let Some(found) = found {
-                return Ok((Some(found.device), found.stored_response));
+                let account = LockedDevice { device: found.device, owner: found.owner, tariff: found.tariff };
+                return Ok((Some(account), found.stored_response));
             }
         }
         Ok((None, self.tx.stored_answer(provider, provider_tx_id).await?))
+    }
+
+    /// One statement: a row per device-less plan, in creation order (one row without a plan when there is
+    /// none), each with the credit balance.
+    async fn owner_balances(&mut self, customer_id: &str, currency: &str) -> ApiResult<(Vec<PlanRow>, Decimal)> {
+        self.flush().await?;
+        let columns: Vec<String> = PLAN_COLUMNS.split(',').map(|c| format!("p.{}", c.trim())).collect();
+        let sql = format!(
+            "SELECT {}, (SELECT balance FROM credit_balances WHERE customer_id = $1 AND currency = $2) AS credit \
+             FROM (SELECT 1) AS one LEFT JOIN plans p ON p.customer_id = $1 AND p.serial IS NULL ORDER BY p.seq",
+            columns.join(", ")
+        );
+        let rows: Vec<PlanAndCredit> =
+            sqlx::query_as(&sql).bind(customer_id).bind(currency).fetch_all(&mut **self.tx).await?;
+        let credit = rows.first().and_then(|r| r.credit).unwrap_or(Decimal::ZERO);
+        Ok((rows.into_iter().filter_map(|r| r.plan.0).collect(), credit))
     }
 
     async fn customer(&mut self, id: &str) -> ApiResult<Option<Customer>> {

@@ -107,6 +107,14 @@ pub const UPDATE_TOKEN_COUNT: &str = "UPDATE devices SET token_count = $1 WHERE 
 pub const UPDATE_ACCESS: &str = "UPDATE devices SET access_accrued_periods = $1, access_debt = $2 WHERE serial = $3";
 pub const STORED_ANSWER: &str = "SELECT response FROM payments WHERE provider = $1 AND provider_tx_id = $2";
 
+/// A device as a payment reads it first: with its owner and, for a meter, its tariff.
+pub struct LockedDevice {
+    pub device: DeviceRow,
+    pub owner: Option<Customer>,
+    /// The meter's tariff as in force on the payment's day; `None` for a device sold on a plan.
+    pub tariff: Option<Tariff>,
+}
+
 /// The reads and writes of a payment's decision, inside one transaction the caller owns.
 #[allow(async_fn_in_trait)]
 pub trait PaymentStore {
@@ -114,22 +122,43 @@ pub trait PaymentStore {
     async fn device(&mut self, serial: &str, lock: &str) -> ApiResult<Option<DeviceRow>>;
     /// The stored answer of `(provider, provider_tx_id)`.
     async fn stored_answer(&mut self, provider: &str, provider_tx_id: &str) -> ApiResult<Option<PaymentAnswer>>;
-    /// [`device`](PaymentStore::device) (when there is a serial), then
-    /// [`stored_answer`](PaymentStore::stored_answer) under its lock: where a copy of the payment committed
-    /// meanwhile shows.
-    async fn device_and_answer(
+    /// A device payment's first read: the device (when there is a serial) and its owner, under their row
+    /// locks (`lock` is `Db::for_update`), the meter's tariff as in force on business day `on`, and the stored
+    /// answer of `(provider, provider_tx_id)`, read under the device's lock: where a copy of the payment
+    /// committed meanwhile shows.
+    async fn device_account(
         &mut self,
         serial: Option<&str>,
         lock: &str,
+        on: NaiveDate,
         provider: &str,
         provider_tx_id: &str,
-    ) -> ApiResult<(Option<DeviceRow>, Option<PaymentAnswer>)> {
+    ) -> ApiResult<(Option<LockedDevice>, Option<PaymentAnswer>)> {
         let device = match serial {
             Some(serial) => self.device(serial, lock).await?,
             None => None,
         };
-        Ok((device, self.stored_answer(provider, provider_tx_id).await?))
+        let stored = self.stored_answer(provider, provider_tx_id).await?;
+        let Some(device) = device else { return Ok((None, stored)) };
+        let owner = match &device.owner_id {
+            Some(id) if lock.is_empty() => self.customer(id).await?,
+            Some(id) => self.locked_customer(id).await?,
+            None => None,
+        };
+        let tariff = match &device.tariff_id {
+            Some(id) => self.tariff(id, on).await?,
+            None => None,
+        };
+        Ok((Some(LockedDevice { device, owner, tariff }), stored))
     }
+
+    /// What a snapshot needs of a customer, read after the customer's lock: the plans without a device, in
+    /// creation order, and the credit balance in `currency`.
+    async fn owner_balances(&mut self, customer_id: &str, currency: &str) -> ApiResult<(Vec<PlanRow>, Decimal)> {
+        let plans = self.deviceless_plans(customer_id).await?;
+        Ok((plans, self.credit(customer_id, currency).await?))
+    }
+
     async fn customer(&mut self, id: &str) -> ApiResult<Option<Customer>>;
     /// A tariff as in force on business day `on` (its version of that day).
     async fn tariff(&mut self, id: &str, on: NaiveDate) -> ApiResult<Option<Tariff>>;
