@@ -31,8 +31,9 @@ pub struct WriteGuard<'a>(#[allow(dead_code)] Option<MutexGuard<'a, ()>>);
 /// The page size of a new SQLite database: 1 KiB, not SQLite's 4 KiB. A payment changes a leaf of each of
 /// four indexes whose keys are random (the provider's transaction id, the customer, the serial, the token's
 /// serial), so a commit of 30 payments wrote ≈ 150 of its ≈ 195 log pages for them; each is a whole page in
-/// the log. With 1 KiB pages the writer writes a quarter of those bytes, and its CPU per payment fell from
-/// ≈ 270 to ≈ 180 µs (BENCHMARKS.md, "Server load", 2026-12-08).
+/// the log. With 1 KiB pages the writer writes a quarter of those bytes. What that saves in CPU is within the
+/// machine's noise in paired runs; 100,000 meters lost nothing against 4 KiB (BENCHMARKS.md, "Server load",
+/// 2026-12-08).
 const SQLITE_PAGE_SIZE: &str = "PRAGMA page_size = 1024";
 
 impl Db {
