@@ -307,6 +307,12 @@ impl DeviceRow {
     }
 }
 
+/// A list of columns such as [`DEVICE_COLUMNS`], each named through the table's `alias` (`d.serial, …`),
+/// for a statement that joins other tables.
+pub fn qualified(columns: &str, alias: &str) -> String {
+    columns.split(',').map(|c| format!("{alias}.{}", c.trim())).collect::<Vec<_>>().join(", ")
+}
+
 pub const DEVICE_COLUMNS: &str =
     "serial, serial_raw, kind, manufacturer_id, token_scheme, tariff_id, plan_id, owner_id, \
     registered_on, access_accrued_periods, access_debt, openpaygo, openpaygo_key_sealed, token_count";
@@ -362,14 +368,13 @@ pub async fn listed_devices<'e, E: Executor<'e, Database = Any>>(
         DeviceFilter::Serial(serial) => ("d.serial = $1", serial),
         DeviceFilter::Owner(id) => ("d.owner_id = $1", id),
     };
-    let columns: Vec<String> = DEVICE_COLUMNS.split(',').map(|c| format!("d.{}", c.trim())).collect();
     let sql = format!(
         "SELECT {}, COALESCE(t.currency, p.currency) AS currency, cb.balance AS credit, t.body AS tariff FROM devices d \
          LEFT JOIN tariffs t ON t.id = d.tariff_id \
          LEFT JOIN plans p ON p.id = d.plan_id \
          LEFT JOIN credit_balances cb ON cb.customer_id = d.owner_id AND cb.currency = COALESCE(t.currency, p.currency) \
          WHERE {condition} ORDER BY d.serial LIMIT $2",
-        columns.join(", ")
+        qualified(DEVICE_COLUMNS, "d")
     );
     Ok(sqlx::query_as(&sql).bind(value).bind(limit).fetch_all(exec).await?)
 }

@@ -217,11 +217,10 @@ impl PaymentStore for Batched<'_, '_> {
     /// none), each with the credit balance.
     async fn owner_balances(&mut self, customer_id: &str, currency: &str) -> ApiResult<(Vec<PlanRow>, Decimal)> {
         self.flush().await?;
-        let columns: Vec<String> = PLAN_COLUMNS.split(',').map(|c| format!("p.{}", c.trim())).collect();
         let sql = format!(
             "SELECT {}, (SELECT balance FROM credit_balances WHERE customer_id = $1 AND currency = $2) AS credit \
              FROM (SELECT 1) AS one LEFT JOIN plans p ON p.customer_id = $1 AND p.serial IS NULL ORDER BY p.seq",
-            columns.join(", ")
+            repo::qualified(PLAN_COLUMNS, "p")
         );
         let rows: Vec<PlanAndCredit> =
             sqlx::query_as(&sql).bind(customer_id).bind(currency).fetch_all(&mut **self.tx).await?;

@@ -4,7 +4,7 @@ use micropower_core::api::Customer;
 use sqlx::{Any, Executor};
 
 use crate::error::ApiResult;
-use crate::repo::{ListedDevice, DEVICE_COLUMNS};
+use crate::repo::{self, ListedDevice, DEVICE_COLUMNS};
 use crate::storage::column::Text;
 use crate::storage::page::{Keyset, ListQuery, Order, Page, PageRequest};
 
@@ -23,7 +23,6 @@ pub async fn matching<'e, E: Executor<'e, Database = Any>>(
     serial_pattern: &str,
     page: &PageRequest,
 ) -> ApiResult<Page<OwnedDevice>> {
-    let columns: Vec<String> = DEVICE_COLUMNS.split(',').map(|c| format!("d.{}", c.trim())).collect();
     let mut q = ListQuery::new(format!(
         "SELECT {}, COALESCE(t.currency, p.currency) AS currency, cb.balance AS credit, t.body AS tariff, \
          c.body AS owner FROM devices d \
@@ -31,7 +30,7 @@ pub async fn matching<'e, E: Executor<'e, Database = Any>>(
          LEFT JOIN plans p ON p.id = d.plan_id \
          LEFT JOIN credit_balances cb ON cb.customer_id = d.owner_id AND cb.currency = COALESCE(t.currency, p.currency) \
          LEFT JOIN customers c ON c.id = d.owner_id",
-        columns.join(", ")
+        repo::qualified(DEVICE_COLUMNS, "d")
     ));
     q.filter("d.serial LIKE {}", serial_pattern);
     let keyset = Keyset { list: "devices", key: "d.serial", id: "d.serial", order: Order::Ascending };
