@@ -142,39 +142,53 @@ mod tests {
         assert!(matches!(got, Err(WitError::InvalidInput(ref info)) if info.details.contains(r#""field":"input""#)));
     }
 
-    /// Every `allocate_payment` vector: its arguments and its output go through the records and come back
-    /// equal, and the typed export answers what `call` answers by name.
-    #[test]
-    fn the_payment_records_carry_every_allocation_vector_unchanged() {
-        let file: serde_json::Value =
-            serde_json::from_str(include_str!("../../../tests/vectors/allocate_payment.json")).unwrap_or_default();
+    /// Every case of `F`'s vector file whose input reads as `F`: `typed` checks the case's arguments through
+    /// the records and calls the typed export, whose answer must be what `call` answers by name, refusals
+    /// included. Returns how many cases were checked.
+    fn typed_export_answers_as_call<F, R>(file: &str, typed: impl Fn(&str, F) -> Result<R, WitError>) -> usize
+    where
+        F: CoreFn,
+        F::Output: TryFrom<R, Error = CoreError> + PartialEq + std::fmt::Debug,
+        R: std::fmt::Debug,
+    {
+        let file: serde_json::Value = serde_json::from_str(file).unwrap_or_default();
         let cases = file["cases"].as_array().cloned().unwrap_or_default();
         let mut checked = 0;
         for case in cases {
-            let name = case["name"].as_str().unwrap_or_default().to_owned();
-            let Ok(args) = serde_json::from_value::<AllocatePayment>(case["input"].clone()) else {
+            let name = case["name"].as_str().unwrap_or_default();
+            let Ok(args) = serde_json::from_value::<F>(case["input"].clone()) else {
                 continue; // input the JSON reader refuses: `call` covers it, records cannot even hold it
             };
-            let payment = bindings::Payment::from(args.payment.clone());
-            assert_eq!(Payment::try_from(payment.clone()).as_ref(), Ok(&args.payment), "{name}");
-            let snapshot = args.snapshot.clone().map(bindings::AccountSnapshot::from);
-            let back = snapshot.clone().map(AccountSnapshot::try_from).transpose();
-            assert_eq!(back.as_ref().map(Option::as_ref), Ok(args.snapshot.as_ref()), "{name}");
-
-            let by_name = Component::call("allocate_payment".into(), case["input"].to_string());
-            let typed = Component::allocate_payment(snapshot, payment);
+            let typed = typed(name, args);
+            let by_name = Component::call(F::NAME.into(), case["input"].to_string());
             match (by_name, typed) {
                 (Ok(text), Ok(record)) => {
-                    let expected: micropower_core::api::Allocation =
-                        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-                    let got = micropower_core::api::Allocation::try_from(record);
-                    assert_eq!(got.as_ref(), Ok(&expected), "{name}");
+                    let expected: F::Output = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+                    assert_eq!(F::Output::try_from(record).as_ref(), Ok(&expected), "{name}");
                 }
                 (Err(a), Err(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}"), "{name}"),
                 (a, b) => panic!("{name}: by name {a:?}, typed {b:?}"),
             }
             checked += 1;
         }
+        checked
+    }
+
+    /// Every `allocate_payment` vector: its arguments and its output go through the records and come back
+    /// equal, and the typed export answers what `call` answers by name.
+    #[test]
+    fn the_payment_records_carry_every_allocation_vector_unchanged() {
+        let checked = typed_export_answers_as_call(
+            include_str!("../../../tests/vectors/allocate_payment.json"),
+            |name, args: AllocatePayment| {
+                let payment = bindings::Payment::from(args.payment.clone());
+                assert_eq!(Payment::try_from(payment.clone()).as_ref(), Ok(&args.payment), "{name}");
+                let snapshot = args.snapshot.clone().map(bindings::AccountSnapshot::from);
+                let back = snapshot.clone().map(AccountSnapshot::try_from).transpose();
+                assert_eq!(back.as_ref().map(Option::as_ref), Ok(args.snapshot.as_ref()), "{name}");
+                Component::allocate_payment(snapshot, payment)
+            },
+        );
         assert!(checked > 30, "only {checked} vectors were read");
     }
 
@@ -182,32 +196,15 @@ mod tests {
     /// export answers what `call` answers by name, refusals included.
     #[test]
     fn the_validation_records_carry_every_validation_vector_unchanged() {
-        let file: serde_json::Value =
-            serde_json::from_str(include_str!("../../../tests/vectors/validate_payment.json")).unwrap_or_default();
-        let cases = file["cases"].as_array().cloned().unwrap_or_default();
-        let mut checked = 0;
-        for case in cases {
-            let name = case["name"].as_str().unwrap_or_default().to_owned();
-            let Ok(args) = serde_json::from_value::<ValidatePayment>(case["input"].clone()) else {
-                continue;
-            };
-            let request = bindings::ValidationRequest::from(args.request.clone());
-            assert_eq!(ValidationRequest::try_from(request.clone()).as_ref(), Ok(&args.request), "{name}");
-            let snapshot = args.snapshot.clone().map(bindings::AccountSnapshot::from);
-            let by_name = Component::call("validate_payment".into(), case["input"].to_string());
-            let typed = Component::validate_payment(snapshot, request);
-            match (by_name, typed) {
-                (Ok(text), Ok(record)) => {
-                    let expected: micropower_core::api::Validation =
-                        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-                    let got = micropower_core::api::Validation::try_from(record);
-                    assert_eq!(got.as_ref(), Ok(&expected), "{name}");
-                }
-                (Err(a), Err(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}"), "{name}"),
-                (a, b) => panic!("{name}: by name {a:?}, typed {b:?}"),
-            }
-            checked += 1;
-        }
+        let checked = typed_export_answers_as_call(
+            include_str!("../../../tests/vectors/validate_payment.json"),
+            |name, args: ValidatePayment| {
+                let request = bindings::ValidationRequest::from(args.request.clone());
+                assert_eq!(ValidationRequest::try_from(request.clone()).as_ref(), Ok(&args.request), "{name}");
+                let snapshot = args.snapshot.clone().map(bindings::AccountSnapshot::from);
+                Component::validate_payment(snapshot, request)
+            },
+        );
         assert!(checked >= 5, "only {checked} vectors were read");
     }
 
